@@ -1,0 +1,102 @@
+"""Real local receivers for channel tests: an HTTP server and an SMTP server on 127.0.0.1, ephemeral ports."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class HttpReceiver:
+    """Records every request; answers with the queued (status, body) responses, then 200 "ok"."""
+
+    server: ThreadingHTTPServer
+    requests: list[ReceivedRequest] = field(default_factory=list)
+    responses: list[tuple[int, bytes]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def respond(self, status: int, body: bytes = b"") -> None:
+        with self.lock:
+            self.responses.append((status, body))
+
+    def next_response(self) -> tuple[int, bytes]:
+        with self.lock:
+            return self.responses.pop(0) if self.responses else (200, b"ok")
+
+
+def start_http_receiver() -> HttpReceiver:
+    receiver: HttpReceiver
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            with receiver.lock:
+                receiver.requests.append(
+                    ReceivedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
+            status, payload = receiver.next_response()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver = HttpReceiver(server)
+    # A short poll interval keeps shutdown() (and so every test's teardown) fast.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    return receiver
+
+
+class EphemeralPortController(Controller):
+    """aiosmtpd's Controller probes `self.port` to know the server is up, so port 0 cannot work as is:
+    bind the socket first, take its port, and hand the bound socket to the event loop."""
+
+    def __init__(self, handler: Any, **kwargs: Any) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        super().__init__(handler, hostname="127.0.0.1", port=self._sock.getsockname()[1], **kwargs)
+
+    def _create_server(self) -> Awaitable[Any]:
+        return self.loop.create_server(self._factory_invoker, sock=self._sock, ssl=self.ssl_context)
+
+
+@dataclass
+class SmtpRecorder:
+    envelopes: list[Any] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+def wait_for(predicate: Any, timeout_s: float = 5.0) -> None:
+    """Poll until `predicate()` is true: delivery is synchronous, but servers record from their own thread."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        time.sleep(0.01)
