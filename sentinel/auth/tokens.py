@@ -51,8 +51,12 @@ class TokenClaims:
         return Principal.for_user(user_id=self.user_id, org_id=self.org_id, role=self.role)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("`now` must be timezone-aware (a naive datetime is ambiguous across replicas)")
+    return now
 
 
 def _check_secret(secret: str) -> None:
@@ -90,7 +94,7 @@ def issue_tokens(
 ) -> TokenPair:
     """An access token and a refresh token for a user who just proved who they are."""
     _check_secret(secret)
-    now = now or _utcnow()
+    now = _now(now)
     role = Role(role)
     common = {"user_id": user_id, "org_id": org_id, "role": role, "now": now, "secret": secret}
     access, access_exp, _ = _encode(type_="access", ttl=access_ttl, **common)
@@ -100,7 +104,7 @@ def issue_tokens(
 
 def _decode(token: str, secret: str, expected: TokenType, now: datetime | None) -> TokenClaims:
     _check_secret(secret)
-    now = now or _utcnow()
+    now = _now(now)
     try:
         claims: dict[str, Any] = jwt.decode(
             token,

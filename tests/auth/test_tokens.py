@@ -105,6 +105,11 @@ def test_short_secret_is_a_configuration_error() -> None:
         _pair(secret="short")
 
 
+def test_naive_clock_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        _pair(now=datetime(2025, 3, 1, 12, 0))
+
+
 def test_default_clock_is_the_wall_clock() -> None:
     pair = issue_tokens(user_id=1, org_id=1, role=Role.ADMIN, secret=SECRET)
     assert decode_access(pair.access_token, SECRET).user_id == 1
