@@ -1,0 +1,155 @@
+"""`vsentinel`: the command line of ViolationSentinel."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sentinel import logs
+from sentinel.db import migrations
+from sentinel.doctor import Check, check_postgres, check_redis
+from sentinel.embedded import Services, local_services
+from sentinel.settings import Settings, SettingsError, get_settings
+
+app = typer.Typer(
+    name="vsentinel",
+    help="ViolationSentinel: NYC building violations, risk scores and alerts.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The PostgreSQL schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        raise fail(str(error), code=2) from None
+    logs.configure(settings.log_level, settings.log_format)
+    return settings
+
+
+@contextlib.contextmanager
+def services_or_exit(settings: Settings) -> Iterator[Services]:
+    try:
+        with local_services(settings) as services:
+            yield services
+    except (OSError, RuntimeError) as error:
+        raise fail(f"could not start the local services: {error}") from None
+
+
+def _upgrade(services: Services) -> None:
+    try:
+        applied = migrations.upgrade(services.database_url)
+    except Exception as error:
+        raise fail(f"migration failed, nothing after the last good one was applied: {error}") from None
+    if applied:
+        for migration in applied:
+            console.print(f"applied [bold]{migration.version:04d}[/] {migration.name}")
+    else:
+        console.print("schema is up to date")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    settings = settings_or_exit()
+    with services_or_exit(settings) as services:
+        _upgrade(services)
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show the schema version and pending migrations."""
+    settings = settings_or_exit()
+    with services_or_exit(settings) as services:
+        try:
+            state = migrations.status(services.database_url)
+        except Exception as error:
+            raise fail(f"cannot read the schema: {error}") from None
+    console.print(f"schema version: {state.current if state.current is not None else 'none'} of {state.latest}")
+    for migration in state.pending:
+        console.print(f"pending: {migration.version:04d} {migration.name}")
+    if not state.up_to_date:
+        raise typer.Exit(1)
+
+
+def _ray_check(settings: Settings) -> Check:
+    from cluster import ray_runtime
+
+    try:
+        info = ray_runtime.connect(settings, include_dashboard=False)
+    except Exception as error:
+        return Check("ray", False, settings.ray_address or "local", detail=str(error).splitlines()[0])
+    mode = "started locally" if info.started_locally else "connected"
+    return Check("ray", True, info.address, version=info.version, detail=f"{mode}, {info.num_cpus:g} CPUs")
+
+
+def run_doctor(settings: Settings, services: Services, *, with_ray: bool = True) -> bool:
+    checks = [check_postgres(services.database_url), check_redis(services.redis_url)]
+    if with_ray:
+        checks.append(_ray_check(settings))
+    table = Table(title="vsentinel doctor")
+    for column in ("service", "status", "target", "version", "detail"):
+        table.add_column(column)
+    embedded = {"postgresql": services.embedded_postgres, "redis": services.embedded_redis}
+    for check in checks:
+        status = "[green]healthy[/]" if check.ok else "[red]FAILING[/]"
+        detail = check.detail
+        if check.extra:
+            detail += "; " + ", ".join(f"{k}={v}" for k, v in check.extra.items())
+        if check.latency_ms is not None:
+            detail += f"; {check.latency_ms:.0f} ms"
+        if embedded.get(check.name):
+            detail += "; embedded"
+        table.add_row(check.name, status, check.target, check.version or "-", detail)
+    console.print(table)
+    return all(check.ok for check in checks)
+
+
+@app.command()
+def doctor(ray: bool = typer.Option(True, help="Also start or connect to Ray and report it.")) -> None:
+    """Report which PostgreSQL, Redis and Ray are used, their versions, health and the schema version."""
+    settings = settings_or_exit()
+    with services_or_exit(settings) as services:
+        healthy = run_doctor(settings, services, with_ray=ray)
+    if not healthy:
+        raise fail("some services are unhealthy (see the table above)")
+
+
+@app.command()
+def demo() -> None:
+    """Start the embedded services, migrate, and show a health report."""
+    settings = settings_or_exit()
+    with services_or_exit(settings) as services:
+        _upgrade(services)
+        healthy = run_doctor(settings, services)
+    if not healthy:
+        raise fail("the demo environment is unhealthy (see the table above)")
+    console.print("[bold green]demo environment is healthy[/]")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

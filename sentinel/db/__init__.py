@@ -1,0 +1,1 @@
+"""PostgreSQL access: the connection pool and the numbered SQL migrations."""

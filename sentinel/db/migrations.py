@@ -1,0 +1,100 @@
+"""Numbered SQL migrations (`NNNN_name.sql` beside this module), applied in order, each in its own transaction.
+
+A session-level advisory lock makes concurrent `upgrade` calls (two CLIs, a test and the demo) safe: the second
+waits, then finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_LOCK_ID = 0x56535F4D4947  # "VS_MIG": any constant shared by every migrating process
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+    def sql(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+
+def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise ValueError(f"migration file {path.name} does not match NNNN_name.sql")
+        found.append(Migration(int(match.group(1)), match.group(2), path))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise ValueError(f"duplicate migration numbers in {directory}")
+    return found
+
+
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     integer PRIMARY KEY,
+    name        text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+def applied_versions(conn: psycopg.Connection) -> set[int]:
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return set()
+    return {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+
+
+def pending(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    done = applied_versions(conn)
+    return [m for m in discover(directory) if m.version not in done]
+
+
+def upgrade(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """Applies every pending migration; returns the ones applied (empty when up to date)."""
+    applied: list[Migration] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
+        try:
+            conn.execute(_LEDGER)
+            for migration in pending(conn, directory):
+                with conn.transaction():
+                    conn.execute(migration.sql())
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                        (migration.version, migration.name),
+                    )
+                applied.append(migration)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
+    return applied
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    current: int | None
+    latest: int
+    pending: list[Migration]
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.pending
+
+
+def status(dsn: str, directory: Path = MIGRATIONS_DIR) -> SchemaStatus:
+    with psycopg.connect(dsn) as conn:
+        done = applied_versions(conn)
+        todo = pending(conn, directory)
+    latest = max((m.version for m in discover(directory)), default=0)
+    return SchemaStatus(current=max(done) if done else None, latest=latest, pending=todo)

@@ -1,0 +1,25 @@
+"""The psycopg 3 connection pool shared by everything in one process.
+
+`check=ConnectionPool.check_connection` tests a connection when it is handed out, so after the server drops
+connections (restart, failover, idle kill) callers get a fresh one instead of an error.
+"""
+
+from __future__ import annotations
+
+from psycopg_pool import ConnectionPool
+
+
+def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 8, name: str = "sentinel") -> ConnectionPool:
+    pool = ConnectionPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        name=name,
+        open=False,
+        check=ConnectionPool.check_connection,
+        kwargs={"application_name": f"vsentinel-{name}"},
+        timeout=30,
+        reconnect_timeout=60,
+    )
+    pool.open(wait=True, timeout=30)
+    return pool

@@ -1,0 +1,67 @@
+"""Health checks of the services the system depends on, as plain data the CLI and the API can show."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import psycopg
+import redis
+
+from sentinel.db import migrations
+
+
+@dataclass(slots=True)
+class Check:
+    name: str
+    ok: bool
+    target: str
+    version: str | None = None
+    detail: str = ""
+    latency_ms: float | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _redact(url: str) -> str:
+    """Hides a password in a URL so reports can be pasted into issues."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+
+
+def check_postgres(dsn: str) -> Check:
+    started = time.perf_counter()
+    try:
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
+            version = conn.execute("SHOW server_version").fetchone()
+        schema = migrations.status(dsn)
+    except psycopg.Error as error:
+        return Check("postgresql", False, _redact(dsn), detail=str(error).strip().splitlines()[0])
+    latency = (time.perf_counter() - started) * 1000
+    current = schema.current if schema.current is not None else "none"
+    detail = "schema up to date" if schema.up_to_date else f"{len(schema.pending)} migration(s) pending"
+    return Check(
+        "postgresql",
+        schema.up_to_date,
+        _redact(dsn),
+        version=version[0] if version else None,
+        detail=detail,
+        latency_ms=latency,
+        extra={"schema_version": f"{current} of {schema.latest}"},
+    )
+
+
+def check_redis(url: str) -> Check:
+    started = time.perf_counter()
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+        client.ping()
+        info = client.info("server")
+        client.close()
+    except redis.RedisError as error:
+        return Check("redis", False, _redact(url), detail=str(error))
+    latency = (time.perf_counter() - started) * 1000
+    return Check("redis", True, _redact(url), version=str(info.get("redis_version")), latency_ms=latency)

@@ -1,0 +1,133 @@
+"""Settings: one pydantic-settings class, read once from `VS_*` variables, `.env` and configs/*.yaml.
+
+Precedence (highest first): explicit keyword arguments, `VS_*` environment variables, `.env`, the YAML file named
+by `VS_CONFIG_FILE` (default configs/settings.yaml), field defaults. A bad value stops the program at start with a
+message that names the variable and what is wrong (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+import yaml
+from pydantic import Field, PostgresDsn, RedisDsn, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = REPO_ROOT / "configs"
+ENV_PREFIX = "VS_"
+
+
+class SettingsError(Exception):
+    """Raised with a readable, variable-by-variable explanation of what is wrong."""
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("violation-sentinel", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # Where things live. Unset URLs mean "start the embedded server" (see sentinel.embedded).
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: PostgresDsn | None = None
+    redis_url: RedisDsn | None = None
+    model_dir: Path | None = None
+
+    # Ray: an address connects to an existing cluster; none starts a local Ray sized for a small machine.
+    ray_address: str | None = None
+    ray_num_cpus: int = Field(default=4, ge=1, le=1024)
+    ray_object_store_mb: int = Field(default=400, ge=75)
+    ray_dashboard_port: int = Field(default=8265, ge=0, le=65535)
+    ray_include_dashboard: bool = True
+    serve_http_port: int = Field(default=8000, ge=0, le=65535)
+
+    # NYC Open Data.
+    socrata_url: str = "https://data.cityofnewyork.us"
+    socrata_app_token: str | None = None
+
+    # Pool and logging.
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=8, ge=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    # Secrets for the API (issue 6); the demo sets its own, production must set it.
+    jwt_secret: str | None = None
+
+    @field_validator("socrata_url")
+    @classmethod
+    def _socrata_url_has_scheme(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("db_pool_max")
+    @classmethod
+    def _pool_max_not_below_min(cls, value: int, info: Any) -> int:
+        if value < info.data.get("db_pool_min", 0):
+            raise ValueError("must be >= VS_DB_POOL_MIN")
+        return value
+
+    @property
+    def resolved_model_dir(self) -> Path:
+        return self.model_dir or self.data_dir / "models"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        import os
+
+        yaml_file = Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE", CONFIG_DIR / "settings.yaml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        if yaml_file.exists():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+
+def explain(error: ValidationError) -> str:
+    """Turns a pydantic error into lines like `VS_RAY_NUM_CPUS='x': Input should be a valid integer`."""
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"])
+        variable = f"{ENV_PREFIX}{field.upper()}"
+        given = item.get("input")
+        shown = f"={given!r}" if isinstance(given, str | int | float) else ""
+        lines.append(f"{variable}{shown}: {item['msg']}")
+    return "invalid settings:\n  " + "\n  ".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(explain(error)) from None
+    except yaml.YAMLError as error:
+        raise SettingsError(f"invalid settings file: {error}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

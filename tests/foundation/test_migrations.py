@@ -1,0 +1,181 @@
+"""The schema: migrations apply to an empty database, are idempotent, and the constraints hold."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from sentinel.db import migrations
+
+pytestmark = pytest.mark.integration
+
+TABLES = {
+    "properties",
+    "buildings",
+    "violations",
+    "complaints",
+    "status_history",
+    "rejects",
+    "ingestion_runs",
+    "watermarks",
+    "risk_scores",
+    "models",
+    "organizations",
+    "users",
+    "api_keys",
+    "portfolios",
+    "portfolio_buildings",
+    "alert_rules",
+    "alerts",
+    "notifications",
+    "audit_log",
+    "registrations",
+    "registration_contacts",
+    "schedule_runs",
+    "schema_migrations",
+}
+
+
+def test_migrations_apply_to_an_empty_database_and_a_second_run_applies_nothing(empty_database_url):
+    first = migrations.upgrade(empty_database_url)
+    assert [m.version for m in first] == [m.version for m in migrations.discover()]
+    assert migrations.upgrade(empty_database_url) == []
+    state = migrations.status(empty_database_url)
+    assert state.up_to_date and state.current == state.latest
+
+
+def test_every_canonical_table_exists(db):
+    rows = db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+    assert {r[0] for r in rows} >= TABLES
+
+
+def test_source_keys_are_unique(db):
+    insert = (
+        "INSERT INTO violations (source, source_id, severity, status, raw, content_hash) "
+        "VALUES ('HPD', 'dup-1', 'hazardous', 'open', '{}', 'h')"
+    )
+    with db.transaction(force_rollback=True):
+        db.execute(insert)
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            db.execute(insert)
+
+
+@pytest.mark.parametrize(
+    ("statement", "error"),
+    [
+        (
+            "INSERT INTO violations (source, source_id, severity, status, raw, content_hash) "
+            "VALUES ('HPD', 'x', 'catastrophic', 'open', '{}', 'h')",
+            psycopg.errors.CheckViolation,
+        ),
+        (
+            "INSERT INTO violations (source, source_id, severity, status, raw, content_hash) "
+            "VALUES ('HPD', 'x', 'hazardous', 'pending', '{}', 'h')",
+            psycopg.errors.CheckViolation,
+        ),
+        (
+            "INSERT INTO properties (bbl, borough, block, lot) VALUES ('6000010001', 1, 1, 1)",
+            psycopg.errors.CheckViolation,
+        ),
+        ("INSERT INTO buildings (bin) VALUES ('1000')", psycopg.errors.CheckViolation),
+        (
+            "INSERT INTO users (org_id, email, password_hash, role) VALUES (NULL, 'a@b.c', '$argon2id$x', 'admin')",
+            psycopg.errors.NotNullViolation,
+        ),
+        (
+            "INSERT INTO risk_scores (bbl, as_of, overall, safety, legal, financial, p_overall, p_safety, "
+            "p_legal, p_financial, trend, model_versions) "
+            "VALUES ('1000010001', '2026-01-01', 101, 0, 0, 0, 0.1, 0.1, 0.1, 0.1, 'up', '{}')",
+            psycopg.errors.CheckViolation,
+        ),
+    ],
+    ids=[
+        "severity-vocabulary",
+        "status-vocabulary",
+        "bbl-shape",
+        "bin-shape",
+        "user-needs-org",
+        "score-range",
+    ],
+)
+def test_constraints_refuse_bad_rows(db, statement, error):
+    with db.transaction(force_rollback=True), pytest.raises(error):
+        db.execute(statement)
+
+
+def test_passwords_must_be_argon2_hashes(db):
+    with db.transaction(force_rollback=True):
+        org = db.execute("INSERT INTO organizations (name) VALUES ('pw-org') RETURNING id").fetchone()[0]
+        with pytest.raises(psycopg.errors.CheckViolation):
+            db.execute(
+                "INSERT INTO users (org_id, email, password_hash, role) VALUES (%s, 'a@b.c', 'plain', 'admin')",
+                (org,),
+            )
+
+
+def test_only_one_model_per_score_can_be_active(db):
+    with db.transaction(force_rollback=True):
+        db.execute(
+            "INSERT INTO models (score_kind, version, artifact_path, is_active) VALUES ('safety', 'v1', '/a', true)"
+        )
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            db.execute(
+                "INSERT INTO models (score_kind, version, artifact_path, is_active) VALUES ('safety', 'v2', '/b', true)"
+            )
+
+
+def test_an_alert_exists_once_per_rule_building_and_trigger(db):
+    with db.transaction(force_rollback=True):
+        org = db.execute("INSERT INTO organizations (name) VALUES ('alert-org') RETURNING id").fetchone()[0]
+        rule = db.execute(
+            "INSERT INTO alert_rules (org_id, name, condition, scope) VALUES (%s, 'r', '{}', '{}') RETURNING id",
+            (org,),
+        ).fetchone()[0]
+        insert = (
+            "INSERT INTO alerts (rule_id, org_id, bbl, trigger_key, title) "
+            "VALUES (%s, %s, '1000010001', 'violation:HPD:1:new', 't')"
+        )
+        db.execute(insert, (rule, org))
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            db.execute(insert, (rule, org))
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE audit_log SET action = 'tampered'", "DELETE FROM audit_log", "TRUNCATE audit_log"],
+    ids=["update", "delete", "truncate"],
+)
+def test_the_audit_log_refuses_update_delete_and_truncate(db, statement):
+    with db.transaction(force_rollback=True):
+        db.execute("INSERT INTO audit_log (actor, action) VALUES ('test', 'login')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            db.execute(statement)
+
+
+def test_the_queries_of_later_issues_have_their_indexes(db):
+    rows = db.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'").fetchall()
+    names = {r[0] for r in rows}
+    for index in (
+        "violations_bbl_idx",
+        "violations_bin_idx",
+        "violations_status_idx",
+        "complaints_bbl_idx",
+        "buildings_bbl_idx",
+        "violations_source_source_id_key",
+        "complaints_source_source_id_key",
+        "alerts_org_feed_idx",
+        "notifications_due_idx",
+    ):
+        assert index in names
+
+
+def test_a_failing_migration_leaves_nothing_half_applied(empty_database_url, tmp_path):
+    for migration in migrations.discover():
+        (tmp_path / migration.path.name).write_text(migration.sql())
+    (tmp_path / "9999_broken.sql").write_text("CREATE TABLE half_done (id int); SELECT no_such_function();")
+    with pytest.raises(psycopg.errors.UndefinedFunction):
+        migrations.upgrade(empty_database_url, tmp_path)
+    with psycopg.connect(empty_database_url) as conn:
+        assert conn.execute("SELECT to_regclass('half_done')").fetchone()[0] is None
+        assert 9999 not in migrations.applied_versions(conn)
+        assert migrations.applied_versions(conn) == {m.version for m in migrations.discover()}

@@ -1,0 +1,62 @@
+"""Settings fail at start with a message that names the variable and what is wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from sentinel.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    for name in list(__import__("os").environ):
+        if name.startswith("VS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("VS_RAY_NUM_CPUS", "lots", "VS_RAY_NUM_CPUS='lots': Input should be a valid integer"),
+        ("VS_RAY_NUM_CPUS", "0", "VS_RAY_NUM_CPUS='0': Input should be greater than or equal to 1"),
+        ("VS_DATABASE_URL", "mysql://x@y/z", "VS_DATABASE_URL='mysql://x@y/z': URL scheme should be"),
+        ("VS_SOCRATA_URL", "data.cityofnewyork.us", "VS_SOCRATA_URL='data.cityofnewyork.us'"),
+        ("VS_LOG_LEVEL", "LOUD", "VS_LOG_LEVEL='LOUD': Input should be"),
+    ],
+)
+def test_a_bad_variable_is_named_with_its_value_and_the_problem(monkeypatch, variable, value, expected):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert expected in str(caught.value)
+
+
+def test_environment_overrides_yaml_and_yaml_overrides_defaults(monkeypatch, tmp_path):
+    config = tmp_path / "settings.yaml"
+    config.write_text("ray_num_cpus: 3\nserve_http_port: 9001\n")
+    monkeypatch.setenv("VS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("VS_SERVE_HTTP_PORT", "9100")
+    settings = load_settings()
+    assert settings.ray_num_cpus == 3
+    assert settings.serve_http_port == 9100
+
+
+def test_dotenv_file_is_read(tmp_path):
+    (tmp_path / ".env").write_text("VS_SOCRATA_APP_TOKEN=from-dotenv\nVS_REDIS_URL=redis://127.0.0.1:6399/2\n")
+    settings = load_settings()
+    assert settings.socrata_app_token == "from-dotenv"
+    assert str(settings.redis_url) == "redis://127.0.0.1:6399/2"
+
+
+def test_unset_urls_mean_embedded_services():
+    settings = load_settings()
+    assert settings.database_url is None and settings.redis_url is None
+
+
+def test_a_broken_yaml_file_is_reported(monkeypatch, tmp_path):
+    config = tmp_path / "broken.yaml"
+    config.write_text("ray_num_cpus: [unclosed\n")
+    monkeypatch.setenv("VS_CONFIG_FILE", str(config))
+    with pytest.raises(SettingsError, match="invalid settings file"):
+        load_settings()
