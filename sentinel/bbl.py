@@ -80,8 +80,9 @@ def bbl_from_parts(borough: Any, block: Any, lot: Any) -> str | None:
     code = borough if type(borough) is int else borough_code(borough)
     if code is None:
         return None
-    b = _integral_digits(block)
-    lt = _integral_digits(lot)
+    # DOB pads inside the value too ("0 051"): a space in a block or lot stands for a zero.
+    b = _integral_digits(block.strip().replace(" ", "0") if type(block) is str else block)
+    lt = _integral_digits(lot.strip().replace(" ", "0") if type(lot) is str else lot)
     if b is None or lt is None or len(b) > 5:
         return None
     l4 = lot4(lt)
