@@ -55,9 +55,7 @@ class _Output:
     json_column: bool  # value is stored JSON (point, checkbox) to embed as-is
 
 
-def run_query(
-    store: ReplayStore, dataset_id: str, params: Sequence[tuple[str, str]], fmt: str = "json"
-) -> QueryResult:
+def run_query(store: ReplayStore, dataset_id: str, params: Sequence[tuple[str, str]], fmt: str = "json") -> QueryResult:
     table = store.tables.get(dataset_id)
     if table is None:
         raise dataset_missing(dataset_id)
@@ -79,7 +77,7 @@ def run_query(
     offset = _int_param(q, "$offset", 0)
 
     if fast_system is not None:
-        select_sql = _doc_expression(fast_system)
+        select_sql = ", ".join([*(column_sql(f) for f in fast_system), "__doc"])
     else:
         select_sql = ", ".join(o.compiled.sql for o in outputs)
     sql = f"SELECT {select_sql} FROM {quote_ident(table.name)}"
@@ -94,12 +92,12 @@ def run_query(
     sql += f" LIMIT {limit} OFFSET {offset}"
 
     try:
-        rows = store.connection().execute(sql).fetchall()
+        rows = store.connection(raw=fast_system is not None).execute(sql).fetchall()
     except Exception as exc:  # SQLite rejects what the SoQL checks let through (e.g. bad grouping)
         raise soql_error("query.soql.invalid", f"Cannot run query: {exc}") from exc
 
     if fast_system is not None:
-        body = ("[" + "\n,".join(r[0] for r in rows) + "]\n").encode()
+        body = _doc_body(rows, fast_system)
         fields = [*fast_system, *table.fields]
         types = [_SYSTEM_HEADER_TYPE] * len(fast_system) + [t for _, t in table.columns]
         return QueryResult(body, JSON_TYPE, fields, types, len(rows))
@@ -117,9 +115,7 @@ def _split_params(params: Sequence[tuple[str, str]]) -> dict[str, Any]:
             q[k] = v
         elif k.startswith("$"):
             if k not in _KNOWN_PARAMS:
-                raise soql_error(
-                    "query.soql.malformed", f"Unrecognized arguments [{k[1:]}]", {"parameter": k}
-                )
+                raise soql_error("query.soql.malformed", f"Unrecognized arguments [{k[1:]}]", {"parameter": k})
             q[k] = v
         else:
             q["filters"].append((k, v))
@@ -155,12 +151,16 @@ def _fast_path_system_fields(items: list[SelectItem]) -> list[str] | None:
     return system
 
 
-def _doc_expression(system: list[str]) -> str:
+def _doc_body(rows: list[tuple[bytes, ...]], system: list[str]) -> bytes:
+    """The JSON page from stored row JSON (bytes), with system fields spliced in front: no re-serialization."""
     if not system:
-        return "__doc"
-    # System field values are ids and timestamps (no quotes or backslashes): concatenation is valid JSON.
-    parts = " || ',' || ".join(f"'\"{f}\":\"' || {column_sql(f)} || '\"'" for f in system)
-    return f"'{{' || {parts} || CASE WHEN __doc = '{{}}' THEN '}}' ELSE ',' || substr(__doc, 2) END"
+        return b"[" + b"\n,".join(r[0] for r in rows) + b"]\n"
+    # System field values are ids and timestamps (no quotes or backslashes), so they need no JSON escaping.
+    head = b"{" + b",".join(b'"' + f.encode() + b'":"%s"' for f in system)
+    with_fields, without = head + b",%s", head + b"}"
+    n = len(system)
+    parts = [with_fields % (*r[:n], r[n][1:]) if r[n] != b"{}" else without % r[:n] for r in rows]
+    return b"[" + b"\n,".join(parts) + b"]\n"
 
 
 def _expand_select(items: list[SelectItem], table: Table, compiler: Compiler) -> list[_Output]:
@@ -169,9 +169,7 @@ def _expand_select(items: list[SelectItem], table: Table, compiler: Compiler) ->
         if isinstance(item.expr, Star):
             names = list(_SYSTEM_ORDER) if item.expr.system else table.fields
             for name in names:
-                outputs.append(
-                    _Output(name, compiler.compile(Col(name, item.pos)), name in table.json_columns)
-                )
+                outputs.append(_Output(name, compiler.compile(Col(name, item.pos)), name in table.json_columns))
             continue
         compiled = compiler.compile(item.expr)
         alias = item.alias or default_alias(item.expr)

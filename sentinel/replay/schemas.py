@@ -13,9 +13,7 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 SCHEMAS_PATH = CONFIG_DIR / "socrata_schemas.yaml"
 CSV_HEADERS_PATH = CONFIG_DIR / "socrata_csv_headers.json"
 
-SOCRATA_TYPES = frozenset(
-    {"text", "number", "floating_timestamp", "fixed_timestamp", "checkbox", "point", "money"}
-)
+SOCRATA_TYPES = frozenset({"text", "number", "floating_timestamp", "fixed_timestamp", "checkbox", "point", "money"})
 # System fields are served by every dataset; Socrata types them like this in X-SODA2-Types.
 SYSTEM_FIELDS: dict[str, str] = {
     ":id": "row_identifier",

@@ -188,9 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
             "X-SODA2-Data-Out-Of-Date": "false",
         }
         if last:
-            http_date = format_datetime(
-                datetime.strptime(last, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC), True
-            )
+            http_date = format_datetime(datetime.strptime(last, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC), True)
             headers["X-SODA2-Truth-Last-Modified"] = http_date
             headers["Last-Modified"] = http_date
         if len(headers["X-SODA2-Fields"]) + len(headers["X-SODA2-Types"]) > 4000:
@@ -212,13 +210,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _admin(self, method: str, path: str) -> None:
         replay = self.server.replay
         if not replay.admin_token:
-            raise resource_error(
-                403, "admin_disabled", "The admin API is disabled (no admin token configured)"
-            )
+            raise resource_error(403, "admin_disabled", "The admin API is disabled (no admin token configured)")
         auth = self.headers.get("Authorization", "")
-        if not auth.startswith("Bearer ") or not hmac.compare_digest(
-            auth[7:].encode(), replay.admin_token.encode()
-        ):
+        if not auth.startswith("Bearer ") or not hmac.compare_digest(auth[7:].encode(), replay.admin_token.encode()):
             err = resource_error(401, "authentication_required", "Bearer token required")
             err.headers["WWW-Authenticate"] = 'Bearer realm="replay-admin"'
             raise err

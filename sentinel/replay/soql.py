@@ -433,9 +433,7 @@ class Compiler:
             left = self.compile(e.expr)
             items = [self._coerce(i, left.type) for i in e.items]
             neg = "NOT " if e.negated else ""
-            return Compiled(
-                f"({self._cmp_side(left)} {neg}IN ({', '.join(items)}))", "boolean", left.aggregate
-            )
+            return Compiled(f"({self._cmp_side(left)} {neg}IN ({', '.join(items)}))", "boolean", left.aggregate)
         if isinstance(e, Between):
             left = self.compile(e.expr)
             lo, hi = self._coerce(e.low, left.type), self._coerce(e.high, left.type)
@@ -502,9 +500,7 @@ class Compiler:
     def _binop(self, e: BinOp) -> Compiled:
         if e.op in ("and", "or"):
             left, right = self.compile(e.left), self.compile(e.right)
-            return Compiled(
-                f"({left.sql} {e.op.upper()} {right.sql})", "boolean", left.aggregate or right.aggregate
-            )
+            return Compiled(f"({left.sql} {e.op.upper()} {right.sql})", "boolean", left.aggregate or right.aggregate)
         if e.op in ("=", "!=", "<", "<=", ">", ">="):
             # The non-literal side decides the type; literals are coerced to it.
             if isinstance(e.left, Lit) and not isinstance(e.right, Lit):

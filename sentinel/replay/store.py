@@ -38,15 +38,31 @@ def utc_timestamp(dt: datetime | None = None) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def make_row_id(seed: str) -> str:
-    """A Socrata-looking row id (`row-pux7.2d9r~s2k7`), stable for a given seed."""
-    n = int.from_bytes(hashlib.blake2b(seed.encode(), digest_size=8).digest(), "big")
+def _format_row_id(n: int) -> str:
     chars = []
     for _ in range(12):
         n, r = divmod(n, 36)
         chars.append(_ID_ALPHABET[r])
-    s = "".join(chars)
+    s = "".join(reversed(chars))
     return f"row-{s[0:4]}.{s[4:8]}~{s[8:12]}"
+
+
+def make_row_id(seed: str) -> str:
+    """A Socrata-looking row id (`row-pux7.2d9r~s2k7`), stable for a given seed."""
+    return _format_row_id(int.from_bytes(hashlib.blake2b(seed.encode(), digest_size=8).digest(), "big"))
+
+
+def sequential_row_ids(seed: str) -> Iterator[str]:
+    """Row ids for a bulk load whose string order is the load order.
+
+    Paging by `$order=:id` then reads the table front to back instead of jumping around it, which is what makes
+    deep keyset paging of millions of rows fast. The start is random per load so ids still look like Socrata's.
+    """
+    start = int.from_bytes(hashlib.blake2b(seed.encode(), digest_size=8).digest(), "big") % (36**12 // 2)
+    n = start
+    while True:
+        yield _format_row_id(n)
+        n += 1
 
 
 def quote_ident(name: str) -> str:
@@ -105,13 +121,17 @@ class ReplayStore:
 
     # --- connections ---
 
-    def connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
+    def connection(self, *, raw: bool = False) -> sqlite3.Connection:
+        """This thread's connection; `raw=True` returns text as UTF-8 bytes (stored row JSON goes straight out)."""
+        attr = "raw_conn" if raw else "conn"
+        conn = getattr(self._local, attr, None)
         if conn is None:
             conn = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA case_sensitive_like = ON")  # SoQL LIKE is case-sensitive on SODA 2.1
             conn.execute("PRAGMA cache_size = -32000")
-            self._local.conn = conn
+            if raw:
+                conn.text_factory = bytes
+            setattr(self._local, attr, conn)
             with self._conn_lock:
                 self._connections.append(conn)
         return conn
@@ -198,6 +218,7 @@ class ReplayStore:
         self, conn: sqlite3.Connection, table: Table, rows: Iterable[Row], *, seed: str, timestamp: str
     ) -> int:
         key = schema_for(table.dataset_id).key
+        ids = sequential_row_ids(f"{table.dataset_id}|{seed}")
         n = 0
         conn.execute("BEGIN")
         try:
@@ -212,11 +233,11 @@ class ReplayStore:
                     + ")"
                 )
                 values = []
-                for i, row in enumerate(batch, start=n):
+                for row in batch:
                     data = {k: v for k, v in row.items() if k not in SYSTEM_FIELDS and v is not None}
                     values.append(
                         (
-                            row.get(":id") or make_row_id(f"{table.dataset_id}|{seed}|{i}"),
+                            row.get(":id") or next(ids),
                             row.get(":created_at") or timestamp,
                             row.get(":updated_at") or timestamp,
                             _cell(data.get(key)),
@@ -255,9 +276,7 @@ class ReplayStore:
             ts = utc_timestamp(datetime.fromtimestamp(dt.timestamp() + 0.001, UTC))
         return ts
 
-    def upsert(
-        self, dataset_id: str, rows: Sequence[Row], at: str, *, mode: str = "upsert"
-    ) -> dict[str, int]:
+    def upsert(self, dataset_id: str, rows: Sequence[Row], at: str, *, mode: str = "upsert") -> dict[str, int]:
         """Insert new rows and merge updates into existing ones by natural key (`None` clears a field)."""
         table = self.ensure_table(dataset_id)
         key = schema_for(dataset_id).key
@@ -301,6 +320,9 @@ class ReplayStore:
         cells = [_cell(data.get(f)) for f in fields]
         t = quote_ident(table.name)
         if rid is None:
+            row_id = make_row_id(f"{table.dataset_id}|new|{seed}")
+            while conn.execute(f"SELECT 1 FROM {t} WHERE __id = ?", (row_id,)).fetchone():
+                row_id = make_row_id(row_id)  # a collision with an existing id: rehash
             conn.execute(
                 f"INSERT INTO {t} (__id, __created_at, __updated_at, __key, __doc"
                 + "".join(f", {quote_ident(f)}" for f in fields)
@@ -308,7 +330,7 @@ class ReplayStore:
                 + ", ?" * len(fields)
                 + ")",
                 (
-                    make_row_id(f"{table.dataset_id}|new|{seed}"),
+                    row_id,
                     at,
                     at,
                     _cell(data.get(key)),
@@ -347,8 +369,7 @@ class ReplayStore:
 def _create_meta(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE IF NOT EXISTS _meta (k TEXT PRIMARY KEY, v TEXT)")
     conn.execute(
-        "CREATE TABLE IF NOT EXISTS _datasets "
-        "(id TEXT PRIMARY KEY, tbl TEXT, columns TEXT, json_columns TEXT)"
+        "CREATE TABLE IF NOT EXISTS _datasets (id TEXT PRIMARY KEY, tbl TEXT, columns TEXT, json_columns TEXT)"
     )
 
 
@@ -395,9 +416,7 @@ def _file_timestamp(path: Path) -> str:
     return utc_timestamp(datetime.fromtimestamp(path.stat().st_mtime, UTC))
 
 
-def build_store(
-    sources: Mapping[str, Sequence[Path]], db_path: Path, *, owns_file: bool = False
-) -> ReplayStore:
+def build_store(sources: Mapping[str, Sequence[Path]], db_path: Path, *, owns_file: bool = False) -> ReplayStore:
     store = ReplayStore(db_path, owns_file=owns_file)
     conn = store.connection()
     conn.execute("PRAGMA synchronous = OFF")  # a crashed build is simply rebuilt
