@@ -1,0 +1,129 @@
+"""311 Service Requests (erm2-nwe9): every HPD complaint (same `unique_key` as ygpa-z7cr) and every DOB complaint
+repeated as a 311 request, plus requests to other agencies (noise, sanitation, water) that say little about the
+building's condition. ISO timestamps with a time of day; `location` is a GeoJSON point as the API returns it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from sentinel.synth.context import Batch, Events
+from sentinel.synth.datasets import dob_complaints, hpd_complaints
+from sentinel.synth.datasets.common import later
+
+DATASET_ID = "erm2-nwe9"
+OTHER_RATE = 0.02
+
+AGENCY_NAMES = {
+    "HPD": "Department of Housing Preservation and Development",
+    "DOB": "Department of Buildings",
+    "NYPD": "New York City Police Department",
+    "DSNY": "Department of Sanitation",
+    "DEP": "Department of Environmental Protection",
+}
+# (agency, complaint type, descriptor, location type)
+OTHER = [
+    ("NYPD", "Noise - Residential", "Loud Music/Party", "Residential Building/House"),
+    ("NYPD", "Illegal Parking", "Blocked Hydrant", "Street/Sidewalk"),
+    ("DSNY", "Dirty Condition", "Trash", "Sidewalk"),
+    ("DEP", "Water System", "Hydrant Leaking (WC1)", None),
+]
+SOURCE_HPD, SOURCE_DOB, SOURCE_OTHER = 0, 1, 2
+CHANNELS = ("ONLINE", "PHONE", "MOBILE", "UNKNOWN")
+CITY = {"1": "NEW YORK", "2": "BRONX", "3": "BROOKLYN", "4": "JAMAICA", "5": "STATEN ISLAND"}
+
+
+def draw(batch: Batch, prior: dict[str, Events]) -> Events:
+    rng = batch.rng
+    hpd = prior[hpd_complaints.DATASET_ID]
+    first = np.flatnonzero(hpd.cols["first"])
+    dob = prior[dob_complaints.DATASET_ID]
+    other = batch.draw(OTHER_RATE * np.sqrt(batch.bldgs.units)[:, None] * batch.months.fraction[None, :])
+    n_h, n_d, n_o = len(first), len(dob), len(other)
+    n = n_h + n_d + n_o
+    source = np.r_[np.full(n_h, SOURCE_HPD), np.full(n_d, SOURCE_DOB), np.full(n_o, SOURCE_OTHER)]
+    day = np.r_[hpd.day[first], dob.day, other.day]
+    other_close = later(rng, other.day, 3.0, minimum=0)
+    keys = np.r_[hpd.cols["unique_key"][first], batch.ids.take("311", n_d + n_o, 50_000_000)]
+    return Events(
+        b=np.r_[hpd.b[first], dob.b, other.b],
+        day=day,
+        cols={
+            "key": keys,
+            "kind": np.array(["311_hpd", "311_dob", "311_other"])[source],
+            "serious": np.zeros(n, dtype=bool),
+            "source": source,
+            "close": np.r_[hpd.cols["close"][first], dob.cols["disposition"], other_close],
+            "category": np.r_[hpd.cols["category"][first], dob.cols["category"], rng.integers(0, len(OTHER), n_o)],
+            "seconds": rng.integers(0, 86_400, size=n),
+            "close_seconds": rng.integers(0, 86_400, size=n),
+            "channel": rng.integers(0, len(CHANNELS), size=n),
+            "no_bbl": rng.random(n) < 0.02,
+        },
+    )
+
+
+def change_days(ev: Events) -> list[np.ndarray]:
+    return [ev.day, ev.cols["close"]]
+
+
+def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[dict[str, object]]:
+    s, fmt = batch.s, batch.fmt
+    idx = np.flatnonzero(ev.day <= as_of) if select is None else select[ev.day[select] <= as_of]
+    c = {k: v[idx].tolist() for k, v in ev.cols.items()}
+    for i, (b, day) in enumerate(zip(ev.b[idx].tolist(), ev.day[idx].tolist(), strict=False)):
+        src = c["source"][i]
+        if src == SOURCE_HPD:
+            major, minor = hpd_complaints.CATALOG[c["category"][i]][:2]
+            agency, ctype, descriptor, location_type = "HPD", major, minor, "RESIDENTIAL BUILDING"
+        elif src == SOURCE_DOB:
+            _, _, ctype, descriptor = dob_complaints.CATEGORIES[c["category"][i]]
+            agency, location_type = "DOB", None
+        else:
+            agency, ctype, descriptor, location_type = OTHER[c["category"][i]]
+        closed = c["close"][i] <= as_of
+        close_day = c["close"][i]
+        created = fmt.iso_time(day, c["seconds"][i])
+        closed_at = fmt.iso_time(close_day, c["close_seconds"][i]) if closed else None
+        if closed and close_day == day and c["close_seconds"][i] < c["seconds"][i]:
+            closed_at = created  # 311 has many zero-duration requests; never closed before created here
+        lat, lon = s.lat_f[b], s.lon_f[b]
+        row = {
+            "unique_key": str(c["key"][i]),
+            "created_date": created,
+            "closed_date": closed_at,
+            "agency": agency,
+            "agency_name": AGENCY_NAMES[agency],
+            "complaint_type": ctype,
+            "descriptor": descriptor,
+            "location_type": location_type,
+            "incident_zip": s.zip[b],
+            "incident_address": f"{s.house[b]} {s.street[b]}",
+            "street_name": s.street[b],
+            "address_type": "ADDRESS",
+            "city": CITY[s.boroid[b]],
+            "status": "Closed" if closed else "Open",
+            "resolution_description": (
+                hpd_complaints.OUTCOMES[1]
+                if src == SOURCE_HPD
+                else "The Department reviewed your request and took the action it deemed appropriate."
+            )
+            if closed
+            else None,
+            "resolution_action_updated_date": fmt.iso(close_day) if closed else None,
+            "community_board": s.cb311[b],
+            "council_district": s.council[b],
+            "police_precinct": f"Precinct {s.cb3[b]}",
+            "bbl": None if c["no_bbl"][i] else s.bbl[b],
+            "borough": s.boro_name[b],
+            "x_coordinate_state_plane": str(int(990_000 + (lon + 73.97) * 277_000)),
+            "y_coordinate_state_plane": str(int(230_000 + (lat - 40.80) * 364_000)),
+            "open_data_channel_type": CHANNELS[c["channel"][i]],
+            "park_facility_name": "Unspecified",
+            "park_borough": s.boro_name[b],
+            "latitude": f"{lat:.14f}",
+            "longitude": f"{lon:.14f}",
+            "location": {"type": "Point", "coordinates": [round(lon, 8), round(lat, 8)]},
+        }
+        yield {k: v for k, v in row.items() if v is not None}
