@@ -232,17 +232,8 @@ def source_stale(cond: SourceStale, d: DatasetFreshness, clock: Clock) -> list[M
         f"it is expected every {expected:g} h"
     )
     title = f"Source data is stale: {d.dataset}"
-    return [
-        Match(
-            keys.ORG_WIDE_BBL,
-            keys.stale(d.dataset, d.last_updated_at),
-            "source.stale",
-            title,
-            summary,
-            None,
-            record_of(d),
-        )
-    ]
+    key = keys.stale(d.dataset, d.last_updated_at)
+    return [Match(keys.ORG_WIDE_BBL, key, "source.stale", title, summary, None)]
 
 
 Matcher = Callable[[Any, Any, Clock], list[Match]]

@@ -1,0 +1,72 @@
+"""From alerts to outgoing messages: one per alert and channel when immediate, one per digest otherwise.
+
+A digest collects every alert of an organization bound for the same channel target and due at the same time,
+across rules, so a manager gets one morning email rather than one per rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+
+from sentinel.alerts.render import AlertView, render, render_digest
+from sentinel.alerts.rules import AlertRule, Delivery
+from sentinel.alerts.schedule import DEFAULT_DIGEST_TIME, delivery_time
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One alert bound for one channel target at `due_at` (a row of the notifications outbox)."""
+
+    alert: AlertView
+    channel: str
+    target: str
+    delivery: Delivery
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class Batch:
+    org_id: int
+    channel: str
+    target: str
+    delivery: Delivery
+    due_at: datetime
+    alerts: tuple[AlertView, ...]
+
+    def payload(self) -> dict[str, Any]:
+        if self.delivery == "immediate":
+            return render(self.alerts[0], self.channel)
+        return render_digest(self.alerts, self.channel, self.delivery)
+
+
+def plan(
+    rule: AlertRule, alert: AlertView, created_at: datetime, daily_at: time = DEFAULT_DIGEST_TIME
+) -> list[Outgoing]:
+    """The outbox rows for a new alert: each of the rule's channels, due after digest and quiet hours."""
+    due = delivery_time(rule, created_at, daily_at)
+    return [Outgoing(alert, c.kind, c.target, rule.delivery, due) for c in rule.channels]
+
+
+def group(outgoing: Iterable[Outgoing]) -> list[Batch]:
+    """Immediate items stay single; digest items are merged per (org, channel, target, delivery, due time).
+    Order is preserved: batches by first appearance, alerts in arrival order within a batch."""
+    batches: dict[tuple[Any, ...], list[Outgoing]] = {}
+    for i, item in enumerate(outgoing):
+        key: tuple[Any, ...] = (item.alert.org_id, item.channel, item.target, item.delivery, item.due_at)
+        if item.delivery == "immediate":
+            key = (*key, i)  # never merged
+        batches.setdefault(key, []).append(item)
+    return [
+        Batch(
+            items[0].alert.org_id,
+            items[0].channel,
+            items[0].target,
+            items[0].delivery,
+            items[0].due_at,
+            tuple(item.alert for item in items),
+        )
+        for items in batches.values()
+    ]
