@@ -1,0 +1,45 @@
+"""Replay-server fixtures: a server over the real NYC samples, and sodapy clients pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from sodapy import Socrata
+
+from sentinel.replay.formats import realdata_samples
+from sentinel.replay.server import ReplayServer, serve_in_background
+
+REALDATA = (Path(__file__).parents[2] / "../shared/realdata").resolve()
+ADMIN_TOKEN = "test-admin-token"  # noqa: S105 - a test fixture value
+
+
+def sodapy_client(server: ReplayServer, app_token: str | None = None) -> Socrata:
+    adapter = requests.adapters.HTTPAdapter()
+    return Socrata(server.domain, app_token, session_adapter={"prefix": "http://", "adapter": adapter}, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def realdata_sources() -> dict[str, list[Path]]:
+    if not REALDATA.is_dir():
+        pytest.skip(f"real NYC samples not found at {REALDATA} (CI clones shared/ beside the repo)")
+    sources: dict[str, list[Path]] = {}
+    for path, dataset_id in realdata_samples(REALDATA):
+        sources.setdefault(dataset_id, []).append(path)
+    return sources
+
+
+@pytest.fixture(scope="session")
+def real_server(realdata_sources: dict[str, list[Path]]) -> Iterator[ReplayServer]:
+    """A read-only server over every real sample (tests that change data start their own)."""
+    with serve_in_background(sources=realdata_sources) as server:
+        yield server
+
+
+@pytest.fixture
+def client(real_server: ReplayServer) -> Iterator[Socrata]:
+    c = sodapy_client(real_server)
+    yield c
+    c.close()
