@@ -41,9 +41,7 @@ class SmtpEmailChannel:
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             # Refused for all: retry only if every refusal was temporary (4xx, e.g. greylisting).
-            raise DeliveryError(
-                all(400 <= c < 500 for c in codes), f"recipients refused: {exc.recipients}"
-            ) from exc
+            raise DeliveryError(all(400 <= c < 500 for c in codes), f"recipients refused: {exc.recipients}") from exc
         except smtplib.SMTPResponseException as exc:
             raise DeliveryError(
                 400 <= exc.smtp_code < 500, f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", exc.smtp_code

@@ -19,9 +19,7 @@ from sentinel.channels import (
 
 def test_console_channel_logs_the_text(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="sentinel.notifications"):
-        result = ConsoleChannel().send(
-            Notification("email", "a@b.c", {"subject": "S", "text": "hello", "html": ""})
-        )
+        result = ConsoleChannel().send(Notification("email", "a@b.c", {"subject": "S", "text": "hello", "html": ""}))
     assert result.detail == "logged"
     assert "hello" in caplog.text
 

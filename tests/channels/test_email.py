@@ -116,18 +116,14 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return cert_path, key_path
 
@@ -158,9 +154,7 @@ def test_starttls_then_login_then_delivery(tmp_path: Path) -> None:
         )
         # Trust exactly our test certificate: verification stays on, as in production.
         client_tls = ssl.create_default_context(cafile=str(cert_path))
-        SmtpEmailChannel(settings, ssl_context=client_tls).send(
-            Notification("email", "owner@example.com", PAYLOAD)
-        )
+        SmtpEmailChannel(settings, ssl_context=client_tls).send(Notification("email", "owner@example.com", PAYLOAD))
 
         wait_for(lambda: len(recorder.envelopes) == 1)
         assert logins == [(b"alerts", b"s3cret")]

@@ -106,9 +106,7 @@ def test_webhook_receiver_rejects_a_replay_with_an_old_timestamp(receiver: HttpR
     (request,) = receiver.requests
 
     with pytest.raises(SignatureError, match="tolerance"):
-        verify_signature(
-            SECRET, request.headers[SIGNATURE_HEADER.lower()], request.body, 300, now=sent_at + 301
-        )
+        verify_signature(SECRET, request.headers[SIGNATURE_HEADER.lower()], request.body, 300, now=sent_at + 301)
 
 
 def test_webhook_receiver_rejects_a_tampered_body_and_a_wrong_secret(receiver: HttpReceiver) -> None:
@@ -177,9 +175,7 @@ def test_a_refused_connection_is_retryable() -> None:
 
 def twilio_at(url: str) -> TwilioSmsChannel:
     return TwilioSmsChannel(
-        TwilioSettings(
-            account_sid="AC1", auth_token=SecretStr("t"), from_number="+1555", base_url=url, timeout_s=1
-        )
+        TwilioSettings(account_sid="AC1", auth_token=SecretStr("t"), from_number="+1555", base_url=url, timeout_s=1)
     )
 
 
