@@ -61,8 +61,9 @@ class ViolationRow:
     warnings: list[str]
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.source, self.source_id)
+    def key(self) -> str:
+        # Unique within one dataset (its source is fixed); the table's unique key is (source, source_id).
+        return self.source_id
 
     def copy_values(self) -> tuple[Any, ...]:
         return (
@@ -108,8 +109,9 @@ class ComplaintRow:
     warnings: list[str]
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.source, self.source_id)
+    def key(self) -> str:
+        # Unique within one dataset (its source is fixed); the table's unique key is (source, source_id).
+        return self.source_id
 
     def copy_values(self) -> tuple[Any, ...]:
         return (
@@ -273,6 +275,5 @@ Row = ViolationRow | ComplaintRow | PropertyRow | BuildingRow | RegistrationRow 
 NormalizedRecord = Row | tuple[Row, ...]
 
 ROW_TYPES: dict[str, type[Row]] = {
-    cls.table: cls
-    for cls in (ViolationRow, ComplaintRow, PropertyRow, BuildingRow, RegistrationRow, ContactRow)
+    cls.table: cls for cls in (ViolationRow, ComplaintRow, PropertyRow, BuildingRow, RegistrationRow, ContactRow)
 }

@@ -27,9 +27,7 @@ def normalize(raw: dict[str, Any]) -> ComplaintRow:
         raise RejectRecord("missing complaint_number")
     warnings: list[str] = []
     g = raw.get
-    bbl, bin_, borough = resolve_location(
-        warnings, borough=number[0] if number[0] in "12345" else None, bin_=g("bin")
-    )
+    bbl, bin_, borough = resolve_location(warnings, borough=number[0] if number[0] in "12345" else None, bin_=g("bin"))
     require_location(bbl, bin_)
     status_raw = clean(g("status"))
     status = STATUS.get(status_raw.upper()) if status_raw else None

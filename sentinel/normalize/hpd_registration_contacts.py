@@ -17,9 +17,7 @@ from sentinel.text import clean, clean_spaces
 
 
 def _address(g: Any) -> str | None:
-    street = " ".join(
-        p for p in (clean(g("businesshousenumber")), clean_spaces(g("businessstreetname"))) if p
-    )
+    street = " ".join(p for p in (clean(g("businesshousenumber")), clean_spaces(g("businessstreetname"))) if p)
     apartment = clean(g("businessapartment"))
     if street and apartment:
         street = f"{street} {apartment}"

@@ -12,9 +12,7 @@ from sentinel.records import NormalizedRecord
 Normalizer = Callable[[dict[str, Any]], NormalizedRecord]
 
 
-def normalizer_for(
-    dataset: str | DatasetConfig, datasets: dict[str, DatasetConfig] | None = None
-) -> Normalizer:
+def normalizer_for(dataset: str | DatasetConfig, datasets: dict[str, DatasetConfig] | None = None) -> Normalizer:
     """The `normalize` function of a dataset, by name (e.g. "hpd_violations") or config."""
     config = dataset if isinstance(dataset, DatasetConfig) else resolve_dataset(dataset, datasets)
     module = importlib.import_module(config.normalizer)
