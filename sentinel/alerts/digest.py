@@ -14,6 +14,7 @@ from typing import Any
 from sentinel.alerts.render import AlertView, render, render_digest
 from sentinel.alerts.rules import AlertRule, Delivery
 from sentinel.alerts.schedule import DEFAULT_DIGEST_TIME, delivery_time
+from sentinel.channels.base import ChannelKind, Notification
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Outgoing:
     """One alert bound for one channel target at `due_at` (a row of the notifications outbox)."""
 
     alert: AlertView
-    channel: str
+    channel: ChannelKind
     target: str
     delivery: Delivery
     due_at: datetime
@@ -30,7 +31,7 @@ class Outgoing:
 @dataclass(frozen=True)
 class Batch:
     org_id: int
-    channel: str
+    channel: ChannelKind
     target: str
     delivery: Delivery
     due_at: datetime
@@ -40,6 +41,11 @@ class Batch:
         if self.delivery == "immediate":
             return render(self.alerts[0], self.channel)
         return render_digest(self.alerts, self.channel, self.delivery)
+
+    def notification(self) -> Notification:
+        """What a channel's `send` takes; a single alert keeps its id so delivery logs point at it."""
+        alert_id = self.alerts[0].alert_id if len(self.alerts) == 1 else None
+        return Notification(self.channel, self.target, self.payload(), alert_id=alert_id, org_id=self.org_id)
 
 
 def plan(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sentinel.alerts.conditions import Condition
 from sentinel.alerts.scope import Scope
+from sentinel.channels.base import ChannelKind
 
 DEFAULT_TIMEZONE = "America/New_York"
 Delivery = Literal["immediate", "hourly", "daily"]
@@ -21,7 +22,7 @@ class ChannelTarget(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["email", "sms", "slack", "webhook", "console"]
+    kind: ChannelKind
     target: str = ""
 
 
