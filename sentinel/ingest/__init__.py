@@ -1,0 +1,1 @@
+"""Ingestion core without Ray: fetching from Socrata, merging normalized batches into PostgreSQL, watermarks."""

@@ -1,0 +1,278 @@
+"""The steps of an ingestion run, as plain functions over a connection and a Socrata source.
+
+The Ray actors (actors/ingestion.py) and the serial runner (sentinel/ingest/local.py) call the same steps:
+plan partitions -> read pages -> normalize -> `commit_page` (rows + rejects + watermark in one transaction)
+-> finish the partition -> reconcile deletions -> finish the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, timedelta
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import sql
+
+from sentinel.datasets import DatasetConfig
+from sentinel.ingest import watermarks
+from sentinel.ingest.socrata import Cursor, SocrataSource, parse_socrata_time
+from sentinel.ingest.writer import WriteStats, write_batch
+from sentinel.normalize import NormalizedBatch
+
+log = logging.getLogger(__name__)
+
+OVERLAP = timedelta(minutes=10)
+# Tables where a record that vanished from the source becomes a tombstone; PLUTO lots are replaced, not deleted.
+_TOMBSTONE_TABLES = {"violations", "complaints", "registrations", "registration_contacts"}
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionTask:
+    dataset: str
+    socrata_id: str
+    partition: str
+    where: str | None
+    incremental: bool
+    cursor: Cursor | None
+    resumed: bool
+    rows_committed: int = 0
+
+
+@dataclass(slots=True)
+class PartitionResult:
+    dataset: str
+    partition: str
+    fetched: int = 0
+    pages: int = 0
+    skipped: int = 0
+    stats: WriteStats = field(default_factory=WriteStats)
+
+
+@dataclass(slots=True)
+class DatasetSummary:
+    dataset: str
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    status_changes: int = 0
+    seconds: float = 0.0
+    full_replace_detected: bool = False
+    error: str | None = None
+
+    def add(self, result: PartitionResult) -> None:
+        self.fetched += result.fetched
+        self.skipped += result.skipped
+        self.inserted += result.stats.inserted
+        self.updated += result.stats.updated
+        self.unchanged += result.stats.unchanged
+        self.rejected += result.stats.rejected
+        self.status_changes += result.stats.status_changes
+
+
+# --- runs -------------------------------------------------------------------------------------------------
+
+
+def start_run(conn: psycopg.Connection, *, mode: str, source_url: str, datasets: list[str]) -> int:
+    with conn.transaction():
+        row = conn.execute(
+            "INSERT INTO ingestion_runs (mode, source_url, datasets) VALUES (%s, %s, %s) RETURNING id",
+            (mode, source_url, datasets),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def finish_run(
+    conn: psycopg.Connection, run_id: int, summaries: Iterable[DatasetSummary], error: str | None = None
+) -> str:
+    summaries = list(summaries)
+    failed = [s for s in summaries if s.error]
+    if error or (failed and len(failed) == len(summaries)):
+        status = "failed"
+    elif failed:
+        status = "partial"
+    else:
+        status = "succeeded"
+    stats = {s.dataset: asdict(s) for s in summaries}
+    with conn.transaction():
+        conn.execute(
+            "UPDATE ingestion_runs SET status = %s, finished_at = now(), stats = %s, error = %s WHERE id = %s",
+            (status, orjson.dumps(stats).decode(), error or _errors(failed), run_id),
+        )
+    return status
+
+
+def _errors(failed: list[DatasetSummary]) -> str | None:
+    return "; ".join(f"{s.dataset}: {s.error}" for s in failed) or None
+
+
+# --- planning ---------------------------------------------------------------------------------------------
+
+
+def plan_dataset(
+    conn: psycopg.Connection, config: DatasetConfig, *, incremental: bool, force_full: bool = False
+) -> list[PartitionTask]:
+    """One task per partition, each starting where its watermark says."""
+    wants_incremental = incremental and config.change_strategy == "incremental" and not force_full
+    tasks = []
+    for partition, where in config.partitions().items():
+        mark = watermarks.load(conn, config.name, partition)
+        if force_full and mark is not None and not mark.incremental and not mark.completed:
+            plan = watermarks.plan_read(mark, incremental=False, overlap=OVERLAP)
+        elif force_full:
+            plan = watermarks.ReadPlan(False, None, False)
+        else:
+            plan = watermarks.plan_read(mark, incremental=wants_incremental, overlap=OVERLAP)
+        committed = mark.rows_committed if (mark and plan.resumed) else 0
+        tasks.append(
+            PartitionTask(
+                config.name, config.socrata_id, partition, where, plan.incremental, plan.cursor, plan.resumed, committed
+            )
+        )
+    return tasks
+
+
+def is_full_replace(source: SocrataSource, conn: psycopg.Connection, config: DatasetConfig) -> bool:
+    """True when every row's :updated_at moved past the oldest partition mark: the publisher replaced the data
+    set (NYC_DATA.md 4.4), so an incremental read would re-read everything anyway and miss deletions."""
+    row = conn.execute(
+        "SELECT min(updated_at_mark), bool_and(completed) FROM watermarks WHERE dataset = %s", (config.name,)
+    ).fetchone()
+    if row is None or row[0] is None or not row[1]:
+        return False
+    since = watermarks.to_socrata(row[0].astimezone(UTC))
+    total = source.count(config.socrata_id, config.row_filter)
+    if total == 0:
+        return False
+    base = f"({config.row_filter}) AND " if config.row_filter else ""
+    changed = source.count(config.socrata_id, f"{base}:updated_at > '{since}'")
+    return changed == total
+
+
+# --- pages ------------------------------------------------------------------------------------------------
+
+
+def commit_page(
+    conn: psycopg.Connection,
+    batch: NormalizedBatch,
+    *,
+    task: PartitionTask,
+    last_row: dict[str, Any],
+    max_updated_at: str | None,
+    rows_committed: int,
+    run_id: int,
+) -> WriteStats:
+    """Writes one page's rows and rejects and moves the partition's watermark, all in one transaction."""
+    if task.incremental:
+        # Pages come in (:updated_at, :id) order: the last row is exactly where the read stands.
+        mark_time = parse_socrata_time(last_row.get(":updated_at"))
+    else:
+        previous = watermarks.load(conn, task.dataset, task.partition)
+        marks = [parse_socrata_time(max_updated_at), previous.updated_at_mark if previous else None]
+        mark_time = max((m for m in marks if m is not None), default=None)
+    mark = watermarks.Watermark(
+        dataset=task.dataset,
+        partition=task.partition,
+        updated_at_mark=mark_time,
+        last_id=last_row.get(":id"),
+        rows_committed=rows_committed,
+        completed=False,
+        mode="incremental" if task.incremental else "full",
+    )
+    with conn.transaction():
+        stats = write_batch(conn, batch, run_id)
+        watermarks.save(conn, mark, run_id)
+    return stats
+
+
+def finish_partition(conn: psycopg.Connection, task: PartitionTask, run_id: int) -> None:
+    """Marks a partition's read complete, so the next run starts from its mark (minus the overlap)."""
+    with conn.transaction():
+        mark = watermarks.load(conn, task.dataset, task.partition) or watermarks.Watermark(task.dataset, task.partition)
+        mark.completed = True
+        mark.last_id = None
+        watermarks.save(conn, mark, run_id)
+
+
+def page_max_updated_at(rows: list[dict[str, Any]]) -> str | None:
+    # Fixed timestamps of one format compare correctly as strings.
+    return max((r[":updated_at"] for r in rows if ":updated_at" in r), default=None)
+
+
+# --- deletions --------------------------------------------------------------------------------------------
+
+
+_KEY_COLUMN = {
+    "violations": "source_id",
+    "complaints": "source_id",
+    "registrations": "registration_id",
+    "registration_contacts": "contact_id",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _LiveScope:
+    """The live (not tombstoned) records of one dataset in its table."""
+
+    table: sql.Identifier
+    key: sql.Composable
+    where: sql.Composable
+    params: tuple[Any, ...]
+
+
+def _live_scope(config: DatasetConfig) -> _LiveScope:
+    key = sql.SQL("{}::text").format(sql.Identifier(_KEY_COLUMN[config.target_table]))
+    if config.source:
+        return _LiveScope(sql.Identifier(config.target_table), key, sql.SQL("source = %s AND NOT is_deleted"),
+                          (config.source,))  # fmt: skip
+    return _LiveScope(sql.Identifier(config.target_table), key, sql.SQL("NOT is_deleted"), ())
+
+
+def live_count(conn: psycopg.Connection, config: DatasetConfig) -> int | None:
+    if config.target_table not in _TOMBSTONE_TABLES:
+        return None
+    scope = _live_scope(config)
+    row = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(scope.table, scope.where), scope.params)
+    row = row.fetchone()
+    return int(row[0]) if row else 0
+
+
+def rejected_key_count(conn: psycopg.Connection, config: DatasetConfig) -> int:
+    """Distinct keys of the dataset that were rejected and never stored since."""
+    scope = _live_scope(config)
+    query = sql.SQL(
+        "SELECT count(DISTINCT r.source_key) FROM rejects r WHERE r.dataset = %s AND r.source_key IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM {table} WHERE {key} = r.source_key AND {where})"
+    ).format(table=scope.table, key=scope.key, where=scope.where)
+    row = conn.execute(query, (config.name, *scope.params)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def reconcile_deletions(conn: psycopg.Connection, config: DatasetConfig, keys: Iterable[str]) -> int:
+    """Tombstones every live record of the dataset whose key the source no longer has. Socrata never reports
+    deletions, so the key-set difference is the only way to see them."""
+    if config.target_table not in _TOMBSTONE_TABLES:
+        return 0
+    scope = _live_scope(config)
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS source_keys (k text PRIMARY KEY) ON COMMIT DROP")
+        with cur.copy("COPY source_keys (k) FROM STDIN") as copy:
+            for key in set(keys):
+                copy.write_row((key,))
+        cur.execute(
+            sql.SQL(
+                "UPDATE {table} SET is_deleted = true, deleted_at = now(), updated_at = now() "
+                "WHERE {where} AND NOT EXISTS (SELECT 1 FROM source_keys s WHERE s.k = {key})"
+            ).format(table=scope.table, where=scope.where, key=scope.key),
+            scope.params,
+        )
+        deleted = cur.rowcount
+    return max(deleted, 0)

@@ -1,0 +1,146 @@
+"""One ingestion run, serially, without Ray: the reference the Ray pipeline must agree with, and the way to
+load a directory of NYC data (or a synthetic city) into PostgreSQL in tests and small deployments."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import psycopg
+
+from sentinel.datasets import DatasetConfig, load_datasets
+from sentinel.ingest import pipeline
+from sentinel.ingest.pipeline import DatasetSummary, PartitionResult, PartitionTask
+from sentinel.ingest.socrata import Cursor, SchemaDriftError, SocrataSource, SourceUnavailableError, cursor_after
+from sentinel.normalize import normalize_page
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, str, int], None]  # dataset, partition, rows just committed
+_RUN_LOCK = 0x56535F494E47  # "VS_ING": one ingestion at a time per database
+
+
+class IngestionBusyError(Exception):
+    """Another ingestion run holds the lock on this database."""
+
+
+@dataclass(slots=True)
+class RunOptions:
+    datasets: list[str]
+    incremental: bool = True
+    page_size: int = 20_000
+    on_progress: ProgressCallback | None = None
+    catalog: dict[str, DatasetConfig] = field(default_factory=load_datasets)
+
+    def configs(self) -> list[DatasetConfig]:
+        unknown = [name for name in self.datasets if name not in self.catalog]
+        if unknown:
+            raise ValueError(f"unknown dataset(s): {', '.join(unknown)}; known: {', '.join(self.catalog)}")
+        return [self.catalog[name] for name in self.datasets]
+
+
+@contextlib.contextmanager
+def run_lock(conn: psycopg.Connection) -> Iterator[None]:
+    """Held for a whole run; runs left 'running' by a killed process are closed as failed once we hold it."""
+    got = conn.execute("SELECT pg_try_advisory_lock(%s)", (_RUN_LOCK,)).fetchone()
+    if not got or not got[0]:
+        raise IngestionBusyError("another ingestion run is in progress on this database")
+    try:
+        with conn.transaction():
+            conn.execute(
+                "UPDATE ingestion_runs SET status = 'failed', finished_at = now(), "
+                "error = 'interrupted: the process running it stopped' WHERE status = 'running'"
+            )
+        yield
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_RUN_LOCK,))
+
+
+def read_partition(
+    conn: psycopg.Connection,
+    source: SocrataSource,
+    config: DatasetConfig,
+    task: PartitionTask,
+    run_id: int,
+    options: RunOptions,
+) -> PartitionResult:
+    result = PartitionResult(task.dataset, task.partition)
+    cursor: Cursor | None = task.cursor
+    committed = task.rows_committed
+    while True:
+        rows = source.page(
+            task.socrata_id, where=task.where, cursor=cursor, incremental=task.incremental, limit=options.page_size
+        )
+        if not rows:
+            break
+        batch = normalize_page(config, rows)
+        committed += len(rows)
+        stats = pipeline.commit_page(
+            conn,
+            batch,
+            task=task,
+            last_row=rows[-1],
+            max_updated_at=pipeline.page_max_updated_at(rows),
+            rows_committed=committed,
+            run_id=run_id,
+        )
+        result.fetched += len(rows)
+        result.pages += 1
+        result.skipped += batch.skipped
+        result.stats.add(stats)
+        if options.on_progress:
+            options.on_progress(task.dataset, task.partition, len(rows))
+        if len(rows) < options.page_size:
+            break
+        cursor = cursor_after(rows) if task.incremental else Cursor(row_id=rows[-1][":id"])
+    pipeline.finish_partition(conn, task, run_id)
+    return result
+
+
+def ingest_dataset(
+    conn: psycopg.Connection, source: SocrataSource, config: DatasetConfig, run_id: int, options: RunOptions
+) -> DatasetSummary:
+    started = time.perf_counter()
+    summary = DatasetSummary(config.name)
+    try:
+        force_full = options.incremental and pipeline.is_full_replace(source, conn, config)
+        summary.full_replace_detected = force_full
+        for task in pipeline.plan_dataset(conn, config, incremental=options.incremental, force_full=force_full):
+            summary.add(read_partition(conn, source, config, task, run_id, options))
+        summary.deleted = reconcile(conn, source, config)
+    except (SchemaDriftError, SourceUnavailableError) as error:
+        summary.error = str(error)
+        log.error("dataset failed", extra={"dataset": config.name, "error": str(error)})
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def reconcile(conn: psycopg.Connection, source: SocrataSource, config: DatasetConfig) -> int:
+    """Finds deletions by key-set difference, but only when the counts say the key sets differ: the source's
+    row count against our live records plus the keys we rejected (which the source has and we do not)."""
+    live = pipeline.live_count(conn, config)
+    if live is None:
+        return 0
+    if source.count(config.socrata_id, config.row_filter) == live + pipeline.rejected_key_count(conn, config):
+        return 0
+    keys = source.keys(config.socrata_id, config.natural_key, config.row_filter)
+    return pipeline.reconcile_deletions(conn, config, keys)
+
+
+def run_serial(database_url: str, source: SocrataSource, options: RunOptions) -> tuple[int, list[DatasetSummary]]:
+    configs = options.configs()
+    with psycopg.connect(database_url, autocommit=True) as conn, run_lock(conn):
+        mode = "incremental" if options.incremental else "full"
+        run_id = pipeline.start_run(conn, mode=mode, source_url=source.base_url, datasets=[c.name for c in configs])
+        summaries: list[DatasetSummary] = []
+        try:
+            for config in configs:
+                summaries.append(ingest_dataset(conn, source, config, run_id, options))
+        except BaseException as error:
+            pipeline.finish_run(conn, run_id, summaries, error=f"{type(error).__name__}: {error}")
+            raise
+        pipeline.finish_run(conn, run_id, summaries)
+    return run_id, summaries

@@ -1,0 +1,190 @@
+"""Reading NYC Open Data through sodapy, with the retry policy of DESIGN.md.
+
+Retries 429, 5xx, timeouts, connection errors and 202 ("processing, retry the same request") with exponential
+backoff and jitter; never retries a 400, which on this API means the query no longer fits the dataset (schema
+drift): that fails the dataset with Socrata's own message. Pages are read by key, never by deep `$offset`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from sodapy import Socrata
+from tenacity import (
+    RetryCallState,
+    retry,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class SchemaDriftError(Exception):
+    """The API refused the query (HTTP 400): a column was renamed, dropped or changed type."""
+
+
+class SourceUnavailableError(Exception):
+    """The API kept failing after every retry."""
+
+
+class _RetryLaterError(Exception):
+    """A 202 or a body that is not a JSON array: ask again."""
+
+
+def _is_retryable(error: BaseException) -> bool:
+    if isinstance(error, _RetryLaterError | requests.Timeout | requests.ConnectionError):
+        return True
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        return error.response.status_code in RETRYABLE_STATUS
+    return False
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    log.warning("socrata request retried", extra={"attempt": state.attempt_number, "error": str(error)[:200]})
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a partition's reading stands: after this (:updated_at, :id), or after this :id for a full read."""
+
+    updated_at: str | None = None
+    row_id: str | None = None
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def keyset_where(base: str | None, cursor: Cursor | None, incremental: bool) -> str | None:
+    """`$where` that continues after `cursor`; ties on :updated_at are broken by :id (dev.socrata.com #644)."""
+    clauses = [f"({base})"] if base else []
+    if cursor and incremental and cursor.updated_at:
+        mark = _quote(cursor.updated_at)
+        if cursor.row_id:
+            clauses.append(f"(:updated_at > {mark} OR (:updated_at = {mark} AND :id > {_quote(cursor.row_id)}))")
+        else:
+            clauses.append(f":updated_at > {mark}")
+    elif cursor and cursor.row_id:
+        clauses.append(f":id > {_quote(cursor.row_id)}")
+    return " AND ".join(clauses) or None
+
+
+class SocrataSource:
+    """One sodapy client against `base_url` (https://data.cityofnewyork.us, or a local replay server)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        app_token: str | None = None,
+        *,
+        timeout: float = 120,
+        attempts: int = 8,
+        max_backoff_s: float = 30,
+    ):
+        parts = urlsplit(base_url)
+        adapter = None
+        if parts.scheme == "http":
+            adapter = {"prefix": "http://", "adapter": requests.adapters.HTTPAdapter()}
+        self.client = Socrata(parts.netloc, app_token, timeout=timeout, session_adapter=adapter)
+        self.base_url = base_url
+        self._retrying = retry(
+            retry=retry_if_exception(_is_retryable),
+            wait=wait_exponential_jitter(initial=0.05, max=max_backoff_s),
+            stop=stop_after_attempt(attempts),
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        self.retries = 0
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _get(self, dataset_id: str, **params: Any) -> list[dict[str, Any]]:
+        def once() -> list[dict[str, Any]]:
+            try:
+                body = self.client.get(dataset_id, **params)
+            except requests.HTTPError as error:
+                status = error.response.status_code if error.response is not None else None
+                if status == 400:
+                    raise SchemaDriftError(f"{dataset_id}: {error}") from None
+                if status in RETRYABLE_STATUS:
+                    self.retries += 1
+                raise
+            except (requests.Timeout, requests.ConnectionError):
+                self.retries += 1
+                raise
+            if not isinstance(body, list):
+                self.retries += 1
+                raise _RetryLaterError(f"{dataset_id}: answer was not a JSON array")
+            return body
+
+        try:
+            return self._retrying(once)()
+        except (requests.RequestException, _RetryLaterError) as error:
+            raise SourceUnavailableError(f"{dataset_id}: {error}") from error
+
+    def page(
+        self,
+        dataset_id: str,
+        *,
+        where: str | None,
+        cursor: Cursor | None,
+        incremental: bool,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """The next page after `cursor`, system fields included, in a stable order."""
+        params: dict[str, Any] = {
+            "select": ":*, *",
+            "order": ":updated_at, :id" if incremental else ":id",
+            "limit": limit,
+        }
+        clause = keyset_where(where, cursor, incremental)
+        if clause:
+            params["where"] = clause
+        return self._get(dataset_id, **params)
+
+    def count(self, dataset_id: str, where: str | None = None) -> int:
+        params: dict[str, Any] = {"select": "count(*) AS n"}
+        if where:
+            params["where"] = where
+        rows = self._get(dataset_id, **params)
+        return int(rows[0].get("n") or rows[0].get("count") or 0) if rows else 0
+
+    def keys(self, dataset_id: str, key_field: str, where: str | None, page_size: int = 50_000) -> Iterator[str]:
+        """Every natural key of the dataset (for finding deletions, which Socrata never reports)."""
+        cursor: Cursor | None = None
+        while True:
+            params: dict[str, Any] = {"select": f":id, {key_field}", "order": ":id", "limit": page_size}
+            clause = keyset_where(where, cursor, incremental=False)
+            if clause:
+                params["where"] = clause
+            rows = self._get(dataset_id, **params)
+            for row in rows:
+                key = row.get(key_field)
+                if key is not None and str(key).strip():
+                    yield str(key).strip()
+            if len(rows) < page_size:
+                return
+            cursor = Cursor(row_id=rows[-1][":id"])
+
+
+def cursor_after(rows: list[dict[str, Any]]) -> Cursor:
+    last = rows[-1]
+    return Cursor(updated_at=last.get(":updated_at"), row_id=last.get(":id"))
+
+
+def parse_socrata_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1,0 +1,80 @@
+"""Per-(dataset, partition) progress that moves only inside the transaction that commits the rows it covers.
+
+`updated_at_mark` + `last_id` is the keyset position of the last committed page. A partition that finished
+(`completed`) starts its next incremental read from its mark minus an overlap window, so a record updated while
+the previous run was paging is read again (its unchanged content hash makes the re-read free).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from sentinel.ingest.socrata import Cursor
+
+
+@dataclass(slots=True)
+class Watermark:
+    dataset: str
+    partition: str
+    updated_at_mark: datetime | None = None
+    last_id: str | None = None
+    rows_committed: int = 0
+    completed: bool = False
+    mode: str = "incremental"
+
+    @property
+    def incremental(self) -> bool:
+        return self.mode == "incremental"
+
+
+def load(conn: psycopg.Connection, dataset: str, partition: str) -> Watermark | None:
+    row = conn.execute(
+        "SELECT updated_at_mark, last_id, rows_committed, completed, mode FROM watermarks "
+        "WHERE dataset = %s AND partition = %s",
+        (dataset, partition),
+    ).fetchone()
+    if row is None:
+        return None
+    return Watermark(dataset, partition, row[0], row[1], row[2], row[3], row[4])
+
+
+def save(conn: psycopg.Connection, mark: Watermark, run_id: int | None) -> None:
+    conn.execute(
+        "INSERT INTO watermarks (dataset, partition, updated_at_mark, last_id, rows_committed, completed, mode,"
+        " run_id, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now()) "
+        "ON CONFLICT (dataset, partition) DO UPDATE SET updated_at_mark = EXCLUDED.updated_at_mark,"
+        " last_id = EXCLUDED.last_id, rows_committed = EXCLUDED.rows_committed, completed = EXCLUDED.completed,"
+        " mode = EXCLUDED.mode, run_id = EXCLUDED.run_id, updated_at = now()",
+        (mark.dataset, mark.partition, mark.updated_at_mark, mark.last_id, mark.rows_committed, mark.completed,
+         mark.mode, run_id),
+    )  # fmt: skip
+
+
+def to_socrata(value: datetime) -> str:
+    """Socrata compares :updated_at (a fixed timestamp, UTC) to an ISO string with milliseconds."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPlan:
+    incremental: bool
+    cursor: Cursor | None
+    resumed: bool
+
+
+def plan_read(mark: Watermark | None, *, incremental: bool, overlap: timedelta) -> ReadPlan:
+    """How a partition's read starts: after its last committed page when interrupted (in the mode it was
+    interrupted in), else from scratch (full, or no mark yet), else overlap before the last finished read."""
+    if mark is not None and not mark.completed and (mark.last_id or mark.updated_at_mark):
+        if mark.incremental and mark.updated_at_mark is not None:
+            return ReadPlan(True, Cursor(updated_at=to_socrata(mark.updated_at_mark), row_id=mark.last_id), True)
+        if not mark.incremental:
+            return ReadPlan(False, Cursor(row_id=mark.last_id) if mark.last_id else None, True)
+    if not incremental or mark is None or mark.updated_at_mark is None:
+        return ReadPlan(False, None, False)
+    return ReadPlan(True, Cursor(updated_at=to_socrata(mark.updated_at_mark - overlap)), False)

@@ -1,0 +1,180 @@
+"""Merging a normalized batch into PostgreSQL: COPY into a staging table, then one INSERT .. ON CONFLICT.
+
+Re-ingesting the same data changes nothing (the update only fires when the content hash differs), a changed
+record is updated in place, and a change of status is recorded in status_history in the same statement.
+Everything a batch writes (rows, rejects, the partition's watermark) commits in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+
+import orjson
+import psycopg
+from psycopg import sql
+
+from sentinel.normalize import NormalizedBatch, Reject
+from sentinel.records import ROW_TYPES, Row
+
+# Tables whose rows carry a source status worth a history entry when it changes.
+_HISTORY_KIND = {"violations": "violation", "complaints": "complaint"}
+# Tables with a tombstone flag and a run marker, which a reappearing or changed row resets / sets.
+_TOMBSTONED = {"violations", "complaints", "registrations", "registration_contacts"}
+_RUN_TRACKED = {"violations", "complaints"}
+
+
+@dataclass(slots=True)
+class WriteStats:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    status_changes: int = 0
+    by_table: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+
+    def add(self, other: WriteStats) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.rejected += other.rejected
+        self.status_changes += other.status_changes
+        for table, (ins, upd, same) in other.by_table.items():
+            old = self.by_table.get(table, (0, 0, 0))
+            self.by_table[table] = (old[0] + ins, old[1] + upd, old[2] + same)
+
+
+@cache
+def _staging_ddl(table: str, columns: tuple[str, ...]) -> sql.Composed:
+    # Only the copied columns and none of the table's NOT NULLs (ids and defaults are the merge's to fill);
+    # created once per connection, emptied after every merge.
+    return sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} AS SELECT {} FROM {} WITH NO DATA").format(
+        sql.Identifier(f"stage_{table}"), sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table)
+    )
+
+
+@cache
+def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> sql.Composed:
+    ident = sql.Identifier
+    stage = ident(f"stage_{table}")
+    cols = sql.SQL(", ").join(map(ident, columns))
+    non_keys = [c for c in columns if c not in keys]
+    assignments = [sql.SQL("{} = EXCLUDED.{}").format(ident(c), ident(c)) for c in non_keys]
+    assignments.append(sql.SQL("updated_at = now()"))
+    if table in _TOMBSTONED:
+        assignments += [sql.SQL("is_deleted = false"), sql.SQL("deleted_at = NULL")]
+    if table in _RUN_TRACKED:
+        assignments.append(sql.SQL("last_run_id = %(run_id)s"))
+    if "content_hash" in columns:
+        changed = sql.SQL("t.content_hash IS DISTINCT FROM EXCLUDED.content_hash")
+    else:
+        changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(
+            sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in non_keys),
+            sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(ident(c)) for c in non_keys),
+        )
+    if table in _TOMBSTONED:
+        changed = sql.SQL("{} OR t.is_deleted").format(changed)
+    key_list = sql.SQL(", ").join(map(ident, keys))
+    insert_cols, insert_vals = cols, cols
+    if table in _RUN_TRACKED:
+        insert_cols = sql.SQL("{}, last_run_id").format(cols)
+        insert_vals = sql.SQL("{}, %(run_id)s").format(cols)
+    upsert = sql.SQL(
+        "INSERT INTO {table} AS t ({insert_cols}) SELECT {insert_vals} FROM {stage} "
+        "ON CONFLICT ({keys}) DO UPDATE SET {assignments} WHERE {changed} "
+    ).format(
+        table=ident(table),
+        insert_cols=insert_cols,
+        insert_vals=insert_vals,
+        stage=stage,
+        keys=key_list,
+        assignments=sql.SQL(", ").join(assignments),
+        changed=changed,
+    )
+    kind = _HISTORY_KIND.get(table)
+    if kind is None:
+        return sql.SQL(
+            "WITH merged AS ({upsert} RETURNING (xmax = 0) AS inserted) "
+            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), 0 FROM merged"
+        ).format(upsert=upsert)
+    # `prior` reads the snapshot from before the upsert: every CTE of one statement sees the same snapshot.
+    return sql.SQL(
+        "WITH prior AS ("
+        "  SELECT t.id, t.status, t.status_raw FROM {table} t JOIN {stage} s USING (source, source_id)"
+        "), merged AS ({upsert} RETURNING t.id, t.source, t.source_id, t.status, t.status_raw, t.status_date,"
+        "  (xmax = 0) AS inserted"
+        "), history AS ("
+        "  INSERT INTO status_history (record_kind, record_id, source, source_id, old_status, new_status,"
+        "    old_status_raw, new_status_raw, changed_on, run_id)"
+        "  SELECT {kind}, m.id, m.source, m.source_id, p.status, m.status, p.status_raw, m.status_raw,"
+        "    m.status_date, %(run_id)s"
+        "  FROM merged m JOIN prior p ON p.id = m.id"
+        "  WHERE NOT m.inserted AND (p.status IS DISTINCT FROM m.status OR p.status_raw IS DISTINCT FROM m.status_raw)"
+        "  RETURNING 1"
+        ") SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),"
+        "  (SELECT count(*) FROM history) FROM merged"
+    ).format(table=ident(table), stage=stage, upsert=upsert, kind=sql.Literal(kind))
+
+
+def merge_rows(conn: psycopg.Connection, table: str, rows: Sequence[Row], run_id: int | None) -> WriteStats:
+    """COPY `rows` into the table's staging table and merge them; the caller owns the transaction."""
+    if not rows:
+        return WriteStats()
+    row_type = ROW_TYPES[table]
+    columns, keys = row_type.columns, row_type.key_columns
+    with conn.cursor() as cur:
+        cur.execute(_staging_ddl(table, columns))
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(f"stage_{table}"), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        with cur.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row(row.copy_values())
+        cur.execute(_merge_sql(table, columns, keys), {"run_id": run_id})
+        inserted, updated, history = cur.fetchone()  # type: ignore[misc]
+        cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(f"stage_{table}")))
+    unchanged = len(rows) - inserted - updated
+    return WriteStats(
+        inserted=inserted,
+        updated=updated,
+        unchanged=unchanged,
+        status_changes=history,
+        by_table={table: (inserted, updated, unchanged)},
+    )
+
+
+def insert_rejects(conn: psycopg.Connection, rejects: Sequence[Reject], run_id: int | None) -> int:
+    """Records rejects once per (dataset, raw record); seeing one again only refreshes `last_seen_at`."""
+    if not rejects:
+        return 0
+    rows = []
+    for reject in rejects:
+        raw = orjson.dumps(reject.raw, option=orjson.OPT_SORT_KEYS)
+        rows.append(
+            (
+                run_id,
+                reject.dataset,
+                reject.source_key,
+                reject.reason,
+                raw.decode(),
+                hashlib.md5(raw, usedforsecurity=False).hexdigest(),
+            )
+        )
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO rejects (run_id, dataset, source_key, reason, raw, raw_hash) VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (dataset, raw_hash) DO UPDATE SET last_seen_at = now()",
+            rows,
+        )
+    return len(rejects)
+
+
+def write_batch(conn: psycopg.Connection, batch: NormalizedBatch, run_id: int | None = None) -> WriteStats:
+    """Merges every table of the batch and records its rejects; the caller commits (with its watermark)."""
+    stats = WriteStats()
+    for table, rows in batch.rows.items():
+        stats.add(merge_rows(conn, table, rows, run_id))
+    stats.rejected = insert_rejects(conn, batch.rejects, run_id)
+    return stats
