@@ -96,7 +96,7 @@ class GroundTruthWriter:
             )
         iso = batch.fmt.iso
         for ds, ev in cb.events.items():
-            keys = ev.cols["key"].tolist()
+            keys = ev.cols.get("natural_key", ev.cols["key"]).tolist()
             kinds = ev.cols["kind"].tolist()
             serious = ev.cols["serious"].tolist()
             for j, (b, day) in enumerate(zip(ev.b.tolist(), ev.day.tolist(), strict=False)):

@@ -10,7 +10,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("empty", re.compile(r"^$")),
     ("blank", re.compile(r"^ +$")),
     ("iso_timestamp", re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}$")),
-    ("ymd8", re.compile(r"^\d{8}$")),
+    ("ymd8", re.compile(r"^(18|19|20|21)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$")),
     ("mdy", re.compile(r"^\d{2}/\d{2}/\d{4}$")),
     ("decimal", re.compile(r"^-?\d*\.\d+$")),
     ("digits", re.compile(r"^\d+$")),
@@ -27,3 +27,14 @@ def pattern_of(value: str) -> str:
         if regex.match(value):
             return name
     return "other"
+
+
+def pattern_of_any(value: object) -> str:
+    """Pattern of an API JSON value: strings by shape, checkboxes and points by type."""
+    if isinstance(value, bool):
+        return "checkbox"
+    if isinstance(value, dict):
+        return "point"
+    if isinstance(value, str):
+        return pattern_of(value)
+    return type(value).__name__

@@ -39,8 +39,11 @@ def draw(batch: Batch, prior: dict[str, Events]) -> Events:
     inspection = later(rng, ev.day, 25.0)
     disposition = inspection + rng.integers(0, 10, size=n)
     never_inspected = rng.random(n) < 0.05
+    key = batch.ids.take(DATASET_ID, n, 100_000)
     ev.cols.update(
-        key=batch.ids.take(DATASET_ID, n, 100_000),
+        key=key,
+        # The first digit is the borough.
+        natural_key=np.char.add(batch.bldgs.boro[ev.b].astype(str), np.char.zfill(key.astype(str), 6)),
         kind=np.full(n, "dob_complaint"),
         serious=np.zeros(n, dtype=bool),
         category=rng.integers(0, len(CATEGORIES), size=n),
@@ -50,10 +53,6 @@ def draw(batch: Batch, prior: dict[str, Events]) -> Events:
         no_zip=rng.random(n) < 0.025,
     )
     return ev
-
-
-def complaint_number(boro: str, key: int) -> str:
-    return f"{boro}{key:06d}"  # the first digit is the borough
 
 
 def change_days(ev: Events) -> list[np.ndarray]:
@@ -70,7 +69,7 @@ def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None)
         disposed = c["disposition"][i] <= as_of
         last = c["disposition"][i] if disposed else c["inspection"][i] if inspected else day
         row = {
-            "complaint_number": complaint_number(s.boroid[b], c["key"][i]),
+            "complaint_number": c["natural_key"][i],
             "status": "CLOSED" if disposed else "ACTIVE",
             "date_entered": mdy(day),
             "house_number": s.house[b].ljust(12),

@@ -36,17 +36,30 @@ def draw(batch: Batch, prior: dict[str, Events]) -> Events:
     n = len(ev)
     elevator = batch.bldgs.floors[ev.b] >= 6
     kind = np.where(elevator & (rng.random(n) < 0.6), rng.integers(2, 4, size=n), rng.integers(0, 2, size=n))
+    key = batch.ids.take(DATASET_ID, n, 1)
+    new_style = rng.random(n) < 0.5
+    numbers = [
+        _number(batch.fmt.ymd(d), TYPES[t][0], TYPES[t][1], k, new)
+        for d, t, k, new in zip(ev.day.tolist(), kind.tolist(), key.tolist(), new_style.tolist(), strict=True)
+    ]
     ev.cols.update(
-        key=batch.ids.take(DATASET_ID, n, 1),
+        key=key,
+        natural_key=np.array(numbers, dtype=object),
         kind=np.full(n, "dob_safety_violation"),
         serious=np.zeros(n, dtype=bool),
         type=kind,
         closed=np.where(rng.random(n) < 0.7, later(rng, ev.day, 240.0), 10**7),
         how=rng.integers(0, len(CLOSED), size=n),
         device=rng.integers(10_000_000, 99_999_999, size=n),
-        new_style=rng.random(n) < 0.5,
     )
     return ev
+
+
+def _number(d: str, code: str, device_type: str, key: int, new_style: bool) -> str:
+    """DOB NOW numbers ("VIO-...-202312-0012649") or the BIS form without the V (MMDDYY + type + number)."""
+    if new_style:
+        return f"VIO-{'BLR' if device_type == 'Boiler' else 'ELV'}-VT-PER-{d[:6]}-{key:07d}"
+    return f"{d[4:6]}{d[6:8]}{d[2:4]}{code}{key:05d}"
 
 
 def change_days(ev: Events) -> list[np.ndarray]:
@@ -54,20 +67,15 @@ def change_days(ev: Events) -> list[np.ndarray]:
 
 
 def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[dict[str, str]]:
-    s, iso, ymd = batch.s, batch.fmt.iso, batch.fmt.ymd
+    s, iso = batch.s, batch.fmt.iso
     idx = np.flatnonzero(ev.day <= as_of) if select is None else select[ev.day[select] <= as_of]
     c = {k: v[idx].tolist() for k, v in ev.cols.items()}
     for i, (b, day) in enumerate(zip(ev.b[idx].tolist(), ev.day[idx].tolist(), strict=False)):
         code, device_type, remarks = TYPES[c["type"][i]]
-        d = ymd(day)
-        if c["new_style"][i]:
-            number = f"VIO-{'BLR' if device_type == 'Boiler' else 'ELV'}-VT-PER-{d[:6]}-{c['key'][i]:07d}"
-        else:
-            number = f"{d[4:6]}{d[6:8]}{d[2:4]}{code}{c['key'][i]:05d}"
         row = {
             "bin": s.bin[b],
             "violation_issue_date": iso(day),
-            "violation_number": number,
+            "violation_number": c["natural_key"][i],
             "violation_type": code,
             "violation_remarks": remarks,
             "violation_status": CLOSED[c["how"][i]] if c["closed"][i] <= as_of else "Active",

@@ -74,11 +74,15 @@ def draw(batch: Batch, prior: dict[str, Events]) -> Events:
     pays = (rng.random(n) < np.where(neglect, 0.25, 0.75)) & ~dismissed
     paid_day = np.where(pays, later(rng, hearing, 120.0), 10**7)
     certified = np.where(rng.random(n) < np.where(neglect, 0.3, 0.8), later(rng, hearing, 200.0), 10**7)
+    key = batch.ids.take(DATASET_ID, n, 34_000_000)
+    suffix = rng.integers(0, 26, size=n)
+    letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
     return Events(
         b=b,
         day=day,
         cols={
-            "key": batch.ids.take(DATASET_ID, n, 34_000_000),
+            "key": key,
+            "natural_key": np.char.add(key.astype(str), letters[suffix]),
             "kind": np.where(serious, "ecb_hazardous", "ecb_violation"),
             "serious": serious,
             "month": month,
@@ -92,7 +96,7 @@ def draw(batch: Batch, prior: dict[str, Events]) -> Events:
             "paid_day": paid_day,
             "certified": np.where(dismissed, hearing, certified),
             "resp_blank_zip": rng.random(n) < 0.1,
-            "suffix": rng.integers(0, 26, size=n),
+            "suffix": suffix,
             "class3": rng.random(n) < 0.3,
         },
     )
@@ -129,9 +133,11 @@ def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None)
             cert_status = "NO COMPLIANCE RECORDED"
         row = {
             "isn_dob_bis_extract": str(c["isn"][i]),
-            "ecb_violation_number": f"{c['key'][i]}{'ABCDEFGHIJKLMNOPQRSTUVWXYZ'[c['suffix'][i]]}",
+            "ecb_violation_number": c["natural_key"][i],
             "ecb_violation_status": "RESOLVE" if resolved else "ACTIVE",
-            "dob_violation_number": f"{issue[4:8]}{issue[2:4]}{infraction}{c['isn'][i] % 100000:05d}",
+            # MMDDYY + unit letters + inspector / sequence, e.g. "012910STFJH04", "022805E2171A3".
+            "dob_violation_number": f"{issue[4:8]}{issue[2:4]}{vtype[0]}{c['isn'][i] % 10000:04d}"
+            f"{'ABCDEFGHJK'[c['isn'][i] % 10]}{c['suffix'][i] % 10}",
             "bin": s.bin[b],
             "boro": s.boroid[b],
             "block": s.block5[b],

@@ -10,7 +10,7 @@ from sentinel.synth.context import Batch
 
 DATASET_ID = "64uk-42ks"
 VERSION = "26v2"
-_ZONES = ("R6", "R7-1", "R5", "R3A", "R6A", "C4-4", "R7A", "R4")
+_ZONES = ("R6", "R5", "R3A", "R6A", "R7A", "R4", "R8", "R5B")
 _OWNER_NAMES = (
     "UNAVAILABLE OWNER",
     "{street} HOLDINGS LLC",
@@ -41,6 +41,7 @@ def rows(batch: Batch, as_of: int) -> Iterator[dict[str, Any]]:
             "lot": s.lot[b],
             "cd": f"{boro}{int(s.cb[b]):02d}",
             "ct2010": s.tract[b],
+            "cb2010": str(1000 + b % 9),
             "schooldist": str(1 + bl.block[b] % 32),
             "council": s.council[b],
             "zipcode": s.zip[b],
@@ -61,6 +62,12 @@ def rows(batch: Batch, as_of: int) -> Iterator[dict[str, Any]]:
             "bldgarea": str(bldgarea),
             "comarea": "0",
             "resarea": str(bldgarea),
+            "officearea": "0",
+            "retailarea": "0",
+            "garagearea": "0",
+            "strgearea": "0",
+            "factryarea": "0",
+            "otherarea": "0",
             "areasource": "2",
             "numbldgs": "1",
             "numfloors": str(floors),
@@ -70,19 +77,23 @@ def rows(batch: Batch, as_of: int) -> Iterator[dict[str, Any]]:
             "lotdepth": str(depth),
             "bldgfront": str(int(front * 0.8)),
             "bldgdepth": str(int(depth * 0.6)),
+            "ext": "N",
             "proxcode": str(1 + b % 3),
             "irrlotcode": False,
             "lottype": "5",
             "bsmtcode": str(b % 3),
             "assessland": str(area * 6),
             "assesstot": str(bldgarea * 30),
+            "exempttot": str(bldgarea * 3 if bl.ownertype[b] in ("C", "X", "O") else 0),
             "yearbuilt": str(int(bl.year_built[b])),
             "yearalter1": "0",
             "yearalter2": "0",
             "builtfar": f"{bldgarea / area:.2f}",
             "residfar": "2.43",
             "commfar": "0",
-            "facilfar": "4.8",
+            "facilfar": "2",
+            "affresfar": "3",
+            "mnffar": "0",
             "borocode": boro,
             "bbl": f"{s.bbl[b]}.00000000",
             "tract2010": s.tract[b],
@@ -99,5 +110,6 @@ def rows(batch: Batch, as_of: int) -> Iterator[dict[str, Any]]:
             "healthcenterdistrict": str(10 + int(boro) * 5),
             "bct2020": f"{boro}{int(s.tract[b]):06d}",
             "bctcb2020": f"{boro}{int(s.tract[b]):06d}{1000 + b % 9:04d}",
+            "transitzone": "Beyond the Greater Transit Zone" if boro in ("4", "5") else "Manhattan Core",
         }
         yield {k: v for k, v in row.items() if v is not None}

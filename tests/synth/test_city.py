@@ -1,0 +1,150 @@
+"""What the synthetic city promises: determinism, NYC-like keys and class mix, ground truth that matches the
+data, and days of changes that turn one snapshot into the next."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sentinel.replay.changes import validate_changes
+from sentinel.synth import SynthConfig, days_of_changes, true_probability, write_city
+from sentinel.synth.dates import day_number
+from tests.synth.conftest import SMALL, read_rows
+
+TINY = SynthConfig(buildings=60, start=date(2020, 1, 1), end=date(2020, 12, 31), seed=3, batch_size=25)
+KEYS = {
+    "wvxf-dwi5": "violationid",
+    "ygpa-z7cr": "problem_id",
+    "eabe-havv": "complaint_number",
+    "3h2n-5cm9": "isn_dob_bis_viol",
+    "855j-jady": "violation_number",
+    "6bgk-3dad": "ecb_violation_number",
+    "tb8q-a3ar": "vacate_order_number",
+    "erm2-nwe9": "unique_key",
+}
+
+
+def digest(directory: Path) -> dict[str, str]:
+    return {
+        p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_the_same_seed_writes_byte_identical_files(tmp_path: Path) -> None:
+    write_city(TINY, tmp_path / "a")
+    write_city(TINY, tmp_path / "b")
+    write_city(SynthConfig(**{**TINY.__dict__, "seed": 4}), tmp_path / "c")
+    a, b, c = digest(tmp_path / "a"), digest(tmp_path / "b"), digest(tmp_path / "c")
+    assert a == b
+    assert a["wvxf-dwi5.json"] != c["wvxf-dwi5.json"]
+
+
+def test_hpd_class_mix_is_close_to_the_real_one(small_city: Path) -> None:
+    classes = Counter(r["class"] for r in read_rows(small_city / "wvxf-dwi5.json"))
+    total = sum(classes.values())
+    assert total > 2500
+    for cls, share in {"A": 0.20, "B": 0.48, "C": 0.30, "I": 0.03}.items():
+        assert classes[cls] / total == pytest.approx(share, abs=0.04), classes
+
+
+def test_bbls_and_bins_have_the_nyc_structure(small_city: Path) -> None:
+    pluto = list(read_rows(small_city / "64uk-42ks.json"))
+    bbls = [r["bbl"].split(".")[0] for r in pluto]
+    assert len(set(bbls)) == len(bbls) == SMALL.buildings
+    for r, bbl in zip(pluto, bbls, strict=True):
+        assert re.fullmatch(r"[1-5]\d{9}", bbl)
+        assert bbl == f"{r['borocode']}{int(r['block']):05d}{int(r['lot']):04d}"
+    for r in read_rows(small_city / "wvxf-dwi5.json"):
+        if r.get("bbl", "0") != "0":
+            assert r["bbl"] == f"{r['boroid']}{int(r['block']):05d}{int(r['lot']):04d}"
+        if "bin" in r:
+            assert re.fullmatch(r"[1-5]\d{6}", r["bin"]) and r["bin"][0] == r["boroid"]
+            assert r["bin"][1:] != "000000"  # placeholder BINs mean "no building"
+
+
+def test_violation_deadlines_follow_the_class_rules(small_city: Path) -> None:
+    def days(r: dict, field: str) -> int:
+        return date.fromisoformat(r[field][:10]).toordinal()
+
+    for r in read_rows(small_city / "wvxf-dwi5.json"):
+        if r["class"] == "I":
+            assert "originalcorrectbydate" not in r and "novid" not in r
+            continue
+        to_correct = days(r, "originalcorrectbydate") - days(r, "novissueddate")
+        assert to_correct == {"A": 95, "B": 35}.get(r["class"], to_correct)
+        if r["class"] == "C":
+            assert to_correct in (1, 5)
+        assert r["violationstatus"] in ("Open", "Close")
+
+
+def test_ground_truth_matches_the_data(small_city: Path) -> None:
+    gt = small_city / "ground_truth"
+    buildings = list(csv.DictReader((gt / "buildings.csv").open()))
+    assert [b["bbl"] for b in buildings] == [r["bbl"].split(".")[0] for r in read_rows(small_city / "64uk-42ks.json")]
+    events = list(csv.DictReader((gt / "events.csv").open()))
+    by_dataset = Counter(e["dataset_id"] for e in events)
+    settled = (SMALL.end - timedelta(days=10)).isoformat()  # HPD approves violations up to a week later
+    for dataset_id, key in KEYS.items():
+        in_data = {r[key] for r in read_rows(small_city / f"{dataset_id}.json")}
+        logged = {e["key"] for e in events if e["dataset_id"] == dataset_id}
+        early = {e["key"] for e in events if e["dataset_id"] == dataset_id and e["date"] <= settled}
+        in_data -= {"1000000"} if dataset_id == "3h2n-5cm9" else set()  # the TEST/RECORD row is not an event
+        assert early <= in_data <= logged, dataset_id
+        assert by_dataset[dataset_id] == len(logged), f"{dataset_id}: event keys are unique"
+    serious = [e for e in events if e["serious"] == "1" and e["dataset_id"] == "wvxf-dwi5"]
+    data_c = {r["violationid"] for r in read_rows(small_city / "wvxf-dwi5.json") if r["class"] == "C"}
+    assert {e["key"] for e in serious if e["date"] <= settled} <= data_c <= {e["key"] for e in serious}
+    probs = true_probability(gt, date(2020, 1, 1))
+    assert set(probs) == {b["bbl"] for b in buildings}
+    assert all(0.0 <= p <= 1.0 for p in probs.values())
+    assert [round(probs[b["bbl"]], 5) for b in buildings] == pytest.approx(
+        [float(b["p_serious_2020-01"]) for b in buildings], abs=1e-4
+    )
+
+
+def test_true_risk_is_predictive_but_noisy(small_city: Path) -> None:
+    gt = small_city / "ground_truth"
+    probs = true_probability(gt, date(2020, 1, 1))
+    hit = {
+        e["bbl"]
+        for e in csv.DictReader((gt / "events.csv").open())
+        if e["serious"] == "1" and "2020-01-01" <= e["date"] < "2021-01-01"
+    }
+    bbls = sorted(probs)
+    y = np.array([b in hit for b in bbls])
+    p = np.array([probs[b] for b in bbls])
+    # AUC as the probability that a positive outranks a negative.
+    ranks = p.argsort().argsort() + 1
+    auc = (ranks[y].sum() - y.sum() * (y.sum() + 1) / 2) / (y.sum() * (~y).sum())
+    assert 0.75 < auc < 0.95
+    assert p.mean() == pytest.approx(y.mean(), abs=0.07)  # calibrated: the truth is the truth
+
+
+def test_a_day_of_changes_turns_one_snapshot_into_the_next(tmp_path: Path) -> None:
+    day = date(2020, 11, 10)
+    before, after = tmp_path / "before", tmp_path / "after"
+    write_city(TINY, before, as_of=day_number(day - timedelta(days=1)))
+    write_city(TINY, after, as_of=day_number(day))
+    doc = days_of_changes(TINY, [day])[day]
+    validate_changes(doc)
+    assert set(doc) == {"at", "datasets"}
+    changed = 0
+    for dataset_id, key in KEYS.items():
+        state = {r[key]: r for r in read_rows(before / f"{dataset_id}.json")}
+        ops = doc["datasets"][dataset_id]
+        assert ops["delete"] == []
+        for row in ops["upsert"]:
+            state[row[key]] = {**state.get(row[key], {}), **row}
+            changed += 1
+        expected = {r[key]: r for r in read_rows(after / f"{dataset_id}.json")}
+        assert state == expected, dataset_id
+    assert changed > 0
