@@ -123,6 +123,8 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: sodapy pages over one requests.Session
+    # Headers and body go out in separate writes; with Nagle on, each small response waits ~40 ms for a delayed ACK.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -194,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
         if len(headers["X-SODA2-Fields"]) + len(headers["X-SODA2-Types"]) > 4000:
             # Socrata drops these for very wide results (4 KB header limit).
             del headers["X-SODA2-Fields"], headers["X-SODA2-Types"]
-        self._send(200, result.body, result.content_type, headers, method=method)
+        self._send(200, result.chunks, result.content_type, headers, method=method)
 
     def _views(self, path: str, method: str) -> None:
         name = path[len("/api/views/") :]
@@ -265,7 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(
         self,
         status: int,
-        body: bytes,
+        body: bytes | list[bytes],
         content_type: str,
         headers: dict[str, str] | None = None,
         *,
@@ -273,11 +275,13 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        chunks = [body] if isinstance(body, bytes) else body
+        self.send_header("Content-Length", str(sum(len(c) for c in chunks)))
         self.send_header("Access-Control-Allow-Origin", "*")
         self.send_header("X-Socrata-RequestId", uuid.uuid4().hex[:24])
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
         if method != "HEAD":
-            self.wfile.write(body)
+            for chunk in chunks:
+                self.wfile.write(chunk)
