@@ -32,7 +32,15 @@ def bbl(rng: random.Random, city_size: int) -> str:
     return f"{1 + n % 5}{n:09d}"[:10]
 
 
-def build(n_rules: int, n_events: int, n_orgs: int, buildings_per_org: int, city_size: int, seed: int = 7):
+def build(
+    n_rules: int,
+    n_events: int,
+    n_orgs: int,
+    buildings_per_org: int,
+    city_size: int,
+    watched_share: float = 0.3,
+    seed: int = 7,
+):
     rng = random.Random(seed)
     rows = []
     for org in range(n_orgs):
@@ -56,12 +64,12 @@ def build(n_rules: int, n_events: int, n_orgs: int, buildings_per_org: int, city
                 scope=scope,
             )
         )
-    # Changes fall on watched buildings 30 % of the time, anywhere in the city otherwise.
+    # Changes fall on watched buildings `watched_share` of the time, anywhere in the city otherwise.
     watched = [row[2] for row in rows]
     events: list[Event] = []
     today = date(2026, 3, 2)
     for i in range(n_events):
-        where = rng.choice(watched) if rng.random() < 0.3 else bbl(rng, city_size)
+        where = rng.choice(watched) if rng.random() < watched_share else bbl(rng, city_size)
         roll = i % 10
         if roll < 5:
             events.append(
@@ -87,8 +95,8 @@ def build(n_rules: int, n_events: int, n_orgs: int, buildings_per_org: int, city
     return rules, directory, events
 
 
-def run(label: str, **kwargs: int) -> None:
-    rules, directory, events = build(**kwargs)
+def run(label: str, **kwargs: float) -> None:
+    rules, directory, events = build(**kwargs)  # type: ignore[arg-type]
     now = datetime(2026, 3, 2, 15, tzinfo=UTC)
     t0 = time.perf_counter()
     index = RuleIndex(rules, directory)
@@ -105,3 +113,12 @@ if __name__ == "__main__":
     _ = Decimal  # money conditions parse their amounts from strings
     run("city-wide changes", n_rules=10_000, n_events=100_000, n_orgs=500, buildings_per_org=100, city_size=800_000)
     run("dense portfolios", n_rules=10_000, n_events=100_000, n_orgs=200, buildings_per_org=500, city_size=200_000)
+    run(
+        "worst case: every change in a watched building",
+        n_rules=10_000,
+        n_events=100_000,
+        n_orgs=200,
+        buildings_per_org=500,
+        city_size=200_000,
+        watched_share=1.0,
+    )
