@@ -182,3 +182,26 @@ def test_same_key_twice_in_a_page_keeps_one_row() -> None:
     (row,) = batch.rows_for("violations")
     assert row.status == "closed"
     assert batch.duplicates == 1
+
+
+def test_registration_with_a_placeholder_bin_yields_no_building() -> None:
+    raw = {"registrationid": "336228", "buildingid": "168059", "boroid": "3", "block": "6176", "lot": "29"}
+    (registration,) = normalizer_for("hpd_registrations")({**raw, "bin": "3000000"})
+    assert (registration.bin, registration.bbl) == (None, "3061760029")
+    batch = normalize_page("hpd_registrations", [{**raw, "bin": "3000000"}])
+    assert batch.rows_for("buildings") == []
+
+
+def test_pluto_row_without_any_bbl_is_rejected() -> None:
+    with pytest.raises(RejectRecord, match="no valid bbl"):
+        normalizer_for("pluto")({"borough": "NOT NYC", "block": "0", "lot": "0"})
+
+
+def test_contact_without_registration_is_rejected() -> None:
+    with pytest.raises(RejectRecord, match="registrationid"):
+        normalizer_for("hpd_registration_contacts")({"registrationcontactid": "33193103"})
+
+
+def test_unknown_dataset_names_the_known_ones() -> None:
+    with pytest.raises(KeyError, match="hpd_violations"):
+        normalizer_for("oath_hearings")
