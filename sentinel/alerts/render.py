@@ -92,7 +92,7 @@ def email(alert: AlertView) -> dict[str, Any]:
         f"<p>Rule: {_h(alert.rule_name)}</p><table>{rows}</table>"
         f"<p style='color:#888'>{PRODUCT}</p>"
     )
-    return {"subject": f"[{PRODUCT}] {alert.title}", "text": "\n".join(lines), "html": _html_page(body)}
+    return {"subject": _one_line(f"[{PRODUCT}] {alert.title}"), "text": "\n".join(lines), "html": _html_page(body)}
 
 
 def slack(alert: AlertView) -> dict[str, Any]:
@@ -100,7 +100,7 @@ def slack(alert: AlertView) -> dict[str, Any]:
     if alert.location:
         fields.insert(0, {"type": "mrkdwn", "text": f"*Building*\n{_mrkdwn(alert.location)}"})
     blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": _clip(alert.title, SLACK_HEADER_MAX)}},
+        {"type": "header", "text": {"type": "plain_text", "text": _clip(_one_line(alert.title), SLACK_HEADER_MAX)}},
         {"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(alert.summary)}, "fields": fields},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{PRODUCT} | {_mrkdwn(alert.trigger_key)}"}]},
     ]
@@ -189,6 +189,10 @@ def webhook_digest(alerts: Sequence[AlertView], period: str) -> dict[str, Any]:
 
 def console_digest(alerts: Sequence[AlertView], period: str) -> dict[str, Any]:
     return {"text": _digest_title(alerts, period) + "\n" + "\n".join(f"- {a.title}" for a in alerts)}
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
 
 
 def _h(value: str | None) -> str:

@@ -72,7 +72,8 @@ def build_message(sender: str, recipients: list[str], subject: str, text: str, h
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(recipients)
-    message["Subject"] = subject
+    # Record text can hold line breaks; in a header they are an error (or, unchecked, header injection).
+    message["Subject"] = " ".join(subject.split())
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = make_msgid(domain=_domain(sender))
     # Automatic alerts: ask auto-responders (out-of-office) not to answer.

@@ -162,3 +162,17 @@ def test_starttls_then_login_then_delivery(tmp_path: Path) -> None:
 
     finally:
         controller.stop()
+
+
+def test_a_line_break_in_the_subject_cannot_inject_headers(
+    smtp_server: tuple[EphemeralPortController, SmtpRecorder],
+) -> None:
+    controller, recorder = smtp_server
+    channel = SmtpEmailChannel(SmtpSettings(host="127.0.0.1", port=controller.port))
+    payload = {**PAYLOAD, "subject": "No heat\r\nBcc: attacker@example.com"}
+
+    channel.send(Notification("email", "owner@example.com", payload))
+
+    wait_for(lambda: len(recorder.envelopes) == 1)
+    assert recorder.envelopes[0].rcpt_tos == ["owner@example.com"]
+    assert parts(recorder.envelopes[0])["subject"] == "No heat Bcc: attacker@example.com"
