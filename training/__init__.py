@@ -1,0 +1,1 @@
+"""Training: dataset building, distributed XGBoost with Ray Train and Tune, evaluation, registry, batch scoring."""

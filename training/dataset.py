@@ -1,0 +1,165 @@
+"""Training rows: one per (building, cutoff), features from `training.features` plus labels and derived columns.
+
+PostgreSQL does the per-building aggregation (one query per cutoff); the dataframe work after it (derived rates and
+trends, labels, concatenation) is written against the pandas API so the engine is a setting: `pandas` (default,
+one process) or `modin` (the same calls on Ray). See benchmarks/RESULTS.md "Risk model" for why pandas is default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from types import ModuleType
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from training import features
+
+Engine = Literal["pandas", "modin"]
+LABELS = features.LABELS
+ID_COLUMNS = ("bbl", "cutoff")
+DERIVED = (
+    "building_age",
+    "violations_per_unit_365",
+    "complaints_per_unit_365",
+    "rate_311_per_unit_365",
+    "violation_trend_90",
+    "complaint_trend_90",
+)
+
+
+def frame_module(engine: Engine) -> ModuleType:
+    if engine == "modin":
+        import modin.config
+        import modin.pandas as mpd
+
+        modin.config.Engine.put("ray")
+        return mpd
+    return pd
+
+
+def quarterly_cutoffs(first: date, last: date) -> list[date]:
+    """Every first of January, April, July and October in [first, last]."""
+    out = []
+    year, month = first.year, ((first.month - 1) // 3) * 3 + 1
+    while True:
+        d = date(year, month, 1)
+        if d > last:
+            return out
+        if d >= first:
+            out.append(d)
+        month += 3
+        if month > 12:
+            year, month = year + 1, 1
+
+
+def _query(conn: psycopg.Connection, query, params: dict, pd_module: ModuleType):
+    with conn.cursor() as cur:
+        cur.execute(query, params)
+        columns = [d.name for d in cur.description]
+        rows = cur.fetchall()
+    return pd_module.DataFrame.from_records(rows, columns=columns)
+
+
+def features_at(conn: psycopg.Connection, cutoff: date, engine: Engine = "pandas"):
+    """Feature rows for every known building as of the start of `cutoff` (nothing dated on or after it)."""
+    pdm = frame_module(engine)
+    frame = _query(conn, features.feature_query(), {"cutoff": cutoff}, pdm)
+    return derive(frame, cutoff)
+
+
+def derive(frame, cutoff: date):
+    units = frame["units_res"].fillna(0).clip(lower=1)
+    frame["cutoff"] = pd.Timestamp(cutoff)
+    frame["building_age"] = cutoff.year - frame["year_built"]
+    frame["violations_per_unit_365"] = frame["v_all_365"] / units
+    frame["complaints_per_unit_365"] = frame["c_all_365"] / units
+    frame["rate_311_per_unit_365"] = frame["c_311_365"] / units
+    frame["violation_trend_90"] = frame["v_all_90"] - frame["v_all_prior_year"] / 4.0
+    frame["complaint_trend_90"] = frame["c_all_90"] - frame["c_all_prior_year"] / 4.0
+    return frame
+
+
+def labels_at(
+    conn: psycopg.Connection,
+    cutoff: date,
+    horizon_days: int = 365,
+    financial_threshold: float = 1000.0,
+    engine: Engine = "pandas",
+):
+    """Per BBL with any new violation in the horizon: safety, legal, financial, overall (0/1)."""
+    pdm = frame_module(engine)
+    frame = _query(conn, features.label_query(), {"cutoff": cutoff, "horizon": horizon_days}, pdm)
+    frame["financial"] = (frame["new_penalty"] >= financial_threshold) | (frame["new_balance"] >= financial_threshold)
+    frame["overall"] = frame["safety"] | frame["legal"] | frame["financial"]
+    return frame[["bbl", *LABELS]]
+
+
+def build(
+    conn: psycopg.Connection,
+    cutoffs: list[date],
+    horizon_days: int = 365,
+    financial_threshold: float = 1000.0,
+    engine: Engine = "pandas",
+    with_labels: bool = True,
+):
+    """Rows for all cutoffs, concatenated; labels are 0/1 ints (a building absent from the labels had no event)."""
+    pdm = frame_module(engine)
+    parts = []
+    for cutoff in cutoffs:
+        frame = features_at(conn, cutoff, engine)
+        if with_labels:
+            labels = labels_at(conn, cutoff, horizon_days, financial_threshold, engine)
+            frame = frame.merge(labels, on="bbl", how="left")
+            for name in LABELS:
+                frame[name] = frame[name].astype("boolean").fillna(False).astype("int8")
+        parts.append(frame)
+    return pdm.concat(parts, ignore_index=True)
+
+
+def to_pandas(frame) -> pd.DataFrame:
+    return frame if isinstance(frame, pd.DataFrame) else frame._to_pandas()
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The model's inputs: numeric columns and categorical columns with their fixed levels (codes are stable)."""
+
+    numeric: tuple[str, ...]
+    categories: dict[str, tuple[str, ...]]
+
+    @property
+    def names(self) -> list[str]:
+        return [*self.numeric, *self.categories]
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> FeatureSpec:
+        skip = {*ID_COLUMNS, *LABELS, *features.CATEGORICAL}
+        numeric = tuple(c for c in frame.columns if c not in skip)
+        categories = {c: tuple(sorted(str(v) for v in frame[c].dropna().unique())) for c in features.CATEGORICAL}
+        return cls(numeric=numeric, categories=categories)
+
+    def to_dict(self) -> dict:
+        return {"numeric": list(self.numeric), "categories": {k: list(v) for k, v in self.categories.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureSpec:
+        return cls(tuple(data["numeric"]), {k: tuple(v) for k, v in data["categories"].items()})
+
+    def codes(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Numeric columns as float32 and categoricals as integer codes (-1 unknown): safe to ship between
+        processes without pandas categorical dtypes drifting apart."""
+        out = frame[list(self.numeric)].astype(np.float32)
+        for name, levels in self.categories.items():
+            out[name] = pd.Categorical(frame[name].astype("string"), categories=levels).codes.astype(np.int16)
+        return out
+
+    def matrix(self, codes: pd.DataFrame) -> pd.DataFrame:
+        """From codes to the frame xgboost reads with `enable_categorical=True`."""
+        out = codes[list(self.numeric)].copy()
+        for name, levels in self.categories.items():
+            out[name] = pd.Categorical.from_codes(codes[name].to_numpy(), categories=list(levels))
+        return out

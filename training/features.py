@@ -1,0 +1,183 @@
+"""Per-building features at a cutoff date and labels for the 12 months after it, computed in PostgreSQL.
+
+One GROUP BY query per cutoff over the canonical tables. Everything a feature reads is dated before the cutoff:
+counts by issued/received date, "open at the cutoff" rebuilt from dates (status history before the cutoff, else
+`NOT (status = 'closed' AND status_date < cutoff)`), never the current status alone. Labels read only the
+horizon [cutoff, cutoff + horizon).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from psycopg import sql
+
+WINDOWS = (30, 90, 365, 1095)
+
+HPD_C = "source = 'HPD' AND severity = 'immediately_hazardous'"
+DOB_ECB_HAZARDOUS = "source IN ('DOB', 'DOB_SAFETY', 'ECB') AND severity IN ('hazardous', 'immediately_hazardous')"
+VACATE = "source = 'HPD_VACATE'"
+SERIOUS = f"(({HPD_C}) OR ({DOB_ECB_HAZARDOUS}) OR ({VACATE}))"
+
+# name -> condition on a violation row
+VIOLATION_KINDS = {
+    "all": "TRUE",
+    "hpd_a": "source = 'HPD' AND severity = 'non_hazardous'",
+    "hpd_b": "source = 'HPD' AND severity = 'hazardous'",
+    "hpd_c": HPD_C,
+    "dob": "source IN ('DOB', 'DOB_SAFETY')",
+    "ecb": "source = 'ECB'",
+    "hazardous": DOB_ECB_HAZARDOUS,
+    "vacate": VACATE,
+    "serious": SERIOUS,
+}
+OPEN_KINDS = ("all", "hpd_a", "hpd_b", "hpd_c", "dob", "ecb", "hazardous")
+HEAT = "category ILIKE '%%HEAT%%'"
+COMPLAINT_KINDS = {
+    "all": "TRUE",
+    "heat": HEAT,
+    "311": "source = '311'",
+    "hpd": "source = 'HPD'",
+    "dob": "source = 'DOB'",
+}
+CATEGORICAL = ("borough", "bldg_class", "owner_type")
+
+
+def _violation_columns() -> list[str]:
+    cols = []
+    for w in WINDOWS:
+        for name, cond in VIOLATION_KINDS.items():
+            cols.append(f"count(*) FILTER (WHERE age <= {w} AND {cond}) AS v_{name}_{w}")
+    cols.append("count(*) FILTER (WHERE age > 90 AND age <= 455) AS v_all_prior_year")
+    for name in OPEN_KINDS:
+        cols.append(f"count(*) FILTER (WHERE is_open AND {VIOLATION_KINDS[name]}) AS open_{name}")
+    cols += [
+        "coalesce(max(age) FILTER (WHERE is_open), 0) AS oldest_open_days",
+        f"coalesce(max(age) FILTER (WHERE is_open AND {HPD_C}), 0) AS oldest_open_hpd_c_days",
+        "count(*) FILTER (WHERE is_open AND certify_by_date < c) AS overdue_all",
+        f"count(*) FILTER (WHERE is_open AND certify_by_date < c AND {HPD_C}) AS overdue_hpd_c",
+        "coalesce(sum(penalty_imposed) FILTER (WHERE source = 'ECB' AND age <= 365), 0)::float8 AS ecb_penalty_365",
+        "coalesce(sum(penalty_imposed) FILTER (WHERE source = 'ECB'), 0)::float8 AS ecb_penalty_total",
+        "coalesce(sum(balance_due) FILTER (WHERE source = 'ECB' AND is_open), 0)::float8 AS ecb_balance_open",
+    ]
+    return cols
+
+
+def _complaint_columns() -> list[str]:
+    cols = []
+    for w in WINDOWS:
+        for name, cond in COMPLAINT_KINDS.items():
+            cols.append(f"count(*) FILTER (WHERE age <= {w} AND {cond}) AS c_{name}_{w}")
+    cols.append("count(*) FILTER (WHERE age > 90 AND age <= 455) AS c_all_prior_year")
+    # Heat season: October 1 to May 31; "this winter" is the season that started most recently before the cutoff.
+    cols.append(f"count(*) FILTER (WHERE {HEAT} AND received_date >= season_start) AS c_heat_season")
+    return cols
+
+
+def violation_feature_names() -> list[str]:
+    return [c.rsplit(" AS ", 1)[1] for c in _violation_columns()]
+
+
+def complaint_feature_names() -> list[str]:
+    return [c.rsplit(" AS ", 1)[1] for c in _complaint_columns()]
+
+
+ATTRIBUTE_COLUMNS = [
+    "units_res",
+    "units_total",
+    "num_floors",
+    "year_built",
+    "registration_lapsed",
+    "has_registration",
+]
+
+
+def feature_query() -> sql.Composed:
+    v_cols = ",\n  ".join(_violation_columns())
+    c_cols = ",\n  ".join(_complaint_columns())
+    v_zero = ", ".join(f"coalesce(vf.{n}, 0)::float8 AS {n}" for n in violation_feature_names())
+    c_zero = ", ".join(f"coalesce(cf.{n}, 0)::float8 AS {n}" for n in complaint_feature_names())
+    text = f"""
+WITH params AS (
+  SELECT %(cutoff)s::date AS c,
+         make_date(extract(year FROM %(cutoff)s::date)::int
+                   - CASE WHEN extract(month FROM %(cutoff)s::date) >= 10 THEN 0 ELSE 1 END, 10, 1) AS season_start
+),
+hist AS (
+  SELECT DISTINCT ON (h.record_id) h.record_id, h.new_status
+  FROM status_history h, params
+  WHERE h.record_kind = 'violation' AND h.changed_on < params.c
+  ORDER BY h.record_id, h.changed_on DESC, h.id DESC
+),
+v AS (
+  SELECT v.bbl, v.source, v.severity, v.certify_by_date, v.penalty_imposed, v.balance_due, p.c,
+         p.c - v.issued_date AS age,
+         CASE WHEN h.new_status IS NOT NULL THEN h.new_status = 'open'
+              ELSE NOT (v.status = 'closed' AND v.status_date IS NOT NULL AND v.status_date < p.c) END AS is_open
+  FROM violations v CROSS JOIN params p LEFT JOIN hist h ON h.record_id = v.id
+  WHERE NOT v.is_deleted AND v.bbl IS NOT NULL AND v.issued_date < p.c
+),
+vf AS (SELECT bbl,
+  {v_cols}
+  FROM v GROUP BY bbl),
+cc AS (
+  SELECT c.bbl, c.source, c.category, c.received_date, p.c - c.received_date AS age, p.season_start
+  FROM complaints c CROSS JOIN params p
+  WHERE NOT c.is_deleted AND NOT c.is_duplicate AND c.bbl IS NOT NULL
+    AND c.received_date < p.c AND c.received_date >= p.c - 1095
+),
+cf AS (SELECT bbl,
+  {c_cols}
+  FROM cc GROUP BY bbl),
+reg AS (
+  SELECT r.bbl, max(r.registration_end_date) AS reg_end
+  FROM registrations r, params
+  WHERE NOT r.is_deleted AND r.bbl IS NOT NULL
+    AND (r.last_registration_date IS NULL OR r.last_registration_date < params.c)
+  GROUP BY r.bbl
+),
+universe AS (SELECT bbl FROM properties UNION SELECT bbl FROM vf UNION SELECT bbl FROM cf)
+SELECT u.bbl::text AS bbl,
+  coalesce(pr.borough, substr(u.bbl, 1, 1)::smallint)::text AS borough,
+  pr.units_res::float8, pr.units_total::float8, pr.num_floors::float8, pr.year_built::float8,
+  pr.bldg_class, pr.owner_type,
+  CASE WHEN reg.bbl IS NULL THEN 0 WHEN reg.reg_end < params.c THEN 1 ELSE 0 END::float8 AS registration_lapsed,
+  (reg.bbl IS NOT NULL)::int::float8 AS has_registration,
+  {v_zero},
+  {c_zero}
+FROM universe u CROSS JOIN params
+LEFT JOIN properties pr ON pr.bbl = u.bbl
+LEFT JOIN vf ON vf.bbl = u.bbl
+LEFT JOIN cf ON cf.bbl = u.bbl
+LEFT JOIN reg ON reg.bbl = u.bbl
+ORDER BY u.bbl
+"""  # noqa: S608 - only constants are interpolated; the cutoff is a bound parameter
+    return sql.SQL(text)  # type: ignore[arg-type]
+
+
+LABELS = ("overall", "safety", "legal", "financial")
+
+
+def label_query() -> sql.SQL:
+    """Per BBL with any new violation in [cutoff, cutoff + horizon): which events happened. Absent BBLs had none."""
+    return sql.SQL(
+        f"""
+WITH params AS (SELECT %(cutoff)s::date AS c, %(cutoff)s::date + %(horizon)s::int AS e)
+SELECT v.bbl::text AS bbl,
+  bool_or({SERIOUS}) AS safety,
+  bool_or({VACATE} OR (v.certify_by_date IS NOT NULL AND v.certify_by_date < params.e
+      AND NOT (v.status = 'closed' AND v.status_date IS NOT NULL AND v.status_date <= v.certify_by_date)
+      AND (v.certified_date IS NULL OR v.certified_date > v.certify_by_date))) AS legal,
+  coalesce(sum(v.penalty_imposed) FILTER (WHERE v.source = 'ECB'), 0)::float8 AS new_penalty,
+  coalesce(sum(v.balance_due) FILTER (WHERE v.source = 'ECB'), 0)::float8 AS new_balance
+FROM violations v, params
+WHERE NOT v.is_deleted AND v.bbl IS NOT NULL AND v.issued_date >= params.c AND v.issued_date < params.e
+GROUP BY v.bbl
+"""  # noqa: S608 - only constants are interpolated; the cutoff is a bound parameter
+    )
+
+
+def data_end(conn) -> date | None:
+    """The last issued date in the data: labels need cutoff + horizon <= this day."""
+    row = conn.execute("SELECT max(issued_date) FROM violations WHERE NOT is_deleted").fetchone()
+    return row[0] if row else None
