@@ -30,8 +30,11 @@ def normalize(raw: dict[str, Any]) -> ViolationRow:
     source_id = clean(raw.get("isn_dob_bis_viol"))
     if source_id is None:
         raise RejectRecord("missing isn_dob_bis_viol")
-    warnings: list[str] = []
     g = raw.get
+    # 3h2n-5cm9 carries a publisher test row (house_number "TEST", street "RECORD", block/lot 99999).
+    if clean(g("house_number")) == "TEST" and clean(g("street")) == "RECORD":
+        raise RejectRecord("publisher test record (house_number TEST, street RECORD)")
+    warnings: list[str] = []
     bbl, bin_, borough = resolve_location(
         warnings, borough=clean(g("boro")), block=clean(g("block")), lot=clean(g("lot")), bin_=g("bin")
     )

@@ -205,3 +205,9 @@ def test_contact_without_registration_is_rejected() -> None:
 def test_unknown_dataset_names_the_known_ones() -> None:
     with pytest.raises(KeyError, match="hpd_violations"):
         normalizer_for("oath_hearings")
+
+
+def test_dob_publisher_test_row_is_rejected() -> None:
+    raw = {"isn_dob_bis_viol": "1", "boro": "1", "bin": "1009713", "block": "99999", "lot": "99999"}
+    with pytest.raises(RejectRecord, match="test record"):
+        normalizer_for("dob_violations")({**raw, "house_number": "TEST", "street": "RECORD"})
