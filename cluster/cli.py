@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cluster.cli_replay import replay_app
+from cluster.cli_synth import synth_command
 from sentinel import logs
 from sentinel.db import migrations
 from sentinel.doctor import Check, check_postgres, check_redis
@@ -24,6 +26,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The PostgreSQL schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(replay_app, name="replay")
+app.command("synth")(synth_command)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -129,6 +133,45 @@ def doctor(ray: bool = typer.Option(True, help="Also start or connect to Ray and
         healthy = run_doctor(settings, services, with_ray=ray)
     if not healthy:
         raise fail("some services are unhealthy (see the table above)")
+
+
+@app.command()
+def ingest(
+    datasets: list[str] = typer.Option(  # noqa: B008 - typer reads options from defaults
+        None, "--datasets", "-d", help="Dataset names from configs/datasets.yaml (default: all)."
+    ),
+    full: bool = typer.Option(False, "--full", help="Re-read every row (default: incremental by :updated_at)."),
+    incremental: bool = typer.Option(True, "--incremental", help="Read what changed since the last run."),
+    source: str | None = typer.Option(None, "--source", help="Socrata base URL (default VS_SOCRATA_URL)."),
+    app_token: str | None = typer.Option(None, "--app-token", help="Socrata app token (default VS_SOCRATA_APP_TOKEN)."),
+    page_size: int = typer.Option(20_000, min=1, max=50_000, help="Rows per request."),
+) -> None:
+    """Ingest NYC Open Data into PostgreSQL with Ray actors; exits non-zero when any dataset failed."""
+    from actors.ingestion import PipelineShape
+    from cluster import ray_runtime
+    from cluster.ingest import run_ingestion
+    from sentinel.datasets import load_datasets
+
+    settings = settings_or_exit()
+    catalog = load_datasets()
+    chosen = list(datasets or catalog)
+    unknown = [name for name in chosen if name not in catalog]
+    if unknown:
+        raise fail(f"unknown dataset(s): {', '.join(unknown)}; known: {', '.join(catalog)}", code=2)
+    with services_or_exit(settings) as services:
+        _upgrade(services)
+        ray_runtime.connect(settings)
+        result = run_ingestion(
+            database_url=services.database_url,
+            source_url=(source or settings.socrata_url).rstrip("/"),
+            app_token=app_token or settings.socrata_app_token,
+            datasets=chosen,
+            incremental=incremental and not full,
+            shape=PipelineShape(page_size=page_size),
+            console=console,
+        )
+    if result.failed:
+        raise fail(f"{len(result.failed)} dataset(s) failed: {', '.join(s.dataset for s in result.failed)}")
 
 
 @app.command()

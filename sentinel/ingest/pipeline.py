@@ -48,7 +48,6 @@ class PartitionResult:
     partition: str
     fetched: int = 0
     pages: int = 0
-    skipped: int = 0
     stats: WriteStats = field(default_factory=WriteStats)
 
 
@@ -67,14 +66,13 @@ class DatasetSummary:
     full_replace_detected: bool = False
     error: str | None = None
 
-    def add(self, result: PartitionResult) -> None:
-        self.fetched += result.fetched
-        self.skipped += result.skipped
-        self.inserted += result.stats.inserted
-        self.updated += result.stats.updated
-        self.unchanged += result.stats.unchanged
-        self.rejected += result.stats.rejected
-        self.status_changes += result.stats.status_changes
+    def add_stats(self, stats: WriteStats) -> None:
+        self.inserted += stats.inserted
+        self.updated += stats.updated
+        self.unchanged += stats.unchanged
+        self.rejected += stats.rejected
+        self.skipped += stats.skipped
+        self.status_changes += stats.status_changes
 
 
 # --- runs -------------------------------------------------------------------------------------------------

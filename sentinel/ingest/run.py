@@ -89,7 +89,6 @@ def read_partition(
         )
         result.fetched += len(rows)
         result.pages += 1
-        result.skipped += batch.skipped
         result.stats.add(stats)
         if options.on_progress:
             options.on_progress(task.dataset, task.partition, len(rows))
@@ -109,7 +108,9 @@ def ingest_dataset(
         force_full = options.incremental and pipeline.is_full_replace(source, conn, config)
         summary.full_replace_detected = force_full
         for task in pipeline.plan_dataset(conn, config, incremental=options.incremental, force_full=force_full):
-            summary.add(read_partition(conn, source, config, task, run_id, options))
+            result = read_partition(conn, source, config, task, run_id, options)
+            summary.fetched += result.fetched
+            summary.add_stats(result.stats)
         summary.deleted = reconcile(conn, source, config)
     except (SchemaDriftError, SourceUnavailableError) as error:
         summary.error = str(error)

@@ -32,6 +32,7 @@ class WriteStats:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    skipped: int = 0  # records the dataset deliberately does not keep (311 agencies we do not track)
     status_changes: int = 0
     by_table: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
@@ -40,6 +41,7 @@ class WriteStats:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.rejected += other.rejected
+        self.skipped += other.skipped
         self.status_changes += other.status_changes
         for table, (ins, upd, same) in other.by_table.items():
             old = self.by_table.get(table, (0, 0, 0))
@@ -177,4 +179,5 @@ def write_batch(conn: psycopg.Connection, batch: NormalizedBatch, run_id: int | 
     for table, rows in batch.rows.items():
         stats.add(merge_rows(conn, table, rows, run_id))
     stats.rejected = insert_rejects(conn, batch.rejects, run_id)
+    stats.skipped = batch.skipped
     return stats

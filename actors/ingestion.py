@@ -1,0 +1,296 @@
+"""Ingestion on Ray: fetcher actors page partitions in parallel, five borough normalizers normalize, writers
+COPY and merge, and a coordinator plans the run, keeps the pipeline full but bounded, and reports progress.
+
+Every actor is a thin shell over sentinel.ingest / sentinel.normalize. Fetches and normalizations are pure reads,
+so their actors restart and retry a lost call (`max_task_retries`); a page's write commits its rows and its
+watermark together, so a killed run resumes after its last committed page.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import ray
+from ray.exceptions import RayTaskError
+
+from sentinel.datasets import OTHER_PARTITION, DatasetConfig, load_datasets
+from sentinel.ingest import pipeline
+from sentinel.ingest.pipeline import DatasetSummary, PartitionTask
+from sentinel.ingest.run import reconcile, run_lock
+from sentinel.ingest.socrata import Cursor, SchemaDriftError, SocrataSource, SourceUnavailableError, cursor_after
+from sentinel.ingest.writer import WriteStats
+from sentinel.normalize import NormalizedBatch, normalize_page
+
+log = logging.getLogger(__name__)
+
+BOROUGH_PARTITIONS = ("1", "2", "3", "4", "5")
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineShape:
+    """How wide and how deep the pipeline runs; memory is bounded by active partitions x pages in flight."""
+
+    fetchers: int = 2
+    writers: int = 2
+    page_size: int = 20_000
+    active_partitions: int = 4
+    pages_in_flight: int = 2  # per partition: fetched but not yet committed
+
+
+@dataclass(frozen=True, slots=True)
+class FetchMeta:
+    rows: int
+    last_row: dict[str, Any] | None
+    max_updated_at: str | None
+
+
+@ray.remote(num_cpus=0.25, max_restarts=-1, max_task_retries=3)
+class Fetcher:
+    def __init__(self, source_url: str, app_token: str | None):
+        self._source = SocrataSource(source_url, app_token)
+
+    @ray.method(num_returns=2)
+    def fetch(self, task: PartitionTask, cursor: Cursor | None, limit: int) -> tuple[FetchMeta, list[dict[str, Any]]]:
+        rows = self._source.page(
+            task.socrata_id, where=task.where, cursor=cursor, incremental=task.incremental, limit=limit
+        )
+        last = rows[-1] if rows else None
+        return FetchMeta(len(rows), last, pipeline.page_max_updated_at(rows)), rows
+
+    def retries(self) -> int:
+        return self._source.retries
+
+
+@ray.remote(num_cpus=0.5, max_restarts=-1, max_task_retries=3)
+class BoroughNormalizer:
+    def __init__(self, borough: str, catalog: dict[str, DatasetConfig]):
+        self.borough = borough
+        self._catalog = catalog
+
+    def normalize(self, dataset: str, rows: list[dict[str, Any]]) -> NormalizedBatch:
+        return normalize_page(self._catalog[dataset], rows)
+
+
+@ray.remote(num_cpus=0.5, max_restarts=-1, max_task_retries=2)
+class Writer:
+    def __init__(self, database_url: str):
+        self._database_url = database_url
+        self._conn = psycopg.connect(database_url, autocommit=True)
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(self._database_url, autocommit=True)
+        return self._conn
+
+    def commit(
+        self, batch: NormalizedBatch, task: PartitionTask, meta: FetchMeta, rows_committed: int, run_id: int
+    ) -> WriteStats:
+        assert meta.last_row is not None
+        return pipeline.commit_page(
+            self._connection(),
+            batch,
+            task=task,
+            last_row=meta.last_row,
+            max_updated_at=meta.max_updated_at,
+            rows_committed=rows_committed,
+            run_id=run_id,
+        )
+
+    def finish_partition(self, task: PartitionTask, run_id: int) -> None:
+        pipeline.finish_partition(self._connection(), task, run_id)
+
+
+@dataclass(slots=True)
+class _Partition:
+    task: PartitionTask
+    writer: Any
+    normalizer: Any
+    cursor: Cursor | None
+    committed_rows: int
+    fetch: Any = None  # the FetchMeta ref of the fetch in flight
+    fetch_rows: Any = None
+    commits: deque[Any] = field(default_factory=deque)
+    wants_fetch: bool = False
+    exhausted: bool = False
+
+
+def _cause(error: BaseException) -> BaseException:
+    return error.cause if isinstance(error, RayTaskError) and error.cause is not None else error
+
+
+@ray.remote(num_cpus=0, max_concurrency=4)
+class IngestCoordinator:
+    """Plans partitions, drives fetch -> normalize -> commit with bounded pages in flight, reports progress."""
+
+    def __init__(
+        self,
+        database_url: str,
+        source_url: str,
+        app_token: str | None = None,
+        shape: PipelineShape | None = None,
+        catalog: dict[str, DatasetConfig] | None = None,
+    ):
+        self._database_url = database_url
+        self._source = SocrataSource(source_url, app_token)
+        self._shape = shape or PipelineShape()
+        self._catalog = catalog or load_datasets()
+        self.fetchers = [Fetcher.remote(source_url, app_token) for _ in range(self._shape.fetchers)]
+        self.normalizers = {b: BoroughNormalizer.remote(b, self._catalog) for b in BOROUGH_PARTITIONS}
+        self.writers = [Writer.remote(database_url) for _ in range(self._shape.writers)]
+        self._progress: dict[str, dict[str, int]] = {}
+        self._done: dict[str, bool] = {}
+        self._next_fetcher = 0
+
+    # -- observation ---------------------------------------------------------------------------------------
+
+    def progress(self) -> dict[str, Any]:
+        return {"rows": {d: dict(p) for d, p in self._progress.items()}, "done": dict(self._done)}
+
+    def actors(self) -> dict[str, list[Any]]:
+        return {"fetchers": self.fetchers, "normalizers": list(self.normalizers.values()), "writers": self.writers}
+
+    # -- the run -------------------------------------------------------------------------------------------
+
+    def run(self, datasets: list[str], incremental: bool) -> tuple[int, list[DatasetSummary]]:
+        configs = [self._catalog[name] for name in datasets]
+        with psycopg.connect(self._database_url, autocommit=True) as conn, run_lock(conn):
+            mode = "incremental" if incremental else "full"
+            run_id = pipeline.start_run(conn, mode=mode, source_url=self._source.base_url, datasets=datasets)
+            summaries = {c.name: DatasetSummary(c.name) for c in configs}
+            try:
+                self._run(conn, run_id, configs, incremental, summaries)
+            except BaseException as error:
+                pipeline.finish_run(conn, run_id, summaries.values(), error=f"{type(error).__name__}: {error}")
+                raise
+            pipeline.finish_run(conn, run_id, summaries.values())
+        return run_id, list(summaries.values())
+
+    def _run(
+        self,
+        conn: psycopg.Connection,
+        run_id: int,
+        configs: list[DatasetConfig],
+        incremental: bool,
+        summaries: dict[str, DatasetSummary],
+    ) -> None:
+        started = {c.name: time.perf_counter() for c in configs}
+        queue: deque[PartitionTask] = deque()
+        remaining: dict[str, int] = {}
+        for config in configs:
+            self._progress[config.name] = {}
+            self._done[config.name] = False
+            try:
+                force_full = incremental and pipeline.is_full_replace(self._source, conn, config)
+            except (SchemaDriftError, SourceUnavailableError) as error:
+                summaries[config.name].error = str(error)
+                self._done[config.name] = True
+                continue
+            summaries[config.name].full_replace_detected = force_full
+            tasks = pipeline.plan_dataset(conn, config, incremental=incremental, force_full=force_full)
+            remaining[config.name] = len(tasks)
+            queue.extend(tasks)
+
+        active: dict[Any, _Partition] = {}  # ObjectRef in flight -> its partition
+        partitions: list[_Partition] = []
+        while queue or partitions:
+            while queue and len(partitions) < self._shape.active_partitions:
+                task = queue.popleft()
+                if summaries[task.dataset].error:
+                    remaining[task.dataset] -= 1
+                    continue
+                part = self._start(task, len(partitions) + len(queue))
+                partitions.append(part)
+                self._submit_fetch(part, active)
+            if not active:
+                break
+            ready, _ = ray.wait(list(active), num_returns=1)
+            ref = ready[0]
+            part = active.pop(ref)
+            summary = summaries[part.task.dataset]
+            try:
+                if ref is part.fetch:
+                    self._on_fetched(part, ref, run_id, summary, active)
+                else:
+                    self._on_committed(part, ref, summary, active)
+            except Exception as error:
+                cause = _cause(error)
+                if not isinstance(cause, SchemaDriftError | SourceUnavailableError | psycopg.Error):
+                    raise
+                summary.error = summary.error or str(cause)
+                part.exhausted, part.wants_fetch = True, False
+                log.error("dataset failed", extra={"dataset": part.task.dataset, "error": str(cause)})
+            if part.exhausted and part.fetch is None and not part.commits:
+                partitions.remove(part)
+                if not summary.error:
+                    ray.get(part.writer.finish_partition.remote(part.task, run_id))
+                remaining[part.task.dataset] -= 1
+                if remaining[part.task.dataset] == 0:
+                    self._finish_dataset(conn, part.task.dataset, summary, started)
+
+        for name in remaining:
+            if not self._done[name]:  # a failed dataset's partitions were dropped before the last one finished
+                self._finish_dataset(conn, name, summaries[name], started)
+
+    def _start(self, task: PartitionTask, index: int) -> _Partition:
+        borough = task.partition if task.partition in BOROUGH_PARTITIONS else str(1 + index % 5)
+        writer = self.writers[hash((task.dataset, task.partition)) % len(self.writers)]
+        self._progress[task.dataset].setdefault(task.partition, 0)
+        return _Partition(task, writer, self.normalizers[borough], task.cursor, task.rows_committed)
+
+    def _submit_fetch(self, part: _Partition, active: dict[Any, _Partition]) -> None:
+        fetcher = self.fetchers[self._next_fetcher % len(self.fetchers)]
+        self._next_fetcher += 1
+        part.fetch, part.fetch_rows = fetcher.fetch.remote(part.task, part.cursor, self._shape.page_size)
+        part.wants_fetch = False
+        active[part.fetch] = part
+
+    def _on_fetched(
+        self, part: _Partition, ref: Any, run_id: int, summary: DatasetSummary, active: dict[Any, _Partition]
+    ) -> None:
+        rows_ref = part.fetch_rows
+        part.fetch = part.fetch_rows = None
+        meta: FetchMeta = ray.get(ref)
+        summary.fetched += meta.rows
+        if meta.rows:
+            part.committed_rows += meta.rows
+            batch = part.normalizer.normalize.remote(part.task.dataset, rows_ref)
+            commit = part.writer.commit.remote(batch, part.task, meta, part.committed_rows, run_id)
+            part.commits.append(commit)
+            active[commit] = part
+        if meta.rows < self._shape.page_size or meta.last_row is None:
+            part.exhausted = True
+            return
+        part.cursor = cursor_after([meta.last_row]) if part.task.incremental else Cursor(row_id=meta.last_row[":id"])
+        if len(part.commits) < self._shape.pages_in_flight:
+            self._submit_fetch(part, active)
+        else:
+            part.wants_fetch = True  # backpressure: fetch again when a commit lands
+
+    def _on_committed(self, part: _Partition, ref: Any, summary: DatasetSummary, active: dict[Any, _Partition]) -> None:
+        part.commits.remove(ref)
+        stats: WriteStats = ray.get(ref)
+        summary.add_stats(stats)
+        self._progress[part.task.dataset][part.task.partition] += stats.inserted + stats.updated + stats.unchanged
+        if part.wants_fetch and part.fetch is None:
+            self._submit_fetch(part, active)
+
+    def _finish_dataset(
+        self, conn: psycopg.Connection, name: str, summary: DatasetSummary, started: dict[str, float]
+    ) -> None:
+        if not summary.error:
+            try:
+                summary.deleted = reconcile(conn, self._source, self._catalog[name])
+            except (SchemaDriftError, SourceUnavailableError) as error:
+                summary.error = str(error)
+        summary.seconds = time.perf_counter() - started[name]
+        self._done[name] = True
+
+
+def partition_label(partition: str) -> str:
+    names = {"1": "Manhattan", "2": "Bronx", "3": "Brooklyn", "4": "Queens", "5": "Staten Island"}
+    return names.get(partition, "other" if partition == OTHER_PARTITION else partition)

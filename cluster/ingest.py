@@ -1,0 +1,87 @@
+"""Driving an ingestion run on Ray from the CLI, the demo and the scheduler: start the coordinator, show live
+progress (rows and rows/s per dataset and borough), and print the summary table."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import ray
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from actors.ingestion import IngestCoordinator, PipelineShape, partition_label
+from sentinel.ingest.pipeline import DatasetSummary
+
+
+@dataclass(slots=True)
+class IngestResult:
+    run_id: int
+    summaries: list[DatasetSummary]
+    seconds: float
+
+    @property
+    def failed(self) -> list[DatasetSummary]:
+        return [s for s in self.summaries if s.error]
+
+
+def _progress_table(progress: dict, started: float) -> Table:
+    elapsed = max(time.perf_counter() - started, 1e-6)
+    table = Table(title=f"ingesting... {elapsed:.0f} s", expand=False)
+    for column in ("dataset", "partition", "rows", "rows/s"):
+        table.add_column(column, justify="right" if column in ("rows", "rows/s") else "left")
+    for dataset, partitions in progress["rows"].items():
+        state = " (done)" if progress["done"].get(dataset) else ""
+        total = sum(partitions.values())
+        table.add_row(f"[bold]{dataset}{state}[/]", "all", f"{total:,}", f"{total / elapsed:,.0f}")
+        for partition, rows in sorted(partitions.items()):
+            table.add_row("", partition_label(partition), f"{rows:,}", f"{rows / elapsed:,.0f}")
+    return table
+
+
+def summary_table(result: IngestResult) -> Table:
+    table = Table(title=f"ingestion run {result.run_id}: {result.seconds:.1f} s")
+    columns = ("dataset", "fetched", "inserted", "updated", "unchanged", "rejected", "skipped", "deleted", "seconds")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "dataset" else "right")
+    table.add_column("status")
+    for s in result.summaries:
+        status = f"[red]FAILED: {s.error}[/]" if s.error else "[green]ok[/]"
+        if s.full_replace_detected:
+            status += " (full replace detected)"
+        table.add_row(
+            s.dataset,
+            *(f"{v:,}" for v in (s.fetched, s.inserted, s.updated, s.unchanged, s.rejected, s.skipped, s.deleted)),
+            f"{s.seconds:.1f}",
+            status,
+        )
+    return table
+
+
+def run_ingestion(
+    *,
+    database_url: str,
+    source_url: str,
+    app_token: str | None,
+    datasets: list[str],
+    incremental: bool,
+    shape: PipelineShape | None = None,
+    console: Console | None = None,
+) -> IngestResult:
+    """Runs one ingestion on the connected Ray cluster; shows progress when given a console."""
+    started = time.perf_counter()
+    coordinator = IngestCoordinator.remote(database_url, source_url, app_token, shape)
+    try:
+        run = coordinator.run.remote(datasets, incremental)
+        if console is not None:
+            with Live(console=console, refresh_per_second=4, transient=True) as live:
+                while not ray.wait([run], timeout=0.25)[0]:
+                    live.update(_progress_table(ray.get(coordinator.progress.remote()), started))
+        run_id, summaries = ray.get(run)
+    finally:
+        ray.kill(coordinator)
+    result = IngestResult(run_id, summaries, time.perf_counter() - started)
+    if console is not None:
+        console.print(summary_table(result))
+    return result
