@@ -30,7 +30,7 @@ class NormalizedBatch:
     rejects: list[Reject] = field(default_factory=list)
     skipped: int = 0
     warnings: int = 0  # field-level warnings over all rows (each row carries its own list)
-    duplicates: int = 0  # records whose key appeared again later in the same page (the later one wins)
+    duplicates: int = 0  # records of the dataset's own table whose key was already in the page
 
     @property
     def row_count(self) -> int:
@@ -48,9 +48,9 @@ def normalize_page(
 ) -> NormalizedBatch:
     """Normalize raw records of one dataset. Pure: no I/O, nothing dropped silently.
 
-    Rows are de-duplicated by key within the page (the last occurrence wins) because one
-    `INSERT .. ON CONFLICT DO UPDATE` cannot touch the same key twice; incremental pages overlap at their
-    boundaries and registrations repeat BINs.
+    Rows are de-duplicated by key within the page because one `INSERT .. ON CONFLICT DO UPDATE` cannot touch
+    the same key twice; incremental pages overlap at their boundaries, registrations repeat BINs and DOB
+    complaints repeat complaint numbers. The later record wins unless it has an older status_date.
     """
     config = dataset if isinstance(dataset, DatasetConfig) else resolve_dataset(dataset, datasets)
     fn = normalizer or normalizer_for(config)
@@ -69,6 +69,7 @@ def normalize_page(
 
 def _normalize_all(config: DatasetConfig, records: Iterable[dict[str, Any]], fn: Normalizer) -> NormalizedBatch:
     key_field = config.natural_key
+    target = config.target_table
     batch = NormalizedBatch(dataset=config.name)
     by_table: dict[str, dict[Any, Row]] = {}
     warnings = 0
@@ -96,10 +97,11 @@ def _normalize_all(config: DatasetConfig, records: Iterable[dict[str, Any]], fn:
             if previous is None or not _older(row, previous):
                 table[key] = row
             warnings += len(row.warnings)
-            seen += 1
+            if row.table == target:
+                seen += 1
     batch.rows = {name: list(rows.values()) for name, rows in by_table.items()}
     batch.warnings = warnings
-    batch.duplicates = seen - batch.row_count
+    batch.duplicates = seen - len(batch.rows.get(target, ()))
     return batch
 
 

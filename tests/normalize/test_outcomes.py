@@ -211,3 +211,9 @@ def test_dob_publisher_test_row_is_rejected() -> None:
     raw = {"isn_dob_bis_viol": "1", "boro": "1", "bin": "1009713", "block": "99999", "lot": "99999"}
     with pytest.raises(RejectRecord, match="test record"):
         normalizer_for("dob_violations")({**raw, "house_number": "TEST", "street": "RECORD"})
+
+
+def test_registrations_sharing_a_bin_are_not_counted_as_duplicates() -> None:
+    raw = {"buildingid": "168059", "boroid": "3", "block": "6176", "lot": "29", "bin": "3157552"}
+    batch = normalize_page("hpd_registrations", [{**raw, "registrationid": "1"}, {**raw, "registrationid": "2"}])
+    assert (len(batch.rows_for("registrations")), len(batch.rows_for("buildings")), batch.duplicates) == (2, 1, 0)
