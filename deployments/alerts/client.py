@@ -1,0 +1,32 @@
+"""How the gateway reaches the alert service: in-process (uvicorn) or through the AlertService deployment."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import anyio
+
+from deployments.alerts.service import AlertEngine
+from sentinel.alerts import AlertRule
+
+
+class AlertClient(Protocol):
+    async def dry_run(self, rule: dict[str, Any], now_iso: str) -> dict[str, Any]: ...
+    async def evaluate(self, rules: list[dict[str, Any]], now_iso: str) -> dict[str, Any]: ...
+
+
+class LocalAlerts:
+    def __init__(self, engine: AlertEngine) -> None:
+        self.engine = engine
+
+    async def dry_run(self, rule: dict[str, Any], now_iso: str) -> dict[str, Any]:
+        from datetime import datetime
+
+        parsed = AlertRule.model_validate(rule)
+        return await anyio.to_thread.run_sync(self.engine.dry_run, parsed, datetime.fromisoformat(now_iso))
+
+    async def evaluate(self, rules: list[dict[str, Any]], now_iso: str) -> dict[str, Any]:
+        from datetime import datetime
+
+        parsed = [AlertRule.model_validate(r) for r in rules]
+        return await anyio.to_thread.run_sync(self.engine.evaluate, parsed, datetime.fromisoformat(now_iso))

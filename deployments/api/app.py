@@ -1,0 +1,43 @@
+"""`create_app(deps)`: the whole HTTP API as a plain FastAPI app (uvicorn, tests, or the Serve gateway)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from deployments.api import errors
+from deployments.api.deps import Deps
+from deployments.api.middleware import RequestContextMiddleware
+from deployments.api.responses import JSONResponse
+from deployments.api.routes import admin, alerts, auth, health, portfolios, properties, records, risk
+
+API_DESCRIPTION = """NYC building violations, complaints, deadlines, risk scores and alerts.
+
+Authenticate with `Authorization: Bearer <access token>` (from `POST /v1/auth/token`) or with an API key
+(`X-API-Key: vs_...` or `Authorization: Bearer vs_...`). Errors are JSON: `{"error": {"code", "message",
+"details"}, "request_id"}`; quote the request id (also in the `X-Request-ID` header) when reporting a problem.
+"""
+
+
+def create_app(deps: Deps) -> FastAPI:
+    app = FastAPI(
+        title="ViolationSentinel API",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        default_response_class=JSONResponse,
+    )
+    app.state.deps = deps
+    errors.install(app)
+    for module in (health, auth, admin, properties, records, portfolios, risk, alerts):
+        app.include_router(module.router)
+    if deps.settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=deps.settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(RequestContextMiddleware, metrics=deps.metrics)
+    return app

@@ -1,0 +1,40 @@
+"""What the app is built from. `create_app(deps)` takes these; `local_deps` builds them for one process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg_pool import ConnectionPool
+
+from deployments.api.cache import Cache
+from deployments.api.metrics import Metrics, NullMetrics
+from deployments.api.settings import ApiSettings
+from deployments.risk.client import ScorerClient
+from deployments.risk.store import ScoreStore
+from sentinel.auth.ratelimit import RateLimiter
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Deps:
+    settings: ApiSettings
+    pool: ConnectionPool
+    cache: Cache
+    limiter: RateLimiter
+    jwt_secret: str
+    scores: ScoreStore
+    scorer: ScorerClient
+    alerts: Any  # deployments.alerts.client.AlertClient
+    metrics: Metrics = field(default_factory=NullMetrics)
+    now: Callable[[], datetime] = utcnow
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            close()

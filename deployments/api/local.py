@@ -1,0 +1,54 @@
+"""Everything in one process: the deps for plain uvicorn (benchmarks, fast tests, a laptop without Ray)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deployments.alerts.client import LocalAlerts
+from deployments.alerts.service import AlertEngine
+from deployments.api.cache import Cache
+from deployments.api.deps import Deps
+from deployments.api.metrics import Metrics, NullMetrics
+from deployments.api.settings import ApiSettings
+from deployments.risk.client import LocalScorer
+from deployments.risk.models import ModelLoader, load_active_models
+from deployments.risk.service import ScoreService
+from deployments.risk.store import ScoreStore
+from sentinel.auth.ratelimit import RateLimiter
+from sentinel.db.pool import create_pool
+
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"  # with no Redis configured, the limiter runs in memory
+
+
+def local_deps(
+    *,
+    database_url: str,
+    redis_url: str | None,
+    jwt_secret: str,
+    settings: ApiSettings | None = None,
+    model_loader: ModelLoader = load_active_models,
+    model_dir: Path = Path("models"),
+    pool_size: int = 8,
+    metrics: Metrics | None = None,
+) -> Deps:
+    settings = settings or ApiSettings()
+    metrics = metrics or NullMetrics()
+    pool = create_pool(database_url, min_size=1, max_size=pool_size, name="api")
+    cache = Cache(redis_url)
+    store = ScoreStore(pool, cache, settings.score_cache_seconds, metrics)
+    service = ScoreService(
+        pool, store, model_dir=model_dir, loader=model_loader, poll_seconds=settings.model_poll_seconds
+    )
+    deps = Deps(
+        settings=settings,
+        pool=pool,
+        cache=cache,
+        limiter=RateLimiter(redis_url or UNREACHABLE_REDIS),
+        jwt_secret=jwt_secret,
+        scores=store,
+        scorer=LocalScorer(service),
+        alerts=LocalAlerts(AlertEngine(pool)),
+        metrics=metrics,
+    )
+    deps.closers += [pool.close, cache.close]
+    return deps

@@ -1,0 +1,144 @@
+"""/v1/admin: the caller's organization and its users (admins only; never another organization's)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import psycopg
+from fastapi import APIRouter, Depends, Request
+from psycopg.rows import dict_row
+from pydantic import BaseModel, Field, StringConstraints, field_validator
+
+from deployments.api.errors import ApiError, not_found
+from deployments.api.security import audit, deps_of, require
+from sentinel.auth.passwords import hash_password
+from sentinel.auth.principal import Principal
+from sentinel.auth.rbac import Permission
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+UsersReader = Annotated[Principal, Depends(require(Permission.USERS_READ))]
+UsersWriter = Annotated[Principal, Depends(require(Permission.USERS_WRITE))]
+RoleName = Literal["admin", "manager", "viewer", "api"]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=320)]
+
+
+class Organization(BaseModel):
+    id: int
+    name: str
+    timezone: str
+    created_at: datetime
+
+
+class OrganizationUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class User(BaseModel):
+    id: int
+    email: str
+    role: str
+    is_active: bool
+    created_at: datetime
+
+
+class UserCreate(BaseModel):
+    email: Email
+    password: str = Field(min_length=12, max_length=1024)
+    role: RoleName
+
+
+class UserUpdate(BaseModel):
+    role: RoleName | None = None
+    is_active: bool | None = None
+    password: str | None = Field(default=None, min_length=12, max_length=1024)
+
+
+_USER_COLUMNS = "id, email, role, is_active, created_at"
+
+
+@router.get("/organization", response_model=Organization, summary="The caller's organization")
+def get_organization(request: Request, principal: UsersReader) -> dict[str, Any]:
+    with deps_of(request).pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "SELECT id, name, timezone, created_at FROM organizations WHERE id = %s", (principal.org_id,)
+        ).fetchone()
+    if row is None:
+        raise not_found("organization")
+    return row
+
+
+@router.patch("/organization", response_model=Organization, summary="Rename or change the time zone")
+def update_organization(request: Request, body: OrganizationUpdate, principal: UsersWriter) -> dict[str, Any]:
+    changes = body.model_dump(exclude_none=True)
+    with deps_of(request).pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        try:
+            row = cur.execute(
+                "UPDATE organizations SET name = coalesce(%s, name), timezone = coalesce(%s, timezone) "
+                "WHERE id = %s RETURNING id, name, timezone, created_at",
+                (body.name, body.timezone, principal.org_id),
+            ).fetchone()
+        except psycopg.errors.UniqueViolation:
+            raise ApiError(409, "conflict", "an organization with that name exists") from None
+        audit(conn, principal, "organization.update", f"organization:{principal.org_id}", changes)
+    assert row is not None
+    return row
+
+
+@router.get("/users", response_model=list[User], summary="The organization's users")
+def list_users(request: Request, principal: UsersReader) -> list[dict[str, Any]]:
+    with deps_of(request).pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            f"SELECT {_USER_COLUMNS} FROM users WHERE org_id = %s ORDER BY id",  # noqa: S608 -- constant SQL fragments; values are bound
+            (principal.org_id,),
+        ).fetchall()
+
+
+@router.post("/users", response_model=User, status_code=201, summary="Add a user to the organization")
+def create_user(request: Request, body: UserCreate, principal: UsersWriter) -> dict[str, Any]:
+    password_hash = hash_password(body.password)
+    with deps_of(request).pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        try:
+            with conn.transaction():
+                row = cur.execute(
+                    f"INSERT INTO users (org_id, email, password_hash, role) VALUES (%s, %s, %s, %s) "  # noqa: S608 -- constant SQL fragments; values are bound
+                    f"RETURNING {_USER_COLUMNS}",
+                    (principal.org_id, body.email, password_hash, body.role),
+                ).fetchone()
+        except psycopg.errors.UniqueViolation:
+            raise ApiError(409, "conflict", "a user with that email exists") from None
+        assert row is not None
+        audit(conn, principal, "user.create", f"user:{row['id']}", {"email": body.email, "role": body.role})
+    return row
+
+
+@router.patch("/users/{user_id}", response_model=User, summary="Change a user's role, password or active flag")
+def update_user(request: Request, user_id: int, body: UserUpdate, principal: UsersWriter) -> dict[str, Any]:
+    if user_id == principal.user_id and (body.is_active is False or (body.role and body.role != "admin")):
+        raise ApiError(400, "self_lockout", "an admin cannot demote or deactivate themselves")
+    password_hash = hash_password(body.password) if body.password else None
+    with deps_of(request).pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            f"UPDATE users SET role = coalesce(%s, role), is_active = coalesce(%s, is_active), "  # noqa: S608 -- constant SQL fragments; values are bound
+            f"password_hash = coalesce(%s, password_hash) WHERE id = %s AND org_id = %s RETURNING {_USER_COLUMNS}",
+            (body.role, body.is_active, password_hash, user_id, principal.org_id),
+        ).fetchone()
+        if row is None:
+            raise not_found(f"user {user_id}")
+        changes = body.model_dump(exclude_none=True, exclude={"password"})
+        if body.password:
+            changes["password_changed"] = True
+        audit(conn, principal, "user.update", f"user:{user_id}", changes)
+    return row

@@ -1,0 +1,208 @@
+"""/v1/auth: OAuth2 password login, refresh, `me`, and API keys (created, listed, revoked)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from pydantic import BaseModel, Field
+
+from deployments.api.errors import not_found
+from deployments.api.security import audit, authenticated, client_ip, deps_of, enforce_rate_limit, require
+from sentinel.auth.api_keys import generate_api_key
+from sentinel.auth.errors import AuthError
+from sentinel.auth.passwords import hash_password, needs_rehash, verify_password
+from sentinel.auth.principal import Principal
+from sentinel.auth.rbac import Permission
+from sentinel.auth.scopes import Scope
+from sentinel.auth.tokens import decode_refresh, issue_tokens
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 -- the OAuth2 token type, not a secret
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class Me(BaseModel):
+    user_id: int | None
+    org_id: int
+    organization: str
+    role: str
+    via: str
+    email: str | None
+    scopes: list[str]
+
+
+class ApiKeyCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    scopes: list[Scope] = Field(min_length=1)
+    expires_in_days: int | None = Field(default=90, ge=1, le=3650, description="null: never expires")
+
+
+class ApiKeyInfo(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    scopes: list[str]
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    created_at: datetime
+
+
+class ApiKeyCreated(ApiKeyInfo):
+    key: str = Field(description="the full key: shown once, store it now")
+
+
+def _tokens(request: Request, user_id: int, org_id: int, role: str) -> TokenResponse:
+    deps = deps_of(request)
+    access_ttl = timedelta(minutes=deps.settings.access_token_minutes)
+    refresh_ttl = timedelta(days=deps.settings.refresh_token_days)
+    pair = issue_tokens(
+        user_id=user_id,
+        org_id=org_id,
+        role=role,
+        secret=deps.jwt_secret,
+        now=deps.now(),
+        access_ttl=access_ttl,
+        refresh_ttl=refresh_ttl,
+    )
+    return TokenResponse(
+        access_token=pair.access_token,
+        expires_in=int(access_ttl.total_seconds()),
+        refresh_token=pair.refresh_token,
+        refresh_expires_in=int(refresh_ttl.total_seconds()),
+    )
+
+
+@router.post("/token", response_model=TokenResponse, summary="Log in (OAuth2 password flow)")
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=320, description="the user's email")],
+    password: Annotated[str, Form(max_length=1024)],
+) -> TokenResponse:
+    deps = deps_of(request)
+    ip = client_ip(request)
+    enforce_rate_limit(request, deps.settings.auth_rate_limit, f"ip:{ip}")
+    with deps.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT id, org_id, role, password_hash, is_active FROM users WHERE lower(email) = lower(%s)",
+            (username,),
+        ).fetchone()
+        usable = row is not None and row[4]
+        ok = verify_password(password, row[3] if usable else None)
+        with conn.transaction():
+            if not ok or row is None:
+                user = Principal.for_user(user_id=row[0], org_id=row[1], role=row[2]) if row is not None else None
+                audit(conn, user, "auth.login_failed", f"user:{row[0]}" if row else None, {"ip": ip})
+            else:
+                user_id, org_id, role, stored, _ = row
+                if needs_rehash(stored):
+                    conn.execute(
+                        "UPDATE users SET password_hash = %s WHERE id = %s", (hash_password(password), user_id)
+                    )
+                user = Principal.for_user(user_id=user_id, org_id=org_id, role=role)
+                audit(conn, user, "auth.login", f"user:{user_id}", {"ip": ip})
+    if not ok or row is None:
+        raise AuthError("wrong email or password")
+    return _tokens(request, user_id, org_id, role)
+
+
+@router.post("/refresh", response_model=TokenResponse, summary="Exchange a refresh token for new tokens")
+def refresh(request: Request, body: RefreshRequest) -> TokenResponse:
+    deps = deps_of(request)
+    ip = client_ip(request)
+    enforce_rate_limit(request, deps.settings.auth_rate_limit, f"ip:{ip}")
+    claims = decode_refresh(body.refresh_token, deps.jwt_secret, now=deps.now())
+    with deps.pool.connection() as conn:
+        row = conn.execute("SELECT org_id, role, is_active FROM users WHERE id = %s", (claims.user_id,)).fetchone()
+        if row is None or not row[2] or row[0] != claims.org_id:
+            raise AuthError("user no longer active")
+        with conn.transaction():
+            user = Principal.for_user(user_id=claims.user_id, org_id=row[0], role=row[1])
+            audit(conn, user, "auth.refresh", f"user:{claims.user_id}", {"ip": ip})
+    # The role is read again: a demotion takes effect at the next refresh, not at the refresh token's expiry.
+    return _tokens(request, claims.user_id, row[0], row[1])
+
+
+@router.get("/me", response_model=Me, summary="Who am I")
+def me(request: Request, principal: Annotated[Principal, Depends(authenticated)]) -> Me:
+    with deps_of(request).pool.connection() as conn:
+        org = conn.execute("SELECT name FROM organizations WHERE id = %s", (principal.org_id,)).fetchone()
+        email = None
+        if principal.user_id is not None:
+            user = conn.execute("SELECT email FROM users WHERE id = %s", (principal.user_id,)).fetchone()
+            email = user[0] if user else None
+    return Me(
+        user_id=principal.user_id,
+        org_id=principal.org_id,
+        organization=org[0] if org else "",
+        role=principal.role.value,
+        via=principal.via,
+        email=email,
+        scopes=sorted(s.value for s in principal.scopes),
+    )
+
+
+_KEY_COLUMNS = "id, name, prefix, scopes, expires_at, revoked_at, last_used_at, created_at"
+
+
+def _key_info(row: Any) -> dict[str, Any]:
+    names = [c.strip() for c in _KEY_COLUMNS.split(",")]
+    return dict(zip(names, row, strict=True))
+
+
+@router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, summary="Create an API key (shown once)")
+def create_api_key(
+    request: Request, body: ApiKeyCreate, principal: Annotated[Principal, Depends(require(Permission.API_KEYS_WRITE))]
+) -> dict[str, Any]:
+    deps = deps_of(request)
+    full_key, prefix, key_hash = generate_api_key()
+    expires_at = deps.now() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    scopes = sorted({s.value for s in body.scopes})
+    with deps.pool.connection() as conn, conn.transaction():
+        row = conn.execute(
+            f"INSERT INTO api_keys (org_id, user_id, name, prefix, key_hash, scopes, expires_at) "  # noqa: S608 -- constant SQL fragments; values are bound
+            f"VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {_KEY_COLUMNS}",
+            (principal.org_id, principal.user_id, body.name, prefix, key_hash, scopes, expires_at),
+        ).fetchone()
+        audit(conn, principal, "api_key.create", f"api_key:{row[0]}", {"name": body.name, "scopes": scopes})
+    return {**_key_info(row), "key": full_key}
+
+
+@router.get("/api-keys", response_model=list[ApiKeyInfo], summary="List the organization's API keys")
+def list_api_keys(
+    request: Request, principal: Annotated[Principal, Depends(require(Permission.API_KEYS_READ))]
+) -> list[dict[str, Any]]:
+    with deps_of(request).pool.connection() as conn:
+        rows = conn.execute(
+            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE org_id = %s ORDER BY id",  # noqa: S608 -- constant SQL fragments; values are bound
+            (principal.org_id,),
+        ).fetchall()
+    return [_key_info(row) for row in rows]
+
+
+@router.delete("/api-keys/{key_id}", response_model=ApiKeyInfo, summary="Revoke an API key")
+def revoke_api_key(
+    request: Request, key_id: int, principal: Annotated[Principal, Depends(require(Permission.API_KEYS_WRITE))]
+) -> dict[str, Any]:
+    with deps_of(request).pool.connection() as conn, conn.transaction():
+        row = conn.execute(
+            f"UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s AND org_id = %s "  # noqa: S608 -- constant SQL fragments; values are bound
+            f"RETURNING {_KEY_COLUMNS}",
+            (key_id, principal.org_id),
+        ).fetchone()
+        if row is None:
+            raise not_found("api key")  # another organization's key is indistinguishable from a missing one
+        audit(conn, principal, "api_key.revoke", f"api_key:{key_id}")
+    return _key_info(row)

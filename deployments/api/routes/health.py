@@ -1,0 +1,48 @@
+"""Liveness and readiness (no authentication)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Request
+
+from deployments.api.responses import JSONResponse
+from deployments.api.security import deps_of
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _postgres_ok(request: Request) -> bool:
+    try:
+        with deps_of(request).pool.connection(timeout=2) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except Exception:
+        return False
+
+
+@router.get("/readyz", summary="Readiness: PostgreSQL, Redis and the scorer")
+async def readyz(request: Request) -> Any:
+    deps = deps_of(request)
+    postgres = await anyio.to_thread.run_sync(_postgres_ok, request)
+    redis_ok = await anyio.to_thread.run_sync(deps.cache.ping)
+    try:
+        with anyio.fail_after(5):
+            scorer = await deps.scorer.status()
+        scorer_check = {"ok": True, "model_ready": scorer["ready"], "detail": scorer}
+    except Exception as exc:
+        scorer_check = {"ok": False, "model_ready": False, "detail": {"error": repr(exc)}}
+    # Without PostgreSQL nothing works; without Redis (rate limits fall back to memory, no cache) or a model
+    # (risk endpoints answer 503) the rest of the API still serves, so the gateway stays in rotation.
+    status = "unavailable" if not postgres else ("ready" if redis_ok and scorer_check["model_ready"] else "degraded")
+    body = {
+        "status": status,
+        "checks": {"postgres": {"ok": postgres}, "redis": {"ok": redis_ok}, "scorer": scorer_check},
+    }
+    return JSONResponse(body, status_code=503 if not postgres else 200)

@@ -1,0 +1,238 @@
+"""/v1/portfolios: the buildings an organization watches, bulk add/remove by BBL, BIN or address, roll-up, CSV.
+
+Every query is scoped to the caller's organization: another organization's portfolio is a 404, exactly like a
+missing one, so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from psycopg.rows import dict_row
+from pydantic import BaseModel, Field, StringConstraints
+
+from deployments.api.errors import ApiError, not_found
+from deployments.api.params import BBL_PATTERN, BIN_PATTERN, CSVResponse, csv_response
+from deployments.api.security import audit, deps_of, require
+from sentinel.auth.principal import Principal
+from sentinel.auth.rbac import Permission
+
+router = APIRouter(prefix="/v1/portfolios", tags=["portfolios"])
+Reader = Annotated[Principal, Depends(require(Permission.PORTFOLIOS_READ))]
+Writer = Annotated[Principal, Depends(require(Permission.PORTFOLIOS_WRITE))]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+
+class PortfolioCreate(BaseModel):
+    name: Name
+
+
+class Portfolio(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    buildings: int
+
+
+class BuildingRefs(BaseModel):
+    bbls: list[Annotated[str, StringConstraints(pattern=BBL_PATTERN)]] = Field(default_factory=list, max_length=5000)
+    bins: list[Annotated[str, StringConstraints(pattern=BIN_PATTERN)]] = Field(default_factory=list, max_length=5000)
+    addresses: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=1000, description="exact address as the city writes it, e.g. 123 MAIN ST"
+    )
+
+
+class BuildingChange(BaseModel):
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    unresolved: list[str] = Field(description="references that matched no known building", default_factory=list)
+    ambiguous: list[str] = Field(description="addresses that matched more than one lot", default_factory=list)
+
+
+def _owned(conn: Any, portfolio_id: int, org_id: int) -> None:
+    row = conn.execute("SELECT 1 FROM portfolios WHERE id = %s AND org_id = %s", (portfolio_id, org_id)).fetchone()
+    if row is None:
+        raise not_found(f"portfolio {portfolio_id}")
+
+
+def _resolve(conn: Any, refs: BuildingRefs) -> tuple[dict[str, str | None], list[str], list[str]]:
+    """BBL -> BIN (when known) for the references, plus the unresolved and the ambiguous ones."""
+    found: dict[str, str | None] = {}
+    unresolved: list[str] = []
+    ambiguous: list[str] = []
+    if refs.bbls:
+        known = {r[0] for r in conn.execute("SELECT bbl FROM properties WHERE bbl = ANY(%s::bpchar[])", (refs.bbls,))}
+        known |= {
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT bbl FROM violations WHERE bbl = ANY(%s::bpchar[]) "
+                "UNION SELECT DISTINCT bbl FROM buildings WHERE bbl = ANY(%s::bpchar[])",
+                (refs.bbls, refs.bbls),
+            )
+        }
+        for bbl in refs.bbls:
+            if bbl in known:
+                found.setdefault(bbl, None)
+            else:
+                unresolved.append(bbl)
+    if refs.bins:
+        rows = dict(conn.execute("SELECT bin, bbl FROM buildings WHERE bin = ANY(%s::bpchar[])", (refs.bins,)))
+        for bin_ in refs.bins:
+            if rows.get(bin_):
+                found[rows[bin_]] = bin_
+            else:
+                unresolved.append(bin_)
+    for address in refs.addresses:
+        normalized = re.sub(r"\s+", " ", address.strip().upper())
+        bbls = [r[0] for r in conn.execute("SELECT bbl FROM properties WHERE address = %s LIMIT 2", (normalized,))]
+        if len(bbls) == 1:
+            found.setdefault(bbls[0], None)
+        elif bbls:
+            ambiguous.append(address)
+        else:
+            unresolved.append(address)
+    return found, unresolved, ambiguous
+
+
+@router.get("", response_model=list[Portfolio], summary="The organization's portfolios")
+def list_portfolios(request: Request, principal: Reader) -> list[dict[str, Any]]:
+    with deps_of(request).pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT p.id, p.name, p.created_at, count(b.bbl) AS buildings FROM portfolios p "
+            "LEFT JOIN portfolio_buildings b ON b.portfolio_id = p.id WHERE p.org_id = %s "
+            "GROUP BY p.id ORDER BY p.id",
+            (principal.org_id,),
+        ).fetchall()
+
+
+@router.post("", response_model=Portfolio, status_code=201, summary="Create a portfolio")
+def create_portfolio(request: Request, body: PortfolioCreate, principal: Writer) -> dict[str, Any]:
+    with deps_of(request).pool.connection() as conn, conn.transaction():
+        row = conn.execute(
+            "INSERT INTO portfolios (org_id, name) VALUES (%s, %s) ON CONFLICT (org_id, name) DO NOTHING "
+            "RETURNING id, name, created_at",
+            (principal.org_id, body.name),
+        ).fetchone()
+        if row is None:
+            raise ApiError(409, "conflict", f"a portfolio named {body.name!r} already exists")
+        audit(conn, principal, "portfolio.create", f"portfolio:{row[0]}", {"name": body.name})
+    return {"id": row[0], "name": row[1], "created_at": row[2], "buildings": 0}
+
+
+@router.delete("/{portfolio_id}", status_code=204, summary="Delete a portfolio")
+def delete_portfolio(request: Request, portfolio_id: int, principal: Writer) -> None:
+    with deps_of(request).pool.connection() as conn, conn.transaction():
+        row = conn.execute(
+            "DELETE FROM portfolios WHERE id = %s AND org_id = %s RETURNING id", (portfolio_id, principal.org_id)
+        ).fetchone()
+        if row is None:
+            raise not_found(f"portfolio {portfolio_id}")
+        audit(conn, principal, "portfolio.delete", f"portfolio:{portfolio_id}")
+
+
+@router.post("/{portfolio_id}/buildings", response_model=BuildingChange, summary="Add buildings in bulk")
+def add_buildings(request: Request, portfolio_id: int, body: BuildingRefs, principal: Writer) -> BuildingChange:
+    with deps_of(request).pool.connection() as conn, conn.transaction():
+        _owned(conn, portfolio_id, principal.org_id)
+        found, unresolved, ambiguous = _resolve(conn, body)
+        added = []
+        with conn.cursor() as cur:
+            for bbl, bin_ in found.items():
+                cur.execute(
+                    "INSERT INTO portfolio_buildings (portfolio_id, bbl, bin) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (portfolio_id, bbl) DO NOTHING RETURNING bbl",
+                    (portfolio_id, bbl, bin_),
+                )
+                if cur.fetchone() is not None:
+                    added.append(bbl)
+        audit(conn, principal, "portfolio.add_buildings", f"portfolio:{portfolio_id}", {"added": added})
+    return BuildingChange(added=added, unresolved=unresolved, ambiguous=ambiguous)
+
+
+@router.post("/{portfolio_id}/buildings/remove", response_model=BuildingChange, summary="Remove buildings in bulk")
+def remove_buildings(request: Request, portfolio_id: int, body: BuildingRefs, principal: Writer) -> BuildingChange:
+    with deps_of(request).pool.connection() as conn, conn.transaction():
+        _owned(conn, portfolio_id, principal.org_id)
+        found, unresolved, ambiguous = _resolve(conn, body)
+        removed = [
+            r[0]
+            for r in conn.execute(
+                "DELETE FROM portfolio_buildings WHERE portfolio_id = %s AND bbl = ANY(%s::bpchar[]) RETURNING bbl",
+                (portfolio_id, list(found)),
+            )
+        ]
+        audit(conn, principal, "portfolio.remove_buildings", f"portfolio:{portfolio_id}", {"removed": removed})
+    return BuildingChange(removed=removed, unresolved=unresolved, ambiguous=ambiguous)
+
+
+_ROLLUP = """
+    SELECT b.bbl, b.bin, p.address, p.borough,
+           s.overall, s.safety, s.legal, s.financial, s.trend, s.computed_at AS score_computed_at,
+           coalesce(v.open_violations, 0) AS open_violations, coalesce(v.open_class_c, 0) AS open_class_c,
+           v.imposed, v.paid, v.balance, coalesce(v.unknown_amounts, 0) AS violations_with_unknown_amounts,
+           v.overdue_deadlines, v.next_deadline
+    FROM portfolio_buildings b
+    LEFT JOIN properties p ON p.bbl = b.bbl
+    LEFT JOIN LATERAL (
+        SELECT overall, safety, legal, financial, trend, computed_at FROM risk_scores r
+        WHERE r.bbl = b.bbl ORDER BY computed_at DESC LIMIT 1) s ON true
+    LEFT JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE status = 'open') AS open_violations,
+               count(*) FILTER (WHERE status = 'open' AND source = 'HPD' AND class = 'C') AS open_class_c,
+               sum(penalty_imposed) AS imposed, sum(amount_paid) AS paid, sum(balance_due) AS balance,
+               count(*) FILTER (WHERE balance_due IS NULL) AS unknown_amounts,
+               count(*) FILTER (WHERE status = 'open' AND least(certify_by_date, correct_by_date) < %s)
+                   AS overdue_deadlines,
+               min(least(certify_by_date, correct_by_date, hearing_date))
+                   FILTER (WHERE status = 'open' AND greatest(certify_by_date, correct_by_date, hearing_date) >= %s)
+                   AS next_deadline
+        FROM violations WHERE bbl = b.bbl AND NOT is_deleted) v ON true
+    WHERE b.portfolio_id = %s ORDER BY b.bbl
+"""
+
+
+def _rollup_rows(conn: Any, portfolio_id: int, today: date) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(_ROLLUP, (today, today, portfolio_id)).fetchall()
+
+
+@router.get("/{portfolio_id}", summary="A portfolio's roll-up: scores, open violations, exposure, deadlines")
+def portfolio_rollup(request: Request, portfolio_id: int, principal: Reader) -> dict[str, Any]:
+    deps = deps_of(request)
+    with deps.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT id, name, created_at FROM portfolios WHERE id = %s AND org_id = %s",
+            (portfolio_id, principal.org_id),
+        ).fetchone()
+        if row is None:
+            raise not_found(f"portfolio {portfolio_id}")
+        buildings = _rollup_rows(conn, portfolio_id, deps.now().date())
+    scored = [b["overall"] for b in buildings if b["overall"] is not None]
+    summary = {
+        "buildings": len(buildings),
+        "scored_buildings": len(scored),
+        "mean_overall_score": round(sum(scored) / len(scored), 1) if scored else None,
+        "max_overall_score": max(scored) if scored else None,
+        "open_violations": sum(b["open_violations"] for b in buildings),
+        "open_class_c": sum(b["open_class_c"] for b in buildings),
+        "overdue_deadlines": sum(b["overdue_deadlines"] or 0 for b in buildings),
+        "penalty_imposed": sum((b["imposed"] or 0) for b in buildings),
+        "penalty_paid": sum((b["paid"] or 0) for b in buildings),
+        "penalty_balance": sum((b["balance"] or 0) for b in buildings),
+        "violations_with_unknown_amounts": sum(b["violations_with_unknown_amounts"] for b in buildings),
+        "next_deadline": min((b["next_deadline"] for b in buildings if b["next_deadline"]), default=None),
+    }
+    return {"id": row[0], "name": row[1], "created_at": row[2], "summary": summary, "buildings": buildings}
+
+
+@router.get("/{portfolio_id}/export.csv", summary="A portfolio's roll-up as CSV", response_class=CSVResponse)
+def export_portfolio(request: Request, portfolio_id: int, principal: Reader) -> Any:
+    deps = deps_of(request)
+    with deps.pool.connection() as conn:
+        _owned(conn, portfolio_id, principal.org_id)
+        rows = _rollup_rows(conn, portfolio_id, deps.now().date())
+    header = list(rows[0].keys()) if rows else ["bbl"]
+    return csv_response(header, [list(r.values()) for r in rows], f"portfolio-{portfolio_id}.csv")

@@ -1,0 +1,81 @@
+"""Risk scores: one building, or up to 1000 in one call.
+
+Answered in the gateway from stored scores (Redis, then PostgreSQL); the scorer is called only for real work:
+computing a building that has no score (awaited) or recomputing a stale one (in the background, the stale
+score is returned marked `stale: true`). Without an active model: 503, never a made-up score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field, StringConstraints
+
+from deployments.api.deps import Deps
+from deployments.api.errors import ApiError, not_found
+from deployments.api.params import BBL_PATTERN, BblPath
+from deployments.api.security import deps_of, require
+from deployments.risk.store import ScoreRead
+from sentinel.auth.principal import Principal
+from sentinel.auth.rbac import Permission
+
+router = APIRouter(prefix="/v1", tags=["risk"])
+RiskReader = Annotated[Principal, Depends(require(Permission.RISK_READ))]
+
+
+class RiskScore(BaseModel):
+    bbl: str
+    scores: dict[str, int] = Field(description="overall, safety, legal, financial: 0-100")
+    trend: str
+    reasons: list[Any]
+    model_version: dict[str, str]
+    as_of: date
+    computed_at: datetime
+    stale: bool = Field(description="newer data exists; a recomputation is under way")
+    newest_data_at: datetime | None
+
+
+class BatchRequest(BaseModel):
+    bbls: list[Annotated[str, StringConstraints(pattern=BBL_PATTERN)]] = Field(min_length=1, max_length=1000)
+
+
+class BatchResponse(BaseModel):
+    scores: list[RiskScore]
+    not_found: list[str]
+
+
+async def resolve_scores(deps: Deps, bbls: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    reads: dict[str, ScoreRead] = await anyio.to_thread.run_sync(deps.scores.read, list(bbls))
+    stale = [b for b, r in reads.items() if r.score is not None and r.stale]
+    if stale:
+        deps.scorer.refresh_in_background(stale)
+    missing = [b for b, r in reads.items() if r.score is None and r.known]
+    if missing:
+        result = await deps.scorer.compute(missing)
+        if result["unavailable"]:
+            raise ApiError(503, "model_unavailable", result["unavailable"], headers={"Retry-After": "60"})
+        for score in result["scores"]:
+            read = reads[score.bbl]
+            reads[score.bbl] = ScoreRead(score.bbl, True, score, False, read.newest_data_at)
+    views = [r.view() for r in reads.values() if r.score is not None]
+    unknown = [b for b, r in reads.items() if not r.known]
+    return views, unknown
+
+
+@router.get("/properties/{bbl}/risk", response_model=RiskScore, summary="A building's risk scores")
+async def property_risk(request: Request, bbl: BblPath, _: RiskReader) -> dict[str, Any]:
+    views, unknown = await resolve_scores(deps_of(request), [bbl])
+    if unknown or not views:
+        raise not_found(f"property {bbl}")
+    return views[0]
+
+
+@router.post("/risk/batch", response_model=BatchResponse, summary="Risk scores of up to 1000 buildings")
+async def batch_risk(request: Request, body: BatchRequest, _: RiskReader) -> dict[str, Any]:
+    bbls = list(dict.fromkeys(body.bbls))
+    views, unknown = await resolve_scores(deps_of(request), bbls)
+    return {"scores": views, "not_found": unknown}

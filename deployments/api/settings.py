@@ -1,0 +1,37 @@
+"""API settings: `VS_API_*` variables (the shared `Settings` stays free of gateway knobs).
+
+| variable | default | meaning |
+|---|---|---|
+| VS_API_CORS_ORIGINS | [] | JSON list of allowed browser origins (empty: CORS off) |
+| VS_API_RATE_LIMIT | 1200/minute | per API key, else per user, else per client IP |
+| VS_API_AUTH_RATE_LIMIT | 30/minute | per client IP on the token and refresh endpoints |
+| VS_API_ACCESS_TOKEN_MINUTES | 15 | lifetime of a JWT access token |
+| VS_API_REFRESH_TOKEN_DAYS | 7 | lifetime of a refresh token |
+| VS_API_SCORE_CACHE_SECONDS | 300 | how long a stored score stays in Redis |
+| VS_API_KEY_USE_AUDIT_SECONDS | 0 | write the `api_key.used` audit row at most this often per key (0: every use) |
+| VS_API_MODEL_POLL_SECONDS | 10 | how often the scorer checks the models table for a promotion |
+| VS_API_TRUST_FORWARDED_FOR | false | take the client IP from X-Forwarded-For (only behind a trusted proxy) |
+| VS_API_CSV_MAX_ROWS | 100000 | the most rows one CSV export returns |
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VS_API_", extra="ignore")
+
+    cors_origins: list[str] = Field(default_factory=list)
+    rate_limit: str = "1200/minute"
+    auth_rate_limit: str = "30/minute"
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=7, ge=1, le=90)
+    score_cache_seconds: int = Field(default=300, ge=0)
+    key_use_audit_seconds: int = Field(default=0, ge=0)
+    model_poll_seconds: float = Field(default=10.0, gt=0)
+    trust_forwarded_for: bool = False
+    csv_max_rows: int = Field(default=100_000, ge=1)
+    max_page_size: int = Field(default=500, ge=1)
+    batch_max_bbls: int = Field(default=1000, ge=1)

@@ -1,0 +1,1 @@
+"""Risk scores for the API: stored-score reads (Redis, then PostgreSQL), staleness, online scoring."""

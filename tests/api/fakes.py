@@ -1,0 +1,58 @@
+"""A stand-in risk model for the API tests and the serving benchmark.
+
+No trained model exists in these tests, and the API must not invent scores, so the tests hand the scorer this
+explicit test double through the same loader hook a real deployment uses. Its scores are a pure function of a
+building's open violations (so a test can predict them), tagged with the version "test-counting-1".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from deployments.risk.models import SCORE_KINDS, LoadedModels, ModelOutput
+
+VERSION = "test-counting-1"
+
+
+def expected_overall(open_violations: int) -> int:
+    return min(100, 10 * open_violations)
+
+
+class CountingModel:
+    versions = dict.fromkeys(SCORE_KINDS, VERSION)
+
+    def score(self, conn: psycopg.Connection[Any], bbls: Sequence[str], as_of: date) -> list[ModelOutput]:
+        counts = dict(
+            conn.execute(
+                "SELECT b.bbl, (SELECT count(*) FROM violations v WHERE v.bbl = b.bbl AND v.status = 'open') "
+                "FROM unnest(%s::bpchar[]) AS b(bbl)",
+                (list(bbls),),
+            ).fetchall()
+        )
+        out = []
+        for bbl in bbls:
+            n = int(counts.get(bbl, 0))
+            overall = expected_overall(n)
+            scores = {"overall": overall, "safety": overall, "legal": overall // 2, "financial": overall // 4}
+            out.append(
+                ModelOutput(
+                    bbl=bbl,
+                    scores=scores,
+                    probabilities={k: v / 100 for k, v in scores.items()},
+                    reasons=[{"feature": "open_violations", "value": n, "contribution": overall}],
+                )
+            )
+        return out
+
+
+def load_counting_model(conn: psycopg.Connection[Any], model_dir: Path) -> LoadedModels:
+    return LoadedModels(CountingModel(), "", ("counting", VERSION))
+
+
+def load_no_model(conn: psycopg.Connection[Any], model_dir: Path) -> LoadedModels:
+    return LoadedModels(None, "no active risk model yet (test: none promoted)", ("none",))
