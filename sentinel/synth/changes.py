@@ -57,7 +57,8 @@ def days_of_changes(config: SynthConfig, days: list[date]) -> dict[date, ChangeD
                     changed |= arr == n
                 select = np.flatnonzero(changed)
                 if select.size:
-                    docs[d]["datasets"][module.DATASET_ID]["upsert"].extend(module.rows(cb.batch, ev, n, select))
+                    upserts = docs[d]["datasets"][module.DATASET_ID]["upsert"]
+                    upserts.extend(orjson.loads(row) for row in module.rows(cb.batch, ev, n, select))
     return docs
 
 

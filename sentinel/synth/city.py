@@ -95,13 +95,13 @@ def write_city(
     done = 0
     try:
         for module in EVENT_DATASETS:
-            for row in getattr(module, "prelude", lambda: [])():
-                writers[module.DATASET_ID].write(row)
+            for prelude_row in getattr(module, "prelude", list)():
+                writers[module.DATASET_ID].write(prelude_row)
         for cb in city.batches():
             for module in EVENT_DATASETS:
                 w = writers[module.DATASET_ID]
-                for row in module.rows(cb.batch, cb.events[module.DATASET_ID], as_of):
-                    w.write(row)
+                for encoded in module.rows(cb.batch, cb.events[module.DATASET_ID], as_of):
+                    w.write_encoded(encoded)
             for module in STATIC_DATASETS:
                 w = writers[module.DATASET_ID]
                 for row in module.rows(cb.batch, as_of):

@@ -3,10 +3,13 @@ months, the random stream, the id counters and the string forms of the building 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
+import orjson
 
 from sentinel.synth.buildings import Buildings
 from sentinel.synth.dates import DateFormats
@@ -105,3 +108,10 @@ class BuildingStrings:
         self.lon_f = bl.longitude.tolist()
         self.units = bl.units.tolist()
         self.floors = bl.floors.tolist()
+        self._fragments: dict[str, list[bytes]] = {}
+
+    def fragments(self, name: str, fields: Callable[[int], dict[str, Any]]) -> list[bytes]:
+        """Per building, its fields of a dataset encoded once as the inside of a JSON object."""
+        if name not in self._fragments:
+            self._fragments[name] = [orjson.dumps(fields(b))[1:-1] for b in range(len(self.bin))]
+        return self._fragments[name]

@@ -26,11 +26,15 @@ class JsonArrayWriter:
         self.rows = 0
 
     def write(self, row: dict[str, Any]) -> None:
+        self.write_encoded(orjson.dumps(row))
+
+    def write_encoded(self, row: bytes) -> None:
+        """A row already encoded as one JSON object (no newline inside)."""
         if self._pending is not None:
             self._buffer.append(self._pending)
             if len(self._buffer) >= self._buffer_rows:
                 self._flush()
-        self._pending = orjson.dumps(row)
+        self._pending = row
         self.rows += 1
 
     def _flush(self) -> None:

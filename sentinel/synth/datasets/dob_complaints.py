@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from sentinel.synth.context import Batch, Events
-from sentinel.synth.datasets.common import later
+from sentinel.synth.datasets.common import encode, later
 
 DATASET_ID = "eabe-havv"
 RATE = 0.004
@@ -59,7 +59,7 @@ def change_days(ev: Events) -> list[np.ndarray]:
     return [ev.day, ev.cols["inspection"], ev.cols["disposition"]]
 
 
-def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[dict[str, str]]:
+def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[bytes]:
     s, mdy, iso = batch.s, batch.fmt.mdy, batch.fmt.iso
     idx = np.flatnonzero(ev.day <= as_of) if select is None else select[ev.day[select] <= as_of]
     c = {k: v[idx].tolist() for k, v in ev.cols.items()}
@@ -85,4 +85,4 @@ def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None)
             "inspection_date": mdy(c["inspection"][i]) if inspected else None,
             "dobrundate": iso(last),
         }
-        yield {k: v for k, v in row.items() if v is not None}
+        yield encode(row)

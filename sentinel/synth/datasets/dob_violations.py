@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from sentinel.synth.context import Batch, Events
-from sentinel.synth.datasets.common import later
+from sentinel.synth.datasets.common import encode, later
 from sentinel.synth.risk import SERIOUS_SHARES
 
 DATASET_ID = "3h2n-5cm9"
@@ -105,7 +105,7 @@ def change_days(ev: Events) -> list[np.ndarray]:
     return [ev.day, ev.cols["disposition"]]
 
 
-def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[dict[str, str]]:
+def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[bytes]:
     s, ymd = batch.s, batch.fmt.ymd
     idx = np.flatnonzero(ev.day <= as_of) if select is None else select[ev.day[select] <= as_of]
     c = {k: v[idx].tolist() for k, v in ev.cols.items()}
@@ -143,4 +143,4 @@ def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None)
             "violation_category": category,
             "violation_type": vtype,
         }
-        yield {k: v for k, v in row.items() if v is not None}
+        yield encode(row)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from sentinel.synth.context import Batch, Events
-from sentinel.synth.datasets.common import later
+from sentinel.synth.datasets.common import encode, later
 from sentinel.synth.risk import SERIOUS_SHARES
 
 DATASET_ID = "6bgk-3dad"
@@ -107,7 +107,7 @@ def change_days(ev: Events) -> list[np.ndarray]:
     return [ev.day, c["hearing"], c["paid_day"], c["certified"]]
 
 
-def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[dict[str, str]]:
+def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[bytes]:
     s, ymd = batch.s, batch.fmt.ymd
     idx = np.flatnonzero(ev.day <= as_of) if select is None else select[ev.day[select] <= as_of]
     c = {k: v[idx].tolist() for k, v in ev.cols.items()}
@@ -163,4 +163,4 @@ def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None)
             "hearing_status": OUTCOMES[c["outcome"][i]] if heard else "PENDING",
             "certification_status": cert_status,
         }
-        yield {k: v for k, v in row.items() if v is not None}
+        yield encode(row)

@@ -6,12 +6,12 @@ heat season; every complaint is also a 311 request with the same `unique_key` (s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from sentinel.synth.context import Batch, Events
-from sentinel.synth.datasets.common import later
+from sentinel.synth.context import Batch, BuildingStrings, Events
+from sentinel.synth.datasets.common import encode_with, later
 from sentinel.synth.risk import heat_season
 
 DATASET_ID = "ygpa-z7cr"
@@ -104,23 +104,9 @@ def change_days(ev: Events) -> list[np.ndarray]:
     return [ev.day, ev.cols["close"], ev.cols["problem_close"]]
 
 
-def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[dict[str, str]]:
-    s, iso = batch.s, batch.fmt.iso
-    idx = np.flatnonzero(ev.day <= as_of) if select is None else select[ev.day[select] <= as_of]
-    c = {k: v[idx].tolist() for k, v in ev.cols.items()}
-    for i, (b, day) in enumerate(zip(ev.b[idx].tolist(), ev.day[idx].tolist(), strict=False)):
-        major, minor, code, space, unit, typ = CATALOG[c["category"][i]]
-        closed = c["close"][i] <= as_of
-        p_closed = c["problem_close"][i] <= as_of
-        apt = (
-            "BLDG"
-            if unit == "BUILDING-WIDE"
-            else f"{min(c['apt_floor'][i], s.floors[b])}{'ABCDEF'[c['apt_letter'][i]]}"
-        )
-        yield {
-            "received_date": iso(day),
-            "problem_id": str(c["key"][i]),
-            "complaint_id": str(c["complaint_id"][i]),
+def _building(s: BuildingStrings) -> Callable[[int], dict[str, str]]:
+    def fields(b: int) -> dict[str, str]:
+        return {
             "building_id": s.building_id[b],
             "borough": s.boro_name[b],
             "house_number": s.house[b],
@@ -128,8 +114,37 @@ def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None)
             "post_code": s.zip[b],
             "block": s.block[b],
             "lot": s.lot[b],
-            "apartment": apt,
             "community_board": s.cb[b],
+            "latitude": s.lat[b],
+            "longitude": s.lon[b],
+            "council_district": s.council[b],
+            "census_tract": s.tract[b],
+            "bin": s.bin[b],
+            "bbl": s.bbl[b],
+            "nta": s.nta[b],
+        }
+
+    return fields
+
+
+def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[bytes]:
+    s, iso = batch.s, batch.fmt.iso
+    building = s.fragments(DATASET_ID, _building(s))
+    floors = s.floors
+    idx = np.flatnonzero(ev.day <= as_of) if select is None else select[ev.day[select] <= as_of]
+    c = {k: v[idx].tolist() for k, v in ev.cols.items()}
+    for i, (b, day) in enumerate(zip(ev.b[idx].tolist(), ev.day[idx].tolist(), strict=True)):
+        major, minor, code, space, unit, typ = CATALOG[c["category"][i]]
+        closed = c["close"][i] <= as_of
+        p_closed = c["problem_close"][i] <= as_of
+        apt = (
+            "BLDG" if unit == "BUILDING-WIDE" else f"{min(c['apt_floor'][i], floors[b])}{'ABCDEF'[c['apt_letter'][i]]}"
+        )
+        record = {
+            "received_date": iso(day),
+            "problem_id": str(c["key"][i]),
+            "complaint_id": str(c["complaint_id"][i]),
+            "apartment": apt,
             "unit_type": unit,
             "space_type": space,
             "type": typ,
@@ -144,11 +159,5 @@ def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None)
             "problem_duplicate_flag": "Y" if c["duplicate"][i] else "N",
             "complaint_anonymous_flag": "Y" if c["anonymous"][i] else "N",
             "unique_key": str(c["unique_key"][i]),
-            "latitude": s.lat[b],
-            "longitude": s.lon[b],
-            "council_district": s.council[b],
-            "census_tract": s.tract[b],
-            "bin": s.bin[b],
-            "bbl": s.bbl[b],
-            "nta": s.nta[b],
         }
+        yield encode_with(record, building[b])

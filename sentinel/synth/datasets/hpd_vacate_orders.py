@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from sentinel.synth.context import Batch, Events
-from sentinel.synth.datasets.common import later
+from sentinel.synth.datasets.common import encode, later
 from sentinel.synth.risk import SERIOUS_SHARES
 
 DATASET_ID = "tb8q-a3ar"
@@ -37,7 +37,7 @@ def change_days(ev: Events) -> list[np.ndarray]:
     return [ev.day, ev.cols["rescind"]]
 
 
-def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[dict[str, str]]:
+def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[bytes]:
     s, iso = batch.s, batch.fmt.iso
     idx = np.flatnonzero(ev.day <= as_of) if select is None else select[ev.day[select] <= as_of]
     c = {k: v[idx].tolist() for k, v in ev.cols.items()}
@@ -64,4 +64,4 @@ def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None)
             "bbl": s.bbl[b],
             "nta": s.nta[b],
         }
-        yield {k: v for k, v in row.items() if v is not None}
+        yield encode(row)

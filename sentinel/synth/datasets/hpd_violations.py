@@ -10,12 +10,12 @@ dates. `violationstatus` is exactly "Open"/"Close".
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from sentinel.synth.context import Batch, Events
-from sentinel.synth.datasets.common import NEVER, later, ordinal
+from sentinel.synth.context import Batch, BuildingStrings, Events
+from sentinel.synth.datasets.common import NEVER, encode_with, later, ordinal
 from sentinel.synth.risk import SERIOUS_BASE, SERIOUS_SHARES, heat_season
 
 DATASET_ID = "wvxf-dwi5"
@@ -199,45 +199,9 @@ def change_days(ev: Events) -> list[np.ndarray]:
     return [c["approved"], c["cert_day"], c["t1"], c["t2"]]
 
 
-def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[dict[str, str]]:
-    s, fmt = batch.s, batch.fmt
-    c = ev.cols
-    idx = np.flatnonzero(c["approved"] <= as_of) if select is None else select[c["approved"][select] <= as_of]
-    cols = {k: (v[idx].tolist() if isinstance(v, np.ndarray) else v) for k, v in c.items()}
-    bs, days = ev.b[idx].tolist(), ev.day[idx].tolist()
-    iso = fmt.iso
-    for i, b in enumerate(bs):
-        cls = cols["class"][i]
-        is_info = cls == "I"
-        order, text, _ = _TEMPLATES[cls][cols["template"][i]]
-        if cols["apartment"][i] and not is_info:
-            floor = min(cols["apt_no"][i], s.floors[b])
-            apt = f"{floor}{'ABCDEF'[cols['apt_letter'][i]]}"
-            story = str(floor)
-            where = f"AT APT {apt}, {ordinal(floor)} STORY"
-        else:
-            apt = None
-            k = cols["public_story"][i]
-            story = _STORIES_PUBLIC[k] if k < len(_STORIES_PUBLIC) else str(1 + k % 3)
-            where = f"AT PUBLIC HALL, {ordinal(1)} STORY"
-        if cols["no_story"][i]:
-            story = None
-        status, status_day = (27, cols["approved"][i]) if is_info else (2, cols["nov"][i])
-        if cols["t1"][i] <= as_of:
-            status, status_day = cols["s1"][i], cols["t1"][i]
-            if cols["t2"][i] <= as_of:
-                status, status_day = cols["s2"][i], cols["t2"][i]
-        closed = status in CLOSED_IDS or (status == 11 and cols["reopen_closed"][i])
-        g = cols["garbage"][i]
-        bbl = s.bbl[b]
-        bin_ = s.bin[b]
-        if cls != "C" and g < 0.001:
-            bbl = "0"  # real rows with BBL "0" (1 in 1000 in the API sample)
-        elif cls != "C" and g < 0.002:
-            bbl = bin_ = None  # and rows without bin/bbl
-        nov_day = cols["nov"][i]
-        row = {
-            "violationid": str(cols["key"][i]),
+def _building(s: BuildingStrings) -> Callable[[int], dict[str, str]]:
+    def fields(b: int) -> dict[str, str]:
+        return {
             "buildingid": s.building_id[b],
             "registrationid": s.registration_id[b],
             "boroid": s.boroid[b],
@@ -248,35 +212,81 @@ def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None)
             "streetname": s.street[b],
             "streetcode": s.streetcode[b],
             "zip": s.zip[b],
-            "apartment": apt,
-            "story": story,
             "block": s.block[b],
             "lot": s.lot[b],
+            "latitude": s.lat[b],
+            "longitude": s.lon[b],
+            "communityboard": s.cb[b],
+            "councildistrict": s.council[b],
+            "censustract": s.tract[b],
+            "nta": s.nta[b],
+        }
+
+    return fields
+
+
+def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[bytes]:
+    s, fmt = batch.s, batch.fmt
+    building = s.fragments(DATASET_ID, _building(s))
+    c = ev.cols
+    idx = np.flatnonzero(c["approved"] <= as_of) if select is None else select[c["approved"][select] <= as_of]
+    cols = {k: (v[idx].tolist() if isinstance(v, np.ndarray) else v) for k, v in c.items()}
+    bs, days = ev.b[idx].tolist(), ev.day[idx].tolist()
+    iso = fmt.iso
+    floors, bbls, bins = s.floors, s.bbl, s.bin
+    for i, b in enumerate(bs):
+        cls = cols["class"][i]
+        is_info = cls == "I"
+        order, text, _ = _TEMPLATES[cls][cols["template"][i]]
+        if cols["apartment"][i] and not is_info:
+            floor = min(cols["apt_no"][i], floors[b])
+            apt = f"{floor}{'ABCDEF'[cols['apt_letter'][i]]}"
+            story = str(floor)
+            where = f"AT APT {apt}, {ordinal(floor)} STORY"
+        else:
+            apt = None
+            k = cols["public_story"][i]
+            story = _STORIES_PUBLIC[k] if k < len(_STORIES_PUBLIC) else str(1 + k % 3)
+            where = "AT PUBLIC HALL, 1st STORY"
+        if cols["no_story"][i]:
+            story = None
+        status, status_day = (27, cols["approved"][i]) if is_info else (2, cols["nov"][i])
+        if cols["t1"][i] <= as_of:
+            status, status_day = cols["s1"][i], cols["t1"][i]
+            if cols["t2"][i] <= as_of:
+                status, status_day = cols["s2"][i], cols["t2"][i]
+        closed = status in CLOSED_IDS or (status == 11 and cols["reopen_closed"][i])
+        g = cols["garbage"][i]
+        bbl = bbls[b]
+        bin_ = bins[b]
+        if cls != "C" and g < 0.001:
+            bbl = "0"  # real rows with BBL "0" (1 in 1000 in the API sample)
+        elif cls != "C" and g < 0.002:
+            bbl = bin_ = None  # and rows without bin/bbl
+        postponed = cols["postponed"][i]
+        record = {
+            "violationid": str(cols["key"][i]),
+            "apartment": apt,
+            "story": story,
             "class": cls,
             "inspectiondate": iso(days[i]),
             "approveddate": iso(cols["approved"][i]),
             "originalcertifybydate": None if is_info else iso(cols["certify"][i]),
             "originalcorrectbydate": None if is_info else iso(cols["correct"][i]),
-            "newcertifybydate": iso(cols["certify"][i] + 30) if cols["postponed"][i] else None,
-            "newcorrectbydate": iso(cols["correct"][i] + 30) if cols["postponed"][i] else None,
+            "newcertifybydate": iso(cols["certify"][i] + 30) if postponed else None,
+            "newcorrectbydate": iso(cols["correct"][i] + 30) if postponed else None,
             "certifieddate": iso(cols["cert_day"][i]) if cols["cert_day"][i] <= as_of else None,
             "ordernumber": order,
             "novid": None if is_info else str(cols["novid"][i]),
             "novdescription": text.format(w=where),
-            "novissueddate": None if is_info else iso(nov_day),
+            "novissueddate": None if is_info else iso(cols["nov"][i]),
             "currentstatusid": str(status),
             "currentstatus": STATUS[status],
             "currentstatusdate": iso(status_day),
             "novtype": None if is_info else "Original",
             "violationstatus": "Close" if closed else "Open",
             "rentimpairing": "Y" if cols["rent"][i] else "N",
-            "latitude": s.lat[b],
-            "longitude": s.lon[b],
-            "communityboard": s.cb[b],
-            "councildistrict": s.council[b],
-            "censustract": s.tract[b],
             "bin": bin_,
             "bbl": bbl,
-            "nta": s.nta[b],
         }
-        yield {k: v for k, v in row.items() if v is not None}
+        yield encode_with(record, building[b])

@@ -4,13 +4,13 @@ building's condition. ISO timestamps with a time of day; `location` is a GeoJSON
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from sentinel.synth.context import Batch, Events
+from sentinel.synth.context import Batch, BuildingStrings, Events
 from sentinel.synth.datasets import dob_complaints, hpd_complaints
-from sentinel.synth.datasets.common import later
+from sentinel.synth.datasets.common import encode_with, later
 
 DATASET_ID = "erm2-nwe9"
 OTHER_RATE = 0.02
@@ -31,6 +31,7 @@ OTHER = [
 ]
 SOURCE_HPD, SOURCE_DOB, SOURCE_OTHER = 0, 1, 2
 CHANNELS = ("ONLINE", "PHONE", "MOBILE", "UNKNOWN")
+_RESOLVED = "The Department reviewed your request and took the action it deemed appropriate."
 CITY = {"1": "NEW YORK", "2": "BRONX", "3": "BROOKLYN", "4": "JAMAICA", "5": "STATEN ISLAND"}
 
 
@@ -68,28 +69,56 @@ def change_days(ev: Events) -> list[np.ndarray]:
     return [ev.day, ev.cols["close"]]
 
 
-def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[dict[str, object]]:
+def _building(s: BuildingStrings) -> Callable[[int], dict[str, object]]:
+    def fields(b: int) -> dict[str, object]:
+        lat, lon = s.lat_f[b], s.lon_f[b]
+        return {
+            "incident_zip": s.zip[b],
+            "incident_address": f"{s.house[b]} {s.street[b]}",
+            "street_name": s.street[b],
+            "address_type": "ADDRESS",
+            "city": CITY[s.boroid[b]],
+            "community_board": s.cb311[b],
+            "council_district": s.council[b],
+            "police_precinct": f"Precinct {s.cb3[b]}",
+            "borough": s.boro_name[b],
+            "x_coordinate_state_plane": str(int(990_000 + (lon + 73.97) * 277_000)),
+            "y_coordinate_state_plane": str(int(230_000 + (lat - 40.80) * 364_000)),
+            "park_facility_name": "Unspecified",
+            "park_borough": s.boro_name[b],
+            "latitude": f"{lat:.14f}",
+            "longitude": f"{lon:.14f}",
+            "location": {"type": "Point", "coordinates": [round(lon, 8), round(lat, 8)]},
+        }
+
+    return fields
+
+
+def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[bytes]:
     s, fmt = batch.s, batch.fmt
+    building = s.fragments(DATASET_ID, _building(s))
     idx = np.flatnonzero(ev.day <= as_of) if select is None else select[ev.day[select] <= as_of]
     c = {k: v[idx].tolist() for k, v in ev.cols.items()}
-    for i, (b, day) in enumerate(zip(ev.b[idx].tolist(), ev.day[idx].tolist(), strict=False)):
+    for i, (b, day) in enumerate(zip(ev.b[idx].tolist(), ev.day[idx].tolist(), strict=True)):
         src = c["source"][i]
         if src == SOURCE_HPD:
             major, minor = hpd_complaints.CATALOG[c["category"][i]][:2]
             agency, ctype, descriptor, location_type = "HPD", major, minor, "RESIDENTIAL BUILDING"
+            resolution = hpd_complaints.OUTCOMES[1]
         elif src == SOURCE_DOB:
             _, _, ctype, descriptor = dob_complaints.CATEGORIES[c["category"][i]]
             agency, location_type = "DOB", None
+            resolution = _RESOLVED
         else:
             agency, ctype, descriptor, location_type = OTHER[c["category"][i]]
+            resolution = _RESOLVED
         closed = c["close"][i] <= as_of
         close_day = c["close"][i]
         created = fmt.iso_time(day, c["seconds"][i])
         closed_at = fmt.iso_time(close_day, c["close_seconds"][i]) if closed else None
         if closed and close_day == day and c["close_seconds"][i] < c["seconds"][i]:
             closed_at = created  # 311 has many zero-duration requests; never closed before created here
-        lat, lon = s.lat_f[b], s.lon_f[b]
-        row = {
+        record = {
             "unique_key": str(c["key"][i]),
             "created_date": created,
             "closed_date": closed_at,
@@ -98,32 +127,10 @@ def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None)
             "complaint_type": ctype,
             "descriptor": descriptor,
             "location_type": location_type,
-            "incident_zip": s.zip[b],
-            "incident_address": f"{s.house[b]} {s.street[b]}",
-            "street_name": s.street[b],
-            "address_type": "ADDRESS",
-            "city": CITY[s.boroid[b]],
             "status": "Closed" if closed else "Open",
-            "resolution_description": (
-                hpd_complaints.OUTCOMES[1]
-                if src == SOURCE_HPD
-                else "The Department reviewed your request and took the action it deemed appropriate."
-            )
-            if closed
-            else None,
+            "resolution_description": resolution if closed else None,
             "resolution_action_updated_date": fmt.iso(close_day) if closed else None,
-            "community_board": s.cb311[b],
-            "council_district": s.council[b],
-            "police_precinct": f"Precinct {s.cb3[b]}",
             "bbl": None if c["no_bbl"][i] else s.bbl[b],
-            "borough": s.boro_name[b],
-            "x_coordinate_state_plane": str(int(990_000 + (lon + 73.97) * 277_000)),
-            "y_coordinate_state_plane": str(int(230_000 + (lat - 40.80) * 364_000)),
             "open_data_channel_type": CHANNELS[c["channel"][i]],
-            "park_facility_name": "Unspecified",
-            "park_borough": s.boro_name[b],
-            "latitude": f"{lat:.14f}",
-            "longitude": f"{lon:.14f}",
-            "location": {"type": "Point", "coordinates": [round(lon, 8), round(lat, 8)]},
         }
-        yield {k: v for k, v in row.items() if v is not None}
+        yield encode_with(record, building[b])

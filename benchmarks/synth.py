@@ -1,0 +1,47 @@
+"""Time and peak memory to generate a synthetic city with at least 1M HPD violation rows.
+
+    .venv/bin/python benchmarks/synth.py [--buildings 36000] [--out DIR]
+
+Prints rows per dataset, wall time, rows per second and the peak resident memory of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from sentinel.synth import SynthConfig, write_city
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--buildings", type=int, default=36_000)
+    parser.add_argument("--start", default="2015-01-01")
+    parser.add_argument("--end", default="2024-12-31")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None, help="keep the city here (default: a temp dir, removed)")
+    args = parser.parse_args()
+    config = SynthConfig(args.buildings, date.fromisoformat(args.start), date.fromisoformat(args.end), args.seed)
+    out = args.out or Path(tempfile.mkdtemp(prefix="synth-bench-"))
+    t0 = time.perf_counter()
+    summary = write_city(config, out)
+    elapsed = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    total = sum(summary.rows.values())
+    size_mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20
+    for dataset_id, rows in summary.rows.items():
+        print(f"{dataset_id}  {rows:>12,}")
+    print(f"buildings {args.buildings:,}  {args.start}..{args.end}  seed {args.seed}")
+    print(f"HPD violation rows {summary.rows['wvxf-dwi5']:,}  all rows {total:,}  on disk {size_mb:,.0f} MB")
+    print(f"wall {elapsed:.1f} s  ({total / elapsed:,.0f} rows/s)  peak RSS {peak_mb:,.0f} MB")
+    if args.out is None:
+        shutil.rmtree(out)
+
+
+if __name__ == "__main__":
+    main()
