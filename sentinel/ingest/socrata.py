@@ -100,7 +100,7 @@ class SocrataSource:
         self.base_url = base_url
         self._retrying = retry(
             retry=retry_if_exception(_is_retryable),
-            wait=wait_exponential_jitter(initial=0.05, max=max_backoff_s),
+            wait=wait_exponential_jitter(multiplier=0.1, max=max_backoff_s, jitter=0.2),
             stop=stop_after_attempt(attempts),
             before_sleep=_log_retry,
             reraise=True,

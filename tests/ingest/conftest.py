@@ -1,0 +1,71 @@
+"""Fixtures for ingestion tests: a fresh migrated database per test and replay servers over real or synthetic data."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from sentinel.db import migrations
+from sentinel.replay.formats import realdata_samples
+from sentinel.replay.server import ReplayServer, serve_in_background
+from tests.conftest import create_database, database_url_for, drop_database
+
+# Columns that say when or by which run a row was written, not what it says: left out of table checksums.
+VOLATILE = {"id", "first_seen_at", "updated_at", "last_run_id", "run_id", "deleted_at", "observed_at", "created_at",
+            "last_seen_at", "record_id"}  # fmt: skip
+CHECKED_TABLES = ("violations", "complaints", "properties", "buildings", "registrations", "registration_contacts",
+                  "status_history", "rejects")  # fmt: skip
+
+
+@pytest.fixture
+def fresh_db(pg_admin_url: str) -> Iterator[str]:
+    name = create_database(pg_admin_url, prefix="vs_ingest")
+    url = database_url_for(pg_admin_url, name)
+    migrations.upgrade(url)
+    yield url
+    drop_database(pg_admin_url, name)
+
+
+def real_sources(realdata: Path) -> dict[str, list[Path]]:
+    sources: dict[str, list[Path]] = defaultdict(list)
+    for path, dataset_id in realdata_samples(realdata):
+        sources[dataset_id].append(path)
+    return dict(sources)
+
+
+@pytest.fixture
+def real_server(realdata: Path) -> Iterator[ReplayServer]:
+    with serve_in_background(sources=real_sources(realdata)) as server:
+        yield server
+
+
+def table_checksums(database_url: str) -> dict[str, tuple[int, str]]:
+    """Row count and an md5 over every table's content (minus bookkeeping columns), in a stable order."""
+    result = {}
+    with psycopg.connect(database_url) as conn:
+        for table in CHECKED_TABLES:
+            columns = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                    "ORDER BY ordinal_position",
+                    (table,),
+                )
+                if r[0] not in VOLATILE
+            ]
+            expr = "concat_ws('|', " + ", ".join(f'"{c}"::text' for c in columns) + ")"
+            row = conn.execute(
+                f"SELECT count(*), coalesce(md5(string_agg(x, E'\\n' ORDER BY x)), '') "
+                f"FROM (SELECT {expr} AS x FROM {table}) t"
+            ).fetchone()
+            result[table] = (row[0], row[1])
+    return result
+
+
+def count(database_url: str, query: str, *params: object) -> int:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(query, params).fetchone()[0]
