@@ -13,7 +13,7 @@ from sentinel.replay.formats import realdata_samples
 from sentinel.replay.server import ReplayServer, serve_in_background
 
 REALDATA = (Path(__file__).parents[2] / "../shared/realdata").resolve()
-ADMIN_TOKEN = "test-admin-token"  # noqa: S105 - a test fixture value
+ADMIN_TOKEN = "test-admin-token"
 
 
 def sodapy_client(server: ReplayServer, app_token: str | None = None) -> Socrata:

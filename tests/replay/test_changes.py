@@ -88,7 +88,8 @@ def test_updated_at_query_returns_exactly_the_changed_rows(server: ReplayServer,
 def test_full_replace_changes_every_system_field(server: ReplayServer, soda: Socrata) -> None:
     watermark = watermark_of(soda, DOB_COMPLAINTS)
     old_ids = {r[":id"] for r in soda.get(DOB_COMPLAINTS, select=":id")}
-    server.apply_changes({"datasets": {DOB_COMPLAINTS: {"replace": [{"complaint_number": str(i)} for i in range(5, 15)]}}})
+    new_rows = [{"complaint_number": str(i)} for i in range(5, 15)]
+    server.apply_changes({"datasets": {DOB_COMPLAINTS: {"replace": new_rows}}})
     rows = soda.get(DOB_COMPLAINTS, select=":*,*")
     assert sorted(int(r["complaint_number"]) for r in rows) == list(range(5, 15))
     assert all(r[":created_at"] > watermark and r[":updated_at"] > watermark for r in rows)

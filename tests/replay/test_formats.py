@@ -49,9 +49,7 @@ def test_a_broken_line_in_the_streamed_layout_is_an_error_with_its_line(tmp_path
 
 def test_portal_csv_maps_headers_converts_dates_and_drops_empty_values(tmp_path: Path) -> None:
     path = tmp_path / "wvxf-dwi5.csv"
-    path.write_text(
-        "ViolationID,Class,InspectionDate,Apartment,OrderNumber\n10000000,B,10/09/2013,,508\n"
-    )
+    path.write_text("ViolationID,Class,InspectionDate,Apartment,OrderNumber\n10000000,B,10/09/2013,,508\n")
     assert list(read_dataset_file(path, "wvxf-dwi5")) == [
         {"violationid": "10000000", "class": "B", "inspectiondate": "2013-10-09T00:00:00.000", "ordernumber": "508"}
     ]

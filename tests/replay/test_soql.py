@@ -75,9 +75,7 @@ def test_not_in_not_and_starts_with(client: Socrata) -> None:
 
 def test_simple_filters_are_anded_with_where(client: Socrata) -> None:
     rows = client.get(HPD, violationstatus="Open", boroid="2", where="class = 'C'", limit=5000)
-    assert rows and all(
-        (r["violationstatus"], r["boroid"], r["class"]) == ("Open", "2", "C") for r in rows
-    )
+    assert rows and all((r["violationstatus"], r["boroid"], r["class"]) == ("Open", "2", "C") for r in rows)
 
 
 def test_order_by_several_keys_with_directions(client: Socrata) -> None:
@@ -118,9 +116,11 @@ def test_get_all_ordered_by_id_returns_every_row_once(client: Socrata) -> None:
 
 def test_keyset_paging_on_id_uses_the_index(real_server: ReplayServer) -> None:
     table = real_server.store.tables[HPD].name
-    plan = real_server.store.connection().execute(
-        f'EXPLAIN QUERY PLAN SELECT __doc FROM "{table}" WHERE __id > ? ORDER BY __id LIMIT 10', ("row-",)
-    ).fetchall()
+    plan = (
+        real_server.store.connection()
+        .execute(f'EXPLAIN QUERY PLAN SELECT __doc FROM "{table}" WHERE __id > ? ORDER BY __id LIMIT 10', ("row-",))
+        .fetchall()
+    )
     assert any("USING INDEX" in str(step) and "__id>?" in str(step) for step in plan), plan
 
 
