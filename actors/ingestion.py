@@ -66,7 +66,7 @@ class Fetcher:
         return self._source.retries
 
 
-@ray.remote(num_cpus=0.5, max_restarts=-1, max_task_retries=3)
+@ray.remote(num_cpus=0.25, max_restarts=-1, max_task_retries=3)
 class BoroughNormalizer:
     def __init__(self, borough: str, catalog: dict[str, DatasetConfig]):
         self.borough = borough
@@ -76,15 +76,18 @@ class BoroughNormalizer:
         return normalize_page(self._catalog[dataset], rows)
 
 
-@ray.remote(num_cpus=0.5, max_restarts=-1, max_task_retries=2)
+@ray.remote(num_cpus=0.25, max_restarts=-1, max_task_retries=2)
 class Writer:
     def __init__(self, database_url: str):
         self._database_url = database_url
-        self._conn = psycopg.connect(database_url, autocommit=True)
+        self._conn = self._open()
+
+    def _open(self) -> psycopg.Connection:
+        return psycopg.connect(self._database_url, autocommit=True, application_name="vsentinel-ingest-writer")
 
     def _connection(self) -> psycopg.Connection:
         if self._conn.closed or self._conn.broken:
-            self._conn = psycopg.connect(self._database_url, autocommit=True)
+            self._conn = self._open()
         return self._conn
 
     def commit(

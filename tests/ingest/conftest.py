@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -69,3 +69,32 @@ def table_checksums(database_url: str) -> dict[str, tuple[int, str]]:
 def count(database_url: str, query: str, *params: object) -> int:
     with psycopg.connect(database_url) as conn:
         return conn.execute(query, params).fetchone()[0]
+
+
+@pytest.fixture
+def make_db(pg_admin_url: str) -> Iterator[Callable[[], str]]:
+    """A factory of fresh migrated databases, all dropped at the end of the test."""
+    names: list[str] = []
+
+    def make() -> str:
+        name = create_database(pg_admin_url, prefix="vs_ingest")
+        names.append(name)
+        url = database_url_for(pg_admin_url, name)
+        migrations.upgrade(url)
+        return url
+
+    yield make
+    for name in names:
+        drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def synthetic_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from datetime import date
+
+    from sentinel.synth.city import write_city
+    from sentinel.synth.config import SynthConfig
+
+    out = tmp_path_factory.mktemp("city")
+    write_city(SynthConfig(buildings=150, start=date(2023, 1, 1), end=date(2025, 6, 30), seed=3), out)
+    return out

@@ -1,0 +1,164 @@
+"""The Ray pipeline against the serial reference, and the faults it must survive (real Ray, PostgreSQL, HTTP)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import psycopg
+import pytest
+import ray
+
+from actors.ingestion import PipelineShape
+from cluster.ingest import run_ingestion
+from sentinel.datasets import load_datasets
+from sentinel.ingest.run import RunOptions, run_serial
+from sentinel.ingest.socrata import SocrataSource
+from sentinel.replay.faults import FaultConfig
+from sentinel.replay.server import serve_in_background
+from tests.ingest.conftest import count, table_checksums
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ALL = list(load_datasets())
+SHAPE = PipelineShape(page_size=100, active_partitions=4)
+REFERENCE_COUNTS: dict[str, dict] = {}  # the reference run's (fetched, inserted, rejected, skipped) per dataset
+
+
+@pytest.fixture
+def city_server(synthetic_city):
+    with serve_in_background(synthetic_city) as server:
+        yield server
+
+
+@pytest.fixture
+def reference(city_server, make_db):
+    """The database a clean serial run produces from the same data."""
+    url = make_db()
+    _, summaries = run_serial(url, SocrataSource(city_server.url), RunOptions(ALL, incremental=False, page_size=100))
+    REFERENCE_COUNTS["last"] = {s.dataset: (s.fetched, s.inserted, s.rejected, s.skipped) for s in summaries}
+    return table_checksums(url)
+
+
+def ray_run(url, server, **kwargs):
+    return run_ingestion(database_url=url, source_url=server.url, app_token=None, datasets=ALL, incremental=False,
+                         shape=kwargs.pop("shape", SHAPE), **kwargs)  # fmt: skip
+
+
+def wait_for(predicate, timeout=60.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    raise AssertionError("condition not reached before the deadline")
+
+
+def committed_rows(url) -> int:
+    return count(url, "SELECT coalesce(sum(rows_committed), 0) FROM watermarks")
+
+
+def test_the_ray_pipeline_writes_exactly_what_the_serial_reference_writes(ray_cluster, city_server, make_db, reference):
+    url = make_db()
+    result = ray_run(url, city_server)
+    assert not result.failed
+    assert table_checksums(url) == reference
+    counts = {s.dataset: (s.fetched, s.inserted, s.rejected, s.skipped) for s in result.summaries}
+    assert counts == REFERENCE_COUNTS["last"]
+
+
+def test_killed_fetcher_and_normalizer_actors_do_not_change_the_result(ray_cluster, city_server, make_db, reference):
+    from actors.ingestion import IngestCoordinator
+
+    url = make_db()
+    city_server.set_faults(FaultConfig(latency_ms=20))
+    coordinator = IngestCoordinator.remote(url, city_server.url, None, SHAPE)
+    run = coordinator.run.remote(ALL, False)
+    actors = ray.get(coordinator.actors.remote())
+    wait_for(lambda: committed_rows(url) > 300)
+    ray.kill(actors["fetchers"][0], no_restart=False)
+    ray.kill(actors["normalizers"][0], no_restart=False)
+    wait_for(lambda: committed_rows(url) > 1500)
+    ray.kill(actors["fetchers"][1], no_restart=False)
+    ray.kill(actors["normalizers"][2], no_restart=False)
+    _, summaries = ray.get(run, timeout=300)
+    ray.kill(coordinator)
+    assert not [s for s in summaries if s.error]
+    assert table_checksums(url) == reference
+
+
+def test_a_fifth_of_responses_429_or_503_still_completes_exactly(ray_cluster, city_server, make_db, reference):
+    url = make_db()
+    city_server.set_faults(FaultConfig(rates={429: 0.1, 503: 0.1}, seed=11))
+    result = ray_run(url, city_server)
+    assert not result.failed
+    assert table_checksums(url) == reference
+
+
+def test_dropped_database_connections_fail_cleanly_and_a_rerun_completes(ray_cluster, city_server, make_db, reference):
+    url = make_db()
+    city_server.set_faults(FaultConfig(latency_ms=10))
+    stop = threading.Event()
+
+    def drop_writer_connections():
+        with psycopg.connect(url, autocommit=True) as conn:
+            wait_for(lambda: committed_rows(url) > 200)
+            while not stop.is_set():
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE application_name = 'vsentinel-ingest-writer'")  # fmt: skip
+                if stop.wait(0.3):
+                    break
+
+    killer = threading.Thread(target=drop_writer_connections, daemon=True)
+    killer.start()
+    try:
+        first = ray_run(url, city_server)
+    finally:
+        stop.set()
+        killer.join(10)
+    city_server.set_faults(FaultConfig())
+    # Whatever the first run did, every committed page carried its watermark: the rerun finishes the job.
+    if first.failed:
+        assert all("terminat" in s.error or "connection" in s.error.lower() for s in first.failed)
+        assert count(url, "SELECT count(*) FROM ingestion_runs WHERE status IN ('partial', 'failed')") == 1
+    second = ray_run(url, city_server)
+    assert not second.failed
+    assert table_checksums(url) == reference
+
+
+def test_a_driver_killed_mid_run_then_rerun_equals_a_clean_run(city_server, make_db, reference, tmp_path):
+    url = make_db()
+    city_server.set_faults(FaultConfig(latency_ms=25))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VS_")}
+    env.update(VS_DATABASE_URL=url, VS_REDIS_URL="redis://127.0.0.1:6379/0", VS_RAY_NUM_CPUS="2",
+               VS_RAY_OBJECT_STORE_MB="100", VS_RAY_INCLUDE_DASHBOARD="false", VS_DATA_DIR=str(tmp_path))  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "cluster.cli",
+        "ingest",
+        "--full",
+        "--source",
+        city_server.url,
+        "--page-size",
+        "100",
+    ]
+    driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)  # fmt: skip
+    try:
+        wait_for(lambda: committed_rows(url) > 500, timeout=180)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait(30)
+    assert count(url, "SELECT count(*) FROM watermarks WHERE NOT completed") > 0
+
+    city_server.set_faults(FaultConfig())
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert table_checksums(url) == reference
+    statuses = [r[0] for r in psycopg.connect(url).execute("SELECT status FROM ingestion_runs ORDER BY id")]
+    assert statuses == ["failed", "succeeded"]
