@@ -1,0 +1,61 @@
+"""Fixtures for the alert engine: one migrated template database per session, a fresh copy of it per test
+(the outbox drains every due row of its database, so tests must not share one), local SMTP and HTTP receivers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from sentinel.db import migrations
+from tests.channels.receivers import EphemeralPortController, HttpReceiver, SmtpRecorder, start_http_receiver
+from tests.conftest import create_database, database_url_for, drop_database
+
+
+@pytest.fixture(scope="session")
+def alerts_template(pg_admin_url: str) -> Iterator[str]:
+    name = create_database(pg_admin_url, prefix="vs_alerts_tmpl")
+    migrations.upgrade(database_url_for(pg_admin_url, name))
+    yield name
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def db_url(pg_admin_url: str, alerts_template: str) -> Iterator[str]:
+    name = create_database_from(pg_admin_url, alerts_template)
+    yield database_url_for(pg_admin_url, name)
+    drop_database(pg_admin_url, name)
+
+
+def create_database_from(admin_url: str, template: str) -> str:
+    import uuid
+
+    name = f"vs_alerts_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+    return name
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(db_url, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    server = start_http_receiver()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[EphemeralPortController, SmtpRecorder]]:
+    recorder = SmtpRecorder()
+    controller = EphemeralPortController(recorder)
+    controller.start()
+    yield controller, recorder
+    controller.stop()
