@@ -1,0 +1,174 @@
+"""Ingestion benchmark: a synthetic HPD violations dataset served by the replay server, ingested by the Ray
+pipeline into PostgreSQL, against a raw COPY of the same normalized rows into the same table.
+
+    .venv/bin/python benchmarks/ingest.py --rows 1000000 [--rows 3000000] [--changes 80000]
+
+Prints, per size: end-to-end rows/s, raw COPY rows/s, their ratio, peak RSS of all ingestion processes (Ray
+workers of the pipeline and the driver), and the time of an incremental run applying `--changes` changed rows.
+Not a test: nothing here gates CI. Needs PostgreSQL on 127.0.0.1:5432 (a scratch database is created and dropped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import itertools
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+import psutil
+import psycopg
+
+from actors.ingestion import PipelineShape
+from cluster import ray_runtime
+from cluster.ingest import run_ingestion
+from sentinel.db import migrations
+from sentinel.replay.server import serve_in_background
+from sentinel.settings import load_settings
+
+ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+DATA = Path(__file__).parent / ".data"
+HPD = "wvxf-dwi5"
+
+
+def hpd_file(rows: int) -> Path:
+    """A file of `rows` HPD violations in the real API format, cycled from a synthetic city's rows."""
+    from datetime import date
+
+    from sentinel.synth.city import write_city
+    from sentinel.synth.config import SynthConfig
+
+    path = DATA / f"hpd-{rows}" / f"{HPD}.json"
+    if path.exists():
+        return path
+    seed_dir = DATA / "seed-city"
+    if not (seed_dir / f"{HPD}.json").exists():
+        write_city(SynthConfig(buildings=5000, start=date(2020, 1, 1), end=date(2025, 12, 31), seed=42), seed_dir)
+    base = [orjson.loads(line.rstrip(b",\n")) for line in (seed_dir / f"{HPD}.json").open("rb") if line[:1] == b"{"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        out.write(b"[\n")
+        for n, row in enumerate(itertools.islice(itertools.cycle(base), rows)):
+            copy = dict(row)
+            copy["violationid"] = str(20_000_000 + n)  # unique keys; everything else keeps the real format
+            out.write(orjson.dumps(copy) + (b",\n" if n < rows - 1 else b"\n"))
+        out.write(b"]\n")
+    return path
+
+
+class PeakMemory:
+    """Samples the summed RSS of this process and every Ray worker of the ingestion pipeline."""
+
+    NAMES = ("IngestCoordinator", "Fetcher", "BoroughNormalizer", "Writer")
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = me.memory_info().rss
+            for proc in psutil.process_iter(["cmdline", "memory_info"]):
+                cmd = " ".join(proc.info["cmdline"] or [])
+                if any(f"ray::{name}" in cmd for name in self.NAMES) and proc.info["memory_info"]:
+                    total += proc.info["memory_info"].rss
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.2)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def raw_copy_rate(url: str) -> float:
+    """rows/s of COPY FROM of the already-normalized rows into an identical table (indexes included)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        buffer = io.BytesIO()
+        with conn.cursor().copy("COPY violations TO STDOUT") as copy:
+            for chunk in copy:
+                buffer.write(chunk)
+        rows = conn.execute("SELECT count(*) FROM violations").fetchone()[0]
+        conn.execute("CREATE TABLE violations_copy (LIKE violations INCLUDING ALL)")
+        started = time.perf_counter()
+        with conn.cursor().copy("COPY violations_copy FROM STDIN") as copy:
+            copy.write(buffer.getvalue())
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE violations_copy")
+    return rows / elapsed
+
+
+def changes_for(url: str, count: int) -> dict:
+    """A day of changes: `count` existing open violations closed (status changes, each a new :updated_at)."""
+    with psycopg.connect(url) as conn:
+        query = "SELECT source_id FROM violations WHERE status = 'open' ORDER BY source_id LIMIT %s"
+        ids = [r[0] for r in conn.execute(query, (count,))]
+    update = [{"violationid": i, "violationstatus": "Close", "currentstatus": "VIOLATION CLOSED",
+               "currentstatusdate": "2026-11-24T00:00:00.000"} for i in ids]  # fmt: skip
+    return {"datasets": {HPD: {"update": update}}}
+
+
+def measure(rows: int, changes: int, shape: PipelineShape) -> dict:
+    path = hpd_file(rows)
+    name = f"vs_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    try:
+        migrations.upgrade(url)
+        with serve_in_background(sources={HPD: [path]}, cache=True) as server:
+            with PeakMemory() as memory:
+                result = run_ingestion(
+                    database_url=url, source_url=server.url, app_token=None, datasets=["hpd_violations"],
+                    incremental=False, shape=shape,
+                )  # fmt: skip
+            summary = result.summaries[0]
+            assert not summary.error, summary.error
+            end_to_end = summary.fetched / result.seconds
+            copy_rate = raw_copy_rate(url)
+            incremental_s = None
+            if changes:
+                server.apply_changes(changes_for(url, changes))
+                inc = run_ingestion(database_url=url, source_url=server.url, app_token=None,
+                                    datasets=["hpd_violations"], incremental=True, shape=shape)  # fmt: skip
+                incremental_s = inc.seconds
+                assert inc.summaries[0].updated == changes, inc.summaries[0]
+        return {
+            "rows": summary.fetched,
+            "seconds": result.seconds,
+            "end_to_end_rows_s": end_to_end,
+            "raw_copy_rows_s": copy_rate,
+            "ratio": end_to_end / copy_rate,
+            "peak_rss_mb": memory.peak / 2**20,
+            "incremental_s": incremental_s,
+        }
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, action="append", help="dataset sizes (repeatable)")
+    parser.add_argument("--changes", type=int, default=80_000)
+    parser.add_argument("--page-size", type=int, default=20_000)
+    parser.add_argument("--fetchers", type=int, default=2)
+    parser.add_argument("--writers", type=int, default=2)
+    args = parser.parse_args()
+    ray_runtime.connect(load_settings(ray_num_cpus=4, ray_object_store_mb=1000), include_dashboard=False)
+    shape = PipelineShape(fetchers=args.fetchers, writers=args.writers, page_size=args.page_size)
+    for rows in args.rows or [1_000_000]:
+        figures = measure(rows, args.changes, shape)
+        print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main()
