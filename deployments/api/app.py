@@ -19,7 +19,7 @@ Authenticate with `Authorization: Bearer <access token>` (from `POST /v1/auth/to
 """
 
 
-def create_app(deps: Deps) -> FastAPI:
+def create_app(deps: Deps, *, behind_serve_proxy: bool = False) -> FastAPI:
     app = FastAPI(
         title="ViolationSentinel API",
         version="1.0.0",
@@ -39,5 +39,5 @@ def create_app(deps: Deps) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
-    app.add_middleware(RequestContextMiddleware, metrics=deps.metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=deps.metrics, echo_request_id=not behind_serve_proxy)
     return app

@@ -40,9 +40,12 @@ def _request_id(scope: dict[str, Any]) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: Any, metrics: Metrics) -> None:
+    def __init__(self, app: Any, metrics: Metrics, echo_request_id: bool = True) -> None:
         self.app = app
         self.metrics = metrics
+        # Behind the Serve proxy, the proxy already passes X-Request-ID in (its own id when the client sent
+        # none) and sets it on the response; adding it again would duplicate the header.
+        self.echo_request_id = echo_request_id
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -52,7 +55,9 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status_holder = [500]
         path: str = scope.get("path", "")
-        extra_headers = [*SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
+        extra_headers = list(SECURITY_HEADERS)
+        if self.echo_request_id:
+            extra_headers.append((b"x-request-id", request_id.encode()))
         if not path.startswith(_DOC_PATHS):
             extra_headers.append(_CSP_API)
 

@@ -1,0 +1,59 @@
+"""The Serve application's arguments, resolved inside each replica.
+
+`build_app(args)` binds the deployments with these (plain data); each replica then fills what is missing from
+its own environment (`VS_*` through sentinel.settings, `VS_API_*` through ApiSettings). Prefer environment
+variables for secrets (`VS_JWT_SECRET`, `VS_DATABASE_URL`): application args are visible in `serve status`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from deployments.api.settings import ApiSettings
+from sentinel.settings import get_settings
+
+
+class AppArgs(BaseModel):
+    database_url: str | None = None
+    redis_url: str | None = None
+    jwt_secret: str | None = None
+    model_loader: str = "deployments.risk.models:load_active_models"
+    model_dir: str | None = None
+    pool_size: int = Field(default=8, ge=1)
+    api: dict[str, Any] = Field(default_factory=dict, description="ApiSettings overrides (VS_API_* otherwise)")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    database_url: str
+    redis_url: str | None
+    jwt_secret: str
+    model_loader: str
+    model_dir: Path
+    pool_size: int
+    api: ApiSettings
+
+
+def resolve(args: dict[str, Any]) -> Resolved:
+    parsed = AppArgs.model_validate(args or {})
+    settings = get_settings()
+    database_url = parsed.database_url or (str(settings.database_url) if settings.database_url else None)
+    if not database_url:
+        raise RuntimeError("the Serve app needs VS_DATABASE_URL (or database_url in the application args)")
+    jwt_secret = parsed.jwt_secret or settings.jwt_secret
+    if not jwt_secret:
+        raise RuntimeError("the Serve app needs VS_JWT_SECRET (at least 32 bytes)")
+    redis_url = parsed.redis_url or (str(settings.redis_url) if settings.redis_url else None)
+    return Resolved(
+        database_url=database_url,
+        redis_url=redis_url,
+        jwt_secret=jwt_secret,
+        model_loader=parsed.model_loader,
+        model_dir=Path(parsed.model_dir) if parsed.model_dir else settings.resolved_model_dir,
+        pool_size=parsed.pool_size,
+        api=ApiSettings(**parsed.api),
+    )

@@ -1,0 +1,62 @@
+"""Gateway: the FastAPI ingress deployment. The app is `create_app(deps)`, built in the replica after its
+resources (pool, Redis, limiter, handles) exist. Cached and stored reads are answered here; the RiskScorer and
+AlertService are called only for real work (DESIGN.md: every hop costs on 2 cores)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from ray import serve
+
+from deployments.api.app import create_app
+from deployments.api.cache import Cache
+from deployments.api.deps import Deps
+from deployments.api.metrics import RayMetrics
+from deployments.config import resolve
+from deployments.remote import RemoteAlerts, RemoteScorer
+from deployments.risk.store import ScoreStore
+from sentinel import logs
+from sentinel.auth.ratelimit import RateLimiter
+from sentinel.db.pool import create_pool
+from sentinel.settings import get_settings
+
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+
+
+@serve.deployment(
+    name="Gateway",
+    ray_actor_options={"num_cpus": 0.5},
+    max_ongoing_requests=128,
+    num_replicas=1,
+    health_check_period_s=5,
+)
+@serve.ingress()
+class Gateway:
+    def __init__(self, scorer: Any, alerts: Any, args: dict[str, Any]) -> None:
+        cfg = resolve(args)
+        settings = get_settings()
+        logs.configure(settings.log_level, settings.log_format)
+        metrics = RayMetrics()
+        pool = create_pool(cfg.database_url, min_size=1, max_size=cfg.pool_size, name="gateway")
+        cache = Cache(cfg.redis_url)
+        self.deps = Deps(
+            settings=cfg.api,
+            pool=pool,
+            cache=cache,
+            limiter=RateLimiter(cfg.redis_url or UNREACHABLE_REDIS),
+            jwt_secret=cfg.jwt_secret,
+            scores=ScoreStore(pool, cache, cfg.api.score_cache_seconds, metrics),
+            scorer=RemoteScorer(scorer),
+            alerts=RemoteAlerts(alerts),
+            metrics=metrics,
+        )
+        self.deps.closers += [pool.close, cache.close]
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return create_app(self.deps, behind_serve_proxy=True)
+
+    def __del__(self) -> None:
+        deps = getattr(self, "deps", None)
+        if deps is not None:
+            deps.close()
