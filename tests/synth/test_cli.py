@@ -1,0 +1,28 @@
+"""`vsentinel synth` writes a city, its ground truth and days of changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from cluster.cli_synth import synth_command
+
+
+def test_synth_command_writes_datasets_ground_truth_and_changes(tmp_path: Path) -> None:
+    app = typer.Typer()
+    app.command()(synth_command)
+    out = tmp_path / "city"
+    args = ["--buildings", "40", "--start", "2021-01-01", "--end", "2021-06-30", "--seed", "5", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--as-of", "2021-06-20", "--change-days", "2"])
+    assert result.exit_code == 0, result.output
+    assert (out / "wvxf-dwi5.json").is_file() and (out / "ground_truth" / "buildings.csv").is_file()
+    assert sorted(p.name for p in (out / "changes").iterdir()) == ["2021-06-21.json", "2021-06-22.json"]
+
+
+def test_synth_command_rejects_a_bad_date(tmp_path: Path) -> None:
+    app = typer.Typer()
+    app.command()(synth_command)
+    result = CliRunner().invoke(app, ["--start", "2021-13-01", "--out", str(tmp_path)])
+    assert result.exit_code != 0
