@@ -1,0 +1,107 @@
+"""`vsentinel serve`: run the HTTP API locally, on Ray Serve (default) or under plain uvicorn.
+
+Mounted by cluster/cli.py as `app.command("serve")(serve_command)`. Unset `VS_DATABASE_URL` / `VS_REDIS_URL`
+start the embedded servers, as everywhere else; the schema is migrated first. Without `VS_JWT_SECRET` a random
+secret is made for this run (tokens then die with the process), with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import signal
+import threading
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sentinel import logs
+from sentinel.db import migrations
+from sentinel.embedded import local_services
+from sentinel.settings import SettingsError, get_settings
+
+log = logging.getLogger(__name__)
+console = Console(stderr=True)
+
+
+class Engine(StrEnum):
+    RAY = "ray"
+    UVICORN = "uvicorn"
+
+
+def serve_command(
+    port: Annotated[int | None, typer.Option(help="HTTP port (default VS_SERVE_HTTP_PORT).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    engine: Annotated[Engine, typer.Option(help="ray: the Serve application; uvicorn: one process, no Ray.")] = (
+        Engine.RAY
+    ),
+    model_loader: Annotated[
+        str, typer.Option(help="module:function that loads the active risk model.")
+    ] = "deployments.risk.models:load_active_models",
+) -> None:
+    """Serve the ViolationSentinel HTTP API (docs at /docs)."""
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        console.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(2) from None
+    logs.configure(settings.log_level, settings.log_format)
+    jwt_secret = settings.jwt_secret
+    if not jwt_secret:
+        jwt_secret = secrets.token_urlsafe(48)
+        console.print("[yellow]warning:[/] VS_JWT_SECRET is unset; using a random secret for this run")
+    port = settings.serve_http_port if port is None else port
+    with local_services(settings) as services:
+        migrations.upgrade(services.database_url)
+        if engine is Engine.UVICORN:
+            _run_uvicorn(services.database_url, services.redis_url, jwt_secret, model_loader, host, port)
+        else:
+            args = {
+                "database_url": services.database_url,
+                "redis_url": services.redis_url,
+                "jwt_secret": jwt_secret,
+                "model_loader": model_loader,
+            }
+            _run_serve(settings, args, host, port)
+
+
+def _run_uvicorn(database_url: str, redis_url: str, jwt_secret: str, loader: str, host: str, port: int) -> None:
+    import uvicorn
+
+    from deployments.api.app import create_app
+    from deployments.api.local import local_deps
+    from deployments.risk.models import import_loader
+
+    deps = local_deps(
+        database_url=database_url, redis_url=redis_url, jwt_secret=jwt_secret, model_loader=import_loader(loader)
+    )
+    console.print(f"API (uvicorn) at http://{host}:{port}  docs: http://{host}:{port}/docs")
+    try:
+        uvicorn.run(create_app(deps), host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        deps.close()
+
+
+def _run_serve(settings: object, args: dict[str, str], host: str, port: int) -> None:
+    from ray import serve
+
+    from cluster import ray_runtime
+    from deployments.app import APP_NAME, build_app
+
+    info = ray_runtime.connect(settings)  # type: ignore[arg-type]
+    serve.start(http_options={"host": host, "port": port})
+    serve.run(build_app(args), name=APP_NAME, route_prefix="/", blocking=False)
+    console.print(f"API (Ray Serve) at http://{host}:{port}  docs: http://{host}:{port}/docs")
+    if info.dashboard_url:
+        console.print(f"Ray dashboard at {info.dashboard_url}")
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        serve.delete(APP_NAME)
+        serve.shutdown()
+        ray_runtime.shutdown()
