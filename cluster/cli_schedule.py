@@ -1,0 +1,100 @@
+"""`vsentinel schedule`: what the scheduler ran and will run, and the scheduler itself in the foreground.
+
+Mounted by cluster/cli.py as `app.add_typer(schedule_app, name="schedule")`.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+schedule_app = typer.Typer(help="The job scheduler (ingestion, alerts, notifications).", no_args_is_help=True)
+console = Console()
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if value else "-"
+
+
+def status_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Scheduled jobs")
+    for column in ("job", "cron", "last due", "outcome", "finished", "next due", "detail"):
+        table.add_column(column)
+    for row in rows:
+        outcome = row["last_outcome"] or ("disabled" if not row["enabled"] else "never ran")
+        detail = row["last_detail"] or row["note"] or ""
+        table.add_row(
+            row["job"],
+            row["cron"],
+            _when(row["last_due_at"]),
+            outcome,
+            _when(row["last_finished_at"]),
+            _when(row["next_due_at"]) if row["enabled"] else "disabled",
+            detail[:80],
+        )
+    return table
+
+
+@schedule_app.command("status")
+def status(
+    schedules: Annotated[Path | None, typer.Option(help="Schedule file (default configs/schedules.yaml).")] = None,
+) -> None:
+    """Last and next run of every job, from schedule_runs and the cron expressions."""
+    from cluster.cli import services_or_exit, settings_or_exit
+    from cluster.scheduler import job_status, load_schedules
+
+    settings = settings_or_exit()
+    with services_or_exit(settings) as services:
+        console.print(status_table(job_status(services.database_url, load_schedules(schedules))))
+
+
+@schedule_app.command("run")
+def run(
+    schedules: Annotated[Path | None, typer.Option(help="Schedule file (default configs/schedules.yaml).")] = None,
+    source: Annotated[str | None, typer.Option(help="Socrata base URL (default VS_SOCRATA_URL).")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Fire what is due now, then exit.")] = False,
+) -> None:
+    """Run the scheduler in the foreground on the local Ray (Ctrl-C stops it). Channels come from VS_* variables
+    (see sentinel/channels/settings.py)."""
+    import ray
+
+    from cluster import ray_runtime
+    from cluster.cli import _upgrade, services_or_exit, settings_or_exit
+    from cluster.scheduler import Scheduler, load_schedules
+    from sentinel.channels.settings import channel_settings_from_env
+
+    settings = settings_or_exit()
+    config = load_schedules(schedules)
+    with services_or_exit(settings) as services:
+        _upgrade(services)
+        ray_runtime.connect(settings)
+        scheduler = Scheduler.remote(
+            services.database_url,
+            (source or settings.socrata_url).rstrip("/"),
+            settings.socrata_app_token,
+            config=config,
+            channel_settings=channel_settings_from_env(),
+            autostart=not once,
+        )
+        try:
+            if once:
+                for firing in ray.get(scheduler.tick.remote()):
+                    console.print(f"{firing.job} ({_when(firing.due_at)}): {firing.outcome}: {firing.detail}")
+                return
+            console.print(status_table(ray.get(scheduler.status.remote())))
+            console.print("scheduler running; Ctrl-C to stop")
+            stop = threading.Event()
+            signal.signal(signal.SIGINT, lambda *_: stop.set())
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            stop.wait()
+            console.print("stopping (a job in progress finishes first)")
+            ray.get(scheduler.stop.remote())
+        finally:
+            ray.kill(scheduler)
