@@ -1,0 +1,119 @@
+"""Authentication: login, refresh, expiry, forged tokens, API keys (shown once, hashed, scoped, revocable)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import psycopg
+
+from sentinel.auth.api_keys import hash_api_key
+from sentinel.auth.tokens import issue_tokens
+from tests.api.conftest import JWT_SECRET, P_BUSY, Api
+from tests.api.seed import PASSWORD
+
+
+def _audit_actions(api: Api, since_id: int) -> list[str]:
+    with psycopg.connect(api.database_url) as conn:
+        return [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE id > %s ORDER BY id", (since_id,))]
+
+
+def _last_audit_id(api: Api) -> int:
+    with psycopg.connect(api.database_url) as conn:
+        return conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()[0]
+
+
+def test_login_issues_access_and_refresh_tokens_and_audits_it(api: Api) -> None:
+    mark = _last_audit_id(api)
+    with api.client() as c:
+        r = c.post("/v1/auth/token", data={"username": api.emails["alpha"]["manager"], "password": PASSWORD})
+        assert r.status_code == 200
+        body = r.json()
+        assert body["token_type"] == "bearer" and body["expires_in"] == 15 * 60
+        me = c.get("/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}).json()
+    assert me["role"] == "manager" and me["org_id"] == api.orgs["alpha"] and me["organization"] == "alpha"
+    assert "auth.login" in _audit_actions(api, mark)
+
+
+def test_wrong_password_and_unknown_user_are_the_same_401_and_are_audited(api: Api) -> None:
+    mark = _last_audit_id(api)
+    with api.client() as c:
+        wrong = c.post("/v1/auth/token", data={"username": api.emails["alpha"]["viewer"], "password": "nope-nope"})
+        unknown = c.post("/v1/auth/token", data={"username": "nobody@nowhere.test", "password": "nope-nope"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json()["error"] == unknown.json()["error"]
+    assert _audit_actions(api, mark).count("auth.login_failed") == 2
+
+
+def test_refresh_gives_new_tokens_and_an_access_token_is_not_a_refresh_token(api: Api) -> None:
+    with api.client() as c:
+        tokens = c.post("/v1/auth/token", data={"username": api.emails["beta"]["viewer"], "password": PASSWORD}).json()
+        refreshed = c.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert refreshed.status_code == 200
+        assert c.get("/v1/auth/me", headers={"Authorization": f"Bearer {refreshed.json()['access_token']}"}).is_success
+        assert c.post("/v1/auth/refresh", json={"refresh_token": tokens["access_token"]}).status_code == 401
+        # and a refresh token cannot be used as an access token
+        me = c.get("/v1/auth/me", headers={"Authorization": f"Bearer {tokens['refresh_token']}"})
+        assert me.status_code == 401
+
+
+def test_expired_forged_and_malformed_tokens_are_refused(api: Api) -> None:
+    user_id = 1
+    expired = issue_tokens(
+        user_id=user_id, org_id=api.orgs["alpha"], role="admin", secret=JWT_SECRET,
+        now=datetime.now(UTC) - timedelta(hours=1),
+    ).access_token  # fmt: skip
+    forged = issue_tokens(user_id=user_id, org_id=api.orgs["alpha"], role="admin", secret="x" * 40).access_token
+    none_alg = jwt.encode({"sub": "1", "org": api.orgs["alpha"], "role": "admin", "type": "access"}, None, "none")
+    with api.client() as c:
+        for token, message in ((expired, "credentials expired"), (forged, "invalid credentials"),
+                               (none_alg, "invalid credentials"), ("garbage", "invalid credentials")):  # fmt: skip
+            r = c.get("/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 401, token
+            assert r.json()["error"]["message"] == message
+            assert r.headers["www-authenticate"] == "Bearer"
+        assert c.get("/v1/auth/me").status_code == 401
+
+
+def test_api_key_is_shown_once_stored_hashed_scoped_and_revocable(api: Api) -> None:
+    mark = _last_audit_id(api)
+    with api.as_("alpha", "admin") as admin:
+        created = admin.post("/v1/auth/api-keys", json={"name": "reader", "scopes": ["properties:read"]})
+        assert created.status_code == 201, created.text
+        key = created.json()["key"]
+        listed = admin.get("/v1/auth/api-keys").json()
+        assert all("key" not in k for k in listed)
+    with psycopg.connect(api.database_url) as conn:
+        stored = conn.execute("SELECT key_hash FROM api_keys WHERE id = %s", (created.json()["id"],)).fetchone()[0]
+    assert stored == hash_api_key(key) and key not in stored
+    with api.client(**{"X-API-Key": key}) as c:
+        assert c.get(f"/v1/properties/{P_BUSY}").status_code == 200
+        assert c.get(f"/v1/properties/{P_BUSY}/risk").status_code == 403  # lacks risk:read
+        assert c.get("/v1/portfolios").status_code == 403
+    with api.client(Authorization=f"Bearer {key}") as c:
+        assert c.get(f"/v1/properties/{P_BUSY}").status_code == 200
+    with api.as_("alpha", "admin") as admin:
+        assert admin.delete(f"/v1/auth/api-keys/{created.json()['id']}").status_code == 200
+    with api.client(**{"X-API-Key": key}) as c:
+        assert c.get(f"/v1/properties/{P_BUSY}").status_code == 401
+    actions = _audit_actions(api, mark)
+    assert {"api_key.create", "api_key.used", "api_key.revoke"} <= set(actions)
+
+
+def test_expired_api_key_is_refused(api: Api) -> None:
+    with api.as_("alpha", "admin") as admin:
+        created = admin.post("/v1/auth/api-keys", json={"name": "short", "scopes": ["admin"]}).json()
+    with psycopg.connect(api.database_url) as conn:
+        conn.execute("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = %s", (created["id"],))
+        conn.commit()
+    with api.client(**{"X-API-Key": created["key"]}) as c:
+        r = c.get("/v1/auth/me")
+    assert r.status_code == 401 and r.json()["error"]["message"] == "credentials expired"
+
+
+def test_a_tampered_api_key_is_refused(api: Api) -> None:
+    with api.as_("alpha", "admin") as admin:
+        key = admin.post("/v1/auth/api-keys", json={"name": "t", "scopes": ["admin"]}).json()["key"]
+    tampered = key[:-1] + ("A" if key[-1] != "A" else "B")
+    with api.client(**{"X-API-Key": tampered}) as c:
+        assert c.get("/v1/auth/me").status_code == 401
