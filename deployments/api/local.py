@@ -35,7 +35,7 @@ def local_deps(
     metrics = metrics or NullMetrics()
     pool = create_pool(database_url, min_size=1, max_size=pool_size, name="api")
     cache = Cache(redis_url)
-    store = ScoreStore(pool, cache, settings.score_cache_seconds, metrics)
+    store = ScoreStore(pool, cache, settings.score_cache_seconds, metrics, settings.redis_prefix)
     service = ScoreService(
         pool, store, model_dir=model_dir, loader=model_loader, poll_seconds=settings.model_poll_seconds
     )
@@ -43,7 +43,7 @@ def local_deps(
         settings=settings,
         pool=pool,
         cache=cache,
-        limiter=RateLimiter(redis_url or UNREACHABLE_REDIS),
+        limiter=RateLimiter(redis_url or UNREACHABLE_REDIS, key_prefix=f"{settings.redis_prefix}:ratelimit"),
         jwt_secret=jwt_secret,
         scores=store,
         scorer=LocalScorer(service),

@@ -12,6 +12,7 @@
 | VS_API_MODEL_POLL_SECONDS | 10 | how often the scorer checks the models table for a promotion |
 | VS_API_TRUST_FORWARDED_FOR | false | take the client IP from X-Forwarded-For (only behind a trusted proxy) |
 | VS_API_CSV_MAX_ROWS | 100000 | the most rows one CSV export returns |
+| VS_API_REDIS_PREFIX | vs | prefix of every Redis key (cache, rate limits): one per deployment sharing a Redis |
 """
 
 from __future__ import annotations
@@ -35,3 +36,4 @@ class ApiSettings(BaseSettings):
     csv_max_rows: int = Field(default=100_000, ge=1)
     max_page_size: int = Field(default=500, ge=1)
     batch_max_bbls: int = Field(default=1000, ge=1)
+    redis_prefix: str = Field(default="vs", min_length=1, max_length=64)

@@ -36,7 +36,9 @@ class RiskScorer:
         cfg = resolve(args)
         self.pool = create_pool(cfg.database_url, min_size=1, max_size=cfg.pool_size, name="risk-scorer")
         self.metrics = RayMetrics()
-        store = ScoreStore(self.pool, Cache(cfg.redis_url), cfg.api.score_cache_seconds, self.metrics)
+        store = ScoreStore(
+            self.pool, Cache(cfg.redis_url), cfg.api.score_cache_seconds, self.metrics, cfg.api.redis_prefix
+        )
         self.service = ScoreService(
             self.pool,
             store,

@@ -18,8 +18,6 @@ from psycopg_pool import ConnectionPool
 from deployments.api.cache import Cache
 from deployments.api.metrics import Metrics, NullMetrics
 
-CACHE_PREFIX = "vs:risk:v1:"
-
 _FRESHNESS = """
     SELECT b.bbl,
            EXISTS (SELECT 1 FROM properties p WHERE p.bbl = b.bbl)
@@ -105,12 +103,20 @@ class ScoreRead:
 
 
 class ScoreStore:
-    def __init__(self, pool: ConnectionPool, cache: Cache, ttl_seconds: int, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        cache: Cache,
+        ttl_seconds: int,
+        metrics: Metrics | None = None,
+        prefix: str = "vs",
+    ) -> None:
         self.pool, self.cache, self.ttl = pool, cache, ttl_seconds
+        self.key_prefix = f"{prefix}:risk:v1:"
         self.metrics = metrics or NullMetrics()
 
     def read(self, bbls: Sequence[str]) -> dict[str, ScoreRead]:
-        cached = self.cache.mget([CACHE_PREFIX + b for b in bbls])
+        cached = self.cache.mget([self.key_prefix + b for b in bbls])
         scores: dict[str, StoredScore] = {}
         for bbl, raw in zip(bbls, cached, strict=True):
             self.metrics.cache("risk_score", raw is not None)
@@ -122,7 +128,7 @@ class ScoreStore:
             if misses:
                 loaded = [StoredScore.from_row(row) for row in conn.execute(_LATEST, (misses,))]
                 scores.update({s.bbl: s for s in loaded})
-                self.cache.set_many({CACHE_PREFIX + s.bbl: s.to_cache() for s in loaded}, self.ttl)
+                self.cache.set_many({self.key_prefix + s.bbl: s.to_cache() for s in loaded}, self.ttl)
         out = {}
         for bbl in bbls:
             known, newest = freshness.get(bbl, (False, None))
@@ -132,4 +138,4 @@ class ScoreStore:
         return out
 
     def remember(self, scores: Sequence[StoredScore]) -> None:
-        self.cache.set_many({CACHE_PREFIX + s.bbl: s.to_cache() for s in scores}, self.ttl)
+        self.cache.set_many({self.key_prefix + s.bbl: s.to_cache() for s in scores}, self.ttl)

@@ -24,6 +24,7 @@ from tests.api.fakes import load_counting_model
 from tests.api.servers import running
 
 JWT_SECRET = secrets.token_urlsafe(48)
+REDIS_PREFIX = f"vs-test-{secrets.token_hex(4)}"  # the local Redis outlives test sessions: keys are per session
 TODAY = date.today()
 
 # Buildings: P_BUSY has open violations, a deadline overdue and one upcoming, penalties; P_QUIET has none.
@@ -73,7 +74,7 @@ def make_deps(database_url: str, redis_url: str | None, **settings: object) -> D
         database_url=database_url,
         redis_url=redis_url,
         jwt_secret=JWT_SECRET,
-        settings=ApiSettings(**settings),
+        settings=ApiSettings(**{"redis_prefix": REDIS_PREFIX, **settings}),
         model_loader=load_counting_model,
         pool_size=4,
     )

@@ -10,7 +10,7 @@ import psycopg
 from deployments.api.local import local_deps
 from deployments.api.settings import ApiSettings
 from tests.api import seed
-from tests.api.conftest import JWT_SECRET, P_BUSY, Api, make_deps
+from tests.api.conftest import JWT_SECRET, P_BUSY, REDIS_PREFIX, Api, make_deps
 from tests.api.fakes import expected_overall, load_no_model
 
 UNREACHABLE = "redis://127.0.0.1:1/0"
@@ -106,7 +106,7 @@ def test_the_stale_read_is_reported_before_the_recompute_lands(api: Api) -> None
         database_url=api.database_url,
         redis_url=None,
         jwt_secret=JWT_SECRET,
-        settings=ApiSettings(),
+        settings=ApiSettings(redis_prefix=REDIS_PREFIX),
         model_loader=load_no_model,
         pool_size=2,
     )

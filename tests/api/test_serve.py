@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.api.conftest import JWT_SECRET, P_BUSY, P_QUIET, Api
+from tests.api.conftest import JWT_SECRET, P_BUSY, P_QUIET, REDIS_PREFIX, Api
 from tests.api.fakes import VERSION, expected_overall
 from tests.api.seed import PASSWORD
 from tests.conftest import free_port
@@ -30,6 +30,7 @@ def serve_url(api: Api, redis_url: str, ray_cluster: object) -> Iterator[str]:
         "jwt_secret": JWT_SECRET,
         "model_loader": "tests.api.fakes:load_counting_model",
         "pool_size": 4,
+        "api": {"redis_prefix": REDIS_PREFIX},
     }
     serve.run(build_app(args), name=APP_NAME, route_prefix="/")
     try:
