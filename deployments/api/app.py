@@ -25,6 +25,7 @@ def create_app(deps: Deps, *, behind_serve_proxy: bool = False) -> FastAPI:
         version="1.0.0",
         description=API_DESCRIPTION,
         default_response_class=JSONResponse,
+        responses=errors.ERROR_RESPONSES,
     )
     app.state.deps = deps
     errors.install(app)

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deployments.api.responses import JSONResponse
@@ -17,6 +18,32 @@ from sentinel.auth.errors import AuthError, Forbidden
 from sentinel.logs import correlation_id
 
 log = logging.getLogger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+    request_id: str | None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "Bad request"),
+        (401, "Not authenticated"),
+        (403, "Not allowed"),
+        (404, "Not found"),
+        (409, "Conflict"),
+        (422, "Invalid request"),
+        (429, "Rate limited"),
+        (503, "Unavailable"),
+    )
+}
 
 
 class ApiError(Exception):

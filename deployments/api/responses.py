@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from fastapi.responses import JSONResponse as _FastAPIJSONResponse
 
 
 def _default(value: Any) -> Any:
@@ -21,8 +21,8 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 
-class JSONResponse(Response):
-    media_type = "application/json"
+class JSONResponse(_FastAPIJSONResponse):
+    """FastAPI's JSONResponse (so OpenAPI documents the response models) rendered with orjson."""
 
     def render(self, content: Any) -> bytes:
         return dumps(content)
