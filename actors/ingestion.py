@@ -20,7 +20,7 @@ from ray.exceptions import RayTaskError
 
 from sentinel.datasets import OTHER_PARTITION, DatasetConfig, load_datasets
 from sentinel.ingest import pipeline
-from sentinel.ingest.pipeline import DatasetSummary, PartitionTask
+from sentinel.ingest.pipeline import DatasetSummary, OutOfOrderCommitError, PartitionTask
 from sentinel.ingest.run import reconcile, run_lock
 from sentinel.ingest.socrata import Cursor, SchemaDriftError, SocrataSource, SourceUnavailableError, cursor_after
 from sentinel.ingest.writer import WriteStats
@@ -91,13 +91,20 @@ class Writer:
         return self._conn
 
     def commit(
-        self, batch: NormalizedBatch, task: PartitionTask, meta: FetchMeta, rows_committed: int, run_id: int
+        self,
+        batch: NormalizedBatch,
+        task: PartitionTask,
+        read_after: Cursor | None,
+        meta: FetchMeta,
+        rows_committed: int,
+        run_id: int,
     ) -> WriteStats:
         assert meta.last_row is not None
         return pipeline.commit_page(
             self._connection(),
             batch,
             task=task,
+            read_after=read_after,
             last_row=meta.last_row,
             max_updated_at=meta.max_updated_at,
             rows_committed=rows_committed,
@@ -117,6 +124,7 @@ class _Partition:
     committed_rows: int
     fetch: Any = None  # the FetchMeta ref of the fetch in flight
     fetch_rows: Any = None
+    fetch_after: Cursor | None = None  # the cursor that fetch reads after
     commits: deque[Any] = field(default_factory=deque)
     wants_fetch: bool = False
     exhausted: bool = False
@@ -222,7 +230,9 @@ class IngestCoordinator:
                     self._on_committed(part, ref, summary, active)
             except Exception as error:
                 cause = _cause(error)
-                if not isinstance(cause, SchemaDriftError | SourceUnavailableError | psycopg.Error):
+                if not isinstance(
+                    cause, SchemaDriftError | SourceUnavailableError | OutOfOrderCommitError | psycopg.Error
+                ):
                     raise
                 summary.error = summary.error or str(cause)
                 part.exhausted, part.wants_fetch = True, False
@@ -249,6 +259,7 @@ class IngestCoordinator:
         fetcher = self.fetchers[self._next_fetcher % len(self.fetchers)]
         self._next_fetcher += 1
         part.fetch, part.fetch_rows = fetcher.fetch.remote(part.task, part.cursor, self._shape.page_size)
+        part.fetch_after = part.cursor
         part.wants_fetch = False
         active[part.fetch] = part
 
@@ -262,7 +273,7 @@ class IngestCoordinator:
         if meta.rows:
             part.committed_rows += meta.rows
             batch = part.normalizer.normalize.remote(part.task.dataset, rows_ref)
-            commit = part.writer.commit.remote(batch, part.task, meta, part.committed_rows, run_id)
+            commit = part.writer.commit.remote(batch, part.task, part.fetch_after, meta, part.committed_rows, run_id)
             part.commits.append(commit)
             active[commit] = part
         if meta.rows < self._shape.page_size or meta.last_row is None:

@@ -158,34 +158,51 @@ def is_full_replace(source: SocrataSource, conn: psycopg.Connection, config: Dat
 # --- pages ------------------------------------------------------------------------------------------------
 
 
+class OutOfOrderCommitError(Exception):
+    """A page arrived whose predecessor in its partition never committed: writing it would skip rows."""
+
+
 def commit_page(
     conn: psycopg.Connection,
     batch: NormalizedBatch,
     *,
     task: PartitionTask,
+    read_after: Cursor | None,
     last_row: dict[str, Any],
     max_updated_at: str | None,
     rows_committed: int,
     run_id: int,
 ) -> WriteStats:
-    """Writes one page's rows and rejects and moves the partition's watermark, all in one transaction."""
-    if task.incremental:
-        # Pages come in (:updated_at, :id) order: the last row is exactly where the read stands.
-        mark_time = parse_socrata_time(last_row.get(":updated_at"))
-    else:
-        previous = watermarks.load(conn, task.dataset, task.partition)
-        marks = [parse_socrata_time(max_updated_at), previous.updated_at_mark if previous else None]
-        mark_time = max((m for m in marks if m is not None), default=None)
-    mark = watermarks.Watermark(
-        dataset=task.dataset,
-        partition=task.partition,
-        updated_at_mark=mark_time,
-        last_id=last_row.get(":id"),
-        rows_committed=rows_committed,
-        completed=False,
-        mode="incremental" if task.incremental else "full",
-    )
+    """Writes one page's rows and rejects and moves the partition's watermark, all in one transaction.
+
+    The watermark must stand exactly where this page's read began (`read_after`), unless the page opens a
+    fresh read: a later page never commits over an earlier one that failed, so a partition is never half-counted.
+    """
     with conn.transaction():
+        previous = watermarks.load(conn, task.dataset, task.partition, for_update=True)
+        opens_fresh_read = read_after == task.cursor and not task.resumed
+        if not opens_fresh_read:
+            expected = read_after.row_id if read_after else None
+            if previous is None or previous.completed or previous.last_id != expected:
+                raise OutOfOrderCommitError(
+                    f"{task.dataset}/{task.partition}: the page after {expected!r} arrived but the watermark stands "
+                    f"at {previous.last_id if previous else None!r}"
+                )
+        if task.incremental:
+            # Pages come in (:updated_at, :id) order: the last row is exactly where the read stands.
+            mark_time = parse_socrata_time(last_row.get(":updated_at"))
+        else:
+            marks = [parse_socrata_time(max_updated_at), previous.updated_at_mark if previous else None]
+            mark_time = max((m for m in marks if m is not None), default=None)
+        mark = watermarks.Watermark(
+            dataset=task.dataset,
+            partition=task.partition,
+            updated_at_mark=mark_time,
+            last_id=last_row.get(":id"),
+            rows_committed=rows_committed,
+            completed=False,
+            mode="incremental" if task.incremental else "full",
+        )
         stats = write_batch(conn, batch, run_id)
         watermarks.save(conn, mark, run_id)
     return stats

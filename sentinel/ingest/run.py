@@ -82,6 +82,7 @@ def read_partition(
             conn,
             batch,
             task=task,
+            read_after=cursor,
             last_row=rows[-1],
             max_updated_at=pipeline.page_max_updated_at(rows),
             rows_committed=committed,

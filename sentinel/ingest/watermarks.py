@@ -30,12 +30,12 @@ class Watermark:
         return self.mode == "incremental"
 
 
-def load(conn: psycopg.Connection, dataset: str, partition: str) -> Watermark | None:
-    row = conn.execute(
+def load(conn: psycopg.Connection, dataset: str, partition: str, *, for_update: bool = False) -> Watermark | None:
+    query = (
         "SELECT updated_at_mark, last_id, rows_committed, completed, mode FROM watermarks "
-        "WHERE dataset = %s AND partition = %s",
-        (dataset, partition),
-    ).fetchone()
+        "WHERE dataset = %s AND partition = %s"
+    )
+    row = conn.execute(query + (" FOR UPDATE" if for_update else ""), (dataset, partition)).fetchone()
     if row is None:
         return None
     return Watermark(dataset, partition, row[0], row[1], row[2], row[3], row[4])

@@ -123,7 +123,8 @@ def test_dropped_database_connections_fail_cleanly_and_a_rerun_completes(ray_clu
     city_server.set_faults(FaultConfig())
     # Whatever the first run did, every committed page carried its watermark: the rerun finishes the job.
     if first.failed:
-        assert all("terminat" in s.error or "connection" in s.error.lower() for s in first.failed)
+        errors = [s.error for s in first.failed]
+        assert all("terminat" in e or "connection" in e.lower() for e in errors), errors
         assert count(url, "SELECT count(*) FROM ingestion_runs WHERE status IN ('partial', 'failed')") == 1
     second = ray_run(url, city_server)
     assert not second.failed
