@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cluster.cli_replay import replay_app
+from cluster.cli_schedule import schedule_app
 from cluster.cli_synth import synth_command
 from sentinel import logs
 from sentinel.datasets import load_datasets
@@ -28,6 +29,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="The PostgreSQL schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(replay_app, name="replay")
+app.add_typer(schedule_app, name="schedule")
 app.command("synth")(synth_command)
 
 console = Console()
@@ -170,8 +172,23 @@ def ingest(
             shape=PipelineShape(page_size=page_size),
             console=console,
         )
+        _evaluate_alerts(services.database_url, result.run_id)
     if result.failed:
         raise fail(f"{len(result.failed)} dataset(s) failed: {', '.join(s.dataset for s in result.failed)}")
+
+
+def _evaluate_alerts(database_url: str, run_id: int) -> None:
+    """Alert rules see what the run changed right after it committed (the scheduler does the same)."""
+    import psycopg
+
+    from sentinel.alerts.engine import evaluate_run
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        outcome = evaluate_run(conn, run_id)
+    console.print(
+        f"alerts: {outcome.events} changes evaluated, {outcome.alerts_created} new alerts, "
+        f"{outcome.notifications} notifications queued"
+    )
 
 
 @app.command()
