@@ -230,6 +230,7 @@ def demo(
                 shape=PipelineShape(page_size=5_000),
                 console=console,
             )
+        _evaluate_alerts(services.database_url, result.run_id)
         healthy = run_doctor(settings, services)
     if result.failed or not healthy:
         raise fail("the demo did not finish cleanly (see the tables above)")
