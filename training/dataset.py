@@ -64,10 +64,14 @@ def _query(conn: psycopg.Connection, query, params: dict, pd_module: ModuleType)
     return pd_module.DataFrame.from_records(rows, columns=columns)
 
 
-def features_at(conn: psycopg.Connection, cutoff: date, engine: Engine = "pandas"):
-    """Feature rows for every known building as of the start of `cutoff` (nothing dated on or after it)."""
+def features_at(conn: psycopg.Connection, cutoff: date, engine: Engine = "pandas", bbls: list[str] | None = None):
+    """Feature rows for every known building (or just `bbls`) as of the start of `cutoff`: nothing dated on or after
+    it is read."""
     pdm = frame_module(engine)
-    frame = _query(conn, features.feature_query(), {"cutoff": cutoff}, pdm)
+    if bbls is None:
+        frame = _query(conn, features.feature_query(), {"cutoff": cutoff}, pdm)
+    else:
+        frame = _query(conn, features.feature_query(only_bbls=True), {"cutoff": cutoff, "bbls": list(bbls)}, pdm)
     return derive(frame, cutoff)
 
 

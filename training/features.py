@@ -92,7 +92,9 @@ ATTRIBUTE_COLUMNS = [
 ]
 
 
-def feature_query() -> sql.Composed:
+def feature_query(only_bbls: bool = False) -> sql.SQL:
+    """With `only_bbls`, the query takes a `bbls` parameter (a list) and computes just those buildings."""
+    only = "AND {t}.bbl = ANY(%(bbls)s::bpchar[])" if only_bbls else ""
     v_cols = ",\n  ".join(_violation_columns())
     c_cols = ",\n  ".join(_complaint_columns())
     v_zero = ", ".join(f"coalesce(vf.{n}, 0)::float8 AS {n}" for n in violation_feature_names())
@@ -115,7 +117,7 @@ v AS (
          CASE WHEN h.new_status IS NOT NULL THEN h.new_status = 'open'
               ELSE NOT (v.status = 'closed' AND v.status_date IS NOT NULL AND v.status_date < p.c) END AS is_open
   FROM violations v CROSS JOIN params p LEFT JOIN hist h ON h.record_id = v.id
-  WHERE NOT v.is_deleted AND v.bbl IS NOT NULL AND v.issued_date < p.c
+  WHERE NOT v.is_deleted AND v.bbl IS NOT NULL AND v.issued_date < p.c {only.format(t="v")}
 ),
 vf AS (SELECT bbl,
   {v_cols}
@@ -124,7 +126,7 @@ cc AS (
   SELECT c.bbl, c.source, c.category, c.received_date, p.c - c.received_date AS age, p.season_start
   FROM complaints c CROSS JOIN params p
   WHERE NOT c.is_deleted AND NOT c.is_duplicate AND c.bbl IS NOT NULL
-    AND c.received_date < p.c AND c.received_date >= p.c - 1095
+    AND c.received_date < p.c AND c.received_date >= p.c - 1095 {only.format(t="c")}
 ),
 cf AS (SELECT bbl,
   {c_cols}
@@ -133,10 +135,12 @@ reg AS (
   SELECT r.bbl, max(r.registration_end_date) AS reg_end
   FROM registrations r, params
   WHERE NOT r.is_deleted AND r.bbl IS NOT NULL
-    AND (r.last_registration_date IS NULL OR r.last_registration_date < params.c)
+    AND (r.last_registration_date IS NULL OR r.last_registration_date < params.c) {only.format(t="r")}
   GROUP BY r.bbl
 ),
-universe AS (SELECT bbl FROM properties UNION SELECT bbl FROM vf UNION SELECT bbl FROM cf)
+universe AS (
+  SELECT bbl FROM properties WHERE TRUE {only.format(t="properties")} UNION SELECT bbl FROM vf UNION SELECT bbl FROM cf
+)
 SELECT u.bbl::text AS bbl,
   coalesce(pr.borough, substr(u.bbl, 1, 1)::smallint)::text AS borough,
   pr.units_res::float8, pr.units_total::float8, pr.num_floors::float8, pr.year_built::float8,

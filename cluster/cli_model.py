@@ -1,0 +1,150 @@
+"""`vsentinel train`, `vsentinel score` and `vsentinel model list|show|promote`.
+
+cluster/cli.py mounts these: `app.add_typer(model_app, name="model")`, `app.command("train")(train_command)`,
+`app.command("score")(score_command)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from training.registry import SCORE_KINDS
+
+console = Console()
+model_app = typer.Typer(help="Trained risk models: list, inspect, promote.", no_args_is_help=True)
+
+
+@contextlib.contextmanager
+def _database() -> Iterator[tuple[psycopg.Connection, Path, Path]]:
+    """A connection, the model directory and the Ray storage directory, from the settings."""
+    from cluster.cli import services_or_exit, settings_or_exit
+
+    settings = settings_or_exit()
+    with services_or_exit(settings) as services, psycopg.connect(services.database_url) as conn:
+        yield conn, settings.resolved_model_dir, settings.data_dir / "ray_results"
+
+
+@model_app.command("list")
+def model_list(kind: str | None = typer.Option(None, help="Only this score: " + ", ".join(SCORE_KINDS))) -> None:
+    """Every registered model, newest first; the active one of each score is marked."""
+    from training import registry
+
+    with _database() as (conn, _, _):
+        records = registry.list_models(conn, kind)
+    table = Table("score", "version", "active", "ROC AUC", "PR AUC", "test cutoff", "trained at")
+    for r in records:
+        auc, pr = r.metrics.get("roc_auc"), r.metrics.get("pr_auc")
+        table.add_row(
+            r.score_kind,
+            r.version,
+            "yes" if r.is_active else "",
+            f"{auc:.3f}" if auc is not None else "-",
+            f"{pr:.3f}" if pr is not None else "-",
+            str(r.metrics.get("test_cutoff", "")),
+            f"{r.trained_at:%Y-%m-%d %H:%M}",
+        )
+    console.print(table)
+
+
+@model_app.command("show")
+def model_show(version: str, kind: str = typer.Option("overall", help="Score kind.")) -> None:
+    """Parameters, metrics and the evaluation report of one model."""
+    from training import registry
+
+    with _database() as (conn, _, _):
+        try:
+            record = registry.get(conn, kind, version)
+        except registry.ModelNotFoundError as error:
+            raise typer.Exit(_fail(str(error))) from None
+    console.print(f"[bold]{record.score_kind}[/] {record.version}  active={record.is_active}")
+    console.print(f"artifact: {record.artifact_path}")
+    console.print_json(data={"params": record.params, "metrics": record.metrics})
+    report = Path(record.artifact_path).parent / "report.md"
+    if report.exists():
+        console.print(report.read_text())
+
+
+@model_app.command("promote")
+def model_promote(
+    version: str,
+    kind: list[str] = typer.Option(  # noqa: B008 - typer reads options from defaults
+        list(SCORE_KINDS), help="Scores to promote (default: all four)."
+    ),
+) -> None:
+    """Make a version the active model (one transaction per score; the previous active one is retired)."""
+    from training import registry
+
+    with _database() as (conn, _, _):
+        for k in kind:
+            try:
+                registry.promote(conn, k, version)
+            except registry.ModelNotFoundError as error:
+                raise typer.Exit(_fail(str(error))) from None
+            console.print(f"{k}: {version} is active")
+
+
+def _fail(message: str) -> int:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}")
+    return 1
+
+
+def train_command(
+    tune: bool = typer.Option(False, "--tune", help="Sweep hyperparameters with Ray Tune first."),
+    samples: int | None = typer.Option(None, "--samples", help="Trials in the sweep (default: configs/tune.yaml)."),
+    promote: bool = typer.Option(False, "--promote", help="Promote even if not better than the active model."),
+    ground_truth: Path | None = typer.Option(None, help="A synthetic city ground_truth/ dir for the oracle AUC."),  # noqa: B008
+) -> None:
+    """Build the training set, train the four risk models on Ray, evaluate them out of time and register them."""
+    from cluster import ray_runtime
+    from cluster.cli import settings_or_exit
+    from training import pipeline
+    from training.config import load_training_settings
+
+    settings = settings_or_exit()
+    training = load_training_settings()
+    with _database() as (conn, model_dir, storage):
+        ray_runtime.connect(settings)
+        report = pipeline.run(
+            conn,
+            training,
+            model_dir,
+            storage,
+            tune=tune,
+            samples=samples,
+            promote=promote,
+            ground_truth=ground_truth,
+            log=console.print,
+        )
+    console.print(f"version [bold]{report.version}[/]: report {report.directory / 'report.md'}")
+    console.print(f"promoted: {', '.join(report.promoted) or 'none (the active models are better)'}")
+
+
+def score_command(
+    as_of: str | None = typer.Option(None, help="Score as of this day (YYYY-MM-DD); default today."),
+) -> None:
+    """Score every building with the active models and upsert risk_scores (idempotent per day)."""
+    from training import scoring
+
+    day = date.fromisoformat(as_of) if as_of else date.today()
+    with _database() as (conn, model_dir, _):
+        try:
+            models = scoring.load_active_models(conn, model_dir)
+        except scoring.NoActiveModelError as error:
+            raise typer.Exit(_fail(str(error))) from None
+        with Progress(
+            TextColumn("scoring"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn()
+        ) as progress:
+            task = progress.add_task("score", total=None)
+            written = scoring.score_all(
+                conn, models, day, progress=lambda done, total: progress.update(task, completed=done, total=total)
+            )
+    console.print(f"{written} buildings scored as of {day} with {models.versions}")

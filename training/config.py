@@ -1,0 +1,60 @@
+"""Training settings: configs/tune.yaml, overridden by `VS_TRAIN_<KEY>` environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+from sentinel.settings import CONFIG_DIR
+
+TUNE_FILE = CONFIG_DIR / "tune.yaml"
+
+
+class TrainingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VS_TRAIN_", extra="ignore")
+
+    engine: Literal["pandas", "modin"] = "pandas"
+    workers: int = Field(default=2, ge=1)
+    cpus_per_worker: float = Field(default=1, gt=0)
+    max_concurrent_trials: int = Field(default=1, ge=1)
+    num_samples: int = Field(default=8, ge=1)
+    num_boost_round: int = Field(default=300, ge=1)
+    report_every: int = Field(default=25, ge=1)
+    health_check_interval_s: float = Field(default=0.2, gt=0)
+    horizon_days: int = Field(default=365, ge=30)
+    financial_threshold: float = 1000.0
+    history_days: int = Field(default=365, ge=0)
+    max_train_cutoffs: int = Field(default=12, ge=1)
+    eval_folds: int = Field(default=3, ge=1)
+    metric: str = "valid-logloss"
+    mode: Literal["min", "max"] = "min"
+    asha: dict[str, Any] = Field(default_factory=lambda: {"grace_period": 2, "reduction_factor": 2})
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    default_params: dict[str, Any] = Field(default_factory=dict)
+    search_space: dict[str, dict[str, list[float]]] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = Path(os.environ.get("VS_TRAIN_CONFIG_FILE", TUNE_FILE))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path.exists():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    def params(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {**self.fixed, **self.default_params, **(overrides or {})}
+
+
+def load_training_settings(**overrides: Any) -> TrainingSettings:
+    return TrainingSettings(**overrides)

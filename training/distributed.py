@@ -1,0 +1,229 @@
+"""Distributed XGBoost on Ray: Ray Train's XGBoostTrainer, run inside a Ray Tune function trainable.
+
+Ray Train V2 (the default in Ray 2.60) no longer accepts `Tuner(trainer)`: each Tune trial is a small driver that
+builds and fits its own XGBoostTrainer, and `TuneReportCallback` forwards the workers' reports to Tune. Reports go
+every `report_every` rounds: each report waits for the Train controller's poll, so the stock per-round callback makes
+a 100-round fit two orders of magnitude slower here (DESIGN.md, "Ray on small machines").
+
+Data goes to the workers as object-store references to frames of float32 features and int16 category codes; each
+worker takes rows `rank::world_size`, and xgboost's collective (set up by XGBoostConfig) joins the shards.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import ray
+import ray.train
+import ray.tune
+import xgboost as xgb
+from ray.train import Checkpoint, RunConfig, ScalingConfig
+from ray.train.xgboost import XGBoostTrainer
+
+from training.config import TrainingSettings
+from training.dataset import FeatureSpec
+
+
+class EveryNRounds(xgb.callback.TrainingCallback):
+    """Reports the latest evaluation metrics every `every` rounds (not every round: each report is a barrier)."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.last: dict = {}
+
+    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
+        self.last = evals_log
+        if (epoch + 1) % self.every == 0:
+            ray.train.report(metrics_of(evals_log, epoch + 1))
+        return False
+
+
+def metrics_of(evals_log: dict, rounds: int) -> dict[str, float]:
+    out: dict[str, float] = {"rounds": rounds}
+    for data, by_metric in evals_log.items():
+        for metric, values in by_metric.items():
+            out[f"{data}-{metric}"] = float(values[-1])
+    return out
+
+
+def worker_loop(config: dict[str, Any]) -> None:
+    """One Train worker: its shard of the rows, then one xgboost.train per score in the collective, one after
+    another in the same worker group (a worker group costs seconds to start; a score's fit may cost less)."""
+    spec = FeatureSpec.from_dict(config["spec"])
+    context = ray.train.get_context()
+    rank, size = context.get_world_rank(), context.get_world_size()
+    train = spec.matrix(ray.get(config["train_ref"]).iloc[rank::size])
+    valid = spec.matrix(ray.get(config["valid_ref"]).iloc[rank::size])
+    labels = ray.get(config["labels_ref"])
+    boosters, final = {}, {}
+    for kind, (y_train, y_valid) in labels.items():
+        dtrain = xgb.DMatrix(train, label=y_train[rank::size], enable_categorical=True)
+        dvalid = xgb.DMatrix(valid, label=y_valid[rank::size], enable_categorical=True)
+        callback = EveryNRounds(config["report_every"])
+        boosters[kind] = xgb.train(
+            config["params"],
+            dtrain,
+            num_boost_round=config["num_boost_round"],
+            evals=[(dvalid, "valid")],
+            callbacks=[callback],
+            verbose_eval=False,
+        )
+        final[kind] = metrics_of(callback.last, boosters[kind].num_boosted_rounds())
+    metrics = {**final[next(iter(final))], "final": 1}
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = None
+        if rank == 0:
+            for kind, booster in boosters.items():
+                booster.save_model(Path(tmp) / model_file(kind))
+            checkpoint = Checkpoint.from_directory(tmp)
+        ray.train.report(metrics, checkpoint=checkpoint)
+
+
+def model_file(kind: str) -> str:
+    return f"model-{kind}.ubj"
+
+
+@dataclass(frozen=True)
+class FitData:
+    """Object-store references shared by every trial: the features once, the labels of one score."""
+
+    train_ref: ray.ObjectRef
+    valid_ref: ray.ObjectRef
+    spec: dict
+    labels_ref: ray.ObjectRef | None = None
+    kinds: tuple[str, ...] = ()
+
+    @classmethod
+    def put(cls, spec: FeatureSpec, train: pd.DataFrame, valid: pd.DataFrame) -> FitData:
+        return cls(ray.put(spec.codes(train)), ray.put(spec.codes(valid)), spec.to_dict())
+
+    def with_labels(self, labels: dict[str, tuple[np.ndarray, np.ndarray]]) -> FitData:
+        """`labels`: score kind -> (training labels, validation labels); one model is fitted per kind."""
+        arrays = {k: (np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)) for k, (a, b) in labels.items()}
+        return FitData(self.train_ref, self.valid_ref, self.spec, ray.put(arrays), tuple(labels))
+
+
+def _trainer(data: FitData, params: dict, settings: TrainingSettings, storage: Path, name: str, callbacks: list):
+    os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] = str(settings.health_check_interval_s)
+    # Starting worker processes takes far longer than the 60 s default on a busy 2-core machine.
+    os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "600")
+    return XGBoostTrainer(
+        worker_loop,
+        train_loop_config={
+            "params": params,
+            "num_boost_round": settings.num_boost_round,
+            "report_every": settings.report_every,
+            "train_ref": data.train_ref,
+            "valid_ref": data.valid_ref,
+            "labels_ref": data.labels_ref,
+            "spec": data.spec,
+        },
+        scaling_config=ScalingConfig(
+            num_workers=settings.workers, resources_per_worker={"CPU": settings.cpus_per_worker}
+        ),
+        run_config=RunConfig(name=name, storage_path=str(storage), callbacks=callbacks),
+    )
+
+
+def fit(data: FitData, params: dict, settings: TrainingSettings, storage: Path, name: str) -> dict[str, xgb.Booster]:
+    """One distributed Train run (no Tune) fitting a model per labelled kind with the given parameters."""
+    result = _trainer(data, params, settings, storage, name, callbacks=[]).fit()
+    with result.checkpoint.as_directory() as path:
+        return {kind: _load(Path(path) / model_file(kind)) for kind in data.kinds}
+
+
+def _load(path: Path) -> xgb.Booster:
+    booster = xgb.Booster()
+    booster.load_model(path)
+    return booster
+
+
+def _trial(config: dict, *, data: FitData, base: dict, settings: TrainingSettings, storage: str) -> None:
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    trial = ray.tune.get_context().get_trial_id()
+    params = {**base, **config}
+    _trainer(data, params, settings, Path(storage), f"train-{trial}", callbacks=[TuneReportCallback()]).fit()
+
+
+def search_space(settings: TrainingSettings) -> dict[str, Any]:
+    samplers = {
+        "loguniform": ray.tune.loguniform,
+        "uniform": ray.tune.uniform,
+        "randint": lambda lo, hi: ray.tune.randint(int(lo), int(hi)),
+        "choice": lambda *values: ray.tune.choice(list(values)),
+    }
+    space = {}
+    for name, spec in settings.search_space.items():
+        (kind, args), *_ = spec.items()
+        space[name] = samplers[kind](*args)
+    return space
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    best_params: dict
+    best_metrics: dict
+    booster: xgb.Booster
+    trials: int
+    trials_stopped_early: int
+    seconds: float
+
+
+def sweep(
+    data: FitData, settings: TrainingSettings, storage: Path, name: str, samples: int, seed: int = 0
+) -> SweepResult:
+    """A Tune sweep over configs/tune.yaml's search space with ASHA early stopping; the best trial's model."""
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    started = time.perf_counter()
+    max_reports = max(1, settings.num_boost_round // settings.report_every)
+    scheduler = ASHAScheduler(
+        time_attr="training_iteration",
+        max_t=max_reports + 1,
+        grace_period=min(int(settings.asha.get("grace_period", 2)), max_reports),
+        reduction_factor=float(settings.asha.get("reduction_factor", 2)),
+    )
+    trainable = ray.tune.with_resources(
+        ray.tune.with_parameters(
+            _trial, data=data, base=settings.params(), settings=settings, storage=str(storage / name / "train")
+        ),
+        {"CPU": 0.01},  # the trial only drives its Train run; Tune refuses an empty request
+    )
+    tuner = ray.tune.Tuner(
+        trainable,
+        param_space=search_space(settings),
+        tune_config=ray.tune.TuneConfig(
+            metric=settings.metric,
+            mode=settings.mode,
+            scheduler=scheduler,
+            num_samples=samples,
+            max_concurrent_trials=settings.max_concurrent_trials,
+            search_alg=BasicVariantGenerator(random_state=seed),
+        ),
+        run_config=ray.tune.RunConfig(name=name, storage_path=str(storage / name), verbose=0),
+    )
+    grid = tuner.fit()
+    finished = [r for r in grid if r.error is None and r.metrics and r.metrics.get("final")]
+    if not finished:
+        errors = [str(r.error) for r in grid if r.error is not None]
+        raise RuntimeError(f"no trial of sweep {name} finished: {errors[:1]}")
+    better = min if settings.mode == "min" else max
+    best = better(finished, key=lambda r: r.metrics[settings.metric])
+    booster = _load(Path(best.metrics["checkpoint_path"]) / model_file(data.kinds[0]))
+    return SweepResult(
+        best_params={**settings.params(), **best.config},
+        best_metrics={k: v for k, v in best.metrics.items() if isinstance(v, int | float)},
+        booster=booster,
+        trials=len(grid),
+        trials_stopped_early=len(grid) - len(finished),
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,271 @@
+"""`vsentinel train`: build the dataset -> (sweep) -> fit every score on Ray -> calibrate -> evaluate -> register.
+
+Splits are out of time and never share a label window: for a test cutoff T, the calibration cutoff is T - 12
+months (its labels end at T) and training cutoffs end at T - 24 months (their labels end at the calibration
+cutoff). The Tune sweep validates on the calibration slice; the test slice is touched once, for the report.
+Earlier folds (T - 1 quarter, ...) are refitted in one process with the chosen parameters to show stability.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import psycopg
+import xgboost as xgb
+
+from sentinel.risk import metrics
+from sentinel.risk.calibration import Percentiles, fit_isotonic
+from sentinel.risk.oracle import true_probability
+from training import artifacts, dataset, distributed, evaluate, features, registry
+from training.config import TrainingSettings
+from training.registry import SCORE_KINDS
+
+Log = Callable[[str], None]
+
+
+def _shift(d: date, months: int) -> date:
+    index = d.year * 12 + d.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class Split:
+    train: tuple[date, ...]
+    calibration: date
+    test: date
+
+
+def plan(first_day: date, last_day: date, settings: TrainingSettings, folds: int | None = None) -> list[Split]:
+    """Latest split first. The test cutoff is the last quarter start whose whole horizon is in the data."""
+    quarters = dataset.quarterly_cutoffs(first_day, last_day)
+    tests = [c for c in quarters if (last_day - c).days + 1 >= settings.horizon_days]
+    splits = []
+    for test in reversed(tests[-(folds or settings.eval_folds) :]):
+        calibration = _shift(test, -12)
+        last_train = _shift(test, -24)
+        earliest = date.fromordinal(first_day.toordinal() + settings.history_days)
+        train = [c for c in quarters if earliest <= c <= last_train][-settings.max_train_cutoffs :]
+        if train:
+            splits.append(Split(tuple(train), calibration, test))
+    if not splits:
+        raise ValueError(f"data from {first_day} to {last_day} is too short for a 2-year train/calibrate/test split")
+    return splits
+
+
+@dataclass
+class TrainReport:
+    version: str
+    directory: Path
+    split: Split
+    rows: dict[str, int]
+    timings: dict[str, float]
+    params: dict[str, Any]
+    results: list[evaluate.SliceResult]
+    folds: list[dict]
+    promoted: list[str]
+    sweep: dict[str, Any] = field(default_factory=dict)
+
+
+def _rows(frame: pd.DataFrame, cutoffs) -> pd.DataFrame:
+    keep = frame["cutoff"].isin([pd.Timestamp(c) for c in cutoffs])
+    return frame.loc[keep].reset_index(drop=True)
+
+
+def local_fit(spec: dataset.FeatureSpec, train: pd.DataFrame, y: np.ndarray, params: dict, rounds: int):
+    """Single-process xgboost on the same matrix (rolling folds; the benchmark's comparison)."""
+    local = {k: v for k, v in params.items() if k != "nthread"}
+    dtrain = xgb.DMatrix(spec.matrix(spec.codes(train)), label=y, enable_categorical=True)
+    return xgb.train(local, dtrain, num_boost_round=rounds)
+
+
+def _predict(booster: xgb.Booster, spec: dataset.FeatureSpec, frame: pd.DataFrame) -> np.ndarray:
+    return booster.predict(xgb.DMatrix(spec.matrix(spec.codes(frame)), enable_categorical=True))
+
+
+def run(
+    conn: psycopg.Connection,
+    settings: TrainingSettings,
+    model_dir: Path,
+    storage: Path,
+    *,
+    tune: bool = False,
+    samples: int | None = None,
+    promote: bool = False,
+    ground_truth: Path | None = None,
+    log: Log = print,
+) -> TrainReport:
+    timings: dict[str, float] = {}
+    first, last = conn.execute("SELECT min(issued_date), max(issued_date) FROM violations").fetchone()
+    splits = plan(first, last, settings)
+    split = splits[0]
+    cutoffs = sorted({c for s in splits for c in (*s.train, s.calibration, s.test)})
+    log(f"building features for {len(cutoffs)} cutoffs ({cutoffs[0]} .. {cutoffs[-1]}), engine {settings.engine}")
+    started = time.perf_counter()
+    frame = dataset.to_pandas(
+        dataset.build(conn, cutoffs, settings.horizon_days, settings.financial_threshold, settings.engine)
+    )
+    timings["dataset_s"] = time.perf_counter() - started
+    train, cal, test = _rows(frame, split.train), _rows(frame, [split.calibration]), _rows(frame, [split.test])
+    spec = dataset.FeatureSpec.from_frame(train)
+    log(f"{len(frame)} rows in {timings['dataset_s']:.1f}s; train {len(train)}, calibrate {len(cal)}, test {len(test)}")
+
+    version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    shared = distributed.FitData.put(spec, train, cal)
+    params = settings.params()
+    boosters: dict[str, xgb.Booster] = {}
+    sweep_info: dict[str, Any] = {}
+    if tune:
+        data = shared.with_labels({"overall": (train["overall"].to_numpy(), cal["overall"].to_numpy())})
+        n = samples or settings.num_samples
+        log(f"sweeping {n} trials on the overall score ({settings.workers} workers each)")
+        result = distributed.sweep(data, settings, storage, f"sweep-{version}", samples=n)
+        params, boosters["overall"] = result.best_params, result.booster
+        timings["sweep_s"] = result.seconds
+        sweep_info = {
+            "trials": result.trials,
+            "stopped_early": result.trials_stopped_early,
+            "best_metrics": result.best_metrics,
+        }
+        log(f"sweep: {result.trials} trials in {result.seconds:.0f}s, best {result.best_metrics}")
+    started = time.perf_counter()
+    remaining = {k: (train[k].to_numpy(), cal[k].to_numpy()) for k in SCORE_KINDS if k not in boosters}
+    boosters.update(distributed.fit(shared.with_labels(remaining), params, settings, storage, f"fit-{version}"))
+    log(f"fitted {', '.join(remaining)} in one Ray Train run ({settings.workers} workers)")
+    timings["fit_s"] = time.perf_counter() - started
+
+    oracle = None
+    if ground_truth is not None:
+        oracle = true_probability(ground_truth, test["bbl"].tolist(), split.test)
+    results, saved = [], {}
+    for kind in SCORE_KINDS:
+        booster = boosters[kind]
+        raw_cal, raw_test = _predict(booster, spec, cal), _predict(booster, spec, test)
+        calibrator = fit_isotonic(raw_cal, cal[kind].to_numpy())
+        result = evaluate.evaluate_slice(
+            kind,
+            (cal, cal[kind].to_numpy(), calibrator(raw_cal)),
+            (test, test[kind].to_numpy(), calibrator(raw_test)),
+            (str(split.calibration), str(split.test)),
+            oracle=oracle if kind == "safety" else None,
+        )
+        results.append(result)
+        saved[kind] = (booster, calibrator, Percentiles.of(raw_cal), result)
+        log(f"{kind}: test ROC AUC {result.model.roc_auc:.3f}, PR AUC {result.model.pr_auc:.3f}")
+
+    folds = _rolling_folds(frame, splits[1:], spec, params, settings.num_boost_round)
+    directory = model_dir / version
+    promoted = []
+    for kind, (booster, calibrator, percentiles, result) in saved.items():
+        extra = {
+            "params": params,
+            "metrics": result.to_dict(),
+            "split": {"train": [str(c) for c in split.train], "calibration": str(split.calibration),
+                      "test": str(split.test)},
+            "horizon_days": settings.horizon_days,
+            "financial_threshold": settings.financial_threshold,
+        }  # fmt: skip
+        path = artifacts.save(model_dir, kind, version, booster, spec, calibrator, percentiles, extra)
+        summary = {
+            "roc_auc": result.model.roc_auc,
+            "pr_auc": result.model.pr_auc,
+            "brier": result.model.brier,
+            "test_cutoff": str(split.test),
+        }
+        registry.register(conn, kind, version, str(path), params, metrics._finite(summary))
+        if promote or _beats_active(conn, kind, result.model.roc_auc, test, model_dir):
+            registry.promote(conn, kind, version)
+            promoted.append(kind)
+    report = TrainReport(
+        version=version,
+        directory=directory,
+        split=split,
+        rows={"train": len(train), "calibration": len(cal), "test": len(test), "all": len(frame)},
+        timings=timings,
+        params=params,
+        results=results,
+        folds=folds,
+        promoted=promoted,
+        sweep=sweep_info,
+    )
+    _write_report(report)
+    return report
+
+
+def _rolling_folds(frame, splits: list[Split], spec, params: dict, rounds: int) -> list[dict]:
+    out = []
+    for split in splits:
+        train, test = _rows(frame, split.train), _rows(frame, [split.test])
+        for kind in ("overall", "safety"):
+            booster = local_fit(spec, train, train[kind].to_numpy(), params, rounds)
+            p = _predict(booster, spec, test)
+            y = test[kind].to_numpy()
+            out.append(
+                {
+                    "kind": kind,
+                    "train_through": str(split.train[-1]),
+                    "test_cutoff": str(split.test),
+                    "roc_auc": metrics.roc_auc(y, p),
+                    "pr_auc": metrics.pr_auc(y, p),
+                    "brier": metrics.brier(y, p),
+                }
+            )
+    return out
+
+
+def _beats_active(conn, kind: str, auc: float, test: pd.DataFrame, model_dir: Path) -> bool:
+    """Promote without being asked only when the new model ranks this test slice better than the active one."""
+    current = registry.active(conn).get(kind)
+    if current is None:
+        return True
+    try:
+        model = artifacts.load(Path(current.artifact_path))
+    except (OSError, ValueError):
+        return True
+    try:
+        active_auc = metrics.roc_auc(test[kind].to_numpy(), model.raw(test))
+    except (KeyError, ValueError, xgb.core.XGBoostError):
+        return True
+    return auc > active_auc
+
+
+def _write_report(report: TrainReport) -> None:
+    directory = report.directory
+    directory.mkdir(parents=True, exist_ok=True)
+    body = {
+        "version": report.version,
+        "split": {"train": [str(c) for c in report.split.train], "calibration": str(report.split.calibration),
+                  "test": str(report.split.test)},
+        "rows": report.rows,
+        "timings": report.timings,
+        "params": report.params,
+        "sweep": report.sweep,
+        "results": [r.to_dict() for r in report.results],
+        "folds": report.folds,
+        "promoted": report.promoted,
+    }  # fmt: skip
+    (directory / "evaluation.json").write_bytes(
+        orjson.dumps(metrics._finite(body), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
+    )
+    header = [
+        f"# Risk model {report.version}",
+        "",
+        f"Train cutoffs {report.split.train[0]} .. {report.split.train[-1]} ({report.rows['train']} rows), "
+        f"calibration {report.split.calibration}, test {report.split.test} ({report.rows['test']} buildings).",
+        "",
+        "![lift and reliability](curves.png)",
+        "",
+    ]
+    (directory / "report.md").write_text("\n".join(header) + evaluate.markdown(report.results, report.folds))
+    evaluate.plot(report.results, directory / "curves.png")
+
+
+__all__ = ["Split", "TrainReport", "features", "local_fit", "plan", "run"]
