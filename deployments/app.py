@@ -19,8 +19,12 @@ APP_NAME = "vsentinel"
 
 
 def build_app(args: dict[str, Any] | None = None) -> Application:
-    checked = AppArgs.model_validate(args or {}).model_dump()  # fail at deploy time on a typo, not in a replica
-    return Gateway.bind(RiskScorer.bind(checked), AlertService.bind(checked), checked)
+    parsed = AppArgs.model_validate(args or {})  # fail at deploy time on a typo, not in a replica
+    checked = parsed.model_dump()
+    scorer = RiskScorer
+    if parsed.scorer_replicas is not None:
+        scorer = RiskScorer.options(num_replicas=parsed.scorer_replicas, autoscaling_config=None)
+    return Gateway.bind(scorer.bind(checked), AlertService.bind(checked), checked)
 
 
 app = build_app({})

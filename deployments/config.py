@@ -24,6 +24,7 @@ class AppArgs(BaseModel):
     model_loader: str = "deployments.risk.models:load_active_models"
     model_dir: str | None = None
     pool_size: int = Field(default=8, ge=1)
+    scorer_replicas: int | None = Field(default=None, ge=1, description="fixed RiskScorer replicas; None: autoscale")
     api: dict[str, Any] = Field(default_factory=dict, description="ApiSettings overrides (VS_API_* otherwise)")
 
 

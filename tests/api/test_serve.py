@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import psycopg
 import pytest
 
+from tests.api import seed
 from tests.api.conftest import JWT_SECRET, P_BUSY, P_QUIET, REDIS_PREFIX, Api
 from tests.api.fakes import VERSION, expected_overall
 from tests.api.seed import PASSWORD
@@ -31,6 +35,7 @@ def serve_url(api: Api, redis_url: str, ray_cluster: object) -> Iterator[str]:
         "model_loader": "tests.api.fakes:load_counting_model",
         "pool_size": 4,
         "api": {"redis_prefix": REDIS_PREFIX},
+        "scorer_replicas": 2,
     }
     serve.run(build_app(args), name=APP_NAME, route_prefix="/")
     try:
@@ -77,3 +82,35 @@ def test_serve_property_page_and_request_id(serve_url: str, api: Api) -> None:
     assert r.status_code == 200, r.text
     assert r.headers["x-request-id"] == "serve-req-1"
     assert r.json()["open_violations"]["total"] >= 3
+
+
+def test_killing_a_scorer_replica_under_a_steady_stream_loses_no_request(serve_url: str, api: Api) -> None:
+    import ray
+
+    bbls = [f"1{n:09d}" for n in range(900000001, 900000161)]  # unscored: every read needs the scorer
+    with psycopg.connect(api.database_url) as conn:
+        for n, bbl in enumerate(bbls):
+            seed.add_property(conn, bbl, f"{n} REPLICA KILL STREET")
+        conn.commit()
+    headers = _token(serve_url, api.emails["alpha"]["viewer"])
+    # Named actors come from the GCS (the state API needs the dashboard, which the test cluster does not run).
+    named = ray.util.list_named_actors(all_namespaces=True)
+    replicas = [a["name"] for a in named if a["namespace"] == "serve" and "RiskScorer" in a["name"]]
+    assert len(replicas) == 2, replicas
+    statuses: list[int] = []
+    killed = threading.Event()
+
+    def read(bbl: str) -> int:
+        with httpx.Client(base_url=serve_url, headers=headers, timeout=60) as c:
+            return c.get(f"/v1/properties/{bbl}/risk").status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(read, bbl) for bbl in bbls]
+        for n, future in enumerate(futures):
+            statuses.append(future.result())
+            if n == 20:
+                victim = ray.get_actor(replicas[0], namespace="serve")
+                ray.kill(victim, no_restart=True)
+                killed.set()
+    assert killed.is_set()
+    assert statuses == [200] * len(bbls), {code: statuses.count(code) for code in set(statuses)}
