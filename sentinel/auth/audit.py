@@ -28,8 +28,6 @@ def record_audit(
     It does not commit: call it inside the transaction of the change it records, so the change and its audit
     entry are committed (or rolled back) together. Never put secrets (passwords, full API keys) in `details`.
     """
-    row = conn.execute(
-        _INSERT, (org_id, actor, action, target, Jsonb(dict(details or {})), request_id)
-    ).fetchone()
+    row = conn.execute(_INSERT, (org_id, actor, action, target, Jsonb(dict(details or {})), request_id)).fetchone()
     assert row is not None  # INSERT .. RETURNING always yields the row
     return int(row[0])

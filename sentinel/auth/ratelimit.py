@@ -120,9 +120,7 @@ class RateLimiter:
         self._redis_down_until = self._monotonic() + self._retry_after_seconds
 
     @staticmethod
-    def _hit(
-        limiter: MovingWindowRateLimiter, item: RateLimitItem, key: str, backend: Backend
-    ) -> RateLimitResult:
+    def _hit(limiter: MovingWindowRateLimiter, item: RateLimitItem, key: str, backend: Backend) -> RateLimitResult:
         allowed = limiter.hit(item, key)
         stats = limiter.get_window_stats(item, key)
         retry_after = 0.0 if allowed else max(0.0, stats.reset_time - time.time())

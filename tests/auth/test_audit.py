@@ -80,9 +80,7 @@ def test_audit_entry_rolls_back_with_the_change_it_records(conn: psycopg.Connect
     ],
 )
 def test_audit_rows_cannot_be_changed_or_deleted(conn: psycopg.Connection, statement: str) -> None:
-    audit_id = record_audit(
-        conn, org_id=None, actor="user:1", action="login", target=None, details={}, request_id=None
-    )
+    audit_id = record_audit(conn, org_id=None, actor="user:1", action="login", target=None, details={}, request_id=None)
     with pytest.raises(errors.InsufficientPrivilege, match="append-only"):
         conn.execute(statement, (audit_id,))
     action = conn.execute("SELECT action FROM audit_log WHERE id = %s", (audit_id,)).fetchone()

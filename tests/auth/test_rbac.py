@@ -87,9 +87,7 @@ def test_api_key_without_scopes_can_do_nothing(permission: Permission) -> None:
 
 
 def test_api_key_scopes_do_not_inherit_the_creators_role() -> None:
-    read_only = Principal.for_api_key(
-        key_id=9, org_id=OWN_ORG, scopes=frozenset({Scope.PORTFOLIOS_READ}), user_id=1
-    )
+    read_only = Principal.for_api_key(key_id=9, org_id=OWN_ORG, scopes=frozenset({Scope.PORTFOLIOS_READ}), user_id=1)
     assert read_only.role is Role.API
     authorize(read_only, P.PORTFOLIOS_READ, OWN_ORG)
     with pytest.raises(Forbidden, match="lacks scope portfolios:write"):
