@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--engines", default="pandas,modin")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--train-cutoffs", type=int, default=None)
+    parser.add_argument("--concurrent", type=int, default=None, help="Trials at once (default configs/tune.yaml).")
     parser.add_argument("--keep", action="store_true", help="Keep the database.")
     args = parser.parse_args()
     admin = os.environ.get("VS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -55,6 +56,8 @@ def main() -> None:
         overrides = {}
         if args.rounds:
             overrides["num_boost_round"] = args.rounds
+        if args.concurrent:
+            overrides["max_concurrent_trials"] = args.concurrent
         if args.train_cutoffs:
             overrides["max_train_cutoffs"] = args.train_cutoffs
         settings = load_training_settings(**overrides)
@@ -110,7 +113,8 @@ def print_section(args, settings, report, figures) -> None:
     print("\n## Risk model\n")
     print(f"Command: `.venv/bin/python benchmarks/model.py --buildings {args.buildings} --samples {args.samples}`")
     print(f"City: {figures['city']}. Workers {settings.workers} x {settings.cpus_per_worker} CPU, ")
-    print(f"{settings.num_boost_round} rounds, report every {settings.report_every}.\n")
+    print(f"{settings.num_boost_round} rounds, report every {settings.report_every}, ")
+    print(f"{settings.max_concurrent_trials} trial(s) at once, {len(report.split.train)} training cutoffs.\n")
     print("| what | figure |\n|---|---|")
     for engine in args.engines.split(","):
         print(f"| dataset build, {engine} | {figures[f'engine_{engine}']} |")

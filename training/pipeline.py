@@ -263,6 +263,7 @@ def _write_report(report: TrainReport) -> None:
         "",
         "![lift and reliability](curves.png)",
         "",
+        "",
     ]
     (directory / "report.md").write_text("\n".join(header) + evaluate.markdown(report.results, report.folds))
     evaluate.plot(report.results, directory / "curves.png")
