@@ -78,6 +78,10 @@ def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
         )
     if table in _TOMBSTONED:
         changed = sql.SQL("{} OR t.is_deleted").format(changed)
+    if table == "complaints":
+        # DOB complaints (eabe-havv) repeat a complaint_number once per disposition: a row read later but
+        # dated earlier is an older state of the same complaint and must not overwrite the newer one.
+        changed = sql.SQL("({}) AND NOT (t.source = 'DOB' AND EXCLUDED.status_date < t.status_date)").format(changed)
     key_list = sql.SQL(", ").join(map(ident, keys))
     insert_cols, insert_vals = cols, cols
     if table in _RUN_TRACKED:
