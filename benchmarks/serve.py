@@ -1,0 +1,256 @@
+"""Serving latency and throughput: the API on Ray Serve and the same FastAPI app under plain uvicorn, one run.
+
+    .venv/bin/python benchmarks/serve.py [--seconds 6] [--buildings 3000]
+
+Measures GET /v1/properties/{bbl}/risk (a cached score) and GET /v1/properties/{bbl} (the property page) at 1 and
+32 concurrent clients against each server, then POST /v1/risk/batch with 1000 buildings that have no score yet.
+Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (a scratch database is created and dropped).
+The risk model is the tests' stand-in (tests/api/fakes.py): this measures serving, not the model.
+The load generator (asyncio + httpx, one process) shares the 2 cores with the servers, as a co-located client would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg.types.json import Jsonb
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.conftest import create_database, database_url_for, drop_database, free_port  # noqa: E402
+
+ADMIN_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS = "redis://127.0.0.1:6379/0"
+LOADER = "tests.api.fakes:load_counting_model"
+PASSWORD = "benchmark password 123"
+API_OVERRIDES = {"rate_limit": "100000000/minute", "redis_prefix": f"vs-bench-{secrets.token_hex(3)}"}
+
+
+def seed(database_url: str, buildings: int) -> list[str]:
+    from deployments.api.bootstrap import create_organization
+
+    bbls = [f"1{n:09d}" for n in range(100000001, 100000001 + buildings)]
+    with psycopg.connect(database_url) as conn:
+        with (
+            conn.cursor() as cur,
+            cur.copy("COPY properties (bbl, borough, block, lot, address, zip) FROM STDIN") as cp,
+        ):
+            for n, bbl in enumerate(bbls):
+                cp.write_row((bbl, 1, int(bbl[1:6]), int(bbl[6:]), f"{n} BENCHMARK AVENUE", "10001"))
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY violations (source, source_id, bbl, borough, class, severity, status, issued_date, "
+                "certify_by_date, penalty_imposed, balance_due, raw, content_hash) FROM STDIN"
+            ) as cp,
+        ):
+            for n, bbl in enumerate(bbls):
+                for k in range(3):
+                    sid = f"b{n}-{k}"
+                    cp.write_row((
+                        "HPD" if k < 2 else "ECB", sid, bbl, 1, "BC"[k % 2], "hazardous", "open" if k else "closed",
+                        "2026-09-01", "2026-12-01", 500 if k == 2 else None, 250 if k == 2 else None,
+                        Jsonb({}), hashlib.sha256(sid.encode()).hexdigest(),
+                    ))  # fmt: skip
+        conn.commit()
+        create_organization(conn, name="bench", admin_email="bench@bench.test", admin_password=PASSWORD)
+    return bbls
+
+
+def uvicorn_worker(database_url: str, port: int, jwt_secret: str) -> None:
+    import uvicorn
+
+    from deployments.api.app import create_app
+    from deployments.api.local import local_deps
+    from deployments.api.settings import ApiSettings
+    from deployments.risk.models import import_loader
+    from sentinel import logs
+
+    logs.configure("INFO", "json")  # the same logging as the Serve gateway replica
+    deps = local_deps(
+        database_url=database_url,
+        redis_url=REDIS,
+        jwt_secret=jwt_secret,
+        settings=ApiSettings(**API_OVERRIDES),
+        model_loader=import_loader(LOADER),
+    )
+    uvicorn.run(create_app(deps), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def wait_ready(url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+async def load(url: str, path: str, headers: dict[str, str], clients: int, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=30) as client:
+        for _ in range(3):
+            (await client.get(path)).raise_for_status()  # warm
+        stop = time.perf_counter() + seconds
+
+        async def one_client() -> None:
+            nonlocal errors
+            while time.perf_counter() < stop:
+                started = time.perf_counter()
+                response = await client.get(path)
+                latencies.append(time.perf_counter() - started)
+                errors += response.status_code != 200
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        elapsed = time.perf_counter() - began
+    qs = statistics.quantiles(latencies, n=100)
+    return {
+        "n": len(latencies),
+        "errors": errors,
+        "p50": qs[49] * 1000,
+        "p95": qs[94] * 1000,
+        "p99": qs[98] * 1000,
+        "rps": len(latencies) / elapsed,
+    }
+
+
+def batch(url: str, headers: dict[str, str], bbls: list[str]) -> dict[str, float]:
+    started = time.perf_counter()
+    r = httpx.post(f"{url}/v1/risk/batch", json={"bbls": bbls}, headers=headers, timeout=120)
+    seconds = time.perf_counter() - started
+    r.raise_for_status()
+    assert len(r.json()["scores"]) == len(bbls), "every building must come back scored"
+    return {"seconds": seconds, "scored": len(r.json()["scores"])}
+
+
+def token(url: str) -> dict[str, str]:
+    r = httpx.post(f"{url}/v1/auth/token", data={"username": "bench@bench.test", "password": PASSWORD}, timeout=30)
+    r.raise_for_status()
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def start_serve(database_url: str, port: int, jwt_secret: str) -> None:
+    import ray
+    from ray import serve
+
+    from deployments.app import APP_NAME, build_app
+
+    os.environ["PYTHONPATH"] = f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(
+        num_cpus=4,
+        object_store_memory=300 * 1024 * 1024,
+        include_dashboard=False,
+        log_to_driver=False,  # replica logs go to their files; printing them here would load the client process
+        namespace="vsentinel-bench",
+    )
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    args = {
+        "database_url": database_url,
+        "redis_url": REDIS,
+        "jwt_secret": jwt_secret,
+        "model_loader": LOADER,
+        "api": API_OVERRIDES,
+    }
+    serve.run(build_app(args), name=APP_NAME, route_prefix="/")
+
+
+def run(args: argparse.Namespace) -> list[str]:
+    name = create_database(ADMIN_PG, prefix="vs_bench")
+    database_url = database_url_for(ADMIN_PG, name)
+    jwt_secret = secrets.token_urlsafe(48)
+    lines: list[str] = []
+    proc = None
+    try:
+        from sentinel.db import migrations
+
+        migrations.upgrade(database_url)
+        bbls = seed(database_url, args.buildings)
+        uvi_port, serve_port = free_port(), free_port()
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--uvicorn-worker", database_url, str(uvi_port), jwt_secret],
+            stderr=subprocess.DEVNULL,
+        )
+        start_serve(database_url, serve_port, jwt_secret)
+        targets = {"uvicorn": f"http://127.0.0.1:{uvi_port}", "serve": f"http://127.0.0.1:{serve_port}"}
+        for url in targets.values():
+            wait_ready(url)
+        cached = bbls[0]
+        results: dict[tuple[str, str, int], dict[str, float]] = {}
+        for target, url in targets.items():
+            headers = token(url)
+            httpx.get(f"{url}/v1/properties/{cached}/risk", headers=headers, timeout=30).raise_for_status()
+            for label, path in (
+                ("risk (cached)", f"/v1/properties/{cached}/risk"),
+                ("property page", f"/v1/properties/{cached}"),
+            ):
+                for clients in (1, 32):
+                    results[(target, label, clients)] = asyncio.run(load(url, path, headers, clients, args.seconds))
+                    print(target, label, clients, results[(target, label, clients)], flush=True)
+        lines.append("| server | endpoint | clients | requests | errors | p50 ms | p95 ms | p99 ms | req/s |")
+        lines.append("|---|---|---|---|---|---|---|---|---|")
+        for (target, label, clients), r in results.items():
+            lines.append(
+                f"| {target} | {label} | {clients} | {r['n']:.0f} | {r['errors']:.0f} | {r['p50']:.1f} | "
+                f"{r['p95']:.1f} | {r['p99']:.1f} | {r['rps']:.0f} |"
+            )
+        lines.append("")
+        for label in ("risk (cached)", "property page"):
+            ratio = results[("serve", label, 32)]["rps"] / results[("uvicorn", label, 32)]["rps"]
+            lines.append(f"- Serve / uvicorn throughput at 32 clients, {label}: {ratio:.2f}x")
+        for i, (target, url) in enumerate(targets.items()):
+            chunk = bbls[1000 + i * 1000 : 2000 + i * 1000]  # never read before: no stored score
+            b = batch(url, token(url), chunk)
+            lines.append(f"- batch risk, 1000 uncached buildings, {target}: {b['seconds'] * 1000:.0f} ms")
+            print(target, "batch", b, flush=True)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(10)
+        try:
+            from ray import serve
+
+            serve.shutdown()
+            import ray
+
+            ray.shutdown()
+        except Exception as exc:
+            print(f"shutdown: {exc!r}", file=sys.stderr)
+        drop_database(ADMIN_PG, name)
+    return lines
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--uvicorn-worker":
+        uvicorn_worker(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--buildings", type=int, default=3000)
+    args = parser.parse_args()
+    lines = run(args)
+    header = f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}"
+    print("\n" + header + "\n" + "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
