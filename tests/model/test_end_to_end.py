@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +129,36 @@ def test_promoting_an_older_version_swaps_the_active_model_in_one_step(trained):
     assert count == 1
     with psycopg.connect(url) as conn, pytest.raises(registry.ModelNotFoundError):
         registry.promote(conn, "safety", "missing")
+
+
+def test_the_score_job_and_the_model_commands_run_from_the_command_line(trained, redis_url):
+    url, model_dir, report = trained
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VS_")}
+    env.update({"VS_DATABASE_URL": url, "VS_REDIS_URL": redis_url, "VS_MODEL_DIR": str(model_dir), "COLUMNS": "200"})
+    job = subprocess.run(
+        [sys.executable, "-m", "training.score_job", "--as-of", "2025-11-20"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert job.returncode == 0, job.stderr
+    assert f"{BUILDINGS} buildings scored as of 2025-11-20" in job.stdout
+    listing = subprocess.run(
+        [sys.executable, "-c", "from cluster.cli_model import model_app; model_app()", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listing.returncode == 0, listing.stderr
+    assert report.version in listing.stdout and "yes" in listing.stdout
+    missing = subprocess.run(
+        [sys.executable, "-c", "from cluster.cli_model import model_app; model_app()", "promote", "nope"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 1
+    assert "no overall model with version nope" in missing.stderr
