@@ -26,6 +26,9 @@ UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 
 @serve.deployment(
     name="Gateway",
+    # The gateway middleware logs every request once, with its request id; Serve's own access log would be a
+    # second line per request (and per hop) on 2 cores.
+    logging_config={"enable_access_log": False},
     ray_actor_options={"num_cpus": 0.5},
     max_ongoing_requests=128,
     num_replicas=1,

@@ -17,6 +17,7 @@ from sentinel.db.pool import create_pool
 
 @serve.deployment(
     name="AlertService",
+    logging_config={"enable_access_log": False},
     ray_actor_options={"num_cpus": 0.25},
     max_ongoing_requests=16,
     autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 4},

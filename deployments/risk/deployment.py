@@ -26,6 +26,7 @@ from sentinel.db.pool import create_pool
 
 @serve.deployment(
     name="RiskScorer",
+    logging_config={"enable_access_log": False},
     ray_actor_options={"num_cpus": 0.25},
     max_ongoing_requests=64,
     autoscaling_config={"min_replicas": 1, "max_replicas": 4, "target_ongoing_requests": 16},
