@@ -18,6 +18,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from deployments.api.responses import dumps
 from deployments.risk.models import LoadedModels, ModelLoader, active_fingerprint, load_active_models
 from deployments.risk.store import ScoreStore, StoredScore
 
@@ -44,6 +45,16 @@ _UPSERT = """
 
 class ModelUnavailableError(Exception):
     pass
+
+
+def _jsonb(value: Any) -> Jsonb:
+    return Jsonb(value, dumps=lambda v: dumps(v).decode())
+
+
+def trend_of(out: Any, previous: int | None) -> str:
+    """The model's own trend when it gives one (sentinel.risk.serving does), else from the previous score."""
+    given = getattr(out, "trend", None)
+    return given if given in ("up", "down", "flat") else _trend(int(out.scores["overall"]), previous)
 
 
 def _trend(new: int, previous: int | None) -> str:
@@ -128,7 +139,7 @@ class ScoreService:
                         (
                             out.bbl, as_of, s["overall"], s["safety"], s["legal"], s["financial"],
                             p["overall"], p["safety"], p["legal"], p["financial"],
-                            _trend(s["overall"], previous.get(out.bbl)), Jsonb(list(out.reasons)), versions,
+                            trend_of(out, previous.get(out.bbl)), _jsonb(list(out.reasons)), versions,
                         ),
                     )  # fmt: skip
                     row = cur.fetchone()
