@@ -10,8 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cluster.cli_model import model_app, score_command, train_command
 from cluster.cli_replay import replay_app
 from cluster.cli_schedule import schedule_app
+from cluster.cli_serve import serve_command
 from cluster.cli_synth import synth_command
 from sentinel import logs
 from sentinel.datasets import load_datasets
@@ -30,6 +32,10 @@ db_app = typer.Typer(help="The PostgreSQL schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(replay_app, name="replay")
 app.add_typer(schedule_app, name="schedule")
+app.add_typer(model_app, name="model")
+app.command("train")(train_command)
+app.command("score")(score_command)
+app.command("serve")(serve_command)
 app.command("synth")(synth_command)
 
 console = Console()
