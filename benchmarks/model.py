@@ -26,8 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cluster import ray_runtime
 from sentinel.db import migrations
+from sentinel.risk import scoring
 from sentinel.settings import load_settings
-from training import canonical_city, dataset, pipeline, scoring
+from training import canonical_city, dataset, pipeline
 from training.config import load_training_settings
 
 START, END = date(2019, 1, 1), date(2025, 11, 25)

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from training.registry import SCORE_KINDS
+from sentinel.risk.registry import SCORE_KINDS
 
 console = Console()
 model_app = typer.Typer(help="Trained risk models: list, inspect, promote.", no_args_is_help=True)
@@ -36,7 +36,7 @@ def _database() -> Iterator[tuple[psycopg.Connection, Path, Path]]:
 @model_app.command("list")
 def model_list(kind: str | None = typer.Option(None, help="Only this score: " + ", ".join(SCORE_KINDS))) -> None:
     """Every registered model, newest first; the active one of each score is marked."""
-    from training import registry
+    from sentinel.risk import registry
 
     with _database() as (conn, _, _):
         records = registry.list_models(conn, kind)
@@ -58,7 +58,7 @@ def model_list(kind: str | None = typer.Option(None, help="Only this score: " + 
 @model_app.command("show")
 def model_show(version: str, kind: str = typer.Option("overall", help="Score kind.")) -> None:
     """Parameters, metrics and the evaluation report of one model."""
-    from training import registry
+    from sentinel.risk import registry
 
     with _database() as (conn, _, _):
         try:
@@ -81,7 +81,7 @@ def model_promote(
     ),
 ) -> None:
     """Make a version the active model (one transaction per score; the previous active one is retired)."""
-    from training import registry
+    from sentinel.risk import registry
 
     with _database() as (conn, _, _):
         for k in kind:
@@ -132,7 +132,7 @@ def score_command(
     as_of: str | None = typer.Option(None, help="Score as of this day (YYYY-MM-DD); default today."),
 ) -> None:
     """Score every building with the active models and upsert risk_scores (idempotent per day)."""
-    from training import scoring
+    from sentinel.risk import scoring
 
     day = date.fromisoformat(as_of) if as_of else date.today()
     with _database() as (conn, model_dir, _):

@@ -27,8 +27,8 @@ import xgboost as xgb
 from ray.train import Checkpoint, RunConfig, ScalingConfig
 from ray.train.xgboost import XGBoostTrainer
 
+from sentinel.risk.dataset import FeatureSpec
 from training.config import TrainingSettings
-from training.dataset import FeatureSpec
 
 
 class EveryNRounds(xgb.callback.TrainingCallback):
@@ -153,6 +153,14 @@ def _trial(config: dict, *, data: FitData, base: dict, settings: TrainingSetting
     _trainer(data, params, settings, Path(storage), f"train-{trial}", callbacks=[TuneReportCallback()]).fit()
 
 
+def _concurrency(settings: TrainingSettings) -> int:
+    """Trials at once, leaving a CPU free: with every CPU held by Train workers, the helper actors that Tune and
+    Train start per trial cannot be placed and the sweep stalls (seen with 2 trials x 2 workers on 4 CPUs)."""
+    per_trial = settings.workers * settings.cpus_per_worker
+    spare = ray.cluster_resources().get("CPU", 1.0) - 1.0
+    return max(1, min(settings.max_concurrent_trials, int(spare // per_trial)))
+
+
 def search_space(settings: TrainingSettings) -> dict[str, Any]:
     samplers = {
         "loguniform": ray.tune.loguniform,
@@ -206,7 +214,7 @@ def sweep(
             mode=settings.mode,
             scheduler=scheduler,
             num_samples=samples,
-            max_concurrent_trials=settings.max_concurrent_trials,
+            max_concurrent_trials=_concurrency(settings),
             search_alg=BasicVariantGenerator(random_state=seed),
         ),
         run_config=ray.tune.RunConfig(name=name, storage_path=str(storage / name), verbose=0),

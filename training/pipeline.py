@@ -22,12 +22,12 @@ import pandas as pd
 import psycopg
 import xgboost as xgb
 
-from sentinel.risk import metrics
+from sentinel.risk import artifacts, features, metrics, registry
 from sentinel.risk.calibration import Percentiles, fit_isotonic
 from sentinel.risk.oracle import true_probability
-from training import artifacts, dataset, distributed, evaluate, features, registry
+from sentinel.risk.registry import SCORE_KINDS
+from training import dataset, distributed, evaluate
 from training.config import TrainingSettings
-from training.registry import SCORE_KINDS
 
 Log = Callable[[str], None]
 

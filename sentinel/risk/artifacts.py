@@ -12,7 +12,7 @@ import pandas as pd
 import xgboost as xgb
 
 from sentinel.risk.calibration import Calibrator, Percentiles
-from training.dataset import FeatureSpec
+from sentinel.risk.dataset import FeatureSpec
 
 MODEL_FILE = "model.ubj"
 META_FILE = "meta.json"

@@ -1,8 +1,6 @@
-"""Training rows: one per (building, cutoff), features from `training.features` plus labels and derived columns.
-
-PostgreSQL does the per-building aggregation (one query per cutoff); the dataframe work after it (derived rates and
-trends, labels, concatenation) is written against the pandas API so the engine is a setting: `pandas` (default,
-one process) or `modin` (the same calls on Ray). See benchmarks/RESULTS.md "Risk model" for why pandas is default.
+"""Feature and label rows per building at a cutoff (SQL in `sentinel.risk.features`), derived columns, and the
+model's input spec. Written against the pandas API; the caller may hand in another pandas-API module (training
+uses modin on Ray when configured), so nothing here imports Ray.
 """
 
 from __future__ import annotations
@@ -10,15 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from types import ModuleType
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 import psycopg
 
-from training import features
+from sentinel.risk import features
 
-Engine = Literal["pandas", "modin"]
 LABELS = features.LABELS
 ID_COLUMNS = ("bbl", "cutoff")
 DERIVED = (
@@ -29,16 +25,6 @@ DERIVED = (
     "violation_trend_90",
     "complaint_trend_90",
 )
-
-
-def frame_module(engine: Engine) -> ModuleType:
-    if engine == "modin":
-        import modin.config
-        import modin.pandas as mpd
-
-        modin.config.Engine.put("ray")
-        return mpd
-    return pd
 
 
 def quarterly_cutoffs(first: date, last: date) -> list[date]:
@@ -64,10 +50,9 @@ def _query(conn: psycopg.Connection, query, params: dict, pd_module: ModuleType)
     return pd_module.DataFrame.from_records(rows, columns=columns)
 
 
-def features_at(conn: psycopg.Connection, cutoff: date, engine: Engine = "pandas", bbls: list[str] | None = None):
+def features_at(conn: psycopg.Connection, cutoff: date, bbls: list[str] | None = None, pdm: ModuleType = pd):
     """Feature rows for every known building (or just `bbls`) as of the start of `cutoff`: nothing dated on or after
-    it is read."""
-    pdm = frame_module(engine)
+    it is read. `pdm` is the pandas-API module that holds the result (pandas, or modin handed in by training)."""
     if bbls is None:
         frame = _query(conn, features.feature_query(), {"cutoff": cutoff}, pdm)
     else:
@@ -92,36 +77,13 @@ def labels_at(
     cutoff: date,
     horizon_days: int = 365,
     financial_threshold: float = 1000.0,
-    engine: Engine = "pandas",
+    pdm: ModuleType = pd,
 ):
     """Per BBL with any new violation in the horizon: safety, legal, financial, overall (0/1)."""
-    pdm = frame_module(engine)
     frame = _query(conn, features.label_query(), {"cutoff": cutoff, "horizon": horizon_days}, pdm)
     frame["financial"] = (frame["new_penalty"] >= financial_threshold) | (frame["new_balance"] >= financial_threshold)
     frame["overall"] = frame["safety"] | frame["legal"] | frame["financial"]
     return frame[["bbl", *LABELS]]
-
-
-def build(
-    conn: psycopg.Connection,
-    cutoffs: list[date],
-    horizon_days: int = 365,
-    financial_threshold: float = 1000.0,
-    engine: Engine = "pandas",
-    with_labels: bool = True,
-):
-    """Rows for all cutoffs, concatenated; labels are 0/1 ints (a building absent from the labels had no event)."""
-    pdm = frame_module(engine)
-    parts = []
-    for cutoff in cutoffs:
-        frame = features_at(conn, cutoff, engine)
-        if with_labels:
-            labels = labels_at(conn, cutoff, horizon_days, financial_threshold, engine)
-            frame = frame.merge(labels, on="bbl", how="left")
-            for name in LABELS:
-                frame[name] = frame[name].astype("boolean").fillna(False).astype("int8")
-        parts.append(frame)
-    return pdm.concat(parts, ignore_index=True)
 
 
 def to_pandas(frame) -> pd.DataFrame:

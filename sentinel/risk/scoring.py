@@ -16,10 +16,10 @@ import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 
+from sentinel.risk import artifacts, dataset, registry
 from sentinel.risk.reasons import top_reasons
+from sentinel.risk.registry import SCORE_KINDS
 from sentinel.risk.trend import trend
-from training import artifacts, dataset, registry
-from training.registry import SCORE_KINDS
 
 
 class NoActiveModelError(LookupError):

@@ -13,8 +13,9 @@ import numpy as np
 import psycopg
 import pytest
 
+from sentinel.risk import registry, scoring
 from tests.model.conftest import CITY_END
-from training import pipeline, registry, scoring
+from training import pipeline
 from training.config import load_training_settings
 
 pytestmark = pytest.mark.integration
@@ -162,3 +163,24 @@ def test_the_score_job_and_the_model_commands_run_from_the_command_line(trained,
     )
     assert missing.returncode == 1
     assert "no overall model with version nope" in missing.stderr
+
+
+def test_the_serving_adapter_answers_what_the_batch_wrote(trained):
+    from psycopg.rows import dict_row
+
+    from sentinel.risk.serving import load_model
+
+    url, model_dir, report = trained
+    with psycopg.connect(url) as conn:
+        models = scoring.load_active_models(conn, model_dir)
+        scoring.score_all(conn, models, CITY_END)
+        batch = {r[0]: r for r in _scores(conn)}
+        with conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute("SELECT score_kind, version, artifact_path FROM models WHERE is_active").fetchall()
+        served = load_model(rows, model_dir)
+        bbl = sorted(batch)[5]
+        (output,) = served.score(conn, [bbl], CITY_END)
+    assert served.versions == dict.fromkeys(registry.SCORE_KINDS, report.version)
+    assert output.scores["overall"] == batch[bbl][1]
+    assert 0 <= output.probabilities["safety"] <= 1
+    assert list(output.reasons) == batch[bbl][7]

@@ -8,7 +8,7 @@ import pandas as pd
 import psycopg
 import pytest
 
-from training import dataset
+from sentinel.risk import dataset
 
 pytestmark = pytest.mark.integration
 
