@@ -214,8 +214,9 @@ def sweep(
             mode=settings.mode,
             scheduler=scheduler,
             num_samples=samples,
-            max_concurrent_trials=_concurrency(settings),
-            search_alg=BasicVariantGenerator(random_state=seed),
+            # max_concurrent_trials is ignored with a SearchGenerator (Tune warns and runs every trial at once,
+            # which stalled a 16-trial sweep here): the generator itself takes the limit.
+            search_alg=BasicVariantGenerator(random_state=seed, max_concurrent=_concurrency(settings)),
         ),
         run_config=ray.tune.RunConfig(name=name, storage_path=str(storage / name), verbose=0),
     )
