@@ -16,6 +16,7 @@ import itertools
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -41,7 +42,7 @@ def hpd_file(rows: int) -> Path:
     from sentinel.synth.city import write_city
     from sentinel.synth.config import SynthConfig
 
-    path = DATA / f"hpd-{rows}" / f"{HPD}.json"
+    path = DATA / f"hpd-{rows}-v2" / f"{HPD}.json"
     if path.exists():
         return path
     seed_dir = DATA / "seed-city"
@@ -49,18 +50,24 @@ def hpd_file(rows: int) -> Path:
         write_city(SynthConfig(buildings=5000, start=date(2020, 1, 1), end=date(2025, 12, 31), seed=42), seed_dir)
     base = [orjson.loads(line.rstrip(b",\n")) for line in (seed_dir / f"{HPD}.json").open("rb") if line[:1] == b"{"]
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A real export carries the system fields of a dataset that grew over years: one update per minute here,
+    # so the snapshot's :updated_at values are spread as they are on data.cityofnewyork.us, not all equal.
+    start = datetime(2020, 1, 1, tzinfo=UTC)
     with path.open("wb") as out:
         out.write(b"[\n")
         for n, row in enumerate(itertools.islice(itertools.cycle(base), rows)):
             copy = dict(row)
             copy["violationid"] = str(20_000_000 + n)  # unique keys; everything else keeps the real format
+            stamp = (start + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            copy[":created_at"] = copy[":updated_at"] = stamp
             out.write(orjson.dumps(copy) + (b",\n" if n < rows - 1 else b"\n"))
         out.write(b"]\n")
     return path
 
 
 class PeakMemory:
-    """Samples the summed RSS of this process and every Ray worker of the ingestion pipeline."""
+    """Samples the summed PSS (shared pages split between their users, so the Ray object store and shared
+    libraries count once) of this process and every Ray worker of the ingestion pipeline."""
 
     NAMES = ("IngestCoordinator", "Fetcher", "BoroughNormalizer", "Writer")
 
@@ -72,13 +79,16 @@ class PeakMemory:
     def _loop(self) -> None:
         me = psutil.Process()
         while not self._stop.is_set():
-            total = me.memory_info().rss
-            for proc in psutil.process_iter(["cmdline", "memory_info"]):
+            total = me.memory_full_info().pss
+            for proc in psutil.process_iter(["cmdline"]):
                 cmd = " ".join(proc.info["cmdline"] or [])
-                if any(f"ray::{name}" in cmd for name in self.NAMES) and proc.info["memory_info"]:
-                    total += proc.info["memory_info"].rss
+                if any(f"ray::{name}" in cmd for name in self.NAMES):
+                    try:
+                        total += proc.memory_full_info().pss
+                    except psutil.Error:
+                        continue  # a worker that just exited
             self.peak = max(self.peak, total)
-            self._stop.wait(0.2)
+            self._stop.wait(0.5)
 
     def __enter__(self) -> PeakMemory:
         self._thread.start()
@@ -147,7 +157,7 @@ def measure(rows: int, changes: int, shape: PipelineShape) -> dict:
             "end_to_end_rows_s": end_to_end,
             "raw_copy_rows_s": copy_rate,
             "ratio": end_to_end / copy_rate,
-            "peak_rss_mb": memory.peak / 2**20,
+            "peak_pss_mb": memory.peak / 2**20,
             "incremental_s": incremental_s,
         }
     finally:
