@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -197,13 +198,75 @@ def _evaluate_alerts(database_url: str, run_id: int) -> None:
     )
 
 
+DEMO_LOGIN = ("demo@violationsentinel.test", "sentinel-demo")
+
+
+def _demo_organization(database_url: str) -> None:
+    """A demo organization with an admin login and a portfolio of the riskiest-looking buildings (idempotent)."""
+    import psycopg
+
+    from deployments.api.bootstrap import create_organization
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM users WHERE lower(email) = %s", (DEMO_LOGIN[0],)).fetchone():
+            return
+        org_id, _ = create_organization(
+            conn, name="Demo Property Management", admin_email=DEMO_LOGIN[0], admin_password=DEMO_LOGIN[1]
+        )
+        with conn.transaction():
+            (portfolio,) = conn.execute(
+                "INSERT INTO portfolios (org_id, name) VALUES (%s, 'Watched buildings') RETURNING id", (org_id,)
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO portfolio_buildings (portfolio_id, bbl) SELECT %s, bbl FROM violations "
+                "WHERE bbl IS NOT NULL AND status = 'open' GROUP BY bbl ORDER BY count(*) DESC LIMIT 25",
+                (portfolio,),
+            )
+            conn.execute(
+                "INSERT INTO alert_rules (org_id, name, condition, scope, channels) VALUES (%s, "
+                "'New Class C violation', %s, %s, %s)",
+                (
+                    org_id,
+                    '{"type": "new_violation", "severities": ["immediately_hazardous"]}',
+                    '{"type": "organization"}',
+                    '[{"kind": "console", "target": "demo"}]',
+                ),
+            )
+
+
+def _demo_model(database_url: str, settings: Settings, ground_truth: Path) -> None:
+    """Trains the four risk models once (no sweep), promotes them, and scores every building."""
+    import psycopg
+
+    from sentinel.risk import scoring
+    from training import pipeline
+    from training.config import load_training_settings
+
+    with psycopg.connect(database_url) as conn:
+        if conn.execute("SELECT count(*) FROM models WHERE is_active").fetchone()[0] < 4:
+            console.print("training the risk models on Ray (one run, no sweep)")
+            pipeline.run(
+                conn,
+                load_training_settings(),
+                settings.resolved_model_dir,
+                settings.data_dir / "ray_results",
+                promote=True,
+                ground_truth=ground_truth,
+                log=console.print,
+            )
+        written = scoring.score_all(conn, scoring.load_active_models(conn, settings.resolved_model_dir))
+    console.print(f"scored {written} buildings")
+
+
 @app.command()
 def demo(
     buildings: int = typer.Option(300, min=10, help="Size of the synthetic city."),
     seed: int = typer.Option(7, help="Seed of the synthetic city."),
+    serve: bool = typer.Option(True, help="End with the API up (Ctrl-C stops it)."),
+    port: int | None = typer.Option(None, help="API port (default VS_SERVE_HTTP_PORT)."),
 ) -> None:
-    """Start the embedded services, migrate, synthesize a small city, serve it with the replay server, ingest it
-    on Ray, and show the summary and a health report. Nothing leaves this machine."""
+    """The whole system on this machine: embedded services, a synthetic city behind the replay server, ingestion
+    on Ray, alert evaluation, risk models trained and every building scored, then the API on Ray Serve."""
     from datetime import date
 
     from actors.ingestion import PipelineShape
@@ -220,7 +283,7 @@ def demo(
         if not (city / "wvxf-dwi5.json").exists():
             console.print(f"synthesizing a city of {buildings} buildings in {city}")
             write_city(
-                SynthConfig(buildings=buildings, start=date(2021, 1, 1), end=date(2025, 12, 31), seed=seed), city
+                SynthConfig(buildings=buildings, start=date(2019, 1, 1), end=date(2025, 12, 31), seed=seed), city
             )
         info = ray_runtime.connect(settings)
         if info.dashboard_url:
@@ -236,11 +299,20 @@ def demo(
                 shape=PipelineShape(page_size=5_000),
                 console=console,
             )
+        if result.failed:
+            raise fail("ingestion failed (see the table above)")
+        _demo_organization(services.database_url)
         _evaluate_alerts(services.database_url, result.run_id)
-        healthy = run_doctor(settings, services)
-    if result.failed or not healthy:
-        raise fail("the demo did not finish cleanly (see the tables above)")
-    console.print("[bold green]demo finished: the city is ingested and every service is healthy[/]")
+        _demo_model(services.database_url, settings, city / "ground_truth")
+        if not run_doctor(settings, services):
+            raise fail("the demo environment is unhealthy (see the table above)")
+        if not serve:
+            console.print("[bold green]demo finished: ingested, alerted, trained and scored[/]")
+            return
+        from cluster.cli_serve import start_api
+
+        console.print(f"demo login: [bold]{DEMO_LOGIN[0]}[/] / [bold]{DEMO_LOGIN[1]}[/] (Ctrl-C stops the API)")
+        start_api(settings, services, host="127.0.0.1", port=port or settings.serve_http_port)
 
 
 def main() -> None:

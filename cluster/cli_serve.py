@@ -19,8 +19,8 @@ from rich.console import Console
 
 from sentinel import logs
 from sentinel.db import migrations
-from sentinel.embedded import local_services
-from sentinel.settings import SettingsError, get_settings
+from sentinel.embedded import Services, local_services
+from sentinel.settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger(__name__)
 console = Console(stderr=True)
@@ -48,23 +48,40 @@ def serve_command(
         console.print(f"[bold red]error:[/] {error}")
         raise typer.Exit(2) from None
     logs.configure(settings.log_level, settings.log_format)
-    jwt_secret = settings.jwt_secret
-    if not jwt_secret:
-        jwt_secret = secrets.token_urlsafe(48)
-        console.print("[yellow]warning:[/] VS_JWT_SECRET is unset; using a random secret for this run")
     port = settings.serve_http_port if port is None else port
     with local_services(settings) as services:
         migrations.upgrade(services.database_url)
-        if engine is Engine.UVICORN:
-            _run_uvicorn(services.database_url, services.redis_url, jwt_secret, model_loader, host, port)
-        else:
-            args = {
-                "database_url": services.database_url,
-                "redis_url": services.redis_url,
-                "jwt_secret": jwt_secret,
-                "model_loader": model_loader,
-            }
-            _run_serve(settings, args, host, port)
+        start_api(settings, services, host=host, port=port, engine=engine, model_loader=model_loader)
+
+
+def _jwt_secret(settings: Settings) -> str:
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    console.print("[yellow]warning:[/] VS_JWT_SECRET is unset; using a random secret for this run")
+    return secrets.token_urlsafe(48)
+
+
+def start_api(
+    settings: Settings,
+    services: Services,
+    *,
+    host: str,
+    port: int,
+    engine: Engine = Engine.RAY,
+    model_loader: str = "deployments.risk.models:load_active_models",
+) -> None:
+    """Runs the API over already-running services until SIGINT/SIGTERM (the CLI's serve and demo)."""
+    jwt_secret = _jwt_secret(settings)
+    if engine is Engine.UVICORN:
+        _run_uvicorn(services.database_url, services.redis_url, jwt_secret, model_loader, host, port)
+        return
+    args = {
+        "database_url": services.database_url,
+        "redis_url": services.redis_url,
+        "jwt_secret": jwt_secret,
+        "model_loader": model_loader,
+    }
+    _run_serve(settings, args, host, port)
 
 
 def _run_uvicorn(database_url: str, redis_url: str, jwt_secret: str, loader: str, host: str, port: int) -> None:
