@@ -308,7 +308,7 @@ def ingest_with(database_url: str, source_url: str, app_token: str | None) -> In
     return ingest
 
 
-def default_runners(alerts: AlertsPort, ingest: IngestFn) -> dict[str, JobRunner]:
+def default_runners(alerts: AlertsPort, ingest: IngestFn, database_url: str | None = None) -> dict[str, JobRunner]:
     def ingest_job(job: JobSpec, due_at: datetime) -> str:
         run_id = ingest(job)
         # The hook of data flow step 5: evaluate what this run committed, then send what it produced.
@@ -325,7 +325,74 @@ def default_runners(alerts: AlertsPort, ingest: IngestFn) -> dict[str, JobRunner
         drained = alerts.drain()
         return f"{drained['sent']} sent, {drained['retried']} to retry, {drained['dead']} dead"
 
-    return {"ingest": ingest_job, "time_alerts": time_alerts_job, "notify": notify_job}
+    runners = {"ingest": ingest_job, "time_alerts": time_alerts_job, "notify": notify_job}
+    if database_url is not None:
+        runners.update(model_runners(database_url))
+    return runners
+
+
+def model_runners(database_url: str) -> dict[str, JobRunner]:
+    """Scoring and retraining jobs over the registry's active models (sentinel.risk, training.pipeline)."""
+    import psycopg
+
+    from sentinel.risk import scoring
+    from sentinel.settings import get_settings
+
+    settings = get_settings()
+
+    def active_models(conn: psycopg.Connection) -> scoring.ActiveModels | None:
+        try:
+            return scoring.load_active_models(conn, settings.resolved_model_dir)
+        except scoring.NoActiveModelError:
+            return None
+
+    def rescore_changed_job(job: JobSpec, due_at: datetime) -> str:
+        # Buildings whose violations or complaints changed after their latest score (or that have none).
+        with psycopg.connect(database_url) as conn:
+            models = active_models(conn)
+            if models is None:
+                return "skipped: no active model"
+            bbls = [r[0] for r in conn.execute(
+                "SELECT c.bbl FROM (SELECT bbl, max(updated_at) AS changed FROM violations WHERE bbl IS NOT NULL "
+                "GROUP BY bbl UNION ALL SELECT bbl, max(updated_at) FROM complaints WHERE bbl IS NOT NULL "
+                "GROUP BY bbl) c LEFT JOIN (SELECT bbl, max(computed_at) AS scored FROM risk_scores GROUP BY bbl) s "
+                "USING (bbl) WHERE s.scored IS NULL OR c.changed > s.scored GROUP BY c.bbl"
+            )]  # fmt: skip
+            written = 0
+            for start in range(0, len(bbls), 5000):
+                written += scoring.write_scores(conn, scoring.score_buildings(conn, models, bbls[start : start + 5000]))
+            conn.commit()
+        return f"{written} changed buildings rescored"
+
+    def score_daily_job(job: JobSpec, due_at: datetime) -> str:
+        with psycopg.connect(database_url) as conn:
+            models = active_models(conn)
+            if models is None:
+                return "skipped: no active model"
+            written = scoring.score_all(conn, models)
+        return f"{written} buildings scored"
+
+    def retrain_weekly_job(job: JobSpec, due_at: datetime) -> str:
+        from training import pipeline
+        from training.config import load_training_settings
+
+        with psycopg.connect(database_url) as conn:
+            report = pipeline.run(
+                conn,
+                load_training_settings(),
+                settings.resolved_model_dir,
+                settings.data_dir / "ray_results",
+                tune=bool(job.options.get("tune", True)),
+                log=lambda message: None,
+            )
+        # pipeline.run promotes a new version only where it beats the active model on the same split.
+        return f"trained {report.version}; promoted: {', '.join(report.promoted) or 'none'}"
+
+    return {
+        "rescore_changed": rescore_changed_job,
+        "score_daily": score_daily_job,
+        "retrain_weekly": retrain_weekly_job,
+    }
 
 
 @ray.remote(num_cpus=0.1, max_concurrency=4, max_restarts=-1)
@@ -351,7 +418,9 @@ class Scheduler:
         self._config = config or load_schedules()
         self._url = database_url
         self._core = ScheduleCore(
-            database_url, self._config, default_runners(alerts, ingest_with(database_url, source_url, app_token))
+            database_url,
+            self._config,
+            default_runners(alerts, ingest_with(database_url, source_url, app_token), database_url),
         )
         self._core.recover()
         self._stop = threading.Event()

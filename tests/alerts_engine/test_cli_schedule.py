@@ -22,7 +22,7 @@ def env(db_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
     get_settings.cache_clear()
 
 
-def test_status_lists_every_job_with_its_last_outcome_and_disabled_ones(env: None, db_url: str) -> None:
+def test_status_lists_every_job_with_its_last_outcome(env: None, db_url: str) -> None:
     job = JobSpec(name="time_alerts", cron="*/5 * * * *", kind="time_alerts")
     ScheduleCore(db_url, ScheduleConfig(jobs=(job,)), {"time_alerts": lambda j, d: "3 new alerts"}).tick(
         datetime.now(UTC)
@@ -32,4 +32,4 @@ def test_status_lists_every_job_with_its_last_outcome_and_disabled_ones(env: Non
 
     assert result.exit_code == 0, result.output
     assert "time_alerts" in result.output and "succeeded" in result.output and "3 new alerts" in result.output
-    assert "retrain_weekly" in result.output and "disabled" in result.output
+    assert "retrain_weekly" in result.output and "0 4 * * 0" in result.output

@@ -106,4 +106,18 @@ def test_status_shows_last_and_next_run_and_disabled_jobs(db_url: str) -> None:
 def test_the_shipped_schedule_loads_with_its_defaults() -> None:
     jobs = {job.name: job for job in load_schedules().jobs}
     assert (jobs["ingest"].cron, jobs["time_alerts"].cron) == ("*/10 * * * *", "*/5 * * * *")
-    assert not jobs["retrain_weekly"].enabled and jobs["retrain_weekly"].note
+    assert all(job.enabled for job in jobs.values())
+    assert (jobs["score_daily"].cron, jobs["retrain_weekly"].cron) == ("30 3 * * *", "0 4 * * 0")
+
+
+def test_every_shipped_job_has_a_runner_and_scoring_waits_for_an_active_model(db_url: str) -> None:
+    from cluster.scheduler import LocalAlerts, default_runners
+
+    runners = default_runners(LocalAlerts(db_url), ingest=lambda job: 0, database_url=db_url)
+    shipped = {job.kind for job in load_schedules().jobs}
+    assert shipped <= set(runners)
+    score = JobSpec(name="score_daily", cron="30 3 * * *", kind="score_daily")
+    rescore = JobSpec(name="rescore_changed", cron="*/10 * * * *", kind="rescore_changed")
+    now = datetime.now(UTC)
+    assert runners["score_daily"](score, now) == "skipped: no active model"
+    assert runners["rescore_changed"](rescore, now) == "skipped: no active model"
