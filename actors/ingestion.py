@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,8 @@ from sentinel.normalize import NormalizedBatch, normalize_page
 log = logging.getLogger(__name__)
 
 BOROUGH_PARTITIONS = ("1", "2", "3", "4", "5")
+# The pipeline's ten actors mostly wait on HTTP and PostgreSQL; small CPU shares let the whole pipeline be placed
+# on a 2-CPU Ray (an actor Ray cannot place leaves its partitions waiting forever).
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,7 @@ class FetchMeta:
     max_updated_at: str | None
 
 
-@ray.remote(num_cpus=0.25, max_restarts=-1, max_task_retries=3)
+@ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=3)
 class Fetcher:
     def __init__(self, source_url: str, app_token: str | None):
         self._source = SocrataSource(source_url, app_token)
@@ -66,7 +69,7 @@ class Fetcher:
         return self._source.retries
 
 
-@ray.remote(num_cpus=0.25, max_restarts=-1, max_task_retries=3)
+@ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=3)
 class BoroughNormalizer:
     def __init__(self, borough: str, catalog: dict[str, DatasetConfig]):
         self.borough = borough
@@ -76,7 +79,7 @@ class BoroughNormalizer:
         return normalize_page(self._catalog[dataset], rows)
 
 
-@ray.remote(num_cpus=0.25, max_restarts=-1, max_task_retries=2)
+@ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=2)
 class Writer:
     def __init__(self, database_url: str):
         self._database_url = database_url
@@ -85,10 +88,17 @@ class Writer:
     def _open(self) -> psycopg.Connection:
         return psycopg.connect(self._database_url, autocommit=True, application_name="vsentinel-ingest-writer")
 
-    def _connection(self) -> psycopg.Connection:
+    def _run(self, step: Callable[[psycopg.Connection], Any]) -> Any:
+        """Runs one transactional step; a connection the server dropped is replaced and the step retried once
+        (safe: the step's transaction rolled back, and a page whose predecessor moved on is refused)."""
         if self._conn.closed or self._conn.broken:
             self._conn = self._open()
-        return self._conn
+        try:
+            return step(self._conn)
+        except psycopg.OperationalError:
+            self._conn.close()
+            self._conn = self._open()
+            return step(self._conn)
 
     def commit(
         self,
@@ -100,19 +110,22 @@ class Writer:
         run_id: int,
     ) -> WriteStats:
         assert meta.last_row is not None
-        return pipeline.commit_page(
-            self._connection(),
-            batch,
-            task=task,
-            read_after=read_after,
-            last_row=meta.last_row,
-            max_updated_at=meta.max_updated_at,
-            rows_committed=rows_committed,
-            run_id=run_id,
+        last_row = meta.last_row
+        return self._run(
+            lambda conn: pipeline.commit_page(
+                conn,
+                batch,
+                task=task,
+                read_after=read_after,
+                last_row=last_row,
+                max_updated_at=meta.max_updated_at,
+                rows_committed=rows_committed,
+                run_id=run_id,
+            )
         )
 
     def finish_partition(self, task: PartitionTask, run_id: int) -> None:
-        pipeline.finish_partition(self._connection(), task, run_id)
+        self._run(lambda conn: pipeline.finish_partition(conn, task, run_id))
 
 
 @dataclass(slots=True)
@@ -240,7 +253,10 @@ class IngestCoordinator:
             if part.exhausted and part.fetch is None and not part.commits:
                 partitions.remove(part)
                 if not summary.error:
-                    ray.get(part.writer.finish_partition.remote(part.task, run_id))
+                    try:
+                        ray.get(part.writer.finish_partition.remote(part.task, run_id))
+                    except RayTaskError as error:
+                        summary.error = str(_cause(error))
                 remaining[part.task.dataset] -= 1
                 if remaining[part.task.dataset] == 0:
                     self._finish_dataset(conn, part.task.dataset, summary, started)
