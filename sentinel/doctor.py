@@ -28,8 +28,8 @@ def _redact(url: str) -> str:
         return url
     scheme, rest = url.split("://", 1)
     credentials, host = rest.rsplit("@", 1)
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+    user, _, password = credentials.partition(":")
+    return f"{scheme}://{user}:***@{host}" if password else url
 
 
 def check_postgres(dsn: str) -> Check:

@@ -60,3 +60,17 @@ def test_a_broken_yaml_file_is_reported(monkeypatch, tmp_path):
     monkeypatch.setenv("VS_CONFIG_FILE", str(config))
     with pytest.raises(SettingsError, match="invalid settings file"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:secret@db.example/x", "postgresql://u:***@db.example/x"),
+        ("postgresql://postgres:@/sentinel?host=/run", "postgresql://postgres:@/sentinel?host=/run"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ],
+)
+def test_reports_hide_passwords_and_only_passwords(url, shown):
+    from sentinel.doctor import _redact
+
+    assert _redact(url) == shown
