@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -258,11 +262,64 @@ def _demo_model(database_url: str, settings: Settings, ground_truth: Path) -> No
     console.print(f"scored {written} buildings")
 
 
+def _publish_changes_every_minute(replay: object, database_url: str, stop: threading.Event) -> None:
+    """The demo's city keeps living: every minute a new Class C violation at a watched building is published on
+    the replay server, for the scheduler's next ingestion to find and the alert rule to report."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        buildings = conn.execute(
+            "SELECT DISTINCT ON (v.bbl) v.bbl, v.bin, v.raw->>'boroid', v.raw->>'block', v.raw->>'lot' "
+            "FROM violations v JOIN portfolio_buildings p USING (bbl) WHERE v.source = 'HPD' AND v.bin IS NOT NULL"
+        ).fetchall()
+    for n in itertools.count(1):
+        if stop.wait(60) or not buildings:
+            return
+        bbl, bin_, boroid, block, lot = buildings[n % len(buildings)]
+        today = datetime.now(UTC).strftime("%Y-%m-%dT00:00:00.000")
+        row = {
+            "violationid": str(990_000_000 + int(time.time()) % 10_000_000), "boroid": boroid, "block": block,
+            "lot": lot, "bbl": bbl, "bin": bin_, "class": "C", "violationstatus": "Open",
+            "currentstatus": "NOV SENT OUT", "inspectiondate": today, "novissueddate": today,
+            "novdescription": "SECTION 27-2029 ADM CODE PROVIDE AN ADEQUATE SUPPLY OF HEAT (demo)",
+        }  # fmt: skip
+        replay.apply_changes({"datasets": {"wvxf-dwi5": {"insert": [row]}}})  # type: ignore[attr-defined]
+        console.print(f"[cyan]published[/] a new Class C violation at {bbl} on the replay server")
+
+
+@contextlib.contextmanager
+def _live_city(replay: object, database_url: str) -> Iterator[None]:
+    """The scheduler on a one-minute cadence plus the change publisher, both stopped on exit."""
+    from cluster.scheduler import JobSpec, ScheduleConfig, start_scheduler, stop_scheduler
+
+    config = ScheduleConfig(
+        jobs=(
+            JobSpec(name="ingest", cron="* * * * *", kind="ingest", options={"engine": "ray"}),
+            JobSpec(name="notify", cron="* * * * *", kind="notify"),
+        )
+    )
+    start_scheduler(database_url, replay.url, config=config)  # type: ignore[attr-defined]
+    stop = threading.Event()
+    publisher = threading.Thread(target=_publish_changes_every_minute, args=(replay, database_url, stop), daemon=True)
+    publisher.start()
+    console.print("live mode: a change every minute, ingested and alerted by the scheduler (alerts print here)")
+    try:
+        yield
+    finally:
+        stop.set()
+        publisher.join(5)
+        import ray
+
+        if ray.is_initialized():  # the API's shutdown may already have taken the local Ray (and the actor) down
+            stop_scheduler()
+
+
 @app.command()
 def demo(
     buildings: int = typer.Option(300, min=10, help="Size of the synthetic city."),
     seed: int = typer.Option(7, help="Seed of the synthetic city."),
     serve: bool = typer.Option(True, help="End with the API up (Ctrl-C stops it)."),
+    live: bool = typer.Option(False, help="With the API up, publish a change every minute and run the scheduler."),
     port: int | None = typer.Option(None, help="API port (default VS_SERVE_HTTP_PORT)."),
 ) -> None:
     """The whole system on this machine: embedded services, a synthetic city behind the replay server, ingestion
@@ -288,7 +345,8 @@ def demo(
         info = ray_runtime.connect(settings)
         if info.dashboard_url:
             console.print(f"Ray dashboard: {info.dashboard_url}")
-        with serve_in_background(city, cache=True) as replay:
+        with contextlib.ExitStack() as stack:
+            replay = stack.enter_context(serve_in_background(city, cache=True))
             console.print(f"replay server (local NYC Open Data) at {replay.url}")
             result = run_ingestion(
                 database_url=services.database_url,
@@ -299,20 +357,22 @@ def demo(
                 shape=PipelineShape(page_size=5_000),
                 console=console,
             )
-        if result.failed:
-            raise fail("ingestion failed (see the table above)")
-        _demo_organization(services.database_url)
-        _evaluate_alerts(services.database_url, result.run_id)
-        _demo_model(services.database_url, settings, city / "ground_truth")
-        if not run_doctor(settings, services):
-            raise fail("the demo environment is unhealthy (see the table above)")
-        if not serve:
-            console.print("[bold green]demo finished: ingested, alerted, trained and scored[/]")
-            return
-        from cluster.cli_serve import start_api
+            if result.failed:
+                raise fail("ingestion failed (see the table above)")
+            _demo_organization(services.database_url)
+            _evaluate_alerts(services.database_url, result.run_id)
+            _demo_model(services.database_url, settings, city / "ground_truth")
+            if not run_doctor(settings, services):
+                raise fail("the demo environment is unhealthy (see the table above)")
+            if not serve:
+                console.print("[bold green]demo finished: ingested, alerted, trained and scored[/]")
+                return
+            from cluster.cli_serve import start_api
 
-        console.print(f"demo login: [bold]{DEMO_LOGIN[0]}[/] / [bold]{DEMO_LOGIN[1]}[/] (Ctrl-C stops the API)")
-        start_api(settings, services, host="127.0.0.1", port=port or settings.serve_http_port)
+            if live:
+                stack.enter_context(_live_city(replay, services.database_url))
+            console.print(f"demo login: [bold]{DEMO_LOGIN[0]}[/] / [bold]{DEMO_LOGIN[1]}[/] (Ctrl-C stops the API)")
+            start_api(settings, services, host="127.0.0.1", port=port or settings.serve_http_port)
 
 
 def main() -> None:
