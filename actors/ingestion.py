@@ -22,7 +22,7 @@ from ray.exceptions import RayTaskError
 from sentinel.datasets import OTHER_PARTITION, DatasetConfig, load_datasets
 from sentinel.ingest import pipeline
 from sentinel.ingest.pipeline import DatasetSummary, OutOfOrderCommitError, PartitionTask
-from sentinel.ingest.run import reconcile, run_lock
+from sentinel.ingest.run import ingestion_run, reconcile
 from sentinel.ingest.socrata import Cursor, SchemaDriftError, SocrataSource, SourceUnavailableError, cursor_after
 from sentinel.ingest.writer import WriteStats
 from sentinel.normalize import NormalizedBatch, normalize_page
@@ -182,16 +182,10 @@ class IngestCoordinator:
 
     def run(self, datasets: list[str], incremental: bool) -> tuple[int, list[DatasetSummary]]:
         configs = [self._catalog[name] for name in datasets]
-        with psycopg.connect(self._database_url, autocommit=True) as conn, run_lock(conn):
-            mode = "incremental" if incremental else "full"
-            run_id = pipeline.start_run(conn, mode=mode, source_url=self._source.base_url, datasets=datasets)
-            summaries = {c.name: DatasetSummary(c.name) for c in configs}
-            try:
-                self._run(conn, run_id, configs, incremental, summaries)
-            except BaseException as error:
-                pipeline.finish_run(conn, run_id, summaries.values(), error=f"{type(error).__name__}: {error}")
-                raise
-            pipeline.finish_run(conn, run_id, summaries.values())
+        with ingestion_run(
+            self._database_url, incremental=incremental, source_url=self._source.base_url, datasets=datasets
+        ) as (conn, run_id, summaries):
+            self._run(conn, run_id, configs, incremental, summaries)
         return run_id, list(summaries.values())
 
     def _run(

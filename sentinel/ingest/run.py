@@ -132,17 +132,32 @@ def reconcile(conn: psycopg.Connection, source: SocrataSource, config: DatasetCo
     return pipeline.reconcile_deletions(conn, config, keys)
 
 
+@contextlib.contextmanager
+def ingestion_run(
+    database_url: str, *, incremental: bool, source_url: str, datasets: list[str]
+) -> Iterator[tuple[psycopg.Connection, int, dict[str, DatasetSummary]]]:
+    """One `ingestion_runs` row around a run, under the run lock: the block fills the per-dataset summaries,
+    and the row is closed as succeeded, partial or failed however the block ends."""
+    with psycopg.connect(database_url, autocommit=True) as conn, run_lock(conn):
+        mode = "incremental" if incremental else "full"
+        run_id = pipeline.start_run(conn, mode=mode, source_url=source_url, datasets=datasets)
+        summaries = {name: DatasetSummary(name) for name in datasets}
+        try:
+            yield conn, run_id, summaries
+        except BaseException as error:
+            pipeline.finish_run(conn, run_id, summaries.values(), error=f"{type(error).__name__}: {error}")
+            raise
+        pipeline.finish_run(conn, run_id, summaries.values())
+
+
 def run_serial(database_url: str, source: SocrataSource, options: RunOptions) -> tuple[int, list[DatasetSummary]]:
     configs = options.configs()
-    with psycopg.connect(database_url, autocommit=True) as conn, run_lock(conn):
-        mode = "incremental" if options.incremental else "full"
-        run_id = pipeline.start_run(conn, mode=mode, source_url=source.base_url, datasets=[c.name for c in configs])
-        summaries: list[DatasetSummary] = []
-        try:
-            for config in configs:
-                summaries.append(ingest_dataset(conn, source, config, run_id, options))
-        except BaseException as error:
-            pipeline.finish_run(conn, run_id, summaries, error=f"{type(error).__name__}: {error}")
-            raise
-        pipeline.finish_run(conn, run_id, summaries)
-    return run_id, summaries
+    names = [c.name for c in configs]
+    with ingestion_run(database_url, incremental=options.incremental, source_url=source.base_url, datasets=names) as (
+        conn,
+        run_id,
+        summaries,
+    ):
+        for config in configs:
+            summaries[config.name] = ingest_dataset(conn, source, config, run_id, options)
+    return run_id, list(summaries.values())
