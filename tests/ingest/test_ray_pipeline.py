@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 
 import psycopg
 import pytest
@@ -16,32 +17,52 @@ import ray
 from actors.ingestion import PipelineShape
 from cluster.ingest import run_ingestion
 from sentinel.datasets import load_datasets
+from sentinel.db import migrations
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
 from sentinel.replay.faults import FaultConfig
 from sentinel.replay.server import serve_in_background
+from tests.conftest import create_database, database_url_for, drop_database
 from tests.ingest.conftest import count, table_checksums
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ALL = list(load_datasets())
 SHAPE = PipelineShape(page_size=100, active_partitions=4)
-REFERENCE_COUNTS: dict[str, dict] = {}  # the reference run's (fetched, inserted, rejected, skipped) per dataset
 
 
-@pytest.fixture
-def city_server(synthetic_city):
+@dataclass(frozen=True)
+class Reference:
+    checksums: dict[str, tuple[int, str]]  # every table of a clean serial run
+    counts: dict[str, tuple[int, int, int, int]]  # its (fetched, inserted, rejected, skipped) per dataset
+
+
+@pytest.fixture(scope="module")
+def shared_server(synthetic_city):
     with serve_in_background(synthetic_city) as server:
         yield server
 
 
 @pytest.fixture
-def reference(city_server, make_db):
-    """The database a clean serial run produces from the same data."""
-    url = make_db()
-    _, summaries = run_serial(url, SocrataSource(city_server.url), RunOptions(ALL, incremental=False, page_size=100))
-    REFERENCE_COUNTS["last"] = {s.dataset: (s.fetched, s.inserted, s.rejected, s.skipped) for s in summaries}
-    return table_checksums(url)
+def city_server(shared_server):
+    """The module's replay server; a test's injected faults end with the test."""
+    yield shared_server
+    shared_server.set_faults(FaultConfig())
+
+
+@pytest.fixture(scope="module")
+def reference(shared_server, pg_admin_url) -> Reference:
+    """What a clean serial run writes from the same data: computed once, the data never changes here."""
+    name = create_database(pg_admin_url, prefix="vs_reference")
+    url = database_url_for(pg_admin_url, name)
+    try:
+        migrations.upgrade(url)
+        source = SocrataSource(shared_server.url)
+        _, summaries = run_serial(url, source, RunOptions(ALL, incremental=False, page_size=100))
+        counts = {s.dataset: (s.fetched, s.inserted, s.rejected, s.skipped) for s in summaries}
+        return Reference(table_checksums(url), counts)
+    finally:
+        drop_database(pg_admin_url, name)
 
 
 def ray_run(url, server, **kwargs):
@@ -66,9 +87,9 @@ def test_the_ray_pipeline_writes_exactly_what_the_serial_reference_writes(ray_cl
     url = make_db()
     result = ray_run(url, city_server)
     assert not result.failed
-    assert table_checksums(url) == reference
+    assert table_checksums(url) == reference.checksums
     counts = {s.dataset: (s.fetched, s.inserted, s.rejected, s.skipped) for s in result.summaries}
-    assert counts == REFERENCE_COUNTS["last"]
+    assert counts == reference.counts
 
 
 def test_killed_fetcher_and_normalizer_actors_do_not_change_the_result(ray_cluster, city_server, make_db, reference):
@@ -88,7 +109,7 @@ def test_killed_fetcher_and_normalizer_actors_do_not_change_the_result(ray_clust
     _, summaries = ray.get(run, timeout=300)
     ray.kill(coordinator)
     assert not [s for s in summaries if s.error]
-    assert table_checksums(url) == reference
+    assert table_checksums(url) == reference.checksums
 
 
 def test_a_fifth_of_responses_429_or_503_still_completes_exactly(ray_cluster, city_server, make_db, reference):
@@ -96,7 +117,7 @@ def test_a_fifth_of_responses_429_or_503_still_completes_exactly(ray_cluster, ci
     city_server.set_faults(FaultConfig(rates={429: 0.1, 503: 0.1}, seed=11))
     result = ray_run(url, city_server)
     assert not result.failed
-    assert table_checksums(url) == reference
+    assert table_checksums(url) == reference.checksums
 
 
 def test_dropped_database_connections_fail_cleanly_and_a_rerun_completes(ray_cluster, city_server, make_db, reference):
@@ -128,7 +149,7 @@ def test_dropped_database_connections_fail_cleanly_and_a_rerun_completes(ray_clu
         assert count(url, "SELECT count(*) FROM ingestion_runs WHERE status IN ('partial', 'failed')") == 1
     second = ray_run(url, city_server)
     assert not second.failed
-    assert table_checksums(url) == reference
+    assert table_checksums(url) == reference.checksums
 
 
 def test_a_driver_killed_mid_run_then_rerun_equals_a_clean_run(city_server, make_db, reference, tmp_path):
@@ -160,6 +181,6 @@ def test_a_driver_killed_mid_run_then_rerun_equals_a_clean_run(city_server, make
     city_server.set_faults(FaultConfig())
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
-    assert table_checksums(url) == reference
+    assert table_checksums(url) == reference.checksums
     statuses = [r[0] for r in psycopg.connect(url).execute("SELECT status FROM ingestion_runs ORDER BY id")]
     assert statuses == ["failed", "succeeded"]
