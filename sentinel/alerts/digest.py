@@ -48,12 +48,29 @@ class Batch:
         return Notification(self.channel, self.target, self.payload(), alert_id=alert_id, org_id=self.org_id)
 
 
+@dataclass(frozen=True)
+class Route:
+    """Where and when every alert `rule` creates at one instant goes: the same for all of them."""
+
+    channel: ChannelKind
+    target: str
+    delivery: Delivery
+    due_at: datetime
+
+
+def routes(rule: AlertRule, created_at: datetime, daily_at: time = DEFAULT_DIGEST_TIME) -> list[Route]:
+    """Each distinct channel target of the rule (a rule naming one twice sends once), due after digest and
+    quiet hours."""
+    due = delivery_time(rule, created_at, daily_at)
+    targets = dict.fromkeys((c.kind, c.target) for c in rule.channels)
+    return [Route(kind, target, rule.delivery, due) for kind, target in targets]
+
+
 def plan(
     rule: AlertRule, alert: AlertView, created_at: datetime, daily_at: time = DEFAULT_DIGEST_TIME
 ) -> list[Outgoing]:
     """The outbox rows for a new alert: each of the rule's channels, due after digest and quiet hours."""
-    due = delivery_time(rule, created_at, daily_at)
-    return [Outgoing(alert, c.kind, c.target, rule.delivery, due) for c in rule.channels]
+    return [Outgoing(alert, r.channel, r.target, r.delivery, r.due_at) for r in routes(rule, created_at, daily_at)]
 
 
 def group(outgoing: Iterable[Outgoing]) -> list[Batch]:

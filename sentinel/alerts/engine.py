@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from sentinel.alerts.conditions import EVENT_KIND
 from sentinel.alerts.cooldown import apply_cooldown
-from sentinel.alerts.digest import plan
+from sentinel.alerts.digest import routes
 from sentinel.alerts.evaluate import AlertCandidate, RuleIndex
 from sentinel.alerts.events import (
     BuildingBalance,
@@ -42,7 +42,6 @@ from sentinel.alerts.events import (
     OpenViolation,
     ViolationChange,
 )
-from sentinel.alerts.render import AlertView, render
 from sentinel.alerts.rules import AlertRule
 from sentinel.alerts.scope import PortfolioDirectory
 
@@ -295,30 +294,50 @@ def _key(candidate: AlertCandidate) -> tuple[int, str, str]:
     return candidate.rule_id, candidate.bbl, candidate.trigger_key
 
 
+_NOTIFY = """
+INSERT INTO notifications (alert_id, org_id, channel, target, next_attempt_at, delivery, created_at)
+SELECT a.alert_id, a.org_id, r.channel, r.target, r.due_at, r.delivery, %(now)s
+FROM unnest(%(alert_ids)s::bigint[], %(org_ids)s::bigint[], %(rule_ids)s::bigint[]) WITH ORDINALITY
+    AS a(alert_id, org_id, rule_id, ord)
+JOIN unnest(%(route_rules)s::bigint[], %(channels)s::text[], %(targets)s::text[], %(due)s::timestamptz[],
+            %(deliveries)s::text[]) WITH ORDINALITY AS r(rule_id, channel, target, due_at, delivery, pos)
+    USING (rule_id)
+ORDER BY a.ord, r.pos
+"""
+
+
 def _insert_notifications(
     conn: psycopg.Connection, new: Sequence[tuple[AlertCandidate, int]], rules: Mapping[int, AlertRule], now: datetime
 ) -> int:
-    seen: set[tuple[int, str, str]] = set()
-    count = 0
+    """One outbox row per (new alert, channel target of its rule), without a payload: the notifier renders the
+    message from the alert when it sends. Where and when a rule's alerts go depends on the rule and `now` only,
+    so it is worked out once per rule, and the rows are made by the database."""
+    if not new:
+        return 0
+    route_rules: list[int] = []
+    route_columns: tuple[list[Any], ...] = ([], [], [], [])
+    for rule_id in sorted({c.rule_id for c, _ in new}):
+        for r in routes(rules[rule_id], now):
+            route_rules.append(rule_id)
+            for column, value in zip(route_columns, (r.channel, r.target, r.due_at, r.delivery), strict=True):
+                column.append(value)
+    if not route_rules:
+        return 0
+    channels, targets, due, deliveries = route_columns
+    params = {
+        "now": now,
+        "alert_ids": [alert_id for _, alert_id in new],
+        "org_ids": [c.org_id for c, _ in new],
+        "rule_ids": [c.rule_id for c, _ in new],
+        "route_rules": route_rules,
+        "channels": channels,
+        "targets": targets,
+        "due": due,
+        "deliveries": deliveries,
+    }
     with conn.cursor() as cur:
-        copy_sql = (
-            "COPY notifications (alert_id, org_id, channel, target, payload, next_attempt_at, delivery, created_at)"
-            " FROM STDIN"
-        )
-        with cur.copy(copy_sql) as copy:
-            for candidate, alert_id in new:
-                rule = rules[candidate.rule_id]
-                view = AlertView.from_candidate(candidate, alert_id)
-                for out in plan(rule, view, now):
-                    if (alert_id, out.channel, out.target) in seen:  # a rule naming one target twice
-                        continue
-                    seen.add((alert_id, out.channel, out.target))
-                    payload = orjson.dumps(render(view, out.channel)).decode()
-                    copy.write_row(
-                        (alert_id, candidate.org_id, out.channel, out.target, payload, out.due_at, out.delivery, now)
-                    )
-                    count += 1
-    return count
+        cur.execute(_NOTIFY, params)
+        return cur.rowcount
 
 
 def store(

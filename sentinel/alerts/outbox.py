@@ -15,6 +15,10 @@ receivers to deduplicate. A confirmation only applies while the token is still t
 stalled past its lease cannot overwrite the outcome of the one that took over.
 
 Digest rows (hourly/daily delivery) due together are sent as one message per (org, channel, target, delivery).
+
+A row written for an alert carries no payload: the message is rendered from the alert when the row is claimed
+(render is deterministic, so a retry sends the same bytes and a webhook event keeps its `id`). A row whose
+payload is set (one without an alert) is sent as stored.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from sentinel.alerts.digest import Outgoing, group
-from sentinel.alerts.render import AlertView, render_digest
+from sentinel.alerts.render import AlertView, render, render_digest
 from sentinel.channels.base import Channel, ChannelKind, DeliveryError, Notification
 
 log = logging.getLogger(__name__)
@@ -57,7 +61,7 @@ class Claimed:
     org_id: int
     channel: ChannelKind
     target: str
-    payload: dict[str, Any]
+    payload: dict[str, Any] | None  # None: render it from the alert
     delivery: str
     attempts: int
 
@@ -66,7 +70,7 @@ class Claimed:
 class Claim:
     token: str
     rows: list[Claimed]
-    alerts: dict[int, AlertView] = field(default_factory=dict)  # digest rows' alerts, by id
+    alerts: dict[int, AlertView] = field(default_factory=dict)  # the claimed rows' alerts, by id
 
 
 @dataclass
@@ -136,12 +140,16 @@ class Outbox:
             cur.execute(_CLAIM.format(which="delivery <> 'immediate'", limit=""), params)
             rows += [Claimed(**r) for r in cur.fetchall()]
         claim = Claim(token, sorted(rows, key=lambda r: r.id))
-        digest_alerts = [r.alert_id for r in claim.rows if r.delivery != "immediate" and r.alert_id is not None]
-        if digest_alerts:
+        to_render = [
+            r.alert_id
+            for r in claim.rows
+            if r.alert_id is not None and (r.payload is None or r.delivery != "immediate")
+        ]
+        if to_render:
             with conn.cursor(row_factory=dict_row) as cur:
                 cur.execute(
                     "SELECT id, rule_id, org_id, bbl, trigger_key, title, payload FROM alerts WHERE id = ANY(%s)",
-                    (digest_alerts,),
+                    (sorted(set(to_render)),),
                 )
                 claim.alerts = {
                     r["id"]: AlertView(
@@ -155,6 +163,9 @@ class Outbox:
         now = now or self._clock()
         result = DrainResult(claimed=len(claim.rows))
         for rows, notification in self._messages(claim, now):
+            if notification is None:  # its alert was deleted between the claim's two reads
+                self._failed(claim.token, rows, "the alert no longer exists", False, now, result)
+                continue
             result.messages += 1
             channel = self._channels.get(notification.channel)
             try:
@@ -184,13 +195,12 @@ class Outbox:
                 break
         return total
 
-    def _messages(self, claim: Claim, now: datetime) -> list[tuple[list[Claimed], Notification]]:
-        out: list[tuple[list[Claimed], Notification]] = []
+    def _messages(self, claim: Claim, now: datetime) -> list[tuple[list[Claimed], Notification | None]]:
+        out: list[tuple[list[Claimed], Notification | None]] = []
         digest_rows: list[Claimed] = []
         for row in claim.rows:
             if row.delivery == "immediate" or row.alert_id not in claim.alerts:
-                note = Notification(row.channel, row.target, row.payload, row.id, row.alert_id, row.org_id)
-                out.append(([row], note))
+                out.append(([row], _single(row, claim.alerts)))
             else:
                 digest_rows.append(row)
         if digest_rows:
@@ -240,3 +250,13 @@ class Outbox:
             "notification failed",
             extra={"ids": [r.id for r in rows], "error": error, "retryable": retryable},
         )
+
+
+def _single(row: Claimed, alerts: Mapping[int, AlertView]) -> Notification | None:
+    payload = row.payload
+    if payload is None:
+        view = alerts.get(row.alert_id) if row.alert_id is not None else None
+        if view is None:
+            return None
+        payload = render(view, row.channel)
+    return Notification(row.channel, row.target, payload, row.id, row.alert_id, row.org_id)

@@ -192,3 +192,41 @@ def test_due_digest_rows_go_out_as_one_message_per_target(
     body = json.loads(request.body)
     assert body["type"] == "alert.digest"
     assert sorted(a["trigger_key"] for a in body["alerts"]) == [f"violation:HPD:v{i}:new" for i in range(3)]
+
+
+def test_an_alert_row_is_rendered_from_its_alert_when_sent_and_a_retry_sends_the_same_event(
+    conn: psycopg.Connection, db_url: str, receiver: HttpReceiver
+) -> None:
+    _alerts(conn, [{"kind": "webhook", "target": receiver.url}])
+    (row,) = seed.notifications(conn)
+    assert row["payload"] is None
+    receiver.respond(503, b"busy")
+    outbox = Outbox(db_url, {"webhook": _webhook(receiver)}, POLICY)
+
+    outbox.drain(NOW)
+    outbox.drain(NOW + POLICY.max_backoff)
+
+    first, second = (json.loads(r.body) for r in receiver.requests)
+    assert first == second
+    assert (first["id"], first["alert_id"]) == (f"alert_{row['alert_id']}", row["alert_id"])
+    assert first["record"]["violation_class"] == "C"
+
+
+def test_a_row_without_an_alert_is_sent_as_stored_and_a_row_with_neither_is_refused(
+    conn: psycopg.Connection, db_url: str, receiver: HttpReceiver
+) -> None:
+    org_id = seed.org(conn)
+    stored = {"id": "test_1", "type": "test"}
+    conn.execute(
+        "INSERT INTO notifications (org_id, channel, target, payload, next_attempt_at) VALUES (%s, 'webhook', %s,"
+        " %s, %s)",
+        (org_id, receiver.url, json.dumps(stored), NOW),
+    )
+
+    assert Outbox(db_url, {"webhook": _webhook(receiver)}, POLICY).drain(NOW).sent == 1
+    (request,) = receiver.requests
+    assert json.loads(request.body) == stored
+    with pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(
+            "INSERT INTO notifications (org_id, channel, target) VALUES (%s, 'webhook', %s)", (org_id, receiver.url)
+        )
