@@ -1,7 +1,9 @@
 """Ingestion on Ray: fetcher actors page partitions in parallel, five borough normalizers normalize, writers
 COPY and merge, and a coordinator plans the run, keeps the pipeline full but bounded, and reports progress.
 
-Every actor is a thin shell over sentinel.ingest / sentinel.normalize. Fetches and normalizations are pure reads,
+Every actor is a thin shell over sentinel.ingest / sentinel.normalize. A page crosses the pipeline as bytes: the
+JSON the source sent (fetcher -> normalizer), then COPY text (normalizer -> writer), never as pickled row objects.
+Fetches and normalizations are pure reads,
 so their actors restart and retry a lost call (`max_task_retries`); a page's write commits its rows and its
 watermark together, so a killed run resumes after its last committed page.
 """
@@ -15,17 +17,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import psycopg
 import ray
 from ray.exceptions import RayTaskError
 
 from sentinel.datasets import OTHER_PARTITION, DatasetConfig, load_datasets
 from sentinel.ingest import pipeline
+from sentinel.ingest.copy_batch import CopyBatch, encode_batch
 from sentinel.ingest.pipeline import DatasetSummary, OutOfOrderCommitError, PartitionTask
 from sentinel.ingest.run import ingestion_run, reconcile
 from sentinel.ingest.socrata import Cursor, SchemaDriftError, SocrataSource, SourceUnavailableError, cursor_after
 from sentinel.ingest.writer import WriteStats
-from sentinel.normalize import NormalizedBatch, normalize_page
+from sentinel.normalize import normalize_page
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +62,13 @@ class Fetcher:
         self._source = SocrataSource(source_url, app_token)
 
     @ray.method(num_returns=2)
-    def fetch(self, task: PartitionTask, cursor: Cursor | None, limit: int) -> tuple[FetchMeta, list[dict[str, Any]]]:
-        rows = self._source.page(
+    def fetch(self, task: PartitionTask, cursor: Cursor | None, limit: int) -> tuple[FetchMeta, bytes]:
+        body = self._source.page_body(
             task.socrata_id, where=task.where, cursor=cursor, incremental=task.incremental, limit=limit
         )
+        rows = orjson.loads(body)  # only for where the page ends: the normalizer parses its own copy
         last = rows[-1] if rows else None
-        return FetchMeta(len(rows), last, pipeline.page_max_updated_at(rows)), rows
+        return FetchMeta(len(rows), last, pipeline.page_max_updated_at(rows)), body
 
     def retries(self) -> int:
         return self._source.retries
@@ -75,8 +80,8 @@ class BoroughNormalizer:
         self.borough = borough
         self._catalog = catalog
 
-    def normalize(self, dataset: str, rows: list[dict[str, Any]]) -> NormalizedBatch:
-        return normalize_page(self._catalog[dataset], rows)
+    def normalize(self, dataset: str, body: bytes) -> CopyBatch:
+        return encode_batch(normalize_page(self._catalog[dataset], orjson.loads(body)))
 
 
 @ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=2)
@@ -102,7 +107,7 @@ class Writer:
 
     def commit(
         self,
-        batch: NormalizedBatch,
+        batch: CopyBatch,
         task: PartitionTask,
         read_after: Cursor | None,
         meta: FetchMeta,

@@ -19,9 +19,9 @@ from psycopg import sql
 
 from sentinel.datasets import DatasetConfig
 from sentinel.ingest import watermarks
+from sentinel.ingest.copy_batch import CopyBatch
 from sentinel.ingest.socrata import Cursor, SocrataSource, parse_socrata_time
 from sentinel.ingest.writer import WriteStats, write_batch
-from sentinel.normalize import NormalizedBatch
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class OutOfOrderCommitError(Exception):
 
 def commit_page(
     conn: psycopg.Connection,
-    batch: NormalizedBatch,
+    batch: CopyBatch,
     *,
     task: PartitionTask,
     read_after: Cursor | None,

@@ -13,6 +13,7 @@ import psycopg
 
 from sentinel.datasets import DatasetConfig, load_datasets
 from sentinel.ingest import pipeline
+from sentinel.ingest.copy_batch import encode_batch
 from sentinel.ingest.pipeline import DatasetSummary, PartitionResult, PartitionTask
 from sentinel.ingest.socrata import Cursor, SchemaDriftError, SocrataSource, SourceUnavailableError, cursor_after
 from sentinel.normalize import normalize_page
@@ -76,7 +77,7 @@ def read_partition(
         )
         if not rows:
             break
-        batch = normalize_page(config, rows)
+        batch = encode_batch(normalize_page(config, rows))
         committed += len(rows)
         stats = pipeline.commit_page(
             conn,

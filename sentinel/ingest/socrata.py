@@ -1,5 +1,10 @@
 """Reading NYC Open Data through sodapy, with the retry policy of DESIGN.md.
 
+sodapy builds the request (resource URL, SoQL parameters, app token, session) and reports HTTP errors; its
+answer parse is skipped: it decodes the body to text and runs the standard library's `json` over it, which was
+most of the fetch time (benchmarks/RESULTS.md). Pages travel as the bytes the server sent and are parsed with
+orjson where they are used, so a page crosses from fetcher to normalizer without being pickled as objects.
+
 Retries 429, 5xx, timeouts, connection errors and 202 ("processing, retry the same request") with exponential
 backoff and jitter; never retries a 400, which on this API means the query no longer fits the dataset (schema
 drift): that fails the dataset with Socrata's own message. Pages are read by key, never by deep `$offset`.
@@ -14,8 +19,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
-from sodapy import Socrata
+from sodapy import Socrata, utils
 from tenacity import (
     RetryCallState,
     retry,
@@ -110,10 +116,24 @@ class SocrataSource:
     def close(self) -> None:
         self.client.close()
 
-    def _get(self, dataset_id: str, **params: Any) -> list[dict[str, Any]]:
-        def once() -> list[dict[str, Any]]:
+    def _request(self, dataset_id: str, params: dict[str, Any]) -> bytes:
+        """sodapy's `Socrata.get` up to the answer: the body as sent, which must be a JSON array."""
+        client = self.client
+        resource = utils.format_new_api_request(dataid=dataset_id, content_type="json")
+        query = utils.clear_empty_values({f"${name}": value for name, value in params.items()})
+        response = client.session.get(f"{client.uri_prefix}{client.domain}{resource}", params=query,
+                                      timeout=client.timeout)  # fmt: skip
+        if response.status_code not in (200, 202):
+            utils.raise_for_status(response)
+        body = response.content
+        if response.status_code == 202 or body[:64].lstrip()[:1] != b"[":
+            raise _RetryLaterError(f"{dataset_id}: answer was not a JSON array (HTTP {response.status_code})")
+        return body
+
+    def _get_body(self, dataset_id: str, **params: Any) -> bytes:
+        def once() -> bytes:
             try:
-                body = self.client.get(dataset_id, **params)
+                return self._request(dataset_id, params)
             except requests.HTTPError as error:
                 status = error.response.status_code if error.response is not None else None
                 if status == 400:
@@ -121,18 +141,37 @@ class SocrataSource:
                 if status in RETRYABLE_STATUS:
                     self.retries += 1
                 raise
-            except (requests.Timeout, requests.ConnectionError):
+            except (requests.Timeout, requests.ConnectionError, _RetryLaterError):
                 self.retries += 1
                 raise
-            if not isinstance(body, list):
-                self.retries += 1
-                raise _RetryLaterError(f"{dataset_id}: answer was not a JSON array")
-            return body
 
         try:
             return self._retrying(once)()
         except (requests.RequestException, _RetryLaterError) as error:
             raise SourceUnavailableError(f"{dataset_id}: {error}") from error
+
+    def _get(self, dataset_id: str, **params: Any) -> list[dict[str, Any]]:
+        return orjson.loads(self._get_body(dataset_id, **params))
+
+    def page_body(
+        self,
+        dataset_id: str,
+        *,
+        where: str | None,
+        cursor: Cursor | None,
+        incremental: bool,
+        limit: int,
+    ) -> bytes:
+        """The next page after `cursor`, system fields included, in a stable order, as the JSON bytes sent."""
+        params: dict[str, Any] = {
+            "select": ":*, *",
+            "order": ":updated_at, :id" if incremental else ":id",
+            "limit": limit,
+        }
+        clause = keyset_where(where, cursor, incremental)
+        if clause:
+            params["where"] = clause
+        return self._get_body(dataset_id, **params)
 
     def page(
         self,
@@ -143,16 +182,8 @@ class SocrataSource:
         incremental: bool,
         limit: int,
     ) -> list[dict[str, Any]]:
-        """The next page after `cursor`, system fields included, in a stable order."""
-        params: dict[str, Any] = {
-            "select": ":*, *",
-            "order": ":updated_at, :id" if incremental else ":id",
-            "limit": limit,
-        }
-        clause = keyset_where(where, cursor, incremental)
-        if clause:
-            params["where"] = clause
-        return self._get(dataset_id, **params)
+        body = self.page_body(dataset_id, where=where, cursor=cursor, incremental=incremental, limit=limit)
+        return orjson.loads(body)
 
     def count(self, dataset_id: str, where: str | None = None) -> int:
         params: dict[str, Any] = {"select": "count(*) AS n"}

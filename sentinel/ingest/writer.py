@@ -1,4 +1,4 @@
-"""Merging a normalized batch into PostgreSQL: COPY into a staging table, then one INSERT .. ON CONFLICT.
+"""Merging a batch into PostgreSQL: its COPY text into a staging table, then one INSERT .. ON CONFLICT.
 
 Re-ingesting the same data changes nothing (the update only fires when the content hash differs), a changed
 record is updated in place, and a change of status is recorded in status_history in the same statement.
@@ -16,8 +16,9 @@ import orjson
 import psycopg
 from psycopg import sql
 
-from sentinel.normalize import NormalizedBatch, Reject
-from sentinel.records import ROW_TYPES, Row
+from sentinel.ingest.copy_batch import CopyBatch, CopyData
+from sentinel.normalize import Reject
+from sentinel.records import ROW_TYPES
 
 # Tables whose rows carry a source status worth a history entry when it changes.
 _HISTORY_KIND = {"violations": "violation", "complaints": "complaint"}
@@ -124,9 +125,9 @@ def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
     ).format(table=ident(table), stage=stage, upsert=upsert, kind=sql.Literal(kind))
 
 
-def merge_rows(conn: psycopg.Connection, table: str, rows: Sequence[Row], run_id: int | None) -> WriteStats:
-    """COPY `rows` into the table's staging table and merge them; the caller owns the transaction."""
-    if not rows:
+def merge_copy(conn: psycopg.Connection, table: str, copy_data: CopyData, run_id: int | None) -> WriteStats:
+    """COPY the rows into the table's staging table and merge them; the caller owns the transaction."""
+    if not copy_data.rows:
         return WriteStats()
     row_type = ROW_TYPES[table]
     columns, keys = row_type.columns, row_type.key_columns
@@ -136,12 +137,11 @@ def merge_rows(conn: psycopg.Connection, table: str, rows: Sequence[Row], run_id
             sql.Identifier(f"stage_{table}"), sql.SQL(", ").join(map(sql.Identifier, columns))
         )
         with cur.copy(copy_sql) as copy:
-            for row in rows:
-                copy.write_row(row.copy_values())
+            copy.write(copy_data.data)
         cur.execute(_merge_sql(table, columns, keys), {"run_id": run_id})
         inserted, updated, history = cur.fetchone()  # type: ignore[misc]
         cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(f"stage_{table}")))
-    unchanged = len(rows) - inserted - updated
+    unchanged = copy_data.rows - inserted - updated
     return WriteStats(
         inserted=inserted,
         updated=updated,
@@ -177,11 +177,11 @@ def insert_rejects(conn: psycopg.Connection, rejects: Sequence[Reject], run_id: 
     return len(rejects)
 
 
-def write_batch(conn: psycopg.Connection, batch: NormalizedBatch, run_id: int | None = None) -> WriteStats:
+def write_batch(conn: psycopg.Connection, batch: CopyBatch, run_id: int | None = None) -> WriteStats:
     """Merges every table of the batch and records its rejects; the caller commits (with its watermark)."""
     stats = WriteStats()
-    for table, rows in batch.rows.items():
-        stats.add(merge_rows(conn, table, rows, run_id))
+    for table, copy_data in batch.tables.items():
+        stats.add(merge_copy(conn, table, copy_data, run_id))
     stats.rejected = insert_rejects(conn, batch.rejects, run_id)
     stats.skipped = batch.skipped
     return stats

@@ -1,0 +1,78 @@
+"""COPY text encoding: what the normalizer sends must read back in PostgreSQL exactly as the row it came from."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import orjson
+import psycopg
+import pytest
+
+from sentinel.ingest.copy_batch import encode_batch, encode_rows, encode_value
+from sentinel.ingest.writer import write_batch
+from sentinel.normalize import normalize_page
+from sentinel.records import VIOLATION_COLUMNS, ViolationRow
+from tests.normalize.test_outcomes import hpd_violation
+
+AWKWARD = "tab\there, newline\nthere, cr\rhere, back\\slash, quote \" and 'apostrophe', unicode ÉÑ 漢字"
+
+
+def violation(source_id: str, description: str | None, raw: dict) -> ViolationRow:
+    return ViolationRow(
+        source="HPD", source_id=source_id, bbl="2028100057", bin=None, borough=2, violation_class="C",
+        severity="immediately_hazardous", category=None, description=description, status="open",
+        status_raw="NOV SENT", issued_date=date(2024, 2, 29), status_date=None, certify_by_date=None,
+        correct_by_date=None, certified_date=None, hearing_date=None, penalty_imposed=Decimal("1234.50"),
+        amount_paid=Decimal("0"), balance_due=None, source_updated_at=datetime(2024, 3, 1, 12, 30, tzinfo=UTC),
+        raw=raw, content_hash="h", warnings=[],
+    )  # fmt: skip
+
+
+def test_values_are_encoded_in_copy_text_form():
+    assert encode_value(None) == "\\N"
+    assert encode_value(True) == "t" and encode_value(False) == "f"
+    assert encode_value(date(2024, 2, 29)) == "2024-02-29"
+    assert encode_value(Decimal("12.50")) == "12.50"
+    assert encode_value("a\tb\nc\\d\re") == "a\\tb\\nc\\\\d\\re"
+    assert encode_value("nul\x00gone") == "nulgone"
+    assert encode_rows([]) == b""
+
+
+@pytest.mark.integration
+def test_awkward_text_and_json_read_back_unchanged_through_copy(db: psycopg.Connection):
+    raw = {"violationid": "1", "novdescription": AWKWARD, "nested": {"k": ["\\", "\t"]}}
+    rows = [violation("1", AWKWARD, raw), violation("2", None, {"violationid": "2"})]
+    db.execute("CREATE TEMP TABLE v_copy (LIKE violations INCLUDING DEFAULTS)")
+    columns = ", ".join(VIOLATION_COLUMNS)
+    with db.cursor().copy(f"COPY v_copy ({columns}) FROM STDIN") as copy:
+        copy.write(encode_rows(rows))
+    back = db.execute(
+        "SELECT description, raw, issued_date, penalty_imposed, balance_due, source_updated_at "
+        "FROM v_copy ORDER BY source_id"
+    ).fetchall()
+    assert back[0] == (
+        AWKWARD,
+        raw,
+        date(2024, 2, 29),
+        Decimal("1234.50"),
+        None,
+        datetime(2024, 3, 1, 12, 30, tzinfo=UTC),
+    )
+    assert back[1][0] is None and back[1][1] == {"violationid": "2"}
+
+
+@pytest.mark.integration
+def test_an_encoded_batch_merges_like_the_rows_it_came_from(db: psycopg.Connection):
+    records = [hpd_violation(violationid="900001", novdescription=AWKWARD), hpd_violation(violationid="900002")]
+    batch = encode_batch(normalize_page("hpd_violations", orjson.loads(orjson.dumps(records))))
+    assert batch.tables["violations"].rows == 2
+    stats = write_batch(db, batch)
+    assert (stats.inserted, stats.updated, stats.unchanged) == (2, 0, 0)
+    stored = db.execute(
+        "SELECT description, raw FROM violations WHERE source = 'HPD' AND source_id = '900001'"
+    ).fetchone()
+    assert stored == (AWKWARD, records[0])
+    again = write_batch(db, batch)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
+    db.rollback()
