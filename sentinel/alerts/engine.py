@@ -13,7 +13,9 @@ status_history row for it, or its current status when the run changed other fiel
 Exactly once: `INSERT .. ON CONFLICT (rule_id, bbl, trigger_key) DO NOTHING RETURNING` tells new alerts from
 known ones, and only new ones get outbox rows, written in the same transaction, so re-evaluating a run (or two
 evaluators racing) can never notify twice. Evaluations hold a transaction-level advisory lock: cooldown reads
-"last notified" and must not race another evaluation.
+"last notified" and must not race another evaluation. Before any payload is built, the rules' hits are checked
+against `alerts` by key (`unknown`), so a re-evaluation or a repeated scan costs matching and one key lookup.
+Outbox rows carry no message: the notifier renders it from the alert (see sentinel.alerts.outbox).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from pydantic import ValidationError
 from sentinel.alerts.conditions import EVENT_KIND
 from sentinel.alerts.cooldown import apply_cooldown
 from sentinel.alerts.digest import routes
-from sentinel.alerts.evaluate import AlertCandidate, RuleIndex
+from sentinel.alerts.evaluate import AlertCandidate, Hit, RuleIndex, candidates
 from sentinel.alerts.events import (
     BuildingBalance,
     ComplaintChange,
@@ -264,45 +266,73 @@ def _last_notified(
     return {(rule_id, bbl): at for rule_id, bbl, at in rows}
 
 
+def unknown(conn: psycopg.Connection, hits: Sequence[Hit]) -> list[Hit]:
+    """The hits that are not alerts yet, in order. Re-evaluating a run, and every scheduled scan that sees the
+    same open deadline again, meet mostly alerts that exist: checking their keys first spares building, sending
+    and conflicting their payloads. A shortcut only: the insert's ON CONFLICT is what makes an alert once."""
+    if not hits:
+        return []
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS alert_keys (ord integer, rule_id bigint, bbl char(10), trigger_key text)"
+        " ON COMMIT DELETE ROWS"
+    )
+    with conn.cursor() as cur:
+        cur.execute("TRUNCATE alert_keys")
+        with cur.copy("COPY alert_keys FROM STDIN") as copy:
+            for i, hit in enumerate(hits):
+                copy.write_row((i, hit.rule.id, hit.match.bbl, hit.match.trigger_key))
+        cur.execute(
+            "SELECT k.ord FROM alert_keys k JOIN alerts a"
+            " ON a.rule_id = k.rule_id AND a.bbl = k.bbl AND a.trigger_key = k.trigger_key"
+        )
+        known = {ord_ for (ord_,) in cur.fetchall()}
+    return [hit for i, hit in enumerate(hits) if i not in known] if known else list(hits)
+
+
 def _insert_alerts(
     conn: psycopg.Connection, candidates: Sequence[AlertCandidate], now: datetime
 ) -> list[tuple[AlertCandidate, int]]:
-    """Insert candidates; return the ones that were new, in candidate order, with their ids."""
+    """Insert candidates; return the ones that were new, in candidate order, with their ids.
+
+    Ids are drawn from the sequence first, in candidate order, so the insert needs neither to keep the
+    candidates' order nor to send their keys back: RETURNING id says which ones were new."""
     if not candidates:
         return []
     conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS alert_candidates (ord integer, rule_id bigint, org_id bigint, bbl text,"
+        "CREATE TEMP TABLE IF NOT EXISTS alert_candidates (id bigint, rule_id bigint, org_id bigint, bbl text,"
         " trigger_key text, title text, payload jsonb) ON COMMIT DELETE ROWS"
     )
     with conn.cursor() as cur:
+        cur.execute(
+            "SELECT nextval(seq) FROM (SELECT pg_get_serial_sequence('alerts', 'id')::regclass AS seq) s,"
+            " generate_series(1, %s)",
+            (len(candidates),),
+        )
+        ids = [alert_id for (alert_id,) in cur.fetchall()]
+        cur.execute("TRUNCATE alert_candidates")
         with cur.copy("COPY alert_candidates FROM STDIN") as copy:
-            for i, c in enumerate(candidates):
+            for alert_id, c in zip(ids, candidates, strict=True):
                 copy.write_row(
-                    (i, c.rule_id, c.org_id, c.bbl, c.trigger_key, c.title, orjson.dumps(c.payload).decode())
+                    (alert_id, c.rule_id, c.org_id, c.bbl, c.trigger_key, c.title, orjson.dumps(c.payload).decode())
                 )
         cur.execute(
-            "INSERT INTO alerts (rule_id, org_id, bbl, trigger_key, title, payload, created_at)"
-            " SELECT rule_id, org_id, bbl, trigger_key, title, payload, %s FROM alert_candidates ORDER BY ord"
-            " ON CONFLICT (rule_id, bbl, trigger_key) DO NOTHING RETURNING id, rule_id, bbl, trigger_key",
+            "INSERT INTO alerts (id, rule_id, org_id, bbl, trigger_key, title, payload, created_at)"
+            " SELECT id, rule_id, org_id, bbl, trigger_key, title, payload, %s FROM alert_candidates"
+            " ON CONFLICT (rule_id, bbl, trigger_key) DO NOTHING RETURNING id",
             (now,),
         )
-        ids = {(rule_id, bbl, key): alert_id for alert_id, rule_id, bbl, key in cur.fetchall()}
-    return [(c, ids[k]) for c in candidates if (k := _key(c)) in ids]
-
-
-def _key(candidate: AlertCandidate) -> tuple[int, str, str]:
-    return candidate.rule_id, candidate.bbl, candidate.trigger_key
+        inserted = {alert_id for (alert_id,) in cur.fetchall()}
+    return [(c, alert_id) for alert_id, c in zip(ids, candidates, strict=True) if alert_id in inserted]
 
 
 _NOTIFY = """
 INSERT INTO notifications (alert_id, org_id, channel, target, next_attempt_at, delivery, created_at)
 SELECT a.alert_id, a.org_id, r.channel, r.target, r.due_at, r.delivery, %(now)s
-FROM unnest(%(alert_ids)s::bigint[], %(org_ids)s::bigint[], %(rule_ids)s::bigint[]) WITH ORDINALITY
-    AS a(alert_id, org_id, rule_id, ord)
+FROM alerts_to_notify a
 JOIN unnest(%(route_rules)s::bigint[], %(channels)s::text[], %(targets)s::text[], %(due)s::timestamptz[],
             %(deliveries)s::text[]) WITH ORDINALITY AS r(rule_id, channel, target, due_at, delivery, pos)
     USING (rule_id)
-ORDER BY a.ord, r.pos
+ORDER BY a.alert_id, r.pos
 """
 
 
@@ -324,18 +354,17 @@ def _insert_notifications(
     if not route_rules:
         return 0
     channels, targets, due, deliveries = route_columns
-    params = {
-        "now": now,
-        "alert_ids": [alert_id for _, alert_id in new],
-        "org_ids": [c.org_id for c, _ in new],
-        "rule_ids": [c.rule_id for c, _ in new],
-        "route_rules": route_rules,
-        "channels": channels,
-        "targets": targets,
-        "due": due,
-        "deliveries": deliveries,
-    }
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS alerts_to_notify (alert_id bigint, org_id bigint, rule_id bigint)"
+        " ON COMMIT DELETE ROWS"
+    )
     with conn.cursor() as cur:
+        cur.execute("TRUNCATE alerts_to_notify")
+        with cur.copy("COPY alerts_to_notify FROM STDIN") as copy:
+            for c, alert_id in new:
+                copy.write_row((alert_id, c.org_id, c.rule_id))
+        params = {"now": now, "route_rules": route_rules, "channels": channels, "targets": targets, "due": due,
+                  "deliveries": deliveries}  # fmt: skip
         cur.execute(_NOTIFY, params)
         return cur.rowcount
 
@@ -346,18 +375,18 @@ def store(
     """Alerts for the candidates not seen before, and outbox rows for those the cooldown lets through.
     The caller owns the transaction (and the evaluation lock)."""
     rules = ruleset.by_id
-    last_notified = _last_notified(conn, (rules[c.rule_id] for c in candidates), now)
+    last_notified = _last_notified(conn, (rules[rule_id] for rule_id in {c.rule_id for c in candidates}), now)
     new = _insert_alerts(conn, candidates, now)
     decision = apply_cooldown([c for c, _ in new], rules, last_notified, now)
-    ids = {_key(c): alert_id for c, alert_id in new}
-    silenced_ids = [ids[_key(c)] for c in decision.silenced]
+    ids = {id(c): alert_id for c, alert_id in new}  # the decision hands back the same objects
+    silenced_ids = [ids[id(c)] for c in decision.silenced]
     if silenced_ids:
         # Kept in the feed, marked so that nobody wonders why no message went out.
         conn.execute(
             "UPDATE alerts SET payload = payload || '{\"silenced_by_cooldown\": true}'::jsonb WHERE id = ANY(%s)",
             (silenced_ids,),
         )
-    to_notify = [(c, ids[_key(c)]) for c in decision.notify]
+    to_notify = [(c, ids[id(c)]) for c in decision.notify]
     notifications = _insert_notifications(conn, to_notify, rules, now)
     return EvaluationResult(
         candidates=len(candidates),
@@ -386,9 +415,9 @@ def evaluate_run(conn: psycopg.Connection, run_id: int, now: datetime | None = N
         if not ruleset.of_kinds(ViolationChange.kind, ComplaintChange.kind):
             return EvaluationResult()
         events = run_events(conn, run_id)
-        candidates = RuleIndex(ruleset.rules, ruleset.directory).evaluate(events, now)
-        result = store(conn, ruleset, candidates, now)
-    result.events = len(events)
+        hits = RuleIndex(ruleset.rules, ruleset.directory).hits(events, now)
+        result = store(conn, ruleset, candidates(unknown(conn, hits)), now)
+    result.events, result.candidates = len(events), len(hits)
     log.info("run evaluated", extra={"run_id": run_id, "events": len(events), "alerts": result.alerts_created})
     return result
 
@@ -406,8 +435,8 @@ def evaluate_time_based(
         events += balances(conn, ruleset.watched(BuildingBalance.kind), now)
         if ruleset.of_kinds(DatasetFreshness.kind):
             events += freshness(conn, expected_every)
-        candidates = RuleIndex(ruleset.rules, ruleset.directory).evaluate(events, now)
-        result = store(conn, ruleset, candidates, now)
-    result.events = len(events)
+        hits = RuleIndex(ruleset.rules, ruleset.directory).hits(events, now)
+        result = store(conn, ruleset, candidates(unknown(conn, hits)), now)
+    result.events, result.candidates = len(events), len(hits)
     log.info("time-based checks evaluated", extra={"events": len(events), "alerts": result.alerts_created})
     return result

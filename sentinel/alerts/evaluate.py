@@ -8,7 +8,7 @@ the engine keeps one per evaluation pass, the API dry-run builds one for a singl
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sentinel.alerts.conditions import EVENT_KIND
 from sentinel.alerts.events import Event
 from sentinel.alerts.keys import ORG_WIDE_BBL
-from sentinel.alerts.matchers import MATCHERS, Clock, Match, record_of, where
+from sentinel.alerts.matchers import MATCHERS, Clock, Match, Matcher, record_of, where
 from sentinel.alerts.rules import AlertRule
 from sentinel.alerts.scope import PortfolioDirectory
 
@@ -37,58 +37,122 @@ class AlertCandidate:
     payload: dict[str, Any] = field(hash=False, compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A rule an event matched: its alert's unique key is known before its payload is built."""
+
+    rule: AlertRule
+    match: Match
+    event: Event
+
+    @property
+    def key(self) -> tuple[int, str, str]:
+        return self.rule.id, self.match.bbl, self.match.trigger_key
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    rule: AlertRule
+    matcher: Matcher
+    condition: Any  # the canonical object among equal conditions
+    slot: int  # (condition, time zone): rules sharing a slot get the same matches from an event
+    position: int  # in the rules given: the order an event meets them
+
+
 class RuleIndex:
     def __init__(self, rules: Iterable[AlertRule], directory: PortfolioDirectory | None = None) -> None:
         directory = directory or PortfolioDirectory()
-        self._by_building: dict[str, dict[str, list[AlertRule]]] = defaultdict(lambda: defaultdict(list))
-        self._unscoped: dict[str, list[AlertRule]] = defaultdict(list)
+        slots: dict[tuple[Any, str], int] = {}
+        # Rules of one organization with one scope watch the same buildings: resolve each scope once, and give
+        # buildings watched by the same groups one shared tuple.
+        groups: dict[tuple[str, int, Any], list[_Entry]] = defaultdict(list)
+        self._unscoped: dict[str, list[_Entry]] = defaultdict(list)
+        self._timezones: set[str] = set()
         self.rule_count = 0
         for rule in rules:
             if not rule.enabled:
                 continue
             self.rule_count += 1
+            self._timezones.add(rule.timezone)
+            slot = slots.setdefault((rule.condition, rule.timezone), len(slots))
+            entry = _Entry(rule, MATCHERS[rule.condition.type], rule.condition, slot, self.rule_count)
             kind = EVENT_KIND[rule.condition.type]
             if kind in _UNSCOPED_KINDS:
-                self._unscoped[kind].append(rule)
-                continue
-            per_bbl = self._by_building[kind]
-            for bbl in directory.bbls(rule.org_id, rule.scope):
-                per_bbl[bbl].append(rule)
+                self._unscoped[kind].append(entry)
+            else:
+                groups[(kind, rule.org_id, rule.scope)].append(entry)
+        group_ids: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        members = list(groups.values())
+        for gid, (kind, org_id, scope) in enumerate(groups):
+            per_bbl = group_ids[kind]
+            for bbl in directory.bbls(org_id, scope):
+                per_bbl[bbl].append(gid)
+        shared: dict[tuple[int, ...], tuple[_Entry, ...]] = {}
+        self._by_building: dict[str, dict[str, tuple[_Entry, ...]]] = {}
+        for kind, per_bbl in group_ids.items():
+            out = self._by_building[kind] = {}
+            for bbl, gids in per_bbl.items():
+                key = tuple(gids)
+                entries = shared.get(key)
+                if entries is None:
+                    entries = shared[key] = tuple(sorted((e for g in key for e in members[g]), key=_position))
+                out[bbl] = entries
+
+    def _entries_for(self, event: Event) -> Sequence[_Entry]:
+        if event.kind in _UNSCOPED_KINDS:
+            return self._unscoped.get(event.kind, ())
+        per_bbl = self._by_building.get(event.kind)
+        return per_bbl.get(event.bbl, ()) if per_bbl else ()  # type: ignore[union-attr]
 
     def rules_for(self, event: Event) -> list[AlertRule]:
-        if event.kind in _UNSCOPED_KINDS:
-            return self._unscoped.get(event.kind, [])
-        per_bbl = self._by_building.get(event.kind)
-        return per_bbl.get(event.bbl, []) if per_bbl else []  # type: ignore[union-attr]
+        return [entry.rule for entry in self._entries_for(event)]
 
-    def evaluate(self, events: Iterable[Event], now: datetime) -> list[AlertCandidate]:
+    def hits(self, events: Iterable[Event], now: datetime) -> list[Hit]:
         """Every (rule, match) the events produce, in event order; duplicates of the same
         (rule, bbl, trigger_key) within the batch are dropped, as the database would."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
+        clocks = {tz: Clock(now, now.astimezone(ZoneInfo(tz)).date()) for tz in self._timezones}
         seen: set[tuple[int, str, str]] = set()
-        out: list[AlertCandidate] = []
-        clocks: dict[str, Clock] = {}
-        seen: set[tuple[int, str, str]] = set()
-        out: list[AlertCandidate] = []
+        out: list[Hit] = []
         for event in events:
-            rules = self.rules_for(event)
-            if not rules:
+            entries = self._entries_for(event)
+            if not entries:
                 continue
-            record: dict[str, Any] | None = None  # built once per event, only if something matches
-            for rule in rules:
-                clock = clocks.get(rule.timezone)
-                if clock is None:
-                    clock = clocks[rule.timezone] = Clock(now, now.astimezone(ZoneInfo(rule.timezone)).date())
-                for match in MATCHERS[rule.condition.type](rule.condition, event, clock):
-                    dedup = (rule.id, match.bbl, match.trigger_key)
+            # Matchers are pure in (condition, event, clock): rules with equal conditions in one zone share a call.
+            matched: dict[int, list[Match]] = {}
+            for entry in entries:
+                matches = matched.get(entry.slot)
+                if matches is None:
+                    clock = clocks[entry.rule.timezone]
+                    matches = matched[entry.slot] = entry.matcher(entry.condition, event, clock)
+                for match in matches:
+                    dedup = (entry.rule.id, match.bbl, match.trigger_key)
                     if dedup in seen:
                         continue
                     seen.add(dedup)
-                    if record is None:
-                        record = record_of(event)
-                    out.append(_candidate(rule, match, record))
+                    out.append(Hit(entry.rule, match, event))
         return out
+
+    def evaluate(self, events: Iterable[Event], now: datetime) -> list[AlertCandidate]:
+        """The candidates of `hits(events, now)`."""
+        return candidates(self.hits(events, now))
+
+
+def candidates(hits: Iterable[Hit]) -> list[AlertCandidate]:
+    """The would-be alert rows of `hits` (each event's record is converted once, however many rules it hit)."""
+    out: list[AlertCandidate] = []
+    event: Any = None
+    record: dict[str, Any] = {}
+    for hit in hits:
+        if hit.event is not event:
+            event, record = hit.event, record_of(hit.event)
+        out.append(_candidate(hit.rule, hit.match, record))
+    return out
+
+
+def _position(entry: _Entry) -> int:
+    return entry.position
 
 
 def evaluate(

@@ -139,3 +139,33 @@ def test_dry_run_counts_distinct_alerts_over_daily_scans() -> None:
 def test_other_orgs_buildings_do_not_leak_into_org_scope() -> None:
     r = rule(NEW_ANY, org_id=OTHER_ORG)
     assert {c.bbl for c in evaluate(r, [new_at(BBL_A), new_at(BBL_C, "2")], NOW, DIRECTORY)} == {BBL_C}
+
+
+def test_rules_with_equal_conditions_each_fire_and_each_counts_days_in_its_own_zone() -> None:
+    # 15:00 UTC on 2026-03-02 is already 2026-03-03 in Tokyo: a certify-by date of 03-02 is today in New York
+    # and past in Tokyo, so the same condition fires for one rule and not the other.
+    due_today = {"type": "deadline_approaching", "within_days": 0}
+    rules = [
+        rule(due_today, id=1),
+        rule(due_today, id=2),
+        rule(due_today, id=3, timezone="Asia/Tokyo"),
+        rule(due_today, id=4, org_id=OTHER_ORG),
+    ]
+    events = [
+        OpenViolation("HPD", "1", BBL_A, certify_by_date=TODAY),
+        OpenViolation("HPD", "2", BBL_C, certify_by_date=TODAY),
+    ]
+    fired = [(c.rule_id, c.bbl) for c in RuleIndex(rules, DIRECTORY).evaluate(events, NOW)]
+    assert fired == [(1, BBL_A), (2, BBL_A), (4, BBL_C)]
+
+
+def test_rules_of_several_scopes_watching_one_building_fire_in_rule_order() -> None:
+    rules = [
+        rule(NEW_ANY, {"type": "buildings", "bbls": [BBL_A]}, id=5),
+        rule(NEW_ANY, id=2),
+        rule(NEW_ANY, {"type": "portfolio", "portfolio_ids": [1]}, id=9),
+        rule(NEW_ANY, {"type": "portfolio", "portfolio_ids": [2]}, id=1),
+    ]
+    index = RuleIndex(rules, DIRECTORY)
+    assert [r.id for r in index.rules_for(new_at(BBL_A))] == [5, 2, 9]
+    assert [r.id for r in index.rules_for(new_at(BBL_B))] == [2, 1]

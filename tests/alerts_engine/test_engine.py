@@ -138,3 +138,26 @@ def test_time_based_checks_fire_once_per_deadline_balance_crossing_and_stale_sou
     assert (first.alerts_created, second.alerts_created) == (3, 0)
     # A balance that stays above the threshold does not fire again the next day either.
     assert evaluate_time_based(conn, NOW + timedelta(days=1)).alerts_created == 0
+
+
+def test_re_evaluating_after_a_rule_is_added_alerts_and_notifies_for_that_rule_only(
+    conn: psycopg.Connection,
+) -> None:
+    org_id = _watching_org(conn)
+    first_rule = seed.rule(conn, org_id, {"type": "new_violation"}, EMAIL, name="first")
+    run_id = seed.run(conn, NOW - timedelta(minutes=2))
+    seed.violation(conn, "1", WATCHED, run_id, NOW - timedelta(minutes=1))
+    seed.violation(conn, "2", WATCHED_2, run_id, NOW - timedelta(minutes=1))
+    first = evaluate_run(conn, run_id, NOW)
+    added_rule = seed.rule(conn, org_id, {"type": "new_violation"}, EMAIL, name="added")
+
+    again = evaluate_run(conn, run_id, NOW + timedelta(minutes=5))
+
+    assert (first.alerts_created, again.candidates, again.alerts_created, again.notifications) == (2, 4, 2, 2)
+    rows = conn.execute("SELECT rule_id, count(*) FROM alerts GROUP BY rule_id ORDER BY rule_id").fetchall()
+    assert rows == [(first_rule, 2), (added_rule, 2)]
+    notified = conn.execute(
+        "SELECT a.rule_id, count(*) FROM notifications n JOIN alerts a ON a.id = n.alert_id GROUP BY a.rule_id"
+        " ORDER BY a.rule_id"
+    ).fetchall()
+    assert notified == [(first_rule, 2), (added_rule, 2)]
