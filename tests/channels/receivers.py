@@ -29,6 +29,10 @@ class HttpReceiver:
     requests: list[ReceivedRequest] = field(default_factory=list)
     responses: list[tuple[int, bytes]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Requests from number `hold_from` (0-based) on are recorded, then left unanswered until `release` is set:
+    # a sender caught mid-request.
+    hold_from: int | None = None
+    release: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
@@ -52,9 +56,12 @@ def start_http_receiver() -> HttpReceiver:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             with receiver.lock:
+                held = receiver.hold_from is not None and len(receiver.requests) >= receiver.hold_from
                 receiver.requests.append(
                     ReceivedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
+            if held:
+                receiver.release.wait(timeout=120)
             status, payload = receiver.next_response()
             self.send_response(status)
             self.send_header("Content-Length", str(len(payload)))
