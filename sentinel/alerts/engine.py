@@ -21,7 +21,7 @@ Outbox rows carry no message: the notifier renders it from the alert (see sentin
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -294,14 +294,13 @@ def _insert_alerts(
 ) -> list[tuple[AlertCandidate, int]]:
     """Insert candidates; return the ones that were new, in candidate order, with their ids.
 
-    Ids are drawn from the sequence first, in candidate order, so the insert needs neither to keep the
-    candidates' order nor to send their keys back: RETURNING id says which ones were new."""
+    Ids are drawn from the sequence first, in candidate order. The candidates passed `unknown` under the
+    evaluation lock, so they are normally all new and go straight into `alerts` with one COPY (in a savepoint).
+    Should one exist after all (a writer that takes no evaluation lock, e.g. the API's evaluate), the unique
+    key refuses the COPY, the savepoint is rolled back and the slower path sorts new from known with
+    `ON CONFLICT DO NOTHING RETURNING id`. Either way the unique key, not the pre-check, makes an alert once."""
     if not candidates:
         return []
-    conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS alert_candidates (id bigint, rule_id bigint, org_id bigint, bbl text,"
-        " trigger_key text, title text, payload jsonb) ON COMMIT DELETE ROWS"
-    )
     with conn.cursor() as cur:
         cur.execute(
             "SELECT nextval(seq) FROM (SELECT pg_get_serial_sequence('alerts', 'id')::regclass AS seq) s,"
@@ -309,12 +308,30 @@ def _insert_alerts(
             (len(candidates),),
         )
         ids = [alert_id for (alert_id,) in cur.fetchall()]
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for alert_id, c in zip(ids, candidates, strict=True):
+            yield alert_id, c.rule_id, c.org_id, c.bbl, c.trigger_key, c.title, orjson.dumps(c.payload).decode()
+
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            at = now.isoformat()
+            copy_sql = "COPY alerts (id, rule_id, org_id, bbl, trigger_key, title, payload, created_at) FROM STDIN"
+            with cur.copy(copy_sql) as copy:
+                for row in rows():
+                    copy.write_row((*row, at))
+        return list(zip(candidates, ids, strict=True))
+    except psycopg.errors.UniqueViolation:
+        log.info("an alert was created concurrently; inserting with ON CONFLICT", extra={"count": len(ids)})
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS alert_candidates (id bigint, rule_id bigint, org_id bigint, bbl text,"
+        " trigger_key text, title text, payload jsonb) ON COMMIT DELETE ROWS"
+    )
+    with conn.cursor() as cur:
         cur.execute("TRUNCATE alert_candidates")
         with cur.copy("COPY alert_candidates FROM STDIN") as copy:
-            for alert_id, c in zip(ids, candidates, strict=True):
-                copy.write_row(
-                    (alert_id, c.rule_id, c.org_id, c.bbl, c.trigger_key, c.title, orjson.dumps(c.payload).decode())
-                )
+            for row in rows():
+                copy.write_row(row)
         cur.execute(
             "INSERT INTO alerts (id, rule_id, org_id, bbl, trigger_key, title, payload, created_at)"
             " SELECT id, rule_id, org_id, bbl, trigger_key, title, payload, %s FROM alert_candidates"

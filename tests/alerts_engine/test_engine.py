@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
-from sentinel.alerts.engine import evaluate_run, evaluate_time_based, run_events
+from sentinel.alerts.engine import evaluate_run, evaluate_time_based, load_rules, run_events, store, unknown
+from sentinel.alerts.evaluate import RuleIndex, candidates
 from tests.alerts_engine import seed
 from tests.alerts_engine.seed import UNWATCHED, WATCHED, WATCHED_2
 
@@ -161,3 +162,34 @@ def test_re_evaluating_after_a_rule_is_added_alerts_and_notifies_for_that_rule_o
         " ORDER BY a.rule_id"
     ).fetchall()
     assert notified == [(first_rule, 2), (added_rule, 2)]
+
+
+def test_an_alert_another_writer_created_after_the_key_check_is_not_created_or_notified_twice(
+    conn: psycopg.Connection,
+) -> None:
+    org_id = _watching_org(conn)
+    rule_id = seed.rule(conn, org_id, {"type": "new_violation"}, EMAIL)
+    run_id = seed.run(conn, NOW - timedelta(minutes=2))
+    seed.violation(conn, "1", WATCHED, run_id, NOW - timedelta(minutes=1))
+    seed.violation(conn, "2", WATCHED_2, run_id, NOW - timedelta(minutes=1))
+    ruleset = load_rules(conn)
+    hits = RuleIndex(ruleset.rules, ruleset.directory).hits(run_events(conn, run_id), NOW)
+    with conn.transaction():
+        fresh = candidates(unknown(conn, hits))
+    # Like the API's evaluate, which takes no evaluation lock: the alert appears between check and insert.
+    conn.execute(
+        "INSERT INTO alerts (rule_id, org_id, bbl, trigger_key, title) VALUES (%s, %s, %s, %s, 'by the API')",
+        (rule_id, org_id, WATCHED, "violation:HPD:1:new"),
+    )
+
+    with conn.transaction():
+        result = store(conn, ruleset, fresh, NOW)
+
+    assert (len(fresh), result.alerts_created, result.notifications) == (2, 1, 1)
+    rows = conn.execute("SELECT trigger_key, title FROM alerts ORDER BY trigger_key").fetchall()
+    assert rows == [
+        ("violation:HPD:1:new", "by the API"),
+        ("violation:HPD:2:new", f"New HPD Class C violation at BBL {WATCHED_2}"),
+    ]
+    (note,) = seed.notifications(conn)
+    assert note["alert_id"] == result.alert_ids[0]
