@@ -26,6 +26,7 @@ import ray.tune
 import xgboost as xgb
 from ray.train import Checkpoint, RunConfig, ScalingConfig
 from ray.train.xgboost import XGBoostTrainer
+from ray.util.placement_group import PlacementGroup
 
 from sentinel.risk.dataset import FeatureSpec
 from training.config import TrainingSettings
@@ -34,15 +35,25 @@ from training.config import TrainingSettings
 class EveryNRounds(xgb.callback.TrainingCallback):
     """Reports the latest evaluation metrics every `every` rounds (not every round: each report is a barrier)."""
 
-    def __init__(self, every: int) -> None:
+    def __init__(self, every: int, extra: dict | None = None) -> None:
         self.every = every
+        self.extra = extra or {}
         self.last: dict = {}
 
     def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
         self.last = evals_log
         if (epoch + 1) % self.every == 0:
-            ray.train.report(metrics_of(evals_log, epoch + 1))
+            ray.train.report({**metrics_of(evals_log, epoch + 1), **self.extra})
         return False
+
+
+PLACEMENT_GROUP_KEY = "train_placement_group"
+
+
+def _worker_group_placement() -> dict[str, str]:
+    """The hex id of the placement group this Train worker runs in, for `ReleaseTrainPlacementGroups`."""
+    group = ray.util.get_current_placement_group()
+    return {PLACEMENT_GROUP_KEY: group.id.hex()} if group is not None else {}
 
 
 def metrics_of(evals_log: dict, rounds: int) -> dict[str, float]:
@@ -62,11 +73,12 @@ def worker_loop(config: dict[str, Any]) -> None:
     train = spec.matrix(ray.get(config["train_ref"]).iloc[rank::size])
     valid = spec.matrix(ray.get(config["valid_ref"]).iloc[rank::size])
     labels = ray.get(config["labels_ref"])
+    placement = _worker_group_placement()
     boosters, final = {}, {}
     for kind, (y_train, y_valid) in labels.items():
         dtrain = xgb.DMatrix(train, label=y_train[rank::size], enable_categorical=True)
         dvalid = xgb.DMatrix(valid, label=y_valid[rank::size], enable_categorical=True)
-        callback = EveryNRounds(config["report_every"])
+        callback = EveryNRounds(config["report_every"], placement)
         boosters[kind] = xgb.train(
             config["params"],
             dtrain,
@@ -76,7 +88,7 @@ def worker_loop(config: dict[str, Any]) -> None:
             verbose_eval=False,
         )
         final[kind] = metrics_of(callback.last, boosters[kind].num_boosted_rounds())
-    metrics = {**final[next(iter(final))], "final": 1}
+    metrics = {**final[next(iter(final))], **placement, "final": 1}
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = None
         if rank == 0:
@@ -153,6 +165,35 @@ def _trial(config: dict, *, data: FitData, base: dict, settings: TrainingSetting
     _trainer(data, params, settings, Path(storage), f"train-{trial}", callbacks=[TuneReportCallback()]).fit()
 
 
+class ReleaseTrainPlacementGroups(ray.tune.Callback):
+    """Removes a finished trial's Train worker placement group if it is still there.
+
+    Tune ends a trial it stops (an ASHA cut, or the STOP that ASHA sends at `max_t`, which races the trial's own
+    return) by removing the trial's resources, which kills the trial actor at once. The Train V2 controller is a
+    child of that actor and dies with it, before it shuts its worker group down; Ray Core keeps a placement group
+    until its creator *and* the creator's job are dead (ray-project/ray#65881), so the workers' CPUs stay reserved
+    for the rest of the driver's life and the next trial waits for them forever. Train's own safeguard (a detached
+    PlacementGroupCleaner, ray#58515) polls the State API, which needs the dashboard and fails outright when two
+    local Rays share the host: neither holds here. The workers report their group's id with every result, and the
+    driver, which knows when a trial is over, removes what is left of it.
+    """
+
+    def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
+        self._release(trial)
+
+    def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
+        self._release(trial)
+
+    @staticmethod
+    def _release(trial) -> None:
+        hex_id = (trial.last_result or {}).get(PLACEMENT_GROUP_KEY)
+        if not hex_id:
+            return
+        group = PlacementGroup(ray.PlacementGroupID(bytes.fromhex(hex_id)))
+        if ray.util.placement_group_table(group).get("state", "REMOVED") != "REMOVED":
+            ray.util.remove_placement_group(group)
+
+
 def _concurrency(settings: TrainingSettings) -> int:
     """Trials at once, leaving a CPU free: with every CPU held by Train workers, the helper actors that Tune and
     Train start per trial cannot be placed and the sweep stalls (seen with 2 trials x 2 workers on 4 CPUs)."""
@@ -167,6 +208,7 @@ def search_space(settings: TrainingSettings) -> dict[str, Any]:
         "uniform": ray.tune.uniform,
         "randint": lambda lo, hi: ray.tune.randint(int(lo), int(hi)),
         "choice": lambda *values: ray.tune.choice(list(values)),
+        "grid": lambda *values: ray.tune.grid_search(list(values)),
     }
     space = {}
     for name, spec in settings.search_space.items():
@@ -196,7 +238,9 @@ def sweep(
     max_reports = max(1, settings.num_boost_round // settings.report_every)
     scheduler = ASHAScheduler(
         time_attr="training_iteration",
-        max_t=max_reports + 1,
+        # The final report (with the checkpoint) is number max_reports + 1: at max_t ASHA would STOP the trial right
+        # then and Tune would kill it while its Train run is still shutting down.
+        max_t=max_reports + 2,
         grace_period=min(int(settings.asha.get("grace_period", 2)), max_reports),
         reduction_factor=float(settings.asha.get("reduction_factor", 2)),
     )
@@ -218,7 +262,9 @@ def sweep(
             # which stalled a 16-trial sweep here): the generator itself takes the limit.
             search_alg=BasicVariantGenerator(random_state=seed, max_concurrent=_concurrency(settings)),
         ),
-        run_config=ray.tune.RunConfig(name=name, storage_path=str(storage / name), verbose=0),
+        run_config=ray.tune.RunConfig(
+            name=name, storage_path=str(storage / name), verbose=0, callbacks=[ReleaseTrainPlacementGroups()]
+        ),
     )
     grid = tuner.fit()
     finished = [r for r in grid if r.error is None and r.metrics and r.metrics.get("final")]

@@ -1,0 +1,45 @@
+"""A Tune sweep of Ray Train runs gives every trial its workers, also after ASHA has cut a trial short."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import ray
+
+from sentinel.risk.dataset import FeatureSpec
+from training import distributed
+from training.config import load_training_settings
+
+pytestmark = pytest.mark.integration
+
+
+def _fit_data() -> distributed.FitData:
+    rng = np.random.default_rng(7)
+    n = 3000
+    frame = pd.DataFrame({"signal": rng.normal(size=n), "noise": rng.normal(size=n)})
+    frame["borough"] = rng.choice(["1", "2"], n)
+    y = (frame["signal"] + 0.5 * rng.normal(size=n) > 0).to_numpy()
+    spec = FeatureSpec(numeric=("signal", "noise"), categories={"borough": ("1", "2")})
+    shared = distributed.FitData.put(spec, frame.iloc[:2000], frame.iloc[2000:])
+    return shared.with_labels({"overall": (y[:2000], y[2000:])})
+
+
+def _held_placement_groups() -> set[str]:
+    return {key for key, group in ray.util.placement_group_table().items() if group["state"] != "REMOVED"}
+
+
+def test_a_trial_cut_by_asha_leaves_no_workers_reserved(ray_cluster, tmp_path):
+    # Grid order: the good learning rate first, so ASHA cuts the second trial at its first rung. Tune ends a cut
+    # trial by killing it, which used to leave its Train workers' CPUs reserved until the driver exited (the next
+    # trial then waited for them forever on a 2-CPU machine).
+    settings = load_training_settings(workers=1, num_boost_round=200, report_every=5).model_copy(
+        # configs/tune.yaml's space would be merged into one given to the constructor
+        update={"asha": {"grace_period": 2, "reduction_factor": 2}, "search_space": {"eta": {"grid": [0.5, 0.002]}}}
+    )
+    held_before = _held_placement_groups()
+    result = distributed.sweep(_fit_data(), settings, tmp_path, "cut", samples=1)
+    assert result.trials == 2
+    assert result.trials_stopped_early == 1
+    assert result.best_params["eta"] == 0.5
+    assert _held_placement_groups() - held_before == set()
