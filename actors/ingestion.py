@@ -44,7 +44,9 @@ class PipelineShape:
 
     fetchers: int = 2
     writers: int = 2
-    page_size: int = 20_000
+    # 5,000 rows: a page parsed by orjson peaks at ~15x its JSON size in a normalizer; 20,000-row pages put the
+    # pipeline over 2 GB at no measurable gain in rows/s (benchmarks/RESULTS.md).
+    page_size: int = 5_000
     active_partitions: int = 4
     pages_in_flight: int = 2  # per partition: fetched but not yet committed
 

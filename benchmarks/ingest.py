@@ -3,8 +3,10 @@ pipeline into PostgreSQL, against a raw COPY of the same normalized rows into th
 
     .venv/bin/python benchmarks/ingest.py --rows 1000000 [--rows 3000000] [--changes 80000]
 
-Prints, per size: end-to-end rows/s, raw COPY rows/s, their ratio, peak RSS of all ingestion processes (Ray
-workers of the pipeline and the driver), and the time of an incremental run applying `--changes` changed rows.
+Prints, per size: end-to-end rows/s, raw COPY rows/s, their ratio, peak PSS of all ingestion processes (Ray
+workers of the pipeline and the driver; the replay server runs in its own process and is not counted), and the
+time of incremental runs applying `--changes` changed rows: on the pipeline kept from the full load (as the
+scheduler runs them) and on a pipeline started for the run (as a one-off `vsentinel ingest` does).
 Not a test: nothing here gates CI. Needs PostgreSQL on 127.0.0.1:5432 (a scratch database is created and dropped).
 """
 
@@ -13,6 +15,8 @@ from __future__ import annotations
 import argparse
 import io
 import itertools
+import multiprocessing
+import secrets
 import threading
 import time
 import uuid
@@ -22,13 +26,15 @@ from pathlib import Path
 import orjson
 import psutil
 import psycopg
+import requests
 
 from actors.ingestion import PipelineShape
 from cluster import ray_runtime
-from cluster.ingest import run_ingestion
+from cluster.ingest import run_ingestion, stop_pipeline
 from sentinel.db import migrations
 from sentinel.replay.server import serve_in_background
 from sentinel.settings import load_settings
+from tests.conftest import free_port
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATA = Path(__file__).parent / ".data"
@@ -67,27 +73,34 @@ def hpd_file(rows: int) -> Path:
 
 class PeakMemory:
     """Samples the summed PSS (shared pages split between their users, so the Ray object store and shared
-    libraries count once) of this process and every Ray worker of the ingestion pipeline."""
+    libraries count once) of this process and every Ray worker of the ingestion pipeline; keeps the split by
+    role at the peak."""
 
     NAMES = ("IngestCoordinator", "Fetcher", "BoroughNormalizer", "Writer")
 
     def __init__(self) -> None:
         self.peak = 0
+        self.at_peak: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
         me = psutil.Process()
         while not self._stop.is_set():
-            total = me.memory_full_info().pss
+            roles = {"driver": me.memory_full_info().pss}
             for proc in psutil.process_iter(["cmdline"]):
                 cmd = " ".join(proc.info["cmdline"] or [])
-                if any(f"ray::{name}" in cmd for name in self.NAMES):
-                    try:
-                        total += proc.memory_full_info().pss
-                    except psutil.Error:
-                        continue  # a worker that just exited
-            self.peak = max(self.peak, total)
+                name = next((n for n in self.NAMES if f"ray::{n}" in cmd), None)
+                if name is None:
+                    continue
+                try:
+                    roles[name] = roles.get(name, 0) + proc.memory_full_info().pss
+                except psutil.Error:
+                    continue  # a worker that just exited
+            total = sum(roles.values())
+            if total > self.peak:
+                self.peak = total
+                self.at_peak = {role: round(pss / 2**20) for role, pss in roles.items()}
             self._stop.wait(0.5)
 
     def __enter__(self) -> PeakMemory:
@@ -97,6 +110,42 @@ class PeakMemory:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _serve_replay(path: str, port: int, admin_token: str) -> None:
+    with serve_in_background(sources={HPD: [Path(path)]}, cache=True, port=port, admin_token=admin_token):
+        threading.Event().wait()
+
+
+class ReplayProcess:
+    """The replay server in its own process, so its memory and CPU are not the driver's."""
+
+    def __init__(self, path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._token = secrets.token_hex(16)
+        ctx = multiprocessing.get_context("spawn")
+        self._process = ctx.Process(target=_serve_replay, args=(str(path), self.port, self._token), daemon=True)
+
+    def __enter__(self) -> ReplayProcess:
+        self._process.start()
+        deadline = time.monotonic() + 600  # the first start builds the SQLite store of the file
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{self.url}/api/views/{HPD}.json", timeout=5)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        raise RuntimeError("replay server did not start")
+
+    def apply_changes(self, changes: dict) -> None:
+        headers = {"Authorization": f"Bearer {self._token}"}
+        response = requests.post(f"{self.url}/admin/changes", data=orjson.dumps(changes), headers=headers, timeout=600)
+        response.raise_for_status()
+
+    def __exit__(self, *exc: object) -> None:
+        self._process.terminate()
+        self._process.join(10)
 
 
 def raw_copy_rate(url: str) -> float:
@@ -134,23 +183,25 @@ def measure(rows: int, changes: int, shape: PipelineShape) -> dict:
     url = f"postgresql://postgres@127.0.0.1:5432/{name}"
     try:
         migrations.upgrade(url)
-        with serve_in_background(sources={HPD: [path]}, cache=True) as server:
+        with ReplayProcess(path) as server:
+            run = {"database_url": url, "source_url": server.url, "app_token": None, "shape": shape,
+                   "datasets": ["hpd_violations"]}  # fmt: skip
             with PeakMemory() as memory:
-                result = run_ingestion(
-                    database_url=url, source_url=server.url, app_token=None, datasets=["hpd_violations"],
-                    incremental=False, shape=shape,
-                )  # fmt: skip
+                result = run_ingestion(**run, incremental=False, keep_pipeline=True)
             summary = result.summaries[0]
             assert not summary.error, summary.error
             end_to_end = summary.fetched / result.seconds
             copy_rate = raw_copy_rate(url)
-            incremental_s = None
+            incremental = {}
             if changes:
-                server.apply_changes(changes_for(url, changes))
-                inc = run_ingestion(database_url=url, source_url=server.url, app_token=None,
-                                    datasets=["hpd_violations"], incremental=True, shape=shape)  # fmt: skip
-                incremental_s = inc.seconds
-                assert inc.summaries[0].updated == changes, inc.summaries[0]
+                for label, keep in (("kept_pipeline", True), ("new_pipeline", False)):
+                    if not keep:
+                        stop_pipeline(url, server.url, None, shape)
+                    server.apply_changes(changes_for(url, changes))
+                    inc = run_ingestion(**run, incremental=True, keep_pipeline=keep)
+                    assert inc.summaries[0].updated == changes, inc.summaries[0]
+                    incremental[label] = round(inc.seconds, 1)
+            stop_pipeline(url, server.url, None, shape)
         return {
             "rows": summary.fetched,
             "seconds": result.seconds,
@@ -158,7 +209,8 @@ def measure(rows: int, changes: int, shape: PipelineShape) -> dict:
             "raw_copy_rows_s": copy_rate,
             "ratio": end_to_end / copy_rate,
             "peak_pss_mb": memory.peak / 2**20,
-            "incremental_s": incremental_s,
+            "peak_pss_by_role_mb": memory.at_peak,
+            "incremental_s": incremental,
         }
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as conn:

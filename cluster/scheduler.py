@@ -300,8 +300,14 @@ def ingest_with(database_url: str, source_url: str, app_token: str | None) -> In
             return run_id
         from cluster.ingest import run_ingestion
 
+        # The pipeline's actors stay up between firings: starting them is most of a small incremental run.
         result = run_ingestion(
-            database_url=database_url, source_url=source_url, app_token=app_token, datasets=datasets, incremental=True
+            database_url=database_url,
+            source_url=source_url,
+            app_token=app_token,
+            datasets=datasets,
+            incremental=True,
+            keep_pipeline=True,
         )
         return result.run_id
 

@@ -252,11 +252,17 @@ def _live_scope(config: DatasetConfig) -> _LiveScope:
 
 
 def live_count(conn: psycopg.Connection, config: DatasetConfig) -> int | None:
+    """Records of the dataset that are not tombstones: every record (an index-only scan of the unique key) minus
+    the tombstones (a partial index), both far cheaper than filtering every row on `NOT is_deleted`."""
     if config.target_table not in _TOMBSTONE_TABLES:
         return None
-    scope = _live_scope(config)
-    row = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(scope.table, scope.where), scope.params)
-    row = row.fetchone()
+    table = sql.Identifier(config.target_table)
+    where, params = (sql.SQL("source = %s"), (config.source,)) if config.source else (sql.SQL("true"), ())
+    query = sql.SQL(
+        "SELECT (SELECT count(*) FROM {table} WHERE {where})"
+        " - (SELECT count(*) FROM {table} WHERE {where} AND is_deleted)"
+    ).format(table=table, where=where)
+    row = conn.execute(query, params * 2).fetchone()
     return int(row[0]) if row else 0
 
 
