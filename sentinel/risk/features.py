@@ -43,35 +43,54 @@ COMPLAINT_KINDS = {
 CATEGORICAL = ("borough", "bldg_class", "owner_type")
 
 
+def _kind(name: str) -> str:
+    """The per-row flag column of a violation kind (computed once per row in the query's `v` subquery)."""
+    return "TRUE" if name == "all" else f"k_{name}"
+
+
 def _violation_columns() -> list[str]:
     cols = []
     for w in WINDOWS:
-        for name, cond in VIOLATION_KINDS.items():
-            cols.append(f"count(*) FILTER (WHERE age <= {w} AND {cond}) AS v_{name}_{w}")
+        for name in VIOLATION_KINDS:
+            cols.append(f"count(*) FILTER (WHERE age <= {w} AND {_kind(name)}) AS v_{name}_{w}")
     cols.append("count(*) FILTER (WHERE age > 90 AND age <= 455) AS v_all_prior_year")
     for name in OPEN_KINDS:
-        cols.append(f"count(*) FILTER (WHERE is_open AND {VIOLATION_KINDS[name]}) AS open_{name}")
+        cols.append(f"count(*) FILTER (WHERE is_open AND {_kind(name)}) AS open_{name}")
     cols += [
         "coalesce(max(age) FILTER (WHERE is_open), 0) AS oldest_open_days",
-        f"coalesce(max(age) FILTER (WHERE is_open AND {HPD_C}), 0) AS oldest_open_hpd_c_days",
-        "count(*) FILTER (WHERE is_open AND certify_by_date < c) AS overdue_all",
-        f"count(*) FILTER (WHERE is_open AND certify_by_date < c AND {HPD_C}) AS overdue_hpd_c",
-        "coalesce(sum(penalty_imposed) FILTER (WHERE source = 'ECB' AND age <= 365), 0)::float8 AS ecb_penalty_365",
-        "coalesce(sum(penalty_imposed) FILTER (WHERE source = 'ECB'), 0)::float8 AS ecb_penalty_total",
-        "coalesce(sum(balance_due) FILTER (WHERE source = 'ECB' AND is_open), 0)::float8 AS ecb_balance_open",
+        "coalesce(max(age) FILTER (WHERE is_open AND k_hpd_c), 0) AS oldest_open_hpd_c_days",
+        "count(*) FILTER (WHERE is_open AND past_certify) AS overdue_all",
+        "count(*) FILTER (WHERE is_open AND past_certify AND k_hpd_c) AS overdue_hpd_c",
+        "coalesce(sum(penalty_imposed) FILTER (WHERE k_ecb AND age <= 365), 0)::float8 AS ecb_penalty_365",
+        "coalesce(sum(penalty_imposed) FILTER (WHERE k_ecb), 0)::float8 AS ecb_penalty_total",
+        "coalesce(sum(balance_due) FILTER (WHERE k_ecb AND is_open), 0)::float8 AS ecb_balance_open",
     ]
     return cols
+
+
+def _violation_flags() -> str:
+    return ",\n         ".join(
+        f"({cond}) AS k_{name}" for name, cond in VIOLATION_KINDS.items() if name not in ("all", "serious")
+    )
 
 
 def _complaint_columns() -> list[str]:
     cols = []
     for w in WINDOWS:
-        for name, cond in COMPLAINT_KINDS.items():
-            cols.append(f"count(*) FILTER (WHERE age <= {w} AND {cond}) AS c_{name}_{w}")
+        for name in COMPLAINT_KINDS:
+            cols.append(f"count(*) FILTER (WHERE age <= {w} AND {_complaint_kind(name)}) AS c_{name}_{w}")
     cols.append("count(*) FILTER (WHERE age > 90 AND age <= 455) AS c_all_prior_year")
     # Heat season: October 1 to May 31; "this winter" is the season that started most recently before the cutoff.
-    cols.append(f"count(*) FILTER (WHERE {HEAT} AND received_date >= season_start) AS c_heat_season")
+    cols.append("count(*) FILTER (WHERE k_heat AND received_date >= season_start) AS c_heat_season")
     return cols
+
+
+def _complaint_kind(name: str) -> str:
+    return "TRUE" if name == "all" else f"k_{name}"
+
+
+def _complaint_flags() -> str:
+    return ",\n         ".join(f"({cond}) AS k_{name}" for name, cond in COMPLAINT_KINDS.items() if name != "all")
 
 
 def violation_feature_names() -> list[str]:
@@ -111,22 +130,29 @@ hist AS (
   WHERE h.record_kind = 'violation' AND h.changed_on < params.c
   ORDER BY h.record_id, h.changed_on DESC, h.id DESC
 ),
+-- OFFSET 0 keeps this subquery from being flattened into vf: each flag is computed once per row, not once per
+-- aggregate that filters on it (51 aggregates read these rows).
 v AS (
-  SELECT v.bbl, v.source, v.severity, v.certify_by_date, v.penalty_imposed, v.balance_due, p.c,
-         p.c - v.issued_date AS age,
+  SELECT *, k_hpd_c OR k_hazardous OR k_vacate AS k_serious FROM (
+  SELECT v.bbl, v.penalty_imposed, v.balance_due, p.c - v.issued_date AS age,
+         coalesce(v.certify_by_date < p.c, FALSE) AS past_certify,
+         {_violation_flags()},
          CASE WHEN h.new_status IS NOT NULL THEN h.new_status = 'open'
               ELSE NOT (v.status = 'closed' AND v.status_date IS NOT NULL AND v.status_date < p.c) END AS is_open
   FROM violations v CROSS JOIN params p LEFT JOIN hist h ON h.record_id = v.id
   WHERE NOT v.is_deleted AND v.bbl IS NOT NULL AND v.issued_date < p.c {only.format(t="v")}
+  OFFSET 0) flagged
 ),
 vf AS (SELECT bbl,
   {v_cols}
   FROM v GROUP BY bbl),
 cc AS (
-  SELECT c.bbl, c.source, c.category, c.received_date, p.c - c.received_date AS age, p.season_start
+  SELECT c.bbl, c.received_date, p.c - c.received_date AS age, p.season_start,
+         {_complaint_flags()}
   FROM complaints c CROSS JOIN params p
   WHERE NOT c.is_deleted AND NOT c.is_duplicate AND c.bbl IS NOT NULL
     AND c.received_date < p.c AND c.received_date >= p.c - 1095 {only.format(t="c")}
+  OFFSET 0
 ),
 cf AS (SELECT bbl,
   {c_cols}
