@@ -3,9 +3,9 @@ progress (rows and rows/s per dataset and borough), and print the summary table.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import ray
 from rich.console import Console
@@ -60,9 +60,16 @@ def summary_table(result: IngestResult) -> Table:
     return table
 
 
-def _pipeline_name(database_url: str, source_url: str, app_token: str | None, shape: PipelineShape | None) -> str:
-    digest = hashlib.sha256(repr((database_url, source_url, app_token, shape)).encode()).hexdigest()[:12]
-    return f"vsentinel-ingest-{digest}"
+# Coordinators kept by `run_ingestion(keep_pipeline=True)`, owned by this process: the handle held here is what
+# keeps the actor alive (Ray ends an actor when its last handle goes), and it ends with this process.
+_kept: dict[tuple[str, str, str | None, PipelineShape | None], Any] = {}
+
+
+def kept_pipeline(
+    database_url: str, source_url: str, app_token: str | None = None, shape: PipelineShape | None = None
+) -> Any | None:
+    """The coordinator a previous `run_ingestion(keep_pipeline=True)` left running, if any."""
+    return _kept.get((database_url, source_url, app_token, shape))
 
 
 def run_ingestion(
@@ -78,17 +85,17 @@ def run_ingestion(
 ) -> IngestResult:
     """Runs one ingestion on the connected Ray cluster; shows progress when given a console.
 
-    With `keep_pipeline` the coordinator and its actors outlive the run (a named actor, found again by the next
-    run with the same database, source and shape), so a scheduler's incremental runs do not pay for starting
-    eleven worker processes every time: on 2 cores that was most of a small run's wall time.
+    With `keep_pipeline` the coordinator and its actors outlive the run and the next run with the same database,
+    source, token and shape uses them again, so a scheduler's incremental runs do not start eleven worker
+    processes every time: on 2 cores that was most of a small run's wall time.
     """
     started = time.perf_counter()
-    if keep_pipeline:
-        coordinator = IngestCoordinator.options(
-            name=_pipeline_name(database_url, source_url, app_token, shape), get_if_exists=True
-        ).remote(database_url, source_url, app_token, shape)
-    else:
+    key = (database_url, source_url, app_token, shape)
+    coordinator = _kept.get(key) if keep_pipeline else None
+    if coordinator is None:
         coordinator = IngestCoordinator.remote(database_url, source_url, app_token, shape)
+        if keep_pipeline:
+            _kept[key] = coordinator
     try:
         run = coordinator.run.remote(datasets, incremental)
         if console is not None:
@@ -97,7 +104,8 @@ def run_ingestion(
                     live.update(_progress_table(ray.get(coordinator.progress.remote()), started))
         run_id, summaries = ray.get(run)
     except BaseException:
-        ray.kill(coordinator)  # a pipeline in an unknown state is not kept
+        _kept.pop(key, None)  # a pipeline in an unknown state is not kept
+        ray.kill(coordinator)
         raise
     if not keep_pipeline:
         ray.kill(coordinator)
@@ -111,8 +119,8 @@ def stop_pipeline(
     database_url: str, source_url: str, app_token: str | None = None, shape: PipelineShape | None = None
 ) -> bool:
     """Stops a pipeline kept by `run_ingestion(keep_pipeline=True)`; False if there was none."""
-    try:
-        ray.kill(ray.get_actor(_pipeline_name(database_url, source_url, app_token, shape)))
-    except ValueError:
+    coordinator = _kept.pop((database_url, source_url, app_token, shape), None)
+    if coordinator is None:
         return False
+    ray.kill(coordinator)
     return True

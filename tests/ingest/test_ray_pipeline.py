@@ -15,7 +15,7 @@ import pytest
 import ray
 
 from actors.ingestion import PipelineShape
-from cluster.ingest import run_ingestion
+from cluster.ingest import kept_pipeline, run_ingestion, stop_pipeline
 from sentinel.datasets import load_datasets
 from sentinel.db import migrations
 from sentinel.ingest.run import RunOptions, run_serial
@@ -66,8 +66,9 @@ def reference(shared_server, pg_admin_url) -> Reference:
 
 
 def ray_run(url, server, **kwargs):
-    return run_ingestion(database_url=url, source_url=server.url, app_token=None, datasets=ALL, incremental=False,
-                         shape=kwargs.pop("shape", SHAPE), **kwargs)  # fmt: skip
+    return run_ingestion(database_url=url, source_url=server.url, app_token=None, datasets=ALL,
+                         incremental=kwargs.pop("incremental", False), shape=kwargs.pop("shape", SHAPE),
+                         **kwargs)  # fmt: skip
 
 
 def wait_for(predicate, timeout=60.0, interval=0.05):
@@ -90,6 +91,27 @@ def test_the_ray_pipeline_writes_exactly_what_the_serial_reference_writes(ray_cl
     assert table_checksums(url) == reference.checksums
     counts = {s.dataset: (s.fetched, s.inserted, s.rejected, s.skipped) for s in result.summaries}
     assert counts == reference.counts
+
+
+def test_a_kept_pipeline_runs_the_next_ingestion_on_the_same_actors(ray_cluster, city_server, make_db, reference):
+    url = make_db()
+    assert not ray_run(url, city_server, keep_pipeline=True).failed
+    coordinator = kept_pipeline(url, city_server.url, None, SHAPE)
+    writers = [a._actor_id for a in ray.get(coordinator.actors.remote())["writers"]]
+
+    again = ray_run(url, city_server, keep_pipeline=True, incremental=True)
+    assert not again.failed
+    assert sum(s.inserted + s.updated for s in again.summaries) == 0
+    assert table_checksums(url) == reference.checksums
+    same = kept_pipeline(url, city_server.url, None, SHAPE)
+    assert same._actor_id == coordinator._actor_id
+    assert [a._actor_id for a in ray.get(same.actors.remote())["writers"]] == writers
+
+    assert stop_pipeline(url, city_server.url, None, SHAPE)
+    assert kept_pipeline(url, city_server.url, None, SHAPE) is None
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(coordinator.progress.remote(), timeout=60)
+    assert not stop_pipeline(url, city_server.url, None, SHAPE)
 
 
 def test_killed_fetcher_and_normalizer_actors_do_not_change_the_result(ray_cluster, city_server, make_db, reference):
