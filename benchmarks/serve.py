@@ -6,7 +6,7 @@ Measures GET /v1/properties/{bbl}/risk (a cached score) and GET /v1/properties/{
 32 concurrent clients against each server, then POST /v1/risk/batch with 1000 buildings that have no score yet.
 Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (a scratch database is created and dropped).
 The risk model is the tests' stand-in (tests/api/fakes.py): this measures serving, not the model.
-The load generator (asyncio + httpx, one process) shares the 2 cores with the servers, as a co-located client would.
+The load generator (one asyncio process, one keep-alive connection per client) shares the 2 cores with the servers.
 """
 
 from __future__ import annotations
@@ -102,26 +102,71 @@ def wait_ready(url: str, timeout: float = 120) -> None:
     raise RuntimeError(f"{url} did not become ready")
 
 
+class KeepAliveClient:
+    """One HTTP/1.1 keep-alive connection with a minimal request writer and response reader.
+
+    The load generator shares the 2 cores with the servers it measures; httpx spends ~1 ms of CPU per request,
+    which at 32 clients made the client a third of the machine and its event-loop queueing part of every
+    latency. This reads exactly what uvicorn and the Serve proxy send for these routes (status line, headers,
+    a Content-Length body) and fails loudly on anything else.
+    """
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parts = httpx.URL(url)
+        self._host, self._port = parts.host, parts.port
+        lines = [f"Host: {self._host}:{self._port}", *(f"{k}: {v}" for k, v in headers.items())]
+        self._head = "\r\n".join(lines).encode() + b"\r\n\r\n"
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> int:
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
+        assert self._reader is not None
+        self._writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self._head)
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = None
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+            elif name.lower() == b"transfer-encoding":
+                raise RuntimeError(f"unexpected transfer-encoding {value!r}")
+        if length is None:
+            raise RuntimeError("response without Content-Length")
+        await self._reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
 async def load(url: str, path: str, headers: dict[str, str], clients: int, seconds: float) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=30) as client:
-        for _ in range(3):
-            (await client.get(path)).raise_for_status()  # warm
+    connections = [KeepAliveClient(url, headers) for _ in range(clients)]
+    try:
+        for connection in connections:
+            if await connection.get(path) != 200:  # warm, and fail early on a bad setup
+                raise RuntimeError(f"{url}{path} did not answer 200")
         stop = time.perf_counter() + seconds
 
-        async def one_client() -> None:
+        async def one_client(connection: KeepAliveClient) -> None:
             nonlocal errors
             while time.perf_counter() < stop:
                 started = time.perf_counter()
-                response = await client.get(path)
+                status = await connection.get(path)
                 latencies.append(time.perf_counter() - started)
-                errors += response.status_code != 200
+                errors += status != 200
 
         began = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(clients)))
+        await asyncio.gather(*(one_client(c) for c in connections))
         elapsed = time.perf_counter() - began
+    finally:
+        for connection in connections:
+            connection.close()
     qs = statistics.quantiles(latencies, n=100)
     return {
         "n": len(latencies),
