@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cluster.cli_model import model_app, score_command, train_command
+from cluster.cli_org import org_app
 from cluster.cli_replay import replay_app
 from cluster.cli_schedule import schedule_app
 from cluster.cli_serve import serve_command
@@ -38,6 +39,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(replay_app, name="replay")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(model_app, name="model")
+app.add_typer(org_app, name="org")
 app.command("train")(train_command)
 app.command("score")(score_command)
 app.command("serve")(serve_command)

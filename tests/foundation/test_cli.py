@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import psycopg
 import pytest
 
 from tests.conftest import create_database, database_url_for, drop_database, free_port
@@ -70,3 +71,34 @@ def test_doctor_reports_postgres_redis_and_ray_healthy(database_url, redis_url):
         assert service in result.stdout
     assert "FAILING" not in result.stdout
     assert "schema_version=" in result.stdout
+
+
+def test_org_create_makes_an_admin_who_can_log_in_and_refuses_duplicates(pg_admin_url, redis_url):
+    from sentinel.auth.passwords import verify_password
+
+    name = create_database(pg_admin_url, prefix="vs_cli")
+    url = database_url_for(pg_admin_url, name)
+    try:
+        env = {"VS_DATABASE_URL": url, "VS_REDIS_URL": redis_url, "VS_ADMIN_PASSWORD": "a long admin password"}
+        assert run_cli("db", "upgrade", env=env).returncode == 0
+        created = run_cli("org", "create", "Acme Housing", "--admin-email", "ops@acme.test", env=env)
+        assert created.returncode == 0, created.stderr
+        assert "'Acme Housing' created" in created.stdout
+        with psycopg.connect(url) as conn:
+            role, stored_hash, org = conn.execute(
+                "SELECT u.role, u.password_hash, o.name FROM users u JOIN organizations o ON o.id = u.org_id "
+                "WHERE u.email = 'ops@acme.test'"
+            ).fetchone()
+            audited = conn.execute("SELECT count(*) FROM audit_log WHERE action = 'organization.create'").fetchone()
+        assert (role, org) == ("admin", "Acme Housing")
+        assert stored_hash.startswith("$argon2") and verify_password("a long admin password", stored_hash)
+        assert audited == (1,)
+
+        same_email = run_cli("org", "create", "Other Org", "--admin-email", "OPS@acme.test", env=env)
+        assert same_email.returncode == 1 and "already exists" in same_email.stderr
+        short = run_cli("org", "create", "Tiny", "--admin-email", "t@t.test", env={**env, "VS_ADMIN_PASSWORD": "short"})
+        assert short.returncode == 2 and "at least 12 characters" in short.stderr
+        bad_zone = run_cli("org", "create", "Zoned", "--admin-email", "z@z.test", "--timezone", "Mars/Olympus", env=env)
+        assert bad_zone.returncode == 2 and "IANA time zone" in bad_zone.stderr
+    finally:
+        drop_database(pg_admin_url, name)
