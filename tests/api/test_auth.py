@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import jwt
 import psycopg
 
 from sentinel.auth.api_keys import hash_api_key
 from sentinel.auth.tokens import issue_tokens
-from tests.api.conftest import JWT_SECRET, P_BUSY, Api
+from tests.api.conftest import JWT_SECRET, P_BUSY, Api, make_deps
 from tests.api.seed import PASSWORD
 
 
@@ -117,3 +118,46 @@ def test_a_tampered_api_key_is_refused(api: Api) -> None:
     tampered = key[:-1] + ("A" if key[-1] != "A" else "B")
     with api.client(**{"X-API-Key": tampered}) as c:
         assert c.get("/v1/auth/me").status_code == 401
+
+
+def test_a_refresh_token_works_once_and_a_replay_ends_every_session_of_its_user(api: Api) -> None:
+    mark = _last_audit_id(api)
+    with api.client() as c:
+        login = {"username": api.emails["beta"]["manager"], "password": PASSWORD}
+        first = c.post("/v1/auth/token", data=login).json()
+        other_device = c.post("/v1/auth/token", data=login).json()
+        rotated = c.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+        assert rotated.status_code == 200
+        replay = c.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+        assert replay.status_code == 401 and replay.json()["error"]["message"] == "credentials expired"
+        # the thief's copy and the owner's rotated token and other sessions are all dead now
+        for token in (rotated.json()["refresh_token"], other_device["refresh_token"]):
+            ended = c.post("/v1/auth/refresh", json={"refresh_token": token})
+            assert ended.status_code == 401 and ended.json()["error"]["message"] == "credentials expired"
+    assert "auth.refresh_replayed" in _audit_actions(api, mark)
+
+
+def test_logout_spends_the_refresh_token_and_everywhere_ends_the_other_sessions(api: Api, app_with) -> None:
+    clock = [datetime.now(UTC)]
+    deps = make_deps(api.database_url, None)
+    deps.now = lambda: clock[0]
+    login = {"username": api.emails["alpha"]["viewer"], "password": PASSWORD}
+    with httpx.Client(base_url=app_with(deps), timeout=30) as c:
+        laptop = c.post("/v1/auth/token", data=login).json()
+        phone = c.post("/v1/auth/token", data=login).json()
+        assert c.post("/v1/auth/logout", json={"refresh_token": laptop["refresh_token"]}).status_code == 204
+        assert c.post("/v1/auth/logout", json={"refresh_token": laptop["refresh_token"]}).status_code == 204
+        assert c.post("/v1/auth/refresh", json={"refresh_token": laptop["refresh_token"]}).status_code == 401
+        still = c.post("/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]})
+        assert still.status_code == 200, still.text
+
+        clock[0] += timedelta(seconds=1)
+        everywhere = {"refresh_token": still.json()["refresh_token"], "everywhere": True}
+        assert c.post("/v1/auth/logout", json=everywhere).status_code == 204
+        assert c.post("/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]}).status_code == 401
+        assert c.post("/v1/auth/logout", json={"refresh_token": "not-a-token"}).status_code == 401
+
+        # a login after the cut (tokens carry whole seconds) starts a working session again
+        clock[0] += timedelta(seconds=1)
+        fresh = c.post("/v1/auth/token", data=login).json()
+        assert c.post("/v1/auth/refresh", json={"refresh_token": fresh["refresh_token"]}).status_code == 200

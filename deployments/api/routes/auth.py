@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Request, Response
 from pydantic import BaseModel, Field
 
 from deployments.api.errors import not_found
 from deployments.api.security import audit, authenticated, client_ip, deps_of, enforce_rate_limit, require
+from sentinel.auth import sessions
 from sentinel.auth.api_keys import generate_api_key
 from sentinel.auth.errors import AuthError
 from sentinel.auth.passwords import hash_password, needs_rehash, verify_password
@@ -31,6 +32,10 @@ class TokenResponse(BaseModel):
 
 class RefreshRequest(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class LogoutRequest(RefreshRequest):
+    everywhere: bool = Field(default=False, description="end every session of this user, not only this one")
 
 
 class Me(BaseModel):
@@ -120,19 +125,50 @@ def login(
 
 @router.post("/refresh", response_model=TokenResponse, summary="Exchange a refresh token for new tokens")
 def refresh(request: Request, body: RefreshRequest) -> TokenResponse:
+    """A refresh token is good for one exchange; presenting a spent one again ends every session of its user
+    (it was copied), and the audit log says so."""
     deps = deps_of(request)
     ip = client_ip(request)
     enforce_rate_limit(request, deps.settings.auth_rate_limit, f"ip:{ip}")
     claims = decode_refresh(body.refresh_token, deps.jwt_secret, now=deps.now())
-    with deps.pool.connection() as conn:
-        row = conn.execute("SELECT org_id, role, is_active FROM users WHERE id = %s", (claims.user_id,)).fetchone()
+    with deps.pool.connection() as conn, conn.transaction():
+        row = conn.execute(
+            "SELECT org_id, role, is_active, sessions_valid_after FROM users WHERE id = %s FOR UPDATE",
+            (claims.user_id,),
+        ).fetchone()
         if row is None or not row[2] or row[0] != claims.org_id:
             raise AuthError("user no longer active")
-        with conn.transaction():
-            user = Principal.for_user(user_id=claims.user_id, org_id=row[0], role=row[1])
+        if sessions.session_ended(claims, row[3]):
+            raise AuthError("session expired: ended by a logout everywhere or a replayed refresh token")
+        user = Principal.for_user(user_id=claims.user_id, org_id=row[0], role=row[1])
+        spent_before = sessions.spend(conn, claims, "rotated")
+        replayed = spent_before == "rotated"
+        if replayed:
+            sessions.end_all_sessions(conn, claims.user_id, deps.now())
+            audit(conn, user, "auth.refresh_replayed", f"user:{claims.user_id}", {"ip": ip, "jti": claims.jti})
+        elif spent_before is None:
             audit(conn, user, "auth.refresh", f"user:{claims.user_id}", {"ip": ip})
+    if replayed:
+        raise AuthError("refresh token replayed: every session of this user expired")
+    if spent_before == "logout":
+        raise AuthError("session expired: logged out")
     # The role is read again: a demotion takes effect at the next refresh, not at the refresh token's expiry.
     return _tokens(request, claims.user_id, row[0], row[1])
+
+
+@router.post("/logout", status_code=204, summary="End this session (or every session) of the token's user")
+def logout(request: Request, body: LogoutRequest) -> Response:
+    deps = deps_of(request)
+    ip = client_ip(request)
+    enforce_rate_limit(request, deps.settings.auth_rate_limit, f"ip:{ip}")
+    claims = decode_refresh(body.refresh_token, deps.jwt_secret, now=deps.now())
+    with deps.pool.connection() as conn, conn.transaction():
+        sessions.spend(conn, claims, "logout")  # already spent: logging out twice is not an error
+        if body.everywhere:
+            sessions.end_all_sessions(conn, claims.user_id, deps.now())
+        audit(conn, claims.principal(), "auth.logout", f"user:{claims.user_id}", {"ip": ip,
+              "everywhere": body.everywhere})  # fmt: skip
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=Me, summary="Who am I")
