@@ -36,13 +36,39 @@ def encode_value(value: Any) -> str:
     return str(value)  # int, Decimal, float
 
 
+def _plain(value: Any) -> str:
+    """A value without its COPY escaping: right for every value that has no special character in it."""
+    if value is None:
+        return NULL
+    kind = type(value)
+    if kind is str:
+        return value
+    return encode_value(value)
+
+
+def encode_line(values: tuple[Any, ...]) -> str:
+    """One row as a COPY text line (without its newline)."""
+    line = "\t".join([v if type(v) is str else _plain(v) for v in values])
+    # Almost no value needs escaping: join first, then check the whole line once in C instead of every value
+    # with a regex (a quarter less CPU per row). The only backslashes allowed are the NULL markers'.
+    if (
+        line.count("\\") != values.count(None)
+        or line.count("\t") != len(values) - 1
+        or "\n" in line
+        or "\r" in line
+        or "\x00" in line
+    ):
+        line = "\t".join([encode_value(v) for v in values])
+    return line
+
+
 def encode_rows(rows: Iterable[Row]) -> bytes:
     """The rows' `copy_values()` as COPY text lines, one per row."""
     # One growing buffer, not a list of lines joined at the end: a page's text is ~30 MB, and the list, the
     # joined str and its encoded copy would hold it three times over in a normalizer at its peak.
     out = bytearray()
     for row in rows:
-        out += "\t".join([encode_value(v) for v in row.copy_values()]).encode()
+        out += encode_line(row.copy_values()).encode()
         out += b"\n"
     return bytes(out)
 

@@ -42,7 +42,7 @@ def test_values_are_encoded_in_copy_text_form():
 @pytest.mark.integration
 def test_awkward_text_and_json_read_back_unchanged_through_copy(db: psycopg.Connection):
     raw = {"violationid": "1", "novdescription": AWKWARD, "nested": {"k": ["\\", "\t"]}}
-    rows = [violation("1", AWKWARD, raw), violation("2", None, {"violationid": "2"})]
+    rows = [violation("1", AWKWARD, raw), violation("2", None, {"violationid": "2"}), violation("3", "\\N", {})]
     db.execute("CREATE TEMP TABLE v_copy (LIKE violations INCLUDING DEFAULTS)")
     columns = ", ".join(VIOLATION_COLUMNS)
     with db.cursor().copy(f"COPY v_copy ({columns}) FROM STDIN") as copy:
@@ -60,6 +60,7 @@ def test_awkward_text_and_json_read_back_unchanged_through_copy(db: psycopg.Conn
         datetime(2024, 3, 1, 12, 30, tzinfo=UTC),
     )
     assert back[1][0] is None and back[1][1] == {"violationid": "2"}
+    assert back[2][0] == "\\N"  # the text backslash-N, not a NULL
 
 
 @pytest.mark.integration
