@@ -99,9 +99,7 @@ def write_city(
                 writers[module.DATASET_ID].write(prelude_row)
         for cb in city.batches():
             for module in EVENT_DATASETS:
-                w = writers[module.DATASET_ID]
-                for encoded in module.rows(cb.batch, cb.events[module.DATASET_ID], as_of):
-                    w.write_encoded(encoded)
+                writers[module.DATASET_ID].write_many(list(module.rows(cb.batch, cb.events[module.DATASET_ID], as_of)))
             for module in STATIC_DATASETS:
                 w = writers[module.DATASET_ID]
                 for row in module.rows(cb.batch, as_of):

@@ -108,10 +108,12 @@ class BuildingStrings:
         self.lon_f = bl.longitude.tolist()
         self.units = bl.units.tolist()
         self.floors = bl.floors.tolist()
-        self._fragments: dict[str, list[bytes]] = {}
+        self._fragments: dict[str, list[str]] = {}
 
-    def fragments(self, name: str, fields: Callable[[int], dict[str, Any]]) -> list[bytes]:
-        """Per building, its fields of a dataset encoded once as the inside of a JSON object."""
+    def fragments(self, name: str, fields: Callable[[int], dict[str, Any]]) -> list[str]:
+        """Per building, its fields of a dataset encoded once as JSON members (`"k":"v",...`, the inside of an
+        object), so that a row encodes its building in one string append. Field order inside a JSON object
+        carries no meaning; readers key by name."""
         if name not in self._fragments:
-            self._fragments[name] = [orjson.dumps(fields(b))[1:-1] for b in range(len(self.bin))]
+            self._fragments[name] = [orjson.dumps(fields(b))[1:-1].decode() for b in range(len(self.bin))]
         return self._fragments[name]

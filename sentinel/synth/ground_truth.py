@@ -51,26 +51,22 @@ class GroundTruthWriter:
         months = city.months
         self.windows = list(range(0, months.count - 11, 12))
         (out / "months.txt").write_text("\n".join(months.labels) + "\n")
-        self._rates = np.lib.format.open_memmap(
-            out / "serious_rate_monthly.npy",
-            mode="w+",
-            dtype=np.float32,
-            shape=(len(city.buildings), months.count),
-        )
+        # Appended batch by batch through a file, not a memmap: the pages of a written memmap stay in the process's
+        # resident set, so its peak RSS grew with the number of buildings.
+        self._rfh = (out / "serious_rate_monthly.npy").open("wb")
+        header = {"descr": np.dtype("<f4").str, "fortran_order": False, "shape": (len(city.buildings), months.count)}
+        np.lib.format.write_array_header_1_0(self._rfh, header)
         self._bfh = (out / "buildings.csv").open("w", newline="")
         self._b = csv.writer(self._bfh)
         self._b.writerow(BUILDING_COLUMNS + [f"p_serious_{months.labels[w]}" for w in self.windows])
         self._efh = (out / "events.csv").open("w", newline="")
-        self._e = csv.writer(self._efh)
-        self._e.writerow(EVENT_COLUMNS)
-        self._row = 0
+        csv.writer(self._efh).writerow(EVENT_COLUMNS)
 
     def add(self, cb: CityBatch) -> None:
         batch = cb.batch
         bl, risk, s = batch.bldgs, batch.risk, batch.s
         n = len(bl)
-        self._rates[self._row : self._row + n] = risk.serious_rate.astype(np.float32)
-        self._row += n
+        self._rfh.write(risk.serious_rate.astype("<f4").tobytes())
         probs = [window_probability(risk.serious_rate, w) for w in self.windows]
         neglect_share = risk.neglect.mean(axis=1)
         total = risk.serious_rate.sum(axis=1)
@@ -94,16 +90,26 @@ class GroundTruthWriter:
                 ]
                 + [f"{p[i]:.5f}" for p in probs]
             )
-        iso = batch.fmt.iso
+        self._add_events(cb)
+
+    def _add_events(self, cb: CityBatch) -> None:
+        """events.csv lines joined per dataset and batch, as csv.writer would write them: no field needs quoting
+        (digits, letters, dashes and underscores only) and lines end in CRLF, csv's default."""
+        s, day_date = cb.batch.s, cb.batch.fmt.by_day_date
+        where = [f"{bbl},{bin_}," for bbl, bin_ in zip(s.bbl, s.bin, strict=True)]
         for ds, ev in cb.events.items():
             keys = ev.cols.get("natural_key", ev.cols["key"]).tolist()
-            kinds = ev.cols["kind"].tolist()
-            serious = ev.cols["serious"].tolist()
-            for j, (b, day) in enumerate(zip(ev.b.tolist(), ev.day.tolist(), strict=False)):
-                self._e.writerow([s.bbl[b], s.bin[b], ds, keys[j], iso(day)[:10], kinds[j], int(serious[j])])
+            tail = [
+                f",{kind},{int(serious)}\r\n"
+                for kind, serious in zip(ev.cols["kind"].tolist(), ev.cols["serious"].tolist(), strict=True)
+            ]
+            lines = [
+                f"{where[b]}{ds},{key},{day_date[day]}{t}"
+                for b, key, day, t in zip(ev.b.tolist(), keys, ev.day.tolist(), tail, strict=True)
+            ]
+            self._efh.write("".join(lines))
 
     def close(self) -> None:
-        self._rates.flush()
-        del self._rates
+        self._rfh.close()
         self._bfh.close()
         self._efh.close()

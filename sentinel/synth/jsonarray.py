@@ -37,6 +37,18 @@ class JsonArrayWriter:
         self._pending = row
         self.rows += 1
 
+    def write_many(self, rows: list[bytes]) -> None:
+        """Rows already encoded, written with one join: the big datasets hand over a batch at a time."""
+        if not rows:
+            return
+        if self._pending is not None:
+            self._buffer.append(self._pending)
+        self._buffer.extend(rows[:-1])
+        self._pending = rows[-1]
+        self.rows += len(rows)
+        if len(self._buffer) >= self._buffer_rows:
+            self._flush()
+
     def _flush(self) -> None:
         if self._buffer:
             self._fh.write(b",\n".join(self._buffer) + b",\n")

@@ -33,8 +33,10 @@ def encode(row: dict[str, Any]) -> bytes:
     return orjson.dumps({k: v for k, v in row.items() if v is not None})
 
 
-def encode_with(record: dict[str, Any], building: bytes) -> bytes:
-    """A record's own fields followed by its building's pre-encoded fields (see BuildingStrings.fragments):
-    the building part is encoded once per building, not once per row, which halves the cost of big datasets.
-    Field order inside a JSON object carries no meaning; readers key by name."""
-    return orjson.dumps({k: v for k, v in record.items() if v is not None})[:-1] + b"," + building + b"}"
+def plain(*texts: str) -> None:
+    """Check that constants stand inside a JSON string as they are. The row templates of the big datasets
+    (HPD violations and complaints, 311) write such constants between quotes without encoding them, so a quote,
+    backslash or control character added to a catalog must fail at import, not produce broken JSON."""
+    for text in texts:
+        if orjson.dumps(text) != f'"{text}"'.encode():
+            raise ValueError(f"needs JSON escaping, cannot go into a row template: {text!r}")
