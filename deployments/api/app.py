@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Callable
+
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -19,8 +24,20 @@ Authenticate with `Authorization: Bearer <access token>` (from `POST /v1/auth/to
 """
 
 
+def _lifespan(deps: Deps) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Both settings belong to the serving process and its event loop (see ApiSettings for why).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = deps.settings.blocking_threads
+        sys.setswitchinterval(deps.settings.gil_switch_interval_ms / 1000)
+        yield
+
+    return lifespan
+
+
 def create_app(deps: Deps, *, behind_serve_proxy: bool = False) -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan(deps),
         title="ViolationSentinel API",
         version="1.0.0",
         description=API_DESCRIPTION,
