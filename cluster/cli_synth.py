@@ -35,6 +35,9 @@ def synth_command(
     change_days: Annotated[
         int, typer.Option(min=0, help="Also write changes/<day>.json for this many days after --as-of.")
     ] = 0,
+    workers: Annotated[
+        int, typer.Option(min=1, max=2, help="Processes writing the datasets (the files are the same with 1 or 2).")
+    ] = 2,
 ) -> None:
     """Generate a synthetic city: every dataset as `<out>/<dataset_id>.json`, ground truth in `<out>/ground_truth/`."""
     config = SynthConfig(buildings=buildings, start=_date(start, "--start"), end=_date(end, "--end"), seed=seed)
@@ -44,7 +47,11 @@ def synth_command(
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("buildings", total=buildings)
         summary = write_city(
-            config, out, as_of=day_number(snapshot), progress=lambda done, _t: progress.update(task, completed=done)
+            config,
+            out,
+            as_of=day_number(snapshot),
+            progress=lambda done, _t: progress.update(task, completed=done),
+            workers=workers,
         )
     for dataset_id, rows in summary.rows.items():
         console.print(f"{dataset_id}.json  {rows:>10,} rows")

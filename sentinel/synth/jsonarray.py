@@ -51,7 +51,8 @@ class JsonArrayWriter:
 
     def _flush(self) -> None:
         if self._buffer:
-            self._fh.write(b",\n".join(self._buffer) + b",\n")
+            self._fh.write(b",\n".join(self._buffer))  # no `+ b",\n"`: that would copy the joined block again
+            self._fh.write(b",\n")
             self._buffer.clear()
 
     def close(self) -> None:

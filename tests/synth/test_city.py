@@ -48,6 +48,13 @@ def test_the_same_seed_writes_byte_identical_files(tmp_path: Path) -> None:
     assert a["wvxf-dwi5.json"] != c["wvxf-dwi5.json"]
 
 
+def test_two_processes_write_the_same_files_as_one(tmp_path: Path) -> None:
+    one = write_city(TINY, tmp_path / "one", workers=1)
+    two = write_city(TINY, tmp_path / "two", workers=2)
+    assert digest(tmp_path / "one") == digest(tmp_path / "two")
+    assert one == two
+
+
 def test_hpd_class_mix_is_close_to_the_real_one(small_city: Path) -> None:
     classes = Counter(r["class"] for r in read_rows(small_city / "wvxf-dwi5.json"))
     total = sum(classes.values())
