@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
+
 from sentinel.synth.buildings import Buildings, make_buildings
 from sentinel.synth.config import SynthConfig
 from sentinel.synth.context import Batch, Events, IdCounters
@@ -94,6 +96,8 @@ SHARES: tuple[frozenset[str], frozenset[str]] = (
     frozenset(DATASET_IDS) - {hpd_violations.DATASET_ID, hpd_complaints.DATASET_ID},
 )
 
+ROWS_PER_WRITE = 8192
+
 
 def write_city(
     config: SynthConfig,
@@ -145,7 +149,11 @@ def write_share(
                 writers[module.DATASET_ID].write(prelude_row)
         for cb in city.batches():
             for module in events:
-                writers[module.DATASET_ID].write_many(list(module.rows(cb.batch, cb.events[module.DATASET_ID], as_of)))
+                ev = cb.events[module.DATASET_ID]
+                # In slices, so that the row strings alive at once do not depend on how busy a batch is.
+                for lo in range(0, len(ev), ROWS_PER_WRITE):
+                    select = np.arange(lo, min(lo + ROWS_PER_WRITE, len(ev)))
+                    writers[module.DATASET_ID].write_many(list(module.rows(cb.batch, ev, as_of, select)))
             for module in static:
                 w = writers[module.DATASET_ID]
                 for row in module.rows(cb.batch, as_of):
