@@ -45,14 +45,17 @@ def main() -> None:
     traced_peak = tracemalloc.get_traced_memory()[1] if args.tracemalloc else None
     own = resource.getrusage(resource.RUSAGE_SELF)
     worker = resource.getrusage(resource.RUSAGE_CHILDREN)  # the worker process, once it has been waited for
-    cpu = own.ru_utime + own.ru_stime + worker.ru_utime + worker.ru_stime
+    own_cpu, worker_cpu = own.ru_utime + own.ru_stime, worker.ru_utime + worker.ru_stime
     total = sum(summary.rows.values())
     size_mb = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20
     for dataset_id, rows in summary.rows.items():
         print(f"{dataset_id}  {rows:>12,}")
     print(f"buildings {args.buildings:,}  {args.start}..{args.end}  seed {args.seed}")
     print(f"HPD violation rows {summary.rows['wvxf-dwi5']:,}  all rows {total:,}  on disk {size_mb:,.0f} MB")
-    print(f"wall {elapsed:.1f} s  ({total / elapsed:,.0f} rows/s)  CPU (user + sys, both processes) {cpu:.1f} s")
+    print(
+        f"wall {elapsed:.1f} s  ({total / elapsed:,.0f} rows/s)  CPU (user + sys) {own_cpu + worker_cpu:.1f} s:"
+        f" this process {own_cpu:.1f} s, worker {worker_cpu:.1f} s"
+    )
     print(f"peak RSS: this process {own.ru_maxrss / 1024:,.0f} MB, worker {worker.ru_maxrss / 1024:,.0f} MB")
     if traced_peak is not None:
         print(f"tracemalloc peak (this process's Python and numpy allocations): {traced_peak / 2**20:,.0f} MB")

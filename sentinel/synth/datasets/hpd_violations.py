@@ -104,10 +104,10 @@ def draw(batch: Batch, prior: dict[str, Events]) -> Events:
     day = np.concatenate([ev.day for _, ev in parts])
     month = np.concatenate([ev.cols["month"] for _, ev in parts])
     cls = np.concatenate([np.full(len(ev), c) for c, ev in parts])
-    # One inspection a month per building: every violation of the building-month shares its inspection day.
-    first_day = {}
-    for i, key in enumerate(zip(b.tolist(), month.tolist(), strict=False)):
-        day[i] = first_day.setdefault(key, int(day[i]))
+    # One inspection a month per building: every violation of the building-month shares its inspection day (the
+    # day drawn for the first of them).
+    _, first, cell = np.unique(b * batch.months.count + month, return_index=True, return_inverse=True)
+    day = day[first][cell]
     order = np.lexsort((cls, day, b))
     b, day, month, cls = b[order], day[order], month[order], cls[order]
     ev = Events(b=b, day=day, cols={"month": month, "class": cls})
@@ -126,8 +126,14 @@ def _lifecycle(batch: Batch, ev: Events) -> None:
     neglect = batch.risk.neglect[ev.b, ev.cols["month"]]
     approved = ev.day + rng.integers(0, 7, size=n)
     nov = approved + rng.integers(1, 5, size=n)
-    template = np.array([rng.integers(len(_TEMPLATES[c])) for c in cls.tolist()], dtype=np.int64)
-    fast = np.array([_TEMPLATES[c][t][2] for c, t in zip(cls.tolist(), template.tolist(), strict=False)], dtype=bool)
+    count = np.zeros(n, dtype=np.int64)
+    for c, templates in _TEMPLATES.items():
+        count[cls == c] = len(templates)
+    template = rng.integers(0, count)  # the same draws as one rng.integers(count[i]) per violation
+    fast = np.zeros(n, dtype=bool)
+    for c, templates in _TEMPLATES.items():
+        of_class = cls == c
+        fast[of_class] = np.array([heat_like for _, _, heat_like in templates])[template[of_class]]
     correct = nov + np.select([cls == "A", cls == "B", fast], [95, 35, 1], default=5)
     certify = correct + np.where(cls == "C", 5, 14)
     is_info = cls == "I"
