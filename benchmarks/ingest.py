@@ -221,7 +221,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, action="append", help="dataset sizes (repeatable)")
     parser.add_argument("--changes", type=int, default=80_000)
-    parser.add_argument("--page-size", type=int, default=20_000)
+    parser.add_argument("--page-size", type=int, default=PipelineShape().page_size)
     parser.add_argument("--fetchers", type=int, default=2)
     parser.add_argument("--writers", type=int, default=2)
     args = parser.parse_args()
