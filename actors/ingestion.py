@@ -44,9 +44,9 @@ class PipelineShape:
 
     fetchers: int = 2
     writers: int = 2
-    # 5,000 rows: a page parsed by orjson peaks at ~15x its JSON size in a normalizer; 20,000-row pages put the
-    # pipeline over 2 GB at no measurable gain in rows/s (benchmarks/RESULTS.md).
-    page_size: int = 5_000
+    # 10,000 rows: a page parsed by orjson peaks at ~15x its JSON size in a normalizer, so 20,000-row pages put
+    # the pipeline over 2 GB; 5,000 paid more per-page overhead than it saved (benchmarks/RESULTS.md).
+    page_size: int = 10_000
     active_partitions: int = 4
     pages_in_flight: int = 2  # per partition: fetched but not yet committed
 

@@ -160,7 +160,7 @@ def ingest(
     incremental: bool = typer.Option(True, "--incremental", help="Read what changed since the last run."),
     source: str | None = typer.Option(None, "--source", help="Socrata base URL (default VS_SOCRATA_URL)."),
     app_token: str | None = typer.Option(None, "--app-token", help="Socrata app token (default VS_SOCRATA_APP_TOKEN)."),
-    page_size: int = typer.Option(5_000, min=1, max=50_000, help="Rows per request."),
+    page_size: int = typer.Option(10_000, min=1, max=50_000, help="Rows per request."),
 ) -> None:
     """Ingest NYC Open Data into PostgreSQL with Ray actors; exits non-zero when any dataset failed."""
     from actors.ingestion import PipelineShape
