@@ -173,17 +173,9 @@ class SocrataSource:
             params["where"] = clause
         return self._get_body(dataset_id, **params)
 
-    def page(
-        self,
-        dataset_id: str,
-        *,
-        where: str | None,
-        cursor: Cursor | None,
-        incremental: bool,
-        limit: int,
-    ) -> list[dict[str, Any]]:
-        body = self.page_body(dataset_id, where=where, cursor=cursor, incremental=incremental, limit=limit)
-        return orjson.loads(body)
+    def page(self, dataset_id: str, **query: Any) -> list[dict[str, Any]]:
+        """`page_body`, parsed (the serial runner's form; the Ray fetchers pass the bytes on)."""
+        return orjson.loads(self.page_body(dataset_id, **query))
 
     def count(self, dataset_id: str, where: str | None = None) -> int:
         params: dict[str, Any] = {"select": "count(*) AS n"}
