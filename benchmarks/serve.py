@@ -193,14 +193,16 @@ def token(url: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-def start_serve(database_url: str, port: int, jwt_secret: str) -> None:
+def start_serve(database_url: str, port: int, jwt_secret: str, ingress: str) -> None:
     import ray
     from ray import serve
 
+    from cluster.ray_runtime import set_serve_ingress_environment
     from deployments.app import APP_NAME, build_app
 
     os.environ["PYTHONPATH"] = f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    set_serve_ingress_environment(ingress)  # what `vsentinel serve` does before it starts Ray
     ray.init(
         num_cpus=4,
         object_store_memory=300 * 1024 * 1024,
@@ -235,7 +237,7 @@ def run(args: argparse.Namespace) -> list[str]:
             [sys.executable, __file__, "--uvicorn-worker", database_url, str(uvi_port), jwt_secret],
             stderr=subprocess.DEVNULL,
         )
-        start_serve(database_url, serve_port, jwt_secret)
+        start_serve(database_url, serve_port, jwt_secret, args.ingress)
         targets = {"uvicorn": f"http://127.0.0.1:{uvi_port}", "serve": f"http://127.0.0.1:{serve_port}"}
         for url in targets.values():
             wait_ready(url)
@@ -291,6 +293,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--buildings", type=int, default=3000)
+    parser.add_argument(
+        "--ingress", choices=("haproxy", "proxy"), default="haproxy", help="Serve's HTTP ingress (VS_SERVE_INGRESS)"
+    )
     args = parser.parse_args()
     lines = run(args)
     header = f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}"

@@ -4,12 +4,19 @@ With `VS_RAY_ADDRESS` set, join that cluster. Otherwise start a local Ray sized 
 "Ray on small machines"): an explicit CPU count (actors that mostly wait on I/O may oversubscribe the physical
 cores), a capped object store (the default takes 30 % of RAM), token auth off for a local single-user cluster,
 and ports chosen by the caller so two clusters on one host never share Serve's HTTP port.
+
+Serve's HTTP ingress is Ray's bundled HAProxy by default (`VS_SERVE_INGRESS=haproxy`): the gateway replicas answer
+HTTP themselves and HAProxy balances over them, instead of every request crossing Serve's Python proxy actor,
+which cost ~5 ms of CPU per request and capped Serve at a third of plain uvicorn's throughput on 2 cores
+(benchmarks/RESULTS.md, "Serve"). Ray reads these switches from the environment of its processes, so they are set
+before the local Ray starts; a cluster started with `ray start` takes them from ray-cluster.yaml.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 from dataclasses import dataclass
 
 import ray
@@ -48,6 +55,7 @@ def connect(
             # Since Ray 2.59 a new local cluster requires a token unless told otherwise; the local cluster
             # binds to loopback only, so a token would only get in the way of `serve status` and `ray job`.
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+            set_serve_ingress_environment(settings.serve_ingress)
             show_dashboard = settings.ray_include_dashboard if include_dashboard is None else include_dashboard
             started = ray.init(
                 namespace=NAMESPACE,
@@ -69,6 +77,32 @@ def connect(
         num_cpus=ray.cluster_resources().get("CPU", 0.0),
         version=ray.__version__,
     )
+
+
+def set_serve_ingress_environment(ingress: str) -> None:
+    """Ray Serve's ingress switches for a local Ray; a variable the user already set wins."""
+    if ingress != "haproxy":
+        os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "0")
+        return
+    os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
+    # Ray's defaults for these are fixed ports (8500, 9500, 8404, 9101): a second local Ray on the host (a test
+    # run beside the demo) would fail to bind them.
+    for name in (
+        "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
+        "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT",
+        "RAY_SERVE_HAPROXY_STATS_PORT",
+        "RAY_SERVE_HAPROXY_METRICS_PORT",
+    ):
+        os.environ.setdefault(name, str(_free_port()))
+    # A replica that stops stays up this long so that load balancers can take it out of rotation; the HAProxy on
+    # a local node learns of it at once, and Ray's 30 s default made every `serve shutdown` wait that long.
+    os.environ.setdefault("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", "2")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def shutdown() -> None:

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     ray_object_store_mb: int = Field(default=400, ge=75)
     ray_dashboard_port: int = Field(default=8265, ge=0, le=65535)
     ray_include_dashboard: bool = True
+    # How HTTP reaches the Serve gateway on a locally started Ray: "haproxy" (Ray's bundled HAProxy in front of
+    # the gateway replicas, which then answer HTTP themselves) or "proxy" (Serve's Python HTTP proxy actor).
+    serve_ingress: Literal["haproxy", "proxy"] = "haproxy"
     serve_http_port: int = Field(default=8000, ge=0, le=65535)
 
     # NYC Open Data.

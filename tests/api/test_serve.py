@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import psutil
 import psycopg
 import pytest
 
@@ -56,6 +57,17 @@ def test_serve_answers_health_readiness_and_docs(serve_url: str) -> None:
         ready = c.get("/readyz").json()
         assert ready["checks"]["scorer"]["model_ready"] is True, ready
         assert c.get("/openapi.json").json()["info"]["title"] == "ViolationSentinel API"
+
+
+def test_http_reaches_the_gateway_through_haproxy(serve_url: str) -> None:
+    """The default ingress (VS_SERVE_INGRESS=haproxy): Ray's HAProxy, not Serve's Python proxy, owns the port."""
+    port = int(serve_url.rsplit(":", 1)[1])
+    owners = {
+        psutil.Process(c.pid).name()
+        for c in psutil.net_connections("tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid
+    }
+    assert owners == {"haproxy"}
 
 
 def test_serve_scores_a_building_through_the_scorer_deployment(serve_url: str, api: Api) -> None:

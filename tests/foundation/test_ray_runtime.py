@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import ray
 
@@ -22,3 +24,29 @@ def test_connecting_twice_reuses_the_running_cluster(ray_cluster):
     again = ray_runtime.connect(load_settings(ray_num_cpus=2))
     assert again.address == ray_cluster.address
     assert again.num_cpus == 4
+
+
+def test_haproxy_ingress_gets_free_ports_and_keeps_what_the_user_set(monkeypatch):
+    names = (
+        "RAY_SERVE_ENABLE_HA_PROXY",
+        "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
+        "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT",
+        "RAY_SERVE_HAPROXY_STATS_PORT",
+        "RAY_SERVE_HAPROXY_METRICS_PORT",
+        "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S",
+    )
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RAY_SERVE_HAPROXY_STATS_PORT", "18404")
+    ray_runtime.set_serve_ingress_environment("haproxy")
+    env = {name: os.environ[name] for name in names}
+    assert env["RAY_SERVE_ENABLE_HA_PROXY"] == "1"
+    assert env["RAY_SERVE_HAPROXY_STATS_PORT"] == "18404"
+    chosen = [int(env[name]) for name in names[1:5] if name != "RAY_SERVE_HAPROXY_STATS_PORT"]
+    assert len(set(chosen)) == 3 and all(port not in (8500, 9500, 9101) for port in chosen)
+
+
+def test_proxy_ingress_turns_haproxy_off(monkeypatch):
+    monkeypatch.delenv("RAY_SERVE_ENABLE_HA_PROXY", raising=False)
+    ray_runtime.set_serve_ingress_environment("proxy")
+    assert os.environ["RAY_SERVE_ENABLE_HA_PROXY"] == "0"
