@@ -40,6 +40,8 @@ class PartitionTask:
     cursor: Cursor | None
     resumed: bool
     rows_committed: int = 0
+    # No watermark yet: the partition has never been read, so its rows are expected to be new (writer.py).
+    first_read: bool = False
 
 
 @dataclass(slots=True)
@@ -132,7 +134,15 @@ def plan_dataset(
         committed = mark.rows_committed if (mark and plan.resumed) else 0
         tasks.append(
             PartitionTask(
-                config.name, config.socrata_id, partition, where, plan.incremental, plan.cursor, plan.resumed, committed
+                config.name,
+                config.socrata_id,
+                partition,
+                where,
+                plan.incremental,
+                plan.cursor,
+                plan.resumed,
+                committed,
+                first_read=mark is None,
             )
         )
     return tasks
@@ -203,7 +213,7 @@ def commit_page(
             completed=False,
             mode="incremental" if task.incremental else "full",
         )
-        stats = write_batch(conn, batch, run_id)
+        stats = write_batch(conn, batch, run_id, expect_new=task.first_read)
         watermarks.save(conn, mark, run_id)
     return stats
 

