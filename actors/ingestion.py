@@ -3,7 +3,8 @@ COPY and merge, and a coordinator plans the run, keeps the pipeline full but bou
 
 Every actor is a thin shell over sentinel.ingest / sentinel.normalize. A page crosses the pipeline as bytes: the
 JSON the source sent (fetcher -> normalizer), then COPY text (normalizer -> writer), never as pickled row objects.
-Fetches and normalizations are pure reads,
+The fetcher does not parse the page: the normalizer, which parses it anyway, reports where it ends (`PageMeta`),
+and the coordinator fetches the next page from there. Fetches and normalizations are pure reads,
 so their actors restart and retry a lost call (`max_task_retries`); a page's write commits its rows and its
 watermark together, so a killed run resumes after its last committed page.
 """
@@ -52,7 +53,7 @@ class PipelineShape:
 
 
 @dataclass(frozen=True, slots=True)
-class FetchMeta:
+class PageMeta:
     rows: int
     last_row: dict[str, Any] | None
     max_updated_at: str | None
@@ -63,14 +64,10 @@ class Fetcher:
     def __init__(self, source_url: str, app_token: str | None):
         self._source = SocrataSource(source_url, app_token)
 
-    @ray.method(num_returns=2)
-    def fetch(self, task: PartitionTask, cursor: Cursor | None, limit: int) -> tuple[FetchMeta, bytes]:
-        body = self._source.page_body(
+    def fetch(self, task: PartitionTask, cursor: Cursor | None, limit: int) -> bytes:
+        return self._source.page_body(
             task.socrata_id, where=task.where, cursor=cursor, incremental=task.incremental, limit=limit
         )
-        rows = orjson.loads(body)  # only for where the page ends: the normalizer parses its own copy
-        last = rows[-1] if rows else None
-        return FetchMeta(len(rows), last, pipeline.page_max_updated_at(rows)), body
 
     def retries(self) -> int:
         return self._source.retries
@@ -82,8 +79,11 @@ class BoroughNormalizer:
         self.borough = borough
         self._catalog = catalog
 
-    def normalize(self, dataset: str, body: bytes) -> CopyBatch:
-        return encode_batch(normalize_page(self._catalog[dataset], orjson.loads(body)))
+    @ray.method(num_returns=2)
+    def normalize(self, dataset: str, body: bytes) -> tuple[PageMeta, CopyBatch]:
+        rows = orjson.loads(body)
+        meta = PageMeta(len(rows), rows[-1] if rows else None, pipeline.page_max_updated_at(rows))
+        return meta, encode_batch(normalize_page(self._catalog[dataset], rows))
 
 
 @ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=2)
@@ -112,7 +112,7 @@ class Writer:
         batch: CopyBatch,
         task: PartitionTask,
         read_after: Cursor | None,
-        meta: FetchMeta,
+        meta: PageMeta,
         rows_committed: int,
         run_id: int,
     ) -> WriteStats:
@@ -142,8 +142,8 @@ class _Partition:
     normalizer: Any
     cursor: Cursor | None
     committed_rows: int
-    fetch: Any = None  # the FetchMeta ref of the fetch in flight
-    fetch_rows: Any = None
+    fetch: Any = None  # the PageMeta ref of the page in flight (fetched, then normalized)
+    fetch_batch: Any = None  # its CopyBatch ref
     fetch_after: Cursor | None = None  # the cursor that fetch reads after
     commits: deque[Any] = field(default_factory=deque)
     wants_fetch: bool = False
@@ -275,7 +275,8 @@ class IngestCoordinator:
     def _submit_fetch(self, part: _Partition, active: dict[Any, _Partition]) -> None:
         fetcher = self.fetchers[self._next_fetcher % len(self.fetchers)]
         self._next_fetcher += 1
-        part.fetch, part.fetch_rows = fetcher.fetch.remote(part.task, part.cursor, self._shape.page_size)
+        body = fetcher.fetch.remote(part.task, part.cursor, self._shape.page_size)
+        part.fetch, part.fetch_batch = part.normalizer.normalize.remote(part.task.dataset, body)
         part.fetch_after = part.cursor
         part.wants_fetch = False
         active[part.fetch] = part
@@ -283,13 +284,12 @@ class IngestCoordinator:
     def _on_fetched(
         self, part: _Partition, ref: Any, run_id: int, summary: DatasetSummary, active: dict[Any, _Partition]
     ) -> None:
-        rows_ref = part.fetch_rows
-        part.fetch = part.fetch_rows = None
-        meta: FetchMeta = ray.get(ref)
+        batch = part.fetch_batch
+        part.fetch = part.fetch_batch = None
+        meta: PageMeta = ray.get(ref)
         summary.fetched += meta.rows
         if meta.rows:
             part.committed_rows += meta.rows
-            batch = part.normalizer.normalize.remote(part.task.dataset, rows_ref)
             commit = part.writer.commit.remote(batch, part.task, part.fetch_after, meta, part.committed_rows, run_id)
             part.commits.append(commit)
             active[commit] = part
