@@ -113,7 +113,9 @@ class PeakMemory:
 
 
 def _serve_replay(path: str, port: int, admin_token: str) -> None:
-    with serve_in_background(sources={HPD: [Path(path)]}, cache=True, port=port, admin_token=admin_token):
+    # The store is cached beside the file (benchmarks/.data, gitignored), not in a /tmp file that a terminated
+    # server never removes (GBs per run); a store that had changes applied is rebuilt on the next start.
+    with serve_in_background(Path(path).parent, cache=True, port=port, admin_token=admin_token):
         threading.Event().wait()
 
 
