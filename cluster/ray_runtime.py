@@ -85,6 +85,10 @@ def set_serve_ingress_environment(ingress: str) -> None:
         os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "0")
         return
     os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
+    # Ray's throughput profile for Serve: user code on the replica's own event loop (no thread hop per request),
+    # buffered request-path logs, gRPC between deployments. With HAProxy it took Serve from 0.5x to 0.84-1.04x
+    # of plain uvicorn's throughput at 32 clients on 2 cores (benchmarks/RESULTS.md, "Serve").
+    os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")
     # Ray's defaults for these are fixed ports (8500, 9500, 8404, 9101): a second local Ray on the host (a test
     # run beside the demo) would fail to bind them.
     for name in (

@@ -29,6 +29,7 @@ def test_connecting_twice_reuses_the_running_cluster(ray_cluster):
 def test_haproxy_ingress_gets_free_ports_and_keeps_what_the_user_set(monkeypatch):
     names = (
         "RAY_SERVE_ENABLE_HA_PROXY",
+        "RAY_SERVE_THROUGHPUT_OPTIMIZED",
         "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
         "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT",
         "RAY_SERVE_HAPROXY_STATS_PORT",
@@ -40,9 +41,9 @@ def test_haproxy_ingress_gets_free_ports_and_keeps_what_the_user_set(monkeypatch
     monkeypatch.setenv("RAY_SERVE_HAPROXY_STATS_PORT", "18404")
     ray_runtime.set_serve_ingress_environment("haproxy")
     env = {name: os.environ[name] for name in names}
-    assert env["RAY_SERVE_ENABLE_HA_PROXY"] == "1"
+    assert env["RAY_SERVE_ENABLE_HA_PROXY"] == env["RAY_SERVE_THROUGHPUT_OPTIMIZED"] == "1"
     assert env["RAY_SERVE_HAPROXY_STATS_PORT"] == "18404"
-    chosen = [int(env[name]) for name in names[1:5] if name != "RAY_SERVE_HAPROXY_STATS_PORT"]
+    chosen = [int(env[name]) for name in names if name.endswith("_PORT") and name != "RAY_SERVE_HAPROXY_STATS_PORT"]
     assert len(set(chosen)) == 3 and all(port not in (8500, 9500, 9101) for port in chosen)
 
 
