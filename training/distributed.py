@@ -5,8 +5,11 @@ builds and fits its own XGBoostTrainer, and `TuneReportCallback` forwards the wo
 every `report_every` rounds: each report waits for the Train controller's poll, so the stock per-round callback makes
 a 100-round fit two orders of magnitude slower here (DESIGN.md, "Ray on small machines").
 
-Data goes to the workers as object-store references to frames of float32 features and int16 category codes; each
-worker takes rows `rank::world_size`, and xgboost's collective (set up by XGBoostConfig) joins the shards.
+Data goes to the workers as object-store references to one float32 array of features (categories as codes), put
+once per pipeline run; each worker takes a contiguous block of rows as a zero-copy view and builds a QuantileDMatrix
+from it, and xgboost's collective (set up by XGBoostConfig) joins the shards. A trial's start is mostly processes
+importing Ray Train and xgboost (seconds of CPU each): runs skip the helper actors they do not need, and two trials
+run at once so one's start overlaps the other's boosting (benchmarks/RESULTS.md, "Risk model").
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import ray.train
 import ray.tune
 import xgboost as xgb
 from ray.train import Checkpoint, RunConfig, ScalingConfig
+from ray.train.v2._internal.callbacks.datasets import DatasetsCallback
+from ray.train.v2._internal.callbacks.placement_group_callback import PlacementGroupCleanerCallback
 from ray.train.xgboost import XGBoostTrainer
 from ray.util.placement_group import PlacementGroup
 
@@ -64,20 +69,29 @@ def metrics_of(evals_log: dict, rounds: int) -> dict[str, float]:
     return out
 
 
+def _shard(rows: int, rank: int, size: int) -> slice:
+    return slice(rank * rows // size, (rank + 1) * rows // size)
+
+
 def worker_loop(config: dict[str, Any]) -> None:
     """One Train worker: its shard of the rows, then one xgboost.train per score in the collective, one after
     another in the same worker group (a worker group costs seconds to start; a score's fit may cost less)."""
     spec = FeatureSpec.from_dict(config["spec"])
     context = ray.train.get_context()
     rank, size = context.get_world_rank(), context.get_world_size()
-    train = spec.matrix(ray.get(config["train_ref"]).iloc[rank::size])
-    valid = spec.matrix(ray.get(config["valid_ref"]).iloc[rank::size])
+    # Zero-copy views of the object store's arrays; a contiguous shard stays a view. The quantile sketch (the
+    # collective merges it across workers) is done once here and shared by every score's fit: only labels change.
+    features, valid_features = ray.get(config["train_ref"]), ray.get(config["valid_ref"])
+    rows, valid_rows = _shard(len(features), rank, size), _shard(len(valid_features), rank, size)
+    kwargs = {"feature_names": spec.names, "feature_types": feature_types(spec), "enable_categorical": True}
+    dtrain = xgb.QuantileDMatrix(features[rows], **kwargs)
+    dvalid = xgb.QuantileDMatrix(valid_features[valid_rows], ref=dtrain, **kwargs)
     labels = ray.get(config["labels_ref"])
     placement = _worker_group_placement()
     boosters, final = {}, {}
     for kind, (y_train, y_valid) in labels.items():
-        dtrain = xgb.DMatrix(train, label=y_train[rank::size], enable_categorical=True)
-        dvalid = xgb.DMatrix(valid, label=y_valid[rank::size], enable_categorical=True)
+        dtrain.set_label(y_train[rows])
+        dvalid.set_label(y_valid[valid_rows])
         callback = EveryNRounds(config["report_every"], placement)
         boosters[kind] = xgb.train(
             config["params"],
@@ -98,13 +112,31 @@ def worker_loop(config: dict[str, Any]) -> None:
         ray.train.report(metrics, checkpoint=checkpoint)
 
 
+def feature_types(spec: FeatureSpec) -> list[str]:
+    return ["q"] * len(spec.numeric) + ["c"] * len(spec.categories)
+
+
+def feature_array(spec: FeatureSpec, frame: pd.DataFrame) -> np.ndarray:
+    """The model's inputs as one float32 array in `spec.names` order, categories as their codes (NaN unknown).
+
+    xgboost reads it without pandas (a per-worker pandas conversion cost seconds per trial at 1.2M rows) and fits
+    the same trees as from the categorical frame that `FeatureSpec.matrix` gives at prediction time."""
+    codes = spec.codes(frame)
+    out = np.empty((len(frame), len(spec.names)), dtype=np.float32)
+    for i, name in enumerate(spec.names):
+        column = codes[name].to_numpy()
+        out[:, i] = np.where(column < 0, np.nan, column) if name in spec.categories else column
+    return out
+
+
 def model_file(kind: str) -> str:
     return f"model-{kind}.ubj"
 
 
 @dataclass(frozen=True)
 class FitData:
-    """Object-store references shared by every trial: the features once, the labels of one score."""
+    """Object-store references shared by every trial: the features once (`feature_array`), the labels of each
+    score fitted."""
 
     train_ref: ray.ObjectRef
     valid_ref: ray.ObjectRef
@@ -114,7 +146,7 @@ class FitData:
 
     @classmethod
     def put(cls, spec: FeatureSpec, train: pd.DataFrame, valid: pd.DataFrame) -> FitData:
-        return cls(ray.put(spec.codes(train)), ray.put(spec.codes(valid)), spec.to_dict())
+        return cls(ray.put(feature_array(spec, train)), ray.put(feature_array(spec, valid)), spec.to_dict())
 
     def with_labels(self, labels: dict[str, tuple[np.ndarray, np.ndarray]]) -> FitData:
         """`labels`: score kind -> (training labels, validation labels); one model is fitted per kind."""
@@ -122,11 +154,26 @@ class FitData:
         return FitData(self.train_ref, self.valid_ref, self.spec, ray.put(arrays), tuple(labels))
 
 
+class ArrayXGBoostTrainer(XGBoostTrainer):
+    """XGBoostTrainer without two helper actors per run that these runs do not use (each is a process that imports
+    Ray Train, seconds of CPU per trial on 2 cores): the dataset manager (the data are arrays in the object store,
+    not Ray Datasets) and the detached PlacementGroupCleaner, which polls the State API (absent without the
+    dashboard) and outlived every trial ASHA cut. A run that ends normally removes its placement group itself;
+    `ReleaseTrainPlacementGroups` removes a cut trial's. (Private Ray 2.60 API: Ray is pinned in requirements.lock.)
+    """
+
+    def _create_default_callbacks(self) -> list:
+        unused = (DatasetsCallback, PlacementGroupCleanerCallback)
+        return [c for c in super()._create_default_callbacks() if not isinstance(c, unused)]
+
+
 def _trainer(data: FitData, params: dict, settings: TrainingSettings, storage: Path, name: str, callbacks: list):
     os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] = str(settings.health_check_interval_s)
     # Starting worker processes takes far longer than the 60 s default on a busy 2-core machine.
     os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "600")
-    return XGBoostTrainer(
+    # The preemption watcher is one more actor process per run, polling for node drains a local Ray never has.
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
+    return ArrayXGBoostTrainer(
         worker_loop,
         train_loop_config={
             "params": params,
@@ -195,11 +242,9 @@ class ReleaseTrainPlacementGroups(ray.tune.Callback):
 
 
 def _concurrency(settings: TrainingSettings) -> int:
-    """Trials at once, leaving a CPU free: with every CPU held by Train workers, the helper actors that Tune and
-    Train start per trial cannot be placed and the sweep stalls (seen with 2 trials x 2 workers on 4 CPUs)."""
+    """Trials at once: as many worker groups as the CPUs hold (the trial actors themselves reserve no CPU)."""
     per_trial = settings.workers * settings.cpus_per_worker
-    spare = ray.cluster_resources().get("CPU", 1.0) - 1.0
-    return max(1, min(settings.max_concurrent_trials, int(spare // per_trial)))
+    return max(1, min(settings.max_concurrent_trials, int(ray.cluster_resources().get("CPU", 1.0) // per_trial)))
 
 
 def search_space(settings: TrainingSettings) -> dict[str, Any]:
@@ -225,6 +270,7 @@ class SweepResult:
     trials: int
     trials_stopped_early: int
     seconds: float
+    first_report_s: float  # mean over trials of trial start -> first report (process starts, data, first rounds)
 
 
 def sweep(
@@ -248,7 +294,9 @@ def sweep(
         ray.tune.with_parameters(
             _trial, data=data, base=settings.params(), settings=settings, storage=str(storage / name / "train")
         ),
-        {"CPU": 0.01},  # the trial only drives its Train run; Tune refuses an empty request
+        # The trial only drives its Train run. A CPU share, however small, kept a second trial's workers from
+        # fitting on 4 CPUs (2 x 2 workers + 0.02); Tune refuses an empty request, so one byte of memory it is.
+        {"CPU": 0, "memory": 1},
     )
     tuner = ray.tune.Tuner(
         trainable,
@@ -274,6 +322,7 @@ def sweep(
     better = min if settings.mode == "min" else max
     best = better(finished, key=lambda r: r.metrics[settings.metric])
     booster = _load(Path(best.metrics["checkpoint_path"]) / model_file(data.kinds[0]))
+    firsts = [r.metrics_dataframe["time_total_s"].iloc[0] for r in grid if r.metrics_dataframe is not None]
     return SweepResult(
         best_params={**settings.params(), **best.config},
         best_metrics={k: v for k, v in best.metrics.items() if isinstance(v, int | float)},
@@ -281,4 +330,5 @@ def sweep(
         trials=len(grid),
         trials_stopped_early=len(grid) - len(finished),
         seconds=time.perf_counter() - started,
+        first_report_s=float(np.mean(firsts)) if firsts else float("nan"),
     )

@@ -133,6 +133,7 @@ def run(
         sweep_info = {
             "trials": result.trials,
             "stopped_early": result.trials_stopped_early,
+            "first_report_s": round(result.first_report_s, 1),
             "best_metrics": result.best_metrics,
         }
         log(f"sweep: {result.trials} trials in {result.seconds:.0f}s, best {result.best_metrics}")
