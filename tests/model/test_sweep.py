@@ -33,7 +33,9 @@ def test_a_trial_cut_by_asha_leaves_no_workers_reserved(ray_cluster, tmp_path):
     # Grid order: the good learning rate first, so ASHA cuts the second trial at its first rung. Tune ends a cut
     # trial by killing it, which used to leave its Train workers' CPUs reserved until the driver exited (the next
     # trial then waited for them forever on a 2-CPU machine).
-    settings = load_training_settings(workers=1, num_boost_round=200, report_every=5).model_copy(
+    # One trial at a time, so the bad trial always meets the good one's result at the rung.
+    limits = {"workers": 1, "num_boost_round": 200, "report_every": 5, "max_concurrent_trials": 1}
+    settings = load_training_settings(**limits).model_copy(
         # configs/tune.yaml's space would be merged into one given to the constructor
         update={"asha": {"grace_period": 2, "reduction_factor": 2}, "search_space": {"eta": {"grid": [0.5, 0.002]}}}
     )
