@@ -35,6 +35,7 @@ class DatasetSchema:
     name: str
     key: str
     columns: tuple[Column, ...]
+    indexed: tuple[str, ...] = ()  # columns clients filter every page on (the borough), indexed with :id
     _types: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -59,7 +60,8 @@ def load_schemas(path: Path = SCHEMAS_PATH) -> dict[str, DatasetSchema]:
         unknown = {c.type for c in columns} - SOCRATA_TYPES
         if unknown:
             raise ValueError(f"{path}: dataset {dataset_id} uses unknown Socrata types {sorted(unknown)}")
-        schemas[dataset_id] = DatasetSchema(dataset_id, spec["name"], spec["key"], columns)
+        indexed = tuple(spec.get("indexed", ()))
+        schemas[dataset_id] = DatasetSchema(dataset_id, spec["name"], spec["key"], columns, indexed)
     return schemas
 
 

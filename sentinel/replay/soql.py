@@ -368,6 +368,12 @@ _NUMERIC = frozenset({"number", "money"})
 _TEXTUAL = frozenset({"text", "row_identifier", "url"})
 
 
+def comparable(sql: str, socrata_type: str) -> str:
+    """A stored column as comparisons see it: numbers are stored as the API's strings, so compared as numbers.
+    The store indexes exactly this expression for the columns a dataset is partitioned by (store.py)."""
+    return f"CAST({sql} AS REAL)" if _family(socrata_type) == "number" else sql
+
+
 def _family(t: str) -> str:
     if t in _NUMERIC:
         return "number"
@@ -466,8 +472,7 @@ class Compiler:
         return Compiled("NULL", "null")
 
     def _cmp_side(self, c: Compiled) -> str:
-        # Numbers are stored as the API's strings; compare them as numbers.
-        return f"CAST({c.sql} AS REAL)" if _family(c.type) == "number" and not c.aggregate else c.sql
+        return c.sql if c.aggregate else comparable(c.sql, c.type)
 
     def _coerce(self, e: Expr, target: str) -> str:
         """A comparison operand as SQL, with literals converted to the other side's type (as SoQL does)."""

@@ -124,6 +124,27 @@ def test_keyset_paging_on_id_uses_the_index(real_server: ReplayServer) -> None:
     assert any("USING INDEX" in str(step) and "__id>?" in str(step) for step in plan), plan
 
 
+def test_one_borough_pages_through_its_own_index(real_server: ReplayServer, client: Socrata) -> None:
+    """The ingestion's query shape: one borough, keyset on :id. It must not scan the other boroughs' rows."""
+    table = real_server.store.tables[HPD].name
+    sql = (
+        f'EXPLAIN QUERY PLAN SELECT __doc FROM "{table}" '
+        'WHERE (CAST("boroid" AS REAL) = 2) AND __id > ? ORDER BY __id LIMIT 10'
+    )
+    plan = real_server.store.connection().execute(sql, ("row-",)).fetchall()
+    assert any(f"{table}_by_boroid" in str(step) for step in plan), plan
+    every = client.get(HPD, select=":id,boroid", order=":id", limit=5000)
+    expected = [r[":id"] for r in every if r.get("boroid") == "2"]
+    paged, after = [], ""
+    while True:
+        page = client.get(HPD, select=":id", where=f"boroid = 2 AND :id > '{after}'", order=":id", limit=70)
+        paged += [r[":id"] for r in page]
+        if len(page) < 70:
+            break
+        after = page[-1][":id"]
+    assert paged == expected and len(expected) > 70
+
+
 def test_csv_is_quoted_with_field_name_header(client: Socrata, real_server: ReplayServer) -> None:
     rows = client.get(HPD, content_type="csv", select="violationid, apartment", order="violationid", limit=3)
     assert rows[0] == ["violationid", "apartment"]
