@@ -1,21 +1,21 @@
 """Distributed XGBoost on Ray: Ray Train's XGBoostTrainer, run inside a Ray Tune function trainable.
 
 Ray Train V2 (the default in Ray 2.60) no longer accepts `Tuner(trainer)`: each Tune trial is a small driver that
-builds and fits its own XGBoostTrainer, and `TuneReportCallback` forwards the workers' reports to Tune. Reports go
+builds and fits its own XGBoostTrainer, and the Train controller forwards the workers' reports to it (training.trial,
+which holds everything the trial and worker processes run, so they import nothing else of the project's). Reports go
 every `report_every` rounds: each report waits for the Train controller's poll, so the stock per-round callback makes
 a 100-round fit two orders of magnitude slower here (DESIGN.md, "Ray on small machines").
 
 Data goes to the workers as object-store references to one float32 array of features (categories as codes), put
 once per pipeline run; each worker takes a contiguous block of rows as a zero-copy view and builds a QuantileDMatrix
 from it, and xgboost's collective (set up by XGBoostConfig) joins the shards. A trial's start is mostly processes
-importing Ray Train and xgboost (seconds of CPU each): runs skip the helper actors they do not need, and two trials
-run at once so one's start overlaps the other's boosting (benchmarks/RESULTS.md, "Risk model").
+importing Ray Train and xgboost (seconds of CPU each): runs skip the helper actors they do not need (and Tune's
+report queue actor), and two trials run at once so one's start overlaps the other's boosting (benchmarks/RESULTS.md,
+"Risk model").
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,92 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import ray
-import ray.train
 import ray.tune
 import xgboost as xgb
-from ray.train import Checkpoint, RunConfig, ScalingConfig
-from ray.train.v2._internal.callbacks.datasets import DatasetsCallback
-from ray.train.v2._internal.callbacks.placement_group_callback import PlacementGroupCleanerCallback
-from ray.train.xgboost import XGBoostTrainer
 from ray.util.placement_group import PlacementGroup
 
 from sentinel.risk.dataset import FeatureSpec
 from training.config import TrainingSettings
-
-
-class EveryNRounds(xgb.callback.TrainingCallback):
-    """Reports the latest evaluation metrics every `every` rounds (not every round: each report is a barrier)."""
-
-    def __init__(self, every: int, extra: dict | None = None) -> None:
-        self.every = every
-        self.extra = extra or {}
-        self.last: dict = {}
-
-    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
-        self.last = evals_log
-        if (epoch + 1) % self.every == 0:
-            ray.train.report({**metrics_of(evals_log, epoch + 1), **self.extra})
-        return False
-
-
-PLACEMENT_GROUP_KEY = "train_placement_group"
-
-
-def _worker_group_placement() -> dict[str, str]:
-    """The hex id of the placement group this Train worker runs in, for `ReleaseTrainPlacementGroups`."""
-    group = ray.util.get_current_placement_group()
-    return {PLACEMENT_GROUP_KEY: group.id.hex()} if group is not None else {}
-
-
-def metrics_of(evals_log: dict, rounds: int) -> dict[str, float]:
-    out: dict[str, float] = {"rounds": rounds}
-    for data, by_metric in evals_log.items():
-        for metric, values in by_metric.items():
-            out[f"{data}-{metric}"] = float(values[-1])
-    return out
-
-
-def _shard(rows: int, rank: int, size: int) -> slice:
-    return slice(rank * rows // size, (rank + 1) * rows // size)
-
-
-def worker_loop(config: dict[str, Any]) -> None:
-    """One Train worker: its shard of the rows, then one xgboost.train per score in the collective, one after
-    another in the same worker group (a worker group costs seconds to start; a score's fit may cost less)."""
-    spec = FeatureSpec.from_dict(config["spec"])
-    context = ray.train.get_context()
-    rank, size = context.get_world_rank(), context.get_world_size()
-    # Zero-copy views of the object store's arrays; a contiguous shard stays a view. The quantile sketch (the
-    # collective merges it across workers) is done once here and shared by every score's fit: only labels change.
-    features, valid_features = ray.get(config["train_ref"]), ray.get(config["valid_ref"])
-    rows, valid_rows = _shard(len(features), rank, size), _shard(len(valid_features), rank, size)
-    kwargs = {"feature_names": spec.names, "feature_types": feature_types(spec), "enable_categorical": True}
-    dtrain = xgb.QuantileDMatrix(features[rows], **kwargs)
-    dvalid = xgb.QuantileDMatrix(valid_features[valid_rows], ref=dtrain, **kwargs)
-    labels = ray.get(config["labels_ref"])
-    placement = _worker_group_placement()
-    boosters, final = {}, {}
-    for kind, (y_train, y_valid) in labels.items():
-        dtrain.set_label(y_train[rows])
-        dvalid.set_label(y_valid[valid_rows])
-        callback = EveryNRounds(config["report_every"], placement)
-        boosters[kind] = xgb.train(
-            config["params"],
-            dtrain,
-            num_boost_round=config["num_boost_round"],
-            evals=[(dvalid, "valid")],
-            callbacks=[callback],
-            verbose_eval=False,
-        )
-        final[kind] = metrics_of(callback.last, boosters[kind].num_boosted_rounds())
-    metrics = {**final[next(iter(final))], **placement, "final": 1}
-    with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = None
-        if rank == 0:
-            for kind, booster in boosters.items():
-                booster.save_model(Path(tmp) / model_file(kind))
-            checkpoint = Checkpoint.from_directory(tmp)
-        ray.train.report(metrics, checkpoint=checkpoint)
+from training.trial import PLACEMENT_GROUP_KEY, RunShape, model_file, trainer, tune_trial
 
 
 def feature_types(spec: FeatureSpec) -> list[str]:
@@ -127,10 +48,6 @@ def feature_array(spec: FeatureSpec, frame: pd.DataFrame) -> np.ndarray:
         column = codes[name].to_numpy()
         out[:, i] = np.where(column < 0, np.nan, column) if name in spec.categories else column
     return out
-
-
-def model_file(kind: str) -> str:
-    return f"model-{kind}.ubj"
 
 
 @dataclass(frozen=True)
@@ -153,47 +70,32 @@ class FitData:
         arrays = {k: (np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)) for k, (a, b) in labels.items()}
         return FitData(self.train_ref, self.valid_ref, self.spec, ray.put(arrays), tuple(labels))
 
+    def for_workers(self) -> dict[str, Any]:
+        """What `training.trial.worker_loop` reads: references and plain values only, so that the trial actor and
+        the workers that unpickle it import nothing of the project's but `training.trial`."""
+        spec = FeatureSpec.from_dict(self.spec)
+        return {
+            "train_ref": self.train_ref,
+            "valid_ref": self.valid_ref,
+            "labels_ref": self.labels_ref,
+            "feature_names": spec.names,
+            "feature_types": feature_types(spec),
+        }
 
-class ArrayXGBoostTrainer(XGBoostTrainer):
-    """XGBoostTrainer without two helper actors per run that these runs do not use (each is a process that imports
-    Ray Train, seconds of CPU per trial on 2 cores): the dataset manager (the data are arrays in the object store,
-    not Ray Datasets) and the detached PlacementGroupCleaner, which polls the State API (absent without the
-    dashboard) and outlived every trial ASHA cut. A run that ends normally removes its placement group itself;
-    `ReleaseTrainPlacementGroups` removes a cut trial's. (Private Ray 2.60 API: Ray is pinned in requirements.lock.)
-    """
 
-    def _create_default_callbacks(self) -> list:
-        unused = (DatasetsCallback, PlacementGroupCleanerCallback)
-        return [c for c in super()._create_default_callbacks() if not isinstance(c, unused)]
-
-
-def _trainer(data: FitData, params: dict, settings: TrainingSettings, storage: Path, name: str, callbacks: list):
-    os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] = str(settings.health_check_interval_s)
-    # Starting worker processes takes far longer than the 60 s default on a busy 2-core machine.
-    os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "600")
-    # The preemption watcher is one more actor process per run, polling for node drains a local Ray never has.
-    os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
-    return ArrayXGBoostTrainer(
-        worker_loop,
-        train_loop_config={
-            "params": params,
-            "num_boost_round": settings.num_boost_round,
-            "report_every": settings.report_every,
-            "train_ref": data.train_ref,
-            "valid_ref": data.valid_ref,
-            "labels_ref": data.labels_ref,
-            "spec": data.spec,
-        },
-        scaling_config=ScalingConfig(
-            num_workers=settings.workers, resources_per_worker={"CPU": settings.cpus_per_worker}
-        ),
-        run_config=RunConfig(name=name, storage_path=str(storage), callbacks=callbacks),
+def _shape(settings: TrainingSettings) -> RunShape:
+    return RunShape(
+        workers=settings.workers,
+        cpus_per_worker=settings.cpus_per_worker,
+        num_boost_round=settings.num_boost_round,
+        report_every=settings.report_every,
+        health_check_interval_s=settings.health_check_interval_s,
     )
 
 
 def fit(data: FitData, params: dict, settings: TrainingSettings, storage: Path, name: str) -> dict[str, xgb.Booster]:
     """One distributed Train run (no Tune) fitting a model per labelled kind with the given parameters."""
-    result = _trainer(data, params, settings, storage, name, callbacks=[]).fit()
+    result = trainer(data.for_workers(), params, _shape(settings), storage, name, callbacks=[]).fit()
     with result.checkpoint.as_directory() as path:
         return {kind: _load(Path(path) / model_file(kind)) for kind in data.kinds}
 
@@ -202,14 +104,6 @@ def _load(path: Path) -> xgb.Booster:
     booster = xgb.Booster()
     booster.load_model(path)
     return booster
-
-
-def _trial(config: dict, *, data: FitData, base: dict, settings: TrainingSettings, storage: str) -> None:
-    from ray.tune.integration.ray_train import TuneReportCallback
-
-    trial = ray.tune.get_context().get_trial_id()
-    params = {**base, **config}
-    _trainer(data, params, settings, Path(storage), f"train-{trial}", callbacks=[TuneReportCallback()]).fit()
 
 
 class ReleaseTrainPlacementGroups(ray.tune.Callback):
@@ -292,7 +186,11 @@ def sweep(
     )
     trainable = ray.tune.with_resources(
         ray.tune.with_parameters(
-            _trial, data=data, base=settings.params(), settings=settings, storage=str(storage / name / "train")
+            tune_trial,
+            data=data.for_workers(),
+            base=settings.params(),
+            shape=_shape(settings),
+            storage=str(storage / name / "train"),
         ),
         # The trial only drives its Train run. A CPU share, however small, kept a second trial's workers from
         # fitting on 4 CPUs (2 x 2 workers + 0.02); Tune refuses an empty request, so one byte of memory it is.

@@ -1,0 +1,216 @@
+"""What the Ray processes of a training run execute: the Tune trial function, the Train run it starts and the Train
+workers' loop.
+
+Ray unpickles a function by importing its module, so every Tune trial actor and every Train worker imports this
+module. It imports only Ray and xgboost, which those processes import anyway (Ray Train's XGBoost backend imports
+xgboost); the project's pandas, PostgreSQL and settings modules stay in the driver (training.distributed), and only
+plain values cross into these processes. On 2 cores a trial's start is CPU-bound: each module imported here is paid
+once per trial actor and once per worker (benchmarks/RESULTS.md, "Risk model").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import tempfile
+import threading
+from dataclasses import dataclass
+from multiprocessing.connection import Client, Listener
+from pathlib import Path
+from typing import Any
+
+import ray
+import ray.train
+import ray.tune
+import xgboost as xgb
+from ray.train import Checkpoint, RunConfig, ScalingConfig, UserCallback
+from ray.train.v2._internal.callbacks.datasets import DatasetsCallback
+from ray.train.v2._internal.callbacks.placement_group_callback import PlacementGroupCleanerCallback
+from ray.train.xgboost import XGBoostTrainer
+
+PLACEMENT_GROUP_KEY = "train_placement_group"
+CHECKPOINT_PATH_KEY = "checkpoint_path"  # the key Ray's TuneReportCallback uses
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """The settings a Train run needs (a picklable subset of TrainingSettings, which lives with the driver)."""
+
+    workers: int
+    cpus_per_worker: float
+    num_boost_round: int
+    report_every: int
+    health_check_interval_s: float
+
+
+class EveryNRounds(xgb.callback.TrainingCallback):
+    """Reports the latest evaluation metrics every `every` rounds (not every round: each report is a barrier)."""
+
+    def __init__(self, every: int, extra: dict | None = None) -> None:
+        self.every = every
+        self.extra = extra or {}
+        self.last: dict = {}
+
+    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
+        self.last = evals_log
+        if (epoch + 1) % self.every == 0:
+            ray.train.report({**metrics_of(evals_log, epoch + 1), **self.extra})
+        return False
+
+
+def _worker_group_placement() -> dict[str, str]:
+    """The hex id of the placement group this Train worker runs in, for `ReleaseTrainPlacementGroups`."""
+    group = ray.util.get_current_placement_group()
+    return {PLACEMENT_GROUP_KEY: group.id.hex()} if group is not None else {}
+
+
+def metrics_of(evals_log: dict, rounds: int) -> dict[str, float]:
+    out: dict[str, float] = {"rounds": rounds}
+    for data, by_metric in evals_log.items():
+        for metric, values in by_metric.items():
+            out[f"{data}-{metric}"] = float(values[-1])
+    return out
+
+
+def _shard(rows: int, rank: int, size: int) -> slice:
+    return slice(rank * rows // size, (rank + 1) * rows // size)
+
+
+def model_file(kind: str) -> str:
+    return f"model-{kind}.ubj"
+
+
+def worker_loop(config: dict[str, Any]) -> None:
+    """One Train worker: its shard of the rows, then one xgboost.train per score in the collective, one after
+    another in the same worker group (a worker group costs seconds to start; a score's fit may cost less)."""
+    context = ray.train.get_context()
+    rank, size = context.get_world_rank(), context.get_world_size()
+    # Zero-copy views of the object store's arrays; a contiguous shard stays a view. The quantile sketch (the
+    # collective merges it across workers) is done once here and shared by every score's fit: only labels change.
+    features, valid_features = ray.get(config["train_ref"]), ray.get(config["valid_ref"])
+    rows, valid_rows = _shard(len(features), rank, size), _shard(len(valid_features), rank, size)
+    kwargs = {"feature_names": config["feature_names"], "feature_types": config["feature_types"]}
+    dtrain = xgb.QuantileDMatrix(features[rows], enable_categorical=True, **kwargs)
+    dvalid = xgb.QuantileDMatrix(valid_features[valid_rows], ref=dtrain, enable_categorical=True, **kwargs)
+    labels = ray.get(config["labels_ref"])
+    placement = _worker_group_placement()
+    boosters, final = {}, {}
+    for kind, (y_train, y_valid) in labels.items():
+        dtrain.set_label(y_train[rows])
+        dvalid.set_label(y_valid[valid_rows])
+        callback = EveryNRounds(config["report_every"], placement)
+        boosters[kind] = xgb.train(
+            config["params"],
+            dtrain,
+            num_boost_round=config["num_boost_round"],
+            evals=[(dvalid, "valid")],
+            callbacks=[callback],
+            verbose_eval=False,
+        )
+        final[kind] = metrics_of(callback.last, boosters[kind].num_boosted_rounds())
+    metrics = {**final[next(iter(final))], **placement, "final": 1}
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = None
+        if rank == 0:
+            for kind, booster in boosters.items():
+                booster.save_model(Path(tmp) / model_file(kind))
+            checkpoint = Checkpoint.from_directory(tmp)
+        ray.train.report(metrics, checkpoint=checkpoint)
+
+
+class ArrayXGBoostTrainer(XGBoostTrainer):
+    """XGBoostTrainer without two helper actors per run that these runs do not use (each is a process that imports
+    Ray Train, seconds of CPU per trial on 2 cores): the dataset manager (the data are arrays in the object store,
+    not Ray Datasets) and the detached PlacementGroupCleaner, which polls the State API (absent without the
+    dashboard) and outlived every trial ASHA cut. A run that ends normally removes its placement group itself;
+    `ReleaseTrainPlacementGroups` removes a cut trial's. (Private Ray 2.60 API: Ray is pinned in requirements.lock.)
+    """
+
+    def _create_default_callbacks(self) -> list:
+        unused = (DatasetsCallback, PlacementGroupCleanerCallback)
+        return [c for c in super()._create_default_callbacks() if not isinstance(c, unused)]
+
+
+def trainer(
+    data: dict[str, Any], params: dict, shape: RunShape, storage: Path, name: str, callbacks: list
+) -> ArrayXGBoostTrainer:
+    """A Train run of `worker_loop`; `data` holds the object references and feature names and types."""
+    os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] = str(shape.health_check_interval_s)
+    # Starting worker processes takes far longer than the 60 s default on a busy 2-core machine.
+    os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "600")
+    # The preemption watcher is one more actor process per run, polling for node drains a local Ray never has.
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
+    return ArrayXGBoostTrainer(
+        worker_loop,
+        train_loop_config={
+            **data,
+            "params": params,
+            "num_boost_round": shape.num_boost_round,
+            "report_every": shape.report_every,
+        },
+        scaling_config=ScalingConfig(num_workers=shape.workers, resources_per_worker={"CPU": shape.cpus_per_worker}),
+        run_config=RunConfig(name=name, storage_path=str(storage), callbacks=callbacks),
+    )
+
+
+class ReportToTrial(UserCallback):
+    """Forwards each Train report (rank 0's metrics, the checkpoint's path) to the Tune trial that started the run.
+
+    What Ray's `TuneReportCallback` does, without its channel: that one is a queue actor per trial (one more process
+    start) which the trial polls with a remote call every 0.2 s for the whole run, ~3 CPU s in the queue actor per
+    trial and as much again in the trial. Here the trial listens on a loopback socket: Train V2 places the
+    controller, where user callbacks run, on the node of the process that calls `fit()`, i.e. the trial's. The
+    authkey keeps other local processes from sending it pickles.
+    """
+
+    def __init__(self, address: tuple[str, int], authkey: bytes) -> None:
+        self.address = address
+        self.authkey = authkey
+
+    def after_report(self, run_context, metrics: list[dict[str, Any]], checkpoint: Checkpoint | None) -> None:
+        out = dict(metrics[0])
+        if checkpoint is not None:
+            out[CHECKPOINT_PATH_KEY] = checkpoint.path
+        # Returns once the trial has accepted the report (it has a backlog, not a buffer of reports): the same
+        # back-pressure as the size-1 queue of TuneReportCallback.
+        with Client(self.address, authkey=self.authkey) as connection:
+            connection.send(out)
+
+
+def tune_trial(config: dict, *, data: dict[str, Any], base: dict, shape: RunShape, storage: str) -> None:
+    """The Tune function trainable: one Train run with this trial's parameters, its reports forwarded to Tune.
+
+    The run goes in a thread; this one (Tune's function thread) hands each report the controller sends to
+    `ray.tune.report`, then re-raises whatever the run raised. When Tune stops the trial (an ASHA cut),
+    `ray.tune.report` ends this thread with SystemExit and Tune then ends the actor, which takes the Train
+    controller and its workers with it (`ReleaseTrainPlacementGroups` frees their CPUs)."""
+    trial = ray.tune.get_context().get_trial_id()
+    params = {**base, **config}
+    authkey = secrets.token_bytes(32)
+    with Listener(("127.0.0.1", 0), backlog=16, authkey=authkey) as listener:
+        address = listener.address
+        run = trainer(data, params, shape, Path(storage), f"train-{trial}", [ReportToTrial(address, authkey)])
+        failure: list[BaseException] = []
+
+        def fit() -> None:
+            try:
+                run.fit()
+            except BaseException as error:  # handed to the trial's thread, which raises it
+                failure.append(error)
+            finally:
+                # Refused once Tune has stopped the trial and the listener is closed: nobody is waiting then.
+                with contextlib.suppress(OSError), Client(address, authkey=authkey) as connection:
+                    connection.send(None)
+
+        thread = threading.Thread(target=fit, name=f"train-{trial}", daemon=True)
+        thread.start()
+        while True:
+            with listener.accept() as connection:
+                report = connection.recv()
+            if report is None:
+                break
+            ray.tune.report(report)
+        thread.join()
+    if failure:
+        raise failure[0]
