@@ -147,11 +147,7 @@ def merge_copy(
         return WriteStats(inserted=rows, copied_new=rows, by_table={table: (rows, 0, 0)})
     with conn.cursor() as cur:
         cur.execute(_staging_ddl(table, columns))
-        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(f"stage_{table}"), sql.SQL(", ").join(map(sql.Identifier, columns))
-        )
-        with cur.copy(copy_sql) as copy:
-            copy.write(copy_data.data)
+        _copy(cur, f"stage_{table}", columns, copy_data.data)
         cur.execute(_merge_sql(table, columns, keys), {"run_id": run_id})
         inserted, updated, history = cur.fetchone()  # type: ignore[misc]
         cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(f"stage_{table}")))
@@ -175,15 +171,20 @@ def _copy_new_rows(
         # COPY text escapes newlines inside values, so every b"\n" ends a line: append the run id to each.
         data = data.replace(b"\n", b"\t%d\n" % run_id)
         targets.append("last_run_id")
-    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, targets))
-    )
     try:
-        with conn.transaction(), conn.cursor() as cur, cur.copy(copy_sql) as copy:
-            copy.write(data)
+        with conn.transaction(), conn.cursor() as cur:
+            _copy(cur, table, targets, data)
     except psycopg.errors.UniqueViolation:
         return False
     return True
+
+
+def _copy(cur: psycopg.Cursor, table: str, columns: Sequence[str], data: bytes) -> None:
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with cur.copy(copy_sql) as copy:
+        copy.write(data)
 
 
 def insert_rejects(conn: psycopg.Connection, rejects: Sequence[Reject], run_id: int | None) -> int:
