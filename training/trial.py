@@ -139,8 +139,10 @@ def trainer(
     os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] = str(shape.health_check_interval_s)
     # Starting worker processes takes far longer than the 60 s default on a busy 2-core machine.
     os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "600")
-    # The preemption watcher is one more actor process per run, polling for node drains a local Ray never has.
-    os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
+    # The preemption watcher is one more actor process per run, polling for node drains, which a one-node Ray never
+    # has; a cluster (spot nodes) keeps it.
+    if sum(node["Alive"] for node in ray.nodes()) == 1:
+        os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
     return ArrayXGBoostTrainer(
         worker_loop,
         train_loop_config={
