@@ -12,11 +12,12 @@ watermark together, so a killed run resumes after its last committed page.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import psycopg
@@ -32,6 +33,9 @@ from sentinel.ingest.socrata import Cursor, SchemaDriftError, SocrataSource, Sou
 from sentinel.ingest.writer import WriteStats
 from sentinel.normalize import normalize_page
 
+if TYPE_CHECKING:
+    from sentinel.settings import Settings
+
 log = logging.getLogger(__name__)
 
 BOROUGH_PARTITIONS = ("1", "2", "3", "4", "5")
@@ -41,15 +45,34 @@ BOROUGH_PARTITIONS = ("1", "2", "3", "4", "5")
 
 @dataclass(frozen=True, slots=True)
 class PipelineShape:
-    """How wide and how deep the pipeline runs; memory is bounded by active partitions x pages in flight."""
+    """How wide and how deep the pipeline runs; memory is bounded by active partitions x pages in flight.
 
-    fetchers: int = 2
-    writers: int = 2
+    Defaults fit one small machine, where every extra worker process costs ~1 CPU-s to start and shares the
+    cores with PostgreSQL: one fetcher process with two requests in flight (threads; fetching is waiting), one
+    writer (its COPY is PostgreSQL's work either way). Against the remote API on a cluster, more fetchers and
+    threads hide its latency: configs/settings.yaml `ingest_*`.
+    """
+
+    fetchers: int = 1
+    fetch_threads: int = 2  # concurrent requests per fetcher process
+    writers: int = 1
     # 10,000 rows: a page parsed by orjson peaks at ~15x its JSON size in a normalizer, so 20,000-row pages put
     # the pipeline over 2 GB; 5,000 paid more per-page overhead than it saved (benchmarks/RESULTS.md).
     page_size: int = 10_000
     active_partitions: int = 4
     pages_in_flight: int = 2  # per partition: fetched but not yet committed
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> PipelineShape:
+        return cls(
+            **{
+                "fetchers": settings.ingest_fetchers,
+                "fetch_threads": settings.ingest_fetch_threads,
+                "writers": settings.ingest_writers,
+                "page_size": settings.ingest_page_size,
+                **overrides,
+            }
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +84,27 @@ class PageMeta:
 
 @ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=3)
 class Fetcher:
+    """Runs `fetch_threads` requests at once (a threaded actor); each thread has its own HTTP session."""
+
     def __init__(self, source_url: str, app_token: str | None):
-        self._source = SocrataSource(source_url, app_token)
+        self._source_url, self._app_token = source_url, app_token
+        self._local = threading.local()
+        self._sources: list[SocrataSource] = []
+
+    def _source(self) -> SocrataSource:
+        source = getattr(self._local, "source", None)
+        if source is None:
+            source = self._local.source = SocrataSource(self._source_url, self._app_token)
+            self._sources.append(source)
+        return source
 
     def fetch(self, task: PartitionTask, cursor: Cursor | None, limit: int) -> bytes:
-        return self._source.page_body(
+        return self._source().page_body(
             task.socrata_id, where=task.where, cursor=cursor, incremental=task.incremental, limit=limit
         )
 
     def retries(self) -> int:
-        return self._source.retries
+        return sum(source.retries for source in self._sources)
 
 
 @ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=3)
@@ -170,7 +204,8 @@ class IngestCoordinator:
         self._source = SocrataSource(source_url, app_token)
         self._shape = shape or PipelineShape()
         self._catalog = catalog or load_datasets()
-        self.fetchers = [Fetcher.remote(source_url, app_token) for _ in range(self._shape.fetchers)]
+        fetcher = Fetcher.options(max_concurrency=self._shape.fetch_threads)
+        self.fetchers = [fetcher.remote(source_url, app_token) for _ in range(self._shape.fetchers)]
         self.normalizers = {b: BoroughNormalizer.remote(b, self._catalog) for b in BOROUGH_PARTITIONS}
         self.writers = [Writer.remote(database_url) for _ in range(self._shape.writers)]
         self._progress: dict[str, dict[str, int]] = {}

@@ -81,6 +81,7 @@ class PeakMemory:
     def __init__(self) -> None:
         self.peak = 0
         self.at_peak: dict[str, float] = {}
+        self.cpu_seconds = 0.0  # the sampler's own CPU (it shares the two cores with what it measures)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -101,6 +102,7 @@ class PeakMemory:
             if total > self.peak:
                 self.peak = total
                 self.at_peak = {role: round(pss / 2**20) for role, pss in roles.items()}
+            self.cpu_seconds = time.thread_time()
             self._stop.wait(0.5)
 
     def __enter__(self) -> PeakMemory:
@@ -212,6 +214,7 @@ def measure(rows: int, changes: int, shape: PipelineShape) -> dict:
             "ratio": end_to_end / copy_rate,
             "peak_pss_mb": memory.peak / 2**20,
             "peak_pss_by_role_mb": memory.at_peak,
+            "memory_sampler_cpu_s": round(memory.cpu_seconds, 1),
             "incremental_s": incremental,
         }
     finally:

@@ -160,7 +160,9 @@ def ingest(
     incremental: bool = typer.Option(True, "--incremental", help="Read what changed since the last run."),
     source: str | None = typer.Option(None, "--source", help="Socrata base URL (default VS_SOCRATA_URL)."),
     app_token: str | None = typer.Option(None, "--app-token", help="Socrata app token (default VS_SOCRATA_APP_TOKEN)."),
-    page_size: int = typer.Option(10_000, min=1, max=50_000, help="Rows per request."),
+    page_size: int | None = typer.Option(
+        None, min=100, max=50_000, help="Rows per request (default VS_INGEST_PAGE_SIZE, 10,000)."
+    ),
 ) -> None:
     """Ingest NYC Open Data into PostgreSQL with Ray actors; exits non-zero when any dataset failed."""
     from actors.ingestion import PipelineShape
@@ -182,7 +184,7 @@ def ingest(
             app_token=app_token or settings.socrata_app_token,
             datasets=chosen,
             incremental=incremental and not full,
-            shape=PipelineShape(page_size=page_size),
+            shape=PipelineShape.from_settings(settings, page_size=page_size or settings.ingest_page_size),
             console=console,
         )
         _evaluate_alerts(services.database_url, result.run_id)
@@ -356,7 +358,7 @@ def demo(
                 app_token=None,
                 datasets=list(load_datasets()),
                 incremental=True,
-                shape=PipelineShape(page_size=5_000),
+                shape=PipelineShape.from_settings(settings, page_size=5_000),
                 console=console,
             )
             if result.failed:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from actors.ingestion import IngestCoordinator, PipelineShape, partition_label
 from sentinel.ingest.pipeline import DatasetSummary
+from sentinel.settings import get_settings
 
 
 @dataclass(slots=True)
@@ -62,14 +63,18 @@ def summary_table(result: IngestResult) -> Table:
 
 # Coordinators kept by `run_ingestion(keep_pipeline=True)`, owned by this process: the handle held here is what
 # keeps the actor alive (Ray ends an actor when its last handle goes), and it ends with this process.
-_kept: dict[tuple[str, str, str | None, PipelineShape | None], Any] = {}
+_kept: dict[tuple[str, str, str | None, PipelineShape], Any] = {}
 
 
 def kept_pipeline(
     database_url: str, source_url: str, app_token: str | None = None, shape: PipelineShape | None = None
 ) -> Any | None:
     """The coordinator a previous `run_ingestion(keep_pipeline=True)` left running, if any."""
-    return _kept.get((database_url, source_url, app_token, shape))
+    return _kept.get((database_url, source_url, app_token, _resolved(shape)))
+
+
+def _resolved(shape: PipelineShape | None) -> PipelineShape:
+    return shape or PipelineShape.from_settings(get_settings())
 
 
 def run_ingestion(
@@ -90,10 +95,10 @@ def run_ingestion(
     processes every time: on 2 cores that was most of a small run's wall time.
     """
     started = time.perf_counter()
-    key = (database_url, source_url, app_token, shape)
+    key = (database_url, source_url, app_token, _resolved(shape))
     coordinator = _kept.get(key) if keep_pipeline else None
     if coordinator is None:
-        coordinator = IngestCoordinator.remote(database_url, source_url, app_token, shape)
+        coordinator = IngestCoordinator.remote(database_url, source_url, app_token, key[3])
         if keep_pipeline:
             _kept[key] = coordinator
     try:
@@ -119,7 +124,7 @@ def stop_pipeline(
     database_url: str, source_url: str, app_token: str | None = None, shape: PipelineShape | None = None
 ) -> bool:
     """Stops a pipeline kept by `run_ingestion(keep_pipeline=True)`; False if there was none."""
-    coordinator = _kept.pop((database_url, source_url, app_token, shape), None)
+    coordinator = _kept.pop((database_url, source_url, app_token, _resolved(shape)), None)
     if coordinator is None:
         return False
     ray.kill(coordinator)

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     # NYC Open Data.
     socrata_url: str = "https://data.cityofnewyork.us"
     socrata_app_token: str | None = None
+    # The ingestion pipeline's shape (actors/ingestion.py PipelineShape): worker processes and requests in flight.
+    ingest_fetchers: int = Field(default=1, ge=1, le=64)
+    ingest_fetch_threads: int = Field(default=2, ge=1, le=32)
+    ingest_writers: int = Field(default=1, ge=1, le=64)
+    ingest_page_size: int = Field(default=10_000, ge=100, le=50_000)
 
     # Pool and logging.
     db_pool_min: int = Field(default=1, ge=0)

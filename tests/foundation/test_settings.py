@@ -23,6 +23,7 @@ def _isolated(monkeypatch, tmp_path):
         ("VS_DATABASE_URL", "mysql://x@y/z", "VS_DATABASE_URL='mysql://x@y/z': URL scheme should be"),
         ("VS_SOCRATA_URL", "data.cityofnewyork.us", "VS_SOCRATA_URL='data.cityofnewyork.us'"),
         ("VS_LOG_LEVEL", "LOUD", "VS_LOG_LEVEL='LOUD': Input should be"),
+        ("VS_INGEST_WRITERS", "0", "VS_INGEST_WRITERS='0': Input should be greater than or equal to 1"),
     ],
 )
 def test_a_bad_variable_is_named_with_its_value_and_the_problem(monkeypatch, variable, value, expected):
@@ -74,3 +75,13 @@ def test_reports_hide_passwords_and_only_passwords(url, shown):
     from sentinel.doctor import _redact
 
     assert _redact(url) == shown
+
+
+def test_the_ingestion_pipeline_shape_comes_from_settings(monkeypatch):
+    from actors.ingestion import PipelineShape
+
+    monkeypatch.setenv("VS_INGEST_FETCHERS", "3")
+    monkeypatch.setenv("VS_INGEST_FETCH_THREADS", "4")
+    shape = PipelineShape.from_settings(load_settings(), page_size=500)
+    assert (shape.fetchers, shape.fetch_threads, shape.writers, shape.page_size) == (3, 4, 1, 500)
+    assert PipelineShape.from_settings(load_settings(ingest_page_size=2000)).page_size == 2000
