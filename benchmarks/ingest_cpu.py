@@ -65,9 +65,10 @@ def machine_busy() -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--active-partitions", type=int, default=bench.PipelineShape().active_partitions)
     args = parser.parse_args()
     ray_runtime.connect(load_settings(ray_num_cpus=4, ray_object_store_mb=1000), include_dashboard=False)
-    shape = bench.PipelineShape()
+    shape = bench.PipelineShape(active_partitions=args.active_partitions)
     path = bench.hpd_file(args.rows)
     name = f"vs_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(bench.ADMIN, autocommit=True) as conn:
