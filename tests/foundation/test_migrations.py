@@ -158,7 +158,7 @@ def test_the_queries_of_later_issues_have_their_indexes(db):
     for index in (
         "violations_bbl_idx",
         "violations_bin_idx",
-        "violations_status_idx",
+        "violations_last_run_idx",
         "complaints_bbl_idx",
         "buildings_bbl_idx",
         "violations_source_source_id_key",
