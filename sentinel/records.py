@@ -1,10 +1,12 @@
 """Normalized rows, one dataclass per target table of migrations/0001_city_data.sql.
 
 Each class has a `<TABLE>_COLUMNS` tuple next to it: the columns the ingester writes, in the order of
-`copy_values()`, ready for `COPY <table> (<columns>) FROM STDIN`. Columns with database defaults that the
-ingester does not own (id, is_deleted, deleted_at, first_seen_at, updated_at) are not in the tuples.
-`raw` is kept as the record's dict; `copy_values()` serializes it to JSON text, which COPY accepts for jsonb.
-`warnings` are field-level problems (a garbage date turned into None...): the row is still written.
+`copy_values()`, ready for `COPY <table> (<columns>) FROM STDIN`. A column holds the row's attribute of the same
+name (`class` is `violation_class`: a Python keyword), except `raw`, the record's dict, which is written as its
+JSON text; `raw` comes last, so a COPY line can end with the JSON bytes as orjson made them. Columns with
+database defaults that the ingester does not own (id, is_deleted, deleted_at, first_seen_at, updated_at) are
+not in the tuples. `warnings` are field-level problems (a garbage date turned into None...): the row is still
+written.
 """
 
 from __future__ import annotations
@@ -20,12 +22,8 @@ VIOLATION_COLUMNS = (
     "source", "source_id", "bbl", "bin", "borough", "class", "severity", "category", "description",
     "status", "status_raw", "issued_date", "status_date", "certify_by_date", "correct_by_date",
     "certified_date", "hearing_date", "penalty_imposed", "amount_paid", "balance_due",
-    "source_updated_at", "raw", "content_hash",
+    "source_updated_at", "content_hash", "raw",
 )  # fmt: skip
-
-
-def _json(raw: dict[str, Any]) -> str:
-    return orjson.dumps(raw).decode()
 
 
 @dataclass(slots=True)
@@ -65,20 +63,11 @@ class ViolationRow:
         # Unique within one dataset (its source is fixed); the table's unique key is (source, source_id).
         return self.source_id
 
-    def copy_values(self) -> tuple[Any, ...]:
-        return (
-            self.source, self.source_id, self.bbl, self.bin, self.borough, self.violation_class,
-            self.severity, self.category, self.description, self.status, self.status_raw, self.issued_date,
-            self.status_date, self.certify_by_date, self.correct_by_date, self.certified_date,
-            self.hearing_date, self.penalty_imposed, self.amount_paid, self.balance_due,
-            self.source_updated_at, _json(self.raw), self.content_hash,
-        )  # fmt: skip
-
 
 COMPLAINT_COLUMNS = (
     "source", "source_id", "complaint_id", "bbl", "bin", "borough", "category", "subcategory", "priority",
     "status", "status_raw", "received_date", "status_date", "closed_date", "is_duplicate",
-    "source_updated_at", "raw", "content_hash",
+    "source_updated_at", "content_hash", "raw",
 )  # fmt: skip
 
 
@@ -113,19 +102,11 @@ class ComplaintRow:
         # Unique within one dataset (its source is fixed); the table's unique key is (source, source_id).
         return self.source_id
 
-    def copy_values(self) -> tuple[Any, ...]:
-        return (
-            self.source, self.source_id, self.complaint_id, self.bbl, self.bin, self.borough, self.category,
-            self.subcategory, self.priority, self.status, self.status_raw, self.received_date,
-            self.status_date, self.closed_date, self.is_duplicate, self.source_updated_at, _json(self.raw),
-            self.content_hash,
-        )  # fmt: skip
-
 
 PROPERTY_COLUMNS = (
     "bbl", "borough", "block", "lot", "address", "zip", "units_res", "units_total", "num_floors",
     "num_buildings", "year_built", "bldg_class", "land_use", "owner_type", "owner_name", "latitude",
-    "longitude", "pluto_version", "raw", "content_hash",
+    "longitude", "pluto_version", "content_hash", "raw",
 )  # fmt: skip
 
 
@@ -161,14 +142,6 @@ class PropertyRow:
     def key(self) -> str:
         return self.bbl
 
-    def copy_values(self) -> tuple[Any, ...]:
-        return (
-            self.bbl, self.borough, self.block, self.lot, self.address, self.zip, self.units_res,
-            self.units_total, self.num_floors, self.num_buildings, self.year_built, self.bldg_class,
-            self.land_use, self.owner_type, self.owner_name, self.latitude, self.longitude,
-            self.pluto_version, _json(self.raw), self.content_hash,
-        )  # fmt: skip
-
 
 BUILDING_COLUMNS = ("bin", "bbl", "hpd_building_id", "house_number", "street_name", "zip", "borough")
 
@@ -194,16 +167,10 @@ class BuildingRow:
     def key(self) -> str:
         return self.bin
 
-    def copy_values(self) -> tuple[Any, ...]:
-        return (
-            self.bin, self.bbl, self.hpd_building_id, self.house_number, self.street_name, self.zip,
-            self.borough,
-        )  # fmt: skip
-
 
 REGISTRATION_COLUMNS = (
     "registration_id", "hpd_building_id", "bin", "bbl", "last_registration_date", "registration_end_date",
-    "raw", "content_hash",
+    "content_hash", "raw",
 )  # fmt: skip
 
 
@@ -227,16 +194,10 @@ class RegistrationRow:
     def key(self) -> int:
         return self.registration_id
 
-    def copy_values(self) -> tuple[Any, ...]:
-        return (
-            self.registration_id, self.hpd_building_id, self.bin, self.bbl, self.last_registration_date,
-            self.registration_end_date, _json(self.raw), self.content_hash,
-        )  # fmt: skip
-
 
 CONTACT_COLUMNS = (
     "contact_id", "registration_id", "contact_type", "ownership_form", "corporation_name", "first_name",
-    "last_name", "business_address", "raw", "content_hash",
+    "last_name", "business_address", "content_hash", "raw",
 )  # fmt: skip
 
 
@@ -262,13 +223,6 @@ class ContactRow:
     def key(self) -> int:
         return self.contact_id
 
-    def copy_values(self) -> tuple[Any, ...]:
-        return (
-            self.contact_id, self.registration_id, self.contact_type, self.ownership_form,
-            self.corporation_name, self.first_name, self.last_name, self.business_address, _json(self.raw),
-            self.content_hash,
-        )  # fmt: skip
-
 
 Row = ViolationRow | ComplaintRow | PropertyRow | BuildingRow | RegistrationRow | ContactRow
 # What one raw record normalizes to: usually one row; a registration also yields its building.
@@ -277,3 +231,18 @@ NormalizedRecord = Row | tuple[Row, ...]
 ROW_TYPES: dict[str, type[Row]] = {
     cls.table: cls for cls in (ViolationRow, ComplaintRow, PropertyRow, BuildingRow, RegistrationRow, ContactRow)
 }
+
+# The attribute behind a column, where the two names differ.
+ATTRIBUTE_OF_COLUMN = {"class": "violation_class"}
+
+
+def column_attribute(column: str) -> str:
+    return ATTRIBUTE_OF_COLUMN.get(column, column)
+
+
+def copy_values(row: Row) -> tuple[Any, ...]:
+    """The row's values in the order of its `columns`, `raw` as JSON text (which COPY accepts for json)."""
+    return tuple(
+        orjson.dumps(row.raw).decode() if column == "raw" else getattr(row, column_attribute(column))  # type: ignore[union-attr]
+        for column in row.columns
+    )

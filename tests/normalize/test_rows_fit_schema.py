@@ -13,6 +13,7 @@ from psycopg import sql
 
 from sentinel.datasets import dataset_by_socrata_id
 from sentinel.normalize import normalize_page
+from sentinel.records import copy_values
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +37,7 @@ def test_rows_of_every_real_sample_copy_into_the_canonical_tables(db: psycopg.Co
     for path, socrata_id in realdata_samples(realdata):
         batch = normalize_page(dataset_by_socrata_id(socrata_id), list(read_dataset_file(path, socrata_id)))
         for table, rows in batch.rows.items():
-            _copy(db, table, rows[0].columns, [r.copy_values() for r in rows])
+            _copy(db, table, rows[0].columns, [copy_values(r) for r in rows])
             copied[table] = copied.get(table, 0) + len(rows)
     assert set(copied) == {
         "violations",
