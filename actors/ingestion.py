@@ -185,6 +185,7 @@ class _Partition:
     fetch_batch: Any = None  # its CopyBatch ref
     fetch_after: Cursor | None = None  # the cursor that fetch reads after
     commits: deque[Any] = field(default_factory=deque)
+    finish: Any = None  # the writer's finish_partition ref, once every page is committed
     wants_fetch: bool = False
     exhausted: bool = False
 
@@ -262,7 +263,7 @@ class IngestCoordinator:
 
         active: dict[Any, _Partition] = {}  # ObjectRef in flight -> its partition
         partitions: list[_Partition] = []
-        while queue or partitions:
+        while queue or partitions or active:
             while queue and len(partitions) < self._shape.active_partitions:
                 task = queue.popleft()
                 if summaries[task.dataset].error:
@@ -277,6 +278,13 @@ class IngestCoordinator:
             ref = ready[0]
             part = active.pop(ref)
             summary = summaries[part.task.dataset]
+            if ref is part.finish:
+                try:
+                    ray.get(ref)
+                except RayTaskError as error:
+                    summary.error = summary.error or str(_cause(error))
+                self._partition_done(conn, part, summary, remaining, started)
+                continue
             try:
                 if ref is part.fetch:
                     self._on_fetched(part, ref, run_id, summary, active)
@@ -292,19 +300,29 @@ class IngestCoordinator:
                 part.exhausted, part.wants_fetch = True, False
                 log.error("dataset failed", extra={"dataset": part.task.dataset, "error": str(cause)})
             if part.exhausted and part.fetch is None and not part.commits:
-                partitions.remove(part)
-                if not summary.error:
-                    try:
-                        ray.get(part.writer.finish_partition.remote(part.task, run_id))
-                    except RayTaskError as error:
-                        summary.error = str(_cause(error))
-                remaining[part.task.dataset] -= 1
-                if remaining[part.task.dataset] == 0:
-                    self._finish_dataset(conn, part.task.dataset, summary, started)
+                partitions.remove(part)  # its slot goes to the next partition now
+                if summary.error:
+                    self._partition_done(conn, part, summary, remaining, started)
+                else:
+                    # Not waited for here: behind a busy writer's queue that stalled every other partition.
+                    part.finish = part.writer.finish_partition.remote(part.task, run_id)
+                    active[part.finish] = part
 
         for name in remaining:
             if not self._done[name]:  # a failed dataset's partitions were dropped before the last one finished
                 self._finish_dataset(conn, name, summaries[name], started)
+
+    def _partition_done(
+        self,
+        conn: psycopg.Connection,
+        part: _Partition,
+        summary: DatasetSummary,
+        remaining: dict[str, int],
+        started: dict[str, float],
+    ) -> None:
+        remaining[part.task.dataset] -= 1
+        if remaining[part.task.dataset] == 0:
+            self._finish_dataset(conn, part.task.dataset, summary, started)
 
     def _start(self, task: PartitionTask, index: int) -> _Partition:
         borough = task.partition if task.partition in BOROUGH_PARTITIONS else str(1 + index % 5)
