@@ -1,38 +1,39 @@
 """Ingestion on Ray: fetcher actors page partitions in parallel, five borough normalizers normalize, writers
-COPY and merge, and a coordinator plans the run, keeps the pipeline full but bounded, and reports progress.
+COPY and merge (actors/fetcher.py, normalizer.py, writer.py), and the coordinator here plans the run, keeps
+the pipeline full but bounded, and reports progress.
 
 Every actor is a thin shell over sentinel.ingest / sentinel.normalize. A page crosses the pipeline as bytes: the
 JSON the source sent (fetcher -> normalizer), then COPY text (normalizer -> writer), never as pickled row objects.
 The fetcher does not parse the page: the normalizer, which parses it anyway, reports where it ends (`PageMeta`),
 and the coordinator fetches the next page from there. Fetches and normalizations are pure reads,
 so their actors restart and retry a lost call (`max_task_retries`); a page's write commits its rows and its
-watermark together, so a killed run resumes after its last committed page.
+watermark together, so a killed run resumes after its last committed page. The stage actors ask for 0.1 CPU:
+they mostly wait on HTTP and PostgreSQL, and small shares let the whole pipeline be placed on a 2-CPU Ray (an
+actor Ray cannot place leaves its partitions waiting forever).
 """
 
 from __future__ import annotations
 
-import gc
 import logging
-import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import psycopg
 import ray
 from ray.exceptions import RayTaskError
 
+from actors.fetcher import Fetcher
+from actors.normalizer import BoroughNormalizer
+from actors.writer import Writer
 from sentinel.datasets import OTHER_PARTITION, DatasetConfig, load_datasets
 from sentinel.ingest import pipeline
-from sentinel.ingest.copy_batch import CopyBatch, encode_batch
+from sentinel.ingest.pages import PageMeta
 from sentinel.ingest.pipeline import DatasetSummary, OutOfOrderCommitError, PartitionTask
 from sentinel.ingest.run import ingestion_run, reconcile
 from sentinel.ingest.socrata import Cursor, SchemaDriftError, SocrataSource, SourceUnavailableError, cursor_after
 from sentinel.ingest.writer import WriteStats
-from sentinel.normalize import cyclic_gc_paused, normalize_page
 
 if TYPE_CHECKING:
     from sentinel.settings import Settings
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BOROUGH_PARTITIONS = ("1", "2", "3", "4", "5")
-# The pipeline's ten actors mostly wait on HTTP and PostgreSQL; small CPU shares let the whole pipeline be placed
-# on a 2-CPU Ray (an actor Ray cannot place leaves its partitions waiting forever).
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,104 +73,6 @@ class PipelineShape:
                 **overrides,
             }
         )
-
-
-@dataclass(frozen=True, slots=True)
-class PageMeta:
-    rows: int
-    last_row: dict[str, Any] | None
-    max_updated_at: str | None
-
-
-@ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=3)
-class Fetcher:
-    """Runs `fetch_threads` requests at once (a threaded actor); each thread has its own HTTP session."""
-
-    def __init__(self, source_url: str, app_token: str | None):
-        self._source_url, self._app_token = source_url, app_token
-        self._local = threading.local()
-        self._sources: list[SocrataSource] = []
-
-    def _source(self) -> SocrataSource:
-        source = getattr(self._local, "source", None)
-        if source is None:
-            source = self._local.source = SocrataSource(self._source_url, self._app_token)
-            self._sources.append(source)
-        return source
-
-    def fetch(self, task: PartitionTask, cursor: Cursor | None, limit: int) -> bytes:
-        return self._source().page_body(
-            task.socrata_id, where=task.where, cursor=cursor, incremental=task.incremental, limit=limit
-        )
-
-    def retries(self) -> int:
-        return sum(source.retries for source in self._sources)
-
-
-@ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=3)
-class BoroughNormalizer:
-    def __init__(self, borough: str, catalog: dict[str, DatasetConfig]):
-        self.borough = borough
-        self._catalog = catalog
-        # What the worker imported so far (Ray, pydantic, the catalog) lives as long as the process: out of the
-        # cyclic GC's sight, its full collections stop rescanning it.
-        gc.freeze()
-
-    @ray.method(num_returns=2)
-    def normalize(self, dataset: str, body: bytes) -> tuple[PageMeta, CopyBatch]:
-        with cyclic_gc_paused():  # the parse too: a page is ~300,000 new tracked objects
-            rows = orjson.loads(body)
-            meta = PageMeta(len(rows), rows[-1] if rows else None, pipeline.page_max_updated_at(rows))
-            return meta, encode_batch(normalize_page(self._catalog[dataset], rows))
-
-
-@ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=2)
-class Writer:
-    def __init__(self, database_url: str):
-        self._database_url = database_url
-        self._conn = self._open()
-
-    def _open(self) -> psycopg.Connection:
-        return psycopg.connect(self._database_url, autocommit=True, application_name="vsentinel-ingest-writer")
-
-    def _run(self, step: Callable[[psycopg.Connection], Any]) -> Any:
-        """Runs one transactional step; a connection the server dropped is replaced and the step retried once
-        (safe: the step's transaction rolled back, and a page whose predecessor moved on is refused)."""
-        if self._conn.closed or self._conn.broken:
-            self._conn = self._open()
-        try:
-            return step(self._conn)
-        except psycopg.OperationalError:
-            self._conn.close()
-            self._conn = self._open()
-            return step(self._conn)
-
-    def commit(
-        self,
-        batch: CopyBatch,
-        task: PartitionTask,
-        read_after: Cursor | None,
-        meta: PageMeta,
-        rows_committed: int,
-        run_id: int,
-    ) -> WriteStats:
-        assert meta.last_row is not None
-        last_row = meta.last_row
-        return self._run(
-            lambda conn: pipeline.commit_page(
-                conn,
-                batch,
-                task=task,
-                read_after=read_after,
-                last_row=last_row,
-                max_updated_at=meta.max_updated_at,
-                rows_committed=rows_committed,
-                run_id=run_id,
-            )
-        )
-
-    def finish_partition(self, task: PartitionTask, run_id: int) -> None:
-        self._run(lambda conn: pipeline.finish_partition(conn, task, run_id))
 
 
 @dataclass(slots=True)

@@ -1,6 +1,6 @@
 """The steps of an ingestion run, as plain functions over a connection and a Socrata source.
 
-The Ray actors (actors/ingestion.py) and the serial runner (sentinel/ingest/local.py) call the same steps:
+The Ray actors (actors/ingestion.py and its stages) and the serial runner (sentinel/ingest/run.py) call the same steps:
 plan partitions -> read pages -> normalize -> `commit_page` (rows + rejects + watermark in one transaction)
 -> finish the partition -> reconcile deletions -> finish the run.
 """
@@ -225,11 +225,6 @@ def finish_partition(conn: psycopg.Connection, task: PartitionTask, run_id: int)
         mark.completed = True
         mark.last_id = None
         watermarks.save(conn, mark, run_id)
-
-
-def page_max_updated_at(rows: list[dict[str, Any]]) -> str | None:
-    # Fixed timestamps of one format compare correctly as strings.
-    return max((r[":updated_at"] for r in rows if ":updated_at" in r), default=None)
 
 
 # --- deletions --------------------------------------------------------------------------------------------

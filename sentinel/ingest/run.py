@@ -13,10 +13,9 @@ import psycopg
 
 from sentinel.datasets import DatasetConfig, load_datasets
 from sentinel.ingest import pipeline
-from sentinel.ingest.copy_batch import encode_batch
+from sentinel.ingest.pages import normalize_body
 from sentinel.ingest.pipeline import DatasetSummary, PartitionResult, PartitionTask
 from sentinel.ingest.socrata import Cursor, SchemaDriftError, SocrataSource, SourceUnavailableError, cursor_after
-from sentinel.normalize import normalize_page
 
 log = logging.getLogger(__name__)
 
@@ -72,31 +71,31 @@ def read_partition(
     cursor: Cursor | None = task.cursor
     committed = task.rows_committed
     while True:
-        rows = source.page(
+        body = source.page_body(
             task.socrata_id, where=task.where, cursor=cursor, incremental=task.incremental, limit=options.page_size
         )
-        if not rows:
+        meta, batch = normalize_body(config, body)
+        if meta.last_row is None:
             break
-        batch = encode_batch(normalize_page(config, rows))
-        committed += len(rows)
+        committed += meta.rows
         stats = pipeline.commit_page(
             conn,
             batch,
             task=task,
             read_after=cursor,
-            last_row=rows[-1],
-            max_updated_at=pipeline.page_max_updated_at(rows),
+            last_row=meta.last_row,
+            max_updated_at=meta.max_updated_at,
             rows_committed=committed,
             run_id=run_id,
         )
-        result.fetched += len(rows)
+        result.fetched += meta.rows
         result.pages += 1
         result.stats.add(stats)
         if options.on_progress:
-            options.on_progress(task.dataset, task.partition, len(rows))
-        if len(rows) < options.page_size:
+            options.on_progress(task.dataset, task.partition, meta.rows)
+        if meta.rows < options.page_size:
             break
-        cursor = cursor_after(rows) if task.incremental else Cursor(row_id=rows[-1][":id"])
+        cursor = cursor_after([meta.last_row]) if task.incremental else Cursor(row_id=meta.last_row[":id"])
     pipeline.finish_partition(conn, task, run_id)
     return result
 

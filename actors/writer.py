@@ -1,0 +1,65 @@
+"""The writer actor: commits a page (its rows, rejects and watermark in one transaction) and finishes partitions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import ray
+
+from sentinel.ingest import pipeline
+from sentinel.ingest.copy_batch import CopyBatch
+from sentinel.ingest.pages import PageMeta
+from sentinel.ingest.pipeline import PartitionTask
+from sentinel.ingest.socrata import Cursor
+from sentinel.ingest.writer import WriteStats
+
+
+@ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=2)
+class Writer:
+    def __init__(self, database_url: str):
+        self._database_url = database_url
+        self._conn = self._open()
+
+    def _open(self) -> psycopg.Connection:
+        return psycopg.connect(self._database_url, autocommit=True, application_name="vsentinel-ingest-writer")
+
+    def _run(self, step: Callable[[psycopg.Connection], Any]) -> Any:
+        """Runs one transactional step; a connection the server dropped is replaced and the step retried once
+        (safe: the step's transaction rolled back, and a page whose predecessor moved on is refused)."""
+        if self._conn.closed or self._conn.broken:
+            self._conn = self._open()
+        try:
+            return step(self._conn)
+        except psycopg.OperationalError:
+            self._conn.close()
+            self._conn = self._open()
+            return step(self._conn)
+
+    def commit(
+        self,
+        batch: CopyBatch,
+        task: PartitionTask,
+        read_after: Cursor | None,
+        meta: PageMeta,
+        rows_committed: int,
+        run_id: int,
+    ) -> WriteStats:
+        assert meta.last_row is not None
+        last_row = meta.last_row
+        return self._run(
+            lambda conn: pipeline.commit_page(
+                conn,
+                batch,
+                task=task,
+                read_after=read_after,
+                last_row=last_row,
+                max_updated_at=meta.max_updated_at,
+                rows_committed=rows_committed,
+                run_id=run_id,
+            )
+        )
+
+    def finish_partition(self, task: PartitionTask, run_id: int) -> None:
+        self._run(lambda conn: pipeline.finish_partition(conn, task, run_id))
