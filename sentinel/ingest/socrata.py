@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
+import urllib3
 from sodapy import Socrata, utils
 from tenacity import (
     RetryCallState,
@@ -122,10 +123,17 @@ class SocrataSource:
         resource = utils.format_new_api_request(dataid=dataset_id, content_type="json")
         query = utils.clear_empty_values({f"${name}": value for name, value in params.items()})
         response = client.session.get(f"{client.uri_prefix}{client.domain}{resource}", params=query,
-                                      timeout=client.timeout)  # fmt: skip
+                                      timeout=client.timeout, stream=True)  # fmt: skip
         if response.status_code not in (200, 202):
             utils.raise_for_status(response)
-        body = response.content
+        # One read of the whole body: requests' `.content` joins it from 10 KB chunks in Python, which was three
+        # quarters of a fetcher's CPU. urllib3's errors are raised as the requests errors the retry policy knows.
+        try:
+            body = response.raw.read(decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError as error:
+            raise requests.Timeout(error) from error
+        except urllib3.exceptions.HTTPError as error:  # a body cut short, a broken connection, bad gzip
+            raise requests.ConnectionError(error) from error
         if response.status_code == 202 or body[:64].lstrip()[:1] != b"[":
             raise _RetryLaterError(f"{dataset_id}: answer was not a JSON array (HTTP {response.status_code})")
         return body
