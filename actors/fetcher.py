@@ -17,19 +17,14 @@ class Fetcher:
     def __init__(self, source_url: str, app_token: str | None):
         self._source_url, self._app_token = source_url, app_token
         self._local = threading.local()
-        self._sources: list[SocrataSource] = []
 
     def _source(self) -> SocrataSource:
         source = getattr(self._local, "source", None)
         if source is None:
             source = self._local.source = SocrataSource(self._source_url, self._app_token)
-            self._sources.append(source)
         return source
 
     def fetch(self, task: PartitionTask, cursor: Cursor | None, limit: int) -> bytes:
         return self._source().page_body(
             task.socrata_id, where=task.where, cursor=cursor, incremental=task.incremental, limit=limit
         )
-
-    def retries(self) -> int:
-        return sum(source.retries for source in self._sources)
