@@ -59,7 +59,7 @@ class PipelineShape:
     # 10,000 rows: a page parsed by orjson peaks at ~15x its JSON size in a normalizer, so 20,000-row pages put
     # the pipeline over 2 GB; 5,000 paid more per-page overhead than it saved (benchmarks/RESULTS.md).
     page_size: int = 10_000
-    active_partitions: int = 4
+    active_partitions: int = 5  # every borough of a dataset at once: none waits for another to finish
     pages_in_flight: int = 2  # per partition: fetched but not yet committed
 
     @classmethod
