@@ -242,7 +242,7 @@ def column_attribute(column: str) -> str:
 
 def copy_values(row: Row) -> tuple[Any, ...]:
     """The row's values in the order of its `columns`, `raw` as JSON text (which COPY accepts for json)."""
-    return tuple(
-        orjson.dumps(row.raw).decode() if column == "raw" else getattr(row, column_attribute(column))  # type: ignore[union-attr]
-        for column in row.columns
-    )
+    values = [getattr(row, column_attribute(column)) for column in row.columns]
+    if row.columns[-1] == "raw":
+        values[-1] = orjson.dumps(values[-1]).decode()
+    return tuple(values)

@@ -100,10 +100,11 @@ def line_encoder(row_type: type[Row]) -> Callable[[Row], bytes | None]:
             parts.append(f"{{NULL if r.{attribute} is None else {value}}}")
         if "None" in kind:
             nulls.append(f"(r.{attribute} is None)")
-    # The generated source holds only attribute names of our own dataclasses and literal tabs.
     text = "\t".join(parts) + ("\t" if has_raw else "")
-    line_and_nulls = eval(f'lambda r: (f"{text}", {" + ".join(nulls) or "0"})', {"NULL": NULL, "DATE_TEXT": _DATE_TEXT})  # noqa: S307
     tabs = text.count("\t")
+    # The source holds only attribute names of our own dataclasses, literal tabs and the two names below.
+    source = f'lambda r: (f"{text}", {" + ".join(nulls) or "0"})'
+    line_and_nulls = eval(source, {"NULL": NULL, "DATE_TEXT": _DATE_TEXT})  # noqa: S307
 
     def encode(row: Row) -> bytes | None:
         line, null_count = line_and_nulls(row)
