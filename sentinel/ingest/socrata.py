@@ -181,10 +181,6 @@ class SocrataSource:
             params["where"] = clause
         return self._get_body(dataset_id, **params)
 
-    def page(self, dataset_id: str, **query: Any) -> list[dict[str, Any]]:
-        """`page_body`, parsed (the serial runner's form; the Ray fetchers pass the bytes on)."""
-        return orjson.loads(self.page_body(dataset_id, **query))
-
     def count(self, dataset_id: str, where: str | None = None) -> int:
         params: dict[str, Any] = {"select": "count(*) AS n"}
         if where:
