@@ -63,15 +63,12 @@ class PipelineShape:
     pages_in_flight: int = 2  # per partition: fetched but not yet committed
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> PipelineShape:
+    def from_settings(cls, settings: Settings, *, page_size: int | None = None) -> PipelineShape:
         return cls(
-            **{
-                "fetchers": settings.ingest_fetchers,
-                "fetch_threads": settings.ingest_fetch_threads,
-                "writers": settings.ingest_writers,
-                "page_size": settings.ingest_page_size,
-                **overrides,
-            }
+            fetchers=settings.ingest_fetchers,
+            fetch_threads=settings.ingest_fetch_threads,
+            writers=settings.ingest_writers,
+            page_size=page_size or settings.ingest_page_size,
         )
 
 
@@ -255,7 +252,7 @@ class IngestCoordinator:
         if meta.rows < self._shape.page_size or meta.last_row is None:
             part.exhausted = True
             return
-        part.cursor = cursor_after([meta.last_row]) if part.task.incremental else Cursor(row_id=meta.last_row[":id"])
+        part.cursor = cursor_after(meta.last_row, part.task.incremental)
         if len(part.commits) < self._shape.pages_in_flight:
             self._submit_fetch(part, active)
         else:

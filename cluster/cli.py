@@ -184,7 +184,7 @@ def ingest(
             app_token=app_token or settings.socrata_app_token,
             datasets=chosen,
             incremental=incremental and not full,
-            shape=PipelineShape.from_settings(settings, page_size=page_size or settings.ingest_page_size),
+            shape=PipelineShape.from_settings(settings, page_size=page_size),
             console=console,
         )
         _evaluate_alerts(services.database_url, result.run_id)

@@ -1,8 +1,8 @@
 """The steps of an ingestion run, as plain functions over a connection and a Socrata source.
 
-The Ray actors (actors/ingestion.py and its stages) and the serial runner (sentinel/ingest/run.py) call the same steps:
-plan partitions -> read pages -> normalize -> `commit_page` (rows + rejects + watermark in one transaction)
--> finish the partition -> reconcile deletions -> finish the run.
+The Ray actors (actors/ingestion.py and its stages) and the serial runner (sentinel/ingest/run.py) call the
+same steps: plan partitions -> read pages -> normalize -> `commit_page` (rows + rejects + watermark in one
+transaction) -> finish the partition -> reconcile deletions -> finish the run.
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ def read_partition(
             options.on_progress(task.dataset, task.partition, meta.rows)
         if meta.rows < options.page_size:
             break
-        cursor = cursor_after([meta.last_row]) if task.incremental else Cursor(row_id=meta.last_row[":id"])
+        cursor = cursor_after(meta.last_row, task.incremental)
     pipeline.finish_partition(conn, task, run_id)
     return result
 

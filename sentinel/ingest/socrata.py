@@ -203,12 +203,14 @@ class SocrataSource:
                     yield str(key).strip()
             if len(rows) < page_size:
                 return
-            cursor = Cursor(row_id=rows[-1][":id"])
+            cursor = cursor_after(rows[-1], incremental=False)
 
 
-def cursor_after(rows: list[dict[str, Any]]) -> Cursor:
-    last = rows[-1]
-    return Cursor(updated_at=last.get(":updated_at"), row_id=last.get(":id"))
+def cursor_after(last_row: dict[str, Any], incremental: bool) -> Cursor:
+    """Where the next page of a partition starts: after this row's (:updated_at, :id), or its :id for a full read."""
+    if incremental:
+        return Cursor(updated_at=last_row.get(":updated_at"), row_id=last_row.get(":id"))
+    return Cursor(row_id=last_row[":id"])
 
 
 def parse_socrata_time(value: str | None) -> datetime | None:

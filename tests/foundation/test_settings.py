@@ -85,3 +85,9 @@ def test_the_ingestion_pipeline_shape_comes_from_settings(monkeypatch):
     shape = PipelineShape.from_settings(load_settings(), page_size=500)
     assert (shape.fetchers, shape.fetch_threads, shape.writers, shape.page_size) == (3, 4, 1, 500)
     assert PipelineShape.from_settings(load_settings(ingest_page_size=2000)).page_size == 2000
+
+
+def test_the_pipeline_shape_defaults_are_the_settings_defaults():
+    from actors.ingestion import PipelineShape
+
+    assert PipelineShape() == PipelineShape.from_settings(load_settings())
