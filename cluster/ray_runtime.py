@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 import ray
 
@@ -104,9 +106,28 @@ def set_serve_ingress_environment(ingress: str) -> None:
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free now, between Ray's worker ports (10002-19999) and the kernel's ephemeral range.
+
+    A port from bind(0) lies inside the ephemeral range, where the kernel also picks the local port of every
+    outgoing connection: in the seconds before HAProxy bound one, a connection took it and HAProxy failed to
+    start (seen once in a full test run)."""
+    low = _ephemeral_range_start()
+    for _ in range(200):
+        port = random.randrange(20_000, low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))  # noqa: S104 -- HAProxy binds all interfaces: check the same
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port between 20000 and {low}")
+
+
+def _ephemeral_range_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default; other systems start theirs higher
 
 
 def shutdown() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import ray
@@ -45,6 +46,9 @@ def test_haproxy_ingress_gets_free_ports_and_keeps_what_the_user_set(monkeypatch
     assert env["RAY_SERVE_HAPROXY_STATS_PORT"] == "18404"
     chosen = [int(env[name]) for name in names if name.endswith("_PORT") and name != "RAY_SERVE_HAPROXY_STATS_PORT"]
     assert len(set(chosen)) == 3 and all(port not in (8500, 9500, 9101) for port in chosen)
+    # Outside Ray's worker ports and below the kernel's ephemeral range, where outgoing connections take theirs.
+    ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    assert all(20_000 <= port < ephemeral for port in chosen)
 
 
 def test_proxy_ingress_turns_haproxy_off(monkeypatch):
