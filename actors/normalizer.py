@@ -12,6 +12,7 @@ import ray
 
 from sentinel.datasets import DatasetConfig
 from sentinel.ingest.copy_batch import CopyBatch
+from sentinel.ingest.heap import keep_freed_memory
 from sentinel.ingest.pages import PageMeta, normalize_body
 
 
@@ -23,6 +24,7 @@ class BoroughNormalizer:
         # What the worker imported so far (Ray, pydantic, the catalog) lives as long as the process: out of the
         # cyclic GC's sight, its full collections stop rescanning it.
         gc.freeze()
+        keep_freed_memory()
 
     @ray.method(num_returns=2)
     def normalize(self, dataset: str, body: bytes) -> tuple[PageMeta, CopyBatch]:
