@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import psycopg
 
@@ -32,7 +33,21 @@ HZ = os.sysconf("SC_CLK_TCK")
 ROLES = ("Fetcher", "BoroughNormalizer", "Writer", "IngestCoordinator")
 
 
-def cpu_by_process() -> dict[str, tuple[str, float]]:
+class Usage(NamedTuple):
+    """CPU seconds in user and kernel mode, and minor page faults (memory the kernel had to map and zero)."""
+
+    user: float
+    system: float
+    faults: int
+
+    def __sub__(self, other: Usage) -> Usage:  # type: ignore[override]
+        return Usage(self.user - other.user, self.system - other.system, self.faults - other.faults)
+
+    def __add__(self, other: Usage) -> Usage:  # type: ignore[override]
+        return Usage(self.user + other.user, self.system + other.system, self.faults + other.faults)
+
+
+def cpu_by_process() -> dict[str, tuple[str, Usage]]:
     out = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -40,7 +55,7 @@ def cpu_by_process() -> dict[str, tuple[str, float]]:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # the process ended between listing and reading
-        out[pid] = (cmd, (int(fields[11]) + int(fields[12])) / HZ)
+        out[pid] = (cmd, Usage(int(fields[11]) / HZ, int(fields[12]) / HZ, int(fields[7])))
     return out
 
 
@@ -84,14 +99,16 @@ def main() -> None:
             seconds, after, busy_after = time.perf_counter() - started, cpu_by_process(), machine_busy()
             stop_pipeline(url, server.url, None, shape)
         rows = result.summaries[0].fetched
-        per_role: collections.Counter[str] = collections.Counter()
-        for pid, (cmd, cpu) in after.items():
+        per_role: dict[str, Usage] = collections.defaultdict(lambda: Usage(0.0, 0.0, 0))
+        for pid, (cmd, usage) in after.items():
             label = "driver" if pid == str(os.getpid()) else role(cmd, name)
-            per_role[label] += cpu - before.get(pid, (cmd, 0.0))[1]
+            per_role[label] += usage - before.get(pid, (cmd, Usage(0.0, 0.0, 0)))[1]
         busy, total = (busy_after[0] - busy_before[0]) / HZ, (busy_after[1] - busy_before[1]) / HZ
         print(f"{rows} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s; machine busy {busy / total:.0%}")
-        for name_, cpu in per_role.most_common():
-            print(f"  {name_:28s} {cpu:7.1f} CPU-s {cpu / rows * 1e6:6.1f} us/row")
+        print(f"  {'':28s} {'CPU-s':>7s} {'us/row':>7s} {'of it sys':>9s} {'faults/row':>10s}")
+        for label, u in sorted(per_role.items(), key=lambda item: -(item[1].user + item[1].system)):
+            cpu, per_row = u.user + u.system, 1e6 / rows
+            print(f"  {label:28s} {cpu:7.1f} {cpu * per_row:7.1f} {u.system * per_row:9.1f} {u.faults / rows:10.2f}")
     finally:
         with psycopg.connect(bench.ADMIN, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
