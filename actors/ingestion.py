@@ -56,6 +56,9 @@ class PipelineShape:
     fetchers: int = 1
     fetch_threads: int = 2  # concurrent requests per fetcher process
     writers: int = 1
+    # Each writer thread has its own connection: one partition's page merges on one PostgreSQL backend while
+    # another's merges on the other core (an incremental run's merges otherwise ran one after another).
+    write_connections: int = 2
     # 10,000 rows: a page parsed by orjson peaks at ~15x its JSON size in a normalizer, so 20,000-row pages put
     # the pipeline over 2 GB; 5,000 paid more per-page overhead than it saved (benchmarks/RESULTS.md).
     page_size: int = 10_000
@@ -68,6 +71,7 @@ class PipelineShape:
             fetchers=settings.ingest_fetchers,
             fetch_threads=settings.ingest_fetch_threads,
             writers=settings.ingest_writers,
+            write_connections=settings.ingest_write_connections,
             page_size=page_size or settings.ingest_page_size,
         )
 
@@ -82,7 +86,8 @@ class _Partition:
     fetch: Any = None  # the PageMeta ref of the page in flight (fetched, then normalized)
     fetch_batch: Any = None  # its CopyBatch ref
     fetch_after: Cursor | None = None  # the cursor that fetch reads after
-    commits: deque[Any] = field(default_factory=deque)
+    commit: Any = None  # the writer's ref of the page being committed: one at a time, so pages commit in order
+    to_commit: deque[tuple[Any, Cursor | None, PageMeta, int]] = field(default_factory=deque)  # fetched, waiting
     finish: Any = None  # the writer's finish_partition ref, once every page is committed
     wants_fetch: bool = False
     exhausted: bool = False
@@ -111,7 +116,8 @@ class IngestCoordinator:
         fetcher = Fetcher.options(max_concurrency=self._shape.fetch_threads)
         self.fetchers = [fetcher.remote(source_url, app_token) for _ in range(self._shape.fetchers)]
         self.normalizers = {b: BoroughNormalizer.remote(b, self._catalog) for b in BOROUGH_PARTITIONS}
-        self.writers = [Writer.remote(database_url) for _ in range(self._shape.writers)]
+        writer = Writer.options(max_concurrency=self._shape.write_connections)
+        self.writers = [writer.remote(database_url) for _ in range(self._shape.writers)]
         self._progress: dict[str, dict[str, int]] = {}
         self._done: dict[str, bool] = {}
         self._next_fetcher = 0
@@ -187,7 +193,7 @@ class IngestCoordinator:
                 if ref is part.fetch:
                     self._on_fetched(part, ref, run_id, summary, active)
                 else:
-                    self._on_committed(part, ref, summary, active)
+                    self._on_committed(part, ref, run_id, summary, active)
             except Exception as error:
                 cause = _cause(error)
                 if not isinstance(
@@ -196,8 +202,9 @@ class IngestCoordinator:
                     raise
                 summary.error = summary.error or str(cause)
                 part.exhausted, part.wants_fetch = True, False
+                part.to_commit.clear()  # pages after a failed one would be refused as out of order anyway
                 log.error("dataset failed", extra={"dataset": part.task.dataset, "error": str(cause)})
-            if part.exhausted and part.fetch is None and not part.commits:
+            if part.exhausted and part.fetch is None and part.commit is None and not part.to_commit:
                 partitions.remove(part)  # its slot goes to the next partition now
                 if summary.error:
                     self._partition_done(conn, part, summary, remaining, started)
@@ -246,23 +253,34 @@ class IngestCoordinator:
         summary.fetched += meta.rows
         if meta.rows:
             part.committed_rows += meta.rows
-            commit = part.writer.commit.remote(batch, part.task, part.fetch_after, meta, part.committed_rows, run_id)
-            part.commits.append(commit)
-            active[commit] = part
+            part.to_commit.append((batch, part.fetch_after, meta, part.committed_rows))
+            self._submit_commit(part, run_id, active)
         if meta.rows < self._shape.page_size or meta.last_row is None:
             part.exhausted = True
             return
         part.cursor = cursor_after(meta.last_row, part.task.incremental)
-        if len(part.commits) < self._shape.pages_in_flight:
+        if len(part.to_commit) + (part.commit is not None) < self._shape.pages_in_flight:
             self._submit_fetch(part, active)
         else:
             part.wants_fetch = True  # backpressure: fetch again when a commit lands
 
-    def _on_committed(self, part: _Partition, ref: Any, summary: DatasetSummary, active: dict[Any, _Partition]) -> None:
-        part.commits.remove(ref)
+    def _submit_commit(self, part: _Partition, run_id: int, active: dict[Any, _Partition]) -> None:
+        """The partition's next fetched page goes to its writer once the one before it has committed: the
+        writer runs pages of different partitions at once, and a page must never overtake its predecessor."""
+        if part.commit is not None or not part.to_commit:
+            return
+        batch, read_after, meta, committed_rows = part.to_commit.popleft()
+        part.commit = part.writer.commit.remote(batch, part.task, read_after, meta, committed_rows, run_id)
+        active[part.commit] = part
+
+    def _on_committed(
+        self, part: _Partition, ref: Any, run_id: int, summary: DatasetSummary, active: dict[Any, _Partition]
+    ) -> None:
+        part.commit = None
         stats: WriteStats = ray.get(ref)
         summary.add_stats(stats)
         self._progress[part.task.dataset][part.task.partition] += stats.inserted + stats.updated + stats.unchanged
+        self._submit_commit(part, run_id, active)
         if part.wants_fetch and part.fetch is None:
             self._submit_fetch(part, active)
 
@@ -271,7 +289,8 @@ class IngestCoordinator:
     ) -> None:
         if not summary.error:
             try:
-                summary.deleted = reconcile(conn, self._source, self._catalog[name])
+                changed = summary.inserted + summary.updated
+                summary.deleted = reconcile(conn, self._source, self._catalog[name], changed=changed)
             except (SchemaDriftError, SourceUnavailableError) as error:
                 summary.error = str(error)
         summary.seconds = time.perf_counter() - started[name]

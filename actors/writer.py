@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -18,9 +19,13 @@ from sentinel.ingest.writer import WriteStats
 
 @ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=2)
 class Writer:
+    """Runs as a threaded actor (`max_concurrency` = connections): each thread commits on its own connection.
+    Ray does not order a threaded actor's calls, so the coordinator sends a partition's next page only after
+    the one before it committed."""
+
     def __init__(self, database_url: str):
         self._database_url = database_url
-        self._conn = self._open()
+        self._local = threading.local()
 
     def _open(self) -> psycopg.Connection:
         return psycopg.connect(self._database_url, autocommit=True, application_name="vsentinel-ingest-writer")
@@ -28,14 +33,15 @@ class Writer:
     def _run(self, step: Callable[[psycopg.Connection], Any]) -> Any:
         """Runs one transactional step; a connection the server dropped is replaced and the step retried once
         (safe: the step's transaction rolled back, and a page whose predecessor moved on is refused)."""
-        if self._conn.closed or self._conn.broken:
-            self._conn = self._open()
+        conn: psycopg.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            conn = self._local.conn = self._open()
         try:
-            return step(self._conn)
+            return step(conn)
         except psycopg.OperationalError:
-            self._conn.close()
-            self._conn = self._open()
-            return step(self._conn)
+            conn.close()
+            conn = self._local.conn = self._open()
+            return step(conn)
 
     def commit(
         self,

@@ -82,8 +82,10 @@ def test_the_ingestion_pipeline_shape_comes_from_settings(monkeypatch):
 
     monkeypatch.setenv("VS_INGEST_FETCHERS", "3")
     monkeypatch.setenv("VS_INGEST_FETCH_THREADS", "4")
+    monkeypatch.setenv("VS_INGEST_WRITE_CONNECTIONS", "3")
     shape = PipelineShape.from_settings(load_settings(), page_size=500)
     assert (shape.fetchers, shape.fetch_threads, shape.writers, shape.page_size) == (3, 4, 1, 500)
+    assert shape.write_connections == 3
     assert PipelineShape.from_settings(load_settings(ingest_page_size=2000)).page_size == 2000
 
 
