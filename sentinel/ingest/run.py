@@ -112,7 +112,7 @@ def ingest_dataset(
             result = read_partition(conn, source, config, task, run_id, options)
             summary.fetched += result.fetched
             summary.add_stats(result.stats)
-        summary.deleted = reconcile(conn, source, config)
+        summary.deleted = reconcile(conn, source, config, changed=summary.inserted + summary.updated)
     except (SchemaDriftError, SourceUnavailableError) as error:
         summary.error = str(error)
         log.error("dataset failed", extra={"dataset": config.name, "error": str(error)})
@@ -120,9 +120,11 @@ def ingest_dataset(
     return summary
 
 
-def reconcile(conn: psycopg.Connection, source: SocrataSource, config: DatasetConfig) -> int:
+def reconcile(conn: psycopg.Connection, source: SocrataSource, config: DatasetConfig, *, changed: int = 0) -> int:
     """Finds deletions by key-set difference, but only when the counts say the key sets differ: the source's
-    row count against our live records plus the keys we rejected (which the source has and we do not)."""
+    row count against our live records plus the keys we rejected (which the source has and we do not).
+    `changed`: rows this run inserted or updated, which may have left the table's statistics stale."""
+    pipeline.analyze_if_stale(conn, config.target_table, changed)
     live = pipeline.live_count(conn, config)
     if live is None:
         return 0
