@@ -238,11 +238,12 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=PipelineShape().page_size)
     parser.add_argument("--fetchers", type=int, default=PipelineShape().fetchers)
     parser.add_argument("--writers", type=int, default=PipelineShape().writers)
+    parser.add_argument("--write-connections", type=int, default=PipelineShape().write_connections)
     parser.add_argument("--active-partitions", type=int, default=PipelineShape().active_partitions)
     args = parser.parse_args()
     ray_runtime.connect(load_settings(ray_num_cpus=4, ray_object_store_mb=1000), include_dashboard=False)
-    shape = PipelineShape(fetchers=args.fetchers, writers=args.writers, page_size=args.page_size,
-                          active_partitions=args.active_partitions)  # fmt: skip
+    shape = PipelineShape(fetchers=args.fetchers, writers=args.writers, write_connections=args.write_connections,
+                          page_size=args.page_size, active_partitions=args.active_partitions)  # fmt: skip
     for rows in args.rows or [1_000_000]:
         figures = measure(rows, args.changes, shape)
         print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
