@@ -92,6 +92,10 @@ class _Partition:
     wants_fetch: bool = False
     exhausted: bool = False
 
+    @property
+    def uncommitted_pages(self) -> int:
+        return len(self.to_commit) + (self.commit is not None)
+
 
 def _cause(error: BaseException) -> BaseException:
     return error.cause if isinstance(error, RayTaskError) and error.cause is not None else error
@@ -204,7 +208,7 @@ class IngestCoordinator:
                 part.exhausted, part.wants_fetch = True, False
                 part.to_commit.clear()  # pages after a failed one would be refused as out of order anyway
                 log.error("dataset failed", extra={"dataset": part.task.dataset, "error": str(cause)})
-            if part.exhausted and part.fetch is None and part.commit is None and not part.to_commit:
+            if part.exhausted and part.fetch is None and not part.uncommitted_pages:
                 partitions.remove(part)  # its slot goes to the next partition now
                 if summary.error:
                     self._partition_done(conn, part, summary, remaining, started)
@@ -259,7 +263,7 @@ class IngestCoordinator:
             part.exhausted = True
             return
         part.cursor = cursor_after(meta.last_row, part.task.incremental)
-        if len(part.to_commit) + (part.commit is not None) < self._shape.pages_in_flight:
+        if part.uncommitted_pages < self._shape.pages_in_flight:
             self._submit_fetch(part, active)
         else:
             part.wants_fetch = True  # backpressure: fetch again when a commit lands
@@ -289,8 +293,7 @@ class IngestCoordinator:
     ) -> None:
         if not summary.error:
             try:
-                changed = summary.inserted + summary.updated
-                summary.deleted = reconcile(conn, self._source, self._catalog[name], changed=changed)
+                summary.deleted = reconcile(conn, self._source, self._catalog[name], changed=summary.written)
             except (SchemaDriftError, SourceUnavailableError) as error:
                 summary.error = str(error)
         summary.seconds = time.perf_counter() - started[name]

@@ -68,6 +68,11 @@ class DatasetSummary:
     full_replace_detected: bool = False
     error: str | None = None
 
+    @property
+    def written(self) -> int:
+        """Rows this run inserted or updated."""
+        return self.inserted + self.updated
+
     def add_stats(self, stats: WriteStats) -> None:
         self.inserted += stats.inserted
         self.updated += stats.updated

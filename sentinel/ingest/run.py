@@ -112,7 +112,7 @@ def ingest_dataset(
             result = read_partition(conn, source, config, task, run_id, options)
             summary.fetched += result.fetched
             summary.add_stats(result.stats)
-        summary.deleted = reconcile(conn, source, config, changed=summary.inserted + summary.updated)
+        summary.deleted = reconcile(conn, source, config, changed=summary.written)
     except (SchemaDriftError, SourceUnavailableError) as error:
         summary.error = str(error)
         log.error("dataset failed", extra={"dataset": config.name, "error": str(error)})
