@@ -9,6 +9,8 @@ time of incremental runs applying `--changes` changed rows: on the pipeline kept
 scheduler runs them) and on a pipeline started for the run (as a one-off `vsentinel ingest` does). The full load
 starts its own pipeline, as a one-off run does; `kept_pipeline_reload_rows_s` is the same load again, into the
 emptied tables, on the pipeline kept from the first (the rate without the start of eight Ray workers).
+Each size runs in a process of its own; `machine_busy` and `machine_steal` are the shares of the machine's CPU
+that was busy, and that the hypervisor gave to other guests, during the first load.
 Not a test: nothing here gates CI. Needs PostgreSQL on 127.0.0.1:5432 (a scratch database is created and dropped).
 """
 
@@ -22,6 +24,7 @@ import secrets
 import threading
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -116,6 +119,28 @@ class PeakMemory:
         self._thread.join()
 
 
+class MachineShare:
+    """Where the machine's CPU went during a block, from /proc/stat: the busy share, and the share the hypervisor
+    gave to other guests (steal), which moves this VM's figures from hour to hour with no change of ours."""
+
+    def __enter__(self) -> MachineShare:
+        self._start = _cpu_ticks()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        user, nice, system, idle, iowait, irq, softirq, steal = (
+            b - a for a, b in zip(self._start, _cpu_ticks(), strict=True)
+        )
+        total = max(1, user + nice + system + idle + iowait + irq + softirq + steal)
+        self.busy = round((total - idle - iowait) / total, 3)
+        self.steal = round(steal / total, 3)
+
+
+def _cpu_ticks() -> list[int]:
+    with open("/proc/stat") as f:
+        return [int(v) for v in f.readline().split()[1:9]]
+
+
 def _serve_replay(path: str, port: int, admin_token: str) -> None:
     # The store is cached beside the file (benchmarks/.data, gitignored), not in a /tmp file that a terminated
     # server never removes (GBs per run); a store that had changes applied is rebuilt on the next start.
@@ -207,7 +232,7 @@ def measure(rows: int, changes: int, shape: PipelineShape) -> dict:
             run = {"database_url": url, "source_url": server.url, "app_token": None, "shape": shape,
                    "datasets": ["hpd_violations"]}  # fmt: skip
             checkpoint(url)
-            with PeakMemory() as memory:
+            with PeakMemory() as memory, MachineShare() as machine:
                 result = run_ingestion(**run, incremental=False, keep_pipeline=True)
             summary = result.summaries[0]
             assert not summary.error, summary.error
@@ -237,11 +262,20 @@ def measure(rows: int, changes: int, shape: PipelineShape) -> dict:
             "peak_pss_mb": memory.peak / 2**20,
             "peak_pss_by_role_mb": memory.at_peak,
             "memory_sampler_cpu_s": round(memory.cpu_seconds, 1),
+            "machine_busy": machine.busy,
+            "machine_steal": machine.steal,
             "incremental_s": incremental,
         }
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def measure_in_own_process(rows: int, changes: int, shape: PipelineShape) -> dict:
+    """`measure` in a new process with its own Ray: the driver's peak then holds nothing of an earlier size's
+    measurement (the raw COPY buffer of a 1M-row run counted ~90 MB into the 3M driver's peak)."""
+    ray_runtime.connect(load_settings(ray_num_cpus=4, ray_object_store_mb=1000), include_dashboard=False)
+    return measure(rows, changes, shape)
 
 
 def main() -> None:
@@ -254,11 +288,11 @@ def main() -> None:
     parser.add_argument("--write-connections", type=int, default=PipelineShape().write_connections)
     parser.add_argument("--active-partitions", type=int, default=PipelineShape().active_partitions)
     args = parser.parse_args()
-    ray_runtime.connect(load_settings(ray_num_cpus=4, ray_object_store_mb=1000), include_dashboard=False)
     shape = PipelineShape(fetchers=args.fetchers, writers=args.writers, write_connections=args.write_connections,
                           page_size=args.page_size, active_partitions=args.active_partitions)  # fmt: skip
     for rows in args.rows or [1_000_000]:
-        figures = measure(rows, args.changes, shape)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            figures = pool.submit(measure_in_own_process, rows, args.changes, shape).result()
         print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
 
 
