@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import requests
 from sodapy import Socrata
 
-from sentinel.replay.server import ReplayServer
+from sentinel.replay.server import ReplayServer, serve_in_background
+from tests.replay.conftest import sodapy_client
 
 HPD = "wvxf-dwi5"
 
@@ -207,3 +211,22 @@ def test_unknown_dataset_is_dataset_missing(real_server: ReplayServer, client: S
     assert r.json() == {"code": "dataset.missing", "error": True, "message": "Not found", "data": {"id": "abcd-1234"}}
     with pytest.raises(requests.exceptions.HTTPError, match="404"):
         client.get_metadata("abcd-1234")
+
+
+def test_system_fields_spliced_into_stored_rows_match_the_column_by_column_path(tmp_path: Path) -> None:
+    # `:*, *` is served from each row's stored JSON with the system fields put in front by SQLite; naming the
+    # columns builds every row value by value. A row whose fields are all null is stored as `{}`.
+    rows = [{"violationid": "1", "class": "C"}, {"violationid": None, "class": None}, {"violationid": "3"}]
+    (tmp_path / f"{HPD}.json").write_text(json.dumps(rows))
+    with serve_in_background(tmp_path) as server:
+        soda = sodapy_client(server)
+        spliced = soda.get(HPD, select=":*, *", order=":id")
+        named = soda.get(HPD, select=":id, :created_at, :updated_at, violationid, class", order=":id")
+        soda.close()
+    assert spliced == named
+    assert [{k: v for k, v in r.items() if not k.startswith(":")} for r in spliced] == [
+        {"violationid": "1", "class": "C"},
+        {},
+        {"violationid": "3"},
+    ]
+    assert all(set(r) >= {":id", ":created_at", ":updated_at"} and r[":updated_at"].endswith("Z") for r in spliced)
