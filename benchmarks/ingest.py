@@ -8,7 +8,8 @@ workers of the pipeline and the driver; the replay server runs in its own proces
 time of incremental runs applying `--changes` changed rows: on the pipeline kept from the full load (as the
 scheduler runs them) and on a pipeline started for the run (as a one-off `vsentinel ingest` does). The full load
 starts its own pipeline, as a one-off run does; `kept_pipeline_reload_rows_s` is the same load again, into the
-emptied tables, on the pipeline kept from the first (the rate without the start of eight Ray workers).
+emptied tables, on the pipeline kept from the first (the rate without the start of eight Ray workers), and its
+peak memory (the same processes after twice the rows).
 Each size runs in a process of its own; `machine_busy` and `machine_steal` are the shares of the machine's CPU
 that was busy, and that the hypervisor gave to other guests, during the first load.
 Not a test: nothing here gates CI. Needs PostgreSQL on 127.0.0.1:5432 (a scratch database is created and dropped).
@@ -244,7 +245,8 @@ def measure(rows: int, changes: int, shape: PipelineShape) -> dict:
             copy_rate = raw_copy_rate(url)
             empty_tables(url)
             checkpoint(url)
-            reload = run_ingestion(**run, incremental=False, keep_pipeline=True)
+            with PeakMemory() as reload_memory:
+                reload = run_ingestion(**run, incremental=False, keep_pipeline=True)
             assert reload.summaries[0].inserted == summary.fetched, reload.summaries[0]
             incremental = {}
             if changes:
@@ -265,6 +267,7 @@ def measure(rows: int, changes: int, shape: PipelineShape) -> dict:
             "kept_pipeline_reload_rows_s": reload.summaries[0].fetched / reload.seconds,
             "peak_pss_mb": memory.peak / 2**20,
             "peak_pss_by_role_mb": memory.at_peak,
+            "kept_pipeline_reload_peak_pss_mb": reload_memory.peak / 2**20,
             "memory_sampler_cpu_s": round(memory.cpu_seconds, 1),
             "machine_busy": machine.busy,
             "machine_steal": machine.steal,
