@@ -126,7 +126,7 @@ class PeakMemory:
 
 class MachineShare:
     """Where the machine's CPU went during a block, from /proc/stat: the busy share, and the share the hypervisor
-    gave to other guests (steal), which moves this VM's figures from hour to hour with no change of ours."""
+    gave to other guests (steal), one way a VM's figures move from hour to hour with no change of ours."""
 
     def __enter__(self) -> MachineShare:
         self._start = _cpu_ticks()

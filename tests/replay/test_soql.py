@@ -214,8 +214,8 @@ def test_unknown_dataset_is_dataset_missing(real_server: ReplayServer, client: S
 
 
 def test_system_fields_spliced_into_stored_rows_match_the_column_by_column_path(tmp_path: Path) -> None:
-    # `:*, *` is served from each row's stored JSON with the system fields put in front by SQLite; naming the
-    # columns builds every row value by value. A row whose fields are all null is stored as `{}`.
+    # `:*, *` is served from each row's stored JSON with the system fields spliced in front, not re-serialized;
+    # naming the columns builds every row value by value. A row whose fields are all null is stored as `{}`.
     rows = [{"violationid": "1", "class": "C"}, {"violationid": None, "class": None}, {"violationid": "3"}]
     (tmp_path / f"{HPD}.json").write_text(json.dumps(rows))
     with serve_in_background(tmp_path) as server:
