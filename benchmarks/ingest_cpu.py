@@ -30,7 +30,7 @@ from sentinel.db import migrations
 from sentinel.settings import load_settings
 
 HZ = os.sysconf("SC_CLK_TCK")
-ROLES = ("Fetcher", "BoroughNormalizer", "Writer", "IngestCoordinator")
+ROLES = bench.PeakMemory.NAMES  # the pipeline's actor classes, as their workers name themselves
 
 
 class Usage(NamedTuple):
@@ -72,11 +72,6 @@ def role(cmd: str, database: str) -> str:
     return "other"
 
 
-def machine_busy() -> tuple[int, int]:
-    ticks = list(map(int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]))
-    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -94,17 +89,20 @@ def main() -> None:
         with bench.ReplayProcess(path) as server:
             run = {"database_url": url, "source_url": server.url, "app_token": None, "shape": shape,
                    "datasets": ["hpd_violations"]}  # fmt: skip
-            before, busy_before, started = cpu_by_process(), machine_busy(), time.perf_counter()
-            result = run_ingestion(**run, incremental=False, keep_pipeline=True)
-            seconds, after, busy_after = time.perf_counter() - started, cpu_by_process(), machine_busy()
+            before, started = cpu_by_process(), time.perf_counter()
+            with bench.MachineShare() as machine:
+                result = run_ingestion(**run, incremental=False, keep_pipeline=True)
+            seconds, after = time.perf_counter() - started, cpu_by_process()
             stop_pipeline(url, server.url, None, shape)
         rows = result.summaries[0].fetched
         per_role: dict[str, Usage] = collections.defaultdict(lambda: Usage(0.0, 0.0, 0))
         for pid, (cmd, usage) in after.items():
             label = "driver" if pid == str(os.getpid()) else role(cmd, name)
             per_role[label] += usage - before.get(pid, (cmd, Usage(0.0, 0.0, 0)))[1]
-        busy, total = (busy_after[0] - busy_before[0]) / HZ, (busy_after[1] - busy_before[1]) / HZ
-        print(f"{rows} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s; machine busy {busy / total:.0%}")
+        print(
+            f"{rows} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s;"
+            f" machine busy {machine.busy:.0%}, steal {machine.steal:.1%}"
+        )
         print(f"  {'':28s} {'CPU-s':>7s} {'us/row':>7s} {'of it sys':>9s} {'faults/row':>10s}")
         for label, u in sorted(per_role.items(), key=lambda item: -(item[1].user + item[1].system)):
             cpu, per_row = u.user + u.system, 1e6 / rows
