@@ -14,10 +14,15 @@ UV_VERSION := 0.13.9
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3.11 -m venv --clear $(VENV) || python3 -m venv --clear $(VENV)
 
+# Bytecode is compiled at install, for the dependencies and for our own packages: uv does not compile by default,
+# and where PYTHONDONTWRITEBYTECODE is set (this machine's shells set it) no import ever writes a .pyc, so every
+# process compiled what it imported from source. Every Ray worker paid that at its start: `import ray` took
+# 0.59 CPU-s instead of 0.26, a borough normalizer's start 0.8 instead of 0.35 (benchmarks/RESULTS.md).
 $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
+	$(BIN)/python -m compileall -q -j 0 sentinel actors cluster deployments training
 	touch $@
 
 install: $(VENV)/.installed
