@@ -1,11 +1,19 @@
-"""Keeping a page's freed memory for the next page instead of handing it back to the kernel.
+"""Keeping a page's freed memory for the next page instead of handing it back to the kernel, but not the parser's
+oversized scratch.
 
-A normalizer handles pages of one size over and over. orjson parses a page (10k rows, ~11 MB of JSON) into a
-scratch buffer of ~12x its size that glibc maps for the page and unmaps after it, and glibc trims the page's
-freed heap back to the kernel: the next page faults all of that memory in again, page by page, zeroed by the
-kernel. Raising glibc's mmap and trim thresholds keeps it in the process's heap (normalizers went from 1.42 to
-0.42 minor faults and from 3.0 to 1.2 us of kernel time per row, benchmarks/RESULTS.md); what stays resident
-is what the largest page touched.
+A normalizer handles pages of one size over and over. By default glibc trims the page's freed heap back to the
+kernel, and the next page faults all of that memory in again, page by page, zeroed by the kernel. Raising glibc's
+trim threshold keeps it in the process's heap (benchmarks/RESULTS.md: normalizers went from 1.42 to 0.42 minor
+faults and from 3.0 to 1.2 us of kernel time per row).
+
+orjson parses a page (10k rows, ~11 MB of JSON) with a scratch buffer it sizes at ~12x the JSON (~126 MB) and
+touches only ~23 MB of. Kept in the heap (the mmap threshold raised with the trim threshold, as it was at first),
+that buffer left each normalizer's heap at ~295 MB with ~270 MB of it free. The next pages' allocations shifted the
+hole around, so the part of it ever touched, and resident, grew with the rows a normalizer saw: 3M-row loads peaked
+at 1.84-1.96 GB for the pipeline, 1M-row ones at 1.76. Allocations from `SCRATCH_MMAP_THRESHOLD` up get a mapping of
+their own that is unmapped when freed: the parser's scratch is faulted in again on every page (normalizers at 1.0
+faults and 2.2 us of kernel time per row), and each heap stays at ~100 MB: 1.74 GB at 3M. Everything else a page
+allocates (its 11 MB body, its COPY text) is below the threshold and stays.
 """
 
 from __future__ import annotations
@@ -15,13 +23,16 @@ import ctypes
 # mallopt() parameters, from glibc's malloc.h
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-DEFAULT_THRESHOLD = 1 << 30
+TRIM_THRESHOLD = 1 << 30
+# Above a 10k-row HPD page's body and COPY text (11 and 14 MB), below the parser's scratch for a page of more
+# than ~2,500 rows.
+SCRATCH_MMAP_THRESHOLD = 32 << 20
 
 
-def keep_freed_memory(threshold: int = DEFAULT_THRESHOLD) -> bool:
-    """Allocations below `threshold` come from the heap, and the heap is returned to the kernel only when more
-    than `threshold` of it is free. False where the C library is not glibc (nothing changed there)."""
+def keep_freed_memory(mmap_threshold: int = SCRATCH_MMAP_THRESHOLD, trim_threshold: int = TRIM_THRESHOLD) -> bool:
+    """Allocations below `mmap_threshold` come from the heap, and the heap is returned to the kernel only when more
+    than `trim_threshold` of it is free. False where the C library is not glibc (nothing changed there)."""
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # the symbols the process has loaded, libc's among them
     if mallopt is None:
         return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, threshold)) and bool(mallopt(_M_TRIM_THRESHOLD, threshold))
+    return bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold)) and bool(mallopt(_M_TRIM_THRESHOLD, trim_threshold))
