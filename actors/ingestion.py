@@ -47,7 +47,7 @@ BOROUGH_PARTITIONS = ("1", "2", "3", "4", "5")
 class PipelineShape:
     """How wide and how deep the pipeline runs; memory is bounded by active partitions x pages in flight.
 
-    Defaults fit one small machine, where every extra worker process costs ~1 CPU-s to start and shares the
+    Defaults fit one small machine, where every extra worker process costs ~0.4-0.5 CPU-s to start and shares the
     cores with PostgreSQL: one fetcher process with two requests in flight (threads; fetching is waiting), one
     writer (its COPY is PostgreSQL's work either way). Against the remote API on a cluster, more fetchers and
     threads hide its latency: configs/settings.yaml `ingest_*`.

@@ -91,7 +91,7 @@ def run_ingestion(
     """Runs one ingestion on the connected Ray cluster; shows progress when given a console.
 
     With `keep_pipeline` the coordinator and its actors outlive the run and the next run with the same database,
-    source, token and shape uses them again, so a scheduler's incremental runs do not start eleven worker
+    source, token and shape uses them again, so a scheduler's incremental runs do not start eight worker
     processes every time: on 2 cores that was most of a small run's wall time.
     """
     started = time.perf_counter()
