@@ -14,6 +14,9 @@ UV_VERSION := 0.13.9
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3.11 -m venv --clear $(VENV) || python3 -m venv --clear $(VENV)
 
+# PACKAGES are pyproject.toml's [tool.setuptools.packages.find] include: keep the two in step.
+PACKAGES := sentinel actors cluster deployments training
+
 # Bytecode is compiled at install, for the dependencies and for our own packages: uv does not compile by default,
 # and where PYTHONDONTWRITEBYTECODE is set (this machine's shells set it) no import ever writes a .pyc, so every
 # process compiled what it imported from source. Every Ray worker paid that at its start: `import ray` took
@@ -22,7 +25,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
-	$(BIN)/python -m compileall -q -j 0 sentinel actors cluster deployments training
+	$(BIN)/python -m compileall -q -j 0 $(PACKAGES)
 	touch $@
 
 install: $(VENV)/.installed
