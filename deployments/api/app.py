@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from deployments.api import errors
 from deployments.api.deps import Deps
-from deployments.api.middleware import RequestContextMiddleware
+from deployments.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from deployments.api.responses import JSONResponse
 from deployments.api.routes import admin, alerts, auth, health, portfolios, properties, records, risk
 
@@ -57,5 +57,6 @@ def create_app(deps: Deps, *, behind_serve_proxy: bool = False) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=deps.settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=deps.metrics, echo_request_id=not behind_serve_proxy)
     return app

@@ -39,6 +39,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "Not allowed"),
         (404, "Not found"),
         (409, "Conflict"),
+        (413, "Request body too large"),
         (422, "Invalid request"),
         (429, "Rate limited"),
         (503, "Unavailable"),
@@ -70,6 +71,19 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """Raised while a body is read past the limit; FastAPI lets HTTP exceptions from body reading through."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the request body is larger than {max_bytes} bytes")
+        self.max_bytes = max_bytes
+
+
+def body_too_large(max_bytes: int) -> JSONResponse:
+    message = f"the request body is larger than {max_bytes} bytes"
+    return error_response(413, "payload_too_large", message, {"max_bytes": max_bytes})
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
         {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))}
@@ -99,6 +113,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, BodyTooLarge):
+            return body_too_large(exc.max_bytes)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 

@@ -12,6 +12,7 @@
 | VS_API_MODEL_POLL_SECONDS | 10 | how often the scorer checks the models table for a promotion |
 | VS_API_TRUST_FORWARDED_FOR | false | take the client IP from X-Forwarded-For (only behind a trusted proxy) |
 | VS_API_CSV_MAX_ROWS | 100000 | the most rows one CSV export returns |
+| VS_API_MAX_BODY_BYTES | 1048576 | the largest request body (413 beyond; HAProxy refuses a larger declared one first) |
 | VS_API_REDIS_PREFIX | vs | prefix of every Redis key (cache, rate limits): one per deployment sharing a Redis |
 """
 
@@ -34,6 +35,8 @@ class ApiSettings(BaseSettings):
     model_poll_seconds: float = Field(default=10.0, gt=0)
     trust_forwarded_for: bool = False
     csv_max_rows: int = Field(default=100_000, ge=1)
+    # The largest legitimate body, a bulk portfolio edit at its item limits, is about 320 KB.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_page_size: int = Field(default=500, ge=1)
     batch_max_bbls: int = Field(default=1000, ge=1)
     redis_prefix: str = Field(default="vs", min_length=1, max_length=64)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import orjson
 import psutil
 import psycopg
 import pytest
@@ -126,3 +127,23 @@ def test_killing_a_scorer_replica_under_a_steady_stream_loses_no_request(serve_u
                 killed.set()
     assert killed.is_set()
     assert statuses == [200] * len(bbls), {code: statuses.count(code) for code in set(statuses)}
+
+
+def test_haproxy_refuses_a_declared_oversized_body_before_a_replica_reads_it(serve_url: str) -> None:
+    """Issue 16: six unauthenticated 100 MB bodies took the API from 217 MB to 1,021 MB. HAProxy answers a
+    declared one itself (no request id: the app would have given one); a chunked one is cut by the replica."""
+    from tests.api.test_request_limits import MB, declared_upload, raw_request
+
+    status, _, body = raw_request(serve_url, declared_upload("/v1/auth/refresh", 100 * MB))
+    assert status == 413
+    error = orjson.loads(body)
+    assert error["error"]["code"] == "payload_too_large" and error["request_id"] is None
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(4 * MB // (64 * 1024)):
+            yield b" " * (64 * 1024)
+
+    with httpx.Client(base_url=serve_url, timeout=30) as client:
+        response = client.post("/v1/auth/refresh", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large" and response.json()["request_id"]
