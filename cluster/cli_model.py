@@ -40,12 +40,13 @@ def model_list(kind: str | None = typer.Option(None, help="Only this score: " + 
 
     with _database() as (conn, _, _):
         records = registry.list_models(conn, kind)
-    table = Table("score", "version", "active", "ROC AUC", "PR AUC", "test cutoff", "trained at")
+    table = Table("score", "version", "scorer", "active", "ROC AUC", "PR AUC", "test cutoff", "trained at")
     for r in records:
         auc, pr = r.metrics.get("roc_auc"), r.metrics.get("pr_auc")
         table.add_row(
             r.score_kind,
             r.version,
+            r.scorer,
             "yes" if r.is_active else "",
             f"{auc:.3f}" if auc is not None else "-",
             f"{pr:.3f}" if pr is not None else "-",
@@ -100,7 +101,12 @@ def _fail(message: str) -> int:
 def train_command(
     tune: bool = typer.Option(False, "--tune", help="Sweep hyperparameters with Ray Tune first."),
     samples: int | None = typer.Option(None, "--samples", help="Trials in the sweep (default: configs/tune.yaml)."),
-    promote: bool = typer.Option(False, "--promote", help="Promote even if not better than the active model."),
+    promote: bool = typer.Option(
+        False,
+        "--promote",
+        help="Promote even if not better than the active model (never past the baseline gate: a model that does not "
+        "beat the weighted open count by more than its bootstrap interval is not promoted).",
+    ),
     ground_truth: Path | None = typer.Option(None, help="A synthetic city ground_truth/ dir for the oracle AUC."),  # noqa: B008
 ) -> None:
     """Build the training set, train the four risk models on Ray, evaluate them out of time and register them."""
@@ -125,7 +131,14 @@ def train_command(
             log=console.print,
         )
     console.print(f"version [bold]{report.version}[/]: report {report.directory / 'report.md'}")
-    console.print(f"promoted: {', '.join(report.promoted) or 'none (the active models are better)'}")
+    console.print(f"promoted: {', '.join(report.promoted) or 'none'}")
+    if report.baselined:
+        console.print(
+            f"served by the calibrated weighted open count (no model beat it on the test year): "
+            f"{', '.join(report.baselined)}"
+        )
+    for result in report.results:
+        console.print(f"  {result.kind}: model AUC - weighted count AUC {result.over_baseline['model']}")
 
 
 def score_command(

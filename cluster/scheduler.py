@@ -391,8 +391,12 @@ def model_runners(database_url: str) -> dict[str, JobRunner]:
                 tune=bool(job.options.get("tune", True)),
                 log=lambda message: None,
             )
-        # pipeline.run promotes a new version only where it beats the active model on the same split.
-        return f"trained {report.version}; promoted: {', '.join(report.promoted) or 'none'}"
+        # pipeline.run promotes a new model only where it beats the weighted-count baseline by more than a bootstrap
+        # interval and the active model on the same split; a score no model beats is served by the calibrated count.
+        return (
+            f"trained {report.version}; promoted: {', '.join(report.promoted) or 'none'}; "
+            f"served by the baseline: {', '.join(report.baselined) or 'none'}"
+        )
 
     return {
         "rescore_changed": rescore_changed_job,

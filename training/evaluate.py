@@ -2,7 +2,8 @@
 
 Each scorer (the model, a weighted open-violation count, "had a Class C last year") is calibrated by an isotonic
 fit on the calibration slice and then measured on the later test slice; on a synthetic city the generator's true
-probability gives the oracle AUC, the ceiling of any model.
+probability gives the oracle AUC, the ceiling of any model. Every AUC comes with a bootstrap interval, and the
+model's advantage over the weighted count with a paired one: the promotion gate (`beats_baseline`).
 """
 
 from __future__ import annotations
@@ -15,25 +16,13 @@ import numpy as np
 import pandas as pd
 
 from sentinel.risk import metrics
+from sentinel.risk.baseline import NAMES as BASELINES
+from sentinel.risk.baseline import SCORERS as BASELINE_SCORERS
+from sentinel.risk.bootstrap import Interval, auc_intervals
 from sentinel.risk.calibration import fit_isotonic
 
-BASELINES = ("weighted_open_count", "class_c_last_year")
-
-
-def weighted_open_count(frame: pd.DataFrame) -> np.ndarray:
-    """Open violations at the cutoff weighted by severity: Class C / DOB-ECB hazardous 3, Class B 2, others 1."""
-    hpd = frame["open_hpd_a"] + frame["open_hpd_b"] + frame["open_hpd_c"]
-    other = frame["open_all"] - hpd - frame["open_hazardous"]
-    return (
-        3 * frame["open_hpd_c"] + 3 * frame["open_hazardous"] + 2 * frame["open_hpd_b"] + frame["open_hpd_a"] + other
-    ).to_numpy(dtype=np.float64)
-
-
-def class_c_last_year(frame: pd.DataFrame) -> np.ndarray:
-    return (frame["v_hpd_c_365"] > 0).to_numpy(dtype=np.float64)
-
-
-BASELINE_SCORERS = {"weighted_open_count": weighted_open_count, "class_c_last_year": class_c_last_year}
+GATE_BASELINE = "weighted_open_count"
+__all__ = ["BASELINES", "BASELINE_SCORERS", "GATE_BASELINE", "SliceResult", "evaluate_slice"]
 
 
 @dataclass
@@ -45,6 +34,15 @@ class SliceResult:
     baselines: dict[str, metrics.Evaluation]
     oracle_auc: float | None = None
     lift_curves: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    # AUC interval per scorer ("model", each baseline, "oracle"), and AUC(x) - AUC(weighted count) per other scorer
+    intervals: dict[str, Interval] = field(default_factory=dict)
+    over_baseline: dict[str, Interval] = field(default_factory=dict)
+
+    @property
+    def beats_baseline(self) -> bool:
+        """The gate: the lower end of the paired interval of AUC(model) - AUC(weighted count) is above zero."""
+        gap = self.over_baseline.get("model")
+        return gap is not None and gap.low > 0
 
     def to_dict(self) -> dict:
         model_auc = self.model.roc_auc
@@ -57,6 +55,9 @@ class SliceResult:
             "oracle_auc": self.oracle_auc,
             "auc_over_oracle": model_auc / self.oracle_auc if self.oracle_auc else None,
             "top5_gain_over_weighted_count": self.top5_gain(),
+            "auc_intervals": {k: v.to_dict() for k, v in self.intervals.items()},
+            "auc_over_weighted_count": {k: v.to_dict() for k, v in self.over_baseline.items()},
+            "beats_baseline": self.beats_baseline,
             "lift_curves": self.lift_curves,
         }
 
@@ -71,21 +72,30 @@ def evaluate_slice(
     test: tuple[pd.DataFrame, np.ndarray, np.ndarray],
     cutoffs: tuple[str, str],
     oracle: np.ndarray | None = None,
+    oracle_is_truth: bool = True,
+    resamples: int = 400,
 ) -> SliceResult:
-    """`calibration` and `test` are (features, labels, calibrated model probabilities)."""
+    """`calibration` and `test` are (features, labels, calibrated model probabilities); `oracle` the generator's
+    true probability of a serious event per test row: the ceiling (`oracle_auc`) only when it is this label's truth,
+    else only a reference in the intervals."""
     cal_frame, y_cal, _ = calibration
     test_frame, y_test, p_test = test
     baselines, curves = {}, {"model": metrics.lift_curve(y_test, p_test)}
+    scored = {"model": p_test}
     for name, scorer in BASELINE_SCORERS.items():
         calibrator = fit_isotonic(scorer(cal_frame), y_cal)
         p = calibrator(scorer(test_frame))
         baselines[name] = metrics.evaluate(y_test, p)
         curves[name] = metrics.lift_curve(y_test, p)
+        scored[name] = p
     oracle_auc = None
     if oracle is not None and not np.isnan(oracle).all():
         known = ~np.isnan(oracle)
-        oracle_auc = metrics.roc_auc(y_test[known], oracle[known])
-        curves["oracle"] = metrics.lift_curve(y_test[known], oracle[known])
+        if oracle_is_truth:
+            oracle_auc = metrics.roc_auc(y_test[known], oracle[known])
+            curves["oracle"] = metrics.lift_curve(y_test[known], oracle[known])
+        scored["oracle"] = oracle
+    intervals, over = auc_intervals(y_test, scored, reference=GATE_BASELINE, resamples=resamples)
     return SliceResult(
         kind=kind,
         test_cutoff=cutoffs[1],
@@ -94,6 +104,8 @@ def evaluate_slice(
         baselines=baselines,
         oracle_auc=oracle_auc,
         lift_curves=curves,
+        intervals=intervals,
+        over_baseline=over,
     )
 
 

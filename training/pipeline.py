@@ -2,8 +2,15 @@
 
 Splits are out of time and never share a label window: for a test cutoff T, the calibration cutoff is T - 12
 months (its labels end at T) and training cutoffs end at T - 24 months (their labels end at the calibration
-cutoff). The Tune sweep validates on the calibration slice; the test slice is touched once, for the report.
-Earlier folds (T - 1 quarter, ...) are refitted in one process with the chosen parameters to show stability.
+cutoff). The Tune sweep validates on the calibration slice; the test slice is touched once, for the report and
+the promotion gate. Earlier folds (T - 1 quarter, ...) are refitted in one process with the chosen parameters to show
+stability.
+
+The gate: a score's model may serve only when it beats the weighted open count on the test slice by more than
+chance (the lower end of a paired bootstrap interval of the AUC difference is above zero). When it does not, the
+score is served by that count, calibrated on the same slice as the model would have been (`scorer: "baseline"`),
+unless the active model still passes the gate on this test slice. `promote=True` skips only the comparison with
+the active model, never the gate.
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ import psycopg
 import xgboost as xgb
 
 from sentinel.risk import artifacts, features, metrics, registry
-from sentinel.risk.calibration import Percentiles, fit_isotonic
+from sentinel.risk.baseline import weighted_open_count
+from sentinel.risk.bootstrap import auc_intervals
+from sentinel.risk.calibration import Calibrator, Percentiles, fit_isotonic
 from sentinel.risk.oracle import true_probability
 from sentinel.risk.registry import SCORE_KINDS
 from training import dataset, distributed, evaluate
@@ -71,8 +80,10 @@ class TrainReport:
     params: dict[str, Any]
     results: list[evaluate.SliceResult]
     folds: list[dict]
-    promoted: list[str]
+    promoted: list[str]  # scores whose new model now serves
     sweep: dict[str, Any] = field(default_factory=dict)
+    baselined: list[str] = field(default_factory=list)  # scores now served by the calibrated baseline
+    scorers: dict[str, str] = field(default_factory=dict)  # score -> "model" | "baseline" serving after this run
 
 
 def _rows(frame: pd.DataFrame, cutoffs) -> pd.DataFrame:
@@ -147,6 +158,7 @@ def run(
     if ground_truth is not None:
         oracle = true_probability(ground_truth, test["bbl"].tolist(), split.test)
     results, saved = [], {}
+    count_cal = weighted_open_count(cal)
     for kind in SCORE_KINDS:
         booster = boosters[kind]
         raw_cal, raw_test = _predict(booster, spec, cal), _predict(booster, spec, test)
@@ -156,16 +168,23 @@ def run(
             (cal, cal[kind].to_numpy(), calibrator(raw_cal)),
             (test, test[kind].to_numpy(), calibrator(raw_test)),
             (str(split.calibration), str(split.test)),
-            oracle=oracle if kind == "safety" else None,
+            oracle=oracle,
+            oracle_is_truth=kind == "safety",
         )
         results.append(result)
-        saved[kind] = (booster, calibrator, Percentiles.of(raw_cal), result)
-        log(f"{kind}: test ROC AUC {result.model.roc_auc:.3f}, PR AUC {result.model.pr_auc:.3f}")
+        fallback = (fit_isotonic(count_cal, cal[kind].to_numpy()), Percentiles.of(count_cal))
+        saved[kind] = (booster, calibrator, Percentiles.of(raw_cal), result, fallback)
+        gap = result.over_baseline["model"]
+        log(
+            f"{kind}: test ROC AUC {result.intervals['model']}, over the weighted open count {gap} "
+            f"({'passes' if result.beats_baseline else 'fails'} the gate)"
+        )
 
     folds = _rolling_folds(frame, splits[1:], spec, params, settings.num_boost_round)
     directory = model_dir / version
-    promoted = []
-    for kind, (booster, calibrator, percentiles, result) in saved.items():
+    typical = artifacts.typical_values(cal, spec)
+    promoted, baselined, scorers = [], [], {}
+    for kind, (booster, calibrator, percentiles, result, fallback) in saved.items():
         extra = {
             "params": params,
             "metrics": result.to_dict(),
@@ -174,17 +193,36 @@ def run(
             "horizon_days": settings.horizon_days,
             "financial_threshold": settings.financial_threshold,
         }  # fmt: skip
-        path = artifacts.save(model_dir, kind, version, booster, spec, calibrator, percentiles, extra)
+        path = artifacts.save(model_dir, kind, version, booster, spec, calibrator, percentiles, extra, typical)
+        gate = {
+            "auc_over_weighted_count": result.over_baseline["model"].to_dict(),
+            "beats_baseline": result.beats_baseline,
+        }
         summary = {
             "roc_auc": result.model.roc_auc,
             "pr_auc": result.model.pr_auc,
             "brier": result.model.brier,
             "test_cutoff": str(split.test),
+            **gate,
         }
         registry.register(conn, kind, version, str(path), params, metrics._finite(summary))
-        if promote or _beats_active(conn, kind, result.model.roc_auc, test, model_dir):
-            registry.promote(conn, kind, version)
-            promoted.append(kind)
+        base_version = f"{version}-baseline"
+        base_path = artifacts.save(model_dir, kind, base_version, None, spec, *fallback, extra, typical)
+        base_eval = result.baselines[evaluate.GATE_BASELINE]
+        base_summary = {"roc_auc": base_eval.roc_auc, "pr_auc": base_eval.pr_auc, "brier": base_eval.brier,
+                        "test_cutoff": str(split.test)}  # fmt: skip
+        registry.register(
+            conn, kind, base_version, str(base_path), {}, metrics._finite(base_summary), scorer="baseline"
+        )
+        if result.beats_baseline:
+            if promote or _beats_active(conn, kind, result.model.roc_auc, test, model_dir):
+                registry.promote(conn, kind, version)
+                promoted.append(kind)
+        elif not _active_model_passes(conn, kind, test, fallback[0], model_dir):
+            registry.promote(conn, kind, base_version)
+            baselined.append(kind)
+        scorers[kind] = registry.active(conn)[kind].scorer
+    log(f"serving: {scorers}")
     report = TrainReport(
         version=version,
         directory=directory,
@@ -196,6 +234,8 @@ def run(
         folds=folds,
         promoted=promoted,
         sweep=sweep_info,
+        baselined=baselined,
+        scorers=scorers,
     )
     _write_report(report)
     return report
@@ -238,6 +278,22 @@ def _beats_active(conn, kind: str, auc: float, test: pd.DataFrame, model_dir: Pa
     return auc > active_auc
 
 
+def _active_model_passes(conn, kind: str, test: pd.DataFrame, count_calibrator: Calibrator, model_dir: Path) -> bool:
+    """Whether the active scorer of `kind` is a model that passes the gate on this run's test slice (it keeps
+    serving when the new model does not)."""
+    current = registry.active(conn).get(kind)
+    if current is None or current.scorer != "model":
+        return False
+    try:
+        model = artifacts.load(Path(current.artifact_path))
+        p = model.raw(test)
+    except (OSError, ValueError, KeyError, xgb.core.XGBoostError):
+        return False
+    count = count_calibrator(weighted_open_count(test))
+    _, gaps = auc_intervals(test[kind].to_numpy(), {"model": p, "count": count}, reference="count")
+    return gaps["model"].low > 0
+
+
 def _write_report(report: TrainReport) -> None:
     directory = report.directory
     directory.mkdir(parents=True, exist_ok=True)
@@ -252,6 +308,8 @@ def _write_report(report: TrainReport) -> None:
         "results": [r.to_dict() for r in report.results],
         "folds": report.folds,
         "promoted": report.promoted,
+        "baselined": report.baselined,
+        "scorers": report.scorers,
     }  # fmt: skip
     (directory / "evaluation.json").write_bytes(
         orjson.dumps(metrics._finite(body), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)

@@ -30,17 +30,18 @@ _PREVIOUS = """
     SELECT DISTINCT ON (bbl) bbl, overall FROM risk_scores
     WHERE bbl = ANY(%s::bpchar[]) AND as_of < %s ORDER BY bbl, as_of DESC
 """
-_UPSERT = """
+_UPSERT = f"""
     INSERT INTO risk_scores (bbl, as_of, overall, safety, legal, financial, p_overall, p_safety, p_legal,
-                             p_financial, trend, reasons, model_versions, computed_at)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+                             p_financial, trend, reasons, model_versions, scorers, computed_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
     ON CONFLICT (bbl, as_of) DO UPDATE SET
         overall = EXCLUDED.overall, safety = EXCLUDED.safety, legal = EXCLUDED.legal,
         financial = EXCLUDED.financial, p_overall = EXCLUDED.p_overall, p_safety = EXCLUDED.p_safety,
         p_legal = EXCLUDED.p_legal, p_financial = EXCLUDED.p_financial, trend = EXCLUDED.trend,
-        reasons = EXCLUDED.reasons, model_versions = EXCLUDED.model_versions, computed_at = now()
-    RETURNING bbl, as_of, overall, safety, legal, financial, trend, reasons, model_versions, computed_at
-"""
+        reasons = EXCLUDED.reasons, model_versions = EXCLUDED.model_versions, scorers = EXCLUDED.scorers,
+        computed_at = now()
+    RETURNING {StoredScore.COLUMNS}
+"""  # noqa: S608 - a constant column list
 
 
 class ModelUnavailableError(Exception):
@@ -127,6 +128,8 @@ class ScoreService:
             return []
         as_of = self.today()
         versions = Jsonb(dict(model.versions))
+        # A model without `scorers` (an older loader, a test double) is a trained model for every score.
+        scorers = Jsonb(dict(getattr(model, "scorers", None) or dict.fromkeys(model.versions, "model")))
         with self.pool.connection() as conn, conn.transaction():
             previous = {row[0].strip(): row[1] for row in conn.execute(_PREVIOUS, (list(bbls), as_of))}
             outputs = model.score(conn, list(bbls), as_of)
@@ -139,7 +142,7 @@ class ScoreService:
                         (
                             out.bbl, as_of, s["overall"], s["safety"], s["legal"], s["financial"],
                             p["overall"], p["safety"], p["legal"], p["financial"],
-                            trend_of(out, previous.get(out.bbl)), _jsonb(list(out.reasons)), versions,
+                            trend_of(out, previous.get(out.bbl)), _jsonb(list(out.reasons)), versions, scorers,
                         ),
                     )  # fmt: skip
                     row = cur.fetchone()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from psycopg_pool import ConnectionPool
@@ -28,12 +28,7 @@ _FRESHNESS = """
     FROM unnest(%s::bpchar[]) AS b(bbl)
 """
 
-_LATEST = """
-    SELECT DISTINCT ON (bbl) bbl, as_of, overall, safety, legal, financial, trend, reasons, model_versions,
-           computed_at
-    FROM risk_scores WHERE bbl = ANY(%s::bpchar[])
-    ORDER BY bbl, computed_at DESC
-"""
+KINDS = ("overall", "safety", "legal", "financial")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +43,14 @@ class StoredScore:
     reasons: list[Any]
     model_versions: dict[str, str]
     computed_at: datetime
+    probabilities: dict[str, float]  # calibrated probability of a new event of that kind within 12 months
+    scorers: dict[str, str]  # "model" or "baseline" (the calibrated weighted open count) per score kind
+
+    # The `risk_scores` columns `from_row` reads, in its order.
+    COLUMNS: ClassVar[str] = (
+        "bbl, as_of, overall, safety, legal, financial, trend, reasons, model_versions, computed_at, "
+        "p_overall, p_safety, p_legal, p_financial, scorers"
+    )
 
     def to_cache(self) -> bytes:
         return orjson.dumps(
@@ -62,6 +65,8 @@ class StoredScore:
                 "reasons": self.reasons,
                 "model_versions": self.model_versions,
                 "computed_at": self.computed_at.isoformat(),
+                "probabilities": self.probabilities,
+                "scorers": self.scorers,
             }
         )
 
@@ -74,8 +79,21 @@ class StoredScore:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> StoredScore:
-        bbl, as_of, overall, safety, legal, financial, trend, reasons, versions, computed_at = row
-        return cls(bbl.strip(), as_of, overall, safety, legal, financial, trend, reasons, versions, computed_at)
+        bbl, as_of, overall, safety, legal, financial, trend, reasons, versions, computed_at = row[:10]
+        probabilities = dict(zip(KINDS, (float(p) for p in row[10:14]), strict=True))
+        # Scores stored before scorers were recorded all came from trained models.
+        scorers = {kind: (row[14] or {}).get(kind, "model") for kind in versions}
+        return cls(
+            bbl.strip(), as_of, overall, safety, legal, financial, trend, reasons, versions, computed_at,
+            probabilities, scorers,
+        )  # fmt: skip
+
+
+_LATEST = f"""
+    SELECT DISTINCT ON (bbl) {StoredScore.COLUMNS}
+    FROM risk_scores WHERE bbl = ANY(%s::bpchar[])
+    ORDER BY bbl, computed_at DESC
+"""  # noqa: S608 - a constant column list
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +110,8 @@ class ScoreRead:
         return {
             "bbl": self.bbl,
             "scores": {"overall": s.overall, "safety": s.safety, "legal": s.legal, "financial": s.financial},
+            "probabilities": s.probabilities,
+            "scorers": {k: {"scorer": s.scorers.get(k, "model"), "version": v} for k, v in s.model_versions.items()},
             "trend": s.trend,
             "reasons": s.reasons,
             "model_version": s.model_versions,
@@ -112,7 +132,7 @@ class ScoreStore:
         prefix: str = "vs",
     ) -> None:
         self.pool, self.cache, self.ttl = pool, cache, ttl_seconds
-        self.key_prefix = f"{prefix}:risk:v1:"
+        self.key_prefix = f"{prefix}:risk:v2:"  # v2: probabilities and scorers
         self.metrics = metrics or NullMetrics()
 
     def read(self, bbls: Sequence[str]) -> dict[str, ScoreRead]:
@@ -126,7 +146,7 @@ class ScoreStore:
         with self.pool.connection() as conn:
             freshness = {row[0].strip(): (row[1], row[2]) for row in conn.execute(_FRESHNESS, (list(bbls),))}
             if misses:
-                loaded = [StoredScore.from_row(row) for row in conn.execute(_LATEST, (misses,))]
+                loaded = [StoredScore.from_row(row) for row in conn.execute(_LATEST, (misses,))]  # type: ignore[arg-type]
                 scores.update({s.bbl: s for s in loaded})
                 self.cache.set_many({self.key_prefix + s.bbl: s.to_cache() for s in loaded}, self.ttl)
         out = {}

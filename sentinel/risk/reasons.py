@@ -1,13 +1,16 @@
-"""Reasons in words a property manager understands, from a model's per-feature contributions (SHAP values).
+"""Reasons in words a property manager understands, from a scorer's per-feature contributions.
 
-A reason is shown only when its feature pushed the risk up and its value is something to act on: a count of zero
-can lower or raise a model's output, but "0 open Class C violations" is not a reason a building is risky.
+A reason is shown only when its feature pushed the risk up (a positive contribution) and its value explains why:
+it is above the typical building's value (the median of the reference population, kept with the model) and reads
+as something that happened ("39 open violations"). A tree model can credit a low value with a positive
+contribution (an interaction, or Saabas attribution noise), and "0.0 violations per apartment in the last year"
+is not a reason a building is risky, so such a feature is skipped, never shown.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,20 +64,25 @@ FIXED: dict[str, Callable[[float], str]] = {
     "c_heat_season": lambda n: _count(n, "heat complaint") + " this winter",
     "v_all_prior_year": lambda n: _count(n, "violation") + " in the year before the last 3 months",
     "c_all_prior_year": lambda n: _count(n, "complaint") + " in the year before the last 3 months",
-    "violation_trend_90": lambda n: f"{n:.0f} more violations in the last 3 months than in a typical quarter",
-    "complaint_trend_90": lambda n: f"{n:.0f} more complaints in the last 3 months than in a typical quarter",
-    "violations_per_unit_365": lambda n: f"{n:.1f} violations per apartment in the last year",
-    "complaints_per_unit_365": lambda n: f"{n:.1f} complaints per apartment in the last year",
-    "rate_311_per_unit_365": lambda n: f"{n:.1f} 311 complaints per apartment in the last year",
+    "violation_trend_90": lambda n: _count(n, "more violation") + " in the last 3 months than in a typical quarter",
+    "complaint_trend_90": lambda n: _count(n, "more complaint") + " in the last 3 months than in a typical quarter",
+    "open_other": lambda n: _count(n, "other open violation"),
     "registration_lapsed": lambda n: "HPD registration has lapsed",
     "units_res": lambda n: _count(n, "apartment"),
     "units_total": lambda n: _count(n, "unit"),
     "num_floors": lambda n: _count(n, "floor"),
-    "year_built": lambda n: f"built in {int(n)}",
     "building_age": lambda n: f"a {int(n)}-year-old building",
 }
-# Attributes whose value is always "something"; counts must be positive to be a reason.
-ALWAYS = {"units_res", "units_total", "num_floors", "year_built", "building_age"}
+# Rates per apartment read as the count they come from and the apartments it is spread over: "0.0 per apartment"
+# hides the count, and "12 violations across 8 apartments" is what a manager checks.
+PER_UNIT = {
+    "violations_per_unit_365": ("v_all_365", "violation"),
+    "complaints_per_unit_365": ("c_all_365", "complaint"),
+    "rate_311_per_unit_365": ("c_311_365", "311 complaint"),
+}
+# Numbers whose rounding to whole units is what the reader sees: below one, there is nothing to show.
+WHOLE = {"violation_trend_90", "complaint_trend_90"}
+NEVER = {"has_registration", "year_built"}  # no direction a reader can act on (building_age says "old")
 CATEGORY_WORDS: dict[str, Callable[[str], str]] = {
     "borough": lambda v: f"located in {BOROUGHS.get(v, v)}",
     "bldg_class": lambda v: f"building class {v}",
@@ -82,24 +90,40 @@ CATEGORY_WORDS: dict[str, Callable[[str], str]] = {
 }
 
 
-def phrase(feature: str, value: float | str | None) -> str | None:
-    """The reason for one feature at its value, or None when the value is not a reason to show."""
+def _number(value: object) -> float | None:
+    if value is None or isinstance(value, str):
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return None if math.isnan(number) else number
+
+
+def phrase(
+    feature: str, value: float | str | None, row: Mapping[str, object] | None = None, typical: float = 0.0
+) -> str | None:
+    """The reason for one feature at its value, or None when the value does not explain a higher risk: missing,
+    not above `typical` (the median building's value), or rounding to nothing."""
     if feature in CATEGORY_WORDS:
         return CATEGORY_WORDS[feature](str(value)) if value not in (None, "") else None
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    number = _number(value)
+    if number is None or feature in NEVER or number <= max(typical, 0.0):
         return None
-    value = float(value)
-    if value <= 0 and feature not in ALWAYS:
+    if feature in WHOLE and round(number) < 1:
         return None
-    if feature == "has_registration":
-        return None
+    if feature in PER_UNIT:
+        count_feature, noun = PER_UNIT[feature]
+        count = _number((row or {}).get(count_feature))
+        units = _number((row or {}).get("units_res"))
+        if count is None or round(count) < 1:
+            return None
+        where = f" across {_count(units, 'apartment')}" if units and units >= 1 else ""
+        return f"{_count(count, noun)} in the last year{where}"
     if feature in FIXED:
-        return FIXED[feature](value)
+        return FIXED[feature](number)
     prefix, _, rest = feature.partition("_")
     kind, _, window = rest.rpartition("_")
     words = VIOLATION_WORDS if prefix == "v" else COMPLAINT_WORDS if prefix == "c" else None
-    if words and kind in words and window in WINDOW_WORDS:
-        return f"{_count(value, words[kind])} in {WINDOW_WORDS[window]}"
+    if words and kind in words and window in WINDOW_WORDS and round(number) >= 1:
+        return f"{_count(number, words[kind])} in {WINDOW_WORDS[window]}"
     return None
 
 
@@ -107,22 +131,32 @@ def phrase(feature: str, value: float | str | None) -> str | None:
 class Reason:
     feature: str
     text: str
-    impact: float  # contribution to the log-odds
+    value: float | str  # the building's value of the feature, which the text puts in words
+    impact: float  # contribution to the scorer's raw output (log-odds for a model, points for the baseline)
 
     def to_dict(self) -> dict:
-        return {"feature": self.feature, "text": self.text, "impact": round(self.impact, 4)}
+        value = self.value if isinstance(self.value, str) else round(self.value, 4)
+        return {"feature": self.feature, "text": self.text, "value": value, "impact": round(self.impact, 4)}
 
 
 def top_reasons(
-    names: list[str], contributions: np.ndarray, values: list[float | str | None], limit: int = 4
+    names: list[str],
+    contributions: np.ndarray,
+    values: list[float | str | None],
+    limit: int = 4,
+    typical: Mapping[str, float] | None = None,
 ) -> list[Reason]:
-    """The `limit` features that raised this building's risk the most and read as a reason."""
+    """The `limit` features that raised this building's risk the most and whose value explains it."""
+    typical = typical or {}
+    row = dict(zip(names, values, strict=True))
     order = np.argsort(-contributions[: len(names)], kind="stable")
     out: list[Reason] = []
     for i in order:
         if contributions[i] <= 0 or len(out) == limit:
             break
-        text = phrase(names[i], values[i])
-        if text:
-            out.append(Reason(names[i], text, float(contributions[i])))
+        value = values[i]
+        text = phrase(names[i], value, row, typical.get(names[i], 0.0))
+        if text and value is not None:
+            shown = value if isinstance(value, str) else float(value)
+            out.append(Reason(names[i], text, shown, float(contributions[i])))
     return out

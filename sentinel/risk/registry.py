@@ -31,13 +31,14 @@ class ModelRecord:
     trained_at: datetime
     is_active: bool
     promoted_at: datetime | None
+    scorer: str = "model"  # "baseline": the calibrated weighted open count, served where no model beat it
 
 
 class ModelNotFoundError(LookupError):
     pass
 
 
-_COLUMNS = "id, score_kind, version, artifact_path, params, metrics, trained_at, is_active, promoted_at"
+_COLUMNS = "id, score_kind, version, artifact_path, params, metrics, trained_at, is_active, promoted_at, scorer"
 
 
 def _json_safe(value: Any) -> Any:
@@ -51,12 +52,13 @@ def register(
     artifact_path: str,
     params: dict[str, Any],
     metrics: dict[str, Any],
+    scorer: str = "model",
 ) -> ModelRecord:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
-            f"""INSERT INTO models (score_kind, version, artifact_path, params, metrics)
-                VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}""",  # noqa: S608 - constant column list
-            (score_kind, version, artifact_path, Jsonb(_json_safe(params)), Jsonb(_json_safe(metrics))),
+            f"""INSERT INTO models (score_kind, version, artifact_path, params, metrics, scorer)
+                VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}""",  # noqa: S608 - constant column list
+            (score_kind, version, artifact_path, Jsonb(_json_safe(params)), Jsonb(_json_safe(metrics)), scorer),
         )
         row = cur.fetchone()
     conn.commit()

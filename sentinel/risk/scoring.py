@@ -34,6 +34,11 @@ class ActiveModels:
     def versions(self) -> dict[str, str]:
         return {kind: m.version for kind, m in self.models.items()}
 
+    @property
+    def scorers(self) -> dict[str, str]:
+        """Per score kind, "model" or "baseline" (the calibrated weighted open count)."""
+        return {kind: m.scorer for kind, m in self.models.items()}
+
 
 @dataclass(frozen=True)
 class ScoreRow:
@@ -50,6 +55,7 @@ class ScoreRow:
     trend: str
     reasons: list[dict] = field(default_factory=list)
     model_versions: dict[str, str] = field(default_factory=dict)
+    scorers: dict[str, str] = field(default_factory=dict)
 
 
 def load_active_models(conn: psycopg.Connection, model_dir: Path | None = None) -> ActiveModels:
@@ -87,16 +93,14 @@ def score_frame(models: ActiveModels, frame: pd.DataFrame, as_of: date, previous
         scores[kind] = model.percentiles.score(raw)
         probabilities[kind] = model.calibrator(raw)
     overall = models.models["overall"]
-    contributions = overall.contributions(frame)
-    names = overall.spec.names
-    values = frame[names].astype(object).where(frame[names].notna(), None).to_numpy()
+    names, contributions, values = overall.explain(frame)
     recent = frame["v_all_90"].to_numpy() + frame["c_all_90"].to_numpy()
     prior = frame["v_all_prior_year"].to_numpy() + frame["c_all_prior_year"].to_numpy()
-    versions = models.versions
+    versions, scorers = models.versions, models.scorers
     rows = []
     for i, bbl in enumerate(frame["bbl"].tolist()):
         current = int(scores["overall"][i])
-        reasons = top_reasons(names, contributions[i], list(values[i]))
+        reasons = top_reasons(names, contributions[i], list(values[i]), typical=overall.typical)
         rows.append(
             ScoreRow(
                 bbl=bbl,
@@ -112,6 +116,7 @@ def score_frame(models: ActiveModels, frame: pd.DataFrame, as_of: date, previous
                 trend=trend(previous.get(bbl), current, float(recent[i]), float(prior[i])),
                 reasons=[r.to_dict() for r in reasons],
                 model_versions=versions,
+                scorers=scorers,
             )
         )
     return rows
@@ -128,13 +133,13 @@ def score_buildings(
 
 _INSERT = """
 INSERT INTO risk_scores (bbl, as_of, overall, safety, legal, financial, p_overall, p_safety, p_legal, p_financial,
-                         trend, reasons, model_versions)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                         trend, reasons, model_versions, scorers)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (bbl, as_of) DO UPDATE SET
   overall = EXCLUDED.overall, safety = EXCLUDED.safety, legal = EXCLUDED.legal, financial = EXCLUDED.financial,
   p_overall = EXCLUDED.p_overall, p_safety = EXCLUDED.p_safety, p_legal = EXCLUDED.p_legal,
   p_financial = EXCLUDED.p_financial, trend = EXCLUDED.trend, reasons = EXCLUDED.reasons,
-  model_versions = EXCLUDED.model_versions, computed_at = now()
+  model_versions = EXCLUDED.model_versions, scorers = EXCLUDED.scorers, computed_at = now()
 """
 
 
@@ -143,7 +148,7 @@ def write_scores(conn: psycopg.Connection, rows: Iterable[ScoreRow]) -> int:
     params = [
         (
             r.bbl, r.as_of, r.overall, r.safety, r.legal, r.financial, r.p_overall, r.p_safety, r.p_legal,
-            r.p_financial, r.trend, Jsonb(r.reasons), Jsonb(r.model_versions),
+            r.p_financial, r.trend, Jsonb(r.reasons), Jsonb(r.model_versions), Jsonb(r.scorers),
         )
         for r in rows
     ]  # fmt: skip

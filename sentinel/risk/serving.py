@@ -30,9 +30,11 @@ class Output:
 class ServingModel:
     models: scoring.ActiveModels
     versions: Mapping[str, str] = field(init=False)
+    scorers: Mapping[str, str] = field(init=False)  # score kind -> "model" | "baseline"
 
     def __post_init__(self) -> None:
         self.versions = self.models.versions
+        self.scorers = self.models.scorers
 
     def score(self, conn: psycopg.Connection, bbls: Sequence[str], as_of: date) -> list[Output]:
         rows = scoring.score_buildings(conn, self.models, list(bbls), as_of)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, Request
@@ -27,11 +27,25 @@ router = APIRouter(prefix="/v1", tags=["risk"])
 RiskReader = Annotated[Principal, Depends(require(Permission.RISK_READ))]
 
 
+class Scorer(BaseModel):
+    scorer: Literal["model", "baseline"] = Field(
+        description="model: the trained model; baseline: the weighted open-violation count, calibrated, served "
+        "because no model beat it on the out-of-time test by more than its bootstrap interval"
+    )
+    version: str
+
+
 class RiskScore(BaseModel):
     bbl: str
-    scores: dict[str, int] = Field(description="overall, safety, legal, financial: 0-100")
+    scores: dict[str, int] = Field(description="overall, safety, legal, financial: 0-100 percentile among buildings")
+    probabilities: dict[str, float] = Field(
+        description="calibrated probability (0-1) of a new event of that kind in the next 12 months"
+    )
+    scorers: dict[str, Scorer] = Field(description="which scorer produced each score, and its version")
     trend: str
-    reasons: list[Any]
+    reasons: list[Any] = Field(
+        description="what pushed the overall score up, largest first: feature, text, the building's value, impact"
+    )
     model_version: dict[str, str]
     as_of: date
     computed_at: datetime
