@@ -21,6 +21,7 @@ import ray
 from sentinel.alerts import engine
 from sentinel.alerts.outbox import Outbox, OutboxPolicy
 from sentinel.channels import ChannelSettings, build_channels
+from sentinel.channels.org_secrets import org_secret_source
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ class Drainer:
         channel_settings: ChannelSettings | None = None,
         policy: OutboxPolicy | None = None,
     ) -> None:
-        self._outbox = Outbox(database_url, build_channels(channel_settings or ChannelSettings()), policy)
+        settings = channel_settings or ChannelSettings()
+        self._outbox = Outbox(database_url, build_channels(settings, org_secret_source(database_url, settings)), policy)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import platformdirs
 import yaml
-from pydantic import Field, PostgresDsn, RedisDsn, ValidationError, field_validator
+from pydantic import Field, PostgresDsn, RedisDsn, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     ingest_write_connections: int = Field(default=2, ge=1, le=16)
     ingest_page_size: int = Field(default=10_000, ge=100, le=50_000)
 
+    # Seals each organization's webhook signing secret at rest (sentinel/crypto.py): 32 random bytes, urlsafe
+    # base64. Without it organizations cannot have their own secret and VS_WEBHOOK_SECRET signs for all.
+    secrets_key: SecretStr | None = None
+
     # Pool and logging.
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=8, ge=1)
@@ -85,6 +89,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("secrets_key")
+    @classmethod
+    def _secrets_key_is_a_key(cls, value: SecretStr | None) -> SecretStr | None:
+        from sentinel.crypto import parse_key
+
+        if value is not None:
+            parse_key(value.get_secret_value())
+        return value
 
     @field_validator("db_pool_max")
     @classmethod

@@ -14,7 +14,7 @@ from deployments.api import errors
 from deployments.api.deps import Deps
 from deployments.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from deployments.api.responses import JSONResponse
-from deployments.api.routes import admin, alerts, auth, health, portfolios, properties, records, risk
+from deployments.api.routes import admin, alerts, auth, health, portfolios, properties, records, risk, webhooks
 
 API_DESCRIPTION = """NYC building violations, complaints, deadlines, risk scores and alerts.
 
@@ -46,7 +46,7 @@ def create_app(deps: Deps, *, behind_serve_proxy: bool = False) -> FastAPI:
     )
     app.state.deps = deps
     errors.install(app)
-    for module in (health, auth, admin, properties, records, portfolios, risk, alerts):
+    for module in (health, auth, admin, properties, records, portfolios, risk, alerts, webhooks):
         app.include_router(module.router)
     if deps.settings.cors_origins:
         app.add_middleware(

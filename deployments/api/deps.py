@@ -15,6 +15,8 @@ from deployments.api.settings import ApiSettings
 from deployments.risk.client import ScorerClient
 from deployments.risk.store import ScoreStore
 from sentinel.auth.ratelimit import RateLimiter
+from sentinel.crypto import secrets_key_from_settings
+from sentinel.outbound import OutboundPolicy, outbound_policy_from_env
 
 
 def utcnow() -> datetime:
@@ -32,6 +34,10 @@ class Deps:
     scorer: ScorerClient
     alerts: Any  # deployments.alerts.client.AlertClient
     metrics: Metrics = field(default_factory=NullMetrics)
+    # What rule targets may point at (VS_OUTBOUND_*): checked when a rule is saved, as the notifier will.
+    outbound: OutboundPolicy = field(default_factory=outbound_policy_from_env)
+    # Seals organizations' webhook secrets (VS_SECRETS_KEY); None: they cannot have their own.
+    secrets_key: bytes | None = field(default_factory=secrets_key_from_settings)
     now: Callable[[], datetime] = utcnow
     closers: list[Callable[[], None]] = field(default_factory=list)
 

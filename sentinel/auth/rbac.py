@@ -34,6 +34,7 @@ class Permission(StrEnum):
     USERS_READ = "users:read"
     USERS_WRITE = "users:write"
     AUDIT_READ = "audit:read"
+    WEBHOOK_SECRETS = "webhook_secrets:manage"
 
 
 class Rule(NamedTuple):
@@ -62,6 +63,7 @@ PERMISSIONS: Mapping[Permission, Rule] = MappingProxyType(
         Permission.USERS_READ: Rule(_ADMINS, Scope.ADMIN, org_owned=True),
         Permission.USERS_WRITE: Rule(_ADMINS, Scope.ADMIN, org_owned=True),
         Permission.AUDIT_READ: Rule(_ADMINS, Scope.ADMIN, org_owned=True),
+        Permission.WEBHOOK_SECRETS: Rule(_ADMINS, Scope.ADMIN, org_owned=True),
     }
 )
 

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from sentinel.outbound import OutboundPolicy
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -41,7 +43,10 @@ class TwilioSettings(_Frozen):
 
 
 class WebhookSettings(_Frozen):
+    # The fallback for organizations without a secret of their own (sentinel.channels.org_secrets).
     signing_secret: SecretStr = SecretStr("")
+    # Opens the per-organization secrets (sentinel.crypto); without it only the fallback signs.
+    secrets_key: SecretStr | None = None
     default_url: str | None = None
     timeout_s: float = Field(default=10.0, gt=0)
     user_agent: str = "ViolationSentinel-Webhooks/1"
@@ -56,6 +61,8 @@ class ChannelSettings(_Frozen):
     slack: SlackSettings = SlackSettings()
     twilio: TwilioSettings = TwilioSettings()
     webhook: WebhookSettings = WebhookSettings()
+    # Every HTTP channel connects through sentinel.outbound with this policy.
+    outbound: OutboundPolicy = OutboundPolicy()
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -67,7 +74,8 @@ def channel_settings_from_env(environ: Mapping[str, str] | None = None) -> Chann
 
     VS_SMTP_HOST, VS_SMTP_PORT, VS_SMTP_USERNAME, VS_SMTP_PASSWORD, VS_SMTP_FROM, VS_SMTP_STARTTLS,
     VS_SMTP_VERIFY_TLS; VS_SLACK_ENABLED, VS_SLACK_WEBHOOK_URL; VS_TWILIO_ACCOUNT_SID, VS_TWILIO_AUTH_TOKEN,
-    VS_TWILIO_FROM, VS_TWILIO_BASE_URL; VS_WEBHOOK_SECRET, VS_WEBHOOK_DEFAULT_URL.
+    VS_TWILIO_FROM, VS_TWILIO_BASE_URL; VS_WEBHOOK_SECRET, VS_WEBHOOK_DEFAULT_URL, VS_SECRETS_KEY;
+    VS_OUTBOUND_* (sentinel.outbound).
     """
     env = dict(os.environ if environ is None else environ)
 
@@ -97,7 +105,9 @@ def channel_settings_from_env(environ: Mapping[str, str] | None = None) -> Chann
         base_url=get("TWILIO_BASE_URL") or TwilioSettings().base_url,
     )
     webhook = WebhookSettings(
-        signing_secret=SecretStr(get("WEBHOOK_SECRET") or ""), default_url=get("WEBHOOK_DEFAULT_URL")
+        signing_secret=SecretStr(get("WEBHOOK_SECRET") or ""),
+        default_url=get("WEBHOOK_DEFAULT_URL"),
+        secrets_key=SecretStr(key) if (key := get("SECRETS_KEY")) else None,
     )
     explicit = get("CHANNELS_ENABLED")
     if explicit is not None:
@@ -110,6 +120,11 @@ def channel_settings_from_env(environ: Mapping[str, str] | None = None) -> Chann
             enabled.add("slack")
         if twilio.account_sid and twilio.from_number:
             enabled.add("sms")
-        if webhook.signing_secret.get_secret_value():
+        if webhook.signing_secret.get_secret_value() or webhook.secrets_key is not None:
             enabled.add("webhook")
-    return ChannelSettings(enabled=frozenset(enabled), smtp=smtp, slack=slack, twilio=twilio, webhook=webhook)
+    outbound = OutboundPolicy.model_validate(
+        {name[len("VS_OUTBOUND_") :].lower(): value for name, value in env.items() if name.startswith("VS_OUTBOUND_")}
+    )
+    return ChannelSettings(
+        enabled=frozenset(enabled), smtp=smtp, slack=slack, twilio=twilio, webhook=webhook, outbound=outbound
+    )

@@ -23,6 +23,11 @@ def sign(secret: str | bytes, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={_digest(secret, body, timestamp)}"
 
 
+def sign_all(secrets: list[str], body: bytes, timestamp: int) -> str:
+    """One header with a v1 per secret: during a rotation receivers holding either secret can verify."""
+    return f"t={timestamp}," + ",".join(f"v1={_digest(secret, body, timestamp)}" for secret in secrets)
+
+
 def verify_signature(
     secret: str | bytes,
     header: str | None,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
-
 from sentinel.channels import http
 from sentinel.channels.base import (
     ChannelKind,
@@ -13,14 +11,15 @@ from sentinel.channels.base import (
     require_payload_keys,
 )
 from sentinel.channels.settings import SlackSettings
+from sentinel.outbound import OutboundPolicy
 
 
 class SlackChannel:
     kind: ChannelKind = "slack"
 
-    def __init__(self, settings: SlackSettings, client: httpx.Client | None = None) -> None:
+    def __init__(self, settings: SlackSettings, policy: OutboundPolicy | None = None) -> None:
         self._settings = settings
-        self._client = http.new_client(settings.timeout_s, client)
+        self._client = http.new_client(policy, settings.timeout_s)
 
     def send(self, notification: Notification) -> DeliveryResult:
         # `text` is what notifications and screen readers show when blocks cannot be rendered.
@@ -31,9 +30,9 @@ class SlackChannel:
         if not url:
             raise DeliveryError(False, "slack notification has no webhook URL")
         body = {"text": notification.payload["text"], "blocks": notification.payload["blocks"]}
-        response = http.post(self._client, url, json=body)
+        reply = http.post(self._client, url, json=body)
         # Incoming webhooks answer a plain "ok"; never echo the URL, it is the credential.
-        return DeliveryResult("slack", "<slack webhook>", status_code=response.status_code)
+        return DeliveryResult("slack", "<slack webhook>", status_code=reply.status_code)
 
     def close(self) -> None:
         self._client.close()

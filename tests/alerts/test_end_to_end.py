@@ -15,7 +15,7 @@ from sentinel.alerts.events import ViolationChange
 from sentinel.alerts.render import AlertView
 from sentinel.channels import SIGNATURE_HEADER, WebhookChannel, WebhookSettings, verify_signature
 from tests.alerts.factories import BBL_A, DIRECTORY, TODAY, rule
-from tests.channels.receivers import HttpReceiver, start_http_receiver
+from tests.channels.receivers import LOCAL_RECEIVERS, HttpReceiver, start_http_receiver
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_a_class_c_violation_reaches_a_webhook_signed_and_deferred_past_quiet_ho
     assert batch.due_at == datetime(2026, 3, 3, 12, tzinfo=UTC)  # 07:00 EST
 
     sent_at = batch.due_at.timestamp()
-    channel = WebhookChannel(WebhookSettings(signing_secret=SecretStr("s3")), clock=lambda: sent_at)
+    channel = WebhookChannel(WebhookSettings(signing_secret=SecretStr("s3")), LOCAL_RECEIVERS, clock=lambda: sent_at)
     channel.send(batch.notification())
 
     (request,) = receiver.requests

@@ -25,7 +25,7 @@ from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
 from sentinel.replay.server import serve_in_background
 from tests.alerts_engine import flow
-from tests.channels.receivers import EphemeralPortController, HttpReceiver, SmtpRecorder, wait_for
+from tests.channels.receivers import LOCAL_RECEIVERS, EphemeralPortController, HttpReceiver, SmtpRecorder, wait_for
 
 SECRET = "e2e-secret"
 
@@ -42,7 +42,7 @@ def test_a_published_change_reaches_email_and_signed_webhook_once(
     controller, recorder = smtp
     channels = {
         "email": SmtpEmailChannel(SmtpSettings(host="127.0.0.1", port=controller.port)),
-        "webhook": WebhookChannel(WebhookSettings(signing_secret=SecretStr(SECRET))),
+        "webhook": WebhookChannel(WebhookSettings(signing_secret=SecretStr(SECRET)), LOCAL_RECEIVERS),
     }
     hpd = RunOptions(datasets=["hpd_violations"], incremental=True)
     with serve_in_background(sources=flow.hpd_sources()) as server, psycopg.connect(db_url, autocommit=True) as conn:

@@ -28,7 +28,7 @@ from sentinel.alerts.outbox import OutboxPolicy
 from sentinel.channels import ChannelSettings, WebhookSettings
 from tests.alerts_engine import seed
 from tests.alerts_engine.seed import WATCHED
-from tests.channels.receivers import HttpReceiver, wait_for
+from tests.channels.receivers import LOCAL_RECEIVERS, HttpReceiver, wait_for
 
 ALERTS = 6
 POLICY = OutboxPolicy(max_attempts=5, base_backoff=timedelta(seconds=1), lease=timedelta(seconds=3))
@@ -63,7 +63,9 @@ def test_killing_the_notifier_mid_delivery_repeats_no_confirmed_delivery_and_los
     assert evaluate_run(conn, run_id, now).notifications == ALERTS
     receiver.hold_from = 2  # the third request is received and never answered
     channels = ChannelSettings(
-        enabled=frozenset({"webhook"}), webhook=WebhookSettings(signing_secret=SecretStr("s"), timeout_s=60)
+        enabled=frozenset({"webhook"}),
+        webhook=WebhookSettings(signing_secret=SecretStr("s"), timeout_s=60),
+        outbound=LOCAL_RECEIVERS,
     )
     notifier = Notifier.remote(db_url, channels, POLICY)
     try:

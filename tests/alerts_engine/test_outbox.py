@@ -26,7 +26,7 @@ from sentinel.channels import (
 )
 from tests.alerts_engine import seed
 from tests.alerts_engine.seed import WATCHED
-from tests.channels.receivers import EphemeralPortController, HttpReceiver, SmtpRecorder
+from tests.channels.receivers import LOCAL_RECEIVERS, EphemeralPortController, HttpReceiver, SmtpRecorder
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 SECRET = "whsec-test"
@@ -34,7 +34,7 @@ POLICY = OutboxPolicy(max_attempts=4, base_backoff=timedelta(seconds=30), lease=
 
 
 def _webhook(receiver: HttpReceiver) -> WebhookChannel:
-    return WebhookChannel(WebhookSettings(signing_secret=SecretStr(SECRET), timeout_s=5))
+    return WebhookChannel(WebhookSettings(signing_secret=SecretStr(SECRET), timeout_s=5), LOCAL_RECEIVERS)
 
 
 def _alerts(conn: psycopg.Connection, channels: list[dict[str, str]], count: int = 1, **rule: object) -> None:

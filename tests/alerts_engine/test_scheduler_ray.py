@@ -19,7 +19,7 @@ from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
 from sentinel.replay.server import serve_in_background
 from tests.alerts_engine import flow
-from tests.channels.receivers import HttpReceiver, wait_for
+from tests.channels.receivers import LOCAL_RECEIVERS, HttpReceiver, wait_for
 
 SECRET = "ray-secret"
 
@@ -41,7 +41,9 @@ def test_the_detached_scheduler_ingests_evaluates_and_notifies_once(
         )
     )
     channels = ChannelSettings(
-        enabled=frozenset({"webhook", "console"}), webhook=WebhookSettings(signing_secret=SecretStr(SECRET))
+        enabled=frozenset({"webhook", "console"}),
+        webhook=WebhookSettings(signing_secret=SecretStr(SECRET)),
+        outbound=LOCAL_RECEIVERS,
     )
     with serve_in_background(sources=flow.hpd_sources()) as server, psycopg.connect(db_url, autocommit=True) as conn:
         run_serial(db_url, SocrataSource(server.url), RunOptions(datasets=["hpd_violations"], incremental=False))

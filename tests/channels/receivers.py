@@ -12,6 +12,11 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from sentinel.outbound import OutboundPolicy
+
+# The receivers below listen on 127.0.0.1 over plain http, which the default policy refuses: tests allow it.
+LOCAL_RECEIVERS = OutboundPolicy(allow=("127.0.0.1",), allow_http=True)
+
 
 @dataclass
 class ReceivedRequest:
@@ -27,7 +32,7 @@ class HttpReceiver:
 
     server: ThreadingHTTPServer
     requests: list[ReceivedRequest] = field(default_factory=list)
-    responses: list[tuple[int, bytes]] = field(default_factory=list)
+    responses: list[tuple[int, bytes, dict[str, str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Requests from number `hold_from` (0-based) on are recorded, then left unanswered until `release` is set:
     # a sender caught mid-request.
@@ -40,12 +45,15 @@ class HttpReceiver:
         return f"http://{host}:{port}"
 
     def respond(self, status: int, body: bytes = b"") -> None:
-        with self.lock:
-            self.responses.append((status, body))
+        self.respond_with_headers(status, {}, body)
 
-    def next_response(self) -> tuple[int, bytes]:
+    def respond_with_headers(self, status: int, headers: dict[str, str], body: bytes = b"") -> None:
         with self.lock:
-            return self.responses.pop(0) if self.responses else (200, b"ok")
+            self.responses.append((status, body, headers))
+
+    def next_response(self) -> tuple[int, bytes, dict[str, str]]:
+        with self.lock:
+            return self.responses.pop(0) if self.responses else (200, b"ok", {})
 
 
 def start_http_receiver() -> HttpReceiver:
@@ -62,8 +70,10 @@ def start_http_receiver() -> HttpReceiver:
                 )
             if held:
                 receiver.release.wait(timeout=120)
-            status, payload = receiver.next_response()
+            status, payload, headers = receiver.next_response()
             self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

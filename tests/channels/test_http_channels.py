@@ -4,7 +4,6 @@ import base64
 import json
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -21,7 +20,7 @@ from sentinel.channels import (
     WebhookSettings,
     verify_signature,
 )
-from tests.channels.receivers import HttpReceiver, start_http_receiver
+from tests.channels.receivers import LOCAL_RECEIVERS, HttpReceiver, start_http_receiver
 
 SLACK_PAYLOAD = {
     "text": "New HPD Class C violation at 123 Main St",
@@ -35,7 +34,7 @@ SECRET = "whsec_test"
 
 
 def slack(receiver: HttpReceiver) -> SlackChannel:
-    return SlackChannel(SlackSettings(timeout_s=2))
+    return SlackChannel(SlackSettings(timeout_s=2), LOCAL_RECEIVERS)
 
 
 def twilio(receiver: HttpReceiver) -> TwilioSmsChannel:
@@ -46,12 +45,15 @@ def twilio(receiver: HttpReceiver) -> TwilioSmsChannel:
             from_number="+15550001111",
             base_url=receiver.url,
             timeout_s=2,
-        )
+        ),
+        LOCAL_RECEIVERS,
     )
 
 
 def webhook(now: float = 1_700_000_000.0) -> WebhookChannel:
-    return WebhookChannel(WebhookSettings(signing_secret=SecretStr(SECRET), timeout_s=2), clock=lambda: now)
+    return WebhookChannel(
+        WebhookSettings(signing_secret=SecretStr(SECRET), timeout_s=2), LOCAL_RECEIVERS, clock=lambda: now
+    )
 
 
 def test_slack_posts_block_kit_json_with_fallback_text(receiver: HttpReceiver) -> None:
@@ -175,19 +177,21 @@ def test_a_refused_connection_is_retryable() -> None:
 
 def twilio_at(url: str) -> TwilioSmsChannel:
     return TwilioSmsChannel(
-        TwilioSettings(account_sid="AC1", auth_token=SecretStr("t"), from_number="+1555", base_url=url, timeout_s=1)
+        TwilioSettings(account_sid="AC1", auth_token=SecretStr("t"), from_number="+1555", base_url=url, timeout_s=1),
+        LOCAL_RECEIVERS,
     )
 
 
 def test_a_timeout_is_retryable(receiver: HttpReceiver) -> None:
-    def slow(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("read timed out", request=request)
-
-    client = httpx.Client(transport=httpx.MockTransport(slow))
-    channel = SlackChannel(SlackSettings(), client=client)
-    with pytest.raises(DeliveryError) as info:
-        channel.send(Notification("slack", "http://127.0.0.1:9/hook", SLACK_PAYLOAD))
+    receiver.hold_from = 0  # received, never answered
+    channel = SlackChannel(SlackSettings(timeout_s=0.3), LOCAL_RECEIVERS)
+    try:
+        with pytest.raises(DeliveryError) as info:
+            channel.send(Notification("slack", f"{receiver.url}/hook", SLACK_PAYLOAD))
+    finally:
+        receiver.release.set()
     assert info.value.retryable
+    assert "timeout" in info.value.message
 
 
 def test_a_payload_missing_its_fields_is_not_retryable(receiver: HttpReceiver) -> None:

@@ -20,6 +20,7 @@ from deployments.api.responses import dumps
 from deployments.api.security import audit, deps_of, require
 from sentinel.alerts import AlertRule, ChannelTarget, QuietHours
 from sentinel.alerts.conditions import Condition
+from sentinel.alerts.limits import RuleRejectedError, check_rule
 from sentinel.alerts.rules import Delivery
 from sentinel.alerts.scope import PortfolioScope, Scope
 from sentinel.auth.principal import Principal
@@ -63,6 +64,14 @@ def _jsonb(value: Any) -> Jsonb:
 _RULE_COLUMNS = (
     "id, name, condition, scope, channels, delivery, quiet_hours, cooldown_minutes, enabled, created_at, updated_at"
 )
+
+
+def _check_contents(request: Request, body: RuleBody) -> None:
+    """Bounded contents and reachable targets (sentinel.alerts.limits): 422 naming each field and why."""
+    try:
+        check_rule(body.condition, body.scope, body.channels, deps_of(request).outbound)
+    except RuleRejectedError as exc:
+        raise ApiError(422, "invalid_rule", str(exc), {"problems": exc.problems}) from None
 
 
 def _check_scope(conn: Any, body: RuleBody, org_id: int) -> None:
@@ -117,6 +126,7 @@ def list_rules(request: Request, principal: RulesReader) -> list[dict[str, Any]]
 
 @router.post("/alert-rules", response_model=Rule, status_code=201, summary="Create an alert rule")
 def create_rule(request: Request, body: RuleBody, principal: RulesWriter) -> dict[str, Any]:
+    _check_contents(request, body)
     with deps_of(request).pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         _check_scope(conn, body, principal.org_id)
         row = cur.execute(
@@ -148,6 +158,7 @@ def get_rule(request: Request, rule_id: int, principal: RulesReader) -> dict[str
 
 @router.put("/alert-rules/{rule_id}", response_model=Rule, summary="Replace an alert rule")
 def replace_rule(request: Request, rule_id: int, body: RuleBody, principal: RulesWriter) -> dict[str, Any]:
+    _check_contents(request, body)
     with deps_of(request).pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         _check_scope(conn, body, principal.org_id)
         row = cur.execute(
@@ -176,6 +187,7 @@ def delete_rule(request: Request, rule_id: int, principal: RulesWriter) -> None:
 @router.post("/alert-rules/dry-run", response_model=DryRunResult, summary="Would this rule have fired? (30 days)")
 async def dry_run_new_rule(request: Request, body: RuleBody, principal: RulesReader) -> dict[str, Any]:
     deps = deps_of(request)
+    _check_contents(request, body)
     with deps.pool.connection() as conn:
         _check_scope(conn, body, principal.org_id)
         timezone = _timezone(conn, principal.org_id)
