@@ -150,7 +150,7 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise OutboundRefusedError("the host name does not resolve") from exc
-    except UnicodeError as exc:
+    except (UnicodeError, ValueError, OSError) as exc:  # over-long labels, NUL bytes
         raise OutboundRefusedError("the host name is not valid") from exc
     seen: dict[str, IPAddress] = {}
     for _family, _type, _proto, _name, sockaddr in infos:

@@ -63,7 +63,7 @@ def test_without_a_secrets_key_rotation_is_refused_with_a_reason(api: Api) -> No
     with api.as_("alpha", "admin") as a:
         r = a.post("/v1/admin/webhook-secret/rotate")
         state = a.get("/v1/admin/webhook-secret")
-    assert r.status_code == 503
+    assert r.status_code == 409
     assert "VS_SECRETS_KEY" in r.json()["error"]["message"]
     assert state.json() == {"configured": False, "rotated_at": None, "previous_valid_until": None}
 

@@ -49,7 +49,8 @@ def webhook_secret(request: Request, principal: SecretsAdmin) -> SecretState:
 def rotate_webhook_secret(request: Request, principal: SecretsAdmin, body: Rotation | None = None) -> NewSecret:
     deps = deps_of(request)
     if deps.secrets_key is None:
-        raise ApiError(503, "secrets_key_missing", "per-organization webhook secrets need VS_SECRETS_KEY on the server")
+        # Not a 5xx: the server works; this deployment has not enabled the feature (the global secret signs).
+        raise ApiError(409, "secrets_key_missing", "per-organization webhook secrets need VS_SECRETS_KEY on the server")
     grace = timedelta(hours=(body or Rotation()).grace_hours)
     with deps.pool.connection() as conn, conn.transaction():
         secret, info = org_secrets.rotate(
