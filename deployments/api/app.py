@@ -7,10 +7,11 @@ import sys
 from collections.abc import AsyncIterator, Callable
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from deployments.api import errors
+from deployments.api.control_characters import refuse_control_characters
 from deployments.api.deps import Deps
 from deployments.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from deployments.api.responses import JSONResponse
@@ -43,6 +44,7 @@ def create_app(deps: Deps, *, behind_serve_proxy: bool = False) -> FastAPI:
         description=API_DESCRIPTION,
         default_response_class=JSONResponse,
         responses=errors.ERROR_RESPONSES,
+        dependencies=[Depends(refuse_control_characters)],
     )
     app.state.deps = deps
     errors.install(app)
