@@ -30,8 +30,8 @@ from actors.writer import Writer
 from sentinel.datasets import OTHER_PARTITION, DatasetConfig, load_datasets
 from sentinel.ingest import pipeline
 from sentinel.ingest.pages import PageMeta
-from sentinel.ingest.pipeline import DatasetSummary, OutOfOrderCommitError, PartitionTask
-from sentinel.ingest.run import ingestion_run, reconcile
+from sentinel.ingest.pipeline import DatasetSummary, Guards, OutOfOrderCommitError, PartitionTask
+from sentinel.ingest.run import finish_dataset, ingestion_run
 from sentinel.ingest.socrata import Cursor, SchemaDriftError, SocrataSource, SourceUnavailableError, cursor_after
 from sentinel.ingest.writer import WriteStats
 
@@ -112,8 +112,11 @@ class IngestCoordinator:
         app_token: str | None = None,
         shape: PipelineShape | None = None,
         catalog: dict[str, DatasetConfig] | None = None,
+        guards: Guards | None = None,
     ):
         self._database_url = database_url
+        self._guards = guards or Guards()
+        self._run_id = 0
         self._source = SocrataSource(source_url, app_token)
         self._shape = shape or PipelineShape()
         self._catalog = catalog or load_datasets()
@@ -152,6 +155,7 @@ class IngestCoordinator:
         incremental: bool,
         summaries: dict[str, DatasetSummary],
     ) -> None:
+        self._run_id = run_id
         started = {c.name: time.perf_counter() for c in configs}
         queue: deque[PartitionTask] = deque()
         remaining: dict[str, int] = {}
@@ -293,7 +297,7 @@ class IngestCoordinator:
     ) -> None:
         if not summary.error:
             try:
-                summary.deleted = reconcile(conn, self._source, self._catalog[name], changed=summary.written)
+                finish_dataset(conn, self._source, self._catalog[name], summary, self._run_id, self._guards)
             except (SchemaDriftError, SourceUnavailableError) as error:
                 summary.error = str(error)
         summary.seconds = time.perf_counter() - started[name]

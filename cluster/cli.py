@@ -49,6 +49,11 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+# `vsentinel ingest`: 0 succeeded, 1 a dataset failed (errors or too many rejects), 2 bad usage, 3 partial (a
+# deletion guard held back tombstones: the source came back empty or shrunken).
+EXIT_PARTIAL = 3
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
@@ -164,7 +169,11 @@ def ingest(
         None, min=100, max=50_000, help="Rows per request (default VS_INGEST_PAGE_SIZE, 10,000)."
     ),
 ) -> None:
-    """Ingest NYC Open Data into PostgreSQL with Ray actors; exits non-zero when any dataset failed."""
+    """Ingest NYC Open Data into PostgreSQL with Ray actors.
+
+    Exit code 0 when every dataset succeeded, 1 when one failed (an error, or rejects over
+    VS_INGEST_MAX_REJECT_SHARE), 3 when the run is partial (a source came back empty or shrunken and its
+    deletions were held back: see `vsentinel quality`)."""
     from actors.ingestion import PipelineShape
     from cluster import ray_runtime
     from cluster.ingest import run_ingestion
@@ -190,6 +199,56 @@ def ingest(
         _evaluate_alerts(services.database_url, result.run_id)
     if result.failed:
         raise fail(f"{len(result.failed)} dataset(s) failed: {', '.join(s.dataset for s in result.failed)}")
+    if result.held:
+        names = ", ".join(s.dataset for s in result.held)
+        raise fail(
+            f"run {result.run_id} is partial: deletions held back for {names} (source anomaly)", code=EXIT_PARTIAL
+        )
+
+
+@app.command()
+def quality(
+    run: int | None = typer.Option(None, "--run", help="Ingestion run id (default: the latest finished run)."),
+    examples: int = typer.Option(5, min=0, max=100, help="Stored rows to show with their problems."),
+) -> None:
+    """Data quality of an ingestion run: field problems by dataset, field and reason; rejects by reason;
+    duplicates; how address-only records were located; deletions held back by a guard."""
+    import psycopg
+    from rich.table import Table
+
+    from sentinel.ingest.quality_report import run_report
+
+    settings = settings_or_exit()
+    with services_or_exit(settings) as services, psycopg.connect(services.database_url) as conn:
+        report = run_report(conn, run, examples=examples)
+    if report is None:
+        raise fail(f"no ingestion run {run}" if run is not None else "no finished ingestion run yet")
+    console.print(
+        f"[bold]ingestion run {report.run_id}[/]: {report.status}, started {report.started_at:%Y-%m-%d %H:%M}"
+    )
+    if report.error:
+        console.print(f"  {report.error}")
+    sections = [
+        ("field problems (value kept as NULL, raw value on the row)", ("dataset", "field", "reason", "rows"),
+         report.problems),
+        ("rejected records", ("dataset", "reason", "records"), report.rejects),
+        ("duplicate keys within a page (later state kept)", ("dataset", "records"), report.duplicates),
+        ("address-only records located", ("dataset", "bbl_source", "records"), report.located),
+        ("source anomalies (deletions held back)", ("dataset", "kind", "live", "at source", "held", "detail"),
+         [tuple(a.values()) for a in report.anomalies]),
+        ("examples", ("table", "source", "id", "bbl", "quality"), [tuple(e.values()) for e in report.examples]),
+    ]  # fmt: skip
+    for title, columns, lines in sections:
+        if not lines:
+            continue
+        table = Table(title=title, title_justify="left")
+        for column in columns:
+            table.add_column(column)
+        for line in lines:
+            table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in line))
+        console.print(table)
+    if not any(lines for _, _, lines in sections):
+        console.print("[green]no field problems, rejects, duplicates or anomalies recorded[/]")
 
 
 def _evaluate_alerts(database_url: str, run_id: int) -> None:

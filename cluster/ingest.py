@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.table import Table
 
 from actors.ingestion import IngestCoordinator, PipelineShape, partition_label
-from sentinel.ingest.pipeline import DatasetSummary
+from sentinel.ingest.pipeline import DatasetSummary, Guards
 from sentinel.settings import get_settings
 
 
@@ -26,6 +26,11 @@ class IngestResult:
     @property
     def failed(self) -> list[DatasetSummary]:
         return [s for s in self.summaries if s.error]
+
+    @property
+    def held(self) -> list[DatasetSummary]:
+        """Datasets whose deletions a guard held back (the run is 'partial')."""
+        return [s for s in self.summaries if s.anomaly and not s.error]
 
 
 def _progress_table(progress: dict, started: float) -> Table:
@@ -44,20 +49,38 @@ def _progress_table(progress: dict, started: float) -> Table:
 
 def summary_table(result: IngestResult) -> Table:
     table = Table(title=f"ingestion run {result.run_id}: {result.seconds:.1f} s")
-    columns = ("dataset", "fetched", "inserted", "updated", "unchanged", "rejected", "skipped", "deleted", "seconds")
+    columns = ("dataset", "fetched", "inserted", "updated", "unchanged", "rejected", "skipped", "deleted",
+               "duplicates", "field problems", "seconds")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column == "dataset" else "right")
     table.add_column("status")
     for s in result.summaries:
-        status = f"[red]FAILED: {s.error}[/]" if s.error else "[green]ok[/]"
+        if s.error:
+            status = f"[red]FAILED: {s.error}[/]"
+        elif s.anomaly:
+            status = f"[yellow]PARTIAL: {s.anomaly}[/]"
+        else:
+            status = "[green]ok[/]"
         if s.full_replace_detected:
             status += " (full replace detected)"
-        table.add_row(
-            s.dataset,
-            *(f"{v:,}" for v in (s.fetched, s.inserted, s.updated, s.unchanged, s.rejected, s.skipped, s.deleted)),
-            f"{s.seconds:.1f}",
-            status,
-        )
+        counts = (s.fetched, s.inserted, s.updated, s.unchanged, s.rejected, s.skipped, s.deleted, s.duplicates,
+                  s.quality_problems)  # fmt: skip
+        table.add_row(s.dataset, *(f"{v:,}" for v in counts), f"{s.seconds:.1f}", status)
+    return table
+
+
+def quality_table(result: IngestResult, limit: int = 12) -> Table | None:
+    """The run's most frequent field problems and reject reasons; None when it had none."""
+    lines = [(s.dataset, name, reason, n) for s in result.summaries for name, reasons in s.quality.items()
+             for reason, n in reasons.items()]  # fmt: skip
+    lines += [(s.dataset, "(rejected)", reason, n) for s in result.summaries for reason, n in s.reject_reasons.items()]
+    if not lines:
+        return None
+    table = Table(title="data quality (vsentinel quality --run " + str(result.run_id) + " for all)")
+    for column in ("dataset", "field", "reason", "rows"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for dataset, name, reason, n in sorted(lines, key=lambda line: -line[3])[:limit]:
+        table.add_row(dataset, name, reason, f"{n:,}")
     return table
 
 
@@ -98,7 +121,8 @@ def run_ingestion(
     key = (database_url, source_url, app_token, _resolved(shape))
     coordinator = _kept.get(key) if keep_pipeline else None
     if coordinator is None:
-        coordinator = IngestCoordinator.remote(database_url, source_url, app_token, key[3])
+        guards = Guards.from_settings(get_settings())
+        coordinator = IngestCoordinator.remote(database_url, source_url, app_token, key[3], guards=guards)
         if keep_pipeline:
             _kept[key] = coordinator
     try:
@@ -117,6 +141,9 @@ def run_ingestion(
     result = IngestResult(run_id, summaries, time.perf_counter() - started)
     if console is not None:
         console.print(summary_table(result))
+        quality = quality_table(result)
+        if quality is not None:
+            console.print(quality)
     return result
 
 

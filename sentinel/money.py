@@ -35,6 +35,13 @@ def to_money(value: Any, field: str, warnings: list[str]) -> Decimal | None:
     return result  # type: ignore[return-value]
 
 
+def flag_negative(amount: Decimal | None, field: str, warnings: list[str]) -> Decimal | None:
+    """A penalty or payment below zero is implausible: kept as the source says, recorded as a problem."""
+    if amount is not None and amount < 0:
+        warnings.append(f"{field}: implausible negative amount {str(amount)!r}, kept")
+    return amount
+
+
 def _parse(value: str) -> Decimal | str:
     s = value.strip().replace(",", "").replace("$", "").replace(" ", "")
     if not s:

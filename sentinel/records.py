@@ -18,16 +18,30 @@ from typing import Any, ClassVar
 
 import orjson
 
+from sentinel.quality import quality_json
+
 VIOLATION_COLUMNS = (
     "source", "source_id", "bbl", "bin", "borough", "class", "severity", "category", "description",
     "status", "status_raw", "issued_date", "status_date", "certify_by_date", "correct_by_date",
     "certified_date", "hearing_date", "penalty_imposed", "amount_paid", "balance_due",
-    "source_updated_at", "content_hash", "raw",
+    "source_updated_at", "content_hash", "quality", "raw",
 )  # fmt: skip
 
 
+class _Quality:
+    """`quality`: the row's field problems as JSON text (sentinel/quality.py), NULL for a clean row."""
+
+    __slots__ = ()
+    warnings: list[str]
+    raw: dict[str, Any]
+
+    @property
+    def quality(self) -> str | None:
+        return quality_json(self.warnings, self.raw) if self.warnings else None
+
+
 @dataclass(slots=True)
-class ViolationRow:
+class ViolationRow(_Quality):
     table: ClassVar[str] = "violations"
     columns: ClassVar[tuple[str, ...]] = VIOLATION_COLUMNS
     key_columns: ClassVar[tuple[str, ...]] = ("source", "source_id")
@@ -67,12 +81,12 @@ class ViolationRow:
 COMPLAINT_COLUMNS = (
     "source", "source_id", "complaint_id", "bbl", "bin", "borough", "category", "subcategory", "priority",
     "status", "status_raw", "received_date", "status_date", "closed_date", "is_duplicate",
-    "source_updated_at", "content_hash", "raw",
+    "source_updated_at", "content_hash", "address_key", "latitude", "longitude", "bbl_source", "quality", "raw",
 )  # fmt: skip
 
 
 @dataclass(slots=True)
-class ComplaintRow:
+class ComplaintRow(_Quality):
     table: ClassVar[str] = "complaints"
     columns: ClassVar[tuple[str, ...]] = COMPLAINT_COLUMNS
     key_columns: ClassVar[tuple[str, ...]] = ("source", "source_id")
@@ -96,6 +110,15 @@ class ComplaintRow:
     raw: dict[str, Any]
     content_hash: str
     warnings: list[str]
+    # Where a record without a usable BBL is (311): resolved against PLUTO lots by the writer (sentinel/ingest/
+    # locate.py), which then records how in `bbl_source`.
+    address_key: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+    @property
+    def bbl_source(self) -> str | None:
+        return "source" if self.bbl is not None else None
 
     @property
     def key(self) -> str:
@@ -106,12 +129,12 @@ class ComplaintRow:
 PROPERTY_COLUMNS = (
     "bbl", "borough", "block", "lot", "address", "zip", "units_res", "units_total", "num_floors",
     "num_buildings", "year_built", "bldg_class", "land_use", "owner_type", "owner_name", "latitude",
-    "longitude", "pluto_version", "content_hash", "raw",
+    "longitude", "pluto_version", "content_hash", "address_key", "quality", "raw",
 )  # fmt: skip
 
 
 @dataclass(slots=True)
-class PropertyRow:
+class PropertyRow(_Quality):
     table: ClassVar[str] = "properties"
     columns: ClassVar[tuple[str, ...]] = PROPERTY_COLUMNS
     key_columns: ClassVar[tuple[str, ...]] = ("bbl",)
@@ -137,6 +160,7 @@ class PropertyRow:
     raw: dict[str, Any]
     content_hash: str
     warnings: list[str]
+    address_key: str | None = None  # sentinel/address.py's key of `address`
 
     @property
     def key(self) -> str:

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     ingest_writers: int = Field(default=1, ge=1, le=64)
     ingest_write_connections: int = Field(default=2, ge=1, le=16)
     ingest_page_size: int = Field(default=10_000, ge=100, le=50_000)
+    # Guards (sentinel/ingest/pipeline.py Guards): a run that would tombstone more than this share of a dataset's
+    # live records holds its deletions back and is 'partial'; a dataset rejecting more than this share is 'failed'.
+    ingest_max_delete_share: float = Field(default=0.10, ge=0.0, le=1.0)
+    ingest_max_reject_share: float = Field(default=0.05, ge=0.0, le=1.0)
 
     # Seals each organization's webhook signing secret at rest (sentinel/crypto.py): 32 random bytes, urlsafe
     # base64. Without it organizations cannot have their own secret and VS_WEBHOOK_SECRET signs for all.

@@ -92,7 +92,8 @@ def line_encoder(row_type: type[Row]) -> Callable[[Row], bytes | None]:
     has_raw = len(columns) < len(row_type.columns)
     parts, nulls = [], []
     for attribute in map(column_attribute, columns):
-        kind = str(fields[attribute].type)
+        # A computed column (a property such as `quality`) is text or NULL.
+        kind = str(fields[attribute].type) if attribute in fields else "str | None"
         if kind.startswith("date |"):
             parts.append(f"{{DATE_TEXT[r.{attribute}]}}")
         else:
@@ -130,6 +131,9 @@ class CopyBatch:
     tables: dict[str, CopyData] = field(default_factory=dict)  # target table -> its rows, unique by key
     rejects: list[Reject] = field(default_factory=list)
     skipped: int = 0
+    duplicates: int = 0  # records whose key repeated within the page: the later state was kept
+    quality: dict[tuple[str, str], int] = field(default_factory=dict)  # (field, reason) -> rows with it
+    reject_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def row_count(self) -> int:
@@ -138,4 +142,12 @@ class CopyBatch:
 
 def encode_batch(batch: NormalizedBatch) -> CopyBatch:
     tables = {table: CopyData(len(rows), encode_rows(rows)) for table, rows in batch.rows.items() if rows}
-    return CopyBatch(batch.dataset, tables, batch.rejects, batch.skipped)
+    return CopyBatch(
+        batch.dataset,
+        tables,
+        batch.rejects,
+        batch.skipped,
+        batch.duplicates,
+        batch.quality,
+        batch.reject_reasons,
+    )

@@ -64,9 +64,20 @@ class DatasetSummary:
     skipped: int = 0
     deleted: int = 0
     status_changes: int = 0
+    duplicates: int = 0  # records whose key repeated within a page (the later state kept)
     seconds: float = 0.0
     full_replace_detected: bool = False
     error: str | None = None
+    # A deletion guard held back tombstones (the source came back empty or shrunken): the run is 'partial'.
+    anomaly: str | None = None
+    held_deletions: int = 0
+    quality: dict[str, dict[str, int]] = field(default_factory=dict)  # field -> reason -> rows
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    located: dict[str, int] = field(default_factory=dict)  # bbl_source -> rows resolved by it
+
+    @property
+    def quality_problems(self) -> int:
+        return sum(n for reasons in self.quality.values() for n in reasons.values())
 
     @property
     def written(self) -> int:
@@ -80,6 +91,40 @@ class DatasetSummary:
         self.rejected += stats.rejected
         self.skipped += stats.skipped
         self.status_changes += stats.status_changes
+        self.duplicates += stats.duplicates
+        for (name, reason), n in stats.quality.items():
+            reasons = self.quality.setdefault(name, {})
+            reasons[reason] = reasons.get(reason, 0) + n
+        for counts, more in ((self.reject_reasons, stats.reject_reasons), (self.located, stats.located)):
+            for key, n in more.items():
+                counts[key] = counts.get(key, 0) + n
+
+
+@dataclass(frozen=True, slots=True)
+class Guards:
+    """When a dataset's run must not be trusted: its deletions and its rejects, as shares (configs/settings.yaml
+    `ingest_max_delete_share`, `ingest_max_reject_share`)."""
+
+    max_delete_share: float = 0.10  # of the live records: more vanishing at once is a source problem
+    max_reject_share: float = 0.05  # of the records read (skipped ones aside)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Guards:
+        return cls(settings.ingest_max_delete_share, settings.ingest_max_reject_share)
+
+
+def judge_rejects(summary: DatasetSummary, guards: Guards) -> None:
+    """A dataset whose rejects exceed the share is failed: its rows were written, but most of the source is
+    missing from them, and deletions are not reconciled against it."""
+    considered = summary.fetched - summary.skipped
+    if summary.error or considered <= 0 or summary.rejected <= guards.max_reject_share * considered:
+        return
+    top = sorted(summary.reject_reasons.items(), key=lambda item: -item[1])[:3]
+    reasons = "; ".join(f"{reason} ({n})" for reason, n in top)
+    summary.error = (
+        f"{summary.rejected:,} of {considered:,} records rejected ({summary.rejected / considered:.0%}), over the "
+        f"{guards.max_reject_share:.0%} limit (VS_INGEST_MAX_REJECT_SHARE): {reasons}"
+    )
 
 
 # --- runs -------------------------------------------------------------------------------------------------
@@ -100,23 +145,26 @@ def finish_run(
 ) -> str:
     summaries = list(summaries)
     failed = [s for s in summaries if s.error]
+    held = [s for s in summaries if s.anomaly and not s.error]
     if error or (failed and len(failed) == len(summaries)):
         status = "failed"
-    elif failed:
-        status = "partial"
+    elif failed or held:
+        status = "partial"  # a run that lost or held back data is never 'succeeded'
     else:
         status = "succeeded"
     stats = {s.dataset: asdict(s) for s in summaries}
     with conn.transaction():
         conn.execute(
             "UPDATE ingestion_runs SET status = %s, finished_at = now(), stats = %s, error = %s WHERE id = %s",
-            (status, orjson.dumps(stats).decode(), error or _errors(failed), run_id),
+            (status, orjson.dumps(stats).decode(), error or _errors(summaries), run_id),
         )
     return status
 
 
-def _errors(failed: list[DatasetSummary]) -> str | None:
-    return "; ".join(f"{s.dataset}: {s.error}" for s in failed) or None
+def _errors(summaries: list[DatasetSummary]) -> str | None:
+    problems = [f"{s.dataset}: {s.error}" for s in summaries if s.error]
+    problems += [f"{s.dataset}: {s.anomaly}" for s in summaries if s.anomaly and not s.error]
+    return "; ".join(problems) or None
 
 
 # --- planning ---------------------------------------------------------------------------------------------
@@ -299,23 +347,74 @@ def rejected_key_count(conn: psycopg.Connection, config: DatasetConfig) -> int:
     return int(row[0]) if row else 0
 
 
-def reconcile_deletions(conn: psycopg.Connection, config: DatasetConfig, keys: Iterable[str]) -> int:
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """Deletions a guard held back: the source's key set came back empty or shrank past the allowed share."""
+
+    kind: str  # empty_source / shrunken_source
+    live_records: int
+    source_records: int
+    would_delete: int
+
+    @property
+    def detail(self) -> str:
+        if self.kind == "empty_source":
+            return (
+                f"source returned no records while {self.live_records:,} are live: "
+                f"no deletions applied, every live record kept"
+            )
+        return (
+            f"source has {self.source_records:,} records and would tombstone {self.would_delete:,} of "
+            f"{self.live_records:,} live ({self.would_delete / max(self.live_records, 1):.0%}), over the allowed "
+            f"share (VS_INGEST_MAX_DELETE_SHARE): no deletions applied"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    deleted: int = 0
+    anomaly: Anomaly | None = None
+
+
+def empty_source(live: int) -> Reconciled:
+    return Reconciled(0, Anomaly("empty_source", live, 0, live))
+
+
+def reconcile_deletions(
+    conn: psycopg.Connection, config: DatasetConfig, keys: Iterable[str], guards: Guards | None = None
+) -> Reconciled:
     """Tombstones every live record of the dataset whose key the source no longer has. Socrata never reports
-    deletions, so the key-set difference is the only way to see them."""
+    deletions, so the key-set difference is the only way to see them; an empty or truncated upstream looks the
+    same, so with `guards` nothing is tombstoned when the source is empty or too much would vanish at once."""
     if config.target_table not in _TOMBSTONE_TABLES:
-        return 0
+        return Reconciled()
     scope = _live_scope(config)
+    missing = sql.SQL("{where} AND NOT EXISTS (SELECT 1 FROM source_keys s WHERE s.k = {key})").format(
+        where=scope.where, key=scope.key
+    )
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS source_keys (k text PRIMARY KEY) ON COMMIT DROP")
+        source_records = 0
         with cur.copy("COPY source_keys (k) FROM STDIN") as copy:
             for key in set(keys):
                 copy.write_row((key,))
+                source_records += 1
+        if guards is not None:
+            live = live_count(conn, config) or 0
+            if source_records == 0 and live:
+                return empty_source(live)
+            row = cur.execute(
+                sql.SQL("SELECT count(*) FROM {table} WHERE {missing}").format(table=scope.table, missing=missing),
+                scope.params,
+            ).fetchone()
+            would = int(row[0]) if row else 0
+            if would > guards.max_delete_share * live:
+                return Reconciled(0, Anomaly("shrunken_source", live, source_records, would))
         cur.execute(
             sql.SQL(
-                "UPDATE {table} SET is_deleted = true, deleted_at = now(), updated_at = now() "
-                "WHERE {where} AND NOT EXISTS (SELECT 1 FROM source_keys s WHERE s.k = {key})"
-            ).format(table=scope.table, where=scope.where, key=scope.key),
+                "UPDATE {table} SET is_deleted = true, deleted_at = now(), updated_at = now() WHERE {missing}"
+            ).format(table=scope.table, missing=missing),
             scope.params,
         )
         deleted = cur.rowcount
-    return max(deleted, 0)
+    return Reconciled(max(deleted, 0))

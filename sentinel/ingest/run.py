@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from sentinel.datasets import DatasetConfig, load_datasets
-from sentinel.ingest import pipeline
+from sentinel.ingest import anomalies, pipeline
 from sentinel.ingest.pages import normalize_body
 from sentinel.ingest.pipeline import DatasetSummary, PartitionResult, PartitionTask
 from sentinel.ingest.socrata import Cursor, SchemaDriftError, SocrataSource, SourceUnavailableError, cursor_after
@@ -34,6 +34,7 @@ class RunOptions:
     page_size: int = 20_000
     on_progress: ProgressCallback | None = None
     catalog: dict[str, DatasetConfig] = field(default_factory=load_datasets)
+    guards: pipeline.Guards = field(default_factory=pipeline.Guards)
 
     def configs(self) -> list[DatasetConfig]:
         unknown = [name for name in self.datasets if name not in self.catalog]
@@ -112,7 +113,7 @@ def ingest_dataset(
             result = read_partition(conn, source, config, task, run_id, options)
             summary.fetched += result.fetched
             summary.add_stats(result.stats)
-        summary.deleted = reconcile(conn, source, config, changed=summary.written)
+        finish_dataset(conn, source, config, summary, run_id, options.guards)
     except (SchemaDriftError, SourceUnavailableError) as error:
         summary.error = str(error)
         log.error("dataset failed", extra={"dataset": config.name, "error": str(error)})
@@ -120,18 +121,49 @@ def ingest_dataset(
     return summary
 
 
-def reconcile(conn: psycopg.Connection, source: SocrataSource, config: DatasetConfig, *, changed: int = 0) -> int:
+def finish_dataset(
+    conn: psycopg.Connection,
+    source: SocrataSource,
+    config: DatasetConfig,
+    summary: DatasetSummary,
+    run_id: int,
+    guards: pipeline.Guards,
+) -> None:
+    """After a dataset's last page, in both runners: judge its rejects, then reconcile its deletions under the
+    guards; an anomaly is recorded and told to the admins, and leaves every live record live."""
+    pipeline.judge_rejects(summary, guards)
+    if summary.error:
+        return  # a dataset that failed says nothing reliable about what the source no longer has
+    result = reconcile(conn, source, config, changed=summary.written, guards=guards)
+    summary.deleted = result.deleted
+    if result.anomaly is not None:
+        summary.anomaly = result.anomaly.detail
+        summary.held_deletions = result.anomaly.would_delete
+        anomalies.record(conn, run_id, config.name, result.anomaly)
+
+
+def reconcile(
+    conn: psycopg.Connection,
+    source: SocrataSource,
+    config: DatasetConfig,
+    *,
+    changed: int = 0,
+    guards: pipeline.Guards | None = None,
+) -> pipeline.Reconciled:
     """Finds deletions by key-set difference, but only when the counts say the key sets differ: the source's
     row count against our live records plus the keys we rejected (which the source has and we do not).
     `changed`: rows this run inserted or updated, which may have left the table's statistics stale."""
     pipeline.analyze_if_stale(conn, config.target_table, changed)
     live = pipeline.live_count(conn, config)
     if live is None:
-        return 0
-    if source.count(config.socrata_id, config.row_filter) == live + pipeline.rejected_key_count(conn, config):
-        return 0
+        return pipeline.Reconciled()
+    total = source.count(config.socrata_id, config.row_filter)
+    if total == live + pipeline.rejected_key_count(conn, config):
+        return pipeline.Reconciled()
+    if total == 0 and live and guards is not None:
+        return pipeline.empty_source(live)
     keys = source.keys(config.socrata_id, config.natural_key, config.row_filter)
-    return pipeline.reconcile_deletions(conn, config, keys)
+    return pipeline.reconcile_deletions(conn, config, keys, guards)
 
 
 @contextlib.contextmanager

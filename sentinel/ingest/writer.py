@@ -23,6 +23,7 @@ from psycopg import sql
 
 from sentinel.ingest.copy_batch import CopyBatch, CopyData
 from sentinel.normalize import Reject
+from sentinel.quality import merge_counts
 from sentinel.records import ROW_TYPES
 
 # Tables whose rows carry a source status worth a history entry when it changes.
@@ -41,7 +42,11 @@ class WriteStats:
     skipped: int = 0  # records the dataset deliberately does not keep (311 agencies we do not track)
     status_changes: int = 0
     copied_new: int = 0  # rows COPYed straight into their table (a first read), not through the merge
+    duplicates: int = 0  # records whose key repeated within a page (the later state kept)
     by_table: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    quality: dict[tuple[str, str], int] = field(default_factory=dict)  # (field, reason) -> rows with it
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    located: dict[str, int] = field(default_factory=dict)  # bbl_source -> rows resolved by it (locate.py)
 
     def add(self, other: WriteStats) -> None:
         self.inserted += other.inserted
@@ -51,6 +56,11 @@ class WriteStats:
         self.skipped += other.skipped
         self.status_changes += other.status_changes
         self.copied_new += other.copied_new
+        self.duplicates += other.duplicates
+        merge_counts(self.quality, other.quality)
+        for counts, more in ((self.reject_reasons, other.reject_reasons), (self.located, other.located)):
+            for key, n in more.items():
+                counts[key] = counts.get(key, 0) + n
         for table, (ins, upd, same) in other.by_table.items():
             old = self.by_table.get(table, (0, 0, 0))
             self.by_table[table] = (old[0] + ins, old[1] + upd, old[2] + same)
@@ -225,4 +235,7 @@ def write_batch(
         stats.add(merge_copy(conn, table, copy_data, run_id, expect_new=expect_new))
     stats.rejected = insert_rejects(conn, batch.rejects, run_id)
     stats.skipped = batch.skipped
+    stats.duplicates = batch.duplicates
+    stats.quality = dict(batch.quality)
+    stats.reject_reasons = dict(batch.reject_reasons)
     return stats

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from sentinel.dates import to_date, to_timestamp
-from sentinel.money import to_money
+from sentinel.money import flag_negative, to_money
 from sentinel.normalize.hashing import content_hash
 from sentinel.normalize.location import require_location, resolve_location
 from sentinel.normalize.outcome import RejectRecord
@@ -69,8 +69,11 @@ def normalize(raw: dict[str, Any]) -> ViolationRow:
         correct_by_date=None,
         certified_date=None,
         hearing_date=to_date(g("hearing_date"), "hearing_date", warnings),
-        penalty_imposed=to_money(g("penality_imposed"), "penality_imposed", warnings),  # [sic] in the source
-        amount_paid=to_money(g("amount_paid"), "amount_paid", warnings),
+        # [sic] "penality" in the source; a negative balance is a credit, a negative penalty or payment is not.
+        penalty_imposed=flag_negative(
+            to_money(g("penality_imposed"), "penality_imposed", warnings), "penality_imposed", warnings
+        ),
+        amount_paid=flag_negative(to_money(g("amount_paid"), "amount_paid", warnings), "amount_paid", warnings),
         balance_due=to_money(g("balance_due"), "balance_due", warnings),
         source_updated_at=to_timestamp(g(":updated_at"), ":updated_at", warnings),
         raw=raw,

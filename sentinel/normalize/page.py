@@ -11,6 +11,7 @@ from typing import Any
 from sentinel.datasets import DatasetConfig
 from sentinel.normalize.outcome import RejectRecord, SkipRecord
 from sentinel.normalize.registry import Normalizer, normalizer_for, resolve_dataset
+from sentinel.quality import count_warnings, reason_kind
 from sentinel.records import Row
 
 
@@ -32,6 +33,8 @@ class NormalizedBatch:
     skipped: int = 0
     warnings: int = 0  # field-level warnings over all rows (each row carries its own list)
     duplicates: int = 0  # records of the dataset's own table whose key was already in the page
+    quality: dict[tuple[str, str], int] = field(default_factory=dict)  # (field, reason) -> rows with it
+    reject_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def row_count(self) -> int:
@@ -104,12 +107,17 @@ def _normalize_all(config: DatasetConfig, records: Iterable[dict[str, Any]], fn:
             previous = table.get(key)
             if previous is None or not _older(row, previous):
                 table[key] = row
-            warnings += len(row.warnings)
+            if row.warnings:
+                warnings += len(row.warnings)
+                count_warnings(batch.quality, row.warnings)
             if row.table == target:
                 seen += 1
     batch.rows = {name: list(rows.values()) for name, rows in by_table.items()}
     batch.warnings = warnings
     batch.duplicates = seen - len(batch.rows.get(target, ()))
+    for reject in batch.rejects:
+        kind = reason_kind(reject.reason)
+        batch.reject_reasons[kind] = batch.reject_reasons.get(kind, 0) + 1
     return batch
 
 

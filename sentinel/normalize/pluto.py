@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sentinel.address import address_key
 from sentinel.bbl import bbl_from_parts, borough_code, normalize_bbl
 from sentinel.normalize.hashing import content_hash
 from sentinel.normalize.outcome import RejectRecord
@@ -50,12 +51,13 @@ def normalize(raw: dict[str, Any]) -> PropertyRow:
     land_use = clean(g("landuse"))
     if land_use is not None and land_use.isdigit():
         land_use = land_use.zfill(2)
+    address = clean_spaces(g("address"))
     return PropertyRow(
         bbl=bbl,
         borough=borough,
         block=int(bbl[1:6]),
         lot=int(bbl[6:]),
-        address=clean_spaces(g("address")),
+        address=address,
         zip=clean(g("zipcode")),
         units_res=to_int(g("unitsres"), "unitsres", warnings),
         units_total=to_int(g("unitstotal"), "unitstotal", warnings),
@@ -72,4 +74,5 @@ def normalize(raw: dict[str, Any]) -> PropertyRow:
         raw=raw,
         content_hash=content_hash(raw),
         warnings=warnings,
+        address_key=address_key(address),
     )
