@@ -81,12 +81,25 @@ def model_promote(
         list(SCORE_KINDS), help="Scores to promote (default: all four)."
     ),
 ) -> None:
-    """Make a version the active model (one transaction per score; the previous active one is retired)."""
+    """Make a version the active model (one transaction per score; the previous active one is retired).
+
+    A model that did not beat the weighted open count on its test year is refused (its `-baseline` version can be
+    promoted instead)."""
     from sentinel.risk import registry
 
     with _database() as (conn, _, _):
         for k in kind:
             try:
+                record = registry.get(conn, k, version)
+                if record.scorer == "model" and record.metrics.get("beats_baseline") is False:
+                    gap = record.metrics.get("auc_over_weighted_count") or {}
+                    raise typer.Exit(
+                        _fail(
+                            f"{k} {version} did not beat the weighted open count on its test year (AUC difference "
+                            f"{gap.get('estimate')}, interval [{gap.get('low')}, {gap.get('high')}]); "
+                            f"promote {version}-baseline instead"
+                        )
+                    )
                 registry.promote(conn, k, version)
             except registry.ModelNotFoundError as error:
                 raise typer.Exit(_fail(str(error))) from None

@@ -99,6 +99,11 @@ def test_batch_scoring_scores_every_building_once_and_is_idempotent(trained):
         assert row[8] == dict.fromkeys(registry.SCORE_KINDS, report.version)
     riskiest = sorted(first, key=lambda r: -r[1])[:20]
     assert all(1 <= len(r[7]) <= 4 and all(reason["text"] for reason in r[7]) for r in riskiest)
+    # Reasons are only what pushed the score up, at a value above the typical building's.
+    typical = models.models["overall"].typical
+    for reason in (reason for r in first for reason in r[7]):
+        assert reason["impact"] > 0
+        assert isinstance(reason["value"], str) or reason["value"] > typical.get(reason["feature"], 0.0)
     # Same model, monotone maps: a higher overall score never carries a lower probability.
     by_score = sorted(first, key=lambda r: (r[1], r[5]))
     assert all(a[5] <= b[5] for a, b in itertools.pairwise(by_score))

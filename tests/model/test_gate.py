@@ -2,12 +2,17 @@
 
 A model serves a score only when it beats the weighted open count on the out-of-time test by more than its
 bootstrap interval, even with `promote=True` (what `vsentinel train --promote` passes); otherwise the calibrated
-count serves it and the API says so. On a 400-building city the interval is wide, so models do not pass it.
+count serves it and the API says so. The model here is deliberately weak (two depth-1 trees: at most three distinct
+outputs), so it loses to the count by construction, whatever the city's margin is (benchmarks/model_city.py
+measures that).
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -59,7 +64,8 @@ def product_city(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) ->
 def trained(product_city, ray_cluster, tmp_path_factory):
     url, city = product_city
     model_dir = tmp_path_factory.mktemp("models")
-    settings = load_training_settings(workers=1, num_boost_round=20, report_every=10, max_train_cutoffs=4, eval_folds=1)
+    settings = load_training_settings(workers=1, num_boost_round=2, report_every=1, max_train_cutoffs=4, eval_folds=1)
+    settings.default_params = {**settings.default_params, "max_depth": 1}
     with psycopg.connect(url) as conn:
         report = pipeline.run(
             conn,
@@ -78,7 +84,7 @@ def test_a_model_that_does_not_beat_the_weighted_count_is_not_promoted_even_when
     with psycopg.connect(url) as conn:
         active = registry.active(conn)
     losers = [r.kind for r in report.results if not r.beats_baseline]
-    assert losers, "on a 400-building city no model should clear the bootstrap interval"
+    assert losers, "two depth-1 trees should not clear the bootstrap interval over the weighted count"
     for result in report.results:
         gap = result.over_baseline["model"]
         assert gap.low <= gap.estimate <= gap.high
@@ -166,3 +172,18 @@ def test_reasons_are_only_what_pushed_the_score_up_with_the_value_that_explains_
         if not isinstance(reason["value"], str):
             assert reason["value"] > overall.typical.get(reason["feature"], 0.0)
         assert "0.0" not in reason["text"] and not reason["text"].startswith("0 ")
+
+
+def test_model_promote_refuses_a_version_that_lost_to_the_baseline(trained, redis_url):
+    url, model_dir, report = trained
+    loser = next(r.kind for r in report.results if not r.beats_baseline)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VS_")}
+    env.update({"VS_DATABASE_URL": url, "VS_REDIS_URL": redis_url, "VS_MODEL_DIR": str(model_dir), "COLUMNS": "200"})
+    command = [sys.executable, "-c", "from cluster.cli_model import model_app; model_app()", "promote"]
+    refused = subprocess.run(
+        [*command, report.version, "--kind", loser], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode == 1
+    assert "did not beat the weighted open count" in refused.stderr
+    with psycopg.connect(url) as conn:
+        assert registry.active(conn)[loser].version == f"{report.version}-baseline"
