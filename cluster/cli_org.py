@@ -15,8 +15,6 @@ from rich.console import Console
 console = Console()
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 
-MIN_PASSWORD_LENGTH = 12
-
 
 @org_app.command("create")
 def org_create(
@@ -36,11 +34,14 @@ def org_create(
     """Create an organization with its first admin (password hashed with argon2, recorded in the audit log)."""
     from cluster.cli import fail, services_or_exit, settings_or_exit
     from deployments.api.bootstrap import create_organization
+    from sentinel.auth.strength import WeakPasswordError, check_password
 
     if "@" not in admin_email or admin_email.strip() != admin_email:
         raise fail(f"--admin-email {admin_email!r} is not an email address", code=2)
-    if len(admin_password) < MIN_PASSWORD_LENGTH:
-        raise fail(f"the admin password must have at least {MIN_PASSWORD_LENGTH} characters", code=2)
+    try:
+        check_password(admin_password, user_inputs=[admin_email, name])
+    except WeakPasswordError as weak:
+        raise fail(f"{weak.message}. {' '.join(weak.suggestions)}", code=2) from None
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from deployments.api.settings import ApiSettings
+from sentinel.auth.strength import check_signing_secret
 from sentinel.settings import get_settings
 
 
@@ -48,6 +49,7 @@ def resolve(args: dict[str, Any]) -> Resolved:
     jwt_secret = parsed.jwt_secret or settings.jwt_secret
     if not jwt_secret:
         raise RuntimeError("the Serve app needs VS_JWT_SECRET (at least 32 bytes)")
+    check_signing_secret(jwt_secret)
     redis_url = parsed.redis_url or (str(settings.redis_url) if settings.redis_url else None)
     return Resolved(
         database_url=database_url,

@@ -103,6 +103,17 @@ class Settings(BaseSettings):
             parse_key(value.get_secret_value())
         return value
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _jwt_secret_is_strong(cls, value: str | None) -> str | None:
+        # Checked here so a weak secret stops the program at start; pyjwt would refuse a short one at the first
+        # login instead (a 500 for every login).
+        if value is not None:
+            from sentinel.auth.strength import check_signing_secret
+
+            check_signing_secret(value)
+        return value
+
     @field_validator("db_pool_max")
     @classmethod
     def _pool_max_not_below_min(cls, value: int, info: Any) -> int:
@@ -139,7 +150,8 @@ def explain(error: ValidationError) -> str:
         field = ".".join(str(part) for part in item["loc"])
         variable = f"{ENV_PREFIX}{field.upper()}"
         given = item.get("input")
-        shown = f"={given!r}" if isinstance(given, str | int | float) else ""
+        secret = any(word in field for word in ("secret", "password", "token"))
+        shown = f"={given!r}" if isinstance(given, str | int | float) and not secret else ""
         lines.append(f"{variable}{shown}: {item['msg']}")
     return "invalid settings:\n  " + "\n  ".join(lines)
 

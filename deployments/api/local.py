@@ -15,6 +15,7 @@ from deployments.risk.models import ModelLoader, load_active_models
 from deployments.risk.service import ScoreService
 from deployments.risk.store import ScoreStore
 from sentinel.auth.ratelimit import RateLimiter
+from sentinel.auth.strength import check_signing_secret
 from sentinel.db.pool import create_pool
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"  # with no Redis configured, the limiter runs in memory
@@ -31,6 +32,7 @@ def local_deps(
     pool_size: int = 8,
     metrics: Metrics | None = None,
 ) -> Deps:
+    check_signing_secret(jwt_secret)
     settings = settings or ApiSettings()
     metrics = metrics or NullMetrics()
     pool = create_pool(database_url, min_size=1, max_size=pool_size, name="api")

@@ -33,7 +33,7 @@ def alpha(api: Api) -> dict[str, int]:
     with api.as_("alpha", "admin") as a:
         key = a.post("/v1/auth/api-keys", json={"name": "alpha-key", "scopes": ["risk:read"]}).json()["id"]
         user = a.post(
-            "/v1/admin/users", json={"email": "new@alpha.test", "password": "x" * 16, "role": "viewer"}
+            "/v1/admin/users", json={"email": "new@alpha.test", "password": "plum vellum 42 quay", "role": "viewer"}
         ).json()["id"]
     with psycopg.connect(api.database_url) as conn:
         alert = conn.execute(

@@ -49,7 +49,7 @@ ROUTES: list[tuple[str, str, Any, set[str], str]] = [
     ("GET", "/v1/admin/organization", None, ADMIN, "admin"),
     ("PATCH", "/v1/admin/organization", {"timezone": "America/New_York"}, ADMIN, "admin"),
     ("GET", "/v1/admin/users", None, ADMIN, "admin"),
-    ("POST", "/v1/admin/users", {"email": "x@y.test", "password": "p" * 12, "role": "viewer"}, ADMIN, "admin"),
+    ("POST", "/v1/admin/users", {"email": "x@y.test", "password": "plum vellum 42", "role": "viewer"}, ADMIN, "admin"),
     ("PATCH", "/v1/admin/users/999999", {"is_active": True}, ADMIN, "admin"),
 ]
 KEY_SCOPES = ["properties:read", "risk:read", "portfolios:read", "alerts:read"]

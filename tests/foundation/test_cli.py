@@ -98,7 +98,26 @@ def test_org_create_makes_an_admin_who_can_log_in_and_refuses_duplicates(pg_admi
         assert same_email.returncode == 1 and "already exists" in same_email.stderr
         short = run_cli("org", "create", "Tiny", "--admin-email", "t@t.test", env={**env, "VS_ADMIN_PASSWORD": "short"})
         assert short.returncode == 2 and "at least 12 characters" in short.stderr
+        weak = {**env, "VS_ADMIN_PASSWORD": "password1234"}
+        common = run_cli("org", "create", "Tiny", "--admin-email", "t@t.test", env=weak)
+        assert common.returncode == 2 and "too easy to guess: this is a very common password" in common.stderr
         bad_zone = run_cli("org", "create", "Zoned", "--admin-email", "z@z.test", "--timezone", "Mars/Olympus", env=env)
         assert bad_zone.returncode == 2 and "IANA time zone" in bad_zone.stderr
     finally:
         drop_database(pg_admin_url, name)
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [("too-short-secret", "at least 32 bytes"), ("changeme" * 5, "guessable"), ("a" * 48, "guessable")],
+)
+def test_a_weak_jwt_secret_stops_the_program_at_start_naming_the_variable(
+    database_url: str, redis_url: str, secret: str, reason: str
+) -> None:
+    """Issue 16: a short VS_JWT_SECRET started, then every login was a 500."""
+    env = {"VS_DATABASE_URL": database_url, "VS_REDIS_URL": redis_url, "VS_JWT_SECRET": secret}
+    result = run_cli("db", "status", env=env)
+    assert result.returncode == 2
+    assert "VS_JWT_SECRET" in result.stderr and reason in result.stderr
+    assert secret not in result.stderr  # the value is never printed
+    assert run_cli("db", "status", env={**env, "VS_JWT_SECRET": "Zq3vK9pL2xW8rT5nB7mC4hJ6gF1dS0aQ"}).returncode == 0

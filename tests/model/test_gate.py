@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -109,7 +110,7 @@ def api(trained, redis_url):
     deps = local_deps(
         database_url=url,
         redis_url=redis_url,
-        jwt_secret="gate-test-secret-" + "x" * 32,
+        jwt_secret=secrets.token_urlsafe(48),
         settings=ApiSettings(redis_prefix=f"vs-test-gate-{Path(url).name}"),
         model_dir=model_dir,
         pool_size=2,

@@ -16,6 +16,7 @@ from deployments.api.security import audit, deps_of, require
 from sentinel.auth.passwords import hash_password
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
+from sentinel.auth.strength import WeakPasswordError, check_password
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 UsersReader = Annotated[Principal, Depends(require(Permission.USERS_READ))]
@@ -69,6 +70,14 @@ class UserUpdate(BaseModel):
 _USER_COLUMNS = "id, email, role, is_active, created_at"
 
 
+def _check_password(password: str, email: str) -> None:
+    try:
+        check_password(password, user_inputs=[email])
+    except WeakPasswordError as weak:
+        details = {"loc": ["body", "password"], "suggestions": weak.suggestions}
+        raise ApiError(422, "weak_password", weak.message, details) from None
+
+
 @router.get("/organization", response_model=Organization, summary="The caller's organization")
 def get_organization(request: Request, principal: UsersReader) -> dict[str, Any]:
     with deps_of(request).pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -108,6 +117,7 @@ def list_users(request: Request, principal: UsersReader) -> list[dict[str, Any]]
 
 @router.post("/users", response_model=User, status_code=201, summary="Add a user to the organization")
 def create_user(request: Request, body: UserCreate, principal: UsersWriter) -> dict[str, Any]:
+    _check_password(body.password, body.email)
     password_hash = hash_password(body.password)
     with deps_of(request).pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         try:
@@ -128,7 +138,15 @@ def create_user(request: Request, body: UserCreate, principal: UsersWriter) -> d
 def update_user(request: Request, user_id: int, body: UserUpdate, principal: UsersWriter) -> dict[str, Any]:
     if user_id == principal.user_id and (body.is_active is False or (body.role and body.role != "admin")):
         raise ApiError(400, "self_lockout", "an admin cannot demote or deactivate themselves")
-    password_hash = hash_password(body.password) if body.password else None
+    password_hash = None
+    if body.password:
+        with deps_of(request).pool.connection() as conn:
+            found = conn.execute("SELECT email FROM users WHERE id = %s AND org_id = %s", (user_id, principal.org_id))
+            email = found.fetchone()
+        if email is None:
+            raise not_found(f"user {user_id}")
+        _check_password(body.password, email[0])
+        password_hash = hash_password(body.password)
     with deps_of(request).pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
             f"UPDATE users SET role = coalesce(%s, role), is_active = coalesce(%s, is_active), "  # noqa: S608 -- constant SQL fragments; values are bound
