@@ -12,6 +12,7 @@ from ray import serve
 from deployments.api.app import create_app
 from deployments.api.cache import Cache
 from deployments.api.deps import Deps
+from deployments.api.exports import ExportGate
 from deployments.api.metrics import RayMetrics
 from deployments.config import resolve
 from deployments.remote import RemoteAlerts, RemoteScorer
@@ -52,9 +53,10 @@ class Gateway:
             scores=ScoreStore(pool, cache, cfg.api.score_cache_seconds, metrics, cfg.api.redis_prefix),
             scorer=RemoteScorer(scorer),
             alerts=RemoteAlerts(alerts),
+            exports=(exports := ExportGate.create(cfg.database_url, cfg.redis_url, cfg.api, "gateway")),
             metrics=metrics,
         )
-        self.deps.closers += [pool.close, cache.close]
+        self.deps.closers += [pool.close, cache.close, exports.close]
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return create_app(self.deps, behind_serve_proxy=True)

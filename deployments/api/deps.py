@@ -10,6 +10,7 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from deployments.api.cache import Cache
+from deployments.api.exports import ExportGate
 from deployments.api.metrics import Metrics, NullMetrics
 from deployments.api.settings import ApiSettings
 from deployments.risk.client import ScorerClient
@@ -33,6 +34,7 @@ class Deps:
     scores: ScoreStore
     scorer: ScorerClient
     alerts: Any  # deployments.alerts.client.AlertClient
+    exports: ExportGate
     metrics: Metrics = field(default_factory=NullMetrics)
     # What rule targets may point at (VS_OUTBOUND_*): checked when a rule is saved, as the notifier will.
     outbound: OutboundPolicy = field(default_factory=outbound_policy_from_env)

@@ -8,6 +8,7 @@ from deployments.alerts.client import LocalAlerts
 from deployments.alerts.service import AlertEngine
 from deployments.api.cache import Cache
 from deployments.api.deps import Deps
+from deployments.api.exports import ExportGate
 from deployments.api.metrics import Metrics, NullMetrics
 from deployments.api.settings import ApiSettings
 from deployments.risk.client import LocalScorer
@@ -50,7 +51,8 @@ def local_deps(
         scores=store,
         scorer=LocalScorer(service),
         alerts=LocalAlerts(AlertEngine(pool)),
+        exports=(exports := ExportGate.create(database_url, redis_url, settings, "api")),
         metrics=metrics,
     )
-    deps.closers += [pool.close, cache.close]
+    deps.closers += [pool.close, cache.close, exports.close]
     return deps

@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, Field, StringConstraints
 
 from deployments.api.errors import ApiError, not_found
-from deployments.api.params import BBL_PATTERN, BIN_PATTERN, CSVResponse, csv_response
+from deployments.api.params import BBL_PATTERN, BIN_PATTERN, CSVResponse
 from deployments.api.security import audit, deps_of, require
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
@@ -233,6 +233,5 @@ def export_portfolio(request: Request, portfolio_id: int, principal: Reader) -> 
     deps = deps_of(request)
     with deps.pool.connection() as conn:
         _owned(conn, portfolio_id, principal.org_id)
-        rows = _rollup_rows(conn, portfolio_id, deps.now().date())
-    header = list(rows[0].keys()) if rows else ["bbl"]
-    return csv_response(header, [list(r.values()) for r in rows], f"portfolio-{portfolio_id}.csv")
+    today = deps.now().date()
+    return deps.exports.open(principal.org_id, _ROLLUP, (today, today, portfolio_id), f"portfolio-{portfolio_id}.csv")

@@ -6,7 +6,6 @@ paging stays fast and stable while new rows arrive (no OFFSET).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -15,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from psycopg.rows import dict_row
 
 from deployments.api.errors import ApiError
-from deployments.api.params import BBL_PATTERN, BIN_PATTERN, CSVResponse, csv_response, decode_cursor, encode_cursor
+from deployments.api.params import BBL_PATTERN, BIN_PATTERN, CSVResponse, decode_cursor, encode_cursor
 from deployments.api.security import deps_of, require
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
@@ -112,21 +111,14 @@ def _page(request: Request, table: Table, f: Filters, limit: int, cursor: str | 
     return {"items": rows, "next_cursor": next_cursor}
 
 
-def _export(request: Request, table: Table, f: Filters, filename: str) -> Any:
+def _export(request: Request, principal: Principal, table: Table, f: Filters, filename: str) -> Any:
     deps = deps_of(request)
     where, params = _where(table, f)
     sql = (
         f"SELECT {', '.join(table.columns)} FROM {table.name} WHERE {' AND '.join(where)} "  # noqa: S608 -- constant SQL fragments; values are bound
         f"ORDER BY coalesce({table.date_column}, DATE '0001-01-01') DESC, id DESC LIMIT %s"
     )
-
-    def rows() -> Iterator[tuple[Any, ...]]:
-        with deps.pool.connection() as conn, conn.transaction(), conn.cursor(name="export") as cur:
-            cur.itersize = 2000
-            cur.execute(sql, [*params, deps.settings.csv_max_rows])
-            yield from cur
-
-    return csv_response(table.columns, rows(), filename)
+    return deps.exports.open(principal.org_id, sql, [*params, deps.settings.csv_max_rows], filename)
 
 
 SourceQ = Annotated[list[str] | None, Query(description="one or more sources, e.g. HPD, DOB, ECB")]
@@ -182,8 +174,10 @@ def list_violations(
 
 
 @router.get("/violations/export.csv", summary="Violations as CSV", response_class=CSVResponse)
-def export_violations(request: Request, _: CityReader, filters: Annotated[Filters, Depends(violation_filters)]) -> Any:
-    return _export(request, VIOLATIONS, filters, "violations.csv")
+def export_violations(
+    request: Request, principal: CityReader, filters: Annotated[Filters, Depends(violation_filters)]
+) -> Any:
+    return _export(request, principal, VIOLATIONS, filters, "violations.csv")
 
 
 @router.get("/complaints", summary="Complaints (newest first, keyset-paginated)")
@@ -198,5 +192,7 @@ def list_complaints(
 
 
 @router.get("/complaints/export.csv", summary="Complaints as CSV", response_class=CSVResponse)
-def export_complaints(request: Request, _: CityReader, filters: Annotated[Filters, Depends(complaint_filters)]) -> Any:
-    return _export(request, COMPLAINTS, filters, "complaints.csv")
+def export_complaints(
+    request: Request, principal: CityReader, filters: Annotated[Filters, Depends(complaint_filters)]
+) -> Any:
+    return _export(request, principal, COMPLAINTS, filters, "complaints.csv")
