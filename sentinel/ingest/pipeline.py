@@ -95,9 +95,8 @@ class DatasetSummary:
         for (name, reason), n in stats.quality.items():
             reasons = self.quality.setdefault(name, {})
             reasons[reason] = reasons.get(reason, 0) + n
-        for counts, more in ((self.reject_reasons, stats.reject_reasons), (self.located, stats.located)):
-            for key, n in more.items():
-                counts[key] = counts.get(key, 0) + n
+        for key, n in stats.reject_reasons.items():
+            self.reject_reasons[key] = self.reject_reasons.get(key, 0) + n
 
 
 @dataclass(frozen=True, slots=True)

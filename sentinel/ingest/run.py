@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from sentinel.datasets import DatasetConfig, load_datasets
-from sentinel.ingest import anomalies, pipeline
+from sentinel.ingest import anomalies, locate, pipeline
 from sentinel.ingest.pages import normalize_body
 from sentinel.ingest.pipeline import DatasetSummary, PartitionResult, PartitionTask
 from sentinel.ingest.socrata import Cursor, SchemaDriftError, SocrataSource, SourceUnavailableError, cursor_after
@@ -131,6 +131,9 @@ def finish_dataset(
 ) -> None:
     """After a dataset's last page, in both runners: judge its rejects, then reconcile its deletions under the
     guards; an anomaly is recorded and told to the admins, and leaves every live record live."""
+    if config.target_table in ("complaints", "properties"):
+        # New lots (PLUTO) or new address-only records (311): attach what can be attached, whatever else fails.
+        summary.located = locate.resolve_unlocated(conn, config.source if config.target_table == "complaints" else None)
     pipeline.judge_rejects(summary, guards)
     if summary.error:
         return  # a dataset that failed says nothing reliable about what the source no longer has

@@ -46,7 +46,6 @@ class WriteStats:
     by_table: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     quality: dict[tuple[str, str], int] = field(default_factory=dict)  # (field, reason) -> rows with it
     reject_reasons: dict[str, int] = field(default_factory=dict)
-    located: dict[str, int] = field(default_factory=dict)  # bbl_source -> rows resolved by it (locate.py)
 
     def add(self, other: WriteStats) -> None:
         self.inserted += other.inserted
@@ -58,9 +57,8 @@ class WriteStats:
         self.copied_new += other.copied_new
         self.duplicates += other.duplicates
         merge_counts(self.quality, other.quality)
-        for counts, more in ((self.reject_reasons, other.reject_reasons), (self.located, other.located)):
-            for key, n in more.items():
-                counts[key] = counts.get(key, 0) + n
+        for key, n in other.reject_reasons.items():
+            self.reject_reasons[key] = self.reject_reasons.get(key, 0) + n
         for table, (ins, upd, same) in other.by_table.items():
             old = self.by_table.get(table, (0, 0, 0))
             self.by_table[table] = (old[0] + ins, old[1] + upd, old[2] + same)

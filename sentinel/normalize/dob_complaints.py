@@ -28,7 +28,7 @@ def normalize(raw: dict[str, Any]) -> ComplaintRow:
     warnings: list[str] = []
     g = raw.get
     bbl, bin_, borough = resolve_location(warnings, borough=number[0] if number[0] in "12345" else None, bin_=g("bin"))
-    require_location(bbl, bin_)
+    require_location(bbl, bin_, warnings, keys="bin")
     status_raw = clean(g("status"))
     status = STATUS.get(status_raw.upper()) if status_raw else None
     if status is None:

@@ -36,7 +36,7 @@ def normalize(raw: dict[str, Any]) -> ViolationRow:
     bbl, bin_, borough = resolve_location(
         warnings, bbl=g("bbl"), borough=g("borough"), block=g("block"), lot=g("lot"), bin_=g("bin")
     )
-    require_location(bbl, bin_)
+    require_location(bbl, bin_, warnings)
     vtype = clean(g("violation_type"))
     severity = dob_severity(vtype)
     if severity == "unknown":

@@ -38,7 +38,7 @@ def normalize(raw: dict[str, Any]) -> ViolationRow:
     bbl, bin_, borough = resolve_location(
         warnings, borough=clean(g("boro")), block=clean(g("block")), lot=clean(g("lot")), bin_=g("bin")
     )
-    require_location(bbl, bin_)
+    require_location(bbl, bin_, warnings)
     code = clean(g("violation_type_code"))
     severity = dob_severity(code)
     if severity == "unknown":

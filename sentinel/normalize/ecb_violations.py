@@ -41,7 +41,7 @@ def normalize(raw: dict[str, Any]) -> ViolationRow:
     bbl, bin_, borough = resolve_location(
         warnings, borough=clean(g("boro")), block=clean(g("block")), lot=clean(g("lot")), bin_=g("bin")
     )
-    require_location(bbl, bin_)
+    require_location(bbl, bin_, warnings)
     klass = clean_spaces(g("severity"))
     severity = SEVERITY.get(klass.upper(), "unknown") if klass else "unknown"
     if severity == "unknown" and klass and klass.upper() != "UNKNOWN":

@@ -27,7 +27,7 @@ def normalize(raw: dict[str, Any]) -> ComplaintRow:
     bbl, bin_, borough = resolve_location(
         warnings, bbl=g("bbl"), borough=g("borough"), block=g("block"), lot=g("lot"), bin_=g("bin")
     )
-    require_location(bbl, bin_)
+    require_location(bbl, bin_, warnings)
     # The problem's own status first: a complaint stays open while any of its problems is open.
     status_raw = clean(g("problem_status")) or clean(g("complaint_status"))
     status = STATUS.get(status_raw.upper()) if status_raw else None

@@ -22,7 +22,7 @@ def normalize(raw: dict[str, Any]) -> ViolationRow:
     warnings: list[str] = []
     g = raw.get
     bbl, bin_, borough = resolve_location(warnings, bbl=g("bbl"), borough=g("boro_short_name"), bin_=g("bin"))
-    require_location(bbl, bin_)
+    require_location(bbl, bin_, warnings, keys="bbl or bin")
     rescinded = to_date(g("actual_rescind_date") or g("rescind_date"), "actual_rescind_date", warnings)
     vacate_type = clean(g("vacate_type"))
     reason = clean(g("primary_vacate_reason"))

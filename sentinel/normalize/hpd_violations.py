@@ -36,7 +36,7 @@ def normalize(raw: dict[str, Any]) -> ViolationRow:
         lot=g("lot"),
         bin_=g("bin"),
     )
-    require_location(bbl, bin_)
+    require_location(bbl, bin_, warnings)
 
     klass = clean(g("class"))
     if klass is not None:

@@ -6,6 +6,11 @@ from typing import Any
 
 from sentinel.bbl import bbl_from_parts, bin_problem, borough_code, normalize_bbl, normalize_bin
 from sentinel.normalize.outcome import RejectRecord
+from sentinel.numbers import to_float
+
+# A box around the five boroughs: coordinates outside it are a geocoder's error, not a place to attach data to.
+_NYC_LATITUDE = (40.47, 40.93)
+_NYC_LONGITUDE = (-74.27, -73.68)
 
 
 def resolve_location(
@@ -42,12 +47,48 @@ def resolve_location(
         lot_bbl = bbl_from_parts(code, block, lot)
         if lot_bbl is None:
             warnings.append(f"bbl: cannot derive from block {block!r} lot {lot!r}")
+    elif lot_bbl is None and code is None and block is not None and lot is not None:
+        given = str(borough).strip() if borough is not None else ""
+        what = f"unrecognized {given!r}" if given else "missing"
+        warnings.append(f"borough: {what}, needed with block {block!r} lot {lot!r} for a bbl")
     elif lot_bbl is not None and code is not None and int(lot_bbl[0]) != code:
         warnings.append(f"borough: {code} disagrees with bbl {lot_bbl}")
     return lot_bbl, b, code
 
 
-def require_location(bbl: str | None, bin_: str | None) -> None:
-    """Violations and complaints without a BBL or BIN cannot be attached to any building."""
-    if bbl is None and bin_ is None:
-        raise RejectRecord("no usable location: no valid bbl, block/lot or bin")
+_LOCATION_FIELDS = ("bbl", "bin", "borough")
+
+
+def require_location(
+    bbl: str | None, bin_: str | None, warnings: list[str] | None = None, *, keys: str = "bbl, block/lot or bin"
+) -> None:
+    """Violations and complaints without a BBL or BIN cannot be attached to any building: the reject says what
+    exactly was wrong (a borough missing beside a valid block/lot, a malformed bbl, a placeholder bin) or, when
+    nothing was wrong, which of the dataset's location `keys` were all absent."""
+    if bbl is not None or bin_ is not None:
+        return
+    problems = [w for w in warnings or () if w.partition(":")[0] in _LOCATION_FIELDS]
+    if problems:
+        raise RejectRecord("no usable location: " + "; ".join(problems))
+    raise RejectRecord(f"no usable location: no {keys} given")
+
+
+def coordinates(raw: dict[str, Any], warnings: list[str]) -> tuple[float | None, float | None]:
+    """(latitude, longitude) of a record: its own columns, else its `location` (GeoJSON point in the API,
+    `{latitude, longitude}` in SODA 2.0 bodies); None, None when absent or outside the city."""
+    lat = to_float(raw.get("latitude"), "latitude", warnings)
+    lon = to_float(raw.get("longitude"), "longitude", warnings)
+    location = raw.get("location")
+    if (lat is None or lon is None) and isinstance(location, dict):
+        point = location.get("coordinates")
+        if isinstance(point, list) and len(point) == 2:
+            lon, lat = to_float(point[0], "location", warnings), to_float(point[1], "location", warnings)
+        else:
+            lat = to_float(location.get("latitude"), "location", warnings)
+            lon = to_float(location.get("longitude"), "location", warnings)
+    if lat is None or lon is None:
+        return None, None
+    if not (_NYC_LATITUDE[0] <= lat <= _NYC_LATITUDE[1] and _NYC_LONGITUDE[0] <= lon <= _NYC_LONGITUDE[1]):
+        warnings.append(f"latitude: {lat!r}, {lon!r} is outside New York City")
+        return None, None
+    return lat, lon

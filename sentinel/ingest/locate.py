@@ -1,0 +1,90 @@
+"""Finding the lot of records that came without a BBL (311 requests): by address, then by coordinates, against
+the PLUTO lots in `properties`; then the BIN, from the buildings of that lot.
+
+The address is matched on sentinel/address.py's key, which PLUTO's `address` and 311's `incident_address`
+both normalize to ("3 CLARENCE AVE" and "3 CLARENCE AVENUE" meet), within the record's borough when it has one;
+a key matching lots in two boroughs with no borough to choose stays unresolved. Coordinates take the lot whose
+PLUTO point is nearest within ~60 m: PLUTO has a point per lot, not its outline, so this is the nearest lot and
+`bbl_source = 'coordinates'` says so. Records of every run are retried, so requests ingested before PLUTO
+are resolved by the run that loads it.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+_BY_ADDRESS = """
+WITH candidates AS (
+    SELECT c.id, p.bbl FROM complaints c
+    JOIN properties p ON p.address_key = c.address_key AND (c.borough IS NULL OR p.borough = c.borough)
+    WHERE c.bbl IS NULL AND NOT c.is_deleted AND c.address_key IS NOT NULL AND {scope}
+), unique_lots AS (
+    SELECT id, min(bbl) AS bbl FROM candidates GROUP BY id HAVING count(DISTINCT bbl) = 1
+)
+UPDATE complaints c SET bbl = u.bbl, borough = coalesce(c.borough, substr(u.bbl, 1, 1)::smallint),
+    bbl_source = 'address', updated_at = now()
+FROM unique_lots u WHERE c.id = u.id
+"""
+
+# ~60 m: a request geocoded to the street in front of a building falls within it; a lot further away is not
+# it. 0.00055 degrees of latitude; 0.00073 of longitude is the same distance at New York (cos 40.7 = 0.758).
+_BY_COORDINATES = """
+WITH nearest AS (
+    SELECT c.id, (
+        SELECT p.bbl FROM properties p
+        WHERE p.latitude BETWEEN c.latitude - 0.00055 AND c.latitude + 0.00055
+          AND p.longitude BETWEEN c.longitude - 0.00073 AND c.longitude + 0.00073
+          AND (c.borough IS NULL OR p.borough = c.borough)
+        ORDER BY (p.latitude - c.latitude) ^ 2 + ((p.longitude - c.longitude) * 0.758) ^ 2, p.bbl
+        LIMIT 1
+    ) AS bbl
+    FROM complaints c
+    WHERE c.bbl IS NULL AND NOT c.is_deleted AND c.latitude IS NOT NULL AND c.longitude IS NOT NULL AND {scope}
+)
+UPDATE complaints c SET bbl = n.bbl, borough = coalesce(c.borough, substr(n.bbl, 1, 1)::smallint),
+    bbl_source = 'coordinates', updated_at = now()
+FROM nearest n WHERE c.id = n.id AND n.bbl IS NOT NULL
+"""
+
+_BY_BIN = """
+UPDATE complaints c SET bbl = b.bbl, bbl_source = 'bin', updated_at = now()
+FROM buildings b WHERE c.bbl IS NULL AND NOT c.is_deleted AND c.bin IS NOT NULL AND b.bin = c.bin AND {scope}
+  AND b.bbl IS NOT NULL
+"""
+
+# A lot with exactly one building gives its BIN to the records located on it.
+_FILL_BIN = """
+WITH single AS (
+    SELECT bbl, min(bin) AS bin FROM buildings WHERE bbl IS NOT NULL GROUP BY bbl HAVING count(*) = 1
+)
+UPDATE complaints c SET bin = s.bin
+FROM single s WHERE c.bin IS NULL AND c.bbl = s.bbl AND c.bbl_source IN ('address', 'coordinates') AND {scope}
+"""
+
+_SCOPE = "(%(source)s::text IS NULL OR c.source = %(source)s::text)"
+_UNRESOLVED = "SELECT count(*) FROM complaints c WHERE bbl IS NULL AND NOT is_deleted AND {scope}"
+
+
+def resolve_unlocated(conn: psycopg.Connection, source: str | None = None) -> dict[str, int]:
+    """Resolves every live complaint without a BBL that it can (of one `source`, or all); returns
+    {bbl_source: records resolved, 'unresolved': n}. One transaction; cheap when nothing is unresolved (a partial
+    index holds exactly those rows)."""
+    params = {"source": source}
+
+    def run(statement: str) -> psycopg.Cursor:
+        return conn.execute(statement.replace("{scope}", _SCOPE), params)  # type: ignore[arg-type]
+
+    with conn.transaction():
+        if not run(_UNRESOLVED).fetchone()[0]:  # type: ignore[index]
+            return {}
+        located = {}
+        for how, statement in (("address", _BY_ADDRESS), ("coordinates", _BY_COORDINATES), ("bin", _BY_BIN)):
+            n = run(statement).rowcount
+            if n > 0:
+                located[how] = n
+        if located:
+            run(_FILL_BIN)
+        unresolved = run(_UNRESOLVED).fetchone()[0]  # type: ignore[index]
+        if unresolved:
+            located["unresolved"] = unresolved
+    return located
