@@ -126,6 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in separate writes; with Nagle on, each small response waits ~40 ms for a delayed ACK.
     disable_nagle_algorithm = True
     server: _HTTPServer
+    _body_pending = False
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
@@ -148,7 +149,9 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         params = parse_qsl(parts.query, keep_blank_values=True)
+        self._body_pending = False
         try:
+            self._body_pending = self._declared_body() > 0
             if path.startswith("/admin/"):
                 self._admin(method, path)
             elif path == "/health":
@@ -256,8 +259,23 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, orjson.dumps(FAULT_BODIES[status]), _ERROR_TYPE, headers, method=method)
         return True
 
+    def _declared_body(self) -> int:
+        """The body's length. Framing this server cannot read unambiguously (chunked, several or bad lengths) is
+        refused, and the connection closed: whatever follows on it could be a smuggled request."""
+        if self.headers.get("Transfer-Encoding") is not None:
+            self.close_connection = True
+            raise resource_error(411, "length_required", "send the body with a Content-Length, not chunked")
+        lengths = self.headers.get_all("Content-Length") or []
+        if not lengths:
+            return 0
+        if len(lengths) > 1 or not lengths[0].strip().isdigit():
+            self.close_connection = True
+            raise resource_error(400, "bad_content_length", "one Content-Length with a non-negative integer")
+        return int(lengths[0])
+
     def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self._declared_body()
+        self._body_pending = False
         return self.rfile.read(length) if length else b"{}"
 
     def _send_error(self, err: SodaError, method: str) -> None:
@@ -279,6 +297,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(sum(len(c) for c in chunks)))
         self.send_header("Access-Control-Allow-Origin", "*")
         self.send_header("X-Socrata-RequestId", uuid.uuid4().hex[:24])
+        if self._body_pending or self.close_connection:
+            # The body was never read (the request was refused first): what follows on this connection is that
+            # body, not a request, so the connection ends here.
+            self.send_header("Connection", "close")
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
