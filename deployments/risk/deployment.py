@@ -73,8 +73,7 @@ class RiskScorer:
         return len(self.refresher.in_flight)
 
     async def status(self) -> dict[str, Any]:
-        await anyio.to_thread.run_sync(self.service.reload)
-        return self.service.status()
+        return await anyio.to_thread.run_sync(self.service.status)
 
     def __del__(self) -> None:
         pool = getattr(self, "pool", None)

@@ -99,9 +99,11 @@ class ScoreService:
                     return False
                 try:
                     loaded = self.loader(conn, self.model_dir)
-                except Exception as exc:
+                except Exception:
+                    # The reason is shown to API callers (/readyz, risk 503s): the exception stays in the log.
                     log.exception("loading the active models failed")
-                    loaded = LoadedModels(None, f"the active model failed to load: {exc}", active_fingerprint(conn))
+                    reason = "the active model failed to load (the scorer's log says why)"
+                    loaded = LoadedModels(None, reason, active_fingerprint(conn))
             changed = loaded.fingerprint != self._loaded.fingerprint or force
             self._loaded = loaded
             if loaded.model is not None:
@@ -111,6 +113,8 @@ class ScoreService:
             return changed
 
     def status(self) -> dict[str, Any]:
+        """Readiness as of the models table now (a promotion is picked up here too, within poll_seconds)."""
+        self.reload()
         model = self._loaded.model
         return {
             "ready": model is not None,

@@ -56,3 +56,17 @@ def load_counting_model(conn: psycopg.Connection[Any], model_dir: Path) -> Loade
 
 def load_no_model(conn: psycopg.Connection[Any], model_dir: Path) -> LoadedModels:
     return LoadedModels(None, "no active risk model yet (test: none promoted)", ("none",))
+
+
+def load_counting_model_once_promoted(conn: psycopg.Connection[Any], model_dir: Path) -> LoadedModels:
+    """The counting model, but only once the models table has an active row for every score (a promotion)."""
+    from deployments.risk.models import active_fingerprint
+
+    fingerprint = active_fingerprint(conn)
+    if len(fingerprint) < len(SCORE_KINDS):
+        return LoadedModels(None, "no active risk model yet (test: none promoted)", fingerprint)
+    return LoadedModels(CountingModel(), "", fingerprint)
+
+
+def load_failing_model(conn: psycopg.Connection[Any], model_dir: Path) -> LoadedModels:
+    raise RuntimeError("cannot read /srv/secret-models/overall.ubj (token=s3cr3t-in-the-path)")

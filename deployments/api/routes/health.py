@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anyio
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Request
 from deployments.api.responses import JSONResponse
 from deployments.api.security import deps_of
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
@@ -24,6 +26,7 @@ def _postgres_ok(request: Request) -> bool:
             conn.execute("SELECT 1")
         return True
     except Exception:
+        log.exception("readiness: PostgreSQL did not answer")
         return False
 
 
@@ -36,8 +39,10 @@ async def readyz(request: Request) -> Any:
         with anyio.fail_after(5):
             scorer = await deps.scorer.status()
         scorer_check = {"ok": True, "model_ready": scorer["ready"], "detail": scorer}
-    except Exception as exc:
-        scorer_check = {"ok": False, "model_ready": False, "detail": {"error": repr(exc)}}
+    except Exception:
+        # An unauthenticated endpoint: the exception goes to the log (with the request id), not to the caller.
+        log.exception("readiness: the scorer did not answer")
+        scorer_check = {"ok": False, "model_ready": False, "detail": {"error": "the scorer did not answer"}}
     # Without PostgreSQL nothing works; without Redis (rate limits fall back to memory, no cache) or a model
     # (risk endpoints answer 503) the rest of the API still serves, so the gateway stays in rotation.
     status = "unavailable" if not postgres else ("ready" if redis_ok and scorer_check["model_ready"] else "degraded")
