@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sentinel.alerts.conditions import EVENT_KIND
 from sentinel.alerts.events import Event
@@ -20,6 +19,7 @@ from sentinel.alerts.keys import ORG_WIDE_BBL
 from sentinel.alerts.matchers import MATCHERS, Clock, Match, Matcher, record_of, where
 from sentinel.alerts.rules import AlertRule
 from sentinel.alerts.scope import PortfolioDirectory
+from sentinel.deadlines import city_today
 
 # Events without a building (dataset freshness) reach every rule of their kind.
 _UNSCOPED_KINDS = frozenset({"dataset_freshness"})
@@ -35,6 +35,8 @@ class AlertCandidate:
     trigger_key: str
     title: str
     payload: dict[str, Any] = field(hash=False, compare=False)
+    # Already there when monitoring began (sentinel.alerts.baseline): stored and shown, never notified.
+    baseline: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +69,11 @@ class RuleIndex:
         # buildings watched by the same groups one shared tuple.
         groups: dict[tuple[str, int, Any], list[_Entry]] = defaultdict(list)
         self._unscoped: dict[str, list[_Entry]] = defaultdict(list)
-        self._timezones: set[str] = set()
         self.rule_count = 0
         for rule in rules:
             if not rule.enabled:
                 continue
             self.rule_count += 1
-            self._timezones.add(rule.timezone)
             slot = slots.setdefault((rule.condition, rule.timezone), len(slots))
             entry = _Entry(rule, MATCHERS[rule.condition.type], rule.condition, slot, self.rule_count)
             kind = EVENT_KIND[rule.condition.type]
@@ -112,7 +112,8 @@ class RuleIndex:
         (rule, bbl, trigger_key) within the batch are dropped, as the database would."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
-        clocks = {tz: Clock(now, now.astimezone(ZoneInfo(tz)).date()) for tz in self._timezones}
+        # Deadlines are city dates, whatever the organization's zone (which only places quiet hours and digests).
+        clock = Clock(now, city_today(now))
         seen: set[tuple[int, str, str]] = set()
         out: list[Hit] = []
         for event in events:
@@ -124,7 +125,6 @@ class RuleIndex:
             for entry in entries:
                 matches = matched.get(entry.slot)
                 if matches is None:
-                    clock = clocks[entry.rule.timezone]
                     matches = matched[entry.slot] = entry.matcher(entry.condition, event, clock)
                 for match in matches:
                     dedup = (entry.rule.id, match.bbl, match.trigger_key)
@@ -139,7 +139,7 @@ class RuleIndex:
         return candidates(self.hits(events, now))
 
 
-def candidates(hits: Iterable[Hit]) -> list[AlertCandidate]:
+def candidates(hits: Iterable[Hit], *, baseline: bool = False) -> list[AlertCandidate]:
     """The would-be alert rows of `hits` (each event's record is converted once, however many rules it hit)."""
     out: list[AlertCandidate] = []
     event: Any = None
@@ -147,7 +147,7 @@ def candidates(hits: Iterable[Hit]) -> list[AlertCandidate]:
     for hit in hits:
         if hit.event is not event:
             event, record = hit.event, record_of(hit.event)
-        out.append(_candidate(hit.rule, hit.match, record))
+        out.append(_candidate(hit.rule, hit.match, record, baseline))
     return out
 
 
@@ -176,24 +176,29 @@ def dry_run(
     batches: Iterable[tuple[datetime, Iterable[Event]]],
     directory: PortfolioDirectory | None = None,
     sample_size: int = 5,
+    since: datetime | None = None,
 ) -> DryRun:
     """ "Would have fired N times": replay (evaluation time, events) batches, e.g. one per past day, and count
-    distinct alerts the way the database would (a deadline seen on seven scans is one alert)."""
+    distinct alerts the way the database would (a deadline seen on seven scans is one alert). With `since` (the
+    window's start, as if the rule had begun watching then), what had already happened before it is the rule's
+    baseline and not counted (a deadline overdue for a year does not "fire" in the last 30 days).
+
+    Examples show each alert as the last replayed day saw it, so "days past due" is as of today."""
+    from sentinel.alerts.baseline import occurred_at
+
     index = RuleIndex([rule], directory)
-    keys: set[tuple[str, str]] = set()
-    samples: list[AlertCandidate] = []
+    latest: dict[tuple[str, str], AlertCandidate] = {}
     for now, events in batches:
-        for candidate in index.evaluate(events, now):
-            key = (candidate.bbl, candidate.trigger_key)
-            if key in keys:
-                continue
-            keys.add(key)
-            if len(samples) < sample_size:
-                samples.append(candidate)
-    return DryRun(len(keys), samples)
+        hits = index.hits(events, now)
+        if since is not None:
+            hits = [hit for hit in hits if occurred_at(hit, now) >= since]
+        for candidate in candidates(hits):
+            latest[(candidate.bbl, candidate.trigger_key)] = candidate  # keeps its first place, shows its last day
+    samples = list(latest.values())[:sample_size]
+    return DryRun(len(latest), samples)
 
 
-def _candidate(rule: AlertRule, match: Match, record: dict[str, Any]) -> AlertCandidate:
+def _candidate(rule: AlertRule, match: Match, record: dict[str, Any], baseline: bool = False) -> AlertCandidate:
     payload = {
         "event_type": match.event_type,
         "rule": {"id": rule.id, "name": rule.name, "condition": rule.condition.type},
@@ -203,4 +208,4 @@ def _candidate(rule: AlertRule, match: Match, record: dict[str, Any]) -> AlertCa
         "summary": match.summary,
         "record": dict(record),  # one copy per alert: payloads are handed on separately
     }
-    return AlertCandidate(rule.id, rule.org_id, match.bbl, match.trigger_key, match.title, payload)
+    return AlertCandidate(rule.id, rule.org_id, match.bbl, match.trigger_key, match.title, payload, baseline)

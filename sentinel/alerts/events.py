@@ -38,7 +38,8 @@ class ViolationChange:
     old_certified_date: date | None = None
     balance_due: Decimal | None = None
     address: str | None = None
-    observed_at: datetime | None = None
+    observed_at: datetime | None = None  # when the change was seen (the ingestion's write)
+    first_seen_at: datetime | None = None  # when the record itself was first ingested
 
     @property
     def is_new(self) -> bool:
@@ -63,6 +64,7 @@ class ComplaintChange:
     status_date: date | None = None
     address: str | None = None
     observed_at: datetime | None = None
+    first_seen_at: datetime | None = None
 
     @property
     def is_new(self) -> bool:
@@ -87,6 +89,7 @@ class OpenViolation:
     hearing_date: date | None = None
     certified_date: date | None = None
     address: str | None = None
+    first_seen_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,14 @@ def overdue(source: str, source_id: str, deadline_kind: str, due: date) -> str:
     return f"overdue:{source}:{source_id}:{deadline_kind}:{due.isoformat()}"
 
 
+def deadline_of(trigger_key: str) -> tuple[str, date] | None:
+    """(deadline kind, due date) of a deadline: or overdue: key; None for any other key."""
+    if not trigger_key.startswith(("deadline:", "overdue:")):
+        return None
+    kind, due = trigger_key.rsplit(":", 2)[1:]
+    return kind, date.fromisoformat(due)
+
+
 def balance_above(bbl: str, amount: Decimal, as_of: date) -> str:
     # normalize() so that 10000, 10000.00 and 1E+4 are one threshold.
     return f"balance:{bbl}:above:{format(amount.normalize(), 'f')}:{as_of.isoformat()}"

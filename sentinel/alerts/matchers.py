@@ -31,11 +31,12 @@ from sentinel.alerts.events import (
     ScoreChange,
     ViolationChange,
 )
+from sentinel.deadlines import days_left, days_overdue, is_overdue
 
 
 @dataclass(frozen=True, slots=True)
 class Clock:
-    """The evaluation instant, and today's date in the rule's time zone ("in 3 days" is a local notion)."""
+    """The evaluation instant, and today's date in the city (deadlines are New York dates: sentinel.deadlines)."""
 
     now: datetime
     today: date
@@ -62,7 +63,10 @@ def record_of(event: Any) -> dict[str, Any]:
     """The event as JSON-ready values (dates ISO, money as strings so cents survive)."""
     names = _FIELD_NAMES.get(type(event))
     if names is None:
-        names = _FIELD_NAMES[type(event)] = tuple(f.name for f in fields(event) if f.name != "address")
+        # Where and when it was ingested is bookkeeping, not part of what the alert reports.
+        names = _FIELD_NAMES[type(event)] = tuple(
+            f.name for f in fields(event) if f.name not in ("address", "first_seen_at")
+        )
     out: dict[str, Any] = {}
     for name in names:
         value = getattr(event, name)
@@ -151,10 +155,10 @@ def deadline_approaching(cond: DeadlineApproaching, v: OpenViolation, clock: Clo
         due: date | None = getattr(v, _DEADLINE_FIELD[kind])
         if due is None or (kind != "hearing" and v.certified_date is not None):
             continue
-        days_left = (due - clock.today).days
-        if not 0 <= days_left <= cond.within_days:
+        days = days_left(due, clock.today)
+        if not 0 <= days <= cond.within_days:
             continue
-        when = "today" if days_left == 0 else f"in {days_left} day{'s' if days_left != 1 else ''}"
+        when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
         label = f"{violation_label(v)} {v.source_id}"
         summary = f"{label}: {_DEADLINE_WORDS[kind]} {due.isoformat()} ({when}): {v.description or ''}".rstrip(": ")
         key = keys.deadline(v.source, v.source_id, kind, due)
@@ -170,9 +174,9 @@ def deadline_overdue(cond: DeadlineOverdue, v: OpenViolation, clock: Clock) -> l
         due: date | None = getattr(v, _DEADLINE_FIELD[kind])
         if due is None:
             continue
-        days_late = (clock.today - due).days
-        if days_late <= cond.grace_days or days_late <= 0:
+        if not is_overdue(due, clock.today, cond.grace_days):
             continue
+        days_late = days_overdue(due, clock.today)
         label = f"{violation_label(v)} {v.source_id}"
         summary = f"{label} is {days_late} days past its {_DEADLINE_WORDS[kind]} ({due.isoformat()})"
         key = keys.overdue(v.source, v.source_id, kind, due)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import time
+from datetime import datetime, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -49,8 +49,10 @@ class AlertRule(BaseModel):
     quiet_hours: QuietHours | None = None
     cooldown_minutes: int = Field(default=0, ge=0)
     enabled: bool = True
-    # organizations.timezone, joined in by the loader: quiet hours, digests and "days until" are local.
+    # organizations.timezone, joined in by the loader: quiet hours and digests are local.
     timezone: str = DEFAULT_TIMEZONE
+    # When the rule started watching (alert_rules.monitoring_since): what happened before is its baseline.
+    monitoring_since: datetime | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -40,27 +41,44 @@ Scope = Annotated[OrganizationScope | PortfolioScope | BuildingScope, Field(disc
 
 @dataclass(frozen=True)
 class PortfolioDirectory:
-    """portfolio id -> (owning org, its BBLs)."""
+    """portfolio id -> (owning org, its BBLs), and when each building joined its portfolio."""
 
     owners: Mapping[int, int] = field(default_factory=dict)
     members: Mapping[int, frozenset[str]] = field(default_factory=dict)
+    added: Mapping[tuple[int, str], datetime] = field(default_factory=dict)
 
     @classmethod
-    def from_rows(cls, rows: Iterable[tuple[int, int, str]]) -> PortfolioDirectory:
-        """Build from (portfolio_id, org_id, bbl) rows, e.g. portfolios JOIN portfolio_buildings."""
+    def from_rows(cls, rows: Iterable[tuple[int, int, str] | tuple[int, int, str, datetime]]) -> PortfolioDirectory:
+        """Build from (portfolio_id, org_id, bbl[, added_at]) rows, e.g. portfolios JOIN portfolio_buildings."""
         owners: dict[int, int] = {}
         members: dict[int, set[str]] = {}
-        for portfolio_id, org_id, bbl in rows:
+        added: dict[tuple[int, str], datetime] = {}
+        for row in rows:
+            portfolio_id, org_id, bbl = row[0], row[1], row[2].strip()
             owners[portfolio_id] = org_id
             members.setdefault(portfolio_id, set()).add(bbl)
-        return cls(owners, {pid: frozenset(bbls) for pid, bbls in members.items()})
+            if len(row) > 3 and row[3] is not None:  # type: ignore[misc]
+                added[(portfolio_id, bbl)] = row[3]  # type: ignore[misc]
+        return cls(owners, {pid: frozenset(bbls) for pid, bbls in members.items()}, added)
+
+    def _portfolios(self, org_id: int, scope: OrganizationScope | PortfolioScope) -> list[int]:
+        if isinstance(scope, PortfolioScope):
+            # A rule can only see its own organization's portfolios, whatever ids its JSON names.
+            return [pid for pid in scope.portfolio_ids if self.owners.get(pid) == org_id]
+        return [pid for pid, owner in self.owners.items() if owner == org_id]
+
+    def watched_since(
+        self, org_id: int, scope: OrganizationScope | PortfolioScope | BuildingScope, bbl: str
+    ) -> datetime | None:
+        """When `bbl` entered the scope: the first time one of the scope's portfolios took it in (None: a
+        building scope, or no time known)."""
+        if isinstance(scope, BuildingScope):
+            return None
+        times = [self.added[(pid, bbl)] for pid in self._portfolios(org_id, scope) if (pid, bbl) in self.added]
+        return min(times, default=None)
 
     def bbls(self, org_id: int, scope: OrganizationScope | PortfolioScope | BuildingScope) -> frozenset[str]:
         if isinstance(scope, BuildingScope):
             return scope.bbls
-        if isinstance(scope, PortfolioScope):
-            # A rule can only see its own organization's portfolios, whatever ids its JSON names.
-            ids = [pid for pid in scope.portfolio_ids if self.owners.get(pid) == org_id]
-        else:
-            ids = [pid for pid, owner in self.owners.items() if owner == org_id]
+        ids = self._portfolios(org_id, scope)
         return frozenset().union(*(self.members.get(pid, frozenset()) for pid in ids))

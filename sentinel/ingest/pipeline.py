@@ -277,6 +277,11 @@ def finish_partition(conn: psycopg.Connection, task: PartitionTask, run_id: int)
         mark.completed = True
         mark.last_id = None
         watermarks.save(conn, mark, run_id)
+        # The first finished read ends the partition's first sync: alerts treat what it brought as a baseline.
+        conn.execute(
+            "UPDATE watermarks SET synced_at = coalesce(synced_at, now()) WHERE dataset = %s AND partition = %s",
+            (task.dataset, task.partition),
+        )
 
 
 # --- deletions --------------------------------------------------------------------------------------------

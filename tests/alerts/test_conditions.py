@@ -135,15 +135,16 @@ def test_deadline_overdue(case: str, condition: dict[str, Any], event: Event, ex
     assert keys_for({"type": "deadline_overdue", **condition}, event) == expected, case
 
 
-def test_today_is_the_organizations_date_not_utcs() -> None:
-    # 03:00 UTC on 3 March is still 2 March (22:00) in New York: a certify-by of 3 March is "in 1 day".
+def test_today_is_the_citys_date_whatever_the_organizations_zone() -> None:
+    # 03:00 UTC on 3 March is still 2 March (22:00) in New York: a certify-by of 3 March is "in 1 day" for
+    # everyone, an organization in UTC included (a city deadline passes at the city's midnight).
     late_evening = datetime(2026, 3, 3, 3, 0, tzinfo=UTC)
     event = open_v(certify_by_date=IN(1))
-    assert evaluate(rule({"type": "deadline_approaching", "within_days": 0}), [event], late_evening, DIRECTORY) == []
-    (utc,) = evaluate(
-        rule({"type": "deadline_approaching", "within_days": 0}, timezone="UTC"), [event], late_evening, DIRECTORY
-    )
-    assert "today" in utc.title
+    for timezone in ("America/New_York", "UTC", "Asia/Tokyo"):
+        condition = {"type": "deadline_approaching", "within_days": 0}
+        assert evaluate(rule(condition, timezone=timezone), [event], late_evening, DIRECTORY) == [], timezone
+        (hit,) = evaluate(rule({**condition, "within_days": 1}, timezone=timezone), [event], late_evening, DIRECTORY)
+        assert "in 1 day" in hit.title, timezone
 
 
 def complaint(**kw: Any) -> ComplaintChange:

@@ -141,9 +141,9 @@ def test_other_orgs_buildings_do_not_leak_into_org_scope() -> None:
     assert {c.bbl for c in evaluate(r, [new_at(BBL_A), new_at(BBL_C, "2")], NOW, DIRECTORY)} == {BBL_C}
 
 
-def test_rules_with_equal_conditions_each_fire_and_each_counts_days_in_its_own_zone() -> None:
-    # 15:00 UTC on 2026-03-02 is already 2026-03-03 in Tokyo: a certify-by date of 03-02 is today in New York
-    # and past in Tokyo, so the same condition fires for one rule and not the other.
+def test_rules_with_equal_conditions_each_fire_and_count_days_by_the_citys_calendar() -> None:
+    # 15:00 UTC on 2026-03-02 is already 2026-03-03 in Tokyo, but a certify-by date of 03-02 is a New York date:
+    # it is due today for every rule, the Tokyo organization's included.
     due_today = {"type": "deadline_approaching", "within_days": 0}
     rules = [
         rule(due_today, id=1),
@@ -156,7 +156,7 @@ def test_rules_with_equal_conditions_each_fire_and_each_counts_days_in_its_own_z
         OpenViolation("HPD", "2", BBL_C, certify_by_date=TODAY),
     ]
     fired = [(c.rule_id, c.bbl) for c in RuleIndex(rules, DIRECTORY).evaluate(events, NOW)]
-    assert fired == [(1, BBL_A), (2, BBL_A), (4, BBL_C)]
+    assert fired == [(1, BBL_A), (2, BBL_A), (3, BBL_A), (4, BBL_C)]
 
 
 def test_rules_of_several_scopes_watching_one_building_fire_in_rule_order() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -11,6 +11,9 @@ import psycopg
 WATCHED = "1000010001"
 WATCHED_2 = "1000010002"
 UNWATCHED = "3000030003"
+# These tests run on fixed clocks in 2026: their rules and portfolios have been watching since long before,
+# so what the tests' runs bring is news (a rule made "now" would take it as its baseline: test_baseline.py).
+WATCHING_SINCE = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def org(conn: psycopg.Connection, name: str = "Acme", timezone: str = "America/New_York") -> int:
@@ -21,11 +24,15 @@ def org(conn: psycopg.Connection, name: str = "Acme", timezone: str = "America/N
     return int(row[0])
 
 
-def portfolio(conn: psycopg.Connection, org_id: int, bbls: list[str], name: str = "main") -> int:
+def portfolio(
+    conn: psycopg.Connection, org_id: int, bbls: list[str], name: str = "main", added_at: datetime = WATCHING_SINCE
+) -> int:
     row = conn.execute("INSERT INTO portfolios (org_id, name) VALUES (%s, %s) RETURNING id", (org_id, name)).fetchone()
     assert row
     for bbl in bbls:
-        conn.execute("INSERT INTO portfolio_buildings (portfolio_id, bbl) VALUES (%s, %s)", (row[0], bbl))
+        conn.execute(
+            "INSERT INTO portfolio_buildings (portfolio_id, bbl, added_at) VALUES (%s, %s, %s)", (row[0], bbl, added_at)
+        )
     return int(row[0])
 
 
@@ -40,10 +47,11 @@ def rule(
     delivery: str = "immediate",
     quiet_hours: dict[str, str] | None = None,
     cooldown_minutes: int = 0,
+    monitoring_since: datetime = WATCHING_SINCE,
 ) -> int:
     row = conn.execute(
-        "INSERT INTO alert_rules (org_id, name, condition, scope, channels, delivery, quiet_hours, cooldown_minutes)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        "INSERT INTO alert_rules (org_id, name, condition, scope, channels, delivery, quiet_hours, cooldown_minutes,"
+        " monitoring_since) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (
             org_id,
             name,
@@ -53,6 +61,7 @@ def rule(
             delivery,
             _j(quiet_hours) if quiet_hours else None,
             cooldown_minutes,
+            monitoring_since,
         ),
     ).fetchone()
     assert row

@@ -53,6 +53,7 @@ class Rule(RuleBody):
 class DryRunResult(BaseModel):
     would_have_fired: int
     days: int
+    window: dict[str, str] | None = Field(default=None, description="the city dates counted, by the records' own dates")
     examples: list[dict[str, Any]]
     approximate: bool = Field(description="deadline/balance/freshness rules are replayed against today's state")
 
@@ -204,7 +205,10 @@ async def dry_run_rule(request: Request, rule_id: int, principal: RulesReader) -
     return await deps.alerts.dry_run(_engine_rule(row, principal.org_id, timezone), deps.now().isoformat())
 
 
-@router.post("/alert-rules/{rule_id}/evaluate", summary="Evaluate a rule now over the last day, creating alerts")
+@router.post(
+    "/alert-rules/{rule_id}/evaluate",
+    summary="Evaluate a rule now (what the last day brought, its deadline checks), creating and notifying alerts",
+)
 async def evaluate_rule(request: Request, rule_id: int, principal: RulesWriter) -> dict[str, Any]:
     deps = deps_of(request)
     with deps.pool.connection() as conn:
@@ -216,7 +220,12 @@ async def evaluate_rule(request: Request, rule_id: int, principal: RulesWriter) 
     return result
 
 
-_ALERT_COLUMNS = "id, rule_id, bbl, trigger_key, title, payload, created_at, acknowledged_at, acknowledged_by"
+# A baseline alert was already open when its rule (or building, or dataset) started being watched: shown, never sent.
+_ALERT_COLUMNS = (
+    "id, rule_id, bbl, trigger_key, title, payload, created_at, acknowledged_at, acknowledged_by, baseline,"
+    " CASE WHEN baseline THEN 'baseline' ELSE 'event' END AS kind,"
+    " CASE WHEN baseline THEN 'already open when monitoring began' END AS note"
+)
 
 
 @router.get("/alerts", summary="The organization's alert feed (newest first, keyset-paginated)")
@@ -224,6 +233,7 @@ def alert_feed(
     request: Request,
     principal: AlertsReader,
     acknowledged: bool | None = None,
+    baseline: Annotated[bool | None, Query(description="false: only what happened since monitoring began")] = None,
     rule_id: int | None = None,
     bbl: Annotated[str | None, Query(pattern=BBL_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -232,7 +242,7 @@ def alert_feed(
     where, params = ["org_id = %s"], [principal.org_id]
     if acknowledged is not None:
         where.append("acknowledged_at IS NOT NULL" if acknowledged else "acknowledged_at IS NULL")
-    for column, value in (("rule_id", rule_id), ("bbl", bbl)):
+    for column, value in (("rule_id", rule_id), ("bbl", bbl), ("baseline", baseline)):
         if value is not None:
             where.append(f"{column} = %s")
             params.append(value)

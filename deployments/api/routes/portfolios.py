@@ -19,6 +19,7 @@ from deployments.api.params import BBL_PATTERN, BIN_PATTERN, CSVResponse
 from deployments.api.security import audit, deps_of, require
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
+from sentinel.deadlines import city_today
 
 router = APIRouter(prefix="/v1/portfolios", tags=["portfolios"])
 Reader = Annotated[Principal, Depends(require(Permission.PORTFOLIOS_READ))]
@@ -209,7 +210,7 @@ def portfolio_rollup(request: Request, portfolio_id: int, principal: Reader) -> 
         ).fetchone()
         if row is None:
             raise not_found(f"portfolio {portfolio_id}")
-        buildings = _rollup_rows(conn, portfolio_id, deps.now().date())
+        buildings = _rollup_rows(conn, portfolio_id, city_today(deps.now()))
     scored = [b["overall"] for b in buildings if b["overall"] is not None]
     summary = {
         "buildings": len(buildings),

@@ -14,6 +14,7 @@ from deployments.api.params import BBL_PATTERN, BIN_PATTERN, BblPath
 from deployments.api.security import deps_of, require
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
+from sentinel.deadlines import city_today, days_left, days_overdue, is_overdue
 
 router = APIRouter(prefix="/v1/properties", tags=["properties"])
 CityReader = Annotated[Principal, Depends(require(Permission.CITY_READ))]
@@ -120,9 +121,10 @@ def _deadlines(rows: list[dict[str, Any]], today: date) -> dict[str, list[dict[s
             due = row[f"{kind}_date"]
             if due is None:
                 continue
-            entry = {**base, "deadline": kind, "due": due, "days": (due - today).days}
-            if due < today and kind != "hearing":  # a passed hearing is not an overdue correction
-                overdue.append(entry)
+            # `days` is days_left (negative once passed); days_overdue is what the alerts and the dry-run say.
+            entry = {**base, "deadline": kind, "due": due, "days": days_left(due, today)}
+            if is_overdue(due, today) and kind != "hearing":  # a passed hearing is not an overdue correction
+                overdue.append({**entry, "days_overdue": days_overdue(due, today)})
             elif today <= due <= horizon:
                 upcoming.append(entry)
     upcoming.sort(key=lambda e: e["due"])
@@ -157,7 +159,7 @@ def _exposure(rows: list[dict[str, Any]]) -> dict[str, Any]:
 @router.get("/{bbl}", summary="The property page")
 def property_page(request: Request, bbl: BblPath, _: CityReader) -> dict[str, Any]:
     deps = deps_of(request)
-    today = deps.now().date()
+    today = city_today(deps.now())
     with deps.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         attributes = cur.execute(_PROPERTY, (bbl,)).fetchone()
         if attributes is None and not cur.execute(_HAS_RECORDS, (bbl, bbl)).fetchone()["has_records"]:

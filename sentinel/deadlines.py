@@ -1,0 +1,44 @@
+"""Deadlines are New York City dates: a certify-by date passes at midnight in New York, wherever the reader is.
+
+The one definition of "days overdue" and "days left" that the property page, the portfolio roll-up, the alert
+engine and the dry-run share.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+CITY_ZONE = ZoneInfo("America/New_York")
+
+
+def city_today(now: datetime) -> date:
+    """The city's calendar date at `now` (timezone-aware)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now.astimezone(CITY_ZONE).date()
+
+
+def days_overdue(due: date, today: date) -> int:
+    """Whole days since `due` passed (0 on the day itself, negative while it is still ahead)."""
+    return (today - due).days
+
+
+def days_left(due: date, today: date) -> int:
+    """Whole days until `due` (0 on the day itself)."""
+    return (due - today).days
+
+
+def is_overdue(due: date, today: date, grace_days: int = 0) -> bool:
+    """A deadline is overdue from the day after it (plus any grace), in the city's calendar."""
+    return days_overdue(due, today) > grace_days
+
+
+def city_midnight(day: date) -> datetime:
+    """The instant `day` begins in New York, in UTC."""
+    return datetime.combine(day, time(0), CITY_ZONE).astimezone(UTC)
+
+
+def overdue_since(due: date, grace_days: int = 0) -> datetime:
+    """The instant a deadline becomes overdue: the city's midnight after `due` plus the grace days."""
+    return city_midnight(due + timedelta(days=grace_days + 1))
