@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from aiosmtpd.controller import Controller
+from sentinel.mailbox import EphemeralPortController  # noqa: F401 -- re-exported for the tests that import it here
 
 from sentinel.outbound import OutboundPolicy
 
@@ -86,19 +84,6 @@ def start_http_receiver() -> HttpReceiver:
     # A short poll interval keeps shutdown() (and so every test's teardown) fast.
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     return receiver
-
-
-class EphemeralPortController(Controller):
-    """aiosmtpd's Controller probes `self.port` to know the server is up, so port 0 cannot work as is:
-    bind the socket first, take its port, and hand the bound socket to the event loop."""
-
-    def __init__(self, handler: Any, **kwargs: Any) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        super().__init__(handler, hostname="127.0.0.1", port=self._sock.getsockname()[1], **kwargs)
-
-    def _create_server(self) -> Awaitable[Any]:
-        return self.loop.create_server(self._factory_invoker, sock=self._sock, ssl=self.ssl_context)
 
 
 @dataclass
