@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import sys
 import threading
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from cluster.cli_mailbox import mailbox_command
 from cluster.cli_model import model_app, score_command, train_command
 from cluster.cli_org import org_app
 from cluster.cli_replay import replay_app
@@ -44,6 +44,7 @@ app.command("train")(train_command)
 app.command("score")(score_command)
 app.command("serve")(serve_command)
 app.command("synth")(synth_command)
+app.command("mailbox")(mailbox_command)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -260,45 +261,10 @@ def _evaluate_alerts(database_url: str, run_id: int) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         outcome = evaluate_run(conn, run_id)
     console.print(
-        f"alerts: {outcome.events} changes evaluated, {outcome.alerts_created} new alerts, "
+        f"alerts: {outcome.events} changes evaluated, {outcome.alerts_created} new alerts "
+        f"({outcome.baseline} already open when monitoring began, not notified), "
         f"{outcome.notifications} notifications queued"
     )
-
-
-DEMO_LOGIN = ("demo@violationsentinel.test", "sentinel-demo")
-
-
-def _demo_organization(database_url: str) -> None:
-    """A demo organization with an admin login and a portfolio of the riskiest-looking buildings (idempotent)."""
-    import psycopg
-
-    from deployments.api.bootstrap import create_organization
-
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM users WHERE lower(email) = %s", (DEMO_LOGIN[0],)).fetchone():
-            return
-        org_id, _ = create_organization(
-            conn, name="Demo Property Management", admin_email=DEMO_LOGIN[0], admin_password=DEMO_LOGIN[1]
-        )
-        with conn.transaction():
-            (portfolio,) = conn.execute(
-                "INSERT INTO portfolios (org_id, name) VALUES (%s, 'Watched buildings') RETURNING id", (org_id,)
-            ).fetchone()
-            conn.execute(
-                "INSERT INTO portfolio_buildings (portfolio_id, bbl) SELECT %s, bbl FROM violations "
-                "WHERE bbl IS NOT NULL AND status = 'open' GROUP BY bbl ORDER BY count(*) DESC LIMIT 25",
-                (portfolio,),
-            )
-            conn.execute(
-                "INSERT INTO alert_rules (org_id, name, condition, scope, channels) VALUES (%s, "
-                "'New Class C violation', %s, %s, %s)",
-                (
-                    org_id,
-                    '{"type": "new_violation", "severities": ["immediately_hazardous"]}',
-                    '{"type": "organization"}',
-                    '[{"kind": "console", "target": "demo"}]',
-                ),
-            )
 
 
 def _demo_model(database_url: str, settings: Settings, ground_truth: Path) -> None:
@@ -325,47 +291,83 @@ def _demo_model(database_url: str, settings: Settings, ground_truth: Path) -> No
     console.print(f"scored {written} buildings")
 
 
-def _publish_changes_every_minute(replay: object, database_url: str, stop: threading.Event) -> None:
-    """The demo's city keeps living: every minute a new Class C violation at a watched building is published on
-    the replay server, for the scheduler's next ingestion to find and the alert rule to report."""
+def _demo_channels(mailbox_port: int) -> Any:
+    """Email to the demo's local mailbox, everything else to the console."""
+    from sentinel.channels.settings import ChannelSettings, SmtpSettings
+
+    smtp = SmtpSettings(host="127.0.0.1", port=mailbox_port)
+    return ChannelSettings(enabled=frozenset({"console", "email"}), smtp=smtp)
+
+
+def _deliver(database_url: str, channel_settings: Any) -> None:
+    """Send what the evaluations queued (a later day's catch-up is news; a first load queues nothing)."""
+    from sentinel.alerts.outbox import Outbox
+    from sentinel.channels.registry import build_channels
+
+    drained = Outbox(database_url, build_channels(channel_settings)).drain()
+    if drained.sent:
+        console.print(f"notifications: {drained.sent} sent")
+
+
+def _evaluate_time_based(database_url: str) -> None:
     import psycopg
 
-    with psycopg.connect(database_url) as conn:
-        buildings = conn.execute(
-            "SELECT DISTINCT ON (v.bbl) v.bbl, v.bin, v.raw->>'boroid', v.raw->>'block', v.raw->>'lot' "
-            "FROM violations v JOIN portfolio_buildings p USING (bbl) WHERE v.source = 'HPD' AND v.bin IS NOT NULL"
-        ).fetchall()
-    for n in itertools.count(1):
-        if stop.wait(60) or not buildings:
-            return
-        bbl, bin_, boroid, block, lot = buildings[n % len(buildings)]
-        today = datetime.now(UTC).strftime("%Y-%m-%dT00:00:00.000")
-        row = {
-            "violationid": str(990_000_000 + int(time.time()) % 10_000_000), "boroid": boroid, "block": block,
-            "lot": lot, "bbl": bbl, "bin": bin_, "class": "C", "violationstatus": "Open",
-            "currentstatus": "NOV SENT OUT", "inspectiondate": today, "novissueddate": today,
-            "novdescription": "SECTION 27-2029 ADM CODE PROVIDE AN ADEQUATE SUPPLY OF HEAT (demo)",
-        }  # fmt: skip
-        replay.apply_changes({"datasets": {"wvxf-dwi5": {"insert": [row]}}})  # type: ignore[attr-defined]
-        console.print(f"[cyan]published[/] a new Class C violation at {bbl} on the replay server")
+    from sentinel.alerts.engine import evaluate_time_based
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        outcome = evaluate_time_based(conn)
+    console.print(
+        f"deadline checks and new rules' baselines: {outcome.alerts_created} new alerts "
+        f"({outcome.baseline} already open when monitoring began), {outcome.notifications} notifications queued"
+    )
+
+
+def _print_upcoming(database_url: str, today: date) -> None:
+    from cluster.demo import upcoming_deadlines
+
+    total, first = upcoming_deadlines(database_url, today)
+    table = Table(title=f"Upcoming deadlines in the watched portfolio ({total} in the next 60 days)")
+    for column in ("due", "deadline", "BBL", "address", "violation"):
+        table.add_column(column)
+    for due, kind, bbl, address, source, source_id, klass in first:
+        what = f"{source} {klass or ''} {source_id}"
+        table.add_row(due.isoformat(), kind.replace("_", "-"), bbl, address or "-", what)
+    console.print(table)
 
 
 @contextlib.contextmanager
-def _live_city(replay: object, database_url: str) -> Iterator[None]:
+def _live_city(city: Any, replay: Any, database_url: str, channel_settings: Any, today: Any) -> Iterator[None]:
     """The scheduler on a one-minute cadence plus the change publisher, both stopped on exit."""
+    import psycopg
+
+    from cluster.demo import publish_forever, watched_templates
     from cluster.scheduler import JobSpec, ScheduleConfig, start_scheduler, stop_scheduler
 
     config = ScheduleConfig(
         jobs=(
             JobSpec(name="ingest", cron="* * * * *", kind="ingest", options={"engine": "ray"}),
+            JobSpec(name="time_alerts", cron="* * * * *", kind="time_alerts"),
             JobSpec(name="notify", cron="* * * * *", kind="notify"),
         )
     )
-    start_scheduler(database_url, replay.url, config=config)  # type: ignore[attr-defined]
+    start_scheduler(database_url, replay.url, config=config, channel_settings=channel_settings)
+    with psycopg.connect(database_url) as conn:
+        open_ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT v.source_id FROM violations v JOIN portfolio_buildings pb USING (bbl)"
+                " WHERE v.source = 'HPD' AND v.status = 'open' ORDER BY v.issued_date NULLS FIRST, v.id LIMIT 500"
+            )
+        ]
     stop = threading.Event()
-    publisher = threading.Thread(target=_publish_changes_every_minute, args=(replay, database_url, stop), daemon=True)
+    publisher = threading.Thread(
+        target=publish_forever,
+        args=(city, replay, watched_templates(database_url, replay.url), open_ids, today, stop),
+        kwargs={"log": lambda line: console.print(f"[cyan]live:[/] {line}")},
+        daemon=True,
+    )
     publisher.start()
-    console.print("live mode: a change every minute, ingested and alerted by the scheduler (alerts print here)")
+    console.print("live mode: a change every minute, ingested, alerted and mailed by the scheduler")
     try:
         yield
     finally:
@@ -383,59 +385,75 @@ def demo(
     seed: int = typer.Option(7, help="Seed of the synthetic city."),
     serve: bool = typer.Option(True, help="End with the API up (Ctrl-C stops it)."),
     live: bool = typer.Option(False, help="With the API up, publish a change every minute and run the scheduler."),
+    train: bool = typer.Option(True, help="Train and score the risk models (without: risk routes answer 503)."),
     port: int | None = typer.Option(None, help="API port (default VS_SERVE_HTTP_PORT)."),
+    today: str | None = typer.Option(
+        None, help="The city's date for this run, YYYY-MM-DD (default: today in New York); the city ends on it."
+    ),
 ) -> None:
-    """The whole system on this machine: embedded services, a synthetic city behind the replay server, ingestion
-    on Ray, alert evaluation, risk models trained and every building scored, then the API on Ray Serve."""
-    from datetime import date
-
+    """The whole system on this machine: embedded services, a synthetic city that ends today behind the replay
+    server, ingestion on Ray, alert evaluation with email to a local mailbox, risk models trained and every
+    building scored, then the API on Ray Serve."""
     from actors.ingestion import PipelineShape
     from cluster import ray_runtime
+    from cluster.demo import DEMO_LOGIN, bring_up_to_date, demo_organization, prepare_city
     from cluster.ingest import run_ingestion
+    from sentinel.deadlines import city_today
+    from sentinel.mailbox import start_mailbox
     from sentinel.replay.server import serve_in_background
-    from sentinel.synth.city import write_city
-    from sentinel.synth.config import SynthConfig
 
     settings = settings_or_exit()
-    with services_or_exit(settings) as services:
+    try:
+        day = date.fromisoformat(today) if today else city_today(datetime.now(UTC))
+    except ValueError:
+        raise fail(f"--today {today!r} is not a date (YYYY-MM-DD)", code=2) from None
+    with services_or_exit(settings) as services, contextlib.ExitStack() as stack:
         _upgrade(services)
-        city = settings.data_dir / f"demo-city-{buildings}-{seed}"
-        if not (city / "wvxf-dwi5.json").exists():
-            console.print(f"synthesizing a city of {buildings} buildings in {city}")
-            write_city(
-                SynthConfig(buildings=buildings, start=date(2019, 1, 1), end=date(2025, 12, 31), seed=seed), city
-            )
+        try:
+            city = prepare_city(settings.data_dir, buildings, seed, day, console.print)
+        except ValueError as error:
+            raise fail(str(error), code=2) from None
+        mailbox = start_mailbox(settings.data_dir / "mailbox")
+        stack.callback(mailbox.stop)
+        channels = _demo_channels(mailbox.port)
         info = ray_runtime.connect(settings)
         if info.dashboard_url:
             console.print(f"Ray dashboard: {info.dashboard_url}")
-        with contextlib.ExitStack() as stack:
-            replay = stack.enter_context(serve_in_background(city, cache=True))
-            console.print(f"replay server (local NYC Open Data) at {replay.url}")
-            result = run_ingestion(
-                database_url=services.database_url,
-                source_url=replay.url,
-                app_token=None,
-                datasets=list(load_datasets()),
-                incremental=True,
-                shape=PipelineShape.from_settings(settings, page_size=5_000),
-                console=console,
-            )
-            if result.failed:
-                raise fail("ingestion failed (see the table above)")
-            _demo_organization(services.database_url)
-            _evaluate_alerts(services.database_url, result.run_id)
-            _demo_model(services.database_url, settings, city / "ground_truth")
-            if not run_doctor(settings, services):
-                raise fail("the demo environment is unhealthy (see the table above)")
-            if not serve:
-                console.print("[bold green]demo finished: ingested, alerted, trained and scored[/]")
-                return
-            from cluster.cli_serve import start_api
+        replay = stack.enter_context(serve_in_background(city.path, cache=True))
+        console.print(f"replay server (local NYC Open Data) at {replay.url}")
+        bring_up_to_date(city, replay, replay.url, day, console.print)
+        result = run_ingestion(
+            database_url=services.database_url,
+            source_url=replay.url,
+            app_token=None,
+            datasets=list(load_datasets()),
+            incremental=True,
+            shape=PipelineShape.from_settings(settings, page_size=5_000),
+            console=console,
+        )
+        if result.failed:
+            raise fail("ingestion failed (see the table above)")
+        demo_organization(services.database_url)
+        _evaluate_alerts(services.database_url, result.run_id)
+        _evaluate_time_based(services.database_url)
+        _deliver(services.database_url, channels)
+        _print_upcoming(services.database_url, day)
+        console.print(f"mailbox: {mailbox.directory} (`vsentinel mailbox` lists it; each .eml opens in a mail client)")
+        if train:
+            _demo_model(services.database_url, settings, city.path / "ground_truth")
+        if not run_doctor(settings, services):
+            raise fail("the demo environment is unhealthy (see the table above)")
+        if not serve:
+            console.print("[bold green]demo finished: ingested, alerted, trained and scored[/]")
+            return
+        from cluster.cli_serve import start_api
 
-            if live:
-                stack.enter_context(_live_city(replay, services.database_url))
-            console.print(f"demo login: [bold]{DEMO_LOGIN[0]}[/] / [bold]{DEMO_LOGIN[1]}[/] (Ctrl-C stops the API)")
-            start_api(settings, services, host="127.0.0.1", port=port or settings.serve_http_port)
+        if live:
+            stack.enter_context(
+                _live_city(city, replay, services.database_url, channels, lambda: city_today(datetime.now(UTC)))
+            )
+        console.print(f"demo login: [bold]{DEMO_LOGIN[0]}[/] / [bold]{DEMO_LOGIN[1]}[/] (Ctrl-C stops the API)")
+        start_api(settings, services, host="127.0.0.1", port=port or settings.serve_http_port)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 import itertools
+import logging
 import socket
 import threading
 from collections.abc import Awaitable, Iterator
@@ -64,6 +65,7 @@ class LocalMailbox:
 def start_mailbox(directory: Path) -> LocalMailbox:
     """An SMTP server on an ephemeral loopback port filing messages under `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection at INFO
     controller = EphemeralPortController(_FileDrop(directory))
     controller.start()
     return LocalMailbox(directory, controller.port, controller)

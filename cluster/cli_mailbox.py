@@ -1,0 +1,33 @@
+"""`vsentinel mailbox`: the demo's local mailbox (the emails the alert rules sent, as .eml files)."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def mailbox_command(
+    show: int | None = typer.Argument(None, help="Print message N (as numbered in the list)."),
+) -> None:
+    """List the messages the demo's mailbox received (VS_DATA_DIR/mailbox), or print one."""
+    from cluster.cli import fail, settings_or_exit
+    from sentinel.mailbox import messages
+
+    directory = settings_or_exit().data_dir / "mailbox"
+    received = list(messages(directory))
+    if show is not None:
+        if not 1 <= show <= len(received):
+            raise fail(f"no message {show}: the mailbox has {len(received)}", code=2)
+        message = received[show - 1]
+        console.print(f"From: {message.sender}\nTo: {message.to}\nSubject: {message.subject}\nFile: {message.path}\n")
+        console.print(message.body(), markup=False, highlight=False)
+        return
+    table = Table(title=f"{directory} ({len(received)} messages)")
+    for column in ("#", "received (UTC)", "to", "subject"):
+        table.add_column(column)
+    for n, message in enumerate(received, 1):
+        table.add_row(str(n), message.received.strftime("%Y-%m-%d %H:%M:%S"), message.to, message.subject)
+    console.print(table)

@@ -1,0 +1,187 @@
+"""The demo's city, organization and mailbox (the `vsentinel demo` command is in cluster/cli.py).
+
+The city ends on the day the demo runs: a data directory's city is synthesized once (seven years up to that
+day) and, when the demo runs again on a later day, brought up to date with what the city would have published
+in between (sentinel.synth.live), so its deadlines are always ahead of or just behind today, never all in the
+past. `--live` keeps publishing while the demo runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import psycopg
+
+from sentinel.synth.live import HPD, LiveCity, Publisher
+
+DEMO_LOGIN = ("demo@violationsentinel.test", "sentinel-demo")
+CITY_YEARS = 7
+# The demo organization's rules: (name, condition, channels). Email goes to the local mailbox.
+DEMO_RULES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("New Class C violation", {"type": "new_violation", "sources": ["HPD"], "classes": ["C"]}),
+    ("Certify-by date within 7 days", {"type": "deadline_approaching", "deadlines": ["certify_by"], "within_days": 7}),
+)
+DEMO_CHANNELS = [{"kind": "email", "target": DEMO_LOGIN[0]}, {"kind": "console", "target": "demo"}]
+
+
+@dataclass(frozen=True)
+class DemoCity:
+    path: Path
+    start: date
+    end: date  # the day the city was synthesized up to (later days come from live/)
+    buildings: int
+    seed: int
+
+
+def city_dir(data_dir: Path, buildings: int, seed: int) -> Path:
+    return data_dir / f"demo-city-{buildings}-{seed}-live"
+
+
+def prepare_city(data_dir: Path, buildings: int, seed: int, today: date, log: Callable[[str], None]) -> DemoCity:
+    """The data directory's demo city, synthesized up to `today` when there is none yet."""
+    from sentinel.synth.city import write_city
+    from sentinel.synth.config import SynthConfig
+
+    path = city_dir(data_dir, buildings, seed)
+    manifest = path / "demo-city.json"
+    if manifest.is_file():
+        meta = orjson.loads(manifest.read_bytes())
+        city = DemoCity(path, date.fromisoformat(meta["start"]), date.fromisoformat(meta["end"]), buildings, seed)
+        if city.end > today:
+            raise ValueError(
+                f"{path} holds a city that ends on {city.end}, after {today}: a city cannot go back in time "
+                "(use another VS_DATA_DIR)"
+            )
+        return city
+    start = date(today.year - CITY_YEARS, 1, 1)
+    log(f"synthesizing a city of {buildings} buildings from {start} to {today} in {path}")
+    write_city(SynthConfig(buildings=buildings, start=start, end=today, seed=seed), path)
+    manifest.write_bytes(orjson.dumps({"start": start.isoformat(), "end": today.isoformat()}))
+    return DemoCity(path, start, today, buildings, seed)
+
+
+def _hpd_rows(replay_url: str, where: str, limit: int = 50_000) -> list[dict[str, Any]]:
+    response = httpx.get(f"{replay_url}/resource/{HPD}.json", params={"$where": where, "$limit": limit}, timeout=60)
+    response.raise_for_status()
+    return response.json()
+
+
+def one_per_building(rows: list[dict[str, Any]], bbls: set[str] | None = None) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        bbl = row.get("bbl")
+        if bbl and bbl != "0" and (bbls is None or bbl in bbls):
+            seen.setdefault(bbl, row)
+    return list(seen.values())
+
+
+def bring_up_to_date(
+    city: DemoCity, replay: Publisher, replay_url: str, today: date, log: Callable[[str], None]
+) -> int:
+    """Serve what was published since the city was written, then publish the days up to `today` it missed.
+    Returns the rows published now."""
+    live = LiveCity(city.path, replay, seed=city.seed)
+    replayed = live.replay_saved()
+    last = max(city.end, live.last_day() or city.end)
+    if last >= today:
+        return 0
+    rows = _hpd_rows(replay_url, "1=1")
+    per_day = len(rows) / max(1, (city.end - city.start).days)
+    open_ids = [r["violationid"] for r in rows if r.get("violationstatus") == "Open"]
+    published = live.catch_up(one_per_building(rows), open_ids, last, today, per_day)
+    log(f"the city caught up from {last} to {today}: {published} new violations ({replayed} earlier changes kept)")
+    return published
+
+
+def demo_organization(database_url: str) -> int:
+    """The demo organization (idempotent): an admin login, a portfolio of the 25 buildings with the most open
+    violations, and its rules, whose email goes to the local mailbox. Returns its id."""
+    from deployments.api.bootstrap import create_organization
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        found = conn.execute("SELECT org_id FROM users WHERE lower(email) = %s", (DEMO_LOGIN[0],)).fetchone()
+        if found:
+            org_id = int(found[0])
+        else:
+            org_id, _ = create_organization(
+                conn, name="Demo Property Management", admin_email=DEMO_LOGIN[0], admin_password=DEMO_LOGIN[1]
+            )
+            with conn.transaction():
+                (portfolio,) = conn.execute(
+                    "INSERT INTO portfolios (org_id, name) VALUES (%s, 'Watched buildings') RETURNING id", (org_id,)
+                ).fetchone()
+                conn.execute(
+                    "INSERT INTO portfolio_buildings (portfolio_id, bbl) SELECT %s, bbl FROM violations "
+                    "WHERE bbl IS NOT NULL AND status = 'open' AND NOT is_deleted GROUP BY bbl "
+                    "ORDER BY count(*) DESC, bbl LIMIT 25",
+                    (portfolio,),
+                )
+        channels = orjson.dumps(DEMO_CHANNELS).decode()
+        for name, condition in DEMO_RULES:
+            # An older demo's rule of the same name is brought to this definition (an unchanged one is untouched).
+            updated = conn.execute(
+                'UPDATE alert_rules SET condition = %s, scope = \'{"type": "organization"}\', channels = %s'
+                " WHERE org_id = %s AND name = %s AND (condition <> %s::jsonb OR channels <> %s::jsonb)",
+                (orjson.dumps(condition).decode(), channels, org_id, name, orjson.dumps(condition).decode(), channels),
+            ).rowcount
+            exists = conn.execute(
+                "SELECT 1 FROM alert_rules WHERE org_id = %s AND name = %s", (org_id, name)
+            ).fetchone()
+            if not exists and not updated:
+                conn.execute(
+                    "INSERT INTO alert_rules (org_id, name, condition, scope, channels) VALUES (%s, %s, %s, %s, %s)",
+                    (org_id, name, orjson.dumps(condition).decode(), '{"type": "organization"}', channels),
+                )
+    return org_id
+
+
+def watched_templates(database_url: str, replay_url: str) -> list[dict[str, Any]]:
+    """A published HPD row of each building the demo organization watches (new violations copy its fields)."""
+    with psycopg.connect(database_url) as conn:
+        bbls = {
+            r[0].strip()
+            for r in conn.execute(
+                "SELECT pb.bbl FROM portfolio_buildings pb JOIN portfolios p ON p.id = pb.portfolio_id"
+                " JOIN users u ON u.org_id = p.org_id WHERE lower(u.email) = %s",
+                (DEMO_LOGIN[0],),
+            )
+        }
+    return one_per_building(_hpd_rows(replay_url, "1=1"), bbls)
+
+
+def publish_forever(
+    city: DemoCity, replay: Publisher, templates: list[dict[str, Any]], open_ids: list[str],
+    today: Callable[[], date], stop: threading.Event, every_s: float = 60.0, log: Callable[[str], None] = print,
+) -> None:  # fmt: skip
+    """The city keeps living: at once and then every `every_s` seconds, a new violation at a watched building
+    (Class C every other time, starting with one) and the closing of an open one, until `stop` is set."""
+    live = LiveCity(city.path, replay, seed=city.seed + 1)
+    classes = ["C", "B", "C", "A"]
+    n = 0
+    while not stop.is_set() and templates:
+        klass = classes[n % len(classes)]
+        close = [open_ids.pop()] if open_ids else []
+        (row,) = live.publish(templates, [klass], today(), close)
+        log(f"published a new Class {klass} violation ({row['violationid']}) at {row['bbl']} on the replay server")
+        n += 1
+        stop.wait(every_s)
+
+
+def upcoming_deadlines(
+    database_url: str, today: date, days: int = 60, limit: int = 5
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """The demo portfolio's open certify-by and correct-by dates from `today` to `days` ahead: (count, first few)."""
+    from sentinel.deadlines import upcoming_for_org
+
+    with psycopg.connect(database_url) as conn:
+        org = conn.execute("SELECT org_id FROM users WHERE lower(email) = %s", (DEMO_LOGIN[0],)).fetchone()
+        if org is None:
+            return 0, []
+        return upcoming_for_org(conn, org[0], today, today + timedelta(days=days), limit)
