@@ -74,6 +74,8 @@ def services_or_exit(settings: Settings) -> Iterator[Services]:
     try:
         with local_services(settings) as services:
             yield services
+    except typer.Exit:  # a command's own failure inside the block, already reported
+        raise
     except (OSError, RuntimeError) as error:
         raise fail(f"could not start the local services: {error}") from None
 

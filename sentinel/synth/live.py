@@ -104,9 +104,14 @@ class LiveCity:
         return len(files)
 
     def last_day(self) -> date | None:
-        """The city date of the latest saved change (None: nothing published since the city was written)."""
+        """The last city date published through (None: nothing since the city was written). Days without a
+        change count too: `catch_up` records the day it reached."""
         files = self.saved()
-        return date.fromisoformat(orjson.loads(files[-1].read_bytes())["day"]) if files else None
+        days = [date.fromisoformat(orjson.loads(files[-1].read_bytes())["day"])] if files else []
+        through = self.dir / "through"
+        if through.is_file():
+            days.append(date.fromisoformat(through.read_text().strip()))
+        return max(days, default=None)
 
     def _next_ids(self, count: int) -> list[int]:
         # Above every id the generator uses (its keys stay below 10^8), unique across restarts and publications.
@@ -155,4 +160,6 @@ class LiveCity:
             closes = [open_left.pop(int(self._rng.integers(len(open_left)))) for _ in range(min(count, len(open_left)))]
             at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=14)
             published += len(self.publish(templates, classes, day, closes, at=min(at, datetime.now(UTC))))
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "through").write_text(today.isoformat())
         return published

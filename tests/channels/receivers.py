@@ -9,7 +9,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from sentinel.mailbox import EphemeralPortController  # noqa: F401 -- re-exported for the tests that import it here
-
 from sentinel.outbound import OutboundPolicy
 
 # The receivers below listen on 127.0.0.1 over plain http, which the default policy refuses: tests allow it.
