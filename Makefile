@@ -28,12 +28,24 @@ $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m compileall -q -j 0 $(PACKAGES)
 	touch $@
 
-install: $(VENV)/.installed
+# The web app (web/): npm ci from the committed package-lock.json, then a production build into web/dist, which the
+# gateway serves at /. Needs Node 20+ and npm; rebuilt only when its sources change.
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/vite.config.ts web/tsconfig.json
+
+web/node_modules/.installed: web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run build
+
+install: $(VENV)/.installed web/dist/index.html
 
 demo: install
 	$(BIN)/vsentinel demo
 
 test: install
+	cd web && npm test
 	$(BIN)/pytest
 
 test-fast: install
@@ -52,4 +64,4 @@ lock: | $(BIN)/python
 	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache web/node_modules web/dist

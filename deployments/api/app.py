@@ -10,7 +10,7 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from deployments.api import errors
+from deployments.api import errors, web
 from deployments.api.control_characters import refuse_control_characters
 from deployments.api.deps import Deps
 from deployments.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -59,6 +59,7 @@ def create_app(deps: Deps, *, behind_serve_proxy: bool = False) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
+    web.install(app, deps.settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=deps.settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=deps.metrics, echo_request_id=not behind_serve_proxy)
     return app

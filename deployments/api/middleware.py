@@ -65,7 +65,10 @@ class RequestContextMiddleware:
         async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
-                message["headers"] = [*message.get("headers", []), *extra_headers]
+                own = message.get("headers", [])
+                # A response that sets its own caching or CSP keeps it (the web app's assets and page do).
+                present = {name.lower() for name, _ in own}
+                message["headers"] = [*own, *(h for h in extra_headers if h[0] not in present)]
             await send(message)
 
         with correlated(request_id):

@@ -19,9 +19,14 @@
 | VS_API_EXPORT_RETRY_AFTER_SECONDS | 5 | Retry-After of a refused export |
 | VS_API_MAX_BODY_BYTES | 1048576 | the largest request body (413 beyond; HAProxy refuses a larger declared one first) |
 | VS_API_REDIS_PREFIX | vs | prefix of every Redis key (cache, rate limits): one per deployment sharing a Redis |
+| VS_API_WEB_DIR | web/dist | the built web app served at `/` |
+| VS_API_MAP_TILE_URL | "" | map tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png (empty: no tiles) |
+| VS_API_MAP_TILE_ATTRIBUTION | "" | the tile provider's required credit line |
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +55,10 @@ class ApiSettings(BaseSettings):
     max_page_size: int = Field(default=500, ge=1)
     batch_max_bbls: int = Field(default=1000, ge=1)
     redis_prefix: str = Field(default="vs", min_length=1, max_length=64)
+    web_dir: Path = Path(__file__).resolve().parents[2] / "web" / "dist"
+    # No tile server by default: nothing the demo or the tests run may call an outside host.
+    map_tile_url: str = Field(default="", max_length=500)
+    map_tile_attribution: str = Field(default="", max_length=500)
     # Blocking work (PostgreSQL, Redis) runs in at most `blocking_threads` threads, and the interpreter hands the
     # GIL over every `gil_switch_interval_ms` (Python's default is 5 ms): with 32 requests in flight, anyio's 40
     # threads and 5 ms turns made the event loop wait behind thread convoys; 4 threads and 0.5 ms took p95 of a

@@ -23,6 +23,11 @@ def expected_overall(open_violations: int) -> int:
     return min(100, 10 * open_violations)
 
 
+def _reason(open_violations: int, contribution: int) -> dict[str, object]:
+    text = f"{open_violations} open violations"
+    return {"feature": "open_violations", "text": text, "value": open_violations, "contribution": contribution}
+
+
 class CountingModel:
     versions = dict.fromkeys(SCORE_KINDS, VERSION)
 
@@ -44,7 +49,7 @@ class CountingModel:
                     bbl=bbl,
                     scores=scores,
                     probabilities={k: v / 100 for k, v in scores.items()},
-                    reasons=[{"feature": "open_violations", "value": n, "contribution": overall}],
+                    reasons=[_reason(n, overall)],
                 )
             )
         return out

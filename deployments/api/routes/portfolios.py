@@ -20,6 +20,7 @@ from deployments.api.security import audit, deps_of, require
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
 from sentinel.deadlines import city_today
+from sentinel.portfolios import trends
 
 router = APIRouter(prefix="/v1/portfolios", tags=["portfolios"])
 Reader = Annotated[Principal, Depends(require(Permission.PORTFOLIOS_READ))]
@@ -170,7 +171,7 @@ def remove_buildings(request: Request, portfolio_id: int, body: BuildingRefs, pr
 
 
 _ROLLUP = """
-    SELECT b.bbl, b.bin, p.address, p.borough,
+    SELECT b.bbl, b.bin, p.address, p.borough, p.latitude, p.longitude,
            s.overall, s.safety, s.legal, s.financial, s.trend, s.computed_at AS score_computed_at,
            coalesce(v.open_violations, 0) AS open_violations, coalesce(v.open_class_c, 0) AS open_class_c,
            v.imposed, v.paid, v.balance, coalesce(v.unknown_amounts, 0) AS violations_with_unknown_amounts,
@@ -227,6 +228,23 @@ def portfolio_rollup(request: Request, portfolio_id: int, principal: Reader) -> 
         "next_deadline": min((b["next_deadline"] for b in buildings if b["next_deadline"]), default=None),
     }
     return {"id": row[0], "name": row[1], "created_at": row[2], "summary": summary, "buildings": buildings}
+
+
+UPCOMING_DAYS = 30
+
+
+@router.get("/{portfolio_id}/trends", summary="Open violations at each month end (24 months), by source and class")
+def portfolio_trends(request: Request, portfolio_id: int, principal: Reader) -> dict[str, Any]:
+    deps = deps_of(request)
+    today = city_today(deps.now())
+    with deps.pool.connection() as conn:
+        _owned(conn, portfolio_id, principal.org_id)
+        return {
+            "open_by_month": trends.open_violations_by_month(conn, portfolio_id, today),
+            "open_by_source_class": trends.open_violations_by_source_class(conn, portfolio_id),
+            "upcoming_deadlines": trends.upcoming_deadlines(conn, portfolio_id, today, UPCOMING_DAYS),
+            "upcoming_days": UPCOMING_DAYS,
+        }
 
 
 @router.get("/{portfolio_id}/export.csv", summary="A portfolio's roll-up as CSV", response_class=CSVResponse)

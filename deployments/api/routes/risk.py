@@ -22,6 +22,7 @@ from deployments.api.security import deps_of, require
 from deployments.risk.store import ScoreRead
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
+from sentinel.risk.history import score_history
 
 router = APIRouter(prefix="/v1", tags=["risk"])
 RiskReader = Annotated[Principal, Depends(require(Permission.RISK_READ))]
@@ -93,3 +94,9 @@ async def batch_risk(request: Request, body: BatchRequest, _: RiskReader) -> dic
     bbls = list(dict.fromkeys(body.bbls))
     views, unknown = await resolve_scores(deps_of(request), bbls)
     return {"scores": views, "not_found": unknown}
+
+
+@router.get("/properties/{bbl}/risk/history", summary="A building's stored scores over time, oldest first")
+def property_risk_history(request: Request, bbl: BblPath, _: RiskReader) -> dict[str, Any]:
+    with deps_of(request).pool.connection() as conn:
+        return {"bbl": bbl, "history": score_history(conn, bbl)}

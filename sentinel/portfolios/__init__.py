@@ -1,0 +1,1 @@
+"""Portfolio read models shared by the API and the web app."""

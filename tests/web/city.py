@@ -1,0 +1,116 @@
+"""The web tests' city: the canonical synthetic city, dressed with what the screens show (addresses, coordinates,
+BINs), two organizations with portfolios, a score history and alerts.
+
+`training.canonical_city` writes violations and complaints but no street addresses or coordinates (the model
+needs neither); the screens do, so they are added here, seeded.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from tests.api import seed
+from training import canonical_city
+
+STREETS = ("BROADWAY", "AMSTERDAM AVENUE", "GRAND CONCOURSE", "FLATBUSH AVENUE", "QUEENS BOULEVARD", "VICTORY BLVD")
+# Rough centres of the five boroughs: markers land where a New Yorker expects them.
+CENTRES = {1: (40.78, -73.97), 2: (40.84, -73.88), 3: (40.65, -73.95), 4: (40.72, -73.80), 5: (40.58, -74.15)}
+
+
+NEW_CLASS_C = {"type": "new_violation", "classes": ["C"]}
+
+
+@dataclass
+class WebCity:
+    alpha_portfolio: int
+    beta_portfolio: int
+    alpha_bbls: list[str]
+    beta_bbls: list[str]
+    alpha_alert_titles: list[str]
+    beta_alert_titles: list[str]
+
+
+def _dress(conn: psycopg.Connection[Any], rng: random.Random) -> list[str]:
+    bbls = [r[0] for r in conn.execute("SELECT bbl FROM properties ORDER BY bbl")]
+    for i, bbl in enumerate(bbls):
+        borough = int(bbl[0])
+        lat, lon = CENTRES[borough]
+        conn.execute(
+            "UPDATE properties SET address = %s, zip = '10001', latitude = %s, longitude = %s WHERE bbl = %s",
+            (f"{10 + 2 * i} {STREETS[i % len(STREETS)]}", lat + rng.uniform(-0.03, 0.03),
+             lon + rng.uniform(-0.03, 0.03), bbl),
+        )  # fmt: skip
+        conn.execute(
+            "INSERT INTO buildings (bin, bbl, borough) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (f"{borough}{i + 100000:06d}", bbl, borough),
+        )
+    return bbls
+
+
+def _portfolio(conn: psycopg.Connection[Any], org_id: int, name: str, bbls: list[str]) -> int:
+    row = conn.execute("INSERT INTO portfolios (org_id, name) VALUES (%s, %s) RETURNING id", (org_id, name)).fetchone()
+    assert row is not None
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO portfolio_buildings (portfolio_id, bbl) VALUES (%s, %s)", [(row[0], b) for b in bbls]
+        )
+    return int(row[0])
+
+
+def _alerts(conn: psycopg.Connection[Any], org_id: int, bbls: list[str], label: str) -> list[str]:
+    rule = conn.execute(
+        "INSERT INTO alert_rules (org_id, name, condition, scope) VALUES (%s, %s, %s, %s) RETURNING id",
+        (org_id, f"{label} class C", Jsonb(NEW_CLASS_C), Jsonb({"type": "organization"})),
+    ).fetchone()
+    assert rule is not None
+    titles = []
+    for i, bbl in enumerate(bbls[:4]):
+        title = f"{label}: new HPD class C violation #{i + 1}"
+        conn.execute(
+            "INSERT INTO alerts (rule_id, org_id, bbl, trigger_key, title, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, now() - %s * interval '1 hour')",
+            (rule[0], org_id, bbl, f"v{i}", title, i),
+        )
+        titles.append(title)
+    return titles
+
+
+def build(conn: psycopg.Connection[Any], out: Path, today: date, buildings: int = 60) -> tuple[WebCity, dict]:
+    canonical_city.generate(conn, out, buildings=buildings, start=today - timedelta(days=3 * 365), end=today, seed=7)
+    bbls = _dress(conn, random.Random(7))
+    conn.commit()
+    alpha_id, alpha = seed.add_org(conn, "alpha")
+    beta_id, beta = seed.add_org(conn, "beta")
+    split = len(bbls) * 3 // 4
+    alpha_bbls, beta_bbls = bbls[:split], bbls[split:]
+    city = WebCity(
+        alpha_portfolio=_portfolio(conn, alpha_id, "Alpha Residential", alpha_bbls),
+        beta_portfolio=_portfolio(conn, beta_id, "Beta Holdings", beta_bbls),
+        alpha_bbls=alpha_bbls,
+        beta_bbls=beta_bbls,
+        alpha_alert_titles=_alerts(conn, alpha_id, alpha_bbls, "Alpha"),
+        beta_alert_titles=_alerts(conn, beta_id, beta_bbls, "Beta"),
+    )
+    conn.commit()
+    return city, {"alpha": alpha, "beta": beta}
+
+
+def add_score_history(conn: psycopg.Connection[Any], today: date, months: int = 6) -> None:
+    """Earlier monthly scores below today's stored ones (a rising history), so the chart has a line to draw."""
+    for m in range(1, months + 1):
+        conn.execute(
+            "INSERT INTO risk_scores (bbl, as_of, overall, safety, legal, financial, p_overall, p_safety, p_legal, "
+            "p_financial, trend, reasons, model_versions, computed_at) "
+            "SELECT bbl, %s, greatest(overall - 3 * %s, 0), greatest(safety - 3 * %s, 0), greatest(legal - 2 * %s, 0), "
+            "greatest(financial - %s, 0), p_overall, p_safety, p_legal, p_financial, 'flat', reasons, model_versions, "
+            "computed_at - %s * interval '30 days' FROM risk_scores WHERE as_of = %s ON CONFLICT DO NOTHING",
+            (today - timedelta(days=30 * m), m, m, m, m, m, today),
+        )
+    conn.commit()

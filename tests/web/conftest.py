@@ -1,0 +1,97 @@
+"""The real stack for the browser tests: the gateway app (uvicorn engine, the same `create_app` the Ray Gateway
+serves) over its own PostgreSQL database holding a synthetic city, the session's Redis, and Debian's Chromium
+driven by Playwright. No step downloads a browser: Playwright launches /usr/bin/chromium.
+
+The risk model is the API tests' counting model (tests/api/fakes.py), not a trained XGBoost: training one on Ray
+costs minutes, and these tests check what the screens show, not what the model predicts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from deployments.api.app import create_app
+from sentinel.db import migrations
+from tests.api import seed
+from tests.api.conftest import make_deps
+from tests.api.servers import running
+from tests.conftest import REPO_ROOT, create_database, database_url_for, drop_database
+from tests.web import city as web_city
+
+CHROMIUM = os.environ.get("VS_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+WEB_DIST = REPO_ROOT / "web" / "dist"
+AXE = REPO_ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = REPO_ROOT / "var" / "artifacts" / "web"
+
+
+@dataclass
+class Stack:
+    url: str
+    database_url: str
+    city: web_city.WebCity
+    emails: dict[str, dict[str, str]]
+    password: str = seed.PASSWORD
+
+
+@pytest.fixture(scope="session")
+def web_stack(pg_admin_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if not (WEB_DIST / "index.html").is_file():
+        pytest.fail("web/dist is not built: run `make install` (needs Node 20 and npm)")
+    name = create_database(pg_admin_url, prefix="vs_web")
+    url = database_url_for(pg_admin_url, name)
+    migrations.upgrade(url)
+    today = date.today()
+    with psycopg.connect(url) as conn:
+        city, emails = web_city.build(conn, tmp_path_factory.mktemp("web-city"), today)
+    deps = make_deps(url, redis_url)
+    try:
+        with running(create_app(deps)) as base:
+            _score_everything(base, emails["alpha"]["admin"], city.alpha_bbls + city.beta_bbls)
+            with psycopg.connect(url) as conn:
+                web_city.add_score_history(conn, today)
+            yield Stack(base, url, city, emails)
+    finally:
+        deps.close()
+        drop_database(pg_admin_url, name)
+
+
+def _score_everything(base: str, email: str, bbls: list[str]) -> None:
+    with httpx.Client(base_url=base, timeout=60) as client:
+        token = client.post("/v1/auth/token", data={"username": email, "password": seed.PASSWORD}).json()
+        r = client.post(
+            "/v1/risk/batch", json={"bbls": bbls}, headers={"Authorization": f"Bearer {token['access_token']}"}
+        )
+        assert r.status_code == 200, r.text
+        assert not r.json()["not_found"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    return ARTIFACTS
