@@ -51,6 +51,8 @@ def serve(
         raise typer.BadParameter(str(exc), param_hint="--faults") from exc
     logging.basicConfig(level=logging.INFO)
     store = open_store(data, cache=cache)
+    for error in store.load_errors:
+        typer.echo(f"error: {error}", err=True)
     server = ReplayServer(
         store, host=host, port=port, app_token=app_token, admin_token=admin_token, faults=fault_config
     )

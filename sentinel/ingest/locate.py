@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import psycopg
 
+from sentinel.address import address_key
+
 _BY_ADDRESS = """
 WITH candidates AS (
     SELECT c.id, p.bbl FROM complaints c
@@ -88,3 +90,29 @@ def resolve_unlocated(conn: psycopg.Connection, source: str | None = None) -> di
         if unresolved:
             located["unresolved"] = unresolved
     return located
+
+
+def backfill_address_keys(conn: psycopg.Connection, batch: int = 10_000) -> int:
+    """Gives lots stored before address keys existed (or written by hand) their key; a re-read PLUTO row whose
+    content did not change is not rewritten by the merge, so its key would otherwise stay NULL."""
+    done = 0
+    while True:
+        with conn.transaction():
+            rows = conn.execute(
+                "SELECT bbl, address FROM properties WHERE address_key IS NULL AND address IS NOT NULL "
+                "AND NOT (coalesce(quality, '[]'::jsonb) @> %s::jsonb) LIMIT %s FOR UPDATE SKIP LOCKED",
+                ('[{"field": "address"}]', batch),
+            ).fetchall()
+            if not rows:
+                return done
+            keyed = [(address_key(address), bbl) for bbl, address in rows]
+            # An address with no house number has no key: marked in `quality` so it is not asked again.
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "UPDATE properties SET address_key = %s, quality = CASE WHEN %s::text IS NULL THEN "
+                    "coalesce(quality, '[]'::jsonb) || jsonb_build_array(jsonb_build_object('field', 'address', "
+                    "'raw', address, 'reason', 'no house number and street to key')) ELSE quality END "
+                    "WHERE bbl = %s",
+                    [(key, key, bbl) for key, bbl in keyed],
+                )
+            done += len(rows)

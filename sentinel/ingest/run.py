@@ -131,6 +131,8 @@ def finish_dataset(
 ) -> None:
     """After a dataset's last page, in both runners: judge its rejects, then reconcile its deletions under the
     guards; an anomaly is recorded and told to the admins, and leaves every live record live."""
+    if config.target_table == "properties":
+        locate.backfill_address_keys(conn)
     if config.target_table in ("complaints", "properties"):
         # New lots (PLUTO) or new address-only records (311): attach what can be attached, whatever else fails.
         summary.located = locate.resolve_unlocated(conn, config.source if config.target_table == "complaints" else None)

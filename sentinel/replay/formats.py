@@ -31,6 +31,15 @@ _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _CSV_POINT = re.compile(r"^\(\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\)$")
 
 
+class DataFileError(ValueError):
+    """A dataset file that cannot be served as it is: which file, which line, what is wrong."""
+
+    def __init__(self, path: Path, line: int | None, problem: str):
+        self.path, self.line, self.problem = path, line, problem
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {problem}")
+
+
 def read_dataset_file(path: str | Path, dataset_id: str) -> Iterator[Row]:
     """Rows of a dataset file (API JSON, API CSV or portal CSV export), as the SODA JSON API returns them."""
     path = Path(path)
@@ -77,27 +86,41 @@ def _first_line_row(fh: Any) -> Row | None:
 
 
 def _read_json_lines(path: Path) -> Iterator[Row]:
+    opened = closed = False
+    lineno = 0
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
+            stripped = raw.strip()
+            if not stripped:
+                continue
+            opened = opened or stripped.startswith(b"[")
+            closed = stripped.endswith(b"]")
             s = _strip_array_punctuation(raw)
             if not s:
                 continue
             try:
                 row = orjson.loads(s)
             except orjson.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not one JSON row per line: {exc}") from exc
+                raise DataFileError(path, lineno, f"not one JSON row per line: {exc}") from exc
             if not isinstance(row, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+                raise DataFileError(path, lineno, f"expected a JSON object, got {type(row).__name__}")
             yield row
+    # A file cut at a row boundary still parses line by line: only the missing "]" tells it was truncated.
+    if not (opened and closed):
+        raise DataFileError(path, lineno, "truncated: the JSON array is not closed with ']'")
 
 
 def _read_whole_json(path: Path) -> Iterator[Row]:
-    data = orjson.loads(path.read_bytes())
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        problem = "empty file, not a JSON array" if not path.stat().st_size else f"invalid JSON: {exc.msg}"
+        raise DataFileError(path, exc.lineno if path.stat().st_size else None, problem) from exc
     if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a JSON array of rows")
+        raise DataFileError(path, 1, "expected a JSON array of rows")
     for i, row in enumerate(data):
         if not isinstance(row, dict):
-            raise ValueError(f"{path}: element {i} is {type(row).__name__}, not an object")
+            raise DataFileError(path, None, f"element {i} is {type(row).__name__}, not an object")
         # Socrata omits null fields; a re-serialized file may carry explicit nulls.
         yield {k: v for k, v in row.items() if v is not None}
 
@@ -112,7 +135,12 @@ def read_csv(path: Path, dataset_id: str) -> Iterator[Row]:
             return
         fields, portal = map_csv_header(header, dataset_id, schema)
         convert = _portal_converters(fields, schema) if portal else {}
+        cut = not _ends_with_newline(path)
+        previous: list[str] | None = None
         for record in reader:
+            if len(record) > len(fields):
+                raise DataFileError(path, reader.line_num, f"{len(record)} columns, the header has {len(fields)}")
+            previous = record
             row: Row = {}
             for name, value in zip(fields, record, strict=False):
                 if value == "":
@@ -121,6 +149,20 @@ def read_csv(path: Path, dataset_id: str) -> Iterator[Row]:
                 row[name] = conv(value) if conv else value
             if row:
                 yield row
+        # Exports omit trailing empty cells, so a short row is normal; a short row with no line end after it is
+        # a file cut in the middle of its last record.
+        if cut and previous is not None and len(previous) < len(fields):
+            raise DataFileError(path, reader.line_num, f"truncated: the last row has {len(previous)} of {len(fields)} "
+                                "columns and no line end")  # fmt: skip
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        if fh.tell() == 0:
+            return True
+        fh.seek(-1, 2)
+        return fh.read(1) in (b"\n", b"\r")
 
 
 def map_csv_header(header: list[str], dataset_id: str, schema: DatasetSchema) -> tuple[list[str], bool]:

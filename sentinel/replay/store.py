@@ -10,7 +10,9 @@ flat: files are streamed in batches and SQLite's page cache is bounded.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import logging
 import os
 import sqlite3
 import tempfile
@@ -23,9 +25,11 @@ from typing import Any
 
 import orjson
 
-from sentinel.replay.formats import Row, read_dataset_file
+from sentinel.replay.formats import DataFileError, Row, read_dataset_file
 from sentinel.replay.schemas import SYSTEM_FIELDS, schema_for
 from sentinel.replay.soql import comparable
+
+log = logging.getLogger(__name__)
 
 _BATCH = 5000
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -92,6 +96,7 @@ class Table:
     name: str
     columns: list[tuple[str, str]]  # (field, Socrata type) in API order
     json_columns: set[str] = field(default_factory=set)  # fields whose values are JSON objects/booleans
+    added_columns: set[str] = field(default_factory=set)  # fields the rows brought that the schema does not list
 
     @property
     def types(self) -> dict[str, str]:
@@ -114,6 +119,8 @@ class ReplayStore:
         self._connections: list[sqlite3.Connection] = []
         self._conn_lock = threading.Lock()
         self.write_lock = threading.RLock()
+        # Files left out of the store, with why (name, line, problem): reported by the CLI and the server log.
+        self.load_errors: list[str] = []
         with self.write_lock:
             c = self.connection()
             c.execute("PRAGMA journal_mode=WAL")
@@ -169,9 +176,20 @@ class ReplayStore:
         with self.write_lock:
             conn = self.connection()
             table = self._create_table(conn, dataset_id)
-            n = self._insert_rows(conn, table, rows, seed=seed, timestamp=timestamp)
+            try:
+                n = self._insert_rows(conn, table, rows, seed=seed, timestamp=timestamp)
+            except BaseException:
+                self._drop_table(conn, dataset_id)
+                raise
+            self._drop_renamed_columns(conn, table)
             self._index_table(conn, table)
             return n
+
+    def _drop_table(self, conn: sqlite3.Connection, dataset_id: str) -> None:
+        table = self.tables.pop(dataset_id, None)
+        if table is not None:
+            conn.execute(f"DROP TABLE IF EXISTS {quote_ident(table.name)}")
+            conn.execute("DELETE FROM _datasets WHERE id = ?", (dataset_id,))
 
     def _create_table(self, conn: sqlite3.Connection, dataset_id: str) -> Table:
         schema = schema_for(dataset_id)
@@ -205,15 +223,42 @@ class ReplayStore:
     def _add_columns(self, conn: sqlite3.Connection, table: Table, rows: list[Row]) -> None:
         # Columns the schema does not list (schema drift, or a dataset without a schema) are added as text.
         known = set(table.fields)
+        folded = {f.lower(): f for f in known}
         for row in rows:
             for k, v in row.items():
                 if k not in known and k not in SYSTEM_FIELDS:
+                    if k.lower() in folded:
+                        # SQLite column names ignore case: "BBL" beside "bbl" is one column. The key stays in the
+                        # row's JSON as sent; the column (what queries see) is the first spelling's.
+                        continue
                     conn.execute(f"ALTER TABLE {quote_ident(table.name)} ADD COLUMN {quote_ident(k)} TEXT")
                     table.columns.append((k, "text"))
                     known.add(k)
+                    folded[k.lower()] = k
+                    table.added_columns.add(k)
                 if not isinstance(v, str) and v is not None:
                     table.json_columns.add(k)
         self._save_table(conn, table)
+
+    def _drop_renamed_columns(self, conn: sqlite3.Connection, table: Table) -> None:
+        """Schema columns no row has, in a table whose rows brought columns the schema does not know, were
+        renamed: querying them is Socrata's 400 no-such-column, not an empty answer."""
+        if not table.added_columns:
+            return
+        schema_fields = [f for f in table.fields if f not in table.added_columns]
+        if not schema_fields:
+            return
+        counts = conn.execute(
+            "SELECT "
+            + ", ".join(f"count({quote_ident(f)})" for f in schema_fields)
+            + f" FROM {quote_ident(table.name)}"
+        ).fetchone()
+        if not any(counts):
+            return  # no rows at all: nothing says what the columns are
+        gone = {f for f, n in zip(schema_fields, counts, strict=True) if n == 0}
+        if gone:
+            table.columns = [(f, t) for f, t in table.columns if f not in gone]
+            self._save_table(conn, table)
 
     def _insert_rows(
         self, conn: sqlite3.Connection, table: Table, rows: Iterable[Row], *, seed: str, timestamp: str
@@ -432,17 +477,41 @@ def _file_timestamp(path: Path) -> str:
 
 
 def build_store(sources: Mapping[str, Sequence[Path]], db_path: Path, *, owns_file: bool = False) -> ReplayStore:
+    """Loads every dataset; a file that cannot be read (truncated, empty, not the format its name says) is left
+    out with its name and line in `store.load_errors`, and its dataset is served from its other files (or not at
+    all: a dataset missing is an honest 404, an empty one would look like a publisher deleting everything)."""
     store = ReplayStore(db_path, owns_file=owns_file)
     conn = store.connection()
     conn.execute("PRAGMA synchronous = OFF")  # a crashed build is simply rebuilt
-    for dataset_id, paths in sources.items():
-        timestamp = max(_file_timestamp(p) for p in paths)
-        rows = (row for p in paths for row in read_dataset_file(p, dataset_id))
-        store.load_dataset(dataset_id, rows, seed=",".join(p.name for p in paths), timestamp=timestamp)
+    for dataset_id, all_paths in sources.items():
+        paths = list(all_paths)
+        while paths:
+            timestamp = max(_file_timestamp(p) for p in paths)
+            rows = (row for p in paths for row in read_dataset_file(p, dataset_id))
+            try:
+                store.load_dataset(dataset_id, rows, seed=",".join(p.name for p in paths), timestamp=timestamp)
+                break
+            except (DataFileError, UnicodeDecodeError, csv.Error, OSError) as error:
+                bad = error.path if isinstance(error, DataFileError) else _failing_file(paths, dataset_id)
+                message = f"{dataset_id}: skipped {error if isinstance(error, DataFileError) else f'{bad}: {error}'}"
+                store.load_errors.append(message)
+                log.error("replay file skipped", extra={"dataset": dataset_id, "error": message})
+                paths = [p for p in paths if p != bad] if bad in paths else []
     conn.execute("PRAGMA synchronous = NORMAL")
     store.set_meta("fingerprint", fingerprint(sources))
     store.set_meta("pristine", "1")
     return store
+
+
+def _failing_file(paths: Sequence[Path], dataset_id: str) -> Path | None:
+    """Which of a dataset's files raised a non-DataFileError error: read each alone."""
+    for path in paths:
+        try:
+            for _ in read_dataset_file(path, dataset_id):
+                pass
+        except (DataFileError, UnicodeDecodeError, csv.Error, OSError):
+            return path
+    return None
 
 
 def open_store(
@@ -468,7 +537,15 @@ def open_store(
         tmp = path.with_suffix(f".building-{os.getpid()}")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
-        store = build_store(sources, tmp)
+        try:
+            store = build_store(sources, tmp, owns_file=True)
+        except BaseException:
+            for suffix in ("", "-wal", "-shm"):  # no half-built cache is ever left behind
+                Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+            raise
+        if store.load_errors:
+            return store  # not cached: the next start must report the bad files again, not serve around them
+        store._owns_file = False
         store.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
         store.close()
         tmp.replace(path)

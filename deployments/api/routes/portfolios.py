@@ -6,7 +6,6 @@ missing one, so ids cannot be probed.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -17,12 +16,14 @@ from pydantic import BaseModel, Field, StringConstraints
 from deployments.api.errors import ApiError, not_found
 from deployments.api.params import BBL_PATTERN, BIN_PATTERN, CSVResponse
 from deployments.api.security import audit, deps_of, require
+from deployments.api.strict_query import refuse_unknown_query_params
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
 from sentinel.deadlines import city_today
 from sentinel.portfolios import trends
+from sentinel.properties.search import bbls_of_bin, lots_at_address
 
-router = APIRouter(prefix="/v1/portfolios", tags=["portfolios"])
+router = APIRouter(prefix="/v1/portfolios", tags=["portfolios"], dependencies=[Depends(refuse_unknown_query_params)])
 Reader = Annotated[Principal, Depends(require(Permission.PORTFOLIOS_READ))]
 Writer = Annotated[Principal, Depends(require(Permission.PORTFOLIOS_WRITE))]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -43,7 +44,9 @@ class BuildingRefs(BaseModel):
     bbls: list[Annotated[str, StringConstraints(pattern=BBL_PATTERN)]] = Field(default_factory=list, max_length=5000)
     bins: list[Annotated[str, StringConstraints(pattern=BIN_PATTERN)]] = Field(default_factory=list, max_length=5000)
     addresses: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
-        default_factory=list, max_length=1000, description="exact address as the city writes it, e.g. 123 MAIN ST"
+        default_factory=list,
+        max_length=1000,
+        description="house number and street, any common spelling ('3 Clarence Ave, Bronx' finds 3 CLARENCE AVENUE)",
     )
 
 
@@ -51,7 +54,10 @@ class BuildingChange(BaseModel):
     added: list[str] = Field(default_factory=list)
     removed: list[str] = Field(default_factory=list)
     unresolved: list[str] = Field(description="references that matched no known building", default_factory=list)
-    ambiguous: list[str] = Field(description="addresses that matched more than one lot", default_factory=list)
+    ambiguous: list[str] = Field(
+        description="addresses or BINs that matched more than one lot (give the borough or the BBL)",
+        default_factory=list,
+    )
 
 
 def _owned(conn: Any, portfolio_id: int, org_id: int) -> None:
@@ -80,16 +86,16 @@ def _resolve(conn: Any, refs: BuildingRefs) -> tuple[dict[str, str | None], list
                 found.setdefault(bbl, None)
             else:
                 unresolved.append(bbl)
-    if refs.bins:
-        rows = dict(conn.execute("SELECT bin, bbl FROM buildings WHERE bin = ANY(%s::bpchar[])", (refs.bins,)))
-        for bin_ in refs.bins:
-            if rows.get(bin_):
-                found[rows[bin_]] = bin_
-            else:
-                unresolved.append(bin_)
+    for bin_ in dict.fromkeys(refs.bins):
+        lots = bbls_of_bin(conn, bin_)
+        if len(lots) == 1:
+            found[lots[0]] = bin_
+        elif lots:
+            ambiguous.append(bin_)
+        else:
+            unresolved.append(bin_)
     for address in refs.addresses:
-        normalized = re.sub(r"\s+", " ", address.strip().upper())
-        bbls = [r[0] for r in conn.execute("SELECT bbl FROM properties WHERE address = %s LIMIT 2", (normalized,))]
+        bbls = lots_at_address(conn, address)
         if len(bbls) == 1:
             found.setdefault(bbls[0], None)
         elif bbls:

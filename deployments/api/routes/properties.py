@@ -12,33 +12,32 @@ from psycopg.rows import dict_row
 from deployments.api.errors import ApiError, not_found
 from deployments.api.params import BBL_PATTERN, BIN_PATTERN, BblPath
 from deployments.api.security import deps_of, require
+from deployments.api.strict_query import refuse_unknown_query_params
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
 from sentinel.deadlines import city_today, days_left, days_overdue, is_overdue
+from sentinel.properties.search import PropertyQuery, find_properties, quality_of
 
-router = APIRouter(prefix="/v1/properties", tags=["properties"])
+router = APIRouter(prefix="/v1/properties", tags=["properties"], dependencies=[Depends(refuse_unknown_query_params)])
 CityReader = Annotated[Principal, Depends(require(Permission.CITY_READ))]
 
 UPCOMING_DAYS = 60
 
-_SEARCH_COLUMNS = "p.bbl, p.borough, p.address, p.zip, p.bldg_class, p.units_res, p.year_built"
 
-
-def _like_prefix(text: str) -> str:
-    cleaned = re.sub(r"\s+", " ", text.strip().upper())
-    return cleaned.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-@router.get("", summary="Find properties by address prefix, BBL or BIN")
+@router.get("", summary="Find properties by BBL, BIN, address, street or borough")
 def search(
     request: Request,
     _: CityReader,
-    q: Annotated[str | None, Query(min_length=1, max_length=200, description="address, BBL or BIN")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200, description="address, street, BBL or BIN")] = None,
     bbl: Annotated[str | None, Query(pattern=BBL_PATTERN)] = None,
-    bin: Annotated[str | None, Query(pattern=BIN_PATTERN)] = None,
-    address: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    borough: Annotated[int | None, Query(ge=1, le=5)] = None,
+    bin: Annotated[str | None, Query(pattern=BIN_PATTERN, description="BIN from any dataset that has one")] = None,
+    address: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="'3 Clarence Ave, Bronx', a street alone, or a prefix"),
+    ] = None,
+    borough: Annotated[int | None, Query(ge=1, le=5, description="1 Manhattan ... 5 Staten Island")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> dict[str, Any]:
     if q is not None:
         text = q.strip()
@@ -48,25 +47,11 @@ def search(
             bin = text
         else:
             address = text
-    if not (bbl or bin or address):
-        raise ApiError(400, "missing_query", "give q, bbl, bin or address")
-    where, params = [], []
-    if bbl:
-        where.append("p.bbl = %s")
-        params.append(bbl)
-    if bin:
-        where.append("p.bbl IN (SELECT b.bbl FROM buildings b WHERE b.bin = %s)")
-        params.append(bin)
-    if address:
-        where.append("p.address LIKE %s")
-        params.append(_like_prefix(address))
-    if borough:
-        where.append("p.borough = %s")
-        params.append(borough)
-    sql = f"SELECT {_SEARCH_COLUMNS} FROM properties p WHERE {' AND '.join(where)} ORDER BY p.address, p.bbl LIMIT %s"  # noqa: S608 -- constant SQL fragments; values are bound
-    with deps_of(request).pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(sql, [*params, limit]).fetchall()
-    return {"results": rows}
+    if not (bbl or bin or address or borough):
+        raise ApiError(400, "missing_query", "give q, bbl, bin, address or borough")
+    query = PropertyQuery(bbl=bbl, bin=bin, address=address, borough=borough, limit=limit, offset=offset)
+    with deps_of(request).pool.connection() as conn:
+        return {"results": find_properties(conn, query)}
 
 
 _PROPERTY = """
@@ -95,7 +80,7 @@ _EXPOSURE = """
     FROM violations WHERE bbl = %s AND NOT is_deleted GROUP BY source ORDER BY source
 """
 _COMPLAINTS = """
-    SELECT source, source_id, category, subcategory, priority, status, received_date, closed_date
+    SELECT source, source_id, category, subcategory, priority, status, received_date, closed_date, bbl_source
     FROM complaints WHERE bbl = %s AND NOT is_deleted
     ORDER BY received_date DESC NULLS LAST, id DESC LIMIT 10
 """
@@ -170,6 +155,7 @@ def property_page(request: Request, bbl: BblPath, _: CityReader) -> dict[str, An
         exposure = cur.execute(_EXPOSURE, (bbl,)).fetchall()
         complaints = cur.execute(_COMPLAINTS, (bbl,)).fetchall()
         freshness = cur.execute(_FRESHNESS).fetchall()
+        quality = quality_of(conn, bbl)
     by_source: dict[str, dict[str, Any]] = {}
     for row in open_rows:
         entry = by_source.setdefault(row["source"], {"source": row["source"], "open": 0, "by_class": {}})
@@ -184,4 +170,7 @@ def property_page(request: Request, bbl: BblPath, _: CityReader) -> dict[str, An
         "penalties": _exposure(exposure),
         "recent_complaints": complaints,
         "data_freshness": freshness,
+        # Stored records of this lot whose source values had problems (field, raw value, reason): a NULL date
+        # or amount above is explained here, never silently missing.
+        "data_quality": quality,
     }

@@ -12,14 +12,18 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from psycopg.rows import dict_row
+from pydantic import BeforeValidator
 
 from deployments.api.errors import ApiError
 from deployments.api.params import BBL_PATTERN, BIN_PATTERN, CSVResponse, decode_cursor, encode_cursor
 from deployments.api.security import deps_of, require
+from deployments.api.strict_query import refuse_unknown_query_params
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
 
-router = APIRouter(prefix="/v1", tags=["violations and complaints"])
+router = APIRouter(
+    prefix="/v1", tags=["violations and complaints"], dependencies=[Depends(refuse_unknown_query_params)]
+)
 CityReader = Annotated[Principal, Depends(require(Permission.CITY_READ))]
 NO_DATE = date(1, 1, 1)  # rows without a date sort last
 
@@ -121,7 +125,12 @@ def _export(request: Request, principal: Principal, table: Table, f: Filters, fi
     return deps.exports.open(principal.org_id, sql, [*params, deps.settings.csv_max_rows], filename)
 
 
-SourceQ = Annotated[list[str] | None, Query(description="one or more sources, e.g. HPD, DOB, ECB")]
+_Upper = BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)
+# An unknown source is a 422 naming it, not a 200 with nothing in it.
+ViolationSource = Annotated[Literal["HPD", "DOB", "DOB_SAFETY", "ECB", "HPD_VACATE"], _Upper]
+ComplaintSource = Annotated[Literal["HPD", "DOB", "311"], _Upper]
+ViolationSourceQ = Annotated[list[ViolationSource] | None, Query(description="one or more sources")]
+ComplaintSourceQ = Annotated[list[ComplaintSource] | None, Query(description="one or more sources")]
 StatusQ = Annotated[Literal["open", "closed"] | None, Query()]
 BoroughQ = Annotated[int | None, Query(ge=1, le=5)]
 BblQ = Annotated[str | None, Query(pattern=BBL_PATTERN)]
@@ -136,7 +145,7 @@ SeverityQ = Annotated[
 
 
 def violation_filters(
-    source: SourceQ = None,
+    source: ViolationSourceQ = None,
     klass: ClassQ = None,
     severity: SeverityQ = None,
     status: StatusQ = None,
@@ -150,7 +159,7 @@ def violation_filters(
 
 
 def complaint_filters(
-    source: SourceQ = None,
+    source: ComplaintSourceQ = None,
     status: StatusQ = None,
     borough: BoroughQ = None,
     bbl: BblQ = None,

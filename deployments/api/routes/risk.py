@@ -7,6 +7,7 @@ score is returned marked `stale: true`). Without an active model: 503, never a m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -19,12 +20,13 @@ from deployments.api.deps import Deps
 from deployments.api.errors import ApiError, not_found
 from deployments.api.params import BBL_PATTERN, BblPath
 from deployments.api.security import deps_of, require
+from deployments.api.strict_query import refuse_unknown_query_params
 from deployments.risk.store import ScoreRead
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
 from sentinel.risk.history import score_history
 
-router = APIRouter(prefix="/v1", tags=["risk"])
+router = APIRouter(prefix="/v1", tags=["risk"], dependencies=[Depends(refuse_unknown_query_params)])
 RiskReader = Annotated[Principal, Depends(require(Permission.RISK_READ))]
 
 
@@ -55,12 +57,21 @@ class RiskScore(BaseModel):
 
 
 class BatchRequest(BaseModel):
-    bbls: list[Annotated[str, StringConstraints(pattern=BBL_PATTERN)]] = Field(min_length=1, max_length=1000)
+    # Checked one by one (BatchResponse.invalid), so one mistyped BBL does not cost the other 999 their answer.
+    bbls: list[Annotated[str, StringConstraints(max_length=64)]] = Field(min_length=1, max_length=1000)
+
+
+class BatchItem(BaseModel):
+    bbl: str
+    status: Literal["found", "not_found", "invalid"]
+    reason: str | None = Field(default=None, description="why an invalid BBL is not one")
 
 
 class BatchResponse(BaseModel):
+    results: list[BatchItem] = Field(description="one answer per distinct BBL asked, in the order asked")
     scores: list[RiskScore]
     not_found: list[str]
+    invalid: list[str]
 
 
 async def resolve_scores(deps: Deps, bbls: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -91,9 +102,19 @@ async def property_risk(request: Request, bbl: BblPath, _: RiskReader) -> dict[s
 
 @router.post("/risk/batch", response_model=BatchResponse, summary="Risk scores of up to 1000 buildings")
 async def batch_risk(request: Request, body: BatchRequest, _: RiskReader) -> dict[str, Any]:
-    bbls = list(dict.fromkeys(body.bbls))
-    views, unknown = await resolve_scores(deps_of(request), bbls)
-    return {"scores": views, "not_found": unknown}
+    asked = list(dict.fromkeys(b.strip() for b in body.bbls))
+    valid = [b for b in asked if re.fullmatch(BBL_PATTERN, b)]
+    views, _ = await resolve_scores(deps_of(request), valid) if valid else ([], [])
+    found = {v["bbl"] for v in views}
+    results = []
+    for bbl in asked:
+        if bbl not in valid:
+            results.append({"bbl": bbl, "status": "invalid", "reason": "a BBL is 10 digits, borough 1-5 first"})
+        else:
+            results.append({"bbl": bbl, "status": "found" if bbl in found else "not_found"})
+    invalid = [r["bbl"] for r in results if r["status"] == "invalid"]
+    not_found = [r["bbl"] for r in results if r["status"] == "not_found"]
+    return {"results": results, "scores": views, "not_found": not_found, "invalid": invalid}
 
 
 @router.get("/properties/{bbl}/risk/history", summary="A building's stored scores over time, oldest first")
