@@ -94,7 +94,7 @@ def _run_uvicorn(database_url: str, redis_url: str, jwt_secret: str, loader: str
     deps = local_deps(
         database_url=database_url, redis_url=redis_url, jwt_secret=jwt_secret, model_loader=import_loader(loader)
     )
-    console.print(f"API (uvicorn) at http://{host}:{port}  docs: http://{host}:{port}/docs")
+    console.print(f"web app at http://{host}:{port}/  API (uvicorn) docs: http://{host}:{port}/docs")
     try:
         uvicorn.run(create_app(deps), host=host, port=port, log_level="warning", access_log=False)
     finally:
@@ -110,7 +110,7 @@ def _run_serve(settings: object, args: dict[str, str], host: str, port: int) -> 
     info = ray_runtime.connect(settings)  # type: ignore[arg-type]
     serve.start(http_options={"host": host, "port": port})
     serve.run(build_app(args), name=APP_NAME, route_prefix="/", blocking=False)
-    console.print(f"API (Ray Serve) at http://{host}:{port}  docs: http://{host}:{port}/docs")
+    console.print(f"web app at http://{host}:{port}/  API (Ray Serve) docs: http://{host}:{port}/docs")
     if info.dashboard_url:
         console.print(f"Ray dashboard at {info.dashboard_url}")
     stop = threading.Event()

@@ -60,6 +60,12 @@ def test_serve_answers_health_readiness_and_docs(serve_url: str) -> None:
         assert c.get("/openapi.json").json()["info"]["title"] == "ViolationSentinel API"
 
 
+def test_the_ray_gateway_serves_the_web_app(serve_url: str) -> None:
+    from tests.web.serving import check_served
+
+    check_served(serve_url)
+
+
 def test_http_reaches_the_gateway_through_haproxy(serve_url: str) -> None:
     """The default ingress (VS_SERVE_INGRESS=haproxy): Ray's HAProxy, not Serve's Python proxy, owns the port."""
     port = int(serve_url.rsplit(":", 1)[1])

@@ -135,6 +135,7 @@ export const t = {
     lastRun: "Last successful load",
     late: "late",
     neverLoaded: "never loaded",
+    noLoads: "No city data load has been recorded yet.",
   },
   alerts: {
     title: "Alerts",

@@ -112,7 +112,6 @@ export function PortfolioPage() {
             <p>{t.portfolio.empty}</p>
           ) : (
             <>
-              <BuildingTable buildings={rollup.data.buildings} />
               <div className="two">
                 <section className="card" aria-labelledby="map-title">
                   <h2 id="map-title">{t.portfolio.map}</h2>
@@ -122,6 +121,7 @@ export function PortfolioPage() {
                 </section>
                 {trends.data && <OpenChart trends={trends.data} />}
               </div>
+              <BuildingTable buildings={rollup.data.buildings} />
             </>
           )}
           {can.writePortfolios && <BulkAdd portfolioId={id} />}

@@ -199,7 +199,8 @@ function Freshness({ page }: { page: Page }) {
           {t.errors.sourceLate(f.dataset)}
         </p>
       ))}
-      <table className="compact">
+      {page.data_freshness.length === 0 && <p>{t.property.noLoads}</p>}
+      <table className="compact" hidden={page.data_freshness.length === 0}>
         <thead>
           <tr>
             <th scope="col">{t.property.dataset}</th>
