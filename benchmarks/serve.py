@@ -87,7 +87,9 @@ def uvicorn_worker(database_url: str, port: int, jwt_secret: str) -> None:
         settings=ApiSettings(**API_OVERRIDES),
         model_loader=import_loader(LOADER),
     )
-    uvicorn.run(create_app(deps), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        create_app(deps), host="127.0.0.1", port=port, log_level="warning", access_log=False, proxy_headers=False
+    )
 
 
 def wait_ready(url: str, timeout: float = 120) -> None:

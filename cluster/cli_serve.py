@@ -96,7 +96,9 @@ def _run_uvicorn(database_url: str, redis_url: str, jwt_secret: str, loader: str
     )
     console.print(f"web app at http://{host}:{port}/  API (uvicorn) docs: http://{host}:{port}/docs")
     try:
-        uvicorn.run(create_app(deps), host=host, port=port, log_level="warning", access_log=False)
+        # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from any loopback peer; the app
+        # decides which proxies to believe (VS_API_TRUSTED_PROXIES, deployments/api/security.py).
+        uvicorn.run(create_app(deps), host=host, port=port, log_level="warning", access_log=False, proxy_headers=False)
     finally:
         deps.close()
 

@@ -22,6 +22,11 @@ from pathlib import Path
 
 FRONTEND = "frontend http_frontend"
 MARKER = "    # vsentinel rules"
+# Ray's template passes no client address: every request would reach the gateway from HAProxy's own, one shared
+# bucket for every per-address limit. `set-header` (not `option forwardfor`, which appends) replaces whatever the
+# client wrote: HAProxy is the edge, and the one address it can vouch for is the peer's. The gateway believes it
+# from loopback (deployments/gateway.py) or from VS_API_TRUSTED_PROXIES.
+FORWARDED_FOR_RULE = "http-request set-header X-Forwarded-For %[src]"
 
 
 def frontend_rules(max_body_bytes: int) -> list[str]:
@@ -38,6 +43,7 @@ def frontend_rules(max_body_bytes: int) -> list[str]:
     )
     quoted = body.replace("\\", "\\\\").replace('"', '\\"')
     return [
+        FORWARDED_FOR_RULE,
         # A declared body over the limit is answered here, before a byte of it reaches a replica; a chunked body
         # (no Content-Length) is counted by the app itself (FastAPI's max_body_size).
         f'http-request return status 413 content-type application/json string "{quoted}" '

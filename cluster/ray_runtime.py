@@ -86,6 +86,10 @@ def connect(
 
 def set_serve_ingress_environment(ingress: str) -> None:
     """Ray Serve's ingress switches for a local Ray; a variable the user already set wins."""
+    # The HTTP servers Ray runs (Serve's proxy, each gateway replica's direct ingress) are uvicorn, which believes
+    # X-Forwarded-For from loopback peers: any local client could name its own address. The gateway decides whose
+    # header counts (VS_API_TRUSTED_PROXIES, deployments/api/security.py), so uvicorn believes nobody.
+    os.environ.setdefault("FORWARDED_ALLOW_IPS", "")
     if ingress != "haproxy":
         os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "0")
         return

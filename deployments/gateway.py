@@ -4,6 +4,7 @@ AlertService are called only for real work (DESIGN.md: every hop costs on 2 core
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,15 +15,26 @@ from deployments.api.cache import Cache
 from deployments.api.deps import Deps
 from deployments.api.exports import ExportGate
 from deployments.api.metrics import RayMetrics
+from deployments.api.settings import ApiSettings
 from deployments.config import resolve
 from deployments.remote import RemoteAlerts, RemoteScorer
 from deployments.risk.store import ScoreStore
 from sentinel import logs
+from sentinel.auth.forwarded import LOOPBACK
 from sentinel.auth.ratelimit import RateLimiter
 from sentinel.db.pool import create_pool
 from sentinel.settings import get_settings
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+
+
+def behind_haproxy_defaults(api: ApiSettings) -> ApiSettings:
+    """With Ray's HAProxy as the ingress, the replica's peer is its node's HAProxy, which sets X-Forwarded-For to
+    the client's address (cluster/haproxy_rules.py): believe loopback unless VS_API_TRUSTED_PROXIES says
+    otherwise. Serve's Python proxy hands the client's own address over, so there nothing is believed."""
+    if api.trusted_proxies is not None or os.environ.get("RAY_SERVE_ENABLE_HA_PROXY") != "1":
+        return api
+    return api.model_copy(update={"trusted_proxies": [str(net) for net in LOOPBACK]})
 
 
 @serve.deployment(
@@ -39,18 +51,19 @@ UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 class Gateway:
     def __init__(self, scorer: Any, alerts: Any, args: dict[str, Any]) -> None:
         cfg = resolve(args)
+        api = behind_haproxy_defaults(cfg.api)
         settings = get_settings()
         logs.configure(settings.log_level, settings.log_format)
         metrics = RayMetrics()
         pool = create_pool(cfg.database_url, min_size=1, max_size=cfg.pool_size, name="gateway")
         cache = Cache(cfg.redis_url)
         self.deps = Deps(
-            settings=cfg.api,
+            settings=api,
             pool=pool,
             cache=cache,
-            limiter=RateLimiter(cfg.redis_url or UNREACHABLE_REDIS, key_prefix=f"{cfg.api.redis_prefix}:ratelimit"),
+            limiter=RateLimiter(cfg.redis_url or UNREACHABLE_REDIS, key_prefix=f"{api.redis_prefix}:ratelimit"),
             jwt_secret=cfg.jwt_secret,
-            scores=ScoreStore(pool, cache, cfg.api.score_cache_seconds, metrics, cfg.api.redis_prefix),
+            scores=ScoreStore(pool, cache, api.score_cache_seconds, metrics, api.redis_prefix),
             scorer=RemoteScorer(scorer),
             alerts=RemoteAlerts(alerts),
             exports=(exports := ExportGate.create(cfg.database_url, cfg.redis_url, cfg.api, "gateway")),

@@ -13,6 +13,7 @@ from deployments.api.cache import Cache
 from deployments.api.exports import ExportGate
 from deployments.api.metrics import Metrics, NullMetrics
 from deployments.api.settings import ApiSettings
+from deployments.api.user_states import UserStates
 from deployments.risk.client import ScorerClient
 from deployments.risk.store import ScoreStore
 from sentinel.auth.ratelimit import RateLimiter
@@ -42,6 +43,12 @@ class Deps:
     secrets_key: bytes | None = field(default_factory=secrets_key_from_settings)
     now: Callable[[], datetime] = utcnow
     closers: list[Callable[[], None]] = field(default_factory=list)
+    user_states: UserStates = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.user_states = UserStates(
+            self.pool, self.cache, self.settings.user_state_cache_seconds, self.settings.redis_prefix
+        )
 
     def close(self) -> None:
         for close in reversed(self.closers):

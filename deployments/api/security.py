@@ -2,6 +2,12 @@
 
 `Depends(require(Permission.X))` on a route: authenticate, count the request against the caller's rate limit
 (429 + Retry-After when over), then `authorize`. Unauthenticated routes (token, refresh) are limited per IP.
+
+Authentication checks the caller as it stands now, not as its token remembers it (sentinel.auth.user_state): a
+JWT's user must still be active, in its organization and of the token's session generation, and its role is the
+current one; an API key's creator must still be active, and the key's scopes are capped by the creator's role.
+Failed token and API-key authentications are counted per client address (`auth_failure_limit`): past the limit
+every credential from that address gets 429 until the window moves, before any lookup is made.
 """
 
 from __future__ import annotations
@@ -18,19 +24,26 @@ from deployments.api.errors import ApiError
 from sentinel.auth.api_keys import check_key_usable, parse_api_key, verify_api_key
 from sentinel.auth.audit import record_audit
 from sentinel.auth.errors import AuthError
-from sentinel.auth.principal import Principal
+from sentinel.auth.forwarded import client_address
+from sentinel.auth.principal import Principal, Role
 from sentinel.auth.ratelimit import rate_limit_key
 from sentinel.auth.rbac import Permission, authorize
 from sentinel.auth.scopes import parse_scopes
 from sentinel.auth.tokens import decode_access
+from sentinel.auth.user_state import UserState, key_scopes_for_creator, principal_for_token
 from sentinel.logs import correlation_id
 
 log = logging.getLogger(__name__)
 
 _KEY_ROW = """
-    SELECT id, org_id, user_id, key_hash, scopes, expires_at, revoked_at FROM api_keys WHERE prefix = %s
+    SELECT k.id, k.org_id, k.user_id, k.key_hash, k.scopes, k.expires_at, k.revoked_at,
+           u.org_id, u.role, u.is_active, u.session_generation
+    FROM api_keys k LEFT JOIN users u ON u.id = k.user_id
+    WHERE k.prefix = %s
 """
 _last_key_audit: dict[int, float] = {}
+# A throttled address is written to the audit log once per this window, not once per refused request.
+_THROTTLE_AUDIT = "1/minute"
 
 
 def deps_of(request: Request) -> Deps:
@@ -38,12 +51,14 @@ def deps_of(request: Request) -> Deps:
 
 
 def client_ip(request: Request) -> str:
-    deps = deps_of(request)
-    if deps.settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else "unknown"
+    """The client's address (sentinel.auth.forwarded): X-Forwarded-For counts only from `trusted_proxies`."""
+    cached = getattr(request.state, "client_ip", None)
+    if cached is None:
+        peer = request.client.host if request.client else None
+        trusted = deps_of(request).settings.trusted_networks
+        cached = client_address(peer, request.headers.getlist("x-forwarded-for"), trusted)
+        request.state.client_ip = cached
+    return cached
 
 
 def _credentials(request: Request) -> tuple[str, str]:
@@ -64,8 +79,14 @@ def _api_key_principal(deps: Deps, key: str, ip: str) -> Principal:
         row = conn.execute(_KEY_ROW, (prefix,)).fetchone()
         if row is None or not verify_api_key(key, row[3]):
             raise AuthError("unknown api key")
-        key_id, org_id, user_id, _, scopes, expires_at, revoked_at = row
+        key_id, org_id, user_id, _, scopes, expires_at, revoked_at, *creator_row = row
         check_key_usable(expires_at=expires_at, revoked_at=revoked_at, now=deps.now())
+        creator = (
+            UserState(user_id, creator_row[0], Role(creator_row[1]), creator_row[2], creator_row[3])
+            if user_id is not None and creator_row[0] is not None
+            else None
+        )
+        effective = key_scopes_for_creator(parse_scopes(scopes), key_org_id=org_id, creator=creator)
         interval = deps.settings.key_use_audit_seconds
         now = time.monotonic()
         if interval == 0 or now - _last_key_audit.get(key_id, -1e18) >= interval:
@@ -81,15 +102,75 @@ def _api_key_principal(deps: Deps, key: str, ip: str) -> Principal:
                     details={"ip": ip},
                     request_id=correlation_id.get(),
                 )
-    return Principal.for_api_key(key_id=key_id, org_id=org_id, scopes=parse_scopes(scopes), user_id=user_id)
+    return Principal.for_api_key(key_id=key_id, org_id=org_id, scopes=effective, user_id=user_id)
+
+
+async def _jwt_principal(deps: Deps, token: str) -> Principal:
+    claims = decode_access(token, deps.jwt_secret, now=deps.now())
+    state = deps.user_states.cached(claims.user_id)
+    if state is None or state.generation != claims.generation:
+        # A miss, or a token newer than the cached state (issued right after a change): read the row itself.
+        state = await anyio.to_thread.run_sync(deps.user_states.load, claims.user_id)
+    return principal_for_token(claims, state)
+
+
+def _refuse_if_failing(request: Request, ip: str) -> None:
+    deps = deps_of(request)
+    result = deps.limiter.peek(deps.settings.auth_failure_limit, f"authfail:ip:{ip}")
+    if not result.allowed:
+        deps.metrics.rate_limited("authfail")
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many failed authentications from this address; retry after {result.retry_after_header} s",
+            headers={"Retry-After": result.retry_after_header},
+        )
+
+
+def _record_denial(deps: Deps, action: str, target: str | None, details: dict[str, Any]) -> None:
+    with deps.pool.connection() as conn, conn.transaction():
+        record_audit(
+            conn,
+            org_id=None,
+            actor="anonymous",
+            action=action,
+            target=target,
+            details=details,
+            request_id=correlation_id.get(),
+        )
+
+
+async def _failed(request: Request, ip: str, kind: str, exc: AuthError) -> None:
+    deps = deps_of(request)
+    deps.limiter.hit(deps.settings.auth_failure_limit, f"authfail:ip:{ip}")
+    details = {"ip": ip, "reason": exc.reason}
+    await anyio.to_thread.run_sync(_record_denial, deps, f"auth.{kind}_rejected", None, details)
+
+
+async def audit_throttled(request: Request, ip: str, action: str, target: str | None = None) -> None:
+    """One audit row per address and minute for refused (429) authentication attempts."""
+    deps = deps_of(request)
+    if deps.limiter.hit(_THROTTLE_AUDIT, f"throttle-audit:{action}:{ip}").allowed:
+        await anyio.to_thread.run_sync(_record_denial, deps, action, target, {"ip": ip})
 
 
 async def authenticate(request: Request) -> Principal:
     deps = deps_of(request)
-    kind, value = _credentials(request)
-    if kind == "jwt":
-        return decode_access(value, deps.jwt_secret, now=deps.now()).principal()
-    return await anyio.to_thread.run_sync(_api_key_principal, deps, value, client_ip(request))
+    kind, value = _credentials(request)  # no credentials at all is a 401, not a failed attempt
+    ip = client_ip(request)
+    try:
+        _refuse_if_failing(request, ip)
+    except ApiError:
+        await audit_throttled(request, ip, "auth.throttled")
+        raise
+    try:
+        if kind == "jwt":
+            return await _jwt_principal(deps, value)
+        return await anyio.to_thread.run_sync(_api_key_principal, deps, value, ip)
+    except AuthError as exc:
+        if exc.reason != "token expired":  # our own signature, merely old: the client refreshes, nobody guesses
+            await _failed(request, ip, "token" if kind == "jwt" else "api_key", exc)
+        raise
 
 
 def enforce_rate_limit(request: Request, limit: str, key: str) -> None:

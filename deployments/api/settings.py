@@ -5,12 +5,16 @@
 | VS_API_CORS_ORIGINS | [] | JSON list of allowed browser origins (empty: CORS off) |
 | VS_API_RATE_LIMIT | 1200/minute | per API key, else per user, else per client IP |
 | VS_API_AUTH_RATE_LIMIT | 30/minute | per client IP on the token and refresh endpoints |
+| VS_API_AUTH_FAILURE_LIMIT | 30/minute | failed token or API-key authentications per client IP (then 429) |
+| VS_API_LOGIN_FAILURES_PER_CLIENT | 5/minute;10/15 minutes;20/hour | wrong passwords per (account, client IP) |
+| VS_API_LOGIN_FAILURES_PER_ACCOUNT | 20/15 minutes;100/day | wrong passwords per account, from any address |
+| VS_API_USER_STATE_CACHE_SECONDS | 5 | how long a user's active flag, role and session generation are cached |
+| VS_API_TRUSTED_PROXIES | unset | proxies (CIDRs) whose X-Forwarded-For is believed; unset: see below |
 | VS_API_ACCESS_TOKEN_MINUTES | 15 | lifetime of a JWT access token |
 | VS_API_REFRESH_TOKEN_DAYS | 7 | lifetime of a refresh token |
 | VS_API_SCORE_CACHE_SECONDS | 300 | how long a stored score stays in Redis |
 | VS_API_KEY_USE_AUDIT_SECONDS | 0 | write the `api_key.used` audit row at most this often per key (0: every use) |
 | VS_API_MODEL_POLL_SECONDS | 10 | how often the scorer checks the models table for a promotion |
-| VS_API_TRUST_FORWARDED_FOR | false | take the client IP from X-Forwarded-For (only behind a trusted proxy) |
 | VS_API_CSV_MAX_ROWS | 100000 | the most rows one CSV export returns |
 | VS_API_EXPORTS_PER_ORG | 2 | CSV exports one organization may run at once, across replicas (429 beyond) |
 | VS_API_EXPORT_CONNECTIONS | 4 | connections (and threads) for exports per process, apart from the request pool |
@@ -22,14 +26,28 @@
 | VS_API_WEB_DIR | web/dist | the built web app served at `/` |
 | VS_API_MAP_TILE_URL | "" | map tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png (empty: no tiles) |
 | VS_API_MAP_TILE_ATTRIBUTION | "" | the tile provider's required credit line |
+
+VS_API_TRUSTED_PROXIES takes CIDRs comma-separated or as a JSON list. Unset, nobody's X-Forwarded-For is believed
+under uvicorn, and the Ray gateway believes loopback (its node's HAProxy) when HAProxy is the ingress. On a
+multi-node cluster list the nodes' network (HAProxy on one node forwards to replicas on others).
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import os
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from sentinel.auth.forwarded import Network, parse_networks
+
+# VS_API_TRUST_FORWARDED_FOR (a yes/no switch) trusted any peer's X-Forwarded-For; it is refused rather than ignored
+# so that a deployment that set it learns at start that it must name its proxies instead.
+_REPLACED = {"trust_forwarded_for": "VS_API_TRUST_FORWARDED_FOR"}
 
 
 class ApiSettings(BaseSettings):
@@ -38,12 +56,16 @@ class ApiSettings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     rate_limit: str = "1200/minute"
     auth_rate_limit: str = "30/minute"
+    auth_failure_limit: str = "30/minute"
+    login_failures_per_client: str = "5/minute;10/15 minutes;20/hour"
+    login_failures_per_account: str = "20/15 minutes;100/day"
+    user_state_cache_seconds: int = Field(default=5, ge=0, le=60)
+    trusted_proxies: Annotated[list[str] | None, NoDecode] = None
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=7, ge=1, le=90)
     score_cache_seconds: int = Field(default=300, ge=0)
     key_use_audit_seconds: int = Field(default=0, ge=0)
     model_poll_seconds: float = Field(default=10.0, gt=0)
-    trust_forwarded_for: bool = False
     csv_max_rows: int = Field(default=100_000, ge=1)
     exports_per_org: int = Field(default=2, ge=1, le=1000)
     export_connections: int = Field(default=4, ge=1, le=64)
@@ -65,3 +87,38 @@ class ApiSettings(BaseSettings):
     # cached risk read at 32 clients from 470-850 ms to 190 ms on 2 cores (benchmarks/RESULTS.md, Serve).
     blocking_threads: int = Field(default=4, ge=1, le=64)
     gil_switch_interval_ms: float = Field(default=0.5, gt=0, le=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_replaced(cls, data: Any) -> Any:
+        for field, variable in _REPLACED.items():
+            if variable in os.environ or (isinstance(data, dict) and field in data):
+                raise ValueError(
+                    f"{variable} was replaced by VS_API_TRUSTED_PROXIES: list the proxies (CIDRs) whose "
+                    "X-Forwarded-For may be believed, or leave it unset to believe none"
+                )
+        return data
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [str(net) for net in parse_networks(value)]
+
+    @property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return _networks(tuple(self.trusted_proxies or ()))
+
+
+@functools.lru_cache(maxsize=16)
+def _networks(values: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(parse_networks(values))

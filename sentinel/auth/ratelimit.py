@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import redis
 from limits import RateLimitItem, parse
@@ -97,10 +97,26 @@ class RateLimiter:
 
     def hit(self, limit: str | RateLimitItem, key: str) -> RateLimitResult:
         """Count one request of `key` against `limit` and say whether it is allowed."""
+        return self._run(limit, key, self._hit)
+
+    def peek(self, limit: str | RateLimitItem, key: str) -> RateLimitResult:
+        """Whether one more hit of `key` would be allowed now, without counting it (for limits that count only
+        failures: check before the attempt, `hit` after a failure)."""
+        return self._run(limit, key, self._peek)
+
+    def clear(self, limit: str | RateLimitItem, key: str) -> None:
+        """Forget `key`'s window for `limit` (a success that ends a run of failures)."""
+
+        def clear(limiter: MovingWindowRateLimiter, item: RateLimitItem, key: str, backend: Backend) -> None:
+            limiter.clear(item, key)
+
+        self._run(limit, key, clear)
+
+    def _run(self, limit: str | RateLimitItem, key: str, operation: Callable[..., Any]) -> Any:
         item = parse_limit(limit) if isinstance(limit, str) else limit
         if self._redis_down_until is None or self._monotonic() >= self._redis_down_until:
             try:
-                result = self._hit(self._redis, item, key, "redis")
+                result = operation(self._redis, item, key, "redis")
             except StorageError as exc:
                 self._mark_redis_down(exc)
             else:
@@ -108,7 +124,7 @@ class RateLimiter:
                     log.warning("rate limiter: Redis is back, leaving the in-memory fallback")
                     self._redis_down_until = None
                 return result
-        return self._hit(self._memory, item, key, "memory")
+        return operation(self._memory, item, key, "memory")
 
     def _mark_redis_down(self, exc: StorageError) -> None:
         if self._redis_down_until is None:
@@ -123,5 +139,12 @@ class RateLimiter:
     def _hit(limiter: MovingWindowRateLimiter, item: RateLimitItem, key: str, backend: Backend) -> RateLimitResult:
         allowed = limiter.hit(item, key)
         stats = limiter.get_window_stats(item, key)
+        retry_after = 0.0 if allowed else max(0.0, stats.reset_time - time.time())
+        return RateLimitResult(allowed, item.amount, max(0, stats.remaining), retry_after, backend)
+
+    @staticmethod
+    def _peek(limiter: MovingWindowRateLimiter, item: RateLimitItem, key: str, backend: Backend) -> RateLimitResult:
+        stats = limiter.get_window_stats(item, key)
+        allowed = stats.remaining > 0
         retry_after = 0.0 if allowed else max(0.0, stats.reset_time - time.time())
         return RateLimitResult(allowed, item.amount, max(0, stats.remaining), retry_after, backend)

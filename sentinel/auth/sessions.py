@@ -1,6 +1,7 @@
 """Refresh-token sessions: each refresh token is good for one exchange (rotation, as the OAuth 2.0 security
 best current practice recommends for tokens held by clients), logout spends it, and a replayed token ends every
-session of its user. Access tokens stay stateless and short-lived (15 minutes): they are not looked up.
+session of its user. Access tokens are short-lived (15 minutes) and checked on every request against the user's
+session generation (sentinel.auth.user_state), which ending every session bumps.
 """
 
 from __future__ import annotations
@@ -30,9 +31,14 @@ def spend(conn: psycopg.Connection[Any], claims: TokenClaims, reason: SpendReaso
 
 
 def end_all_sessions(conn: psycopg.Connection[Any], user_id: int, now: datetime) -> None:
-    """Every refresh token of the user issued up to `now` stops working. Tokens carry whole-second `iat`, so the
-    cut takes the whole second: a token issued in that second is refused too (the safe side)."""
-    conn.execute("UPDATE users SET sessions_valid_after = %s WHERE id = %s", (now.replace(microsecond=0), user_id))
+    """Every token of the user issued up to `now` stops working: access tokens through the session generation
+    (checked on every request), refresh tokens through it and `sessions_valid_after` (tokens from before
+    generations existed). Tokens carry whole-second `iat`, so the cut takes the whole second: a token issued in
+    that second is refused too (the safe side). The caller drops the cached user state after the commit."""
+    conn.execute(
+        "UPDATE users SET sessions_valid_after = %s, session_generation = session_generation + 1 WHERE id = %s",
+        (now.replace(microsecond=0), user_id),
+    )
 
 
 def session_ended(claims: TokenClaims, sessions_valid_after: datetime | None) -> bool:

@@ -46,6 +46,7 @@ class TokenClaims:
     jti: str
     issued_at: datetime
     expires_at: datetime
+    generation: int = 0  # the user's session generation when issued (sentinel.auth.user_state)
 
     def principal(self) -> Principal:
         return Principal.for_user(user_id=self.user_id, org_id=self.org_id, role=self.role)
@@ -65,7 +66,15 @@ def _check_secret(secret: str) -> None:
 
 
 def _encode(
-    *, user_id: int, org_id: int, role: Role, type_: TokenType, now: datetime, ttl: timedelta, secret: str
+    *,
+    user_id: int,
+    org_id: int,
+    role: Role,
+    generation: int,
+    type_: TokenType,
+    now: datetime,
+    ttl: timedelta,
+    secret: str,
 ) -> tuple[str, datetime, str]:
     expires_at = now + ttl
     jti = uuid.uuid4().hex
@@ -78,6 +87,7 @@ def _encode(
         "iat": int(now.timestamp()),
         "exp": int(expires_at.timestamp()),
         "jti": jti,
+        "gen": generation,
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM), expires_at, jti
 
@@ -91,12 +101,15 @@ def issue_tokens(
     now: datetime | None = None,
     access_ttl: timedelta = ACCESS_TTL,
     refresh_ttl: timedelta = REFRESH_TTL,
+    generation: int = 0,
 ) -> TokenPair:
-    """An access token and a refresh token for a user who just proved who they are."""
+    """An access token and a refresh token for a user who just proved who they are, bound to the user's current
+    session generation: bumping it ends both (see sentinel.auth.user_state)."""
     _check_secret(secret)
     now = _now(now)
     role = Role(role)
-    common = {"user_id": user_id, "org_id": org_id, "role": role, "now": now, "secret": secret}
+    common = {"user_id": user_id, "org_id": org_id, "role": role, "generation": generation, "now": now,
+              "secret": secret}  # fmt: skip
     access, access_exp, _ = _encode(type_="access", ttl=access_ttl, **common)
     refresh, refresh_exp, refresh_jti = _encode(type_="refresh", ttl=refresh_ttl, **common)
     return TokenPair(access, refresh, access_exp, refresh_exp, refresh_jti)
@@ -135,6 +148,8 @@ def _decode(token: str, secret: str, expected: TokenType, now: datetime | None) 
             jti=str(claims["jti"]),
             issued_at=issued_at,
             expires_at=expires_at,
+            # Tokens issued before generations existed carry none: they belong to generation 0.
+            generation=int(claims.get("gen", 0)),
         )
     except (TypeError, ValueError, OverflowError) as exc:
         raise AuthError(f"malformed token claims: {exc}") from exc

@@ -14,9 +14,12 @@ from tests.conftest import free_port
 
 
 @contextlib.contextmanager
-def running(app: Any, timeout: float = 20.0) -> Iterator[str]:
+def running(app: Any, timeout: float = 20.0, host: str = "127.0.0.1") -> Iterator[str]:
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False)
+    # As `vsentinel serve --engine uvicorn` runs it: the app, not uvicorn, decides whose X-Forwarded-For counts.
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off", access_log=False, proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -26,7 +29,7 @@ def running(app: Any, timeout: float = 20.0) -> Iterator[str]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout)

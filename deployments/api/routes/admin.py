@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from deployments.api.errors import ApiError, not_found
 from deployments.api.security import audit, deps_of, require
+from sentinel.auth import users
 from sentinel.auth.passwords import hash_password
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
@@ -67,7 +68,7 @@ class UserUpdate(BaseModel):
     password: str | None = Field(default=None, min_length=12, max_length=1024)
 
 
-_USER_COLUMNS = "id, email, role, is_active, created_at"
+_USER_COLUMNS = users.USER_COLUMNS
 
 
 def _check_password(password: str, email: str) -> None:
@@ -136,27 +137,36 @@ def create_user(request: Request, body: UserCreate, principal: UsersWriter) -> d
 
 @router.patch("/users/{user_id}", response_model=User, summary="Change a user's role, password or active flag")
 def update_user(request: Request, user_id: int, body: UserUpdate, principal: UsersWriter) -> dict[str, Any]:
-    if user_id == principal.user_id and (body.is_active is False or (body.role and body.role != "admin")):
-        raise ApiError(400, "self_lockout", "an admin cannot demote or deactivate themselves")
+    """A change of role, active flag or password ends every session of the user at once (on every replica within
+    the user-state cache's few seconds). Nobody changes their own role or active flag: another admin must."""
+    if user_id == principal.user_id and (body.role is not None or body.is_active is not None):
+        raise ApiError(403, "forbidden", "you cannot change your own role or active flag; ask another admin")
+    deps = deps_of(request)
     password_hash = None
     if body.password:
-        with deps_of(request).pool.connection() as conn:
+        with deps.pool.connection() as conn:
             found = conn.execute("SELECT email FROM users WHERE id = %s AND org_id = %s", (user_id, principal.org_id))
             email = found.fetchone()
         if email is None:
             raise not_found(f"user {user_id}")
         _check_password(body.password, email[0])
         password_hash = hash_password(body.password)
-    with deps_of(request).pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            f"UPDATE users SET role = coalesce(%s, role), is_active = coalesce(%s, is_active), "  # noqa: S608 -- constant SQL fragments; values are bound
-            f"password_hash = coalesce(%s, password_hash) WHERE id = %s AND org_id = %s RETURNING {_USER_COLUMNS}",
-            (body.role, body.is_active, password_hash, user_id, principal.org_id),
-        ).fetchone()
+    with deps.pool.connection() as conn, conn.transaction():
+        row, sessions_ended = users.update_user(
+            conn,
+            org_id=principal.org_id,
+            user_id=user_id,
+            role=body.role,
+            is_active=body.is_active,
+            password_hash=password_hash,
+        )
         if row is None:
             raise not_found(f"user {user_id}")
         changes = body.model_dump(exclude_none=True, exclude={"password"})
         if body.password:
             changes["password_changed"] = True
+        if sessions_ended:
+            changes["sessions_ended"] = True
         audit(conn, principal, "user.update", f"user:{user_id}", changes)
+    deps.user_states.invalidate(user_id)
     return row

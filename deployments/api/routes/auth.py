@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 from pydantic import BaseModel, Field
 
-from deployments.api.errors import not_found
+from deployments.api import login_throttle
+from deployments.api.errors import ApiError, not_found
 from deployments.api.security import audit, authenticated, client_ip, deps_of, enforce_rate_limit, require
 from sentinel.auth import sessions
 from sentinel.auth.api_keys import generate_api_key
@@ -69,7 +70,7 @@ class ApiKeyCreated(ApiKeyInfo):
     key: str = Field(description="the full key: shown once, store it now")
 
 
-def _tokens(request: Request, user_id: int, org_id: int, role: str) -> TokenResponse:
+def _tokens(request: Request, user_id: int, org_id: int, role: str, generation: int) -> TokenResponse:
     deps = deps_of(request)
     access_ttl = timedelta(minutes=deps.settings.access_token_minutes)
     refresh_ttl = timedelta(days=deps.settings.refresh_token_days)
@@ -81,6 +82,7 @@ def _tokens(request: Request, user_id: int, org_id: int, role: str) -> TokenResp
         now=deps.now(),
         access_ttl=access_ttl,
         refresh_ttl=refresh_ttl,
+        generation=generation,
     )
     return TokenResponse(
         access_token=pair.access_token,
@@ -96,12 +98,27 @@ def login(
     username: Annotated[str, Form(max_length=320, description="the user's email")],
     password: Annotated[str, Form(max_length=1024)],
 ) -> TokenResponse:
+    """Wrong passwords are throttled per account (deployments/api/login_throttle.py): past the limits, 429 with
+    Retry-After before the password is even checked."""
     deps = deps_of(request)
     ip = client_ip(request)
     enforce_rate_limit(request, deps.settings.auth_rate_limit, f"ip:{ip}")
+    account = login_throttle.account_key(username)
+    wait = login_throttle.throttled(deps, account, ip)
+    if wait is not None:
+        with deps.pool.connection() as conn, conn.transaction():
+            audit(conn, None, "auth.login_throttled", None, {"ip": ip, "account": account})
+        deps.metrics.rate_limited("login")
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many wrong passwords for this account; retry after {wait.retry_after_header} s",
+            headers={"Retry-After": wait.retry_after_header},
+        )
     with deps.pool.connection() as conn:
         row = conn.execute(
-            "SELECT id, org_id, role, password_hash, is_active FROM users WHERE lower(email) = lower(%s)",
+            "SELECT id, org_id, role, password_hash, is_active, session_generation FROM users "
+            "WHERE lower(email) = lower(%s)",
             (username,),
         ).fetchone()
         usable = row is not None and row[4]
@@ -111,7 +128,7 @@ def login(
                 user = Principal.for_user(user_id=row[0], org_id=row[1], role=row[2]) if row is not None else None
                 audit(conn, user, "auth.login_failed", f"user:{row[0]}" if row else None, {"ip": ip})
             else:
-                user_id, org_id, role, stored, _ = row
+                user_id, org_id, role, stored, _, generation = row
                 if needs_rehash(stored):
                     conn.execute(
                         "UPDATE users SET password_hash = %s WHERE id = %s", (hash_password(password), user_id)
@@ -119,8 +136,10 @@ def login(
                 user = Principal.for_user(user_id=user_id, org_id=org_id, role=role)
                 audit(conn, user, "auth.login", f"user:{user_id}", {"ip": ip})
     if not ok or row is None:
+        login_throttle.record_failure(deps, account, ip)
         raise AuthError("wrong email or password")
-    return _tokens(request, user_id, org_id, role)
+    login_throttle.record_success(deps, account, ip)
+    return _tokens(request, user_id, org_id, role, generation)
 
 
 @router.post("/refresh", response_model=TokenResponse, summary="Exchange a refresh token for new tokens")
@@ -133,13 +152,14 @@ def refresh(request: Request, body: RefreshRequest) -> TokenResponse:
     claims = decode_refresh(body.refresh_token, deps.jwt_secret, now=deps.now())
     with deps.pool.connection() as conn, conn.transaction():
         row = conn.execute(
-            "SELECT org_id, role, is_active, sessions_valid_after FROM users WHERE id = %s FOR UPDATE",
+            "SELECT org_id, role, is_active, sessions_valid_after, session_generation FROM users "
+            "WHERE id = %s FOR UPDATE",
             (claims.user_id,),
         ).fetchone()
         if row is None or not row[2] or row[0] != claims.org_id:
             raise AuthError("user no longer active")
-        if sessions.session_ended(claims, row[3]):
-            raise AuthError("session expired: ended by a logout everywhere or a replayed refresh token")
+        if sessions.session_ended(claims, row[3]) or claims.generation != row[4]:
+            raise AuthError("session expired: ended by a change to the account, a logout everywhere or a replay")
         user = Principal.for_user(user_id=claims.user_id, org_id=row[0], role=row[1])
         spent_before = sessions.spend(conn, claims, "rotated")
         replayed = spent_before == "rotated"
@@ -149,11 +169,11 @@ def refresh(request: Request, body: RefreshRequest) -> TokenResponse:
         elif spent_before is None:
             audit(conn, user, "auth.refresh", f"user:{claims.user_id}", {"ip": ip})
     if replayed:
+        deps.user_states.invalidate(claims.user_id)
         raise AuthError("refresh token replayed: every session of this user expired")
     if spent_before == "logout":
         raise AuthError("session expired: logged out")
-    # The role is read again: a demotion takes effect at the next refresh, not at the refresh token's expiry.
-    return _tokens(request, claims.user_id, row[0], row[1])
+    return _tokens(request, claims.user_id, row[0], row[1], row[4])
 
 
 @router.post("/logout", status_code=204, summary="End this session (or every session) of the token's user")
@@ -168,6 +188,8 @@ def logout(request: Request, body: LogoutRequest) -> Response:
             sessions.end_all_sessions(conn, claims.user_id, deps.now())
         audit(conn, claims.principal(), "auth.logout", f"user:{claims.user_id}", {"ip": ip,
               "everywhere": body.everywhere})  # fmt: skip
+    if body.everywhere:
+        deps.user_states.invalidate(claims.user_id)
     return Response(status_code=204)
 
 
