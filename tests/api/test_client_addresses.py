@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from pydantic import ValidationError
 
-from cluster import haproxy_forwarding
+from cluster import haproxy_rules
 from deployments.api.settings import ApiSettings
 from tests.api import seed
 from tests.api.conftest import JWT_SECRET, REDIS_PREFIX, Api, make_deps
@@ -238,8 +238,8 @@ def haproxy_config(port: int) -> str:
 def test_rays_haproxy_runs_with_the_forwarded_for_rule(serve_url: str) -> None:
     config = haproxy_config(int(serve_url.rsplit(":", 1)[1]))
     frontend = config.split("frontend http_frontend", 1)[1].split("\nbackend ", 1)[0]
-    assert haproxy_forwarding.RULE in frontend
-    assert frontend.index(haproxy_forwarding.RULE) < frontend.index("http-request return")  # before any answer
+    assert haproxy_rules.FORWARDED_FOR_RULE in frontend
+    assert frontend.index(haproxy_rules.FORWARDED_FOR_RULE) < frontend.index("http-request return")  # before any answer
 
 
 def test_through_haproxy_the_gateway_sees_each_clients_own_address(
