@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from sentinel.synth.context import Batch, Events
-from sentinel.synth.datasets.common import encode, later
-from sentinel.synth.risk import SERIOUS_SHARES
+from sentinel.synth.datasets.common import encode
+from sentinel.synth.risk import NEGLECT_PAPERWORK, RESOLVE_DAYS, RESOLVE_SHARE, SERIOUS_SHARES
 
 DATASET_ID = "3h2n-5cm9"
 RATE = 0.0025
@@ -79,8 +79,10 @@ def draw(batch: Batch, prior: dict[str, Events]) -> Events:
     serious = np.r_[np.zeros(len(plain), bool), np.ones(len(unsafe), bool)]
     n = len(b)
     neglect = batch.risk.neglect[b, month]
-    resolves = rng.random(n) < np.where(neglect, 0.5, 0.85)
-    dispo = np.where(resolves, later(rng, day, 300.0), 10**7)
+    trait = batch.risk.trait[b, month]
+    resolves = rng.random(n) < RESOLVE_SHARE[trait] * np.where(neglect, NEGLECT_PAPERWORK, 1.0)
+    delay = (rng.exponential(1.0, size=n) * RESOLVE_DAYS[trait]).astype(np.int64)
+    dispo = np.where(resolves, day + 1 + delay, 10**7)
     return Events(
         b=b,
         day=day,

@@ -12,7 +12,7 @@ import numpy as np
 
 from sentinel.synth.context import Batch, Events
 from sentinel.synth.datasets.common import encode, later
-from sentinel.synth.risk import SERIOUS_SHARES
+from sentinel.synth.risk import CURE_SHARE, NEGLECT_PAPERWORK, PAY_SHARE, SERIOUS_SHARES
 
 DATASET_ID = "6bgk-3dad"
 RATE = 0.0018
@@ -71,9 +71,11 @@ def draw(batch: Batch, prior: dict[str, Events]) -> Events:
     dismissed = outcome == 2
     base = np.where(serious, rng.choice([1000, 2500, 5000, 10000], size=n), rng.choice([250, 625, 800, 1250], size=n))
     penalty = np.where(dismissed, 0, base * np.where(outcome == 1, 2, 1))  # defaults pay double
-    pays = (rng.random(n) < np.where(neglect, 0.25, 0.75)) & ~dismissed
+    trait = batch.risk.trait[b, month]
+    paperwork = np.where(neglect, NEGLECT_PAPERWORK, 1.0)
+    pays = (rng.random(n) < PAY_SHARE[trait] * paperwork) & ~dismissed
     paid_day = np.where(pays, later(rng, hearing, 120.0), 10**7)
-    certified = np.where(rng.random(n) < np.where(neglect, 0.3, 0.8), later(rng, hearing, 200.0), 10**7)
+    certified = np.where(rng.random(n) < CURE_SHARE[trait] * paperwork, later(rng, hearing, 200.0), 10**7)
     key = batch.ids.take(DATASET_ID, n, 34_000_000)
     suffix = rng.integers(0, 26, size=n)
     letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))

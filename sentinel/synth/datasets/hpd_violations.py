@@ -16,7 +16,14 @@ import numpy as np
 
 from sentinel.synth.context import Batch, BuildingStrings, Events
 from sentinel.synth.datasets.common import NEVER, later, ordinal, plain
-from sentinel.synth.risk import SERIOUS_BASE, SERIOUS_SHARES, heat_season
+from sentinel.synth.risk import (
+    CERTIFY_SHARE,
+    NEGLECT_PAPERWORK,
+    REINSPECT_DAYS,
+    SERIOUS_BASE,
+    SERIOUS_SHARES,
+    heat_season,
+)
 
 DATASET_ID = "wvxf-dwi5"
 
@@ -138,8 +145,10 @@ def _lifecycle(batch: Batch, ev: Events) -> None:
     certify = correct + np.where(cls == "C", 5, 14)
     is_info = cls == "I"
 
-    # Who certifies and when: attentive owners mostly on time, neglecting owners rarely.
-    certifies = rng.random(n) < np.where(neglect, 0.2, 0.6)
+    # Who certifies and when: by the owner's paperwork habit (sentinel/synth/risk.py), rarely in a neglect spell.
+    trait = batch.risk.trait[ev.b, ev.cols["month"]]
+    paperwork = np.where(neglect, NEGLECT_PAPERWORK, 1.0)
+    certifies = rng.random(n) < CERTIFY_SHARE[trait] * paperwork
     certifies &= ~is_info
     cert_day = nov + (rng.random(n) * (certify - nov + 25)).astype(np.int64)
     cert_day = np.where(certifies, cert_day, NEVER)
@@ -152,7 +161,9 @@ def _lifecycle(batch: Batch, ev: Events) -> None:
     t2 = np.full(n, NEVER)
     s2 = np.zeros(n, dtype=np.int64)
     # Step 1: certification (late ones are flagged at once), else a reinspection after the correct-by date.
-    reinspect = later(rng, np.maximum(correct, approved), 120.0)
+    reinspect = (
+        np.maximum(correct, approved) + 1 + (rng.exponential(1.0, size=n) * REINSPECT_DAYS[trait]).astype(np.int64)
+    )
     t1 = np.where(late, cert_day, reinspect)
     roll = rng.random(n)
     outcome = np.select([roll < 0.45, roll < 0.70, roll < 0.90], [19, 21, 22], default=11)
