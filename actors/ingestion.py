@@ -142,7 +142,11 @@ class IngestCoordinator:
     def run(self, datasets: list[str], incremental: bool) -> tuple[int, list[DatasetSummary]]:
         configs = [self._catalog[name] for name in datasets]
         with ingestion_run(
-            self._database_url, incremental=incremental, source_url=self._source.base_url, datasets=datasets
+            self._database_url,
+            incremental=incremental,
+            source_url=self._source.base_url,
+            datasets=datasets,
+            catalog=self._catalog,
         ) as (conn, run_id, summaries):
             self._run(conn, run_id, configs, incremental, summaries)
         return run_id, list(summaries.values())

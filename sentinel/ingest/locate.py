@@ -67,7 +67,21 @@ _SCOPE = "(%(source)s::text IS NULL OR c.source = %(source)s::text)"
 _UNRESOLVED = "SELECT count(*) FROM complaints c WHERE bbl IS NULL AND NOT is_deleted AND {scope}"
 
 
-def resolve_unlocated(conn: psycopg.Connection, source: str | None = None) -> dict[str, int]:
+# A request placed by its point before the lot at its address was known moves to that lot once it is.
+_UPGRADE = """
+WITH candidates AS (
+    SELECT c.id, p.bbl FROM complaints c
+    JOIN properties p ON p.address_key = c.address_key AND p.borough = c.borough
+    WHERE c.bbl_source = 'coordinates' AND NOT c.is_deleted AND c.address_key IS NOT NULL AND {scope}
+), unique_lots AS (
+    SELECT id, min(bbl) AS bbl FROM candidates GROUP BY id HAVING count(DISTINCT bbl) = 1
+)
+UPDATE complaints c SET bbl = u.bbl, bin = NULL, bbl_source = 'address', updated_at = now()
+FROM unique_lots u WHERE c.id = u.id AND c.bbl <> u.bbl
+"""
+
+
+def resolve_unlocated(conn: psycopg.Connection, source: str | None = None, *, upgrade: bool = False) -> dict[str, int]:
     """Resolves every live complaint without a BBL that it can (of one `source`, or all); returns
     {bbl_source: records resolved, 'unresolved': n}. One transaction; cheap when nothing is unresolved (a partial
     index holds exactly those rows)."""
@@ -77,18 +91,21 @@ def resolve_unlocated(conn: psycopg.Connection, source: str | None = None) -> di
         return conn.execute(statement.replace("{scope}", _SCOPE), params)  # type: ignore[arg-type]
 
     with conn.transaction():
-        if not run(_UNRESOLVED).fetchone()[0]:  # type: ignore[index]
-            return {}
-        located = {}
-        for how, statement in (("address", _BY_ADDRESS), ("coordinates", _BY_COORDINATES), ("bin", _BY_BIN)):
-            n = run(statement).rowcount
-            if n > 0:
-                located[how] = n
-        if located:
+        located: dict[str, int] = {}
+        if upgrade:
+            moved = run(_UPGRADE).rowcount
+            if moved > 0:
+                located["moved_to_address"] = moved
+        if run(_UNRESOLVED).fetchone()[0]:  # type: ignore[index]
+            for how, statement in (("address", _BY_ADDRESS), ("coordinates", _BY_COORDINATES), ("bin", _BY_BIN)):
+                n = run(statement).rowcount
+                if n > 0:
+                    located[how] = n
+            unresolved = run(_UNRESOLVED).fetchone()[0]  # type: ignore[index]
+            if unresolved:
+                located["unresolved"] = unresolved
+        if set(located) - {"unresolved"}:
             run(_FILL_BIN)
-        unresolved = run(_UNRESOLVED).fetchone()[0]  # type: ignore[index]
-        if unresolved:
-            located["unresolved"] = unresolved
     return located
 
 

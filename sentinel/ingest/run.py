@@ -131,11 +131,6 @@ def finish_dataset(
 ) -> None:
     """After a dataset's last page, in both runners: judge its rejects, then reconcile its deletions under the
     guards; an anomaly is recorded and told to the admins, and leaves every live record live."""
-    if config.target_table == "properties":
-        locate.backfill_address_keys(conn)
-    if config.target_table in ("complaints", "properties"):
-        # New lots (PLUTO) or new address-only records (311): attach what can be attached, whatever else fails.
-        summary.located = locate.resolve_unlocated(conn, config.source if config.target_table == "complaints" else None)
     pipeline.judge_rejects(summary, guards)
     if summary.error:
         return  # a dataset that failed says nothing reliable about what the source no longer has
@@ -173,26 +168,56 @@ def reconcile(
 
 @contextlib.contextmanager
 def ingestion_run(
-    database_url: str, *, incremental: bool, source_url: str, datasets: list[str]
+    database_url: str,
+    *,
+    incremental: bool,
+    source_url: str,
+    datasets: list[str],
+    catalog: dict[str, DatasetConfig] | None = None,
 ) -> Iterator[tuple[psycopg.Connection, int, dict[str, DatasetSummary]]]:
     """One `ingestion_runs` row around a run, under the run lock: the block fills the per-dataset summaries,
-    and the row is closed as succeeded, partial or failed however the block ends."""
+    then address-only records are located, and the row is closed as succeeded, partial or failed however the
+    block ends."""
     with psycopg.connect(database_url, autocommit=True) as conn, run_lock(conn):
         mode = "incremental" if incremental else "full"
         run_id = pipeline.start_run(conn, mode=mode, source_url=source_url, datasets=datasets)
         summaries = {name: DatasetSummary(name) for name in datasets}
         try:
             yield conn, run_id, summaries
+            locate_after_run(conn, summaries, catalog if catalog is not None else load_datasets())
         except BaseException as error:
             pipeline.finish_run(conn, run_id, summaries.values(), error=f"{type(error).__name__}: {error}")
             raise
         pipeline.finish_run(conn, run_id, summaries.values())
 
 
+def locate_after_run(
+    conn: psycopg.Connection, summaries: dict[str, DatasetSummary], catalog: dict[str, DatasetConfig]
+) -> None:
+    """Once every dataset of the run is in, so the result never depends on which finished first (the Ray
+    runner finishes them in any order): lots loaded by this run get their address keys, then the complaints
+    without a BBL are located against the lots as they now stand."""
+    configs = [catalog[name] for name in summaries if name in catalog]
+    lots = [c for c in configs if c.target_table == "properties"]
+    if lots:
+        locate.backfill_address_keys(conn)
+    complaint_sets = [c for c in configs if c.target_table == "complaints"]
+    if lots and not complaint_sets:
+        summaries[lots[0].name].located = locate.resolve_unlocated(conn, None, upgrade=True)
+    for config in complaint_sets:
+        summaries[config.name].located = locate.resolve_unlocated(conn, config.source, upgrade=bool(lots))
+
+
 def run_serial(database_url: str, source: SocrataSource, options: RunOptions) -> tuple[int, list[DatasetSummary]]:
     configs = options.configs()
     names = [c.name for c in configs]
-    with ingestion_run(database_url, incremental=options.incremental, source_url=source.base_url, datasets=names) as (
+    with ingestion_run(
+        database_url,
+        incremental=options.incremental,
+        source_url=source.base_url,
+        datasets=names,
+        catalog=options.catalog,
+    ) as (
         conn,
         run_id,
         summaries,
