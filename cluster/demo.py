@@ -60,6 +60,11 @@ def prepare_city(data_dir: Path, buildings: int, seed: int, today: date, log: Ca
                 "(use another VS_DATA_DIR)"
             )
         return city
+    if (data_dir / f"demo-city-{buildings}-{seed}").is_dir():
+        log(
+            f"note: {data_dir} also holds an older demo's city (ending 2025-12-31); if its database is this one, its "
+            "records stay beside the new city's: a fresh VS_DATA_DIR gives a clean demo"
+        )
     start = date(today.year - CITY_YEARS, 1, 1)
     log(f"synthesizing a city of {buildings} buildings from {start} to {today} in {path}")
     write_city(SynthConfig(buildings=buildings, start=start, end=today, seed=seed), path)

@@ -17,13 +17,12 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from sentinel.alerts import AlertRule, PortfolioDirectory, dry_run, history
 from sentinel.alerts.conditions import EVENT_KIND
 from sentinel.alerts.engine import evaluate_rules
-from sentinel.alerts.events import BuildingBalance, DatasetFreshness, Event, ScoreChange
+from sentinel.alerts.events import BuildingBalance, Event, ScoreChange
 from sentinel.alerts.keys import deadline_of
 from sentinel.deadlines import city_midnight, city_today, days_left, days_overdue
 
@@ -32,20 +31,6 @@ DRY_RUN_DAYS = 30
 APPROXIMATE_KINDS = frozenset({"open_violation", "building_balance", "dataset_freshness"})
 # Replayed against today's records: only what happened inside the window counts (the rest is a baseline).
 _SINCE_KINDS = frozenset({"open_violation", "dataset_freshness"})
-
-_BALANCES = """
-    SELECT v.bbl, sum(v.balance_due) AS balance, min(p.address) AS address
-    FROM violations v LEFT JOIN properties p ON p.bbl = v.bbl
-    WHERE v.bbl = ANY(%s::bpchar[]) AND NOT v.is_deleted AND v.balance_due IS NOT NULL GROUP BY v.bbl
-"""
-_SCORES = """
-    SELECT bbl, as_of, overall, safety, legal, financial, computed_at,
-           lag(overall) OVER w AS p_overall, lag(safety) OVER w AS p_safety,
-           lag(legal) OVER w AS p_legal, lag(financial) OVER w AS p_financial
-    FROM risk_scores WHERE bbl = ANY(%s::bpchar[])
-    WINDOW w AS (PARTITION BY bbl ORDER BY as_of)
-"""
-_FRESHNESS = "SELECT dataset, max(updated_at_mark) FROM watermarks GROUP BY dataset"
 
 
 def _day_end(day: date) -> datetime:
@@ -64,34 +49,13 @@ class AlertEngine:
         ).fetchall()
         return PortfolioDirectory.from_rows(rows)
 
-    def _scores(self, conn: Any, bbls: list[str], start: datetime, end: datetime) -> list[tuple[date, Event]]:
-        out: list[tuple[date, Event]] = []
-        with conn.cursor(row_factory=dict_row) as cur:
-            for r in cur.execute(_SCORES, (bbls,)):
-                if not start <= r["computed_at"] < end:
-                    continue
-                for score_kind in ("overall", "safety", "legal", "financial"):
-                    out.append((city_today(r["computed_at"]), ScoreChange(
-                        bbl=r["bbl"].strip(), score_kind=score_kind, new_score=r[score_kind], as_of=r["as_of"],
-                        old_score=r[f"p_{score_kind}"],
-                    )))  # fmt: skip
-        return out
-
     def _snapshot(self, conn: Any, kind: str, bbls: list[str], day: date) -> list[Event]:
         if kind == "open_violation":
             return list(history.open_violations(conn, bbls, first_seen=False))
-        with conn.cursor(row_factory=dict_row) as cur:
-            if kind == "building_balance":
-                return [
-                    BuildingBalance(bbl=r["bbl"].strip(), balance_due=r["balance"], as_of=day, address=r["address"])
-                    for r in cur.execute(_BALANCES, (bbls,))
-                ]
-            if kind == "dataset_freshness":
-                return [
-                    DatasetFreshness(dataset=d, last_updated_at=at, expected_every=timedelta(days=1))
-                    for d, at in conn.execute(_FRESHNESS)
-                    if at is not None
-                ]
+        if kind == "building_balance":
+            return list(history.balances_now(conn, bbls, day))
+        if kind == "dataset_freshness":
+            return list(history.freshness_now(conn))
         return []
 
     def _batches(
@@ -109,7 +73,7 @@ class AlertEngine:
                 yield min(_day_end(day), now), snapshot
             return
         if kind == ScoreChange.kind:
-            dated = self._scores(conn, bbls, city_midnight(first), now)
+            dated = history.score_changes_between(conn, bbls, city_midnight(first), now)
         else:
             dated = history.by_record_date(conn, kind, bbls, first, today)
         by_day: dict[date, list[Event]] = defaultdict(list)

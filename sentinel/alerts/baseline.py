@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import psycopg
 
@@ -42,6 +43,8 @@ class Watch:
 
     directory: PortfolioDirectory = field(default_factory=PortfolioDirectory)
     synced: Mapping[tuple[str, str], datetime] = field(default_factory=dict)
+    # (org, scope, bbl) -> when the building entered the scope: a run's hits repeat few of them many times.
+    _since: dict[tuple[Any, ...], datetime | None] = field(default_factory=dict, compare=False, repr=False)
 
     def dataset_synced(self, event: object) -> datetime | None:
         table = _TABLE.get(type(event))
@@ -52,7 +55,10 @@ class Watch:
 
     def monitoring_began(self, hit: Hit) -> datetime:
         rule = hit.rule
-        parts = [rule.monitoring_since, self.directory.watched_since(rule.org_id, rule.scope, hit.match.bbl)]
+        key = (rule.org_id, rule.scope, hit.match.bbl)
+        if key not in self._since:
+            self._since[key] = self.directory.watched_since(rule.org_id, rule.scope, hit.match.bbl)
+        parts = [rule.monitoring_since, self._since[key]]
         parts.append(self.dataset_synced(hit.event))
         return max((p for p in parts if p is not None), default=NEVER)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -61,11 +62,18 @@ class PortfolioDirectory:
                 added[(portfolio_id, bbl)] = row[3]  # type: ignore[misc]
         return cls(owners, {pid: frozenset(bbls) for pid, bbls in members.items()}, added)
 
+    @cached_property
+    def _by_org(self) -> dict[int, list[int]]:
+        by_org: dict[int, list[int]] = {}
+        for pid, owner in self.owners.items():
+            by_org.setdefault(owner, []).append(pid)
+        return by_org
+
     def _portfolios(self, org_id: int, scope: OrganizationScope | PortfolioScope) -> list[int]:
         if isinstance(scope, PortfolioScope):
             # A rule can only see its own organization's portfolios, whatever ids its JSON names.
             return [pid for pid in scope.portfolio_ids if self.owners.get(pid) == org_id]
-        return [pid for pid, owner in self.owners.items() if owner == org_id]
+        return self._by_org.get(org_id, [])
 
     def watched_since(
         self, org_id: int, scope: OrganizationScope | PortfolioScope | BuildingScope, bbl: str

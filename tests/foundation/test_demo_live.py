@@ -1,0 +1,68 @@
+"""`vsentinel demo --live`, run as a user runs it: the email a live Class C violation triggers lands in the
+local mailbox (VS_DATA_DIR/mailbox) within two minutes of live mode starting. A real demo process with its own
+Ray, the replay server, the scheduler actor and Serve; PostgreSQL is a fresh database on the test server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sentinel.mailbox import messages
+from tests.conftest import create_database, database_url_for, drop_database, free_port
+
+START_TIMEOUT_S = 900  # a cold start: city, ingestion on Ray, doctor (no training)
+DELIVERY_TIMEOUT_S = 120
+
+
+def _wait_for(predicate, timeout_s: float, proc: subprocess.Popen, log: Path) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if proc.poll() is not None:
+            raise AssertionError(f"the demo exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s} s:\n{log.read_text()[-4000:]}")
+        time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_demo_live_delivers_an_email_to_the_local_mailbox_within_two_minutes(pg_admin_url: str, tmp_path: Path) -> None:
+    name = create_database(pg_admin_url, prefix="vs_demo_live")
+    log = tmp_path / "demo.log"
+    env = {
+        **os.environ,
+        "VS_DATA_DIR": str(tmp_path / "data"),
+        "VS_DATABASE_URL": database_url_for(pg_admin_url, name),
+        "VS_RAY_INCLUDE_DASHBOARD": "false",
+        "VS_LOG_FORMAT": "console",
+        "COLUMNS": "200",
+    }
+    env.pop("VS_REDIS_URL", None)  # the demo's own embedded Redis
+    command = [sys.executable, "-c", "from cluster.cli import main; main()", "demo", "--live", "--no-train",
+               "--buildings", "60", "--port", str(free_port())]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    mailbox = tmp_path / "data" / "mailbox"
+    try:
+        _wait_for(lambda: "live mode:" in log.read_text(), START_TIMEOUT_S, proc, log)
+        live_at = time.monotonic()
+        _wait_for(lambda: any("Class C" in m.subject for m in messages(mailbox)), DELIVERY_TIMEOUT_S, proc, log)
+        elapsed = time.monotonic() - live_at
+        (first, *_) = [m for m in messages(mailbox) if "Class C" in m.subject]
+        assert first.to == "demo@violationsentinel.test"
+        assert "New HPD Class C violation" in first.subject, first.subject
+        print(f"first Class C email {elapsed:.0f} s after live mode started")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C, as a user stops it
+            try:
+                proc.wait(120)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)
+        drop_database(pg_admin_url, name)
