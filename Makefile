@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: install demo test test-fast lint format lock clean
+.PHONY: install demo test test-fast fuzz lint format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3.11 -m venv --clear $(VENV) || python3 -m venv --clear $(VENV)
@@ -50,6 +50,12 @@ test: install
 
 test-fast: install
 	$(BIN)/pytest -m "not slow"
+
+# The API fuzzing of `make test` (tests/api/test_openapi_fuzz.py), longer: every role, an API key, another
+# organization's ids and stateful sequences, about 15 minutes on 2 cores.
+fuzz: install
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-40} FUZZ_SCENARIOS=$${FUZZ_SCENARIOS:-40} FUZZ_STEPS=$${FUZZ_STEPS:-15} \
+		$(BIN)/pytest tests/api/test_openapi_fuzz.py -q
 
 lint: install
 	$(BIN)/ruff check .
