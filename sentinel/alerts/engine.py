@@ -33,7 +33,7 @@ from psycopg.rows import dict_row
 from pydantic import ValidationError
 
 from sentinel.alerts import history
-from sentinel.alerts.baseline import Watch, split, synced_datasets
+from sentinel.alerts.baseline import NEVER, Watch, split, synced_datasets
 from sentinel.alerts.conditions import EVENT_KIND
 from sentinel.alerts.cooldown import apply_cooldown
 from sentinel.alerts.digest import routes
@@ -400,18 +400,37 @@ def take_baselines(conn: psycopg.Connection, ruleset: RuleSet, now: datetime) ->
     rules = [rule for rule in ruleset.rules if rule.condition.type in _BASELINED]
     if not rules:
         return EvaluationResult()
+    # A pass records every building of a rule's scope at once: a rule whose last pass came after it began
+    # watching and after its newest building joined has nothing to do (most rules, on most scheduled passes).
+    last_pass = dict(
+        conn.execute(
+            "SELECT rule_id, max(taken_at) FROM alert_baselines WHERE rule_id = ANY(%s) GROUP BY rule_id",
+            ([r.id for r in rules],),
+        ).fetchall()
+    )
+    began: dict[tuple[int, str], datetime] = {}
+    todo: list[AlertRule] = []
+    for rule in rules:
+        newest = NEVER
+        for bbl in ruleset.directory.bbls(rule.org_id, rule.scope):
+            parts = (rule.monitoring_since, ruleset.directory.watched_since(rule.org_id, rule.scope, bbl))
+            began[(rule.id, bbl)] = at = max((p for p in parts if p is not None), default=NEVER)
+            newest = max(newest, at)
+        if rule.id not in last_pass or last_pass[rule.id] < newest:
+            todo.append(rule)
+    if not todo:
+        return EvaluationResult()
     taken = {
         (rule_id, bbl.strip()): at
         for rule_id, bbl, at in conn.execute(
-            "SELECT rule_id, bbl, taken_at FROM alert_baselines WHERE rule_id = ANY(%s)", ([r.id for r in rules],)
+            "SELECT rule_id, bbl, taken_at FROM alert_baselines WHERE rule_id = ANY(%s)", ([r.id for r in todo],)
         )
     }
     pending: list[tuple[AlertRule, str]] = []
-    for rule in rules:
-        since = rule.monitoring_since
+    for rule in todo:
         for bbl in sorted(ruleset.directory.bbls(rule.org_id, rule.scope)):
             at = taken.get((rule.id, bbl))
-            if at is None or (since is not None and at < since):
+            if at is None or at < began[(rule.id, bbl)]:
                 pending.append((rule, bbl))
     if not pending:
         return EvaluationResult()
