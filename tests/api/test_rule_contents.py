@@ -85,8 +85,9 @@ def test_an_allow_listed_on_premise_receiver_is_accepted(api: Api, app_with: Cal
             "channels[0] (email): 26 recipients, at most 25 allowed",
         ),
         (
-            {"scope": {"type": "buildings", "bbls": [f"1{i:09d}" for i in range(1, 200_001)]}},
-            "scope.bbls: 200000 buildings, at most 5000 allowed",
+            # Within the 1 MiB body limit (200,000 BBLs are a 413 before they are read).
+            {"scope": {"type": "buildings", "bbls": [f"1{i:09d}" for i in range(1, 50_001)]}},
+            "scope.bbls: 50000 buildings, at most 5000 allowed",
         ),
         (
             {"condition": {"type": "new_violation", "categories": [f"c{i}" for i in range(51)]}},
