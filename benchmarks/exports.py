@@ -190,10 +190,16 @@ def run(args: argparse.Namespace) -> list[str]:
         loaded, tally = asyncio.run(under_exports(url, tokens, args))
         print("under exports", loaded, tally, flush=True)
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(10)
-        drop_database(ADMIN_PG, name)
+        try:
+            if proc is not None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:  # a server stuck in exports does not exit on SIGTERM in time
+                    proc.kill()
+                    proc.wait(10)
+        finally:
+            drop_database(ADMIN_PG, name)
     lines = [
         "| other routes | requests | errors | timeouts (30 s) | p50 ms | p95 ms | p99 ms | max ms |",
         "|---|---|---|---|---|---|---|---|",

@@ -18,8 +18,7 @@
 | VS_API_CSV_MAX_ROWS | 100000 | the most rows one CSV export returns |
 | VS_API_EXPORTS_PER_ORG | 2 | CSV exports one organization may run at once, across replicas (429 beyond) |
 | VS_API_EXPORT_CONNECTIONS | 4 | connections (and threads) for exports per process, apart from the request pool |
-| VS_API_EXPORT_STATEMENT_TIMEOUT_S | 30 | statement_timeout of each fetch of an export's cursor |
-| VS_API_EXPORT_MAX_SECONDS | 300 | an export still streaming after this is cut (its client sees an incomplete body) |
+| VS_API_EXPORT_MAX_SECONDS | 300 | an export still streaming after this is cut (the client sees an incomplete body) |
 | VS_API_EXPORT_RETRY_AFTER_SECONDS | 5 | Retry-After of a refused export |
 | VS_API_MAX_BODY_BYTES | 1048576 | the largest request body (413 beyond; HAProxy refuses a larger declared one first) |
 | VS_API_REDIS_PREFIX | vs | prefix of every Redis key (cache, rate limits): one per deployment sharing a Redis |
@@ -69,7 +68,6 @@ class ApiSettings(BaseSettings):
     csv_max_rows: int = Field(default=100_000, ge=1)
     exports_per_org: int = Field(default=2, ge=1, le=1000)
     export_connections: int = Field(default=4, ge=1, le=64)
-    export_statement_timeout_s: float = Field(default=30.0, gt=0)
     export_max_seconds: float = Field(default=300.0, gt=0)
     export_retry_after_seconds: int = Field(default=5, ge=1)
     # The largest legitimate body, a bulk portfolio edit at its item limits, is about 320 KB.
