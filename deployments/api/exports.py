@@ -137,11 +137,14 @@ class ExportGate:
         self.pool.close()
         self.slots.close()
 
-    def open(self, org_id: int, query: str, params: Sequence[Any], filename: str) -> CSVResponse:
-        """Admit the export, run its query, fetch the first batch; the response streams the rest."""
+    async def open(self, org_id: int, query: str, params: Sequence[Any], filename: str) -> CSVResponse:
+        """Admit the export, start its query and read the first chunk; the response streams the rest.
+
+        Admission is a quick Redis call on a request thread; the query (whose first chunk waits for the sort) runs
+        on an export thread, so exports that start together do not occupy the threads other routes need."""
         s = self.settings
         retry = {"Retry-After": str(s.export_retry_after_seconds)}
-        token = self.slots.acquire(org_id, s.exports_per_org)
+        token = await anyio.to_thread.run_sync(self.slots.acquire, org_id, s.exports_per_org)
         if token is None:
             raise ApiError(
                 429,
@@ -154,7 +157,9 @@ class ExportGate:
             raise ApiError(429, "exports_busy", "the server is running as many exports as it can", headers=retry)
         release = _once(lambda: (self._budget.release(), self.slots.release(org_id, token)))
         try:
-            cursor = _ExportCursor.open(self.pool, query, params, s)
+            cursor = await anyio.to_thread.run_sync(
+                _ExportCursor.open, self.pool, query, params, s, limiter=self.limiter
+            )
         except psycopg.errors.QueryCanceled:
             release()
             raise ApiError(

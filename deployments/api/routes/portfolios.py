@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field, StringConstraints
@@ -254,9 +255,14 @@ def portfolio_trends(request: Request, portfolio_id: int, principal: Reader) -> 
 
 
 @router.get("/{portfolio_id}/export.csv", summary="A portfolio's roll-up as CSV", response_class=CSVResponse)
-def export_portfolio(request: Request, portfolio_id: int, principal: Reader) -> Any:
+async def export_portfolio(request: Request, portfolio_id: int, principal: Reader) -> Any:
     deps = deps_of(request)
-    with deps.pool.connection() as conn:
-        _owned(conn, portfolio_id, principal.org_id)
+
+    def check_owned() -> None:
+        with deps.pool.connection() as conn:
+            _owned(conn, portfolio_id, principal.org_id)
+
+    await anyio.to_thread.run_sync(check_owned)
     today = deps.now().date()
-    return deps.exports.open(principal.org_id, _ROLLUP, (today, today, portfolio_id), f"portfolio-{portfolio_id}.csv")
+    filename = f"portfolio-{portfolio_id}.csv"
+    return await deps.exports.open(principal.org_id, _ROLLUP, (today, today, portfolio_id), filename)

@@ -115,14 +115,14 @@ def _page(request: Request, table: Table, f: Filters, limit: int, cursor: str | 
     return {"items": rows, "next_cursor": next_cursor}
 
 
-def _export(request: Request, principal: Principal, table: Table, f: Filters, filename: str) -> Any:
+async def _export(request: Request, principal: Principal, table: Table, f: Filters, filename: str) -> Any:
     deps = deps_of(request)
     where, params = _where(table, f)
     sql = (
         f"SELECT {', '.join(table.columns)} FROM {table.name} WHERE {' AND '.join(where)} "  # noqa: S608 -- constant SQL fragments; values are bound
         f"ORDER BY coalesce({table.date_column}, DATE '0001-01-01') DESC, id DESC LIMIT %s"
     )
-    return deps.exports.open(principal.org_id, sql, [*params, deps.settings.csv_max_rows], filename)
+    return await deps.exports.open(principal.org_id, sql, [*params, deps.settings.csv_max_rows], filename)
 
 
 _Upper = BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)
@@ -183,10 +183,10 @@ def list_violations(
 
 
 @router.get("/violations/export.csv", summary="Violations as CSV", response_class=CSVResponse)
-def export_violations(
+async def export_violations(
     request: Request, principal: CityReader, filters: Annotated[Filters, Depends(violation_filters)]
 ) -> Any:
-    return _export(request, principal, VIOLATIONS, filters, "violations.csv")
+    return await _export(request, principal, VIOLATIONS, filters, "violations.csv")
 
 
 @router.get("/complaints", summary="Complaints (newest first, keyset-paginated)")
@@ -201,7 +201,7 @@ def list_complaints(
 
 
 @router.get("/complaints/export.csv", summary="Complaints as CSV", response_class=CSVResponse)
-def export_complaints(
+async def export_complaints(
     request: Request, principal: CityReader, filters: Annotated[Filters, Depends(complaint_filters)]
 ) -> Any:
-    return _export(request, principal, COMPLAINTS, filters, "complaints.csv")
+    return await _export(request, principal, COMPLAINTS, filters, "complaints.csv")
