@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/serve.py [--seconds 6] [--buildings 3000]
 
 Measures GET /v1/properties/{bbl}/risk (a cached score) and GET /v1/properties/{bbl} (the property page) at 1 and
-32 concurrent clients against each server, then POST /v1/risk/batch with 1000 buildings that have no score yet.
+32 concurrent clients against each server, then POST /v1/risk/batch with 1000 buildings that have no score yet,
+then `--logins` sequential logins (POST /v1/auth/token: an argon2id verify plus the throttling checks).
 Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (a scratch database is created and dropped).
 The risk model is the tests' stand-in (tests/api/fakes.py): this measures serving, not the model.
 The load generator (one asyncio process, one keep-alive connection per client) shares the 2 cores with the servers.
@@ -36,7 +37,11 @@ ADMIN_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS = "redis://127.0.0.1:6379/0"
 LOADER = "tests.api.fakes:load_counting_model"
 PASSWORD = "benchmark password 123"
-API_OVERRIDES = {"rate_limit": "100000000/minute", "redis_prefix": f"vs-bench-{secrets.token_hex(3)}"}
+API_OVERRIDES = {
+    "rate_limit": "100000000/minute",
+    "auth_rate_limit": "100000000/minute",  # the login series is one client: not a brute force
+    "redis_prefix": f"vs-bench-{secrets.token_hex(3)}",
+}
 
 
 def seed(database_url: str, buildings: int) -> list[str]:
@@ -189,6 +194,17 @@ def batch(url: str, headers: dict[str, str], bbls: list[str]) -> dict[str, float
     return {"seconds": seconds, "scored": len(r.json()["scores"])}
 
 
+def logins(url: str, count: int) -> dict[str, float]:
+    latencies = []
+    with httpx.Client(base_url=url, timeout=30) as c:
+        for _ in range(count):
+            started = time.perf_counter()
+            c.post("/v1/auth/token", data={"username": "bench@bench.test", "password": PASSWORD}).raise_for_status()
+            latencies.append(time.perf_counter() - started)
+    qs = statistics.quantiles(latencies, n=20)
+    return {"n": count, "p50": statistics.median(latencies) * 1000, "p95": qs[18] * 1000}
+
+
 def token(url: str) -> dict[str, str]:
     r = httpx.post(f"{url}/v1/auth/token", data={"username": "bench@bench.test", "password": PASSWORD}, timeout=30)
     r.raise_for_status()
@@ -271,6 +287,11 @@ def run(args: argparse.Namespace) -> list[str]:
             b = batch(url, token(url), chunk)
             lines.append(f"- batch risk, 1000 uncached buildings, {target}: {b['seconds'] * 1000:.0f} ms")
             print(target, "batch", b, flush=True)
+        for target, url in targets.items():
+            if args.logins:
+                r = logins(url, args.logins)
+                lines.append(f"- login, {r['n']:.0f} in a row, {target}: p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms")
+                print(target, "login", r, flush=True)
     finally:
         if proc is not None:
             proc.terminate()
@@ -295,6 +316,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--buildings", type=int, default=3000)
+    parser.add_argument("--logins", type=int, default=40, help="sequential logins timed per server (0: none)")
     parser.add_argument(
         "--ingress", choices=("haproxy", "proxy"), default="haproxy", help="Serve's HTTP ingress (VS_SERVE_INGRESS)"
     )
