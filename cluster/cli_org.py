@@ -52,9 +52,7 @@ def org_create(
             org_id, user_id = create_organization(
                 conn, name=name, admin_email=admin_email, admin_password=admin_password, timezone=timezone
             )
-        except psycopg.errors.UniqueViolation as error:
-            if error.diag.constraint_name == "users_email_idx":
-                raise fail(f"a user with the email {admin_email!r} already exists") from None
+        except psycopg.errors.UniqueViolation:
             raise fail(f"an organization named {name!r} already exists") from None
         except psycopg.errors.UndefinedTable:
             raise fail("the database has no schema yet: run `vsentinel db upgrade` first") from None

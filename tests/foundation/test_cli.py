@@ -94,8 +94,11 @@ def test_org_create_makes_an_admin_who_can_log_in_and_refuses_duplicates(pg_admi
         assert stored_hash.startswith("$argon2") and verify_password("a long admin password", stored_hash)
         assert audited == (1,)
 
+        # An e-mail is unique per organization (migration 0017): another organization may have its own account.
         same_email = run_cli("org", "create", "Other Org", "--admin-email", "OPS@acme.test", env=env)
-        assert same_email.returncode == 1 and "already exists" in same_email.stderr
+        assert same_email.returncode == 0, same_email.stderr
+        same_name = run_cli("org", "create", "Acme Housing", "--admin-email", "two@acme.test", env=env)
+        assert same_name.returncode == 1 and "already exists" in same_name.stderr
         short = run_cli("org", "create", "Tiny", "--admin-email", "t@t.test", env={**env, "VS_ADMIN_PASSWORD": "short"})
         assert short.returncode == 2 and "at least 12 characters" in short.stderr
         weak = {**env, "VS_ADMIN_PASSWORD": "password1234"}

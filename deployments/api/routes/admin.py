@@ -129,7 +129,8 @@ def create_user(request: Request, body: UserCreate, principal: UsersWriter) -> d
                     (principal.org_id, body.email, password_hash, body.role),
                 ).fetchone()
         except psycopg.errors.UniqueViolation:
-            raise ApiError(409, "conflict", "a user with that email exists") from None
+            # Unique within the organization only (migration 0017): the answer says nothing about other tenants.
+            raise ApiError(409, "conflict", "this organization already has a user with that email") from None
         assert row is not None
         audit(conn, principal, "user.create", f"user:{row['id']}", {"email": body.email, "role": body.role})
     return row

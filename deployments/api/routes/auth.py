@@ -92,11 +92,38 @@ def _tokens(request: Request, user_id: int, org_id: int, role: str, generation: 
     )
 
 
+def _account(conn: Any, email: str, password: str, organization: int | None) -> tuple[Any, bool]:
+    """(the account, whether the password is its own). An e-mail is unique per organization (migration 0017), so
+    it may have accounts in several: the password picks one, or `organization` does. A password that opens more
+    than one is refused with a request to name the organization (its caller knows both passwords)."""
+    rows = conn.execute(
+        "SELECT id, org_id, role, password_hash, is_active, session_generation FROM users "
+        "WHERE lower(email) = lower(%s) AND (%s::bigint IS NULL OR org_id = %s) ORDER BY id",
+        (email, organization, organization),
+    ).fetchall()
+    usable = [row for row in rows if row[4]]
+    if not usable:
+        verify_password(password, None)  # as long as a real check: timing does not tell which e-mails exist
+        return (rows[0] if rows else None), False
+    matches = [row for row in usable if verify_password(password, row[3])]
+    if len(matches) > 1:
+        raise ApiError(
+            400,
+            "ambiguous_account",
+            "this e-mail and password open accounts in several organizations: add organization=<id> to the form",
+        )
+    return (matches[0], True) if matches else (usable[0], False)
+
+
 @router.post("/token", response_model=TokenResponse, summary="Log in (OAuth2 password flow)")
 def login(
     request: Request,
     username: Annotated[str, Form(max_length=320, description="the user's email")],
     password: Annotated[str, Form(max_length=1024)],
+    organization: Annotated[
+        int | None,
+        Form(ge=1, description="the organization's id: needed only when this e-mail has accounts in several"),
+    ] = None,
 ) -> TokenResponse:
     """Wrong passwords are throttled per account (deployments/api/login_throttle.py): past the limits, 429 with
     Retry-After before the password is even checked."""
@@ -116,13 +143,7 @@ def login(
             headers={"Retry-After": wait.retry_after_header},
         )
     with deps.pool.connection() as conn:
-        row = conn.execute(
-            "SELECT id, org_id, role, password_hash, is_active, session_generation FROM users "
-            "WHERE lower(email) = lower(%s)",
-            (username,),
-        ).fetchone()
-        usable = row is not None and row[4]
-        ok = verify_password(password, row[3] if usable else None)
+        row, ok = _account(conn, username, password, organization)
         with conn.transaction():
             if not ok or row is None:
                 user = Principal.for_user(user_id=row[0], org_id=row[1], role=row[2]) if row is not None else None
