@@ -164,3 +164,39 @@ def test_a_new_rule_over_years_of_history_notifies_nothing_until_something_new_h
         news = evaluate_run(conn, later_run)
         assert (news.alerts_created, news.notified, news.notifications) == (1, 1, 1)
         assert _counts(conn)[2] == 1
+
+
+def test_evaluate_now_notifies_a_published_change_once_and_the_run_evaluation_then_finds_it_known(
+    db_url: str, city: Path, tmp_path: Path
+) -> None:
+    from deployments.alerts.service import AlertEngine
+    from sentinel.alerts.engine import load_rules
+    from sentinel.db.pool import create_pool
+
+    with serve_in_background(city) as server, psycopg.connect(db_url, autocommit=True) as conn:
+        bbls, templates = _busiest(server.url, 2)
+        run_serial(db_url, SocrataSource(server.url), FULL)
+        _watch(conn, bbls)
+        (class_c,) = [r for r in load_rules(conn).rules if r.condition.type == "new_violation"]
+        pool = create_pool(db_url, min_size=1, max_size=2, name="evaluate-now-test")
+        try:
+            engine = AlertEngine(pool)
+            baseline = engine.evaluate([class_c], datetime.now(UTC))
+            published = LiveCity(tmp_path, server).publish([templates[bbls[1]]], ["C"], TODAY)
+            later_run, _ = run_serial(db_url, SocrataSource(server.url), INCREMENTAL)  # nobody evaluates the run
+            now = engine.evaluate([class_c], datetime.now(UTC))
+            again = engine.evaluate([class_c], datetime.now(UTC))
+        finally:
+            pool.close()
+        by_run = evaluate_run(conn, later_run)
+
+        assert baseline["alerts_created"] == baseline["baseline"] > 0 and baseline["notified"] == 0
+        assert (now["alerts_created"], now["baseline"], now["notified"], now["notifications"]) == (1, 0, 1, 1)
+        assert (again["alerts_created"], by_run.alerts_created, by_run.notifications) == (0, 0, 0)
+        key = f"violation:HPD:{published[0]['violationid']}:new"
+        rows = conn.execute(
+            "SELECT n.channel, n.target FROM notifications n JOIN alerts a ON a.id = n.alert_id"
+            " WHERE a.trigger_key = %s",
+            (key,),
+        ).fetchall()
+        assert rows == [("email", "manager@example.com")]
