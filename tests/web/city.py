@@ -24,6 +24,7 @@ STREETS = ("BROADWAY", "AMSTERDAM AVENUE", "GRAND CONCOURSE", "FLATBUSH AVENUE",
 CENTRES = {1: (40.78, -73.97), 2: (40.84, -73.88), 3: (40.65, -73.95), 4: (40.72, -73.80), 5: (40.58, -74.15)}
 
 
+SEVERITIES = ("immediately_hazardous", "hazardous")
 NEW_CLASS_C = {"type": "new_violation", "classes": ["C"]}
 
 
@@ -73,10 +74,11 @@ def _alerts(conn: psycopg.Connection[Any], org_id: int, bbls: list[str], label: 
     titles = []
     for i, bbl in enumerate(bbls[:4]):
         title = f"{label}: new HPD class C violation #{i + 1}"
+        severity = SEVERITIES[i % 2]
         conn.execute(
-            "INSERT INTO alerts (rule_id, org_id, bbl, trigger_key, title, created_at) "
-            "VALUES (%s, %s, %s, %s, %s, now() - %s * interval '1 hour')",
-            (rule[0], org_id, bbl, f"v{i}", title, i),
+            "INSERT INTO alerts (rule_id, org_id, bbl, trigger_key, title, payload, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, now() - %s * interval '1 hour')",
+            (rule[0], org_id, bbl, f"v{i}", title, Jsonb({"record": {"severity": severity}}), i),
         )
         titles.append(title)
     return titles

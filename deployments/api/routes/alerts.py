@@ -20,6 +20,7 @@ from deployments.api.responses import dumps
 from deployments.api.security import audit, deps_of, require
 from sentinel.alerts import AlertRule, ChannelTarget, QuietHours
 from sentinel.alerts.conditions import Condition
+from sentinel.alerts.events import Severity
 from sentinel.alerts.limits import RuleRejectedError, check_rule
 from sentinel.alerts.rules import Delivery
 from sentinel.alerts.scope import PortfolioScope, Scope
@@ -236,12 +237,16 @@ def alert_feed(
     baseline: Annotated[bool | None, Query(description="false: only what happened since monitoring began")] = None,
     rule_id: int | None = None,
     bbl: Annotated[str | None, Query(pattern=BBL_PATTERN)] = None,
+    severity: Annotated[list[Severity] | None, Query(description="the triggering violation's severity")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     where, params = ["org_id = %s"], [principal.org_id]
     if acknowledged is not None:
         where.append("acknowledged_at IS NOT NULL" if acknowledged else "acknowledged_at IS NULL")
+    if severity:
+        where.append("payload->'record'->>'severity' = ANY(%s)")
+        params.append(list(severity))
     for column, value in (("rule_id", rule_id), ("bbl", bbl), ("baseline", baseline)):
         if value is not None:
             where.append(f"{column} = %s")

@@ -58,6 +58,20 @@ export default function AlertsPage() {
             onChange={(e) => setFilters({ ...filters, bbl: /^[1-5]\d{9}$/.test(e.target.value) ? e.target.value : undefined })}
           />
         </label>
+        <label>
+          {t.alerts.severity}
+          <select
+            value={filters.severity ?? ""}
+            onChange={(e) => setFilters({ ...filters, severity: e.target.value || undefined })}
+          >
+            <option value="">{t.alerts.allSeverities}</option>
+            {Object.entries(t.alerts.severities).map(([k, label]) => (
+              <option key={k} value={k}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
         <label className="inline">
           <input
             type="checkbox"
@@ -95,6 +109,7 @@ export default function AlertsPage() {
                 )}
                 <th scope="col">{t.alerts.when}</th>
                 <th scope="col">{t.alerts.what}</th>
+                <th scope="col">{t.alerts.severity}</th>
                 <th scope="col">{t.alerts.rule}</th>
                 <th scope="col">{t.alerts.where}</th>
                 <th scope="col">{t.alerts.acknowledged}</th>
@@ -116,7 +131,11 @@ export default function AlertsPage() {
                     </td>
                   )}
                   <td>{formatMoment(a.created_at)}</td>
-                  <td>{a.title}</td>
+                  <td>
+                    {a.title}
+                    {a.kind === "baseline" && <div className="muted small">{t.alerts.baseline}</div>}
+                  </td>
+                  <td>{t.alerts.severities[a.payload.record?.severity ?? ""] ?? "–"}</td>
                   <td>{ruleName(a.rule_id)}</td>
                   <td>{a.bbl ? <Link to={`/property/${a.bbl}`}>{a.bbl}</Link> : "–"}</td>
                   <td>

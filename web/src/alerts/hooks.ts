@@ -5,6 +5,7 @@ import type { Alert, Page } from "../api/types";
 export interface AlertFilters {
   ruleId?: number | undefined;
   bbl?: string | undefined;
+  severity?: string | undefined;
   unacknowledged: boolean;
 }
 
@@ -13,6 +14,7 @@ function feedPath(f: AlertFilters, limit: number): string {
   if (f.unacknowledged) q.set("acknowledged", "false");
   if (f.ruleId) q.set("rule_id", String(f.ruleId));
   if (f.bbl) q.set("bbl", f.bbl);
+  if (f.severity) q.set("severity", f.severity);
   return `/v1/alerts?${q}`;
 }
 

@@ -205,7 +205,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Find properties by address prefix, BBL or BIN */
+        /** Find properties by BBL, BIN, address, street or borough */
         get: operations["search_v1_properties_get"];
         put?: never;
         post?: never;
@@ -535,7 +535,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Evaluate a rule now over the last day, creating alerts */
+        /** Evaluate a rule now (what the last day brought, its deadline checks), creating and notifying alerts */
         post: operations["evaluate_rule_v1_alert_rules__rule_id__evaluate_post"];
         delete?: never;
         options?: never;
@@ -571,6 +571,40 @@ export interface paths {
         put?: never;
         /** Acknowledge an alert */
         post: operations["acknowledge_v1_alerts__alert_id__acknowledge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhook-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether the organization has its own secret */
+        get: operations["webhook_secret_v1_admin_webhook_secret_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/webhook-secret/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create or rotate the secret */
+        post: operations["rotate_webhook_secret_v1_admin_webhook_secret_rotate_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -643,6 +677,21 @@ export interface components {
              */
             created_at: string;
         };
+        /** BatchItem */
+        BatchItem: {
+            /** Bbl */
+            bbl: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "found" | "not_found" | "invalid";
+            /**
+             * Reason
+             * @description why an invalid BBL is not one
+             */
+            reason?: string | null;
+        };
         /** BatchRequest */
         BatchRequest: {
             /** Bbls */
@@ -650,10 +699,17 @@ export interface components {
         };
         /** BatchResponse */
         BatchResponse: {
+            /**
+             * Results
+             * @description one answer per distinct BBL asked, in the order asked
+             */
+            results: components["schemas"]["BatchItem"][];
             /** Scores */
             scores: components["schemas"]["RiskScore"][];
             /** Not Found */
             not_found: string[];
+            /** Invalid */
+            invalid: string[];
         };
         /** Body_login_v1_auth_token_post */
         Body_login_v1_auth_token_post: {
@@ -678,7 +734,7 @@ export interface components {
             unresolved?: string[];
             /**
              * Ambiguous
-             * @description addresses that matched more than one lot
+             * @description addresses or BINs that matched more than one lot (give the borough or the BBL)
              */
             ambiguous?: string[];
         };
@@ -690,7 +746,7 @@ export interface components {
             bins?: string[];
             /**
              * Addresses
-             * @description exact address as the city writes it, e.g. 123 MAIN ST
+             * @description house number and street, any common spelling ('3 Clarence Ave, Bronx' finds 3 CLARENCE AVENUE)
              */
             addresses?: string[];
         };
@@ -812,6 +868,13 @@ export interface components {
             would_have_fired: number;
             /** Days */
             days: number;
+            /**
+             * Window
+             * @description the city dates counted, by the records' own dates
+             */
+            window?: {
+                [key: string]: string;
+            } | null;
             /** Examples */
             examples: {
                 [key: string]: unknown;
@@ -882,6 +945,26 @@ export interface components {
              * @default []
              */
             complaint_types: string[];
+        };
+        /** NewSecret */
+        NewSecret: {
+            /**
+             * Configured
+             * @description false: webhooks are signed with the deployment's global secret
+             */
+            configured: boolean;
+            /** Rotated At */
+            rotated_at?: string | null;
+            /**
+             * Previous Valid Until
+             * @description the previous secret still signs until then
+             */
+            previous_valid_until?: string | null;
+            /**
+             * Secret
+             * @description shown this once: store it where your receiver verifies signatures
+             */
+            secret: string;
         };
         /** NewViolation */
         NewViolation: {
@@ -1020,14 +1103,31 @@ export interface components {
             bbl: string;
             /**
              * Scores
-             * @description overall, safety, legal, financial: 0-100
+             * @description overall, safety, legal, financial: 0-100 percentile among buildings
              */
             scores: {
                 [key: string]: number;
             };
+            /**
+             * Probabilities
+             * @description calibrated probability (0-1) of a new event of that kind in the next 12 months
+             */
+            probabilities: {
+                [key: string]: number;
+            };
+            /**
+             * Scorers
+             * @description which scorer produced each score, and its version
+             */
+            scorers: {
+                [key: string]: components["schemas"]["Scorer"];
+            };
             /** Trend */
             trend: string;
-            /** Reasons */
+            /**
+             * Reasons
+             * @description what pushed the overall score up, largest first: feature, text, the building's value, impact
+             */
             reasons: unknown[];
             /** Model Version */
             model_version: {
@@ -1071,6 +1171,14 @@ export interface components {
             crosses_above?: number | null;
             /** Jumps By */
             jumps_by?: number | null;
+        };
+        /** Rotation */
+        Rotation: {
+            /**
+             * Grace Hours
+             * @default 24
+             */
+            grace_hours: number;
         };
         /** Rule */
         Rule: {
@@ -1145,6 +1253,32 @@ export interface components {
          * @enum {string}
          */
         Scope: "properties:read" | "risk:read" | "portfolios:read" | "portfolios:write" | "alerts:read" | "alerts:write" | "admin";
+        /** Scorer */
+        Scorer: {
+            /**
+             * Scorer
+             * @description model: the trained model; baseline: the weighted open-violation count, calibrated, served because no model beat it on the out-of-time test by more than its bootstrap interval
+             * @enum {string}
+             */
+            scorer: "model" | "baseline";
+            /** Version */
+            version: string;
+        };
+        /** SecretState */
+        SecretState: {
+            /**
+             * Configured
+             * @description false: webhooks are signed with the deployment's global secret
+             */
+            configured: boolean;
+            /** Rotated At */
+            rotated_at?: string | null;
+            /**
+             * Previous Valid Until
+             * @description the previous secret still signs until then
+             */
+            previous_valid_until?: string | null;
+        };
         /**
          * SourceStale
          * @description A dataset has not delivered for longer than its expected cadence plus `grace_hours`.
@@ -1330,6 +1464,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -1415,6 +1558,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1518,6 +1670,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -1607,6 +1768,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1708,6 +1878,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -1800,6 +1979,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -1885,6 +2073,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1988,6 +2185,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -2082,6 +2288,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -2167,6 +2382,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2270,6 +2494,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -2355,6 +2588,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2451,6 +2693,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2556,6 +2807,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -2588,13 +2848,17 @@ export interface operations {
     search_v1_properties_get: {
         parameters: {
             query?: {
-                /** @description address, BBL or BIN */
+                /** @description address, street, BBL or BIN */
                 q?: string | null;
                 bbl?: string | null;
+                /** @description BIN from any dataset that has one */
                 bin?: string | null;
+                /** @description '3 Clarence Ave, Bronx', a street alone, or a prefix */
                 address?: string | null;
+                /** @description 1 Manhattan ... 5 Staten Island */
                 borough?: number | null;
                 limit?: number;
+                offset?: number;
             };
             header?: never;
             path?: never;
@@ -2651,6 +2915,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2755,6 +3028,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -2789,8 +3071,8 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string | null;
-                /** @description one or more sources, e.g. HPD, DOB, ECB */
-                source?: string[] | null;
+                /** @description one or more sources */
+                source?: ("HPD" | "DOB" | "DOB_SAFETY" | "ECB" | "HPD_VACATE")[] | null;
                 /** @description the source's class, e.g. A, B, C */
                 class?: string[] | null;
                 severity?: ("info" | "non_hazardous" | "hazardous" | "immediately_hazardous" | "unknown")[] | null;
@@ -2863,6 +3145,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -2895,8 +3186,8 @@ export interface operations {
     export_violations_v1_violations_export_csv_get: {
         parameters: {
             query?: {
-                /** @description one or more sources, e.g. HPD, DOB, ECB */
-                source?: string[] | null;
+                /** @description one or more sources */
+                source?: ("HPD" | "DOB" | "DOB_SAFETY" | "ECB" | "HPD_VACATE")[] | null;
                 /** @description the source's class, e.g. A, B, C */
                 class?: string[] | null;
                 severity?: ("info" | "non_hazardous" | "hazardous" | "immediately_hazardous" | "unknown")[] | null;
@@ -2960,6 +3251,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3001,8 +3301,8 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string | null;
-                /** @description one or more sources, e.g. HPD, DOB, ECB */
-                source?: string[] | null;
+                /** @description one or more sources */
+                source?: ("HPD" | "DOB" | "311")[] | null;
                 status?: ("open" | "closed") | null;
                 borough?: number | null;
                 bbl?: string | null;
@@ -3073,6 +3373,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -3105,8 +3414,8 @@ export interface operations {
     export_complaints_v1_complaints_export_csv_get: {
         parameters: {
             query?: {
-                /** @description one or more sources, e.g. HPD, DOB, ECB */
-                source?: string[] | null;
+                /** @description one or more sources */
+                source?: ("HPD" | "DOB" | "311")[] | null;
                 status?: ("open" | "closed") | null;
                 borough?: number | null;
                 bbl?: string | null;
@@ -3168,6 +3477,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3260,6 +3578,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3363,6 +3690,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -3459,6 +3795,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -3544,6 +3889,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3649,6 +4003,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -3740,6 +4103,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3843,6 +4215,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -3930,6 +4311,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4032,6 +4422,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -4121,6 +4520,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4225,6 +4633,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -4310,6 +4727,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4413,6 +4839,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -4500,6 +4935,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4605,6 +5049,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -4690,6 +5143,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4793,6 +5255,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -4880,6 +5351,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4983,6 +5463,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Invalid request */
             422: {
                 headers: {
@@ -5016,8 +5505,12 @@ export interface operations {
         parameters: {
             query?: {
                 acknowledged?: boolean | null;
+                /** @description false: only what happened since monitoring began */
+                baseline?: boolean | null;
                 rule_id?: number | null;
                 bbl?: string | null;
+                /** @description the triggering violation's severity */
+                severity?: ("info" | "non_hazardous" | "hazardous" | "immediately_hazardous" | "unknown")[] | null;
                 limit?: number;
                 cursor?: string | null;
             };
@@ -5076,6 +5569,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5172,6 +5674,221 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    webhook_secret_v1_admin_webhook_secret_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretState"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rotate_webhook_secret_v1_admin_webhook_secret_rotate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["Rotation"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewSecret"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -143,7 +143,9 @@ export interface Alert {
   rule_id: number;
   bbl: string | null;
   title: string;
-  payload: Record<string, unknown>;
+  payload: { record?: { severity?: string } } & Record<string, unknown>;
   created_at: string;
   acknowledged_at: string | null;
+  kind?: "event" | "baseline";
+  note?: string | null;
 }
