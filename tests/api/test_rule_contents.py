@@ -6,13 +6,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import psycopg
 import pytest
 
 from sentinel.outbound import OutboundPolicy
+from tests.api import seed
 from tests.api.conftest import Api, make_deps
 from tests.channels.receivers import start_http_receiver
 
+ORG = "rule-contents"  # its own organization: other tests change the shared ones' users (roles, sessions)
 RULE = {"name": "hooks", "condition": {"type": "new_violation"}, "scope": {"type": "organization"}}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def own_org(api: Api) -> None:
+    with psycopg.connect(api.database_url) as conn:
+        _, api.emails[ORG] = seed.add_org(conn, ORG)
 
 
 def _with(channel: dict[str, str]) -> dict[str, object]:
@@ -36,7 +45,7 @@ def _with(channel: dict[str, str]) -> dict[str, object]:
 def test_a_rule_with_an_unreachable_or_internal_target_is_refused_naming_the_channel(
     api: Api, channel: dict[str, str], reason: str
 ) -> None:
-    with api.as_("alpha", "manager") as m:
+    with api.as_(ORG, "manager") as m:
         created = m.post("/v1/alert-rules", json=_with(channel))
         dry_run = m.post("/v1/alert-rules/dry-run", json=_with(channel))
         rules = m.get("/v1/alert-rules").json()
@@ -50,7 +59,7 @@ def test_a_rule_with_an_unreachable_or_internal_target_is_refused_naming_the_cha
 
 
 def test_replacing_a_rule_checks_its_targets_too(api: Api) -> None:
-    with api.as_("alpha", "manager") as m:
+    with api.as_(ORG, "manager") as m:
         rule_id = m.post("/v1/alert-rules", json={**RULE, "name": "to replace"}).json()["id"]
         replaced = m.put(f"/v1/alert-rules/{rule_id}", json=_with({"kind": "webhook", "target": "https://[::1]/"}))
         stored = m.get(f"/v1/alert-rules/{rule_id}").json()
@@ -63,7 +72,7 @@ def test_an_allow_listed_on_premise_receiver_is_accepted(api: Api, app_with: Cal
     try:
         deps = make_deps(api.database_url, None)
         deps.outbound = OutboundPolicy(allow=("127.0.0.1",), allow_http=True)
-        with httpx.Client(base_url=app_with(deps), headers=api.login("alpha", "manager"), timeout=30) as c:
+        with httpx.Client(base_url=app_with(deps), headers=api.login(ORG, "manager"), timeout=30) as c:
             ok = c.post("/v1/alert-rules", json=_with({"kind": "webhook", "target": f"{receiver.url}/hook"}))
             other = c.post("/v1/alert-rules", json=_with({"kind": "webhook", "target": "http://10.1.1.1/hook"}))
         assert ok.status_code == 201, ok.text
@@ -109,7 +118,7 @@ def test_an_allow_listed_on_premise_receiver_is_accepted(api: Api, app_with: Cal
     ],
 )
 def test_rule_contents_are_bounded(api: Api, change: dict[str, object], message: str) -> None:
-    with api.as_("alpha", "manager") as m:
+    with api.as_(ORG, "manager") as m:
         r = m.post("/v1/alert-rules", json={**RULE, "name": "too big", **change})
     assert r.status_code == 422, r.text[:500]
     assert r.json()["error"]["code"] == "invalid_rule"
@@ -123,6 +132,6 @@ def test_a_rule_at_the_bounds_is_accepted(api: Api) -> None:
         "scope": {"type": "buildings", "bbls": [f"1{i:09d}" for i in range(1, 5001)]},
         "channels": [{"kind": "email", "target": ",".join(f"r{i}@a.test" for i in range(25))}],
     }
-    with api.as_("alpha", "manager") as m:
+    with api.as_(ORG, "manager") as m:
         r = m.post("/v1/alert-rules", json=body)
     assert r.status_code == 201, r.text[:500]

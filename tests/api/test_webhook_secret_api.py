@@ -11,9 +11,17 @@ import psycopg
 
 from sentinel.channels import org_secrets
 from sentinel.crypto import parse_key
+from tests.api import seed
 from tests.api.conftest import Api, make_deps
 
 KEY = parse_key(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+
+
+def _own_org(api: Api, name: str) -> int:
+    """An organization of the test's own: other tests change the shared ones' users (roles, passwords)."""
+    with psycopg.connect(api.database_url) as conn:
+        org_id, api.emails[name] = seed.add_org(conn, name)
+    return org_id
 
 
 def _app(api: Api, app_with: Callable[..., str]) -> str:
@@ -24,7 +32,8 @@ def _app(api: Api, app_with: Callable[..., str]) -> str:
 
 def test_an_admin_rotates_the_secret_and_sees_it_once(api: Api, app_with: Callable[..., str]) -> None:
     url = _app(api, app_with)
-    with httpx.Client(base_url=url, headers=api.login("beta", "admin"), timeout=30) as a:
+    org_id = _own_org(api, "secrets-rotation")
+    with httpx.Client(base_url=url, headers=api.login("secrets-rotation", "admin"), timeout=30) as a:
         created = a.post("/v1/admin/webhook-secret/rotate")
         state = a.get("/v1/admin/webhook-secret")
         rotated = a.post("/v1/admin/webhook-secret/rotate", json={"grace_hours": 2})
@@ -39,13 +48,12 @@ def test_an_admin_rotates_the_secret_and_sees_it_once(api: Api, app_with: Callab
     assert second != first and rotated.json()["previous_valid_until"] is not None
 
     with psycopg.connect(api.database_url) as conn:
-        assert org_secrets.signing_secrets(conn, api.orgs["beta"], KEY) == [second, first]
+        assert org_secrets.signing_secrets(conn, org_id, KEY) == [second, first]
         stored = conn.execute(
-            "SELECT secret_sealed, previous_sealed FROM org_webhook_secrets WHERE org_id = %s", (api.orgs["beta"],)
+            "SELECT secret_sealed, previous_sealed FROM org_webhook_secrets WHERE org_id = %s", (org_id,)
         ).fetchone()
         audit = conn.execute(
-            "SELECT details::text FROM audit_log WHERE org_id = %s AND action = 'webhook_secret.rotate'",
-            (api.orgs["beta"],),
+            "SELECT details::text FROM audit_log WHERE org_id = %s AND action = 'webhook_secret.rotate'", (org_id,)
         ).fetchall()
     assert all(first.encode() not in bytes(col) and second.encode() not in bytes(col) for col in stored)
     assert len(audit) == 2 and not any(first in row[0] or second in row[0] for row in audit)
@@ -53,14 +61,16 @@ def test_an_admin_rotates_the_secret_and_sees_it_once(api: Api, app_with: Callab
 
 def test_only_admins_may_read_or_rotate_the_secret(api: Api, app_with: Callable[..., str]) -> None:
     url = _app(api, app_with)
+    _own_org(api, "secrets-roles")
     for role in ("manager", "viewer"):
-        with httpx.Client(base_url=url, headers=api.login("alpha", role), timeout=30) as c:
+        with httpx.Client(base_url=url, headers=api.login("secrets-roles", role), timeout=30) as c:
             assert c.post("/v1/admin/webhook-secret/rotate").status_code == 403
             assert c.get("/v1/admin/webhook-secret").status_code == 403
 
 
 def test_without_a_secrets_key_rotation_is_refused_with_a_reason(api: Api) -> None:
-    with api.as_("alpha", "admin") as a:
+    _own_org(api, "secrets-nokey")
+    with api.as_("secrets-nokey", "admin") as a:
         r = a.post("/v1/admin/webhook-secret/rotate")
         state = a.get("/v1/admin/webhook-secret")
     assert r.status_code == 409
@@ -69,6 +79,7 @@ def test_without_a_secrets_key_rotation_is_refused_with_a_reason(api: Api) -> No
 
 
 def test_a_grace_period_is_bounded(api: Api, app_with: Callable[..., str]) -> None:
-    with httpx.Client(base_url=_app(api, app_with), headers=api.login("alpha", "admin"), timeout=30) as a:
+    _own_org(api, "secrets-grace")
+    with httpx.Client(base_url=_app(api, app_with), headers=api.login("secrets-grace", "admin"), timeout=30) as a:
         r = a.post("/v1/admin/webhook-secret/rotate", json={"grace_hours": 10_000})
     assert r.status_code == 422
