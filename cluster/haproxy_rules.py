@@ -45,7 +45,7 @@ def frontend_rules(max_body_bytes: int) -> list[str]:
     return [
         FORWARDED_FOR_RULE,
         # A declared body over the limit is answered here, before a byte of it reaches a replica; a chunked body
-        # (no Content-Length) is counted by the app itself (FastAPI's max_body_size).
+        # (no Content-Length) is counted by the app itself (BodyLimitMiddleware).
         f'http-request return status 413 content-type application/json string "{quoted}" '
         f"if {{ req.hdr_val(content-length) gt {max_body_bytes} }}",
     ]
