@@ -17,7 +17,9 @@ from __future__ import annotations
 import logging
 import os
 import random
+import shlex
 import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from sentinel.settings import Settings
 log = logging.getLogger(__name__)
 
 NAMESPACE = "vsentinel"
+HAPROXY_SETS_FORWARDED_FOR = "VS_HAPROXY_SETS_FORWARDED_FOR"
 _dashboard_url: str | None = None
 _haproxy_launcher: Path | None = None
 
@@ -111,6 +114,9 @@ def set_serve_ingress_environment(ingress: str) -> None:
     # a local node learns of it at once, and Ray's 30 s default made every `serve shutdown` wait that long.
     os.environ.setdefault("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", "2")
     _install_haproxy_rules()
+    # Tells the gateway replicas that HAProxy replaces X-Forwarded-For with the peer (cluster/haproxy_rules.py),
+    # so believing it from loopback is safe; without the launcher they believe no one (deployments/gateway.py).
+    os.environ[HAPROXY_SETS_FORWARDED_FOR] = "1"
 
 
 def _install_haproxy_rules() -> None:
@@ -156,3 +162,16 @@ def _ephemeral_range_start() -> int:
 def shutdown() -> None:
     if ray.is_initialized():
         ray.shutdown()
+
+
+def serve_environment_exports(ingress: str = "haproxy") -> str:
+    """`export` lines for what `set_serve_ingress_environment` sets, for a `ray start` on a cluster node:
+    `eval "$(.venv/bin/python -m cluster.ray_runtime)" && ray start ...` (ray-cluster.yaml)."""
+    before = dict(os.environ)
+    set_serve_ingress_environment(ingress)
+    changed = {k: v for k, v in os.environ.items() if before.get(k) != v}
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in sorted(changed.items()))
+
+
+if __name__ == "__main__":
+    print(serve_environment_exports(*sys.argv[1:2]))

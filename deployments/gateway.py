@@ -4,6 +4,7 @@ AlertService are called only for real work (DESIGN.md: every hop costs on 2 core
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -26,13 +27,22 @@ from sentinel.db.pool import create_pool
 from sentinel.settings import get_settings
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+log = logging.getLogger(__name__)
 
 
 def behind_haproxy_defaults(api: ApiSettings) -> ApiSettings:
-    """With Ray's HAProxy as the ingress, the replica's peer is its node's HAProxy, which sets X-Forwarded-For to
-    the client's address (cluster/haproxy_rules.py): believe loopback unless VS_API_TRUSTED_PROXIES says
-    otherwise. Serve's Python proxy hands the client's own address over, so there nothing is believed."""
+    """With Ray's HAProxy as the ingress and our launcher in front of it (it replaces X-Forwarded-For with the
+    peer, cluster/haproxy_rules.py), the replica's peer is its node's HAProxy: believe loopback unless
+    VS_API_TRUSTED_PROXIES says otherwise. Without the launcher HAProxy passes on whatever the client wrote, so
+    nothing is believed (every client then looks like HAProxy: shared limits, but no forged address). Serve's
+    Python proxy hands the client's own address over: nothing is believed there either."""
     if api.trusted_proxies is not None or os.environ.get("RAY_SERVE_ENABLE_HA_PROXY") != "1":
+        return api
+    if os.environ.get("VS_HAPROXY_SETS_FORWARDED_FOR") != "1":
+        log.warning(
+            "HAProxy ingress without vsentinel's HAProxy launcher: client addresses are HAProxy's own; start Ray "
+            'after `eval "$(python -m cluster.ray_runtime)"` (ray-cluster.yaml) or set VS_API_TRUSTED_PROXIES'
+        )
         return api
     return api.model_copy(update={"trusted_proxies": [str(net) for net in LOOPBACK]})
 
