@@ -7,6 +7,7 @@ The uvicorn engine is tested first; the same cases then go through the Ray engin
 from __future__ import annotations
 
 import itertools
+import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -224,22 +225,25 @@ def serve_url(api: Api, redis_url: str, ray_cluster: object) -> Iterator[str]:
         serve.shutdown()
 
 
-def haproxy_config(port: int) -> str:
+def haproxy_processes(port: int) -> list[psutil.Process]:
     owners = [
         psutil.Process(c.pid)
         for c in psutil.net_connections("tcp")
         if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid
     ]
     assert owners and all(p.name() == "haproxy" for p in owners)
-    args = owners[0].cmdline()
-    return Path(args[args.index("-f") + 1]).read_text()
+    return owners
 
 
-def test_rays_haproxy_runs_with_the_forwarded_for_rule(serve_url: str) -> None:
-    config = haproxy_config(int(serve_url.rsplit(":", 1)[1]))
-    frontend = config.split("frontend http_frontend", 1)[1].split("\nbackend ", 1)[0]
-    assert haproxy_rules.FORWARDED_FOR_RULE in frontend
-    assert frontend.index(haproxy_rules.FORWARDED_FOR_RULE) < frontend.index("http-request return")  # before any answer
+def test_rays_haproxy_is_started_through_the_launcher_that_adds_the_rule(serve_url: str) -> None:
+    """Ray also rewrites haproxy.cfg without a restart (server state), so the file on disk is not what runs: check
+    that Ray's HAProxy manager starts HAProxy through our launcher, and that the launcher's rules carry the
+    X-Forwarded-For rule; the tests below check what the gateway then sees."""
+    for process in haproxy_processes(int(serve_url.rsplit(":", 1)[1])):
+        launcher = Path(process.parent().environ()["RAY_SERVE_HAPROXY_BINARY_PATH"])
+        assert launcher.read_text().count("haproxy_rules.py") == 1
+        rules = json.loads((launcher.parent / "frontend-rules.json").read_text())
+        assert rules[0] == haproxy_rules.FORWARDED_FOR_RULE  # first: before any rule that answers
 
 
 def test_through_haproxy_the_gateway_sees_each_clients_own_address(
