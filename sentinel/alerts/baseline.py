@@ -43,8 +43,11 @@ class Watch:
 
     directory: PortfolioDirectory = field(default_factory=PortfolioDirectory)
     synced: Mapping[tuple[str, str], datetime] = field(default_factory=dict)
-    # (org, scope, bbl) -> when the building entered the scope: a run's hits repeat few of them many times.
-    _since: dict[tuple[Any, ...], datetime | None] = field(default_factory=dict, compare=False, repr=False)
+    # (scope, bbl) -> when the building entered the scope: a run's hits repeat few of them many times. Scopes are
+    # numbered once per rule, as hashing a scope model for every hit cost more than the rest of the check.
+    _since: dict[tuple[int, str], datetime | None] = field(default_factory=dict, compare=False, repr=False)
+    _scope_no: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
+    _scopes: dict[tuple[int, Any], int] = field(default_factory=dict, compare=False, repr=False)
 
     def dataset_synced(self, event: object) -> datetime | None:
         table = _TABLE.get(type(event))
@@ -53,14 +56,21 @@ class Watch:
             return None
         return self.synced.get((table, source))
 
-    def monitoring_began(self, hit: Hit) -> datetime:
-        rule = hit.rule
-        key = (rule.org_id, rule.scope, hit.match.bbl)
+    def monitoring_began(self, hit: Hit, synced: datetime | None = None) -> datetime:
+        """The latest of the rule's start, the building's joining its scope and the dataset's first sync
+        (`synced`, as `dataset_synced` gives it for the hit's record)."""
+        rule, bbl = hit.rule, hit.match.bbl
+        scope_no = self._scope_no.get(rule.id)
+        if scope_no is None:
+            scope_no = self._scope_no[rule.id] = self._scopes.setdefault((rule.org_id, rule.scope), len(self._scopes))
+        key = (scope_no, bbl)
         if key not in self._since:
-            self._since[key] = self.directory.watched_since(rule.org_id, rule.scope, hit.match.bbl)
-        parts = [rule.monitoring_since, self._since[key]]
-        parts.append(self.dataset_synced(hit.event))
-        return max((p for p in parts if p is not None), default=NEVER)
+            self._since[key] = self.directory.watched_since(rule.org_id, rule.scope, bbl)
+        began = rule.monitoring_since or NEVER
+        for part in (self._since[key], synced):
+            if part is not None and part > began:
+                began = part
+        return began
 
 
 _TABLE: dict[type, str] = {ViolationChange: "violations", OpenViolation: "violations", ComplaintChange: "complaints"}
@@ -105,7 +115,7 @@ def split(hits: Iterable[Hit], watch: Watch, now: datetime) -> tuple[list[Hit], 
     for hit in hits:
         synced = watch.dataset_synced(hit.event)
         happened = occurred_at(hit, now, synced)
-        (news if happened >= watch.monitoring_began(hit) else baseline).append(hit)
+        (news if happened >= watch.monitoring_began(hit, synced) else baseline).append(hit)
     return news, baseline
 
 

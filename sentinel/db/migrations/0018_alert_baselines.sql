@@ -3,7 +3,9 @@
 
 -- When a dataset's partition first finished a read: records first seen before it came with the first sync.
 ALTER TABLE watermarks ADD COLUMN synced_at timestamptz;
-UPDATE watermarks SET synced_at = updated_at WHERE completed;
+-- Partitions that already finished a read: completed now, or mid-way through an incremental read (which only
+-- ever follows a finished one). A first full read interrupted before this migration stays a first sync.
+UPDATE watermarks SET synced_at = updated_at WHERE completed OR mode = 'incremental';
 
 -- When the rule started watching: set at creation and again when what it watches changes (condition, scope,
 -- re-enabled), so an edited rule does not report history that its new condition happens to match.
