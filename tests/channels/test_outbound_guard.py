@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from sentinel.channels import DeliveryError, Notification, SlackChannel, SlackSettings, WebhookChannel, WebhookSettings
+from sentinel.channels import (
+    DeliveryError,
+    Notification,
+    SlackChannel,
+    SlackSettings,
+    TwilioSettings,
+    TwilioSmsChannel,
+    WebhookChannel,
+    WebhookSettings,
+)
 from sentinel.outbound import OutboundPolicy, OutboundRefusedError, check_url
 from tests.channels.receivers import LOCAL_RECEIVERS, HttpReceiver, start_http_receiver
 
@@ -198,3 +207,15 @@ def test_the_policy_reads_its_environment_variables(monkeypatch: pytest.MonkeyPa
     assert OutboundPolicy().allow == () and not OutboundPolicy().allow_http
     with pytest.raises(ValueError, match="CIDR"):
         OutboundPolicy(allow=("10.0.0.0/33",))
+
+
+def test_the_twilio_base_url_goes_through_the_guard(receiver: HttpReceiver) -> None:
+    def twilio(base_url: str, policy: OutboundPolicy | None = None) -> TwilioSmsChannel:
+        settings = TwilioSettings(account_sid="AC1", auth_token=SecretStr("t"), from_number="+1555", base_url=base_url)
+        return TwilioSmsChannel(settings, policy)
+
+    with pytest.raises(OutboundRefusedError, match="only https"):
+        twilio(receiver.url)  # a plain http base URL stops the notifier at start
+    with pytest.raises(DeliveryError, match="loopback"):
+        twilio(receiver.url, HTTP_ONLY).send(Notification("sms", "+15552223333", {"body": "x"}))
+    assert receiver.requests == []
