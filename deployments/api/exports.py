@@ -10,7 +10,7 @@ long time. So exports never touch the request pool, nor the request threads:
 - their own worker threads (a capacity limiter of the same size) for each chunk read, so 50 exports queue behind
   each other and not in front of other routes;
 - PostgreSQL writes the CSV (`COPY (query) TO STDOUT`, escaped against formula injection in the SELECT) and the
-  API relays 64 KB chunks: measured, encoding rows in Python made four fast exports take most of 2 cores;
+  API relays 64 KB chunks, instead of encoding rows in Python on the API's CPU (benchmarks/RESULTS.md, Exports);
 - `export_max_seconds` for the whole response (and as the COPY's statement_timeout), after which the connection
   is closed mid-body: the client sees an incomplete chunked body, never a silently short file.
 

@@ -87,8 +87,8 @@ def export_db(pg_admin_url: str, redis_url: str) -> Iterator[ExportApp]:
 def start(export_db: ExportApp) -> Iterator[object]:
     with ExitStack() as stack:
 
-        def run(**settings: object) -> str:
-            deps = make_deps(export_db.database_url, export_db.redis_url, rate_limit="100000/minute", **settings)
+        def run(redis_url: str | None = export_db.redis_url, **settings: object) -> str:
+            deps = make_deps(export_db.database_url, redis_url, rate_limit="100000/minute", **settings)
             stack.callback(deps.close)
             return stack.enter_context(running(create_app(deps)))
 
@@ -223,3 +223,23 @@ def test_export_cells_are_escaped_against_formula_injection(export_db: ExportApp
         for cell in row.values():
             if cell.startswith(("=", "+", "-", "@", "\t", "\r")):
                 float(cell)
+
+
+def test_without_redis_each_process_still_bounds_an_organizations_exports(export_db: ExportApp, start) -> None:
+    url = start(exports_per_org=1, redis_url=None)
+    headers = export_db.token(url, "beta")
+    held = Holder(url, headers)
+    try:
+        assert held.status == 200
+        second = httpx.get(f"{url}/v1/violations/export.csv", headers=headers)
+        assert second.status_code == 429
+        assert second.json()["error"]["code"] == "too_many_exports"
+    finally:
+        held.close()
+    deadline = time.monotonic() + 10
+    while True:
+        again = httpx.get(f"{url}/v1/violations/export.csv", params={"bbl": INJECTION_BBL}, headers=headers)
+        if again.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert again.status_code == 200
