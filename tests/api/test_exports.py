@@ -56,7 +56,13 @@ class ExportApp:
 @pytest.fixture(scope="module")
 def export_db(pg_admin_url: str, redis_url: str) -> Iterator[ExportApp]:
     name = create_database(pg_admin_url, prefix="vs_exports")
-    url = database_url_for(pg_admin_url, name)
+    try:
+        yield from _seeded(database_url_for(pg_admin_url, name), redis_url)
+    finally:
+        drop_database(pg_admin_url, name)
+
+
+def _seeded(url: str, redis_url: str) -> Iterator[ExportApp]:
     migrations.upgrade(url)
     emails = {}
     with psycopg.connect(url) as conn:
@@ -80,7 +86,6 @@ def export_db(pg_admin_url: str, redis_url: str) -> Iterator[ExportApp]:
         for org in ("alpha", "beta"):
             _, emails[org] = seed.add_org(conn, org)
     yield ExportApp(url, redis_url, emails, "1100000001")
-    drop_database(pg_admin_url, name)
 
 
 @pytest.fixture
