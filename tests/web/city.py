@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from sentinel.address import address_key
 from tests.api import seed
 from training import canonical_city
 
@@ -43,11 +44,12 @@ def _dress(conn: psycopg.Connection[Any], rng: random.Random) -> list[str]:
     for i, bbl in enumerate(bbls):
         borough = int(bbl[0])
         lat, lon = CENTRES[borough]
+        address = f"{10 + 2 * i} {STREETS[i % len(STREETS)]}"
         conn.execute(
-            "UPDATE properties SET address = %s, zip = '10001', latitude = %s, longitude = %s WHERE bbl = %s",
-            (f"{10 + 2 * i} {STREETS[i % len(STREETS)]}", lat + rng.uniform(-0.03, 0.03),
-             lon + rng.uniform(-0.03, 0.03), bbl),
-        )  # fmt: skip
+            "UPDATE properties SET address = %s, address_key = %s, zip = '10001', latitude = %s, longitude = %s "
+            "WHERE bbl = %s",
+            (address, address_key(address), lat + rng.uniform(-0.03, 0.03), lon + rng.uniform(-0.03, 0.03), bbl),
+        )
         conn.execute(
             "INSERT INTO buildings (bin, bbl, borough) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
             (f"{borough}{i + 100000:06d}", bbl, borough),
