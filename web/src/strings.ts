@@ -136,6 +136,8 @@ export const t = {
     late: "late",
     neverLoaded: "never loaded",
     noLoads: "No city data load has been recorded yet.",
+    showAll: (n: number) => `Show all ${n}`,
+    showFewer: "Show fewer",
   },
   alerts: {
     title: "Alerts",

@@ -1,4 +1,4 @@
-import { useMemo } from "react";
+import { useMemo, useState } from "react";
 import { useParams } from "react-router";
 import type { Deadline, PropertyPage as Page, RiskScore, ScoreHistory } from "../api/types";
 import { t } from "../strings";
@@ -108,19 +108,30 @@ function History({ history }: { history: ScoreHistory["history"] }) {
   );
 }
 
+const DEADLINES_SHOWN = 8;
+
 function DeadlineList({ title, items }: { title: string; items: Deadline[] }) {
+  const [all, setAll] = useState(false);
   if (items.length === 0) return null;
+  const shown = all ? items : items.slice(0, DEADLINES_SHOWN);
   return (
     <>
-      <h3>{title}</h3>
-      <ul>
-        {items.map((d) => (
+      <h3>
+        {title} ({items.length})
+      </h3>
+      <ul className="deadlines">
+        {shown.map((d) => (
           <li key={`${d.source_id}-${d.deadline}`}>
             {t.property.deadlineKind[d.deadline]} {t.property.due(formatDay(d.due), d.days)}: {d.source}
             {d.class ? ` class ${d.class}` : ""} {d.description ? `· ${d.description}` : ""}
           </li>
         ))}
       </ul>
+      {items.length > DEADLINES_SHOWN && (
+        <button type="button" className="secondary" onClick={() => setAll(!all)} aria-expanded={all}>
+          {all ? t.property.showFewer : t.property.showAll(items.length)}
+        </button>
+      )}
     </>
   );
 }
@@ -200,7 +211,9 @@ function Freshness({ page }: { page: Page }) {
         </p>
       ))}
       {page.data_freshness.length === 0 && <p>{t.property.noLoads}</p>}
-      <table className="compact" hidden={page.data_freshness.length === 0}>
+      {/* wide on a phone: the scrolling box takes focus so a keyboard can scroll it */}
+      <div className="table-scroll" tabIndex={0} role="region" aria-labelledby="fresh-title" hidden={page.data_freshness.length === 0}>
+      <table className="compact">
         <thead>
           <tr>
             <th scope="col">{t.property.dataset}</th>
@@ -218,6 +231,7 @@ function Freshness({ page }: { page: Page }) {
           ))}
         </tbody>
       </table>
+      </div>
     </section>
   );
 }
