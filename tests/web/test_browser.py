@@ -159,6 +159,45 @@ def test_create_an_api_key_shown_once(page: Any, web_stack: Stack, artifacts: Pa
     assert key not in page.content()
 
 
+def test_edit_a_rule_needs_a_new_dry_run(page: Any, web_stack: Stack) -> None:
+    sign_in(page, web_stack, "alpha", "manager", "/rules")
+    page.get_by_role("link", name="Edit Alpha class C").click()
+    name = page.get_by_label("Name")
+    assert name.input_value() == "Alpha class C"
+    assert page.get_by_label("Classes (comma separated, e.g. C)").input_value() == "C"
+    name.fill("Alpha class C and B")
+    page.get_by_label("Classes (comma separated, e.g. C)").fill("C, B")
+    save = page.get_by_role("button", name="Save")
+    assert save.is_disabled()
+    page.get_by_role("button", name="Check against the last 30 days").click()
+    page.get_by_test_id("dry-run").wait_for()
+    save.click()
+    page.get_by_test_id("rule-row").filter(has_text="Alpha class C and B").wait_for()
+    with psycopg.connect(web_stack.database_url) as conn:
+        row = conn.execute("SELECT condition FROM alert_rules WHERE name = 'Alpha class C and B'").fetchone()
+    assert row is not None and sorted(row[0]["classes"]) == ["B", "C"]
+
+
+def test_admin_adds_a_user_and_sets_the_time_zone(page: Any, web_stack: Stack) -> None:
+    sign_in(page, web_stack, "alpha", "admin", "/admin")
+    page.get_by_label("Email", exact=True).fill("new.viewer@alpha.test")
+    page.get_by_label("Initial password (12 characters or more)").fill("a long enough password")
+    page.get_by_role("button", name="Add user").click()
+    page.get_by_role("combobox", name="Role: new.viewer@alpha.test").wait_for()
+    assert page.get_by_role("combobox", name="Role: new.viewer@alpha.test").input_value() == "viewer"
+    page.get_by_label("Time zone").fill("America/Chicago")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_label("Time zone").fill("Mars/Olympus")
+    page.get_by_role("button", name="Save").click()
+    assert "unknown time zone" in page.get_by_role("alert").inner_text()
+    with psycopg.connect(web_stack.database_url) as conn:
+        zone = conn.execute("SELECT timezone FROM organizations WHERE name = 'alpha'").fetchone()
+        role = conn.execute("SELECT role FROM users WHERE email = 'new.viewer@alpha.test'").fetchone()
+    assert zone == ("America/Chicago",) and role == ("viewer",)
+    assert all("422" in e for e in page.console_errors)
+    page.console_errors.clear()
+
+
 def test_sign_out_ends_the_session(page: Any, web_stack: Stack) -> None:
     sign_in(page, web_stack, "alpha", "viewer")
     refresh_token = page.evaluate("JSON.parse(sessionStorage.getItem('vs.session')).refresh_token")
