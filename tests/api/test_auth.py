@@ -10,6 +10,7 @@ import psycopg
 
 from sentinel.auth.api_keys import hash_api_key
 from sentinel.auth.tokens import issue_tokens
+from tests.api import seed
 from tests.api.conftest import JWT_SECRET, P_BUSY, Api, make_deps
 from tests.api.seed import PASSWORD
 
@@ -142,7 +143,11 @@ def test_logout_spends_the_refresh_token_and_everywhere_ends_the_other_sessions(
     clock = [datetime.now(UTC)]
     deps = make_deps(api.database_url, None)
     deps.now = lambda: clock[0]
-    login = {"username": api.emails["alpha"]["viewer"], "password": PASSWORD}
+    # An account of its own: ending every session of a shared one would expire the tokens other tests hold.
+    with psycopg.connect(api.database_url) as conn:
+        seed.add_user(conn, api.orgs["alpha"], "logout-everywhere@alpha.test", "viewer")
+        conn.commit()
+    login = {"username": "logout-everywhere@alpha.test", "password": PASSWORD}
     with httpx.Client(base_url=app_with(deps), timeout=30) as c:
         laptop = c.post("/v1/auth/token", data=login).json()
         phone = c.post("/v1/auth/token", data=login).json()

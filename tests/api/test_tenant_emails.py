@@ -18,9 +18,9 @@ OTHER_PASSWORD = "quartz fennel 19 ochre"
 @pytest.fixture(scope="module")
 def tenants(api: Api) -> dict[str, int]:
     with psycopg.connect(api.database_url) as conn:
-        for name in ("gamma", "delta"):
+        for name in ("emails-one", "emails-two"):
             api.orgs[name], api.emails[name] = seed.add_org(conn, name)
-    return {"gamma": api.orgs["gamma"], "delta": api.orgs["delta"]}
+    return {"emails-one": api.orgs["emails-one"], "emails-two": api.orgs["emails-two"]}
 
 
 def _login(api: Api, email: str, password: str, **extra: object) -> tuple[int, dict]:
@@ -33,15 +33,15 @@ def _login(api: Api, email: str, password: str, **extra: object) -> tuple[int, d
 
 
 def test_an_address_with_an_account_elsewhere_is_answered_like_a_new_one(api: Api, tenants: dict[str, int]) -> None:
-    theirs = api.emails["delta"]["viewer"]
-    with api.as_("gamma", "admin") as client:
+    theirs = api.emails["emails-two"]["viewer"]
+    with api.as_("emails-one", "admin") as client:
         fresh = client.post(
-            "/v1/admin/users", json={"email": "new@gamma.test", "password": OTHER_PASSWORD, "role": "viewer"}
+            "/v1/admin/users", json={"email": "new@emails-one.test", "password": OTHER_PASSWORD, "role": "viewer"}
         )
         elsewhere = client.post("/v1/admin/users", json={"email": theirs, "password": OTHER_PASSWORD, "role": "viewer"})
         own = client.post(
             "/v1/admin/users",
-            json={"email": api.emails["gamma"]["viewer"].upper(), "password": OTHER_PASSWORD, "role": "viewer"},
+            json={"email": api.emails["emails-one"]["viewer"].upper(), "password": OTHER_PASSWORD, "role": "viewer"},
         )
     assert (fresh.status_code, elsewhere.status_code) == (201, 201), elsewhere.text
     assert fresh.json().keys() == elsewhere.json().keys()
@@ -49,19 +49,19 @@ def test_an_address_with_an_account_elsewhere_is_answered_like_a_new_one(api: Ap
     assert own.status_code == 409 and "this organization" in own.json()["error"]["message"]
     # Each account signs in to its own organization.
     status, me = _login(api, theirs, seed.PASSWORD)
-    assert status == 200 and me["org_id"] == tenants["delta"]
+    assert status == 200 and me["org_id"] == tenants["emails-two"]
     status, me = _login(api, theirs, OTHER_PASSWORD)
-    assert status == 200 and me["org_id"] == tenants["gamma"]
+    assert status == 200 and me["org_id"] == tenants["emails-one"]
     assert _login(api, theirs, "not the password at all")[0] == 401
 
 
 def test_one_password_for_two_accounts_asks_for_the_organization(api: Api, tenants: dict[str, int]) -> None:
-    shared = api.emails["delta"]["manager"]
-    with api.as_("gamma", "admin") as client:
+    shared = api.emails["emails-two"]["manager"]
+    with api.as_("emails-one", "admin") as client:
         r = client.post("/v1/admin/users", json={"email": shared, "password": seed.PASSWORD, "role": "manager"})
     assert r.status_code == 201, r.text
     status, error = _login(api, shared, seed.PASSWORD)
     assert status == 400 and error["error"]["code"] == "ambiguous_account"
-    for org in ("gamma", "delta"):
+    for org in ("emails-one", "emails-two"):
         status, me = _login(api, shared, seed.PASSWORD, organization=tenants[org])
         assert status == 200 and me["org_id"] == tenants[org]
