@@ -8,13 +8,14 @@ tags in index.html, so the app needs no extra request and no build per deploymen
 
 from __future__ import annotations
 
+import gzip
 import html
 import mimetypes
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 
@@ -22,6 +23,7 @@ from deployments.api.errors import not_found
 from deployments.api.settings import ApiSettings
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+COMPRESSIBLE = {".js", ".css", ".svg", ".json", ".map"}
 NO_CACHE = "no-cache"
 # Paths the SPA never owns: an unknown one is the API's JSON 404, not the app's page.
 API_PREFIXES = ("v1/", "v1", "docs", "redoc", "openapi.json", "healthz", "readyz", "metrics")
@@ -48,6 +50,12 @@ def content_security_policy(tile_url: str) -> str:
 
 
 @cache
+def _gzipped(file: Path, mtime: float) -> bytes:
+    """An asset compressed once per file version (they are few and immutable: the JS of all screens is ~600 KB)."""
+    return gzip.compress(file.read_bytes(), compresslevel=9)
+
+
+@cache
 def _index(path: Path, mtime: float, tile_url: str, attribution: str) -> str:
     """index.html with the map settings as meta tags (cached per file version and settings)."""
     meta = (
@@ -63,11 +71,16 @@ def install(app: FastAPI, settings: ApiSettings) -> None:
     csp = content_security_policy(settings.map_tile_url)
 
     @app.api_route("/assets/{name:path}", methods=["GET", "HEAD"], include_in_schema=False)
-    def asset(name: str) -> Response:
+    def asset(name: str, request: Request) -> Response:
         file = (assets / name).resolve()
         if not file.is_relative_to(assets) or not file.is_file():
             raise not_found(f"asset {name}")
-        return FileResponse(file, headers={"Cache-Control": IMMUTABLE, "Content-Security-Policy": csp})
+        headers = {"Cache-Control": IMMUTABLE, "Content-Security-Policy": csp, "Vary": "Accept-Encoding"}
+        if file.suffix in COMPRESSIBLE and "gzip" in request.headers.get("accept-encoding", ""):
+            body = _gzipped(file, file.stat().st_mtime)
+            media_type = mimetypes.guess_type(file.name)[0]
+            return Response(body, media_type=media_type, headers={**headers, "Content-Encoding": "gzip"})
+        return FileResponse(file, headers=headers)
 
     not_found_default = app.router.default
 

@@ -20,6 +20,10 @@ def check_served(base: str) -> None:
         assert asset.status_code == 200
         assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
         assert asset.headers["content-type"].startswith("text/javascript")
+        assert asset.headers["content-encoding"] == "gzip"  # httpx asked for it, and decoded it
+        plain = client.get(script.group(1), headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers and plain.content == asset.content
+        assert int(asset.headers["content-length"]) < len(plain.content) / 2
         route = client.get("/property/1000010001")
         assert route.status_code == 200 and route.text == index.text
         assert client.get("/assets/missing-0000.js").status_code == 404
