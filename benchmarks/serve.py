@@ -251,12 +251,16 @@ def run(args: argparse.Namespace) -> list[str]:
         migrations.upgrade(database_url)
         bbls = seed(database_url, args.buildings)
         uvi_port, serve_port = free_port(), free_port()
-        proc = subprocess.Popen(
-            [sys.executable, __file__, "--uvicorn-worker", database_url, str(uvi_port), jwt_secret],
-            stderr=subprocess.DEVNULL,
-        )
-        start_serve(database_url, serve_port, jwt_secret, args.ingress)
-        targets = {"uvicorn": f"http://127.0.0.1:{uvi_port}", "serve": f"http://127.0.0.1:{serve_port}"}
+        targets = {}
+        if "uvicorn" in args.targets:
+            proc = subprocess.Popen(
+                [sys.executable, __file__, "--uvicorn-worker", database_url, str(uvi_port), jwt_secret],
+                stderr=subprocess.DEVNULL,
+            )
+            targets["uvicorn"] = f"http://127.0.0.1:{uvi_port}"
+        if "serve" in args.targets:
+            start_serve(database_url, serve_port, jwt_secret, args.ingress)
+            targets["serve"] = f"http://127.0.0.1:{serve_port}"
         for url in targets.values():
             wait_ready(url)
         cached = bbls[0]
@@ -280,8 +284,9 @@ def run(args: argparse.Namespace) -> list[str]:
             )
         lines.append("")
         for label in ("risk (cached)", "property page"):
-            ratio = results[("serve", label, 32)]["rps"] / results[("uvicorn", label, 32)]["rps"]
-            lines.append(f"- Serve / uvicorn throughput at 32 clients, {label}: {ratio:.2f}x")
+            if len(targets) == 2:
+                ratio = results[("serve", label, 32)]["rps"] / results[("uvicorn", label, 32)]["rps"]
+                lines.append(f"- Serve / uvicorn throughput at 32 clients, {label}: {ratio:.2f}x")
         for i, (target, url) in enumerate(targets.items()):
             chunk = bbls[1000 + i * 1000 : 2000 + i * 1000]  # never read before: no stored score
             b = batch(url, token(url), chunk)
@@ -317,6 +322,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--buildings", type=int, default=3000)
     parser.add_argument("--logins", type=int, default=40, help="sequential logins timed per server (0: none)")
+    parser.add_argument(
+        "--targets", type=lambda v: set(v.split(",")), default={"uvicorn", "serve"}, help="uvicorn,serve (both)"
+    )
     parser.add_argument(
         "--ingress", choices=("haproxy", "proxy"), default="haproxy", help="Serve's HTTP ingress (VS_SERVE_INGRESS)"
     )
