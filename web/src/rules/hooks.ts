@@ -35,6 +35,9 @@ export interface RuleForm {
   quietTo: string;
   enabled: boolean;
   cooldownMinutes: number;
+  // What the form has no field for is kept as it was, so editing a rule never drops part of it.
+  keptCondition: Record<string, unknown>;
+  keptChannels: RuleBody["channels"];
 }
 
 export const EMPTY_FORM: RuleForm = {
@@ -53,11 +56,16 @@ export const EMPTY_FORM: RuleForm = {
   quietTo: "",
   enabled: true,
   cooldownMinutes: 0,
+  keptCondition: {},
+  keptChannels: [],
 };
+
+const FORM_FIELDS = ["type", "classes", "within_days", "amount", "crosses_above"];
 
 export function toBody(f: RuleForm): RuleBody {
   const classes = f.classes.split(",").map((c) => c.trim().toUpperCase()).filter(Boolean);
-  let condition: Record<string, unknown> = { type: f.type };
+  const kept = f.keptCondition.type === f.type ? f.keptCondition : {};
+  let condition: Record<string, unknown> = { ...kept, type: f.type };
   if (["new_violation", "violation_status_change", "deadline_overdue"].includes(f.type)) condition.classes = classes;
   if (f.type === "deadline_approaching") condition = { ...condition, classes, within_days: f.withinDays };
   if (f.type === "penalty_balance_above") condition.amount = f.amount;
@@ -69,7 +77,7 @@ export function toBody(f: RuleForm): RuleBody {
       f.scope === "portfolio" && f.portfolioId !== null
         ? { type: "portfolio", portfolio_ids: [f.portfolioId] }
         : { type: "organization" },
-    channels: f.channel ? [{ kind: f.channel, target: f.target }] : [],
+    channels: [...(f.channel ? [{ kind: f.channel, target: f.target }] : []), ...(f.keptChannels ?? [])],
     delivery: f.delivery,
     quiet_hours: f.quietFrom && f.quietTo ? { start: f.quietFrom, end: f.quietTo } : null,
     enabled: f.enabled,
@@ -98,5 +106,7 @@ export function fromRule(r: Rule): RuleForm {
     quietTo: r.quiet_hours?.end?.slice(0, 5) ?? "",
     enabled: r.enabled ?? true,
     cooldownMinutes: r.cooldown_minutes ?? 0,
+    keptCondition: Object.fromEntries(Object.entries(c).filter(([k]) => k === "type" || !FORM_FIELDS.includes(k))),
+    keptChannels: r.channels?.slice(1) ?? [],
   };
 }
