@@ -11,6 +11,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from deployments.api.bootstrap import create_organization
+from sentinel.address import address_key
 from sentinel.auth.passwords import hash_password
 
 PASSWORD = "correct horse battery staple"
@@ -20,9 +21,9 @@ _ids = itertools.count(1)
 def add_property(conn: psycopg.Connection[Any], bbl: str, address: str, bins: tuple[str, ...] = ()) -> None:
     borough, block, lot = int(bbl[0]), int(bbl[1:6]), int(bbl[6:])
     conn.execute(
-        "INSERT INTO properties (bbl, borough, block, lot, address, zip, units_res, year_built) "
-        "VALUES (%s, %s, %s, %s, %s, '10001', 12, 1925) ON CONFLICT (bbl) DO NOTHING",
-        (bbl, borough, block, lot, address),
+        "INSERT INTO properties (bbl, borough, block, lot, address, address_key, zip, units_res, year_built) "
+        "VALUES (%s, %s, %s, %s, %s, %s, '10001', 12, 1925) ON CONFLICT (bbl) DO NOTHING",
+        (bbl, borough, block, lot, address, address_key(address)),  # as ingestion keys PLUTO's lots
     )
     for bin_ in bins:
         conn.execute(
