@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cluster.cli_audit import audit_app
 from cluster.cli_mailbox import mailbox_command
 from cluster.cli_model import model_app, score_command, train_command
 from cluster.cli_org import org_app
@@ -24,7 +25,8 @@ from cluster.cli_synth import synth_command
 from sentinel import logs
 from sentinel.datasets import load_datasets
 from sentinel.db import migrations
-from sentinel.doctor import Check, check_postgres, check_redis
+from sentinel.db.roles import RoleError
+from sentinel.doctor import Check, check_audit_log, check_postgres, check_redis
 from sentinel.embedded import Services, local_services
 from sentinel.settings import Settings, SettingsError, get_settings
 
@@ -40,6 +42,7 @@ app.add_typer(replay_app, name="replay")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(model_app, name="model")
 app.add_typer(org_app, name="org")
+app.add_typer(audit_app, name="audit")
 app.command("train")(train_command)
 app.command("score")(score_command)
 app.command("serve")(serve_command)
@@ -82,9 +85,17 @@ def services_or_exit(settings: Settings) -> Iterator[Services]:
 
 def _upgrade(services: Services) -> None:
     try:
-        applied = migrations.upgrade(services.database_url)
+        applied, app_role = migrations.upgrade_roles(services.migration_url, services.database_url)
+    except RoleError as error:
+        raise fail(f"database roles: {error}") from None
     except Exception as error:
         raise fail(f"migration failed, nothing after the last good one was applied: {error}") from None
+    if app_role is None:
+        err_console.print(
+            "[yellow]warning:[/] the application logs in as the schema owner, so nothing stops it from altering the"
+            " audit log; set VS_DATABASE_OWNER_URL to the owner and VS_DATABASE_URL to an application role"
+            " (README: Database roles and the audit log)"
+        )
     if applied:
         for migration in applied:
             console.print(f"applied [bold]{migration.version:04d}[/] {migration.name}")
@@ -106,7 +117,7 @@ def db_status() -> None:
     settings = settings_or_exit()
     with services_or_exit(settings) as services:
         try:
-            state = migrations.status(services.database_url)
+            state = migrations.status(services.migration_url)
         except Exception as error:
             raise fail(f"cannot read the schema: {error}") from None
     console.print(f"schema version: {state.current if state.current is not None else 'none'} of {state.latest}")
@@ -128,7 +139,11 @@ def _ray_check(settings: Settings) -> Check:
 
 
 def run_doctor(settings: Settings, services: Services, *, with_ray: bool = True) -> bool:
-    checks = [check_postgres(services.database_url), check_redis(services.redis_url)]
+    checks = [
+        check_postgres(services.database_url),
+        check_audit_log(services.database_url),
+        check_redis(services.redis_url),
+    ]
     if with_ray:
         checks.append(_ray_check(settings))
     table = Table(title="vsentinel doctor")

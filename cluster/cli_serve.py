@@ -18,7 +18,6 @@ import typer
 from rich.console import Console
 
 from sentinel import logs
-from sentinel.db import migrations
 from sentinel.embedded import Services, local_services
 from sentinel.settings import Settings, SettingsError, get_settings
 
@@ -49,8 +48,10 @@ def serve_command(
         raise typer.Exit(2) from None
     logs.configure(settings.log_level, settings.log_format)
     port = settings.serve_http_port if port is None else port
+    from cluster.cli import _upgrade  # cluster.cli imports this module
+
     with local_services(settings) as services:
-        migrations.upgrade(services.database_url)
+        _upgrade(services)
         start_api(settings, services, host=host, port=port, engine=engine, model_loader=model_loader)
 
 

@@ -9,6 +9,7 @@ import psycopg
 import redis
 
 from sentinel.db import migrations
+from sentinel.db.roles import audit_log_exposure
 
 
 @dataclass(slots=True)
@@ -52,6 +53,22 @@ def check_postgres(dsn: str) -> Check:
         latency_ms=latency,
         extra={"schema_version": f"{current} of {schema.latest}"},
     )
+
+
+def check_audit_log(dsn: str) -> Check:
+    """Whether the application's login is kept off the audit log (no owner, no superuser, append only)."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
+            role = conn.execute("SELECT current_user").fetchone()
+            exposure = audit_log_exposure(conn)
+    except psycopg.Error as error:
+        return Check("audit log", False, _redact(dsn), detail=str(error).strip().splitlines()[0])
+    target = f"role {role[0] if role else '?'}"
+    if exposure is None:
+        return Check("audit log", False, target, detail="no schema yet (run `vsentinel db upgrade`)")
+    if exposure:
+        return Check("audit log", False, target, detail="the application role " + ", ".join(exposure))
+    return Check("audit log", True, target, detail="append-only for the application role")
 
 
 def check_redis(url: str) -> Check:

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # Where things live. Unset URLs mean "start the embedded server" (see sentinel.embedded).
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: PostgresDsn | None = None
+    # The owner login that runs migrations; VS_DATABASE_URL is then the application role's login (README,
+    # "Database roles and the audit log"). Unset: migrations use VS_DATABASE_URL, and the app runs as the owner.
+    database_owner_url: PostgresDsn | None = None
     redis_url: RedisDsn | None = None
     model_dir: Path | None = None
 
@@ -119,6 +122,13 @@ class Settings(BaseSettings):
     def _pool_max_not_below_min(cls, value: int, info: Any) -> int:
         if value < info.data.get("db_pool_min", 0):
             raise ValueError("must be >= VS_DB_POOL_MIN")
+        return value
+
+    @field_validator("database_owner_url")
+    @classmethod
+    def _owner_url_needs_app_url(cls, value: PostgresDsn | None, info: Any) -> PostgresDsn | None:
+        if value is not None and info.data.get("database_url") is None:
+            raise ValueError("needs VS_DATABASE_URL (the application role's login) beside it")
         return value
 
     @property

@@ -19,6 +19,7 @@ import pytest
 from psycopg import sql
 
 from sentinel.db import migrations
+from sentinel.db.roles import url_with_user
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REALDATA = (REPO_ROOT / ".." / "shared" / "realdata").resolve()
@@ -58,6 +59,12 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+def app_role_of(name: str) -> str:
+    """A test database's own application role: roles are cluster-wide, so each database names its own, and
+    concurrent test sessions never share (or race to create) one."""
+    return f"{name}_app"
+
+
 def create_database(admin_url: str, prefix: str = "vs_test") -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -66,8 +73,29 @@ def create_database(admin_url: str, prefix: str = "vs_test") -> str:
 
 
 def drop_database(admin_url: str, name: str) -> None:
+    """Drops the database, then its application role (if it had one)."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(app_role_of(name))))
+
+
+def database_with_roles(admin_url: str, prefix: str = "vs_test") -> tuple[str, str, str]:
+    """A fresh, empty database and its own application role: (name, owner URL, application URL). The admin owns
+    it and migrates it; drop both with `drop_database`."""
+    name = create_database(admin_url, prefix)
+    owner_url = database_url_for(admin_url, name)
+    role = app_role_of(name)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    return name, owner_url, url_with_user(owner_url, role)
+
+
+def migrated_database(admin_url: str, prefix: str = "vs_test") -> tuple[str, str, str]:
+    """`database_with_roles`, migrated and its application role granted. The application under test connects with
+    the application URL (the last)."""
+    name, owner_url, app_url = database_with_roles(admin_url, prefix)
+    migrations.upgrade(owner_url, app_role=app_role_of(name))
+    return name, owner_url, app_url
 
 
 def database_url_for(admin_url: str, name: str) -> str:
@@ -76,13 +104,23 @@ def database_url_for(admin_url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(pg_admin_url: str) -> Iterator[str]:
-    """A fresh, migrated database for this test session, dropped at the end."""
-    name = create_database(pg_admin_url)
-    url = database_url_for(pg_admin_url, name)
-    migrations.upgrade(url)
-    yield url
+def session_database(pg_admin_url: str) -> Iterator[tuple[str, str, str]]:
+    """A fresh, migrated database for this test session, dropped at the end: (name, owner URL, app URL)."""
+    name, owner_url, app_url = migrated_database(pg_admin_url)
+    yield name, owner_url, app_url
     drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(session_database: tuple[str, str, str]) -> str:
+    """The session database as the application role, the way the application connects."""
+    return session_database[2]
+
+
+@pytest.fixture(scope="session")
+def owner_database_url(session_database: tuple[str, str, str]) -> str:
+    """The session database as its owner (the migrations' login)."""
+    return session_database[1]
 
 
 @pytest.fixture

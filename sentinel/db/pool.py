@@ -6,7 +6,13 @@ connections (restart, failover, idle kill) callers get a fresh one instead of an
 
 from __future__ import annotations
 
+import logging
+
 from psycopg_pool import ConnectionPool
+
+from sentinel.db.roles import audit_log_exposure
+
+log = logging.getLogger(__name__)
 
 
 def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 8, name: str = "sentinel") -> ConnectionPool:
@@ -22,4 +28,13 @@ def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 8, name: str = "
         reconnect_timeout=60,
     )
     pool.open(wait=True, timeout=30)
+    with pool.connection() as conn:
+        exposure = audit_log_exposure(conn)
+    if exposure:
+        log.warning(
+            "the application's database role can rewrite the audit log: it %s; give VS_DATABASE_URL an application"
+            " role and VS_DATABASE_OWNER_URL the owner (README: Database roles and the audit log)",
+            ", ".join(exposure),
+            extra={"pool": name},
+        )
     return pool

@@ -9,23 +9,23 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sentinel.db import migrations
+from sentinel.db.roles import url_with_user
 from tests.channels.receivers import EphemeralPortController, HttpReceiver, SmtpRecorder, start_http_receiver
-from tests.conftest import create_database, database_url_for, drop_database
+from tests.conftest import app_role_of, database_url_for, drop_database, migrated_database
 
 
 @pytest.fixture(scope="session")
 def alerts_template(pg_admin_url: str) -> Iterator[str]:
-    name = create_database(pg_admin_url, prefix="vs_alerts_tmpl")
-    migrations.upgrade(database_url_for(pg_admin_url, name))
+    name, _, _ = migrated_database(pg_admin_url, prefix="vs_alerts_tmpl")
     yield name
     drop_database(pg_admin_url, name)
 
 
 @pytest.fixture
 def db_url(pg_admin_url: str, alerts_template: str) -> Iterator[str]:
+    """A copy of the template as the template's application role (a copy keeps the template's grants)."""
     name = create_database_from(pg_admin_url, alerts_template)
-    yield database_url_for(pg_admin_url, name)
+    yield url_with_user(database_url_for(pg_admin_url, name), app_role_of(alerts_template))
     drop_database(pg_admin_url, name)
 
 

@@ -79,14 +79,27 @@ def test_audit_entry_rolls_back_with_the_change_it_records(conn: psycopg.Connect
         "DELETE FROM audit_log WHERE id = %s",
     ],
 )
-def test_audit_rows_cannot_be_changed_or_deleted(conn: psycopg.Connection, statement: str) -> None:
+def test_audit_rows_cannot_be_changed_or_deleted(
+    conn: psycopg.Connection, owner_database_url: str, statement: str
+) -> None:
     audit_id = record_audit(conn, org_id=None, actor="user:1", action="login", target=None, details={}, request_id=None)
-    with pytest.raises(errors.InsufficientPrivilege, match="append-only"):
+    with pytest.raises(errors.InsufficientPrivilege, match="permission denied for table audit_log"):
         conn.execute(statement, (audit_id,))
+    # The owner is stopped by the triggers (which only it could disable).
+    with (
+        psycopg.connect(owner_database_url, autocommit=True) as owner,
+        pytest.raises(errors.InsufficientPrivilege, match="append-only"),
+    ):
+        owner.execute(statement, (audit_id,))
     action = conn.execute("SELECT action FROM audit_log WHERE id = %s", (audit_id,)).fetchone()
     assert action == ("login",)
 
 
-def test_audit_log_cannot_be_truncated(conn: psycopg.Connection) -> None:
-    with pytest.raises(errors.InsufficientPrivilege, match="append-only"):
+def test_audit_log_cannot_be_truncated(conn: psycopg.Connection, owner_database_url: str) -> None:
+    with pytest.raises(errors.InsufficientPrivilege, match="permission denied for table audit_log"):
         conn.execute("TRUNCATE audit_log")
+    with (
+        psycopg.connect(owner_database_url, autocommit=True) as owner,
+        pytest.raises(errors.InsufficientPrivilege, match="append-only"),
+    ):
+        owner.execute("TRUNCATE audit_log")

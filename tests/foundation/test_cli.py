@@ -8,8 +8,9 @@ import sys
 
 import psycopg
 import pytest
+from psycopg import sql
 
-from tests.conftest import create_database, database_url_for, drop_database, free_port
+from tests.conftest import app_role_of, create_database, database_url_for, database_with_roles, drop_database, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -27,18 +28,45 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 
 def test_db_upgrade_then_status_on_a_fresh_database(pg_admin_url, redis_url):
-    name = create_database(pg_admin_url, prefix="vs_cli")
+    name, owner_url, app_url = database_with_roles(pg_admin_url, prefix="vs_cli")
     try:
-        env = {"VS_DATABASE_URL": database_url_for(pg_admin_url, name), "VS_REDIS_URL": redis_url}
+        env = {"VS_DATABASE_OWNER_URL": owner_url, "VS_DATABASE_URL": app_url, "VS_REDIS_URL": redis_url}
         before = run_cli("db", "status", env=env)
         assert before.returncode == 1
         assert "schema version: none of" in before.stdout
         upgraded = run_cli("db", "upgrade", env=env)
         assert upgraded.returncode == 0, upgraded.stderr
         assert "applied 0001 city_data" in upgraded.stdout
+        assert "warning" not in upgraded.stderr
         after = run_cli("db", "status", env=env)
         assert after.returncode == 0
         assert "pending" not in after.stdout
+        with psycopg.connect(app_url) as conn:
+            assert conn.execute("SELECT count(*) FROM violations").fetchone() == (0,)  # granted to the app role
+    finally:
+        drop_database(pg_admin_url, name)
+
+
+def test_db_upgrade_with_one_url_for_owner_and_application_warns(pg_admin_url, redis_url):
+    name = create_database(pg_admin_url, prefix="vs_cli")
+    try:
+        env = {"VS_DATABASE_URL": database_url_for(pg_admin_url, name), "VS_REDIS_URL": redis_url}
+        upgraded = run_cli("db", "upgrade", env=env)
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert "the application logs in as the schema owner" in " ".join(upgraded.stderr.split())
+    finally:
+        drop_database(pg_admin_url, name)
+
+
+def test_db_upgrade_refuses_a_superuser_as_the_application_role(pg_admin_url, redis_url):
+    name, owner_url, app_url = database_with_roles(pg_admin_url, prefix="vs_cli")
+    try:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} SUPERUSER").format(sql.Identifier(app_role_of(name))))
+        env = {"VS_DATABASE_OWNER_URL": owner_url, "VS_DATABASE_URL": app_url, "VS_REDIS_URL": redis_url}
+        refused = run_cli("db", "upgrade", env=env)
+        assert refused.returncode == 1
+        assert "is a superuser" in refused.stderr
     finally:
         drop_database(pg_admin_url, name)
 
@@ -73,13 +101,20 @@ def test_doctor_reports_postgres_redis_and_ray_healthy(database_url, redis_url):
     assert "schema_version=" in result.stdout
 
 
+def test_doctor_fails_when_the_application_logs_in_as_the_owner(owner_database_url, redis_url):
+    result = run_cli("doctor", "--no-ray", env={"VS_DATABASE_URL": owner_database_url, "VS_REDIS_URL": redis_url})
+    assert result.returncode == 1
+    audit_row = next(line for line in result.stdout.splitlines() if "audit log" in line)
+    assert "FAILING" in audit_row and "superuser" in audit_row
+
+
 def test_org_create_makes_an_admin_who_can_log_in_and_refuses_duplicates(pg_admin_url, redis_url):
     from sentinel.auth.passwords import verify_password
 
-    name = create_database(pg_admin_url, prefix="vs_cli")
-    url = database_url_for(pg_admin_url, name)
+    name, owner_url, url = database_with_roles(pg_admin_url, prefix="vs_cli")
     try:
-        env = {"VS_DATABASE_URL": url, "VS_REDIS_URL": redis_url, "VS_ADMIN_PASSWORD": "a long admin password"}
+        env = {"VS_DATABASE_OWNER_URL": owner_url, "VS_DATABASE_URL": url, "VS_REDIS_URL": redis_url,
+               "VS_ADMIN_PASSWORD": "a long admin password"}  # fmt: skip
         assert run_cli("db", "upgrade", env=env).returncode == 0
         created = run_cli("org", "create", "Acme Housing", "--admin-email", "ops@acme.test", env=env)
         assert created.returncode == 0, created.stderr

@@ -9,10 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sentinel.db import migrations
 from sentinel.replay.formats import realdata_samples
 from sentinel.replay.server import ReplayServer, serve_in_background
-from tests.conftest import create_database, database_url_for, drop_database
+from tests.conftest import drop_database, migrated_database
 
 # Columns that say when or by which run a row was written, not what it says: left out of table checksums.
 VOLATILE = {"id", "first_seen_at", "updated_at", "last_run_id", "run_id", "deleted_at", "observed_at", "created_at",
@@ -23,9 +22,7 @@ CHECKED_TABLES = ("violations", "complaints", "properties", "buildings", "regist
 
 @pytest.fixture
 def fresh_db(pg_admin_url: str) -> Iterator[str]:
-    name = create_database(pg_admin_url, prefix="vs_ingest")
-    url = database_url_for(pg_admin_url, name)
-    migrations.upgrade(url)
+    name, _, url = migrated_database(pg_admin_url, prefix="vs_ingest")
     yield url
     drop_database(pg_admin_url, name)
 
@@ -77,10 +74,8 @@ def make_db(pg_admin_url: str) -> Iterator[Callable[[], str]]:
     names: list[str] = []
 
     def make() -> str:
-        name = create_database(pg_admin_url, prefix="vs_ingest")
+        name, _, url = migrated_database(pg_admin_url, prefix="vs_ingest")
         names.append(name)
-        url = database_url_for(pg_admin_url, name)
-        migrations.upgrade(url)
         return url
 
     yield make

@@ -17,12 +17,11 @@ import ray
 from actors.ingestion import PipelineShape
 from cluster.ingest import kept_pipeline, run_ingestion, stop_pipeline
 from sentinel.datasets import load_datasets
-from sentinel.db import migrations
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
 from sentinel.replay.faults import FaultConfig
 from sentinel.replay.server import serve_in_background
-from tests.conftest import create_database, database_url_for, drop_database
+from tests.conftest import drop_database, migrated_database
 from tests.ingest.conftest import count, table_checksums
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -53,10 +52,8 @@ def city_server(shared_server):
 @pytest.fixture(scope="module")
 def reference(shared_server, pg_admin_url) -> Reference:
     """What a clean serial run writes from the same data: computed once, the data never changes here."""
-    name = create_database(pg_admin_url, prefix="vs_reference")
-    url = database_url_for(pg_admin_url, name)
+    name, _, url = migrated_database(pg_admin_url, prefix="vs_reference")
     try:
-        migrations.upgrade(url)
         source = SocrataSource(shared_server.url)
         _, summaries = run_serial(url, source, RunOptions(ALL, incremental=False, page_size=100))
         counts = {s.dataset: (s.fetched, s.inserted, s.rejected, s.skipped) for s in summaries}

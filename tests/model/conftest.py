@@ -9,8 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sentinel.db import migrations
-from tests.conftest import create_database, database_url_for, drop_database
+from tests.conftest import drop_database, migrated_database
 from training import canonical_city
 
 CITY_START = date(2019, 1, 1)
@@ -19,9 +18,7 @@ CITY_END = date(2025, 11, 25)
 
 @pytest.fixture(scope="module")
 def city_url(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    name = create_database(pg_admin_url, prefix="vs_model")
-    url = database_url_for(pg_admin_url, name)
-    migrations.upgrade(url)
+    name, _, url = migrated_database(pg_admin_url, prefix="vs_model")
     out = tmp_path_factory.mktemp("city")
     with psycopg.connect(url) as conn:
         canonical_city.generate(conn, out, buildings=400, start=CITY_START, end=CITY_END, seed=11)
