@@ -107,8 +107,10 @@ def walk(links: Iterable[tuple[Any, ...]], anchor_seq: int | None = None) -> _Wa
 
 def verify(conn: psycopg.Connection, anchor: tuple[int, bytes] | None = None) -> ChainReport:
     """Walks the whole chain in one read-only snapshot and reports the first broken link, if any."""
+    fresh = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        if fresh:  # else the caller's transaction (and snapshot) is used as it is
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         with conn.cursor(name="audit_chain_walk") as cursor:
             cursor.itersize = 5000
             cursor.execute(_LINKS)
