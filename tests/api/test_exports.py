@@ -18,11 +18,10 @@ import psycopg
 import pytest
 
 from deployments.api.app import create_app
-from sentinel.db import migrations
 from tests.api import seed
 from tests.api.conftest import make_deps
 from tests.api.servers import running
-from tests.conftest import create_database, database_url_for, drop_database
+from tests.conftest import drop_database, migrated_database
 
 BULK_ROWS = 100_000  # ~25 MB of CSV: more than loopback socket buffers hold, so a client that stops reading stalls
 INJECTION_BBL = "2000050005"
@@ -55,15 +54,14 @@ class ExportApp:
 
 @pytest.fixture(scope="module")
 def export_db(pg_admin_url: str, redis_url: str) -> Iterator[ExportApp]:
-    name = create_database(pg_admin_url, prefix="vs_exports")
+    name, _, url = migrated_database(pg_admin_url, prefix="vs_exports")
     try:
-        yield from _seeded(database_url_for(pg_admin_url, name), redis_url)
+        yield from _seeded(url, redis_url)
     finally:
         drop_database(pg_admin_url, name)
 
 
 def _seeded(url: str, redis_url: str) -> Iterator[ExportApp]:
-    migrations.upgrade(url)
     emails = {}
     with psycopg.connect(url) as conn:
         conn.execute(

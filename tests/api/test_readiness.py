@@ -13,18 +13,15 @@ import pytest
 from deployments.api.local import local_deps
 from deployments.api.settings import ApiSettings
 from deployments.risk.models import SCORE_KINDS
-from sentinel.db import migrations
 from tests.api.conftest import JWT_SECRET, P_QUIET, REDIS_PREFIX, Api, seed_city
 from tests.api.fakes import load_counting_model_once_promoted, load_failing_model
-from tests.conftest import create_database, database_url_for, drop_database
+from tests.conftest import drop_database, migrated_database
 
 
 @pytest.fixture
 def own_database(pg_admin_url: str) -> Iterator[str]:
     """Promotions change the models table: this test's own database, so no other test sees them."""
-    name = create_database(pg_admin_url, prefix="vs_ready")
-    url = database_url_for(pg_admin_url, name)
-    migrations.upgrade(url)
+    name, _, url = migrated_database(pg_admin_url, prefix="vs_ready")
     with psycopg.connect(url) as conn:
         seed_city(conn)
     yield url

@@ -26,7 +26,6 @@ from deployments.api.app import create_app
 from deployments.api.local import local_deps
 from deployments.api.settings import ApiSettings
 from sentinel.datasets import load_datasets
-from sentinel.db import migrations
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
 from sentinel.replay.server import serve_in_background
@@ -35,7 +34,7 @@ from sentinel.synth.city import write_city
 from sentinel.synth.config import SynthConfig
 from tests.api import seed
 from tests.api.servers import running
-from tests.conftest import create_database, database_url_for, drop_database
+from tests.conftest import drop_database, migrated_database
 from training import pipeline
 from training.config import load_training_settings
 
@@ -49,9 +48,7 @@ def product_city(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     """The synthetic city as users get it: Socrata-format files, served by the replay server, ingested."""
     city = tmp_path_factory.mktemp("product-city")
     write_city(SynthConfig(buildings=BUILDINGS, start=date(2019, 1, 1), end=date(2025, 11, 30), seed=5), city)
-    name = create_database(pg_admin_url, prefix="vs_gate")
-    url = database_url_for(pg_admin_url, name)
-    migrations.upgrade(url)
+    name, _, url = migrated_database(pg_admin_url, prefix="vs_gate")
     with serve_in_background(city) as server:
         _, summaries = run_serial(
             url, SocrataSource(server.url), RunOptions(list(load_datasets()), incremental=False, page_size=5000)

@@ -20,11 +20,10 @@ import psycopg
 import pytest
 
 from deployments.api.app import create_app
-from sentinel.db import migrations
 from tests.api import seed
 from tests.api.conftest import make_deps
 from tests.api.servers import running
-from tests.conftest import REPO_ROOT, create_database, database_url_for, drop_database
+from tests.conftest import REPO_ROOT, drop_database, migrated_database
 from tests.web import city as web_city
 
 CHROMIUM = os.environ.get("VS_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -50,9 +49,7 @@ class Stack:
 def web_stack(pg_admin_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not (WEB_DIST / "index.html").is_file():
         pytest.fail("web/dist is not built: run `make install` (needs Node 20 and npm)")
-    name = create_database(pg_admin_url, prefix="vs_web")
-    url = database_url_for(pg_admin_url, name)
-    migrations.upgrade(url)
+    name, _, url = migrated_database(pg_admin_url, prefix="vs_web")
     today = date.today()
     with psycopg.connect(url) as conn:
         city, emails = web_city.build(conn, tmp_path_factory.mktemp("web-city"), today)
