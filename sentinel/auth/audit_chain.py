@@ -20,7 +20,8 @@ GENESIS = bytes(32)
 
 _LINKS = """
     SELECT c.seq, c.audit_id, c.prev_hash, c.row_hash, a.id,
-           extract(epoch FROM a.at)::text, a.org_id::text, a.actor, a.action, a.target, a.details::text, a.request_id
+           to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), a.org_id::text, a.actor, a.action, a.target,
+           a.details::text, a.request_id
     FROM audit_chain c LEFT JOIN audit_log a ON a.id = c.audit_id
     ORDER BY c.seq
 """

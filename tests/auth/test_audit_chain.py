@@ -67,7 +67,8 @@ def test_the_python_verifier_computes_the_same_hash_as_the_database(audit_db: Au
     (audit_id,) = write(audit_db.app_url, 1)
     with psycopg.connect(audit_db.app_url) as conn:
         fields = conn.execute(
-            "SELECT c.seq, c.row_hash, a.id::text, extract(epoch FROM a.at)::text, a.org_id::text, a.actor, a.action,"
+            "SELECT c.seq, c.row_hash, a.id::text, to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),"
+            " a.org_id::text, a.actor, a.action,"
             " a.target, a.details::text, a.request_id FROM audit_chain c JOIN audit_log a ON a.id = c.audit_id"
             " WHERE a.id = %s",
             (audit_id,),

@@ -19,14 +19,13 @@ import pytest
 from cluster.demo import DEMO_LOGIN, demo_organization, prepare_city
 from deployments.api.app import create_app
 from sentinel.alerts.engine import evaluate_run, evaluate_time_based
-from sentinel.db import migrations
 from sentinel.deadlines import city_today
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
 from sentinel.replay.server import serve_in_background
 from tests.api.conftest import make_deps
 from tests.api.servers import running
-from tests.conftest import create_database, database_url_for, drop_database
+from tests.conftest import drop_database, migrated_database
 
 README = Path(__file__).parents[2] / "README.md"
 TODAY = city_today(datetime.now(UTC))
@@ -71,9 +70,7 @@ def demo_api(
     request: pytest.FixtureRequest, pg_admin_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     day: date = request.param
-    name = create_database(pg_admin_url, prefix="vs_readme")
-    url = database_url_for(pg_admin_url, name)
-    migrations.upgrade(url)
+    name, _, url = migrated_database(pg_admin_url, prefix="vs_readme")
     city = prepare_city(tmp_path_factory.mktemp("demo"), 300, 7, day, print)  # `vsentinel demo`'s defaults
     with serve_in_background(city.path) as replay:
         options = RunOptions(datasets=["pluto", "hpd_violations"], incremental=False)

@@ -37,7 +37,7 @@ LANGUAGE sql STABLE AS $$
     SELECT sha256(prev_hash || convert_to(
         audit_chain_field(seq::text)
         || audit_chain_field(entry.id::text)
-        || audit_chain_field(extract(epoch FROM entry.at)::text)
+        || audit_chain_field(to_char(entry.at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'))
         || audit_chain_field(entry.org_id::text)
         || audit_chain_field(entry.actor)
         || audit_chain_field(entry.action)
