@@ -86,6 +86,30 @@ def test_a_lapsed_access_token_is_refreshed_without_leaving_the_page(page: Any, 
     page.console_errors.clear()
 
 
+def test_an_ended_session_says_so_and_signing_in_again_returns_to_the_page(page: Any, web_stack: Stack) -> None:
+    bbl = web_stack.city.alpha_bbls[2]
+    sign_in(page, web_stack, "alpha", "viewer", f"/property/{bbl}")
+    page.get_by_role("heading", name="Building facts").wait_for()
+    session = page.evaluate("JSON.parse(sessionStorage.getItem('vs.session'))")
+    body = {"refresh_token": session["refresh_token"], "everywhere": True}
+    r = httpx.post(f"{web_stack.url}/v1/auth/logout", json=body)
+    assert r.status_code == 204  # e.g. signed out everywhere from another device
+    page.evaluate(
+        "() => { const s = JSON.parse(sessionStorage.getItem('vs.session'));"
+        " s.access_token = 'expired'; sessionStorage.setItem('vs.session', JSON.stringify(s)); }"
+    )
+    page.reload()
+    page.get_by_text("Your session ended. Sign in again to continue where you were.").wait_for()
+    assert page.url.endswith(f"/property/{bbl}")
+    page.get_by_label("Email").fill(web_stack.emails["alpha"]["viewer"])
+    page.get_by_label("Password").fill(web_stack.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Building facts").wait_for()
+    assert page.url.endswith(f"/property/{bbl}")
+    assert page.console_errors and all("401" in e for e in page.console_errors)
+    page.console_errors.clear()
+
+
 def test_search_suggests_buildings_and_opens_one_with_the_keyboard(page: Any, web_stack: Stack) -> None:
     sign_in(page, web_stack, "alpha", "viewer")
     with psycopg.connect(web_stack.database_url) as conn:
