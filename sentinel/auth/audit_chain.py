@@ -5,6 +5,10 @@ tampered function or trigger cannot vouch for tampered rows. What a chain alone 
 rewrites every link after the one it changed, or drops the newest rows and rewinds the head: the head printed by
 `verify` is the anchor to keep elsewhere (a ticket, the deploy log), and `--anchor SEQ:HASH` checks that a
 recorded head is still part of the chain.
+
+The hashed fields are listed twice, in audit_chain_hash() (migration 0016) and in `link_hash` with `_LINKS` here: a
+column added to audit_log later is covered only once a migration adds it to the first and this module to the
+second (for links after that migration).
 """
 
 from __future__ import annotations
