@@ -32,6 +32,7 @@ def lots(api, realdata):
         write_batch(conn, encode_batch(batch))
         # A lot stored before address keys existed gets one from the backfill.
         seed.add_property(conn, "2054809004", "5  CLARENCE  AVE")
+        conn.execute("UPDATE properties SET address_key = NULL WHERE bbl = '2054809004'")
         assert backfill_address_keys(conn) >= 1
         vid = seed.add_violation(conn, CLARENCE_3, source="DOB", klass="E")
         conn.execute(
@@ -106,6 +107,13 @@ def test_unknown_or_invalid_query_parameters_are_refused_by_name(api, lots):
         assert c.get("/v1/properties", params={"borough": 7}).status_code == 422
         assert c.get("/v1/portfolios", params={"page": 2}).status_code == 400
         assert c.get(f"/v1/properties/{P_BUSY}/risk", params={"as_of": "2024-01-01"}).status_code == 400
+        r = c.get("/v1/alerts", params={"unacked": "true"})  # the filter is `acknowledged`
+        assert r.status_code == 400 and "unacked" in r.json()["error"]["message"]
+        assert c.get("/v1/alerts", params={"acknowledged": "false"}).status_code == 200
+        assert c.get("/v1/alert-rules", params={"enabled": "true"}).status_code == 400
+    with api.as_("alpha", "admin") as c:
+        assert c.get("/v1/admin/users", params={"role": "viewer"}).status_code == 400
+        assert c.get("/v1/auth/api-keys", params={"all": "1"}).status_code == 400
 
 
 def test_risk_batch_answers_each_bbl(api, lots):

@@ -13,13 +13,14 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from deployments.api.errors import ApiError, not_found
 from deployments.api.security import audit, deps_of, require
+from deployments.api.strict_query import refuse_unknown_query_params
 from sentinel.auth import users
 from sentinel.auth.passwords import hash_password
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
 from sentinel.auth.strength import WeakPasswordError, check_password
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(refuse_unknown_query_params)])
 UsersReader = Annotated[Principal, Depends(require(Permission.USERS_READ))]
 UsersWriter = Annotated[Principal, Depends(require(Permission.USERS_WRITE))]
 RoleName = Literal["admin", "manager", "viewer", "api"]

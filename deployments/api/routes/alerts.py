@@ -18,6 +18,7 @@ from deployments.api.errors import ApiError, not_found
 from deployments.api.params import BBL_PATTERN, decode_cursor, encode_cursor
 from deployments.api.responses import dumps
 from deployments.api.security import audit, deps_of, require
+from deployments.api.strict_query import refuse_unknown_query_params
 from sentinel.alerts import AlertRule, ChannelTarget, QuietHours
 from sentinel.alerts.conditions import Condition
 from sentinel.alerts.events import Severity
@@ -27,7 +28,7 @@ from sentinel.alerts.scope import PortfolioScope, Scope
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
 
-router = APIRouter(prefix="/v1", tags=["alerts"])
+router = APIRouter(prefix="/v1", tags=["alerts"], dependencies=[Depends(refuse_unknown_query_params)])
 RulesReader = Annotated[Principal, Depends(require(Permission.ALERT_RULES_READ))]
 RulesWriter = Annotated[Principal, Depends(require(Permission.ALERT_RULES_WRITE))]
 AlertsReader = Annotated[Principal, Depends(require(Permission.ALERTS_READ))]

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from deployments.api import login_throttle
 from deployments.api.errors import ApiError, not_found
 from deployments.api.security import audit, authenticated, client_ip, deps_of, enforce_rate_limit, require
+from deployments.api.strict_query import refuse_unknown_query_params
 from sentinel.auth import sessions
 from sentinel.auth.api_keys import generate_api_key
 from sentinel.auth.errors import AuthError
@@ -20,7 +21,7 @@ from sentinel.auth.rbac import Permission
 from sentinel.auth.scopes import Scope
 from sentinel.auth.tokens import decode_refresh, issue_tokens
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/v1/auth", tags=["auth"], dependencies=[Depends(refuse_unknown_query_params)])
 
 
 class TokenResponse(BaseModel):

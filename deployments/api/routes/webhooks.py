@@ -14,11 +14,12 @@ from pydantic import BaseModel, Field
 
 from deployments.api.errors import ApiError
 from deployments.api.security import audit, deps_of, require
+from deployments.api.strict_query import refuse_unknown_query_params
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
 from sentinel.channels import org_secrets
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(refuse_unknown_query_params)])
 SecretsAdmin = Annotated[Principal, Depends(require(Permission.WEBHOOK_SECRETS))]
 
 
