@@ -87,7 +87,9 @@ def api(database_url: str, redis_url: str) -> Iterator[Api]:
         seed_city(conn)
         for name in ("alpha", "beta"):
             orgs[name], emails[name] = seed.add_org(conn, name)
-    deps = make_deps(database_url, redis_url, cors_origins=["https://app.example"])
+    # Every test reaches this app from 127.0.0.1, the one client address of a whole suite: the per-address login
+    # limit would be a budget the tests share; it is tested on apps of its own (tests/api/test_client_addresses.py).
+    deps = make_deps(database_url, redis_url, cors_origins=["https://app.example"], auth_rate_limit="600/minute")
     with running(create_app(deps)) as url:
         yield Api(url, deps, database_url, orgs, emails)
     deps.close()

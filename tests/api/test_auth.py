@@ -122,10 +122,15 @@ def test_a_tampered_api_key_is_refused(api: Api) -> None:
 
 
 def test_a_refresh_token_works_once_and_a_replay_ends_every_session_of_its_user(api: Api, app_with) -> None:
+    # An account of its own: a replay ends every session of the user, access tokens included (the shared
+    # accounts' tokens are cached by the session's `api`).
+    with psycopg.connect(api.database_url) as conn:
+        seed.add_user(conn, api.orgs["beta"], "refresh-replay@beta.test", "manager")
+        conn.commit()
     mark = _last_audit_id(api)
     # its own app and in-memory limiter: these logins must not spend the shared per-IP auth budget of the session
     with httpx.Client(base_url=app_with(make_deps(api.database_url, None)), timeout=30) as c:
-        login = {"username": api.emails["beta"]["manager"], "password": PASSWORD}
+        login = {"username": "refresh-replay@beta.test", "password": PASSWORD}
         first = c.post("/v1/auth/token", data=login).json()
         other_device = c.post("/v1/auth/token", data=login).json()
         rotated = c.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
