@@ -76,6 +76,7 @@ export const t = {
     nextDeadline: "Next deadline",
     sortBy: (col: string) => `Sort by ${col}`,
     shown: (n: number, total: number) => `${n} of ${total} buildings shown`,
+    showAll: (n: number) => `Show all ${n} buildings`,
     empty: "No building in this portfolio yet. Add some below.",
     map: "Risk map",
     mapNoCoordinates: "None of these buildings has coordinates to place on a map.",

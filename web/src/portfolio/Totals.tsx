@@ -12,7 +12,7 @@ export function Totals({ rollup, trends }: { rollup: Rollup; trends: Trends | un
       <dl className="totals">
         <div>
           <dt>{t.portfolio.buildings}</dt>
-          <dd>{formatCount(s.buildings)}</dd>
+          <dd data-testid="total-buildings">{formatCount(s.buildings)}</dd>
         </div>
         <div>
           <dt>{t.portfolio.openViolations}</dt>
