@@ -29,6 +29,7 @@ from sentinel.auth.principal import Principal, Role
 from sentinel.auth.ratelimit import rate_limit_key
 from sentinel.auth.rbac import Permission, authorize
 from sentinel.auth.scopes import parse_scopes
+from sentinel.auth.strength import WeakPasswordError, check_password
 from sentinel.auth.tokens import decode_access
 from sentinel.auth.user_state import UserState, key_scopes_for_creator, principal_for_token
 from sentinel.logs import correlation_id
@@ -229,3 +230,12 @@ def audit(
         details=details,
         request_id=correlation_id.get(),
     )
+
+
+def refuse_weak_password(password: str, email: str, field: str = "password") -> None:
+    """The password policy as an API answer: a 422 that says why and what to do instead."""
+    try:
+        check_password(password, user_inputs=[email])
+    except WeakPasswordError as weak:
+        details = {"loc": ["body", field], "suggestions": weak.suggestions}
+        raise ApiError(422, "weak_password", weak.message, details) from None

@@ -125,6 +125,30 @@ def test_a_password_reset_ends_every_session_refresh_tokens_included(org: Org, r
     assert _login(b, org.emails["viewer"], "reset by the admin 1")
 
 
+def test_changing_your_own_password_asks_for_the_current_one_and_ends_every_session(
+    org: Org, replicas: tuple[str, str]
+) -> None:
+    a, b = replicas
+    laptop, phone = _login(a, org.emails["viewer"]), _login(b, org.emails["viewer"])
+    change = {"current_password": "not the password", "new_password": "quince harbour 17 lantern"}
+    wrong = httpx.post(f"{a}/v1/auth/password", json=change, headers=_bearer(laptop), timeout=30)
+    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "wrong_password"
+    weak = {"current_password": seed.PASSWORD, "new_password": "password1234"}
+    r = httpx.post(f"{a}/v1/auth/password", json=weak, headers=_bearer(laptop), timeout=30)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "weak_password"
+    assert httpx.get(f"{b}/v1/auth/me", headers=_bearer(phone), timeout=30).status_code == 200  # nothing changed yet
+
+    change["current_password"] = seed.PASSWORD
+    assert httpx.post(f"{a}/v1/auth/password", json=change, headers=_bearer(laptop), timeout=30).status_code == 204
+    for url, session in ((a, laptop), (b, phone)):
+        assert httpx.get(f"{url}/v1/auth/me", headers=_bearer(session), timeout=30).status_code == 401
+        again = httpx.post(f"{url}/v1/auth/refresh", json={"refresh_token": session["refresh_token"]}, timeout=30)
+        assert again.status_code == 401
+    old = httpx.post(f"{b}/v1/auth/token", data={"username": org.emails["viewer"], "password": seed.PASSWORD})
+    assert old.status_code == 401
+    assert _login(b, org.emails["viewer"], change["new_password"])
+
+
 def test_an_api_key_is_capped_by_its_creators_role_and_dies_with_its_account(
     org: Org, replicas: tuple[str, str]
 ) -> None:

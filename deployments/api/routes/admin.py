@@ -12,13 +12,12 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from deployments.api.errors import ApiError, not_found
-from deployments.api.security import audit, deps_of, require
+from deployments.api.security import audit, deps_of, refuse_weak_password, require
 from deployments.api.strict_query import refuse_unknown_query_params
 from sentinel.auth import users
 from sentinel.auth.passwords import hash_password
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
-from sentinel.auth.strength import WeakPasswordError, check_password
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(refuse_unknown_query_params)])
 UsersReader = Annotated[Principal, Depends(require(Permission.USERS_READ))]
@@ -72,14 +71,6 @@ class UserUpdate(BaseModel):
 _USER_COLUMNS = users.USER_COLUMNS
 
 
-def _check_password(password: str, email: str) -> None:
-    try:
-        check_password(password, user_inputs=[email])
-    except WeakPasswordError as weak:
-        details = {"loc": ["body", "password"], "suggestions": weak.suggestions}
-        raise ApiError(422, "weak_password", weak.message, details) from None
-
-
 @router.get("/organization", response_model=Organization, summary="The caller's organization")
 def get_organization(request: Request, principal: UsersReader) -> dict[str, Any]:
     with deps_of(request).pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -119,7 +110,7 @@ def list_users(request: Request, principal: UsersReader) -> list[dict[str, Any]]
 
 @router.post("/users", response_model=User, status_code=201, summary="Add a user to the organization")
 def create_user(request: Request, body: UserCreate, principal: UsersWriter) -> dict[str, Any]:
-    _check_password(body.password, body.email)
+    refuse_weak_password(body.password, body.email)
     password_hash = hash_password(body.password)
     with deps_of(request).pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         try:
@@ -151,7 +142,7 @@ def update_user(request: Request, user_id: int, body: UserUpdate, principal: Use
             email = found.fetchone()
         if email is None:
             raise not_found(f"user {user_id}")
-        _check_password(body.password, email[0])
+        refuse_weak_password(body.password, email[0])
         password_hash = hash_password(body.password)
     with deps.pool.connection() as conn, conn.transaction():
         row, sessions_ended = users.update_user(

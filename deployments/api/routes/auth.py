@@ -10,9 +10,17 @@ from pydantic import BaseModel, Field
 
 from deployments.api import login_throttle
 from deployments.api.errors import ApiError, not_found
-from deployments.api.security import audit, authenticated, client_ip, deps_of, enforce_rate_limit, require
+from deployments.api.security import (
+    audit,
+    authenticated,
+    client_ip,
+    deps_of,
+    enforce_rate_limit,
+    refuse_weak_password,
+    require,
+)
 from deployments.api.strict_query import refuse_unknown_query_params
-from sentinel.auth import sessions
+from sentinel.auth import sessions, users
 from sentinel.auth.api_keys import generate_api_key
 from sentinel.auth.errors import AuthError
 from sentinel.auth.passwords import hash_password, needs_rehash, verify_password
@@ -38,6 +46,11 @@ class RefreshRequest(BaseModel):
 
 class LogoutRequest(RefreshRequest):
     everywhere: bool = Field(default=False, description="end every session of this user, not only this one")
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=12, max_length=1024)
 
 
 class Me(BaseModel):
@@ -212,6 +225,50 @@ def logout(request: Request, body: LogoutRequest) -> Response:
               "everywhere": body.everywhere})  # fmt: skip
     if body.everywhere:
         deps.user_states.invalidate(claims.user_id)
+    return Response(status_code=204)
+
+
+@router.post("/password", status_code=204, summary="Change your own password (ends every session, this one too)")
+def change_password(
+    request: Request, body: PasswordChange, principal: Annotated[Principal, Depends(authenticated)]
+) -> Response:
+    """The current password is asked for (a stolen access token alone must not take the account over) and wrong
+    ones count against the account's login throttle. Every session ends: sign in again with the new password."""
+    if principal.via != "jwt" or principal.user_id is None:
+        raise ApiError(403, "forbidden", "an API key has no password; sign in as a user to change yours")
+    deps = deps_of(request)
+    ip = client_ip(request)
+    with deps.pool.connection() as conn:
+        row = conn.execute("SELECT email, password_hash FROM users WHERE id = %s", (principal.user_id,)).fetchone()
+    if row is None:
+        raise AuthError("user no longer active")
+    email, stored = row
+    account = login_throttle.account_key(email)
+    wait = login_throttle.throttled(deps, account, ip)
+    if wait is not None:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many wrong passwords for this account; retry after {wait.retry_after_header} s",
+            headers={"Retry-After": wait.retry_after_header},
+        )
+    if not verify_password(body.current_password, stored):
+        login_throttle.record_failure(deps, account, ip)
+        with deps.pool.connection() as conn, conn.transaction():
+            audit(conn, principal, "auth.password_change_failed", f"user:{principal.user_id}", {"ip": ip})
+        raise ApiError(
+            403, "wrong_password", "the current password is not right", {"loc": ["body", "current_password"]}
+        )
+    refuse_weak_password(body.new_password, email, field="new_password")
+    with deps.pool.connection() as conn, conn.transaction():
+        users.update_user(
+            conn,
+            org_id=principal.org_id,
+            user_id=principal.user_id,
+            password_hash=hash_password(body.new_password),
+        )
+        audit(conn, principal, "auth.password_changed", f"user:{principal.user_id}", {"ip": ip, "sessions_ended": True})
+    deps.user_states.invalidate(principal.user_id)
     return Response(status_code=204)
 
 
