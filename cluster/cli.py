@@ -12,7 +12,9 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from cluster.cli_audit import audit_app
 from cluster.cli_mailbox import mailbox_command
@@ -28,6 +30,7 @@ from sentinel.db import migrations
 from sentinel.db.roles import RoleError
 from sentinel.doctor import Check, check_audit_log, check_postgres, check_redis
 from sentinel.embedded import Services, local_services
+from sentinel.ports import PortInUseError, ensure_free
 from sentinel.settings import Settings, SettingsError, get_settings
 
 app = typer.Typer(
@@ -59,8 +62,17 @@ EXIT_PARTIAL = 3
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}")
+    # The message is text, never markup: error text quotes user input and exceptions (`[x]`, `[/]`).
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)  # one line, for logs
     return typer.Exit(code)
+
+
+def port_or_exit(host: str, port: int) -> None:
+    """Checks the API port before anything starts: Serve's proxy would fail inside Ray, cause only in its logs."""
+    try:
+        ensure_free(host, port)
+    except PortInUseError as error:
+        raise fail(f"{error}; stop it or choose another port with --port or VS_SERVE_HTTP_PORT") from None
 
 
 def settings_or_exit() -> Settings:
@@ -245,7 +257,7 @@ def quality(
         f"[bold]ingestion run {report.run_id}[/]: {report.status}, started {report.started_at:%Y-%m-%d %H:%M}"
     )
     if report.error:
-        console.print(f"  {report.error}")
+        console.print(f"  {report.error}", markup=False)
     sections = [
         ("field problems (value kept as NULL, raw value on the row)", ("dataset", "field", "reason", "rows"),
          report.problems),
@@ -380,7 +392,7 @@ def _live_city(city: Any, replay: Any, database_url: str, channel_settings: Any,
     publisher = threading.Thread(
         target=publish_forever,
         args=(city, replay, watched_templates(database_url, replay.url), open_ids, today, stop),
-        kwargs={"log": lambda line: console.print(f"[cyan]live:[/] {line}")},
+        kwargs={"log": lambda line: console.print(f"[cyan]live:[/] {escape(line)}")},
         daemon=True,
     )
     publisher.start()
@@ -424,6 +436,8 @@ def demo(
         day = date.fromisoformat(today) if today else city_today(datetime.now(UTC))
     except ValueError:
         raise fail(f"--today {today!r} is not a date (YYYY-MM-DD)", code=2) from None
+    if serve:
+        port_or_exit("127.0.0.1", port or settings.serve_http_port)
     with services_or_exit(settings) as services, contextlib.ExitStack() as stack:
         _upgrade(services)
         try:

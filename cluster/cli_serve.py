@@ -17,9 +17,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from sentinel import logs
-from sentinel.embedded import Services, local_services
-from sentinel.settings import Settings, SettingsError, get_settings
+from sentinel.embedded import Services
+from sentinel.settings import Settings
 
 log = logging.getLogger(__name__)
 console = Console(stderr=True)
@@ -41,16 +40,12 @@ def serve_command(
     ] = "deployments.risk.models:load_active_models",
 ) -> None:
     """Serve the ViolationSentinel HTTP API (docs at /docs)."""
-    try:
-        settings = get_settings()
-    except SettingsError as error:
-        console.print(f"[bold red]error:[/] {error}")
-        raise typer.Exit(2) from None
-    logs.configure(settings.log_level, settings.log_format)
-    port = settings.serve_http_port if port is None else port
-    from cluster.cli import _upgrade  # cluster.cli imports this module
+    from cluster.cli import _upgrade, port_or_exit, services_or_exit, settings_or_exit  # cluster.cli imports us
 
-    with local_services(settings) as services:
+    settings = settings_or_exit()
+    port = settings.serve_http_port if port is None else port
+    port_or_exit(host, port)
+    with services_or_exit(settings) as services:
         _upgrade(services)
         start_api(settings, services, host=host, port=port, engine=engine, model_loader=model_loader)
 

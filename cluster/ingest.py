@@ -10,6 +10,7 @@ from typing import Any
 import ray
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from actors.ingestion import IngestCoordinator, PipelineShape, partition_label
@@ -56,9 +57,9 @@ def summary_table(result: IngestResult) -> Table:
     table.add_column("status")
     for s in result.summaries:
         if s.error:
-            status = f"[red]FAILED: {s.error}[/]"
+            status = f"[red]FAILED: {escape(s.error)}[/]"
         elif s.anomaly:
-            status = f"[yellow]PARTIAL: {s.anomaly}[/]"
+            status = f"[yellow]PARTIAL: {escape(s.anomaly)}[/]"
         else:
             status = "[green]ok[/]"
         if s.full_replace_detected:
