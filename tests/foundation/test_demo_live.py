@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sentinel.mailbox import messages
-from tests.conftest import create_database, database_url_for, drop_database, free_port
+from tests.conftest import database_with_roles, drop_database, free_port
 
 START_TIMEOUT_S = 900  # a cold start: city, ingestion on Ray, doctor (no training)
 DELIVERY_TIMEOUT_S = 120
@@ -32,12 +32,13 @@ def _wait_for(predicate, timeout_s: float, proc: subprocess.Popen, log: Path) ->
 
 @pytest.mark.slow
 def test_demo_live_delivers_an_email_to_the_local_mailbox_within_two_minutes(pg_admin_url: str, tmp_path: Path) -> None:
-    name = create_database(pg_admin_url, prefix="vs_demo_live")
+    name, owner_url, app_url = database_with_roles(pg_admin_url, prefix="vs_demo_live")
     log = tmp_path / "demo.log"
     env = {
         **os.environ,
         "VS_DATA_DIR": str(tmp_path / "data"),
-        "VS_DATABASE_URL": database_url_for(pg_admin_url, name),
+        "VS_DATABASE_OWNER_URL": owner_url,  # migrates; the demo runs as the application role, as deployed
+        "VS_DATABASE_URL": app_url,
         "VS_RAY_INCLUDE_DASHBOARD": "false",
         "VS_LOG_FORMAT": "console",
         "COLUMNS": "200",
