@@ -87,7 +87,7 @@ def _alerts(conn: psycopg.Connection[Any], org_id: int, bbls: list[str], label: 
 
 
 def build(conn: psycopg.Connection[Any], out: Path, today: date, buildings: int = 60) -> tuple[WebCity, dict]:
-    canonical_city.generate(conn, out, buildings=buildings, start=today - timedelta(days=3 * 365), end=today, seed=7)
+    canonical_city.generate(conn, out, buildings=buildings, start=today - timedelta(days=5 * 365), end=today, seed=7)
     bbls = _dress(conn, random.Random(7))
     conn.commit()
     alpha_id, alpha = seed.add_org(conn, "alpha")

@@ -2,8 +2,9 @@
 serves) over its own PostgreSQL database holding a synthetic city, the session's Redis, and Debian's Chromium
 driven by Playwright. No step downloads a browser: Playwright launches /usr/bin/chromium.
 
-The risk model is the API tests' counting model (tests/api/fakes.py), not a trained XGBoost: training one on Ray
-costs minutes, and these tests check what the screens show, not what the model predicts.
+The risk scores come from a model trained on that city by the product's own pipeline (Ray Train XGBoost, a small
+configuration so it takes seconds), behind the promotion gate: a score whose model does not beat the weighted open
+count is served by the calibrated count, as it would be for a user, and the screens show whichever scorer serves.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ import psycopg
 import pytest
 
 from deployments.api.app import create_app
+from deployments.api.local import local_deps
+from deployments.api.settings import ApiSettings
 from tests.api import seed
-from tests.api.conftest import make_deps
+from tests.api.conftest import JWT_SECRET, REDIS_PREFIX
 from tests.api.servers import running
 from tests.conftest import REPO_ROOT, drop_database, migrated_database
 from tests.web import city as web_city
+from training import pipeline
+from training.config import load_training_settings
 
 CHROMIUM = os.environ.get("VS_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -46,14 +51,25 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def web_stack(pg_admin_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def web_stack(
+    pg_admin_url: str, redis_url: str, ray_cluster: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     if not (WEB_DIST / "index.html").is_file():
         pytest.fail("web/dist is not built: run `make install` (needs Node 20 and npm)")
     name, _, url = migrated_database(pg_admin_url, prefix="vs_web")
     today = date.today()
+    model_dir = tmp_path_factory.mktemp("web-models")
     with psycopg.connect(url) as conn:
         city, emails = web_city.build(conn, tmp_path_factory.mktemp("web-city"), today)
-    deps = make_deps(url, redis_url)
+        _train(conn, model_dir, tmp_path_factory.mktemp("web-ray-storage"))
+    deps = local_deps(
+        database_url=url,
+        redis_url=redis_url,
+        jwt_secret=JWT_SECRET,
+        settings=ApiSettings(redis_prefix=f"{REDIS_PREFIX}-web"),
+        model_dir=model_dir,
+        pool_size=4,
+    )
     try:
         with running(create_app(deps)) as base:
             _score_everything(base, emails["alpha"]["admin"], city.alpha_bbls + city.beta_bbls)
@@ -63,6 +79,12 @@ def web_stack(pg_admin_url: str, redis_url: str, tmp_path_factory: pytest.TempPa
     finally:
         deps.close()
         drop_database(pg_admin_url, name)
+
+
+def _train(conn: psycopg.Connection, model_dir: Path, storage: Path) -> None:
+    settings = load_training_settings(workers=1, num_boost_round=20, report_every=10, max_train_cutoffs=4, eval_folds=1)
+    report = pipeline.run(conn, settings, model_dir, storage, promote=True, log=lambda _: None)
+    assert set(report.scorers) == {"overall", "safety", "legal", "financial"}, report.scorers
 
 
 def _score_everything(base: str, email: str, bbls: list[str]) -> None:
