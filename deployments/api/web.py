@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import anyio._core._fileio  # noqa: F401 -- see the note below
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -31,6 +32,9 @@ NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title
 <body><h1>The web app is not built</h1><p>Run <code>make install</code> (it needs Node 20 and npm), then reload.
 The API is at <a href="/docs">/docs</a>.</p></body></html>"""
 
+# FileResponse opens files through anyio, which imports its file module lazily on first use. Imported here, at
+# start, so that import never runs on a request thread: CPython 3.11 keeps the AST builder's recursion counter per
+# interpreter, and a module compiled in two threads at once failed with "AST constructor recursion depth mismatch".
 mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("image/svg+xml", ".svg")
 

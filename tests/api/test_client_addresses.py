@@ -225,22 +225,39 @@ def serve_url(api: Api, redis_url: str, ray_cluster: object) -> Iterator[str]:
         serve.shutdown()
 
 
-def haproxy_processes(port: int) -> list[psutil.Process]:
-    owners = [
-        psutil.Process(c.pid)
-        for c in psutil.net_connections("tcp")
-        if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid
-    ]
-    assert owners and all(p.name() == "haproxy" for p in owners)
-    return owners
+def haproxy_processes(port: int, timeout_s: float = 30) -> list[psutil.Process]:
+    """The listeners on the port with their parents. Ray reloads HAProxy by starting a new one beside the old,
+    which then exits: a listener that vanishes while being read is looked up again (until a deadline)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            owners = [
+                psutil.Process(c.pid)
+                for c in psutil.net_connections("tcp")
+                if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid
+            ]
+            parents = [p.parent() for p in owners]
+            if owners and all(p.name() == "haproxy" for p in owners) and all(parents):
+                return owners
+        except psutil.NoSuchProcess:
+            pass
+        assert time.monotonic() < deadline, f"no stable HAProxy listener on port {port}"
+        time.sleep(0.2)  # polling the process table, with the deadline above
 
 
 def test_rays_haproxy_is_started_through_the_launcher_that_adds_the_rule(serve_url: str) -> None:
     """Ray also rewrites haproxy.cfg without a restart (server state), so the file on disk is not what runs: check
     that Ray's HAProxy manager starts HAProxy through our launcher, and that the launcher's rules carry the
     X-Forwarded-For rule; the tests below check what the gateway then sees."""
-    for process in haproxy_processes(int(serve_url.rsplit(":", 1)[1])):
-        launcher = Path(process.parent().environ()["RAY_SERVE_HAPROXY_BINARY_PATH"])
+    port = int(serve_url.rsplit(":", 1)[1])
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            launchers = {Path(p.parent().environ()["RAY_SERVE_HAPROXY_BINARY_PATH"]) for p in haproxy_processes(port)}
+            break
+        except psutil.NoSuchProcess:  # a reload ended the old HAProxy between the listing and the read
+            assert time.monotonic() < deadline
+    for launcher in launchers:
         assert launcher.read_text().count("haproxy_rules.py") == 1
         rules = json.loads((launcher.parent / "frontend-rules.json").read_text())
         assert rules[0] == haproxy_rules.FORWARDED_FOR_RULE  # first: before any rule that answers
