@@ -33,3 +33,26 @@ def running(app: Any, timeout: float = 20.0, host: str = "127.0.0.1") -> Iterato
     finally:
         server.should_exit = True
         thread.join(timeout)
+
+
+@contextlib.contextmanager
+def running_on_serve(database_url: str, redis_url: str, jwt_secret: str, **args: Any) -> Iterator[str]:
+    """The gateway app on Ray Serve (the session's Ray) with the counting model: its base URL; shut down after."""
+    from ray import serve
+
+    from deployments.app import APP_NAME, build_app
+
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    config = {
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "jwt_secret": jwt_secret,
+        "model_loader": "tests.api.fakes:load_counting_model",
+        **args,
+    }
+    serve.run(build_app(config), name=APP_NAME, route_prefix="/")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        serve.shutdown()

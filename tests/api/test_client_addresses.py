@@ -23,7 +23,7 @@ from cluster import haproxy_rules
 from deployments.api.settings import ApiSettings
 from tests.api import seed
 from tests.api.conftest import JWT_SECRET, REDIS_PREFIX, Api, make_deps
-from tests.conftest import free_port
+from tests.api.servers import running_on_serve
 
 _hosts = itertools.count(2)
 
@@ -203,26 +203,11 @@ def test_failed_tokens_are_limited_per_address(api: Api, redis_url: str, app_wit
 
 @pytest.fixture(scope="module")
 def serve_url(api: Api, redis_url: str, ray_cluster: object) -> Iterator[str]:
-    from ray import serve
-
-    from deployments.app import APP_NAME, build_app
-
-    port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
-    args = {
-        "database_url": api.database_url,
-        "redis_url": redis_url,
-        "jwt_secret": JWT_SECRET,
-        "model_loader": "tests.api.fakes:load_counting_model",
-        "pool_size": 2,
-        "api": {"redis_prefix": f"{REDIS_PREFIX}-haproxy", "auth_failure_limit": "10 per minute"},
-        "scorer_replicas": 1,
-    }
-    serve.run(build_app(args), name=APP_NAME, route_prefix="/")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        serve.shutdown()
+    api_settings = {"redis_prefix": f"{REDIS_PREFIX}-haproxy", "auth_failure_limit": "10 per minute"}
+    with running_on_serve(
+        api.database_url, redis_url, JWT_SECRET, pool_size=2, api=api_settings, scorer_replicas=1
+    ) as url:
+        yield url
 
 
 def haproxy_processes(port: int, timeout_s: float = 30) -> list[psutil.Process]:

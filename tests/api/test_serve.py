@@ -17,33 +17,17 @@ from tests.api import seed
 from tests.api.conftest import JWT_SECRET, P_BUSY, P_QUIET, REDIS_PREFIX, Api
 from tests.api.fakes import VERSION, expected_overall
 from tests.api.seed import PASSWORD
-from tests.conftest import free_port
+from tests.api.servers import running_on_serve
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def serve_url(api: Api, redis_url: str, ray_cluster: object) -> Iterator[str]:
-    from ray import serve
-
-    from deployments.app import APP_NAME, build_app
-
-    port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
-    args = {
-        "database_url": api.database_url,
-        "redis_url": redis_url,
-        "jwt_secret": JWT_SECRET,
-        "model_loader": "tests.api.fakes:load_counting_model",
-        "pool_size": 4,
-        "api": {"redis_prefix": REDIS_PREFIX},
-        "scorer_replicas": 2,
-    }
-    serve.run(build_app(args), name=APP_NAME, route_prefix="/")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        serve.shutdown()
+    with running_on_serve(
+        api.database_url, redis_url, JWT_SECRET, pool_size=4, api={"redis_prefix": REDIS_PREFIX}, scorer_replicas=2
+    ) as url:
+        yield url
 
 
 def _token(url: str, email: str) -> dict[str, str]:
