@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--samples", type=int, default=0, help="Tune sweep trials (0: configs/tune.yaml defaults).")
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--folds", type=int, default=None, help="Rolling folds (default: tune.yaml).")
     parser.add_argument("--city", type=Path, default=None, help="Reuse a city written before (skips synth).")
     parser.add_argument("--keep", action="store_true", help="Keep the database.")
     args = parser.parse_args()
@@ -81,7 +82,9 @@ def main() -> None:
         rows = sum(s.inserted for s in result.summaries)
         figures["ingest"] = f"{rows:,} rows in {time.perf_counter() - t:.0f} s"
         print("ingested", figures["ingest"], flush=True)
-        overrides = {"num_boost_round": args.rounds} if args.rounds else {}
+        overrides: dict[str, int] = {"num_boost_round": args.rounds} if args.rounds else {}
+        if args.folds:
+            overrides["eval_folds"] = args.folds
         settings = load_training_settings(**overrides)
         with psycopg.connect(url) as conn:
             conn.execute("ANALYZE")
