@@ -143,11 +143,10 @@ def _ray_check(settings: Settings) -> Check:
     from cluster import ray_runtime
 
     try:
-        info = ray_runtime.connect(settings, include_dashboard=False)
+        info = ray_runtime.connect_shared(settings, long_running=False)
     except Exception as error:
         return Check("ray", False, settings.ray_address or "local", detail=str(error).splitlines()[0])
-    mode = "started locally" if info.started_locally else "connected"
-    return Check("ray", True, info.address, version=info.version, detail=f"{mode}, {info.num_cpus:g} CPUs")
+    return Check("ray", True, info.address, version=info.version, detail=f"{info.mode}, {info.num_cpus:g} CPUs")
 
 
 def run_doctor(settings: Settings, services: Services, *, with_ray: bool = True) -> bool:
@@ -188,14 +187,21 @@ def doctor(ray: bool = typer.Option(True, help="Also start or connect to Ray and
 
 @app.command()
 def stop(timeout: float = typer.Option(60.0, min=1, help="Seconds the owning command gets to end itself.")) -> None:
-    """End the local stack of VS_DATA_DIR: the command that started its embedded PostgreSQL and Redis is asked
-    to end (SIGINT), then whatever of the stack still runs is stopped."""
+    """End the local stack of VS_DATA_DIR: the commands that started its local Ray and its embedded PostgreSQL
+    and Redis are asked to end (SIGINT), then whatever of the stack still runs is stopped."""
     from sentinel import stack
 
     settings = settings_or_exit()
+    ray_record = stack.stop_ray(settings.data_dir, timeout_s=timeout)
+    if ray_record is not None:
+        console.print(
+            f"stopped the local Ray of {settings.data_dir} (owner pid {ray_record.owner.pid}; {ray_record.address})",
+            markup=False,
+        )
     record = stack.stop(settings.data_dir, timeout_s=timeout)
     if record is None:
-        console.print(f"no local stack running for {settings.data_dir}", markup=False)
+        if ray_record is None:
+            console.print(f"no local stack running for {settings.data_dir}", markup=False)
         return
     servers = ", ".join(f"{name} pid {proc.pid}" for name, proc in record.servers())
     console.print(
@@ -233,7 +239,7 @@ def ingest(
         raise fail(f"unknown dataset(s): {', '.join(unknown)}; known: {', '.join(catalog)}", code=2)
     with services_or_exit(settings) as services:
         _upgrade(services)
-        ray_runtime.connect(settings)
+        ray_runtime.connect_shared(settings, long_running=False)
         result = run_ingestion(
             database_url=services.database_url,
             source_url=(source or settings.socrata_url).rstrip("/"),
@@ -464,7 +470,7 @@ def demo(
         mailbox = start_mailbox(settings.data_dir / "mailbox")
         stack.callback(mailbox.stop)
         channels = _demo_channels(mailbox.port)
-        info = ray_runtime.connect(settings)
+        info = ray_runtime.connect_shared(settings, long_running=serve)
         if info.dashboard_url:
             console.print(f"Ray dashboard: {info.dashboard_url}")
         replay = stack.enter_context(serve_in_background(city.path, cache=True))

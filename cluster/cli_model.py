@@ -131,7 +131,7 @@ def train_command(
     settings = settings_or_exit()
     training = load_training_settings()
     with _database() as (conn, model_dir, storage):
-        ray_runtime.connect(settings)
+        ray_runtime.connect_shared(settings, long_running=False)
         report = pipeline.run(
             conn,
             training,

@@ -74,7 +74,7 @@ def run(
     config = load_schedules(schedules)
     with services_or_exit(settings) as services:
         _upgrade(services)
-        ray_runtime.connect(settings)
+        ray_runtime.connect_shared(settings, long_running=not once)
         scheduler = Scheduler.remote(
             services.database_url,
             (source or settings.socrata_url).rstrip("/"),

@@ -105,7 +105,12 @@ def _run_serve(settings: object, args: dict[str, str], host: str, port: int) -> 
     from cluster import ray_runtime
     from deployments.app import APP_NAME, build_app
 
-    info = ray_runtime.connect(settings)  # type: ignore[arg-type]
+    info = ray_runtime.connect_shared(settings, long_running=True)  # type: ignore[arg-type]
+    if info.owner_pid is not None and APP_NAME in serve.status().applications:
+        from cluster.cli import fail
+
+        # Deploying would replace the other process's API in the Ray both use, and stopping would take it away.
+        raise fail(f"the local Ray of pid {info.owner_pid} already serves the API; use it, or `vsentinel stop` first")
     serve.start(http_options={"host": host, "port": port})
     serve.run(build_app(args), name=APP_NAME, route_prefix="/", blocking=False)
     console.print(f"web app at http://{host}:{port}/  API (Ray Serve) docs: http://{host}:{port}/docs")
@@ -118,5 +123,6 @@ def _run_serve(settings: object, args: dict[str, str], host: str, port: int) -> 
         stop.wait()
     finally:
         serve.delete(APP_NAME)
-        serve.shutdown()
+        if info.owner_pid is None:  # Serve in a joined Ray is the owner's to stop
+            serve.shutdown()
         ray_runtime.shutdown()

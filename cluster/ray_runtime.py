@@ -10,10 +10,16 @@ HTTP themselves and HAProxy balances over them, instead of every request crossin
 which cost ~5 ms of CPU per request and capped Serve at a third of plain uvicorn's throughput on 2 cores
 (benchmarks/RESULTS.md, "Serve"). Ray reads these switches from the environment of its processes, so they are set
 before the local Ray starts; a cluster started with `ray start` takes them from ray-cluster.yaml.
+
+The CLI shares one local Ray per data directory (`connect_shared`, sentinel/stack.py): a long-running command
+(`demo`, `serve`, `schedule run`) that starts it records it, and every other command of the same `VS_DATA_DIR`
+joins it instead of starting a second one. A command that finds none starts a private Ray without the dashboard
+(so that its fixed port stays free for a long-running command) and ends it with itself.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import random
@@ -27,6 +33,7 @@ import ray
 
 from cluster import haproxy_rules
 from deployments.api.settings import ApiSettings
+from sentinel import stack
 from sentinel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,15 +42,24 @@ NAMESPACE = "vsentinel"
 HAPROXY_SETS_FORWARDED_FOR = "VS_HAPROXY_SETS_FORWARDED_FOR"
 _dashboard_url: str | None = None
 _haproxy_launcher: Path | None = None
+_attached_to: int | None = None  # the pid of the process whose recorded local Ray this process joined
+_recorded_in: Path | None = None  # the data directory whose Ray record this process owns
 
 
 @dataclass(frozen=True, slots=True)
 class RayInfo:
     address: str
     dashboard_url: str | None
-    started_locally: bool
+    started_locally: bool  # this process started the Ray it uses (it ends with the process)
     num_cpus: float
     version: str
+    owner_pid: int | None = None  # set when this process joined a local Ray another process started
+
+    @property
+    def mode(self) -> str:
+        if self.owner_pid is not None:
+            return f"attached to the local Ray of pid {self.owner_pid}"
+        return "started locally" if self.started_locally else "connected"
 
 
 def connect(
@@ -81,10 +97,79 @@ def connect(
     return RayInfo(
         address=context.gcs_address,
         dashboard_url=f"http://{dashboard}" if dashboard and "://" not in dashboard else dashboard,
-        started_locally=not settings.ray_address,
+        started_locally=not settings.ray_address and _attached_to is None,
         num_cpus=ray.cluster_resources().get("CPU", 0.0),
         version=ray.__version__,
+        owner_pid=_attached_to,
     )
+
+
+def connect_shared(settings: Settings, *, long_running: bool, include_dashboard: bool | None = None) -> RayInfo:
+    """The CLI's Ray: `VS_RAY_ADDRESS`'s cluster; else the local Ray recorded for `VS_DATA_DIR` (joined, never
+    stopped here); else a new local Ray, recorded for other processes when `long_running`, private (no
+    dashboard) otherwise."""
+    if ray.is_initialized() or settings.ray_address:
+        return connect(settings, include_dashboard=include_dashboard)
+    data_dir = settings.data_dir
+    with stack.locked(data_dir, stack.RAY_LOCK_FILE):
+        record = stack.read_ray(data_dir)
+        if record is not None and not record.dead() and _accepts(record.address):
+            return _attach(settings, record)
+        if record is not None:
+            stopped = stack.stop_processes(record.processes)
+            stack.remove_ray(data_dir)
+            log.warning(
+                "stale local Ray record replaced",
+                extra={"dead": record.dead() or [f"gcs {record.address}"], "stopped": stopped},
+            )
+        if not long_running:
+            return connect(settings, include_dashboard=False)
+        before = stack.child_pids()
+        info = connect(settings, include_dashboard=include_dashboard)
+        _record(data_dir, info, stack.new_children(before))
+        return info
+
+
+def _accepts(address: str, timeout_s: float = 2.0) -> bool:
+    """The GCS answers TCP at `address`: joining a dead one would make `ray.init` wait for minutes."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def _attach(settings: Settings, record: stack.RayRecord) -> RayInfo:
+    global _attached_to, _dashboard_url
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # the owner started it without token auth
+    ray.init(address=record.address, namespace=NAMESPACE, log_to_driver=True, configure_logging=False)
+    _attached_to = record.owner.pid
+    _dashboard_url = record.dashboard_url
+    log.info("attached to the local Ray", extra={"owner_pid": record.owner.pid, "address": record.address})
+    return connect(settings)
+
+
+def _record(data_dir: Path, info: RayInfo, processes: tuple[stack.Proc, ...]) -> None:
+    global _recorded_in
+    record = stack.RayRecord(
+        owner=stack.Proc.of(os.getpid()),
+        address=info.address,
+        dashboard_url=info.dashboard_url,
+        processes=processes,
+    )
+    stack.write_ray(data_dir, record)
+    _recorded_in = data_dir
+    # Registered after Ray's own exit hook, so it runs first: nobody joins a Ray on its way down.
+    atexit.register(_forget_record)
+
+
+def _forget_record() -> None:
+    global _recorded_in
+    if _recorded_in is not None:
+        with stack.locked(_recorded_in, stack.RAY_LOCK_FILE):
+            stack.remove_ray(_recorded_in, owner_pid=os.getpid())
+        _recorded_in = None
 
 
 def set_serve_ingress_environment(ingress: str) -> None:
@@ -160,8 +245,12 @@ def _ephemeral_range_start() -> int:
 
 
 def shutdown() -> None:
+    """Ends this process's Ray: a local one it started goes down; a joined one only loses this driver."""
+    global _attached_to
+    _forget_record()
     if ray.is_initialized():
         ray.shutdown()
+    _attached_to = None
 
 
 def serve_environment_exports(ingress: str = "haproxy") -> str:

@@ -5,6 +5,12 @@ The first process that needs the embedded servers of a `VS_DATA_DIR` starts them
 servers running when they exit. Only the owner stops them (when its command ends) or `vsentinel stop`. A record
 whose owner or a server has died is stale: what is left of it is stopped and a new stack replaces it.
 
+The local Ray is recorded beside them in `ray.json`, with its own owner: the first long-running command that
+starts a local Ray (`demo`, `serve`, `schedule run`), which may not be the one that started PostgreSQL. Later
+processes join it with `ray.init(address=...)` instead of starting a second Ray, whose fixed ports (the dashboard's
+8265) would collide; only the owner stops it. A Ray record whose owner has died is stale: the head node's processes
+it lists are stopped and the record dropped.
+
 Every pid is stored with its process's start time, so a pid the kernel has since reused is never taken for (or
 signalled as) the process that was recorded.
 """
@@ -28,6 +34,8 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "stack.json"
 LOCK_FILE = "stack.lock"
+RAY_FILE = "ray.json"
+RAY_LOCK_FILE = "ray.lock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,20 @@ class StackRecord:
         return [(name, proc) for name, proc in (("postgres", self.postgres), ("redis", self.redis)) if proc]
 
 
+@dataclass(frozen=True, slots=True)
+class RayRecord:
+    owner: Proc
+    address: str  # the GCS address, host:port
+    dashboard_url: str | None = None
+    processes: tuple[Proc, ...] = ()  # the head node's processes (gcs_server, raylet, ...), for a dead owner's
+
+    def dead(self) -> list[str]:
+        """Why the record no longer describes a usable Ray; empty when it does."""
+        if not self.owner.alive():
+            return [f"owner pid {self.owner.pid}"]
+        return [] if any(proc.alive() for proc in self.processes) or not self.processes else ["every Ray process"]
+
+
 def read(data_dir: Path) -> StackRecord | None:
     try:
         raw = json.loads((data_dir / STATE_FILE).read_text())
@@ -93,11 +115,68 @@ def remove(data_dir: Path) -> None:
     (data_dir / STATE_FILE).unlink(missing_ok=True)
 
 
+def read_ray(data_dir: Path) -> RayRecord | None:
+    try:
+        raw = json.loads((data_dir / RAY_FILE).read_text())
+        return RayRecord(
+            owner=Proc(**raw["owner"]),
+            address=str(raw["address"]),
+            dashboard_url=raw.get("dashboard_url"),
+            processes=tuple(Proc(**proc) for proc in raw.get("processes", ())),
+        )
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError):
+        log.warning("unreadable Ray record replaced", extra={"path": str(data_dir / RAY_FILE)})
+        return None
+
+
+def write_ray(data_dir: Path, record: RayRecord) -> None:
+    path = data_dir / RAY_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(record), indent=2))
+    tmp.replace(path)
+
+
+def remove_ray(data_dir: Path, owner_pid: int | None = None) -> None:
+    """Drops the Ray record (only if `owner_pid` owns it, when given)."""
+    record = read_ray(data_dir)
+    if record is not None and (owner_pid is None or record.owner.pid == owner_pid):
+        (data_dir / RAY_FILE).unlink(missing_ok=True)
+
+
+def stop_processes(procs: tuple[Proc, ...] | list[Proc], timeout_s: float = 15.0) -> int:
+    """SIGTERM, then SIGKILL after `timeout_s`, to the recorded processes that still run; returns how many ran."""
+    running = [proc for proc in procs if proc.alive()]
+    for proc in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+    for proc in running:
+        if not wait_gone(proc, timeout_s):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGKILL)
+    return len(running)
+
+
+def new_children(before: set[int]) -> tuple[Proc, ...]:
+    """This process's children (all generations) that were not in `before`: what a start just spawned."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        if child.pid not in before:
+            with contextlib.suppress(psutil.Error):
+                found.append(Proc(child.pid, child.create_time()))
+    return tuple(found)
+
+
+def child_pids() -> set[int]:
+    return {child.pid for child in psutil.Process().children(recursive=True)}
+
+
 @contextlib.contextmanager
-def locked(data_dir: Path) -> Iterator[None]:
+def locked(data_dir: Path, name: str = LOCK_FILE) -> Iterator[None]:
     """Serializes start/attach/stop decisions on one data directory across processes."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    with (data_dir / LOCK_FILE).open("a") as handle:
+    with (data_dir / name).open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -132,6 +211,24 @@ def wait_gone(proc: Proc, timeout_s: float) -> bool:
             return False
         time.sleep(0.1)
     return True
+
+
+def stop_ray(data_dir: Path, timeout_s: float = 60.0) -> RayRecord | None:
+    """`vsentinel stop`'s Ray half: asks the Ray's owner to end (it shuts its Ray down on the way out), then stops
+    the recorded head-node processes that still run. Returns the record, None when there was none."""
+    record = read_ray(data_dir)
+    if record is None:
+        return None
+    if record.owner.alive() and record.owner.pid != os.getpid():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(record.owner.pid, signal.SIGINT)
+        wait_gone(record.owner, timeout_s)
+    with locked(data_dir, RAY_LOCK_FILE):
+        current = read_ray(data_dir)
+        if current is not None and current.owner == record.owner:
+            stop_processes(current.processes)
+            remove_ray(data_dir)
+    return record
 
 
 def stop(data_dir: Path, timeout_s: float = 60.0) -> StackRecord | None:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -56,17 +54,6 @@ def servers_answer(record: stack.StackRecord) -> None:
     with psycopg.connect(record.postgres_url, connect_timeout=5) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
     assert redis.Redis.from_url(record.redis_url, socket_timeout=5).ping()
-
-
-@pytest.fixture
-def data_dir() -> Iterator[Path]:
-    """A new data directory outside pytest's base temp: as root the embedded PostgreSQL runs as its own user and
-    needs to traverse the path, and a concurrent pytest session resets `pytest-of-<user>` to 0700."""
-    path = Path(tempfile.mkdtemp(prefix="vs-stack-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
