@@ -25,6 +25,8 @@ class TrainingSettings(BaseSettings):
     num_boost_round: int = Field(default=300, ge=1)
     report_every: int = Field(default=25, ge=1)
     health_check_interval_s: float = Field(default=0.2, gt=0)
+    # False: public Ray APIs only (training/ray_private.py), as with a Ray other than the pinned one.
+    private_ray: bool = True
     horizon_days: int = Field(default=365, ge=30)
     financial_threshold: float = 1000.0
     history_days: int = Field(default=365, ge=0)

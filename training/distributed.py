@@ -90,6 +90,7 @@ def _shape(settings: TrainingSettings) -> RunShape:
         num_boost_round=settings.num_boost_round,
         report_every=settings.report_every,
         health_check_interval_s=settings.health_check_interval_s,
+        private_ray=settings.private_ray,
     )
 
 

@@ -11,7 +11,6 @@ once per trial actor and once per worker (benchmarks/RESULTS.md, "Risk model").
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import tempfile
 import threading
@@ -25,9 +24,9 @@ import ray.train
 import ray.tune
 import xgboost as xgb
 from ray.train import Checkpoint, RunConfig, ScalingConfig, UserCallback
-from ray.train.v2._internal.callbacks.datasets import DatasetsCallback
-from ray.train.v2._internal.callbacks.placement_group_callback import PlacementGroupCleanerCallback
 from ray.train.xgboost import XGBoostTrainer
+
+from training import ray_private
 
 PLACEMENT_GROUP_KEY = "train_placement_group"
 CHECKPOINT_PATH_KEY = "checkpoint_path"  # the key Ray's TuneReportCallback uses
@@ -42,6 +41,9 @@ class RunShape:
     num_boost_round: int
     report_every: int
     health_check_interval_s: float
+    # The overrides of training.ray_private and the loopback report channel, where this Ray supports them; False
+    # takes the public path (XGBoostTrainer, Tune's TuneReportCallback) whatever the version.
+    private_ray: bool = True
 
 
 class EveryNRounds(xgb.callback.TrainingCallback):
@@ -119,32 +121,28 @@ def worker_loop(config: dict[str, Any]) -> None:
         ray.train.report(metrics, checkpoint=checkpoint)
 
 
-class ArrayXGBoostTrainer(XGBoostTrainer):
-    """XGBoostTrainer without two helper actors per run that these runs do not use (each is a process that imports
-    Ray Train, seconds of CPU per trial on 2 cores): the dataset manager (the data are arrays in the object store,
-    not Ray Datasets) and the detached PlacementGroupCleaner, which polls the State API (absent without the
-    dashboard) and outlived every trial ASHA cut. A run that ends normally removes its placement group itself;
-    `ReleaseTrainPlacementGroups` removes a cut trial's. (Private Ray 2.60 API: Ray is pinned in requirements.lock.)
-    """
-
-    def _create_default_callbacks(self) -> list:
-        unused = (DatasetsCallback, PlacementGroupCleanerCallback)
-        return [c for c in super()._create_default_callbacks() if not isinstance(c, unused)]
+def controller_environment(shape: RunShape) -> dict[str, str]:
+    """Ray Train's settings for one run's controller and workers (they read them from their environment)."""
+    env = {
+        "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": str(shape.health_check_interval_s),
+        # Starting worker processes takes far longer than the 60 s default on a busy 2-core machine.
+        "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": "600",
+    }
+    # The preemption watcher is one more actor process per run, polling for node drains, which a one-node Ray never
+    # has; a cluster (spot nodes) keeps it.
+    if sum(node["Alive"] for node in ray.nodes()) == 1:
+        env["RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"] = "0"
+    return env
 
 
 def trainer(
     data: dict[str, Any], params: dict, shape: RunShape, storage: Path, name: str, callbacks: list
-) -> ArrayXGBoostTrainer:
+) -> XGBoostTrainer:
     """A Train run of `worker_loop`; `data` holds the object references and feature names and types."""
-    os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"] = str(shape.health_check_interval_s)
-    # Starting worker processes takes far longer than the 60 s default on a busy 2-core machine.
-    os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "600")
-    # The preemption watcher is one more actor process per run, polling for node drains, which a one-node Ray never
-    # has; a cluster (spot nodes) keeps it.
-    if sum(node["Alive"] for node in ray.nodes()) == 1:
-        os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
-    return ArrayXGBoostTrainer(
+    return ray_private.xgboost_trainer(
         worker_loop,
+        controller_env=controller_environment(shape),
+        private=shape.private_ray,
         train_loop_config={
             **data,
             "params": params,
@@ -161,16 +159,25 @@ class ReportToTrial(UserCallback):
 
     What Ray's `TuneReportCallback` does, without its channel: that one is a queue actor per trial (one more process
     start) which the trial polls with a remote call every 0.2 s for the whole run, ~3 CPU s in the queue actor per
-    trial and as much again in the trial. Here the trial listens on a loopback socket: Train V2 places the
-    controller, where user callbacks run, on the node of the process that calls `fit()`, i.e. the trial's. The
-    authkey keeps other local processes from sending it pickles.
+    trial and as much again in the trial. Here the trial listens on a loopback socket: the controller, where user
+    callbacks run, is placed on the node of the process that calls `fit()`, i.e. the trial's (Ray 2.60 does so;
+    `ray_private.LeanXGBoostTrainer` keeps it so, and this callback is used only with it). A controller found on
+    another node fails the run with a message rather than sending to a stranger's port. The authkey keeps other
+    local processes from sending it pickles.
     """
 
-    def __init__(self, address: tuple[str, int], authkey: bytes) -> None:
+    def __init__(self, address: tuple[str, int], authkey: bytes, node_id: str) -> None:
         self.address = address
         self.authkey = authkey
+        self.node_id = node_id
 
     def after_report(self, run_context, metrics: list[dict[str, Any]], checkpoint: Checkpoint | None) -> None:
+        here = ray.get_runtime_context().get_node_id()
+        if here != self.node_id:
+            raise RuntimeError(
+                f"the Train controller runs on node {here}, not on its Tune trial's node {self.node_id}: "
+                "the loopback report channel needs them together (run with private_ray=False)"
+            )
         out = dict(metrics[0])
         if checkpoint is not None:
             out[CHECKPOINT_PATH_KEY] = checkpoint.path
@@ -183,16 +190,26 @@ class ReportToTrial(UserCallback):
 def tune_trial(config: dict, *, data: dict[str, Any], base: dict, shape: RunShape, storage: str) -> None:
     """The Tune function trainable: one Train run with this trial's parameters, its reports forwarded to Tune.
 
-    The run goes in a thread; this one (Tune's function thread) hands each report the controller sends to
-    `ray.tune.report`, then re-raises whatever the run raised. When Tune stops the trial (an ASHA cut),
-    `ray.tune.report` ends this thread with SystemExit and Tune then ends the actor, which takes the Train
-    controller and its workers with it (`ReleaseTrainPlacementGroups` frees their CPUs)."""
+    On the pinned Ray the reports come over a loopback socket (`ReportToTrial`); otherwise through Tune's own
+    `TuneReportCallback`. Either way, when Tune stops the trial (an ASHA cut), `ray.tune.report` ends the trial's
+    thread with SystemExit and Tune then ends the actor, which takes the Train controller and its workers with it
+    (`ReleaseTrainPlacementGroups` frees their CPUs)."""
     trial = ray.tune.get_context().get_trial_id()
     params = {**base, **config}
+    if shape.private_ray and ray_private.SUPPORTED:
+        _run_with_loopback_reports(data, params, shape, Path(storage), f"train-{trial}")
+    else:
+        trainer(data, params, shape, Path(storage), f"train-{trial}", [ray_private.tune_report_callback()]).fit()
+
+
+def _run_with_loopback_reports(data: dict[str, Any], params: dict, shape: RunShape, storage: Path, name: str) -> None:
+    """The run goes in a thread; this one (Tune's function thread) hands each report the controller sends to
+    `ray.tune.report`, then re-raises whatever the run raised."""
     authkey = secrets.token_bytes(32)
+    node_id = ray.get_runtime_context().get_node_id()
     with Listener(("127.0.0.1", 0), backlog=16, authkey=authkey) as listener:
         address = listener.address
-        run = trainer(data, params, shape, Path(storage), f"train-{trial}", [ReportToTrial(address, authkey)])
+        run = trainer(data, params, shape, storage, name, [ReportToTrial(address, authkey, node_id)])
         failure: list[BaseException] = []
 
         def fit() -> None:
@@ -205,7 +222,7 @@ def tune_trial(config: dict, *, data: dict[str, Any], base: dict, shape: RunShap
                 with contextlib.suppress(OSError), Client(address, authkey=authkey) as connection:
                     connection.send(None)
 
-        thread = threading.Thread(target=fit, name=f"train-{trial}", daemon=True)
+        thread = threading.Thread(target=fit, name=name, daemon=True)
         thread.start()
         while True:
             with listener.accept() as connection:
