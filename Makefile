@@ -9,7 +9,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: install demo test test-fast fuzz lint format lock clean
+.PHONY: install demo test test-fast multinode fuzz lint format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3.11 -m venv --clear $(VENV) || python3 -m venv --clear $(VENV)
@@ -50,6 +50,11 @@ test: install
 
 test-fast: install
 	$(BIN)/pytest -m "not slow"
+
+# The multinode tests (tests/multinode/: local multi-node Ray clusters that lose a node) at full size; `make test`
+# runs the short version of them.
+multinode: install
+	VS_MULTINODE=full $(BIN)/pytest -m multinode tests/multinode -q
 
 # The API fuzzing of `make test` (tests/api/test_openapi_fuzz.py), longer: every role, an API key, another
 # organization's ids and stateful sequences, about 15 minutes on 2 cores.

@@ -27,6 +27,12 @@ LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The multinode tests last: each starts its own multi-node Ray and so ends the session's one-node Ray, which
+    the other tests share (tests/multinode/conftest.py)."""
+    items.sort(key=lambda item: item.get_closest_marker("multinode") is not None)
+
+
 def port_open(host: str, port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)

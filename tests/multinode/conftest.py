@@ -1,0 +1,106 @@
+"""A local multi-node Ray cluster for one test: a head node and worker nodes as separate raylets on this machine
+(`ray.cluster_utils.Cluster`), each with its own resources so that a test can place work on a node and remove it.
+
+The session's one-node Ray (tests/conftest.py `ray_cluster`) is shut down first: a driver connects to one cluster
+at a time, and the multinode tests are ordered after every other test (tests/conftest.py). `VS_MULTINODE=full`
+(`make multinode`) runs every multinode test at its full size; without it (`make test`) the long ones are skipped
+and the others run smaller."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+from cluster.ray_runtime import NAMESPACE
+
+NODE_OBJECT_STORE = 80 * 1024 * 1024
+NODE_DEADLINE_S = 180.0
+
+
+def full_size() -> bool:
+    return os.environ.get("VS_MULTINODE") == "full"
+
+
+def wait_until(check: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.5) -> Any:
+    """Polls `check` until it returns something truthy; fails naming `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    last_error: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except Exception as error:  # a node in transition raises many kinds: retry until the deadline
+            last_error = error
+        else:
+            if value:
+                return value
+        time.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last error: {last_error!r})")
+
+
+@dataclass
+class MultiNodeRay:
+    cluster: Cluster
+    nodes: dict[str, Any] = field(default_factory=dict)  # name -> the raylet's Node
+
+    def add_node(self, name: str, cpus: float, **args: Any) -> str:
+        """A worker raylet with `cpus` CPUs and one unit of the custom resource `name`; returns its node id."""
+        node = self.cluster.add_node(
+            wait=False, num_cpus=cpus, resources={name: 1}, object_store_memory=NODE_OBJECT_STORE, **args
+        )
+        self.nodes[name] = node
+        wait_until(lambda: self.alive_node_id(name), NODE_DEADLINE_S, f"node {name} to join")
+        return node.node_id
+
+    def alive_node_id(self, name: str) -> str | None:
+        for node in ray.nodes():
+            if node["Alive"] and node["Resources"].get(name):
+                return node["NodeID"]
+        return None
+
+    def remove_node(self, name: str) -> None:
+        """Kills the node's processes at once (a lost machine, not a drain) and waits until Ray sees it dead."""
+        node = self.nodes.pop(name)
+        node_id = node.node_id
+        self.cluster.remove_node(node, allow_graceful=False)
+        wait_until(
+            lambda: all(not n["Alive"] for n in ray.nodes() if n["NodeID"] == node_id),
+            NODE_DEADLINE_S,
+            f"node {name} to be marked dead",
+        )
+
+
+def node_of(actor: Any) -> str:
+    """The node id an actor runs on (asked of the actor itself)."""
+    return ray.get(actor.__ray_call__.remote(lambda self: ray.get_runtime_context().get_node_id()), timeout=120)
+
+
+@pytest.fixture
+def multinode(monkeypatch: pytest.MonkeyPatch) -> Iterator[MultiNodeRay]:
+    """A head raylet with no CPUs (only the driver attaches there), connected; worker nodes are added by the test."""
+    if ray.is_initialized():
+        ray.shutdown()
+    # The processes of a local cluster take these from the environment of the process that starts them.
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.setenv("RAY_SERVE_ENABLE_HA_PROXY", "0")
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 0,
+            "resources": {"head": 1},
+            "object_store_memory": NODE_OBJECT_STORE,
+            "include_dashboard": False,
+        },
+    )
+    try:
+        ray.init(address=cluster.address, namespace=NAMESPACE, log_to_driver=False)
+        yield MultiNodeRay(cluster)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
