@@ -48,8 +48,10 @@ test: install
 	cd web && npm test
 	$(BIN)/pytest
 
+# The tests that need no PostgreSQL, Redis or Ray (tests/conftest.py marks every test that reaches one
+# `integration`); they run with no service up.
 test-fast: install
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not integration"
 
 # The multinode tests (tests/multinode/: local multi-node Ray clusters that lose a node) at full size; `make test`
 # runs the short version of them.

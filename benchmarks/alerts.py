@@ -31,7 +31,7 @@ import psycopg
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sentinel.db import migrations  # noqa: E402
+from sentinel.db import migrate  # noqa: E402
 from tests.conftest import LOCAL_PG, create_database, database_url_for, drop_database  # noqa: E402
 
 CONDITIONS: list[dict[str, Any]] = [
@@ -51,7 +51,7 @@ CONDITIONS: list[dict[str, Any]] = [
 def _fresh_database() -> tuple[str, str]:
     name = create_database(LOCAL_PG, prefix="vs_bench_alerts")
     url = database_url_for(LOCAL_PG, name)
-    migrations.upgrade(url)
+    migrate.upgrade(url)
     return name, url
 
 

@@ -26,7 +26,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sentinel.datasets import load_datasets
-from sentinel.db import migrations
+from sentinel.db import migrate
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
 from sentinel.replay.server import serve_in_background
@@ -52,7 +52,7 @@ def main() -> None:
         conn.execute(f"CREATE DATABASE {name}")
     url = admin.rsplit("/", 1)[0] + f"/{name}"
     try:
-        migrations.upgrade(url)
+        migrate.upgrade(url)
         with serve_in_background(out) as server:
             options = RunOptions(list(load_datasets()), incremental=False, page_size=20_000)
             run_serial(url, SocrataSource(server.url), options)

@@ -176,9 +176,9 @@ def run(args: argparse.Namespace) -> list[str]:
     jwt_secret = secrets.token_urlsafe(48)
     proc = None
     try:
-        from sentinel.db import migrations
+        from sentinel.db import migrate
 
-        migrations.upgrade(database_url)
+        migrate.upgrade(database_url)
         seed(database_url, args.rows)
         port = free_port()
         proc = subprocess.Popen([sys.executable, __file__, "--uvicorn-worker", database_url, str(port), jwt_secret])

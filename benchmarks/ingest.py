@@ -37,7 +37,7 @@ import requests
 from actors.ingestion import PipelineShape
 from cluster import ray_runtime
 from cluster.ingest import run_ingestion, stop_pipeline
-from sentinel.db import migrations
+from sentinel.db import migrate
 from sentinel.replay.server import serve_in_background
 from sentinel.settings import load_settings
 from tests.conftest import free_port
@@ -232,7 +232,7 @@ def measure(rows: int, changes: int, shape: PipelineShape) -> dict:
         conn.execute(f"CREATE DATABASE {name}")
     url = f"postgresql://postgres@127.0.0.1:5432/{name}"
     try:
-        migrations.upgrade(url)
+        migrate.upgrade(url)
         with ReplayProcess(path) as server:
             run = {"database_url": url, "source_url": server.url, "app_token": None, "shape": shape,
                    "datasets": ["hpd_violations"]}  # fmt: skip

@@ -26,7 +26,7 @@ import ingest as bench
 
 from cluster import ray_runtime
 from cluster.ingest import run_ingestion, stop_pipeline
-from sentinel.db import migrations
+from sentinel.db import migrate
 from sentinel.settings import load_settings
 
 HZ = os.sysconf("SC_CLK_TCK")
@@ -85,7 +85,7 @@ def main() -> None:
         conn.execute(f"CREATE DATABASE {name}")
     url = f"postgresql://postgres@127.0.0.1:5432/{name}"
     try:
-        migrations.upgrade(url)
+        migrate.upgrade(url)
         with bench.ReplayProcess(path) as server:
             run = {"database_url": url, "source_url": server.url, "app_token": None, "shape": shape,
                    "datasets": ["hpd_violations"]}  # fmt: skip

@@ -25,7 +25,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cluster import ray_runtime
-from sentinel.db import migrations
+from sentinel.db import migrate
 from sentinel.risk import scoring
 from sentinel.settings import load_settings
 from training import canonical_city, dataset, pipeline
@@ -51,7 +51,7 @@ def main() -> None:
     url = admin.rsplit("/", 1)[0] + f"/{name}"
     figures: dict[str, str] = {}
     try:
-        migrations.upgrade(url)
+        migrate.upgrade(url)
         work = Path(tempfile.mkdtemp(prefix="vs-bench-model-"))
         ray_runtime.connect(load_settings(ray_address=None), include_dashboard=False)
         overrides = {}

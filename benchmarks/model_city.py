@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cluster import ray_runtime
 from cluster.ingest import run_ingestion
 from sentinel.datasets import load_datasets
-from sentinel.db import migrations
+from sentinel.db import migrate
 from sentinel.replay.server import serve_in_background
 from sentinel.settings import load_settings
 from training import pipeline
@@ -58,7 +58,7 @@ def main() -> None:
     city = args.city or work / "city"
     figures: dict[str, str] = {}
     try:
-        migrations.upgrade(url)
+        migrate.upgrade(url)
         if args.city is None:
             t = time.perf_counter()
             subprocess.run(

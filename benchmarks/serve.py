@@ -246,9 +246,9 @@ def run(args: argparse.Namespace) -> list[str]:
     lines: list[str] = []
     proc = None
     try:
-        from sentinel.db import migrations
+        from sentinel.db import migrate
 
-        migrations.upgrade(database_url)
+        migrate.upgrade(database_url)
         bbls = seed(database_url, args.buildings)
         uvi_port, serve_port = free_port(), free_port()
         targets = {}

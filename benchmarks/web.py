@@ -103,9 +103,9 @@ def run(args: argparse.Namespace) -> list[str]:
     name = create_database(ADMIN_PG, prefix="vs_bench_web")
     database_url = database_url_for(ADMIN_PG, name)
     try:
-        from sentinel.db import migrations
+        from sentinel.db import migrate
 
-        migrations.upgrade(database_url)
+        migrate.upgrade(database_url)
         email, bbls = seed(database_url, args.buildings)
         port = free_port()
         start_serve(database_url, port, secrets.token_urlsafe(48), "haproxy")

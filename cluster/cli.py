@@ -26,7 +26,7 @@ from cluster.cli_serve import serve_command
 from cluster.cli_synth import synth_command
 from sentinel import logs
 from sentinel.datasets import load_datasets
-from sentinel.db import migrations
+from sentinel.db import migrate
 from sentinel.db.roles import RoleError
 from sentinel.doctor import Check, check_audit_log, check_postgres, check_redis
 from sentinel.embedded import Services, local_services
@@ -97,9 +97,11 @@ def services_or_exit(settings: Settings) -> Iterator[Services]:
 
 def _upgrade(services: Services) -> None:
     try:
-        applied, app_role = migrations.upgrade_roles(services.migration_url, services.database_url)
+        applied, app_role = migrate.upgrade_roles(services.migration_url, services.database_url)
     except RoleError as error:
         raise fail(f"database roles: {error}") from None
+    except migrate.EditedMigrationError as error:
+        raise fail(str(error)) from None
     except Exception as error:
         raise fail(f"migration failed, nothing after the last good one was applied: {error}") from None
     if app_role is None:
@@ -129,12 +131,14 @@ def db_status() -> None:
     settings = settings_or_exit()
     with services_or_exit(settings) as services:
         try:
-            state = migrations.status(services.migration_url)
+            state = migrate.status(services.migration_url)
         except Exception as error:
             raise fail(f"cannot read the schema: {error}") from None
     console.print(f"schema version: {state.current if state.current is not None else 'none'} of {state.latest}")
     for migration in state.pending:
         console.print(f"pending: {migration.version:04d} {migration.name}")
+    for migration in state.edited:
+        console.print(f"edited since applied: {migration.path}")
     if not state.up_to_date:
         raise typer.Exit(1)
 

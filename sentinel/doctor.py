@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import psycopg
 import redis
 
-from sentinel.db import migrations
+from sentinel.db import migrate
 from sentinel.db.roles import audit_log_exposure
 
 
@@ -38,12 +38,17 @@ def check_postgres(dsn: str) -> Check:
     try:
         with psycopg.connect(dsn, connect_timeout=5) as conn:
             version = conn.execute("SHOW server_version").fetchone()
-        schema = migrations.status(dsn)
+        schema = migrate.status(dsn)
     except psycopg.Error as error:
         return Check("postgresql", False, _redact(dsn), detail=str(error).strip().splitlines()[0])
     latency = (time.perf_counter() - started) * 1000
     current = schema.current if schema.current is not None else "none"
-    detail = "schema up to date" if schema.up_to_date else f"{len(schema.pending)} migration(s) pending"
+    if schema.edited:
+        detail = "applied migration(s) edited since they ran: " + ", ".join(m.path.name for m in schema.edited)
+    elif schema.pending:
+        detail = f"{len(schema.pending)} migration(s) pending"
+    else:
+        detail = "schema up to date"
     return Check(
         "postgresql",
         schema.up_to_date,

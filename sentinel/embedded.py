@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sentinel import stack
-from sentinel.db import migrations
+from sentinel.db import migrate
 from sentinel.db.roles import url_with_user
 from sentinel.settings import Settings
 
@@ -136,7 +136,7 @@ def local_services(settings: Settings) -> Iterator[Services]:
             redis_url = embedded_redis or redis_url
         if database_url is None:
             ensure_login_role(owner_url, EMBEDDED_APP_ROLE)
-            migrations.grant_if_migrated(owner_url, EMBEDDED_APP_ROLE)
+            migrate.grant_if_migrated(owner_url, EMBEDDED_APP_ROLE)
             database_url = url_with_user(owner_url, EMBEDDED_APP_ROLE)
         assert redis_url is not None
         yield Services(

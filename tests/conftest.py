@@ -18,13 +18,25 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sentinel.db import migrations
+from sentinel.db import migrate
 from sentinel.db.roles import url_with_user
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REALDATA = (REPO_ROOT / ".." / "shared" / "realdata").resolve()
 LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+
+# The fixtures that start or reach a service. A test whose fixture closure holds one of them is marked
+# `integration` at collection (pytest_collection_modifyitems below), so `-m "not integration"` runs without
+# PostgreSQL, Redis or Ray however a test reaches them. Tests that start a service without a fixture carry the
+# marker themselves.
+SERVICE_FIXTURES = frozenset({"pg_admin_url", "redis_url", "ray_cluster"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -100,7 +112,7 @@ def migrated_database(admin_url: str, prefix: str = "vs_test") -> tuple[str, str
     """`database_with_roles`, migrated and its application role granted. The application under test connects with
     the application URL (the last)."""
     name, owner_url, app_url = database_with_roles(admin_url, prefix)
-    migrations.upgrade(owner_url, app_role=app_role_of(name))
+    migrate.upgrade(owner_url, app_role=app_role_of(name))
     return name, owner_url, app_url
 
 

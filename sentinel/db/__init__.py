@@ -1,1 +1,1 @@
-"""PostgreSQL access: the connection pool and the numbered SQL migrations."""
+"""PostgreSQL access: the connection pool, the numbered SQL migrations (migrations/) and their runner (migrate.py)."""

@@ -14,7 +14,7 @@ from cluster.demo import DEMO_RULES, bring_up_to_date, demo_organization, prepar
 from sentinel.alerts.conditions import NewViolation
 from sentinel.alerts.engine import evaluate_run, evaluate_time_based
 from sentinel.alerts.events import ViolationChange
-from sentinel.db import migrations
+from sentinel.db import migrate
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
 from sentinel.replay.server import serve_in_background
@@ -32,7 +32,7 @@ def _load(db_url: str, url: str, incremental: bool) -> int:
 def test_the_demo_city_ends_on_the_day_it_runs_and_has_deadlines_ahead(
     empty_database_url: str, tmp_path: Path, day: date
 ) -> None:
-    migrations.upgrade(empty_database_url)
+    migrate.upgrade(empty_database_url)
     city = prepare_city(tmp_path, 40, 5, day, print)
     assert (city.end, city.start) == (day, date(day.year - 7, 1, 1))
     with serve_in_background(city.path) as replay:
@@ -53,7 +53,7 @@ def test_the_demo_city_ends_on_the_day_it_runs_and_has_deadlines_ahead(
 def test_a_later_day_catches_up_its_news_is_notified_and_a_restart_keeps_it(
     empty_database_url: str, tmp_path: Path
 ) -> None:
-    migrations.upgrade(empty_database_url)
+    migrate.upgrade(empty_database_url)
     first_day, later = date(2025, 3, 3), date(2025, 3, 17)
     city = prepare_city(tmp_path, 40, 5, first_day, print)
     with serve_in_background(city.path, cache=True) as replay:

