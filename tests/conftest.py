@@ -26,22 +26,19 @@ REALDATA = (REPO_ROOT / ".." / "shared" / "realdata").resolve()
 LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 
-# The fixtures that start or reach a service. A test whose fixture closure holds one of them is marked
-# `integration` at collection (pytest_collection_modifyitems below), so `-m "not integration"` runs without
+# The fixtures that start or reach a service (tests/multinode's `multinode` starts its own Ray). A test whose
+# fixture closure holds one of them is marked `integration` at collection, so `-m "not integration"` runs without
 # PostgreSQL, Redis or Ray however a test reaches them. Tests that start a service without a fixture carry the
 # marker themselves.
-SERVICE_FIXTURES = frozenset({"pg_admin_url", "redis_url", "ray_cluster"})
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.integration)
+SERVICE_FIXTURES = frozenset({"pg_admin_url", "redis_url", "ray_cluster", "multinode"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The multinode tests last: each starts its own multi-node Ray and so ends the session's one-node Ray, which
-    the other tests share (tests/multinode/conftest.py)."""
+    """Marks the tests that use a service `integration`; orders the multinode tests last: each starts its own
+    multi-node Ray and so ends the session's one-node Ray, which the other tests share (tests/multinode/conftest.py)."""
+    for item in items:
+        if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
     items.sort(key=lambda item: item.get_closest_marker("multinode") is not None)
 
 
