@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cluster.cli_audit import audit_app
+from cluster.cli_backup import backup_app, restore_command
 from cluster.cli_mailbox import mailbox_command
 from cluster.cli_model import model_app, score_command, train_command
 from cluster.cli_org import org_app
@@ -46,11 +47,13 @@ app.add_typer(schedule_app, name="schedule")
 app.add_typer(model_app, name="model")
 app.add_typer(org_app, name="org")
 app.add_typer(audit_app, name="audit")
+app.add_typer(backup_app, name="backup")
 app.command("train")(train_command)
 app.command("score")(score_command)
 app.command("serve")(serve_command)
 app.command("synth")(synth_command)
 app.command("mailbox")(mailbox_command)
+app.command("restore")(restore_command)
 
 console = Console()
 err_console = Console(stderr=True)

@@ -82,6 +82,7 @@ def run(
             config=config,
             channel_settings=channel_settings_from_env(),
             autostart=not once,
+            owner_database_url=services.migration_url,
         )
         try:
             if once:

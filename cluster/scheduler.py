@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 SCHEDULER_NAME = "vsentinel-scheduler"
 DEFAULT_SCHEDULES = CONFIG_DIR / "schedules.yaml"
-JobKind = Literal["ingest", "time_alerts", "notify", "rescore_changed", "score_daily", "retrain_weekly"]
+JobKind = Literal["ingest", "time_alerts", "notify", "rescore_changed", "score_daily", "retrain_weekly", "backup"]
 Clock = Callable[[], datetime]
 
 
@@ -314,7 +314,9 @@ def ingest_with(database_url: str, source_url: str, app_token: str | None) -> In
     return ingest
 
 
-def default_runners(alerts: AlertsPort, ingest: IngestFn, database_url: str | None = None) -> dict[str, JobRunner]:
+def default_runners(
+    alerts: AlertsPort, ingest: IngestFn, database_url: str | None = None, owner_database_url: str | None = None
+) -> dict[str, JobRunner]:
     def ingest_job(job: JobSpec, due_at: datetime) -> str:
         run_id = ingest(job)
         # The hook of data flow step 5: evaluate what this run committed, then send what it produced.
@@ -333,7 +335,13 @@ def default_runners(alerts: AlertsPort, ingest: IngestFn, database_url: str | No
 
     runners = {"ingest": ingest_job, "time_alerts": time_alerts_job, "notify": notify_job}
     if database_url is not None:
+        from sentinel.settings import get_settings
+
+        settings = get_settings()
         runners.update(model_runners(database_url))
+        # The backup reads as the owner when it is known: the dump then needs no grants of the application role.
+        backup_url = owner_database_url or database_url
+        runners.update(backup_runners(backup_url, settings.resolved_model_dir, settings.data_dir))
     return runners
 
 
@@ -405,6 +413,29 @@ def model_runners(database_url: str) -> dict[str, JobRunner]:
     }
 
 
+def backup_runners(
+    database_url: str, model_dir: Path, data_dir: Path, backup_settings: Any = None, clock: Clock | None = None
+) -> dict[str, JobRunner]:
+    """The daily backup (sentinel.backup): `database_url` is best the owner's login; `options.destination`
+    overrides VS_BACKUP_DESTINATION. Retention runs after each successful backup."""
+
+    def backup_job(job: JobSpec, due_at: datetime) -> str:
+        from sentinel.backup.create import run_backup
+        from sentinel.backup.settings import load_backup_settings
+        from sentinel.backup.stores import open_store
+
+        settings = backup_settings or load_backup_settings()
+        store = open_store(job.options.get("destination") or settings.destination_for(data_dir), settings)
+        result = run_backup(database_url, model_dir, store, settings, clock=clock)
+        manifest = result.manifest
+        return (
+            f"backup {manifest.id} to {result.location}: {manifest.size} bytes in {len(manifest.files)} files, "
+            f"{manifest.duration_s:.1f} s; pruned: {', '.join(result.pruned) or 'none'}"
+        )
+
+    return {"backup": backup_job}
+
+
 @ray.remote(num_cpus=0.1, max_concurrency=4, max_restarts=-1)
 class Scheduler:
     """Fires the schedule in a background thread from the moment it is created; `tick()` fires what is due now
@@ -419,6 +450,7 @@ class Scheduler:
         channel_settings: Any = None,
         in_process_alerts: bool = False,
         autostart: bool = True,
+        owner_database_url: str | None = None,
     ) -> None:
         alerts: AlertsPort = (
             LocalAlerts(database_url, channel_settings)
@@ -427,11 +459,9 @@ class Scheduler:
         )
         self._config = config or load_schedules()
         self._url = database_url
-        self._core = ScheduleCore(
-            database_url,
-            self._config,
-            default_runners(alerts, ingest_with(database_url, source_url, app_token), database_url),
-        )
+        ingest = ingest_with(database_url, source_url, app_token)
+        runners = default_runners(alerts, ingest, database_url, owner_database_url)
+        self._core = ScheduleCore(database_url, self._config, runners)
         self._core.recover()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
