@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sentinel.replay.formats import realdata_samples
+from sentinel.replay.formats import REALDATA_SAMPLES, realdata_samples
 from sentinel.replay.server import ReplayServer, serve_in_background
 from tests.conftest import drop_database, migrated_database
 
@@ -31,6 +31,7 @@ def real_sources(realdata: Path) -> dict[str, list[Path]]:
     sources: dict[str, list[Path]] = defaultdict(list)
     for path, dataset_id in realdata_samples(realdata):
         sources[dataset_id].append(path)
+    assert set(sources) == set(REALDATA_SAMPLES.values())  # a sample missing would go unchecked, not fail
     return dict(sources)
 
 

@@ -32,11 +32,15 @@ KEYS = {
 
 
 def digest(directory: Path) -> dict[str, str]:
-    return {
+    """sha256 of every file the city wrote, by relative path; at least one file per dataset, so two empty folders
+    never compare equal."""
+    found = {
         p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(directory.rglob("*"))
         if p.is_file()
     }
+    assert {name for name in found if name.endswith(".json")} >= {f"{dataset_id}.json" for dataset_id in KEYS}
+    return found
 
 
 def test_the_same_seed_writes_byte_identical_files(tmp_path: Path) -> None:

@@ -121,9 +121,18 @@ def test_synthetic_fields_are_real_fields_with_real_value_shapes(
         assert shapes <= allowed, f"{dataset_id}.{field}: synthetic shapes {shapes - allowed} not in real {allowed}"
 
 
+def city_files(small_city: Path) -> list[Path]:
+    """The city's dataset files: one per dataset id, each checked by the loops below (an empty folder fails)."""
+    files = sorted(small_city.glob("*.json"))
+    assert [p.stem for p in files] == sorted(SAMPLES)
+    return files
+
+
 def test_every_value_is_a_string_except_checkboxes_and_points(small_city: Path) -> None:
-    for path in small_city.glob("*.json"):
+    rows = 0
+    for path in city_files(small_city):
         for row in read_rows(path):
+            rows += 1
             for k, v in row.items():
                 assert v is not None, f"{path.name}.{k} is null: nulls must be omitted"
                 assert isinstance(v, str) or (path.stem, k) in {
@@ -131,10 +140,11 @@ def test_every_value_is_a_string_except_checkboxes_and_points(small_city: Path) 
                     ("64uk-42ks", "irrlotcode"),
                     ("erm2-nwe9", "location"),
                 }, f"{path.name}.{k} = {v!r}"
+    assert rows > 1000
 
 
 def test_the_files_are_valid_json_arrays(small_city: Path) -> None:
-    for path in small_city.glob("*.json"):
+    for path in city_files(small_city):
         assert isinstance(orjson.loads(path.read_bytes()), list)
 
 
