@@ -27,7 +27,7 @@ from sentinel.backup.create import server_facts
 from sentinel.backup.manifest import DATABASE_FILE, MODELS_DIR, Manifest, safe_name, sha256_of
 from sentinel.backup.settings import BackupSettings
 from sentinel.backup.stores import MANIFEST, Store, StoreError
-from sentinel.db import migrations
+from sentinel.db import migrate
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def run_restore(
     timings: dict[str, float] = {}
     mark = time.monotonic()
     manifest = read_manifest(store, backup_id)
-    latest = max((m.version for m in migrations.discover()), default=0)
+    latest = max((m.version for m in migrate.discover()), default=0)
     if manifest.schema_version is not None and manifest.schema_version > latest:
         raise RestoreError(
             f"backup {backup_id} has schema version {manifest.schema_version}, newer than this version of"
@@ -172,7 +172,7 @@ def run_restore(
         timings["pg_restore"] = time.monotonic() - mark
         mark = time.monotonic()
         try:
-            applied, app_role = migrations.upgrade_roles(owner_url, app_url)
+            applied, app_role = migrate.upgrade_roles(owner_url, app_url)
         except Exception as error:
             raise RestoreError(f"the restored database could not be migrated or granted: {error}") from None
         timings["migrate_and_grant"] = time.monotonic() - mark

@@ -210,9 +210,9 @@ def test_backup_to_s3_then_restore_gives_identical_tables_and_api_answers(
 
 
 def _migration_versions() -> list[int]:
-    from sentinel.db import migrations
+    from sentinel.db import migrate
 
-    return [m.version for m in migrations.discover()]
+    return [m.version for m in migrate.discover()]
 
 
 def test_restore_refuses_a_database_that_is_not_empty(source, pg_admin_url, s3_settings, s3_bucket, tmp_path):
