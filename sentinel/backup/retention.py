@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sentinel.backup.manifest import Manifest
-from sentinel.backup.stores import MANIFEST, Store, StoreError
+from sentinel.backup.stores import MANIFEST, LocalStore, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,8 @@ def list_backups(store: Store) -> list[Listed]:
 def prune(store: Store, policy: Policy, now: datetime) -> list[str]:
     """Deletes the expired backups of `store`; returns their ids."""
     doomed = expired(list_backups(store), policy, now)
+    if isinstance(store, LocalStore):
+        store.remove_leftovers(older_than=now - timedelta(days=1))
     for backup in doomed:
         store.delete(backup.id)
         log.info("backup pruned", extra={"backup": backup.id, "complete": backup.complete})

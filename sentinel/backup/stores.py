@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -84,9 +85,14 @@ class LocalStore:
     def delete(self, backup_id: str) -> None:
         shutil.rmtree(self._dir(backup_id), ignore_errors=False)
 
-    def leftovers(self) -> list[Path]:
-        """Staging folders of backups that died before publishing."""
-        return sorted(self.root.glob(f"{_STAGING_PREFIX}*")) if self.root.is_dir() else []
+    def remove_leftovers(self, older_than: datetime) -> list[str]:
+        """Removes the staging folders of backups that died before publishing (a running one is younger)."""
+        removed = []
+        for path in sorted(self.root.glob(f"{_STAGING_PREFIX}*")) if self.root.is_dir() else []:
+            if datetime.fromtimestamp(path.stat().st_mtime, UTC) < older_than:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+        return removed
 
 
 class S3Store:

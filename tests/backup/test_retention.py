@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -77,8 +78,12 @@ def test_an_unfinished_backup_goes_once_a_newer_complete_one_exists(tmp_path: Pa
     broken = fake_backup(store, NOW - timedelta(hours=5), complete=False)
     running = fake_backup(store, NOW - timedelta(minutes=1), complete=False)  # may still be uploading
     good = fake_backup(store, NOW - timedelta(hours=1))
+    staging = tmp_path / ".staging-vs-20261101T000000Z"  # a process killed before it published
+    staging.mkdir()
+    os.utime(staging, (NOW.timestamp() - 2 * 86400,) * 2)
     assert prune(store, Policy(keep_last=7, max_age_days=7), NOW) == [broken]
     assert sorted(remaining(store)) == sorted([good, running])
+    assert not staging.exists()
 
 
 def test_nothing_expired_deletes_nothing(tmp_path: Path) -> None:
