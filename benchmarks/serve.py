@@ -81,7 +81,7 @@ def uvicorn_worker(database_url: str, port: int, jwt_secret: str) -> None:
     from deployments.api.app import create_app
     from deployments.api.local import local_deps
     from deployments.api.settings import ApiSettings
-    from deployments.risk.models import import_loader
+    from deployments.config import import_loader
     from sentinel import logs
 
     logs.configure("INFO", "json")  # the same logging as the Serve gateway replica

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deployments.api.cache import Cache
 from deployments.api.user_states import UserStates
+from deployments.cache import Cache
 from sentinel.auth.principal import Role
 from sentinel.auth.user_state import UserState
 

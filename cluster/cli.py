@@ -330,7 +330,7 @@ def _demo_model(database_url: str, settings: Settings, ground_truth: Path) -> No
     """Trains the four risk models once (no sweep), promotes them, and scores every building."""
     import psycopg
 
-    from sentinel.risk import scoring
+    from sentinel.risk.service import ScoreService, connect_to
     from training import pipeline
     from training.config import load_training_settings
 
@@ -346,7 +346,7 @@ def _demo_model(database_url: str, settings: Settings, ground_truth: Path) -> No
                 ground_truth=ground_truth,
                 log=console.print,
             )
-        written = scoring.score_all(conn, scoring.load_active_models(conn, settings.resolved_model_dir))
+    written = ScoreService(connect_to(database_url), model_dir=settings.resolved_model_dir).score_all()
     console.print(f"scored {written} buildings")
 
 

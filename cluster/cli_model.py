@@ -14,7 +14,6 @@ from pathlib import Path
 import psycopg
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sentinel.risk.registry import SCORE_KINDS
@@ -158,19 +157,10 @@ def score_command(
     as_of: str | None = typer.Option(None, help="Score as of this day (YYYY-MM-DD); default today."),
 ) -> None:
     """Score every building with the active models and upsert risk_scores (idempotent per day)."""
-    from sentinel.risk import scoring
+    from cluster.cli import services_or_exit, settings_or_exit
+    from training.score_job import score_every_building
 
     day = date.fromisoformat(as_of) if as_of else date.today()
-    with _database() as (conn, model_dir, _):
-        try:
-            models = scoring.load_active_models(conn, model_dir)
-        except scoring.NoActiveModelError as error:
-            raise typer.Exit(_fail(str(error))) from None
-        with Progress(
-            TextColumn("scoring"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn()
-        ) as progress:
-            task = progress.add_task("score", total=None)
-            written = scoring.score_all(
-                conn, models, day, progress=lambda done, total: progress.update(task, completed=done, total=total)
-            )
-    console.print(f"{written} buildings scored as of {day} with {models.versions}")
+    settings = settings_or_exit()
+    with services_or_exit(settings) as services:
+        score_every_building(services.database_url, settings.resolved_model_dir, day, console)

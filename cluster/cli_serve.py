@@ -37,7 +37,7 @@ def serve_command(
     ),
     model_loader: Annotated[
         str, typer.Option(help="module:function that loads the active risk model.")
-    ] = "deployments.risk.models:load_active_models",
+    ] = "sentinel.risk.scoring:load_active_models",
 ) -> None:
     """Serve the ViolationSentinel HTTP API (docs at /docs)."""
     from cluster.cli import _upgrade, port_or_exit, services_or_exit, settings_or_exit  # cluster.cli imports us
@@ -64,7 +64,7 @@ def start_api(
     host: str,
     port: int,
     engine: Engine = Engine.RAY,
-    model_loader: str = "deployments.risk.models:load_active_models",
+    model_loader: str = "sentinel.risk.scoring:load_active_models",
 ) -> None:
     """Runs the API over already-running services until SIGINT/SIGTERM (the CLI's serve and demo)."""
     jwt_secret = _jwt_secret(settings)
@@ -85,7 +85,7 @@ def _run_uvicorn(database_url: str, redis_url: str, jwt_secret: str, loader: str
 
     from deployments.api.app import create_app
     from deployments.api.local import local_deps
-    from deployments.risk.models import import_loader
+    from deployments.config import import_loader
 
     deps = local_deps(
         database_url=database_url, redis_url=redis_url, jwt_secret=jwt_secret, model_loader=import_loader(loader)

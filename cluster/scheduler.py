@@ -347,44 +347,26 @@ def default_runners(
 
 def model_runners(database_url: str) -> dict[str, JobRunner]:
     """Scoring and retraining jobs over the registry's active models (sentinel.risk, training.pipeline)."""
-    import psycopg
-
-    from sentinel.risk import scoring
+    from sentinel.risk.service import ScoreService, connect_to
     from sentinel.settings import get_settings
 
     settings = get_settings()
 
-    def active_models(conn: psycopg.Connection) -> scoring.ActiveModels | None:
-        try:
-            return scoring.load_active_models(conn, settings.resolved_model_dir)
-        except scoring.NoActiveModelError:
-            return None
+    def score_service() -> ScoreService | None:
+        service = ScoreService(connect_to(database_url), model_dir=settings.resolved_model_dir)
+        return service if service.loaded.model is not None else None
 
     def rescore_changed_job(job: JobSpec, due_at: datetime) -> str:
-        # Buildings whose violations or complaints changed after their latest score (or that have none).
-        with psycopg.connect(database_url) as conn:
-            models = active_models(conn)
-            if models is None:
-                return "skipped: no active model"
-            bbls = [r[0] for r in conn.execute(
-                "SELECT c.bbl FROM (SELECT bbl, max(updated_at) AS changed FROM violations WHERE bbl IS NOT NULL "
-                "GROUP BY bbl UNION ALL SELECT bbl, max(updated_at) FROM complaints WHERE bbl IS NOT NULL "
-                "GROUP BY bbl) c LEFT JOIN (SELECT bbl, max(computed_at) AS scored FROM risk_scores GROUP BY bbl) s "
-                "USING (bbl) WHERE s.scored IS NULL OR c.changed > s.scored GROUP BY c.bbl"
-            )]  # fmt: skip
-            written = 0
-            for start in range(0, len(bbls), 5000):
-                written += scoring.write_scores(conn, scoring.score_buildings(conn, models, bbls[start : start + 5000]))
-            conn.commit()
-        return f"{written} changed buildings rescored"
+        service = score_service()
+        if service is None:
+            return "skipped: no active model"
+        return f"{service.rescore_changed()} changed buildings rescored"
 
     def score_daily_job(job: JobSpec, due_at: datetime) -> str:
-        with psycopg.connect(database_url) as conn:
-            models = active_models(conn)
-            if models is None:
-                return "skipped: no active model"
-            written = scoring.score_all(conn, models)
-        return f"{written} buildings scored"
+        service = score_service()
+        if service is None:
+            return "skipped: no active model"
+        return f"{service.score_all()} buildings scored"
 
     def retrain_weekly_job(job: JobSpec, due_at: datetime) -> str:
         from training import pipeline

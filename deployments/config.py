@@ -7,6 +7,7 @@ variables for secrets (`VS_JWT_SECRET`, `VS_DATABASE_URL`): application args are
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from deployments.api.settings import ApiSettings
 from sentinel.auth.strength import check_signing_secret
+from sentinel.risk.scoring import ModelLoader
 from sentinel.settings import get_settings
 
 
@@ -22,7 +24,7 @@ class AppArgs(BaseModel):
     database_url: str | None = None
     redis_url: str | None = None
     jwt_secret: str | None = None
-    model_loader: str = "deployments.risk.models:load_active_models"
+    model_loader: str = "sentinel.risk.scoring:load_active_models"
     model_dir: str | None = None
     pool_size: int = Field(default=8, ge=1)
     scorer_replicas: int | None = Field(default=None, ge=1, description="fixed RiskScorer replicas; None: autoscale")
@@ -60,3 +62,9 @@ def resolve(args: dict[str, Any]) -> Resolved:
         pool_size=parsed.pool_size,
         api=ApiSettings(**parsed.api),
     )
+
+
+def import_loader(path: str) -> ModelLoader:
+    """A model loader from "module:attribute" (how the Serve config names a non-default loader, e.g. a test's)."""
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)

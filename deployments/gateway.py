@@ -12,12 +12,12 @@ from fastapi import FastAPI
 from ray import serve
 
 from deployments.api.app import create_app
-from deployments.api.cache import Cache
 from deployments.api.deps import Deps
 from deployments.api.exports import ExportGate
-from deployments.api.metrics import RayMetrics
 from deployments.api.settings import ApiSettings
+from deployments.cache import Cache
 from deployments.config import resolve
+from deployments.metrics import RayMetrics
 from deployments.remote import RemoteAlerts, RemoteScorer
 from deployments.risk.store import ScoreStore
 from sentinel import logs

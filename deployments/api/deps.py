@@ -9,11 +9,11 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from deployments.api.cache import Cache
 from deployments.api.exports import ExportGate
-from deployments.api.metrics import Metrics, NullMetrics
 from deployments.api.settings import ApiSettings
 from deployments.api.user_states import UserStates
+from deployments.cache import Cache
+from deployments.metrics import Metrics, NullMetrics
 from deployments.risk.client import ScorerClient
 from deployments.risk.store import ScoreStore
 from sentinel.auth.ratelimit import RateLimiter

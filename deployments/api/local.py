@@ -6,18 +6,18 @@ from pathlib import Path
 
 from deployments.alerts.client import LocalAlerts
 from deployments.alerts.service import AlertEngine
-from deployments.api.cache import Cache
 from deployments.api.deps import Deps
 from deployments.api.exports import ExportGate
-from deployments.api.metrics import Metrics, NullMetrics
 from deployments.api.settings import ApiSettings
+from deployments.cache import Cache
+from deployments.metrics import Metrics, NullMetrics
 from deployments.risk.client import LocalScorer
-from deployments.risk.models import ModelLoader, load_active_models
-from deployments.risk.service import ScoreService
 from deployments.risk.store import ScoreStore
 from sentinel.auth.ratelimit import RateLimiter
 from sentinel.auth.strength import check_signing_secret
 from sentinel.db.pool import create_pool
+from sentinel.risk.scoring import ModelLoader, load_active_models
+from sentinel.risk.service import ScoreService
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"  # with no Redis configured, the limiter runs in memory
 
@@ -40,7 +40,11 @@ def local_deps(
     cache = Cache(redis_url)
     store = ScoreStore(pool, cache, settings.score_cache_seconds, metrics, settings.redis_prefix)
     service = ScoreService(
-        pool, store, model_dir=model_dir, loader=model_loader, poll_seconds=settings.model_poll_seconds
+        pool.connection,
+        model_dir=model_dir,
+        loader=model_loader,
+        poll_seconds=settings.model_poll_seconds,
+        remember=store.remember,
     )
     deps = Deps(
         settings=settings,

@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from deployments.api.errors import BodyTooLarge, body_too_large
-from deployments.api.metrics import Metrics
+from deployments.metrics import Metrics
 from sentinel.logs import correlated
 
 log = logging.getLogger("deployments.api.access")

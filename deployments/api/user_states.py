@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from psycopg_pool import ConnectionPool
 
-from deployments.api.cache import Cache
+from deployments.cache import Cache
 from sentinel.auth.user_state import UserState, load_user_state
 
 

@@ -13,15 +13,15 @@ from typing import Any, Protocol
 
 import anyio
 
-from deployments.risk.service import ModelUnavailableError, ScoreService
-from deployments.risk.store import StoredScore
+from sentinel.risk.score import Score
+from sentinel.risk.service import ModelUnavailableError, ScoreService
 
 log = logging.getLogger(__name__)
 
 
 class ScorerClient(Protocol):
     async def compute(self, bbls: Sequence[str]) -> dict[str, Any]:
-        """{"scores": [StoredScore...], "unavailable": reason or None}"""
+        """{"scores": [Score...], "unavailable": reason or None}"""
         ...
 
     def refresh_in_background(self, bbls: Sequence[str]) -> None: ...
@@ -74,5 +74,5 @@ class LocalScorer:
         return await anyio.to_thread.run_sync(self.service.status)
 
 
-def scores_of(result: dict[str, Any]) -> list[StoredScore]:
+def scores_of(result: dict[str, Any]) -> list[Score]:
     return list(result["scores"])

@@ -14,14 +14,13 @@ from typing import Any
 import anyio
 from ray import serve
 
-from deployments.api.cache import Cache
-from deployments.api.metrics import RayMetrics
-from deployments.config import resolve
+from deployments.cache import Cache
+from deployments.config import import_loader, resolve
+from deployments.metrics import RayMetrics
 from deployments.risk.client import Refresher
-from deployments.risk.models import import_loader
-from deployments.risk.service import ModelUnavailableError, ScoreService
 from deployments.risk.store import ScoreStore
 from sentinel.db.pool import create_pool
+from sentinel.risk.service import ModelUnavailableError, ScoreService
 
 
 @serve.deployment(
@@ -41,11 +40,11 @@ class RiskScorer:
             self.pool, Cache(cfg.redis_url), cfg.api.score_cache_seconds, self.metrics, cfg.api.redis_prefix
         )
         self.service = ScoreService(
-            self.pool,
-            store,
+            self.pool.connection,
             model_dir=cfg.model_dir,
             loader=import_loader(cfg.model_loader),
             poll_seconds=cfg.api.model_poll_seconds,
+            remember=store.remember,
         )
         self.refresher = Refresher()
 

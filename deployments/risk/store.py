@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, ClassVar
+from datetime import datetime
 
-import orjson
 from psycopg_pool import ConnectionPool
 
-from deployments.api.cache import Cache
-from deployments.api.metrics import Metrics, NullMetrics
+from deployments.cache import Cache
+from deployments.metrics import Metrics, NullMetrics
+from sentinel.risk.score import Score
 
 _FRESHNESS = """
     SELECT b.bbl,
@@ -28,69 +27,8 @@ _FRESHNESS = """
     FROM unnest(%s::bpchar[]) AS b(bbl)
 """
 
-KINDS = ("overall", "safety", "legal", "financial")
-
-
-@dataclass(frozen=True, slots=True)
-class StoredScore:
-    bbl: str
-    as_of: date
-    overall: int
-    safety: int
-    legal: int
-    financial: int
-    trend: str
-    reasons: list[Any]
-    model_versions: dict[str, str]
-    computed_at: datetime
-    probabilities: dict[str, float]  # calibrated probability of a new event of that kind within 12 months
-    scorers: dict[str, str]  # "model" or "baseline" (the calibrated weighted open count) per score kind
-
-    # The `risk_scores` columns `from_row` reads, in its order.
-    COLUMNS: ClassVar[str] = (
-        "bbl, as_of, overall, safety, legal, financial, trend, reasons, model_versions, computed_at, "
-        "p_overall, p_safety, p_legal, p_financial, scorers"
-    )
-
-    def to_cache(self) -> bytes:
-        return orjson.dumps(
-            {
-                "bbl": self.bbl,
-                "as_of": self.as_of.isoformat(),
-                "overall": self.overall,
-                "safety": self.safety,
-                "legal": self.legal,
-                "financial": self.financial,
-                "trend": self.trend,
-                "reasons": self.reasons,
-                "model_versions": self.model_versions,
-                "computed_at": self.computed_at.isoformat(),
-                "probabilities": self.probabilities,
-                "scorers": self.scorers,
-            }
-        )
-
-    @classmethod
-    def from_cache(cls, raw: bytes) -> StoredScore:
-        data = orjson.loads(raw)
-        data["as_of"] = date.fromisoformat(data["as_of"])
-        data["computed_at"] = datetime.fromisoformat(data["computed_at"])
-        return cls(**data)
-
-    @classmethod
-    def from_row(cls, row: Sequence[Any]) -> StoredScore:
-        bbl, as_of, overall, safety, legal, financial, trend, reasons, versions, computed_at = row[:10]
-        probabilities = dict(zip(KINDS, (float(p) for p in row[10:14]), strict=True))
-        # Scores stored before scorers were recorded all came from trained models.
-        scorers = {kind: (row[14] or {}).get(kind, "model") for kind in versions}
-        return cls(
-            bbl.strip(), as_of, overall, safety, legal, financial, trend, reasons, versions, computed_at,
-            probabilities, scorers,
-        )  # fmt: skip
-
-
 _LATEST = f"""
-    SELECT DISTINCT ON (bbl) {StoredScore.COLUMNS}
+    SELECT DISTINCT ON (bbl) {Score.COLUMNS}
     FROM risk_scores WHERE bbl = ANY(%s::bpchar[])
     ORDER BY bbl, computed_at DESC
 """  # noqa: S608 - a constant column list
@@ -100,26 +38,9 @@ _LATEST = f"""
 class ScoreRead:
     bbl: str
     known: bool  # the city data has this building at all
-    score: StoredScore | None
+    score: Score | None
     stale: bool
     newest_data_at: datetime | None
-
-    def view(self) -> dict[str, Any]:
-        s = self.score
-        assert s is not None
-        return {
-            "bbl": self.bbl,
-            "scores": {"overall": s.overall, "safety": s.safety, "legal": s.legal, "financial": s.financial},
-            "probabilities": s.probabilities,
-            "scorers": {k: {"scorer": s.scorers.get(k, "model"), "version": v} for k, v in s.model_versions.items()},
-            "trend": s.trend,
-            "reasons": s.reasons,
-            "model_version": s.model_versions,
-            "as_of": s.as_of,
-            "computed_at": s.computed_at,
-            "stale": self.stale,
-            "newest_data_at": self.newest_data_at,
-        }
 
 
 class ScoreStore:
@@ -137,16 +58,16 @@ class ScoreStore:
 
     def read(self, bbls: Sequence[str]) -> dict[str, ScoreRead]:
         cached = self.cache.mget([self.key_prefix + b for b in bbls])
-        scores: dict[str, StoredScore] = {}
+        scores: dict[str, Score] = {}
         for bbl, raw in zip(bbls, cached, strict=True):
             self.metrics.cache("risk_score", raw is not None)
             if raw is not None:
-                scores[bbl] = StoredScore.from_cache(raw)
+                scores[bbl] = Score.from_cache(raw)
         misses = [b for b in bbls if b not in scores]
         with self.pool.connection() as conn:
             freshness = {row[0].strip(): (row[1], row[2]) for row in conn.execute(_FRESHNESS, (list(bbls),))}
             if misses:
-                loaded = [StoredScore.from_row(row) for row in conn.execute(_LATEST, (misses,))]  # type: ignore[arg-type]
+                loaded = [Score.from_row(row) for row in conn.execute(_LATEST, (misses,))]  # type: ignore[arg-type]
                 scores.update({s.bbl: s for s in loaded})
                 self.cache.set_many({self.key_prefix + s.bbl: s.to_cache() for s in loaded}, self.ttl)
         out = {}
@@ -157,5 +78,5 @@ class ScoreStore:
             out[bbl] = ScoreRead(bbl, bool(known) or score is not None, score, stale, newest)
         return out
 
-    def remember(self, scores: Sequence[StoredScore]) -> None:
+    def remember(self, scores: Sequence[Score]) -> None:
         self.cache.set_many({self.key_prefix + s.bbl: s.to_cache() for s in scores}, self.ttl)

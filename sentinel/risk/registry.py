@@ -17,7 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-SCORE_KINDS = ("overall", "safety", "legal", "financial")
+from sentinel.risk.score import SCORE_KINDS  # noqa: F401 - callers name the scores through the registry
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,29 +1,44 @@
-"""Scoring buildings with the active models: for the batch job and for the online scorer (Ray Serve).
+"""Scoring buildings with the active models: one path for the batch job, the scheduler and the online scorer.
 
-No Ray here: `load_active_models` once per process (a Serve replica's constructor), then `score_buildings` per
-request or `score_all` for the nightly batch. Features come from the same SQL as training, at a cutoff of the day
-after `as_of` (so the records of `as_of` itself count).
+No Ray here: `load_active_models` once per process (or when a promotion changes the active rows), then
+`score_buildings` for a few buildings or `score_all` for every building, and `write_scores` to store them.
+Features come from the same SQL as training, at a cutoff of the day after `as_of` (so the records of `as_of`
+itself count). `sentinel.risk.service.ScoreService` puts these together for its callers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any, Protocol
 
+import orjson
 import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 
 from sentinel.risk import artifacts, dataset, registry
 from sentinel.risk.reasons import top_reasons
-from sentinel.risk.registry import SCORE_KINDS
+from sentinel.risk.score import SCORE_KINDS, Score
 from sentinel.risk.trend import trend
 
 
 class NoActiveModelError(LookupError):
     pass
+
+
+class RiskModel(Protocol):
+    """What scores buildings: the trained models (`ActiveModels`), or a test double handed in through a loader."""
+
+    @property
+    def versions(self) -> Mapping[str, str]: ...  # score kind -> model version
+
+    @property
+    def scorers(self) -> Mapping[str, str]: ...  # score kind -> "model" | "baseline"
+
+    def score(self, conn: psycopg.Connection[Any], bbls: Sequence[str], as_of: date) -> list[Score]: ...
 
 
 @dataclass
@@ -39,50 +54,62 @@ class ActiveModels:
         """Per score kind, "model" or "baseline" (the calibrated weighted open count)."""
         return {kind: m.scorer for kind, m in self.models.items()}
 
-
-@dataclass(frozen=True)
-class ScoreRow:
-    bbl: str
-    as_of: date
-    overall: int
-    safety: int
-    legal: int
-    financial: int
-    p_overall: float
-    p_safety: float
-    p_legal: float
-    p_financial: float
-    trend: str
-    reasons: list[dict] = field(default_factory=list)
-    model_versions: dict[str, str] = field(default_factory=dict)
-    scorers: dict[str, str] = field(default_factory=dict)
+    def score(self, conn: psycopg.Connection[Any], bbls: Sequence[str], as_of: date) -> list[Score]:
+        return score_buildings(conn, self, list(bbls), as_of)
 
 
-def load_active_models(conn: psycopg.Connection, model_dir: Path | None = None) -> ActiveModels:
-    """The active model of every score, read from the registry; `model_dir` re-roots relative artifact paths."""
+@dataclass(frozen=True, slots=True)
+class LoadedModels:
+    model: RiskModel | None
+    reason: str  # why there is no model (empty when there is one)
+    fingerprint: tuple[Any, ...] = field(default=())  # changes when a model is promoted
+
+
+ModelLoader = Callable[[psycopg.Connection[Any], Path], LoadedModels]
+
+
+def active_fingerprint(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
+    rows = conn.execute("SELECT score_kind, version, promoted_at FROM models WHERE is_active ORDER BY 1").fetchall()
+    return tuple(tuple(row) for row in rows)
+
+
+def load_active_models(conn: psycopg.Connection[Any], model_dir: Path | None = None) -> LoadedModels:
+    """The active model of every score from the registry, or the reason there is none; `model_dir` re-roots
+    relative artifact paths."""
+    fingerprint = active_fingerprint(conn)
     records = registry.active(conn)
-    missing = [k for k in SCORE_KINDS if k not in records]
+    missing = [kind for kind in SCORE_KINDS if kind not in records]
     if missing:
-        raise NoActiveModelError(f"no active model for {', '.join(missing)}: train and promote one first")
+        return LoadedModels(None, f"no active risk model yet (none promoted for: {', '.join(missing)})", fingerprint)
     models = {}
     for kind, record in records.items():
         path = Path(record.artifact_path)
         if not path.is_absolute() and model_dir is not None:
             path = model_dir / path
         models[kind] = artifacts.load(path)
-    return ActiveModels(models)
+    return LoadedModels(ActiveModels(models), "", fingerprint)
 
 
-def _previous_overall(conn: psycopg.Connection, bbls: list[str], as_of: date) -> dict[str, int]:
-    rows = conn.execute(
-        """SELECT DISTINCT ON (bbl) bbl::text, overall FROM risk_scores
-           WHERE bbl = ANY(%s::bpchar[]) AND as_of < %s ORDER BY bbl, as_of DESC""",
-        (bbls, as_of),
-    ).fetchall()
-    return dict(rows)
+def require_active_models(conn: psycopg.Connection[Any], model_dir: Path | None = None) -> ActiveModels:
+    """The trained models, or NoActiveModelError saying which score has none."""
+    loaded = load_active_models(conn, model_dir)
+    if not isinstance(loaded.model, ActiveModels):
+        raise NoActiveModelError(f"{loaded.reason}: train and promote one first")
+    return loaded.model
 
 
-def score_frame(models: ActiveModels, frame: pd.DataFrame, as_of: date, previous: dict[str, int]) -> list[ScoreRow]:
+_PREVIOUS = """
+    SELECT DISTINCT ON (bbl) bbl::text, overall FROM risk_scores
+    WHERE bbl = ANY(%s::bpchar[]) AND as_of < %s ORDER BY bbl, as_of DESC
+"""
+
+
+def previous_overall(conn: psycopg.Connection[Any], bbls: Sequence[str], as_of: date) -> dict[str, int]:
+    """Each building's overall score of its latest day before `as_of` (what its trend compares against)."""
+    return dict(conn.execute(_PREVIOUS, (list(bbls), as_of)).fetchall())
+
+
+def score_frame(models: ActiveModels, frame: pd.DataFrame, as_of: date, previous: Mapping[str, int]) -> list[Score]:
     """Scores, probabilities, trend and reasons for feature rows (one per building)."""
     if frame.empty:
         return []
@@ -102,20 +129,17 @@ def score_frame(models: ActiveModels, frame: pd.DataFrame, as_of: date, previous
         current = int(scores["overall"][i])
         reasons = top_reasons(names, contributions[i], list(values[i]), typical=overall.typical)
         rows.append(
-            ScoreRow(
+            Score(
                 bbl=bbl,
                 as_of=as_of,
                 overall=current,
                 safety=int(scores["safety"][i]),
                 legal=int(scores["legal"][i]),
                 financial=int(scores["financial"][i]),
-                p_overall=float(probabilities["overall"][i]),
-                p_safety=float(probabilities["safety"][i]),
-                p_legal=float(probabilities["legal"][i]),
-                p_financial=float(probabilities["financial"][i]),
                 trend=trend(previous.get(bbl), current, float(recent[i]), float(prior[i])),
                 reasons=[r.to_dict() for r in reasons],
                 model_versions=versions,
+                probabilities={kind: float(probabilities[kind][i]) for kind in SCORE_KINDS},
                 scorers=scorers,
             )
         )
@@ -123,18 +147,18 @@ def score_frame(models: ActiveModels, frame: pd.DataFrame, as_of: date, previous
 
 
 def score_buildings(
-    conn: psycopg.Connection, models: ActiveModels, bbls: list[str], as_of: date | None = None
-) -> list[ScoreRow]:
-    """Online scoring of a few buildings (unknown BBLs get no row)."""
+    conn: psycopg.Connection[Any], models: ActiveModels, bbls: list[str], as_of: date | None = None
+) -> list[Score]:
+    """A few buildings (unknown BBLs get no score); not stored."""
     as_of = as_of or date.today()
     frame = dataset.features_at(conn, as_of + timedelta(days=1), bbls=bbls)
-    return score_frame(models, frame, as_of, _previous_overall(conn, list(frame["bbl"]), as_of))
+    return score_frame(models, frame, as_of, previous_overall(conn, list(frame["bbl"]), as_of))
 
 
-_INSERT = """
+_UPSERT = """
 INSERT INTO risk_scores (bbl, as_of, overall, safety, legal, financial, p_overall, p_safety, p_legal, p_financial,
-                         trend, reasons, model_versions, scorers)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                         trend, reasons, model_versions, scorers, computed_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
 ON CONFLICT (bbl, as_of) DO UPDATE SET
   overall = EXCLUDED.overall, safety = EXCLUDED.safety, legal = EXCLUDED.legal, financial = EXCLUDED.financial,
   p_overall = EXCLUDED.p_overall, p_safety = EXCLUDED.p_safety, p_legal = EXCLUDED.p_legal,
@@ -143,36 +167,66 @@ ON CONFLICT (bbl, as_of) DO UPDATE SET
 """
 
 
-def write_scores(conn: psycopg.Connection, rows: Iterable[ScoreRow]) -> int:
-    """Upserts on (bbl, as_of): running the same day twice leaves one row per building."""
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _jsonb(value: Any) -> Jsonb:
+    return Jsonb(value, dumps=_dumps)
+
+
+def write_scores(conn: psycopg.Connection[Any], scores: Sequence[Score]) -> datetime:
+    """Upserts on (bbl, as_of): scoring the same day twice leaves one row per building. Does not commit; returns
+    the `computed_at` the rows got: the transaction's start (PostgreSQL `now()`), which came before the features
+    were read, so data that lands while a score is computed makes that score stale rather than silently missing."""
     params = [
         (
-            r.bbl, r.as_of, r.overall, r.safety, r.legal, r.financial, r.p_overall, r.p_safety, r.p_legal,
-            r.p_financial, r.trend, Jsonb(r.reasons), Jsonb(r.model_versions), Jsonb(r.scorers),
+            s.bbl, s.as_of, s.overall, s.safety, s.legal, s.financial, *(s.probabilities[k] for k in SCORE_KINDS),
+            s.trend, _jsonb(s.reasons), _jsonb(s.model_versions), _jsonb(s.scorers),
         )
-        for r in rows
+        for s in scores
     ]  # fmt: skip
     with conn.cursor() as cur:
-        cur.executemany(_INSERT, params)
-    conn.commit()
-    return len(params)
+        if params:
+            cur.executemany(_UPSERT, params)
+        row = cur.execute("SELECT now()").fetchone()
+    assert row is not None
+    return row[0]
 
 
 def score_all(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection[Any],
     models: ActiveModels,
     as_of: date | None = None,
     chunk: int = 20_000,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Every building: features at the day after `as_of`, all four scores, trend and reasons, upserted."""
+    """Every building: features at the day after `as_of`, all four scores, trend and reasons, upserted and
+    committed one chunk at a time."""
     as_of = as_of or date.today()
     frame = dataset.features_at(conn, as_of + timedelta(days=1))
     total, done = len(frame), 0
     for lo in range(0, total, chunk):
         part = frame.iloc[lo : lo + chunk].reset_index(drop=True)
-        previous = _previous_overall(conn, part["bbl"].tolist(), as_of)
-        done += write_scores(conn, score_frame(models, part, as_of, previous))
+        scores = score_frame(models, part, as_of, previous_overall(conn, part["bbl"].tolist(), as_of))
+        write_scores(conn, scores)
+        conn.commit()
+        done += len(scores)
         if progress:
             progress(done, total)
     return done
+
+
+_CHANGED = """
+    SELECT c.bbl::text FROM (
+        SELECT bbl, max(updated_at) AS changed FROM violations WHERE bbl IS NOT NULL GROUP BY bbl
+        UNION ALL SELECT bbl, max(updated_at) FROM complaints WHERE bbl IS NOT NULL GROUP BY bbl) c
+    LEFT JOIN (SELECT bbl, max(computed_at) AS scored FROM risk_scores GROUP BY bbl) s USING (bbl)
+    WHERE s.scored IS NULL OR c.changed > s.scored
+    GROUP BY c.bbl
+"""
+
+
+def changed_since_scored(conn: psycopg.Connection[Any]) -> list[str]:
+    """Buildings whose violations or complaints changed after their latest score (or that have none)."""
+    return [row[0] for row in conn.execute(_CHANGED)]

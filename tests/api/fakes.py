@@ -2,7 +2,8 @@
 
 No trained model exists in these tests, and the API must not invent scores, so the tests hand the scorer this
 explicit test double through the same loader hook a real deployment uses. Its scores are a pure function of a
-building's open violations (so a test can predict them), tagged with the version "test-counting-1".
+building's open violations (so a test can predict them), tagged with the version "test-counting-1"; its trend
+follows the product's rule (sentinel.risk.trend) on the score change alone.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any
 
 import psycopg
 
-from deployments.risk.models import SCORE_KINDS, LoadedModels, ModelOutput
+from sentinel.risk.score import SCORE_KINDS, Score
+from sentinel.risk.scoring import LoadedModels, active_fingerprint, previous_overall
+from sentinel.risk.trend import trend
 
 VERSION = "test-counting-1"
 
@@ -30,8 +33,9 @@ def _reason(open_violations: int, contribution: int) -> dict[str, object]:
 
 class CountingModel:
     versions = dict.fromkeys(SCORE_KINDS, VERSION)
+    scorers = dict.fromkeys(SCORE_KINDS, "model")
 
-    def score(self, conn: psycopg.Connection[Any], bbls: Sequence[str], as_of: date) -> list[ModelOutput]:
+    def score(self, conn: psycopg.Connection[Any], bbls: Sequence[str], as_of: date) -> list[Score]:
         counts = dict(
             conn.execute(
                 "SELECT b.bbl, (SELECT count(*) FROM violations v WHERE v.bbl = b.bbl AND v.status = 'open') "
@@ -39,17 +43,22 @@ class CountingModel:
                 (list(bbls),),
             ).fetchall()
         )
+        previous = previous_overall(conn, bbls, as_of)
         out = []
         for bbl in bbls:
             n = int(counts.get(bbl, 0))
             overall = expected_overall(n)
             scores = {"overall": overall, "safety": overall, "legal": overall // 2, "financial": overall // 4}
             out.append(
-                ModelOutput(
+                Score(
                     bbl=bbl,
-                    scores=scores,
-                    probabilities={k: v / 100 for k, v in scores.items()},
+                    as_of=as_of,
+                    **scores,
+                    trend=trend(previous.get(bbl), overall, recent_90=0, prior_year=0),
                     reasons=[_reason(n, overall)],
+                    model_versions=dict(self.versions),
+                    probabilities={k: v / 100 for k, v in scores.items()},
+                    scorers=dict(self.scorers),
                 )
             )
         return out
@@ -65,8 +74,6 @@ def load_no_model(conn: psycopg.Connection[Any], model_dir: Path) -> LoadedModel
 
 def load_counting_model_once_promoted(conn: psycopg.Connection[Any], model_dir: Path) -> LoadedModels:
     """The counting model, but only once the models table has an active row for every score (a promotion)."""
-    from deployments.risk.models import active_fingerprint
-
     fingerprint = active_fingerprint(conn)
     if len(fingerprint) < len(SCORE_KINDS):
         return LoadedModels(None, "no active risk model yet (test: none promoted)", fingerprint)

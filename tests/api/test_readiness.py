@@ -12,7 +12,7 @@ import pytest
 
 from deployments.api.local import local_deps
 from deployments.api.settings import ApiSettings
-from deployments.risk.models import SCORE_KINDS
+from sentinel.risk.score import SCORE_KINDS
 from tests.api.conftest import JWT_SECRET, P_QUIET, REDIS_PREFIX, Api, seed_city
 from tests.api.fakes import load_counting_model_once_promoted, load_failing_model
 from tests.conftest import drop_database, migrated_database

@@ -7,13 +7,15 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import psycopg
 import pytest
 
-from sentinel.risk import registry, scoring
+from sentinel.risk import registry, scoring, trend
+from sentinel.risk.service import ScoreService, connect_to
 from tests.model.conftest import CITY_END
 from training import pipeline
 from training.config import load_training_settings
@@ -68,7 +70,7 @@ def test_the_evaluation_is_saved_as_json_markdown_and_png(trained):
 def test_calibration_never_lowers_the_probability_of_a_riskier_building(trained):
     url, model_dir, _ = trained
     with psycopg.connect(url) as conn:
-        models = scoring.load_active_models(conn, model_dir)
+        models = scoring.require_active_models(conn, model_dir)
     for model in models.models.values():
         assert np.all(np.diff(model.calibrator.y) >= 0)
         assert np.all(np.diff(model.percentiles.quantiles) >= 0)
@@ -84,7 +86,7 @@ def _scores(conn: psycopg.Connection) -> list[tuple]:
 def test_batch_scoring_scores_every_building_once_and_is_idempotent(trained):
     url, model_dir, report = trained
     with psycopg.connect(url) as conn:
-        models = scoring.load_active_models(conn, model_dir)
+        models = scoring.require_active_models(conn, model_dir)
         written = scoring.score_all(conn, models, CITY_END)
         first = _scores(conn)
         again = scoring.score_all(conn, models, CITY_END)
@@ -112,7 +114,7 @@ def test_batch_scoring_scores_every_building_once_and_is_idempotent(trained):
 def test_online_scoring_of_a_few_buildings_matches_the_batch(trained):
     url, model_dir, _ = trained
     with psycopg.connect(url) as conn:
-        models = scoring.load_active_models(conn, model_dir)
+        models = scoring.require_active_models(conn, model_dir)
         scoring.score_all(conn, models, CITY_END)
         batch = {r[0]: r for r in _scores(conn)}
         bbls = sorted(batch)[:3]
@@ -170,22 +172,82 @@ def test_the_score_job_and_the_model_commands_run_from_the_command_line(trained,
     assert "no overall model with version nope" in missing.stderr
 
 
-def test_the_serving_adapter_answers_what_the_batch_wrote(trained):
-    from psycopg.rows import dict_row
-
-    from sentinel.risk.serving import load_model
-
+def test_the_score_service_answers_and_stores_what_the_batch_wrote(trained):
     url, model_dir, report = trained
     with psycopg.connect(url) as conn:
-        models = scoring.load_active_models(conn, model_dir)
-        scoring.score_all(conn, models, CITY_END)
+        scoring.score_all(conn, scoring.require_active_models(conn, model_dir), CITY_END)
         batch = {r[0]: r for r in _scores(conn)}
-        with conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute("SELECT score_kind, version, artifact_path FROM models WHERE is_active").fetchall()
-        served = load_model(rows, model_dir)
-        bbl = sorted(batch)[5]
-        (output,) = served.score(conn, [bbl], CITY_END)
-    assert served.versions == dict.fromkeys(registry.SCORE_KINDS, report.version)
-    assert output.scores["overall"] == batch[bbl][1]
-    assert 0 <= output.probabilities["safety"] <= 1
-    assert list(output.reasons) == batch[bbl][7]
+    remembered = []
+    service = ScoreService(connect_to(url), model_dir=model_dir, remember=remembered.extend, today=lambda: CITY_END)
+    bbl = sorted(batch)[5]
+    (score,) = service.compute([bbl, "1000000000"])
+    assert service.status() == {
+        "ready": True,
+        "model_versions": dict.fromkeys(registry.SCORE_KINDS, report.version),
+        "reason": None,
+    }
+    assert (score.overall, score.safety, score.legal, score.financial) == tuple(batch[bbl][1:5])
+    assert 0 <= score.probabilities["safety"] <= 1
+    assert score.reasons == batch[bbl][7]
+    assert remembered == [score]
+    with psycopg.connect(url) as conn:
+        (computed_at,) = conn.execute(
+            "SELECT computed_at FROM risk_scores WHERE bbl = %s AND as_of = %s", (bbl, CITY_END)
+        ).fetchone()
+    assert score.computed_at == computed_at
+
+
+def _set_previous(conn: psycopg.Connection, bbl: str, day: date, overall: int) -> None:
+    conn.execute(
+        "INSERT INTO risk_scores (bbl, as_of, overall, safety, legal, financial, p_overall, p_safety, p_legal, "
+        "p_financial, trend, reasons, model_versions) VALUES (%s, %s, %s, 0, 0, 0, 0, 0, 0, 0, 'flat', '[]', '{}')",
+        (bbl, day, overall),
+    )
+
+
+def test_the_trend_is_the_score_change_first_then_the_recent_activity(trained):
+    """One rule (sentinel.risk.trend) online and in the batch: a building whose score did not move trends with its
+    recent activity; one whose score jumped trends up."""
+    url, model_dir, _ = trained
+    day_before = CITY_END - timedelta(days=1)
+    with psycopg.connect(url) as conn:
+        conn.execute("DELETE FROM risk_scores")
+        models = scoring.require_active_models(conn, model_dir)
+        scoring.score_all(conn, models, CITY_END)
+        first = _scores(conn)  # no previous scores: every trend is the activity's
+        active = next(r for r in first if r[6] != "flat")
+        jumped = max((r for r in first if r[0] != active[0]), key=lambda r: r[1])
+        assert jumped[1] >= trend.SCORE_STEP
+        _set_previous(conn, active[0], day_before, active[1])
+        _set_previous(conn, jumped[0], day_before, 0)
+        conn.commit()
+    service = ScoreService(connect_to(url), model_dir=model_dir, today=lambda: CITY_END)
+    online = {s.bbl: s.trend for s in service.compute([active[0], jumped[0]])}
+    with psycopg.connect(url) as conn:
+        scoring.score_all(conn, models, CITY_END)
+        batch = dict(
+            conn.execute(
+                "SELECT bbl::text, trend FROM risk_scores WHERE bbl = ANY(%s::bpchar[]) AND as_of = %s",
+                ([active[0], jumped[0]], CITY_END),
+            ).fetchall()
+        )
+        conn.execute("DELETE FROM risk_scores WHERE as_of = %s", (day_before,))
+        conn.commit()
+    assert online == batch == {active[0]: active[6], jumped[0]: "up"}
+
+
+def test_the_scheduler_rescores_only_buildings_whose_records_changed(trained):
+    url, model_dir, _ = trained
+    with psycopg.connect(url) as conn:
+        conn.execute("DELETE FROM risk_scores")
+        conn.commit()
+    service = ScoreService(connect_to(url), model_dir=model_dir, today=lambda: CITY_END)
+    rescored = service.rescore_changed()
+    with psycopg.connect(url) as conn:
+        assert rescored == conn.execute("SELECT count(*) FROM risk_scores").fetchone()[0] > 0
+    assert service.rescore_changed() == 0
+    with psycopg.connect(url) as conn:
+        (bbl,) = conn.execute("SELECT bbl FROM violations ORDER BY bbl LIMIT 1").fetchone()
+        conn.execute("UPDATE violations SET updated_at = now() WHERE bbl = %s", (bbl,))
+        conn.commit()
+    assert service.rescore_changed() == 1

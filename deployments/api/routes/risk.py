@@ -74,6 +74,25 @@ class BatchResponse(BaseModel):
     invalid: list[str]
 
 
+def answer(read: ScoreRead) -> dict[str, Any]:
+    """A stored score as the API answers it (the fields of RiskScore)."""
+    s = read.score
+    assert s is not None
+    return {
+        "bbl": read.bbl,
+        "scores": s.scores,
+        "probabilities": s.probabilities,
+        "scorers": {k: {"scorer": s.scorers.get(k, "model"), "version": v} for k, v in s.model_versions.items()},
+        "trend": s.trend,
+        "reasons": s.reasons,
+        "model_version": s.model_versions,
+        "as_of": s.as_of,
+        "computed_at": s.computed_at,
+        "stale": read.stale,
+        "newest_data_at": read.newest_data_at,
+    }
+
+
 async def resolve_scores(deps: Deps, bbls: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]:
     reads: dict[str, ScoreRead] = await anyio.to_thread.run_sync(deps.scores.read, list(bbls))
     stale = [b for b, r in reads.items() if r.score is not None and r.stale]
@@ -87,7 +106,7 @@ async def resolve_scores(deps: Deps, bbls: Sequence[str]) -> tuple[list[dict[str
         for score in result["scores"]:
             read = reads[score.bbl]
             reads[score.bbl] = ScoreRead(score.bbl, True, score, False, read.newest_data_at)
-    views = [r.view() for r in reads.values() if r.score is not None]
+    views = [answer(r) for r in reads.values() if r.score is not None]
     unknown = [b for b, r in reads.items() if not r.known]
     return views, unknown
 

@@ -1,0 +1,136 @@
+"""The score service: the active model, reloaded when a promotion changes it, scoring and storing buildings.
+
+One path for every caller: the RiskScorer deployment and the plain-uvicorn app (`compute`, a few buildings per
+request), the batch job and `vsentinel score` (`score_all`), and the scheduler (`rescore_changed`). Ray-free:
+the deployment wraps it. Connections come from `connect` (a pool's `connection`, or `psycopg.connect` bound to a
+URL); stored scores go to `remember` (the API's Redis cache) after their transaction commits.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from sentinel.risk import scoring
+from sentinel.risk.score import Score
+from sentinel.risk.scoring import ActiveModels, LoadedModels, ModelLoader, RiskModel
+
+log = logging.getLogger(__name__)
+
+Connect = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
+
+RESCORE_CHUNK = 5000  # buildings scored and committed together by `rescore_changed`
+
+
+class ModelUnavailableError(Exception):
+    pass
+
+
+def connect_to(database_url: str) -> Connect:
+    """A `connect` for callers without a pool (the batch job, the scheduler)."""
+    return functools.partial(psycopg.connect, database_url)
+
+
+class ScoreService:
+    def __init__(
+        self,
+        connect: Connect,
+        *,
+        model_dir: Path,
+        loader: ModelLoader = scoring.load_active_models,
+        poll_seconds: float = 10.0,
+        remember: Callable[[Sequence[Score]], None] = lambda scores: None,
+        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.connect, self.model_dir, self.loader, self.remember = connect, model_dir, loader, remember
+        self.poll_seconds, self.today, self.monotonic = poll_seconds, today, monotonic
+        self._lock = threading.Lock()
+        self._loaded = LoadedModels(None, "models not loaded yet")
+        self._checked_at: float | None = None
+        self.reload(force=True)
+
+    @property
+    def loaded(self) -> LoadedModels:
+        return self._loaded
+
+    def reload(self, force: bool = False) -> bool:
+        """Reload when the active models changed (or when forced); True when a reload happened."""
+        with self._lock:
+            now = self.monotonic()
+            if not force and self._checked_at is not None and now - self._checked_at < self.poll_seconds:
+                return False
+            self._checked_at = now
+            with self.connect() as conn:
+                if not force and scoring.active_fingerprint(conn) == self._loaded.fingerprint:
+                    return False
+                try:
+                    loaded = self.loader(conn, self.model_dir)
+                except Exception:
+                    # The reason is shown to API callers (/readyz, risk 503s): the exception stays in the log.
+                    log.exception("loading the active models failed")
+                    conn.rollback()
+                    reason = "the active model failed to load (the scorer's log says why)"
+                    loaded = LoadedModels(None, reason, scoring.active_fingerprint(conn))
+            changed = loaded.fingerprint != self._loaded.fingerprint or force
+            self._loaded = loaded
+            if loaded.model is not None:
+                log.info("risk models loaded: %s", dict(loaded.model.versions))
+            else:
+                log.warning("no risk model: %s", loaded.reason)
+            return changed
+
+    def status(self) -> dict[str, Any]:
+        """Readiness as of the models table now (a promotion is picked up here too, within poll_seconds)."""
+        self.reload()
+        model = self._loaded.model
+        return {
+            "ready": model is not None,
+            "model_versions": dict(model.versions) if model is not None else None,
+            "reason": self._loaded.reason or None,
+        }
+
+    def model(self) -> RiskModel:
+        """The active model; ModelUnavailableError with the reason when there is none."""
+        self.reload()
+        model = self._loaded.model
+        if model is None:
+            raise ModelUnavailableError(self._loaded.reason)
+        return model
+
+    def compute(self, bbls: Sequence[str]) -> list[Score]:
+        """Score `bbls` (unknown buildings get no score) and store the scores, in one transaction."""
+        model = self.model()
+        if not bbls:
+            return []
+        as_of = self.today()
+        with self.connect() as conn, conn.transaction():
+            scores = model.score(conn, list(bbls), as_of)
+            computed_at = scoring.write_scores(conn, scores)
+        stored = [replace(s, computed_at=computed_at) for s in scores]
+        self.remember(stored)
+        return stored
+
+    def score_all(self, as_of: date | None = None, progress: Callable[[int, int], None] | None = None) -> int:
+        """Every building with the trained models, as of `as_of` (default today); returns how many were scored."""
+        model = self.model()
+        if not isinstance(model, ActiveModels):
+            raise ModelUnavailableError(f"scoring every building needs the trained models, not {type(model).__name__}")
+        with self.connect() as conn:
+            return scoring.score_all(conn, model, as_of or self.today(), progress=progress)
+
+    def rescore_changed(self) -> int:
+        """The buildings whose records changed after their latest score (or that have none), rescored."""
+        with self.connect() as conn:
+            bbls = scoring.changed_since_scored(conn)
+        return sum(len(self.compute(bbls[lo : lo + RESCORE_CHUNK])) for lo in range(0, len(bbls), RESCORE_CHUNK))
