@@ -5,7 +5,7 @@
 Creates a fresh database on the local PostgreSQL (VS_BENCH_PG, default postgresql://postgres@127.0.0.1:5432/postgres),
 writes a canonical synthetic city (training.canonical_city, 2019-01-01 .. 2025-11-25, with ground truth), then runs
 `training.pipeline.run` with a sweep (as `vsentinel train --tune --samples N` does), a single-process xgboost fit of
-the same training matrix for comparison, and `training.scoring.score_all` on every building. Prints a markdown
+the same training matrix for comparison, and `sentinel.risk.scoring.score_all` on every building. Prints a markdown
 section for benchmarks/RESULTS.md.
 """
 
@@ -94,7 +94,7 @@ def main() -> None:
             t = time.perf_counter()
             pipeline.local_fit(spec, frame, frame["overall"].to_numpy(), report.params, settings.num_boost_round)
             figures["local_fit"] = f"{time.perf_counter() - t:.1f} s"
-            models = scoring.load_active_models(conn, work / "models")
+            models = scoring.require_active_models(conn, work / "models")
             t = time.perf_counter()
             scored = scoring.score_all(conn, models, END)
             figures["score_all"] = f"{scored:,} buildings in {time.perf_counter() - t:.1f} s"
