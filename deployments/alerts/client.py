@@ -6,8 +6,8 @@ from typing import Any, Protocol
 
 import anyio
 
-from deployments.alerts.service import AlertEngine
 from sentinel.alerts import AlertRule
+from sentinel.alerts.on_demand import OnDemandAlerts
 
 
 class AlertClient(Protocol):
@@ -16,7 +16,7 @@ class AlertClient(Protocol):
 
 
 class LocalAlerts:
-    def __init__(self, engine: AlertEngine) -> None:
+    def __init__(self, engine: OnDemandAlerts) -> None:
         self.engine = engine
 
     async def dry_run(self, rule: dict[str, Any], now_iso: str) -> dict[str, Any]:

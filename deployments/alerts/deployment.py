@@ -1,4 +1,7 @@
-"""AlertService: the Serve deployment for rule validation, dry-runs and on-demand evaluation (sentinel.alerts)."""
+"""AlertService: the Serve deployment for rule validation, dry-runs and on-demand evaluation.
+
+A shell over sentinel.alerts.on_demand (which goes through the same engine as the scheduled evaluations): it owns
+the connection pool and parses what crosses the Serve handle."""
 
 from __future__ import annotations
 
@@ -9,9 +12,9 @@ import anyio
 from pydantic import ValidationError
 from ray import serve
 
-from deployments.alerts.service import AlertEngine
 from deployments.config import resolve
 from sentinel.alerts import AlertRule
+from sentinel.alerts.on_demand import OnDemandAlerts
 from sentinel.db.pool import create_pool
 
 
@@ -26,7 +29,7 @@ class AlertService:
     def __init__(self, args: dict[str, Any]) -> None:
         cfg = resolve(args)
         self.pool = create_pool(cfg.database_url, min_size=1, max_size=4, name="alert-service")
-        self.engine = AlertEngine(self.pool)
+        self.engine = OnDemandAlerts(self.pool.connection)
 
     async def validate(self, rule: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from deployments.alerts.client import LocalAlerts
-from deployments.alerts.service import AlertEngine
 from deployments.api.deps import Deps
 from deployments.api.exports import ExportGate
 from deployments.api.settings import ApiSettings
@@ -13,6 +12,7 @@ from deployments.cache import Cache
 from deployments.metrics import Metrics, NullMetrics
 from deployments.risk.client import LocalScorer
 from deployments.risk.store import ScoreStore
+from sentinel.alerts.on_demand import OnDemandAlerts
 from sentinel.auth.ratelimit import RateLimiter
 from sentinel.auth.strength import check_signing_secret
 from sentinel.db.pool import create_pool
@@ -54,7 +54,7 @@ def local_deps(
         jwt_secret=jwt_secret,
         scores=store,
         scorer=LocalScorer(service),
-        alerts=LocalAlerts(AlertEngine(pool)),
+        alerts=LocalAlerts(OnDemandAlerts(pool.connection)),
         exports=(exports := ExportGate.create(database_url, redis_url, settings, "api")),
         metrics=metrics,
     )

@@ -114,11 +114,17 @@ def load_rules(conn: psycopg.Connection) -> RuleSet:
                 rules.append(AlertRule.from_row(row))
             except ValidationError as error:
                 log.error("alert rule skipped: invalid", extra={"rule_id": row["id"], "error": str(error)})
-    portfolio_rows = conn.execute(
+    return RuleSet(tuple(rules), load_directory(conn))
+
+
+def load_directory(conn: psycopg.Connection, org_id: int | None = None) -> PortfolioDirectory:
+    """The buildings of every portfolio (of one organization when `org_id` is given), with when each was added."""
+    rows = conn.execute(
         "SELECT p.id, p.org_id, pb.bbl, pb.added_at FROM portfolios p"
-        " JOIN portfolio_buildings pb ON pb.portfolio_id = p.id"
+        " JOIN portfolio_buildings pb ON pb.portfolio_id = p.id WHERE %(org)s::bigint IS NULL OR p.org_id = %(org)s",
+        {"org": org_id},
     ).fetchall()
-    return RuleSet(tuple(rules), PortfolioDirectory.from_rows(portfolio_rows))
+    return PortfolioDirectory.from_rows(rows)
 
 
 _VIOLATIONS_OF_RUN = """
@@ -174,8 +180,11 @@ def run_events(conn: psycopg.Connection, run_id: int) -> list[Event]:
 open_violations = history.open_violations
 
 
-def balances(conn: psycopg.Connection, bbls: Sequence[str], now: datetime) -> list[BuildingBalance]:
-    """Each watched building's unpaid penalties now, with the balance the previous scan saw, and record this scan.
+def balances(
+    conn: psycopg.Connection, bbls: Sequence[str], now: datetime, *, record_scan: bool = True
+) -> list[BuildingBalance]:
+    """Each watched building's unpaid penalties now, with the balance the previous scan saw, and record this scan
+    (unless `record_scan` is false: a dry-run looks without moving what the next scan compares with).
     Called inside the evaluation's transaction: the snapshot moves only if the alerts it produces commit."""
     if not bbls:
         return []
@@ -188,14 +197,19 @@ def balances(conn: psycopg.Connection, bbls: Sequence[str], now: datetime) -> li
         " GROUP BY b.bbl, s.balance_due, p.address ORDER BY b.bbl",
         (list(bbls),),
     ).fetchall()
+    if record_scan:
+        _record_balances(conn, rows, now)
+    today = now.astimezone(UTC).date()
+    return [BuildingBalance(bbl, Decimal(total), today, previous, address) for bbl, total, previous, address in rows]
+
+
+def _record_balances(conn: psycopg.Connection, rows: Sequence[Sequence[Any]], now: datetime) -> None:
     conn.execute(
         "INSERT INTO alert_balance_snapshots (bbl, balance_due, scanned_at) SELECT * FROM unnest(%s::char(10)[],"
         " %s::numeric[], %s::timestamptz[]) ON CONFLICT (bbl) DO UPDATE SET balance_due = EXCLUDED.balance_due,"
         " scanned_at = EXCLUDED.scanned_at",
         ([r[0] for r in rows], [r[1] for r in rows], [now] * len(rows)),
     )
-    today = now.astimezone(UTC).date()
-    return [BuildingBalance(bbl, Decimal(total), today, previous, address) for bbl, total, previous, address in rows]
 
 
 def freshness(

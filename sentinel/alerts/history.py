@@ -7,16 +7,14 @@ own dates). One place builds every event from a row, so the engine and the dry-r
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
 from sentinel.alerts.events import (
-    BuildingBalance,
     ComplaintChange,
-    DatasetFreshness,
     Event,
     OpenViolation,
     ScoreChange,
@@ -221,13 +219,8 @@ def by_record_date(
     return out
 
 
-# --- the dry-run's other inputs: balances and freshness now, and past score changes --------------------------
+# --- the dry-run's other input: past score changes --------------------------
 
-_BALANCES = """
-    SELECT v.bbl, sum(v.balance_due) AS balance, min(p.address) AS address
-    FROM violations v LEFT JOIN properties p ON p.bbl = v.bbl
-    WHERE v.bbl = ANY(%s::bpchar[]) AND NOT v.is_deleted AND v.balance_due IS NOT NULL GROUP BY v.bbl
-"""
 _SCORES = """
     SELECT bbl, as_of, overall, safety, legal, financial, computed_at,
            lag(overall) OVER w AS p_overall, lag(safety) OVER w AS p_safety,
@@ -235,19 +228,6 @@ _SCORES = """
     FROM risk_scores WHERE bbl = ANY(%s::bpchar[])
     WINDOW w AS (PARTITION BY bbl ORDER BY as_of)
 """
-
-
-def balances_now(conn: psycopg.Connection, bbls: Sequence[str], as_of: date) -> list[BuildingBalance]:
-    """Each building's unpaid penalties now, with no previous scan (the scheduled scan keeps its own snapshot)."""
-    return [
-        BuildingBalance(bbl=r["bbl"].strip(), balance_due=r["balance"], as_of=as_of, address=r["address"])
-        for r in _rows(conn, _BALANCES, (list(bbls),))
-    ]
-
-
-def freshness_now(conn: psycopg.Connection) -> list[DatasetFreshness]:
-    rows = conn.execute("SELECT dataset, max(updated_at_mark) FROM watermarks GROUP BY dataset").fetchall()
-    return [DatasetFreshness(dataset=d, last_updated_at=at, expected_every=timedelta(days=1)) for d, at in rows if at]
 
 
 def score_changes_between(

@@ -169,8 +169,8 @@ def test_a_new_rule_over_years_of_history_notifies_nothing_until_something_new_h
 def test_evaluate_now_notifies_a_published_change_once_and_the_run_evaluation_then_finds_it_known(
     db_url: str, city: Path, tmp_path: Path
 ) -> None:
-    from deployments.alerts.service import AlertEngine
     from sentinel.alerts.engine import load_rules
+    from sentinel.alerts.on_demand import OnDemandAlerts
     from sentinel.db.pool import create_pool
 
     with serve_in_background(city) as server, psycopg.connect(db_url, autocommit=True) as conn:
@@ -180,7 +180,7 @@ def test_evaluate_now_notifies_a_published_change_once_and_the_run_evaluation_th
         (class_c,) = [r for r in load_rules(conn).rules if r.condition.type == "new_violation"]
         pool = create_pool(db_url, min_size=1, max_size=2, name="evaluate-now-test")
         try:
-            engine = AlertEngine(pool)
+            engine = OnDemandAlerts(pool.connection)
             baseline = engine.evaluate([class_c], datetime.now(UTC))
             published = LiveCity(tmp_path, server).publish([templates[bbls[1]]], ["C"], TODAY)
             later_run, _ = run_serial(db_url, SocrataSource(server.url), INCREMENTAL)  # nobody evaluates the run

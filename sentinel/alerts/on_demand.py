@@ -1,4 +1,5 @@
-"""Dry-runs and on-demand evaluation of alert rules against the stored history (Ray-free).
+"""Dry-runs and on-demand evaluation of alert rules against the stored history: what the API asks of the alert
+engine, with no Ray (the AlertService deployment and the plain-uvicorn app are shells over `OnDemandAlerts`).
 
 Evaluation goes through the engine (sentinel.alerts.engine.evaluate_rules: the evaluation lock, the unique keys,
 the cooldown and the outbox), so an alert made on demand is notified exactly like a scheduled one.
@@ -13,17 +14,20 @@ and what had already happened before the window began is the rule's baseline, no
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from psycopg_pool import ConnectionPool
+import psycopg
 
-from sentinel.alerts import AlertRule, PortfolioDirectory, dry_run, history
+from sentinel.alerts import engine, history
 from sentinel.alerts.conditions import EVENT_KIND
-from sentinel.alerts.engine import evaluate_rules
+from sentinel.alerts.evaluate import dry_run
 from sentinel.alerts.events import BuildingBalance, Event, ScoreChange
 from sentinel.alerts.keys import deadline_of
+from sentinel.alerts.rules import AlertRule
+from sentinel.alerts.scope import PortfolioDirectory
 from sentinel.deadlines import city_midnight, city_today, days_left, days_overdue
 
 DRY_RUN_DAYS = 30
@@ -37,25 +41,18 @@ def _day_end(day: date) -> datetime:
     return city_midnight(day + timedelta(days=1)) - timedelta(microseconds=1)
 
 
-class AlertEngine:
-    def __init__(self, pool: ConnectionPool) -> None:
-        self.pool = pool
+class OnDemandAlerts:
+    def __init__(self, connect: Callable[[], AbstractContextManager[psycopg.Connection[Any]]]) -> None:
+        self.connect = connect  # a pool's `connection`
 
-    def directory(self, conn: Any, org_id: int) -> PortfolioDirectory:
-        rows = conn.execute(
-            "SELECT p.id, p.org_id, b.bbl, b.added_at FROM portfolios p"
-            " JOIN portfolio_buildings b ON b.portfolio_id = p.id WHERE p.org_id = %s",
-            (org_id,),
-        ).fetchall()
-        return PortfolioDirectory.from_rows(rows)
-
-    def _snapshot(self, conn: Any, kind: str, bbls: list[str], day: date) -> list[Event]:
+    def _snapshot(self, conn: Any, kind: str, bbls: list[str], now: datetime) -> list[Event]:
+        """The engine's own scan of today's records, without moving the balance snapshot it compares with."""
         if kind == "open_violation":
             return list(history.open_violations(conn, bbls, first_seen=False))
         if kind == "building_balance":
-            return list(history.balances_now(conn, bbls, day))
+            return list(engine.balances(conn, bbls, now, record_scan=False))
         if kind == "dataset_freshness":
-            return list(history.freshness_now(conn))
+            return list(engine.freshness(conn))
         return []
 
     def _batches(
@@ -65,7 +62,7 @@ class AlertEngine:
         bbls = sorted(directory.bbls(rule.org_id, rule.scope))
         today = city_today(now)
         if kind in APPROXIMATE_KINDS:
-            snapshot = self._snapshot(conn, kind, bbls, today)  # today's records, replayed on each day's clock
+            snapshot = self._snapshot(conn, kind, bbls, now)  # today's records, replayed on each day's clock
             for offset in range((today - first).days + 1):
                 day = first + timedelta(days=offset)
                 if kind == "building_balance":
@@ -87,8 +84,8 @@ class AlertEngine:
         today = city_today(now)
         first = today - timedelta(days=days - 1)
         since = city_midnight(first) if kind in _SINCE_KINDS else None
-        with self.pool.connection() as conn:
-            directory = self.directory(conn, rule.org_id)
+        with self.connect() as conn:
+            directory = engine.load_directory(conn, rule.org_id)
             result = dry_run(rule, self._batches(conn, rule, directory, first, now), directory, 5, since=since)
         return {
             "would_have_fired": result.fired,
@@ -104,8 +101,8 @@ class AlertEngine:
         ids = [rule.id for rule in rules if rule.enabled]
         if now.tzinfo is None:
             now = now.replace(tzinfo=UTC)
-        with self.pool.connection() as conn:
-            result = evaluate_rules(conn, ids, now, since=now - timedelta(days=days))
+        with self.connect() as conn:
+            result = engine.evaluate_rules(conn, ids, now, since=now - timedelta(days=days))
         return {
             "rules": len(ids),
             "alerts_created": result.alerts_created,
