@@ -29,9 +29,9 @@ from actors.normalizer import BoroughNormalizer
 from actors.writer import Writer
 from sentinel.datasets import OTHER_PARTITION, DatasetConfig, load_datasets
 from sentinel.ingest import pipeline
+from sentinel.ingest.lifecycle import finish_dataset, ingestion_run
 from sentinel.ingest.pages import PageMeta
 from sentinel.ingest.pipeline import DatasetSummary, Guards, OutOfOrderCommitError, PartitionTask
-from sentinel.ingest.run import finish_dataset, ingestion_run
 from sentinel.ingest.socrata import Cursor, SchemaDriftError, SocrataSource, SourceUnavailableError, cursor_after
 from sentinel.ingest.writer import WriteStats
 

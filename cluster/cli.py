@@ -98,7 +98,7 @@ def services_or_exit(settings: Settings) -> Iterator[Services]:
         raise fail(f"could not start the local services: {error}") from None
 
 
-def _upgrade(services: Services) -> None:
+def upgrade_or_exit(services: Services) -> None:
     try:
         applied, app_role = migrate.upgrade_roles(services.migration_url, services.database_url)
     except RoleError as error:
@@ -125,7 +125,7 @@ def db_upgrade() -> None:
     """Apply every pending migration."""
     settings = settings_or_exit()
     with services_or_exit(settings) as services:
-        _upgrade(services)
+        upgrade_or_exit(services)
 
 
 @db_app.command("status")
@@ -245,7 +245,7 @@ def ingest(
     if unknown:
         raise fail(f"unknown dataset(s): {', '.join(unknown)}; known: {', '.join(catalog)}", code=2)
     with services_or_exit(settings) as services:
-        _upgrade(services)
+        upgrade_or_exit(services)
         ray_runtime.connect_shared(settings, long_running=False)
         result = run_ingestion(
             database_url=services.database_url,
@@ -469,7 +469,7 @@ def demo(
     if serve:
         port_or_exit("127.0.0.1", port or settings.serve_http_port)
     with services_or_exit(settings) as services, contextlib.ExitStack() as stack:
-        _upgrade(services)
+        upgrade_or_exit(services)
         try:
             city = prepare_city(settings.data_dir, buildings, seed, day, console.print)
         except ValueError as error:

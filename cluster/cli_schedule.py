@@ -66,14 +66,14 @@ def run(
     import ray
 
     from cluster import ray_runtime
-    from cluster.cli import _upgrade, services_or_exit, settings_or_exit
+    from cluster.cli import services_or_exit, settings_or_exit, upgrade_or_exit
     from cluster.scheduler import Scheduler, load_schedules
     from sentinel.channels.settings import channel_settings_from_env
 
     settings = settings_or_exit()
     config = load_schedules(schedules)
     with services_or_exit(settings) as services:
-        _upgrade(services)
+        upgrade_or_exit(services)
         ray_runtime.connect_shared(settings, long_running=not once)
         scheduler = Scheduler.remote(
             services.database_url,

@@ -40,13 +40,13 @@ def serve_command(
     ] = "sentinel.risk.scoring:load_active_models",
 ) -> None:
     """Serve the ViolationSentinel HTTP API (docs at /docs)."""
-    from cluster.cli import _upgrade, port_or_exit, services_or_exit, settings_or_exit  # cluster.cli imports us
+    from cluster.cli import port_or_exit, services_or_exit, settings_or_exit, upgrade_or_exit  # cluster.cli imports us
 
     settings = settings_or_exit()
     port = settings.serve_http_port if port is None else port
     port_or_exit(host, port)
     with services_or_exit(settings) as services:
-        _upgrade(services)
+        upgrade_or_exit(services)
         start_api(settings, services, host=host, port=port, engine=engine, model_loader=model_loader)
 
 

@@ -34,10 +34,7 @@ FORBIDDEN = {
 
 # (importing module, imported module or name): why it is still allowed. Remove an entry when its cause is gone.
 ALLOWED: dict[tuple[str, str], str] = {
-    ("actors.ingestion", "sentinel.ingest.run"): "shared ingestion steps still live in the serial runner",
     ("sentinel.synth.live", "sentinel.synth.datasets.hpd_violations._TEMPLATES"): "the live feed reuses the templates",
-    ("cluster.cli_schedule", "cluster.cli._upgrade"): "the CLI's migration step is not yet public",
-    ("cluster.cli_serve", "cluster.cli._upgrade"): "the CLI's migration step is not yet public",
 }
 
 

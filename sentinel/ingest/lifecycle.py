@@ -1,0 +1,125 @@
+"""An ingestion run's frame and a dataset's last steps, shared by the serial runner (sentinel/ingest/run.py) and the
+Ray runner (actors/ingestion.py): the run lock, the `ingestion_runs` row, locating address-only records once
+every dataset is in, judging rejects and reconciling deletions."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import psycopg
+
+from sentinel.datasets import DatasetConfig, load_datasets
+from sentinel.ingest import anomalies, locate, pipeline
+from sentinel.ingest.pipeline import DatasetSummary
+from sentinel.ingest.socrata import SocrataSource
+
+_RUN_LOCK = 0x56535F494E47  # "VS_ING": one ingestion at a time per database
+
+
+class IngestionBusyError(Exception):
+    """Another ingestion run holds the lock on this database."""
+
+
+@contextlib.contextmanager
+def run_lock(conn: psycopg.Connection) -> Iterator[None]:
+    """Held for a whole run; runs left 'running' by a killed process are closed as failed once we hold it."""
+    got = conn.execute("SELECT pg_try_advisory_lock(%s)", (_RUN_LOCK,)).fetchone()
+    if not got or not got[0]:
+        raise IngestionBusyError("another ingestion run is in progress on this database")
+    try:
+        with conn.transaction():
+            conn.execute(
+                "UPDATE ingestion_runs SET status = 'failed', finished_at = now(), "
+                "error = 'interrupted: the process running it stopped' WHERE status = 'running'"
+            )
+        yield
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_RUN_LOCK,))
+
+
+def finish_dataset(
+    conn: psycopg.Connection,
+    source: SocrataSource,
+    config: DatasetConfig,
+    summary: DatasetSummary,
+    run_id: int,
+    guards: pipeline.Guards,
+) -> None:
+    """After a dataset's last page, in both runners: judge its rejects, then reconcile its deletions under the
+    guards; an anomaly is recorded and told to the admins, and leaves every live record live."""
+    pipeline.judge_rejects(summary, guards)
+    if summary.error:
+        return  # a dataset that failed says nothing reliable about what the source no longer has
+    result = reconcile(conn, source, config, changed=summary.written, guards=guards)
+    summary.deleted = result.deleted
+    if result.anomaly is not None:
+        summary.anomaly = result.anomaly.detail
+        summary.held_deletions = result.anomaly.would_delete
+        anomalies.record(conn, run_id, config.name, result.anomaly)
+
+
+def reconcile(
+    conn: psycopg.Connection,
+    source: SocrataSource,
+    config: DatasetConfig,
+    *,
+    changed: int = 0,
+    guards: pipeline.Guards | None = None,
+) -> pipeline.Reconciled:
+    """Finds deletions by key-set difference, but only when the counts say the key sets differ: the source's
+    row count against our live records plus the keys we rejected (which the source has and we do not).
+    `changed`: rows this run inserted or updated, which may have left the table's statistics stale."""
+    pipeline.analyze_if_stale(conn, config.target_table, changed)
+    live = pipeline.live_count(conn, config)
+    if live is None:
+        return pipeline.Reconciled()
+    total = source.count(config.socrata_id, config.row_filter)
+    if total == live + pipeline.rejected_key_count(conn, config):
+        return pipeline.Reconciled()
+    if total == 0 and live and guards is not None:
+        return pipeline.empty_source(live)
+    keys = source.keys(config.socrata_id, config.natural_key, config.row_filter)
+    return pipeline.reconcile_deletions(conn, config, keys, guards)
+
+
+@contextlib.contextmanager
+def ingestion_run(
+    database_url: str,
+    *,
+    incremental: bool,
+    source_url: str,
+    datasets: list[str],
+    catalog: dict[str, DatasetConfig] | None = None,
+) -> Iterator[tuple[psycopg.Connection, int, dict[str, DatasetSummary]]]:
+    """One `ingestion_runs` row around a run, under the run lock: the block fills the per-dataset summaries,
+    then address-only records are located, and the row is closed as succeeded, partial or failed however the
+    block ends."""
+    with psycopg.connect(database_url, autocommit=True) as conn, run_lock(conn):
+        mode = "incremental" if incremental else "full"
+        run_id = pipeline.start_run(conn, mode=mode, source_url=source_url, datasets=datasets)
+        summaries = {name: DatasetSummary(name) for name in datasets}
+        try:
+            yield conn, run_id, summaries
+            locate_after_run(conn, summaries, catalog if catalog is not None else load_datasets())
+        except BaseException as error:
+            pipeline.finish_run(conn, run_id, summaries.values(), error=f"{type(error).__name__}: {error}")
+            raise
+        pipeline.finish_run(conn, run_id, summaries.values())
+
+
+def locate_after_run(
+    conn: psycopg.Connection, summaries: dict[str, DatasetSummary], catalog: dict[str, DatasetConfig]
+) -> None:
+    """Once every dataset of the run is in, so the result never depends on which finished first (the Ray
+    runner finishes them in any order): lots loaded by this run get their address keys, then the complaints
+    without a BBL are located against the lots as they now stand."""
+    configs = [catalog[name] for name in summaries if name in catalog]
+    lots = [c for c in configs if c.target_table == "properties"]
+    if lots:
+        locate.backfill_address_keys(conn)
+    complaint_sets = [c for c in configs if c.target_table == "complaints"]
+    if lots and not complaint_sets:
+        summaries[lots[0].name].located = locate.resolve_unlocated(conn, None, upgrade=True)
+    for config in complaint_sets:
+        summaries[config.name].located = locate.resolve_unlocated(conn, config.source, upgrade=bool(lots))
