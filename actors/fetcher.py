@@ -10,7 +10,7 @@ from sentinel.ingest.pipeline import PartitionTask
 from sentinel.ingest.socrata import Cursor, SocrataSource
 
 
-@ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=3)
+@ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=-1)
 class Fetcher:
     """Runs `fetch_threads` requests at once (a threaded actor); each thread has its own HTTP session."""
 

@@ -7,7 +7,10 @@ JSON the source sent (fetcher -> normalizer), then COPY text (normalizer -> writ
 The fetcher does not parse the page: the normalizer, which parses it anyway, reports where it ends (`PageMeta`),
 and the coordinator fetches the next page from there. Fetches and normalizations are pure reads,
 so their actors restart and retry a lost call (`max_task_retries`); a page's write commits its rows and its
-watermark together, so a killed run resumes after its last committed page. The stage actors ask for 0.1 CPU:
+watermark together, so a killed run resumes after its last committed page, and a write retried after its reply
+was lost finds its page committed and writes nothing. Retries are unlimited: a lost node's actors are unreachable
+until Ray has declared the node dead and restarted them elsewhere, seconds in which a bounded count of retries
+ran out (tests/multinode/test_ingest_node_loss.py). The stage actors ask for 0.1 CPU:
 they mostly wait on HTTP and PostgreSQL, and small shares let the whole pipeline be placed on a 2-CPU Ray (an
 actor Ray cannot place leaves its partitions waiting forever).
 """
@@ -120,10 +123,13 @@ class IngestCoordinator:
         self._source = SocrataSource(source_url, app_token)
         self._shape = shape or PipelineShape()
         self._catalog = catalog or load_datasets()
-        fetcher = Fetcher.options(max_concurrency=self._shape.fetch_threads)
+        # Spread over the nodes, not packed on the first that fits (Ray's default): a lost node then takes only
+        # its share of the stages, and fetching and normalizing use every node's network and cores.
+        fetcher = Fetcher.options(max_concurrency=self._shape.fetch_threads, scheduling_strategy="SPREAD")
         self.fetchers = [fetcher.remote(source_url, app_token) for _ in range(self._shape.fetchers)]
-        self.normalizers = {b: BoroughNormalizer.remote(b, self._catalog) for b in BOROUGH_PARTITIONS}
-        writer = Writer.options(max_concurrency=self._shape.write_connections)
+        normalizer = BoroughNormalizer.options(scheduling_strategy="SPREAD")
+        self.normalizers = {b: normalizer.remote(b, self._catalog) for b in BOROUGH_PARTITIONS}
+        writer = Writer.options(max_concurrency=self._shape.write_connections, scheduling_strategy="SPREAD")
         self.writers = [writer.remote(database_url) for _ in range(self._shape.writers)]
         self._progress: dict[str, dict[str, int]] = {}
         self._done: dict[str, bool] = {}

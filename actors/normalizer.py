@@ -16,7 +16,7 @@ from sentinel.ingest.heap import keep_freed_memory
 from sentinel.ingest.pages import PageMeta, normalize_body
 
 
-@ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=3)
+@ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=-1)
 class BoroughNormalizer:
     def __init__(self, borough: str, catalog: dict[str, DatasetConfig]):
         self.borough = borough

@@ -17,7 +17,7 @@ from sentinel.ingest.socrata import Cursor
 from sentinel.ingest.writer import WriteStats
 
 
-@ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=2)
+@ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=-1)
 class Writer:
     """Runs as a threaded actor (`max_concurrency` = connections): each thread commits on its own connection.
     Ray does not order a threaded actor's calls, so the coordinator sends a partition's next page only after

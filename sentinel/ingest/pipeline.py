@@ -242,6 +242,10 @@ def commit_page(
     """
     with conn.transaction():
         previous = watermarks.load(conn, task.dataset, task.partition, for_update=True)
+        if _committed_already(conn, previous, task, last_row, rows_committed, run_id):
+            # A retried call whose first attempt committed, its reply lost (with the writer's node): the rows are
+            # in, and writing them again would be refused as out of order. Its counts were lost with the reply.
+            return WriteStats()
         opens_fresh_read = read_after == task.cursor and not task.resumed
         if not opens_fresh_read:
             expected = read_after.row_id if read_after else None
@@ -268,6 +272,24 @@ def commit_page(
         stats = write_batch(conn, batch, run_id, expect_new=task.first_read)
         watermarks.save(conn, mark, run_id)
     return stats
+
+
+def _committed_already(
+    conn: psycopg.Connection,
+    previous: watermarks.Watermark | None,
+    task: PartitionTask,
+    last_row: dict[str, Any],
+    rows_committed: int,
+    run_id: int,
+) -> bool:
+    """This very page (same run, same last row, same running count) is the last one committed."""
+    return (
+        previous is not None
+        and not previous.completed
+        and previous.last_id == last_row.get(":id")
+        and previous.rows_committed == rows_committed
+        and watermarks.run_of(conn, task.dataset, task.partition) == run_id
+    )
 
 
 def finish_partition(conn: psycopg.Connection, task: PartitionTask, run_id: int) -> None:

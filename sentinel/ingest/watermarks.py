@@ -41,6 +41,14 @@ def load(conn: psycopg.Connection, dataset: str, partition: str, *, for_update: 
     return Watermark(dataset, partition, row[0], row[1], row[2], row[3], row[4])
 
 
+def run_of(conn: psycopg.Connection, dataset: str, partition: str) -> int | None:
+    """The ingestion run that last moved this partition's watermark."""
+    row = conn.execute(
+        "SELECT run_id FROM watermarks WHERE dataset = %s AND partition = %s", (dataset, partition)
+    ).fetchone()
+    return row[0] if row else None
+
+
 def save(conn: psycopg.Connection, mark: Watermark, run_id: int | None) -> None:
     conn.execute(
         "INSERT INTO watermarks (dataset, partition, updated_at_mark, last_id, rows_committed, completed, mode,"
