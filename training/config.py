@@ -27,6 +27,8 @@ class TrainingSettings(BaseSettings):
     health_check_interval_s: float = Field(default=0.2, gt=0)
     # False: public Ray APIs only (training/ray_private.py), as with a Ray other than the pinned one.
     private_ray: bool = True
+    # A trial whose run fails (a lost node took a worker or the trial itself) starts again, this many times.
+    trial_max_failures: int = Field(default=2, ge=0)
     horizon_days: int = Field(default=365, ge=30)
     financial_threshold: float = 1000.0
     history_days: int = Field(default=365, ge=0)

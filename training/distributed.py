@@ -126,6 +126,9 @@ class ReleaseTrainPlacementGroups(ray.tune.Callback):
     def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
         self._release(trial)
 
+    def on_trial_recover(self, iteration: int, trials: list, trial, **info) -> None:
+        self._release(trial)  # the failed attempt's group, before the retry asks for one of its own
+
     @staticmethod
     def _release(trial) -> None:
         hex_id = (trial.last_result or {}).get(PLACEMENT_GROUP_KEY)
@@ -210,7 +213,11 @@ def sweep(
             search_alg=BasicVariantGenerator(random_state=seed, max_concurrent=_concurrency(settings)),
         ),
         run_config=ray.tune.RunConfig(
-            name=name, storage_path=str(storage / name), verbose=0, callbacks=[ReleaseTrainPlacementGroups()]
+            name=name,
+            storage_path=str(storage / name),
+            verbose=0,
+            callbacks=[ReleaseTrainPlacementGroups()],
+            failure_config=ray.tune.FailureConfig(max_failures=settings.trial_max_failures),
         ),
     )
     grid = tuner.fit()
