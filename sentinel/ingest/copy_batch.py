@@ -2,12 +2,11 @@
 
 Rows are encoded where they are normalized, so the writer only streams bytes into COPY. Handing the batch over
 as row objects instead meant pickling and unpickling ~25 Python values and a raw-record dict per row between
-the two processes, which measured at ~50 us per row: five times the normalization itself.
+the two processes, which cost more than the normalization itself (benchmarks/RESULTS.md, "Ingestion").
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,8 +16,9 @@ from typing import Any
 
 import orjson
 
+from sentinel.ingest import copy_lines
 from sentinel.normalize import NormalizedBatch, Reject
-from sentinel.records import Row, column_attribute, copy_values
+from sentinel.records import Row, copy_values
 
 NULL = "\\N"
 # COPY text: backslash, newline, carriage return and tab are escaped; PostgreSQL text cannot hold NUL at all.
@@ -62,7 +62,7 @@ def encode_rows(rows: Sequence[Row]) -> bytes:
 
 class _DateTextCache(dict[date | None, str]):
     """A date's COPY text (None's is NULL). Formatting a date costs a method call; a date column holds a few
-    thousand distinct days across millions of rows, so a lookup of the text is ~6x cheaper."""
+    thousand distinct days across millions of rows, so looking the text up is cheaper than making it again."""
 
     LIMIT = 100_000
 
@@ -75,37 +75,21 @@ class _DateTextCache(dict[date | None, str]):
 
 
 _DATE_TEXT = _DateTextCache()
+_LINE_FUNCTIONS = copy_lines.line_functions(NULL, _DATE_TEXT)
 
 
 @cache
 def line_encoder(row_type: type[Row]) -> Callable[[Row], bytes | None]:
-    """`row -> its COPY text line`, compiled once per row class, or None for a row with a value to escape.
+    """`row -> its COPY text line`, or None for a row with a value to escape.
 
-    A generic loop calls a Python function per value (~25 per row), which made encoding a third of a
-    normalizer's time; one f-string over the row's attributes formats them all in C (str, int, Decimal, date
-    and datetime format as COPY reads them). Almost no value needs escaping, so the line is checked once
-    instead: its only backslashes must be the NULL markers, its only tabs the separators. `raw` comes last and
+    The line up to `raw` comes from the row class's generated function (sentinel/ingest/copy_lines.py, one
+    f-string formatting every value in C). Almost no value needs escaping, so the line is checked once instead of
+    each value: its only backslashes must be the NULL markers, its only tabs the separators. `raw` comes last and
     orjson's JSON is appended as bytes: JSON text has no raw tab, newline or NUL, only backslashes to double.
     """
-    fields = {f.name: f for f in dataclasses.fields(row_type)}
-    columns = [c for c in row_type.columns if c != "raw"]
-    has_raw = len(columns) < len(row_type.columns)
-    parts, nulls = [], []
-    for attribute in map(column_attribute, columns):
-        # A computed column (a property such as `quality`) is text or NULL.
-        kind = str(fields[attribute].type) if attribute in fields else "str | None"
-        if kind.startswith("date |"):
-            parts.append(f"{{DATE_TEXT[r.{attribute}]}}")
-        else:
-            value = f"('t' if r.{attribute} else 'f')" if kind.startswith("bool") else f"r.{attribute}"
-            parts.append(f"{{NULL if r.{attribute} is None else {value}}}")
-        if "None" in kind:
-            nulls.append(f"(r.{attribute} is None)")
-    text = "\t".join(parts) + ("\t" if has_raw else "")
-    tabs = text.count("\t")
-    # The source holds only attribute names of our own dataclasses, literal tabs and the two names below.
-    source = f'lambda r: (f"{text}", {" + ".join(nulls) or "0"})'
-    line_and_nulls = eval(source, {"NULL": NULL, "DATE_TEXT": _DATE_TEXT})  # noqa: S307
+    line_and_nulls = _LINE_FUNCTIONS[row_type.table]
+    has_raw = row_type.columns[-1] == "raw"
+    tabs = len(row_type.columns) - 1  # between the columns, and before `raw`
 
     def encode(row: Row) -> bytes | None:
         line, null_count = line_and_nulls(row)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import orjson
 import psycopg
@@ -11,10 +12,11 @@ import pytest
 from psycopg import sql
 
 from sentinel.datasets import dataset_by_socrata_id
+from sentinel.ingest import copy_codegen, copy_lines
 from sentinel.ingest.copy_batch import encode_batch, encode_rows, encode_value, line_encoder
 from sentinel.ingest.writer import write_batch
 from sentinel.normalize import normalize_page
-from sentinel.records import VIOLATION_COLUMNS, ViolationRow, copy_values
+from sentinel.records import ROW_TYPES, VIOLATION_COLUMNS, ViolationRow, copy_values
 from tests.normalize.test_outcomes import hpd_violation
 
 AWKWARD = "tab\there, newline\nthere, cr\rhere, back\\slash, quote \" and 'apostrophe', unicode ÉÑ 漢字"
@@ -29,6 +31,13 @@ def violation(source_id: str, description: str | None, raw: dict) -> ViolationRo
         amount_paid=Decimal("0"), balance_due=None, source_updated_at=datetime(2024, 3, 1, 12, 30, tzinfo=UTC),
         raw=raw, content_hash="h", warnings=[],
     )  # fmt: skip
+
+
+def test_the_generated_line_functions_are_current():
+    """copy_lines.py is what copy_codegen.py writes for the row classes as they are: a column added to a row
+    class without regenerating fails here."""
+    assert Path(copy_lines.__file__).read_text(encoding="utf-8") == copy_codegen.module_source()
+    assert set(copy_lines.line_functions("\\N", {})) == set(ROW_TYPES)
 
 
 def test_values_are_encoded_in_copy_text_form():
