@@ -1,8 +1,8 @@
 # The two commands of the quick start: `make demo` and `make test`. Each creates .venv when needed and installs
 # the exact versions pinned in requirements.lock (compiled from requirements.in with `make lock`).
 # The distribution's CPython 3.11 when the machine has one: Debian's (an interpreter linked statically, from its
-# optimized build) ran the 1M-row ingestion benchmark 6-11 % faster than this machine's pyenv 3.11.7 (a shared
-# libpython, built without --enable-optimizations), and the test suite passes on both (benchmarks/RESULTS.md).
+# optimized build) ran the ingestion benchmark faster than this machine's pyenv 3.11.7 (a shared libpython, built
+# without --enable-optimizations), and the test suite passes on both (benchmarks/RESULTS.md, "Ingestion").
 # Any CPython 3.11 works: `make PYTHON=python3.11`.
 PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3.11)
 VENV ?= .venv
@@ -19,8 +19,8 @@ PACKAGES := sentinel actors cluster deployments training
 
 # Bytecode is compiled at install, for the dependencies and for our own packages: uv does not compile by default,
 # and where PYTHONDONTWRITEBYTECODE is set (this machine's shells set it) no import ever writes a .pyc, so every
-# process compiled what it imported from source. Every Ray worker paid that at its start: `import ray` took
-# 0.59 CPU-s instead of 0.26, a borough normalizer's start 0.8 instead of 0.35 (benchmarks/RESULTS.md).
+# process compiled what it imported from source. Every Ray worker paid that at its start, about twice the CPU of
+# a start from bytecode (benchmarks/RESULTS.md, "Ingestion").
 $(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements.lock

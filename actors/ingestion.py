@@ -50,7 +50,7 @@ BOROUGH_PARTITIONS = ("1", "2", "3", "4", "5")
 class PipelineShape:
     """How wide and how deep the pipeline runs; memory is bounded by active partitions x pages in flight.
 
-    Defaults fit one small machine, where every extra worker process costs ~0.4-0.5 CPU-s to start and shares the
+    Defaults fit one small machine, where every extra worker process costs CPU to start and shares the
     cores with PostgreSQL: one fetcher process with two requests in flight (threads; fetching is waiting), one
     writer (its COPY is PostgreSQL's work either way). Against the remote API on a cluster, more fetchers and
     threads hide its latency: configs/settings.yaml `ingest_*`.
@@ -62,8 +62,9 @@ class PipelineShape:
     # Each writer thread has its own connection: one partition's page merges on one PostgreSQL backend while
     # another's merges on the other core (an incremental run's merges otherwise ran one after another).
     write_connections: int = 2
-    # 10,000 rows: a page parsed by orjson peaks at ~15x its JSON size in a normalizer, so 20,000-row pages put
-    # the pipeline over 2 GB; 5,000 paid more per-page overhead than it saved (benchmarks/RESULTS.md).
+    # 10,000 rows: a page parsed by orjson peaks at many times its JSON size in a normalizer, so 20,000-row pages
+    # put the pipeline over its memory budget; 5,000 paid more per-page overhead than it saved
+    # (benchmarks/RESULTS.md, "Ingestion").
     page_size: int = 10_000
     active_partitions: int = 5  # every borough of a dataset at once: none waits for another to finish
     pages_in_flight: int = 2  # per partition: fetched but not yet committed

@@ -7,7 +7,7 @@ and ports chosen by the caller so two clusters on one host never share Serve's H
 
 Serve's HTTP ingress is Ray's bundled HAProxy by default (`VS_SERVE_INGRESS=haproxy`): the gateway replicas answer
 HTTP themselves and HAProxy balances over them, instead of every request crossing Serve's Python proxy actor,
-which cost ~5 ms of CPU per request and capped Serve at a third of plain uvicorn's throughput on 2 cores
+whose CPU per request capped Serve far below plain uvicorn's throughput on a small machine
 (benchmarks/RESULTS.md, "Serve"). Ray reads these switches from the environment of its processes, so they are set
 before the local Ray starts; a cluster started with `ray start` takes them from ray-cluster.yaml.
 
@@ -183,8 +183,8 @@ def set_serve_ingress_environment(ingress: str) -> None:
         return
     os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
     # Ray's throughput profile for Serve: user code on the replica's own event loop (no thread hop per request),
-    # buffered request-path logs, gRPC between deployments. With HAProxy it took Serve from 0.5x to 0.84-1.04x
-    # of plain uvicorn's throughput at 32 clients on 2 cores (benchmarks/RESULTS.md, "Serve").
+    # buffered request-path logs, gRPC between deployments. With HAProxy it brought Serve's throughput close to
+    # plain uvicorn's (benchmarks/RESULTS.md, "Serve").
     os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")
     # Ray's defaults for these are fixed ports (8500, 9500, 8404, 9101): a second local Ray on the host (a test
     # run beside the demo) would fail to bind them.

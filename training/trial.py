@@ -158,8 +158,8 @@ class ReportToTrial(UserCallback):
     """Forwards each Train report (rank 0's metrics, the checkpoint's path) to the Tune trial that started the run.
 
     What Ray's `TuneReportCallback` does, without its channel: that one is a queue actor per trial (one more process
-    start) which the trial polls with a remote call every 0.2 s for the whole run, ~3 CPU s in the queue actor per
-    trial and as much again in the trial. Here the trial listens on a loopback socket: the controller, where user
+    start) which the trial polls with a remote call several times a second for the whole run, CPU spent in the
+    queue actor and as much again in the trial. Here the trial listens on a loopback socket: the controller, where user
     callbacks run, is placed on the node of the process that calls `fit()`, i.e. the trial's (Ray 2.60 does so;
     `ray_private.LeanXGBoostTrainer` keeps it so, and this callback is used only with it). A controller found on
     another node fails the run with a message rather than sending to a stranger's port. The authkey keeps other

@@ -80,9 +80,9 @@ class ApiSettings(BaseSettings):
     map_tile_url: str = Field(default="", max_length=500)
     map_tile_attribution: str = Field(default="", max_length=500)
     # Blocking work (PostgreSQL, Redis) runs in at most `blocking_threads` threads, and the interpreter hands the
-    # GIL over every `gil_switch_interval_ms` (Python's default is 5 ms): with 32 requests in flight, anyio's 40
-    # threads and 5 ms turns made the event loop wait behind thread convoys; 4 threads and 0.5 ms took p95 of a
-    # cached risk read at 32 clients from 470-850 ms to 190 ms on 2 cores (benchmarks/RESULTS.md, Serve).
+    # GIL over every `gil_switch_interval_ms` (Python's default is 5 ms): with many requests in flight, anyio's 40
+    # threads and 5 ms turns made the event loop wait behind thread convoys; a few threads and shorter turns keep
+    # the cached risk read's tail latency down on a small machine (benchmarks/RESULTS.md, "Serve").
     blocking_threads: int = Field(default=4, ge=1, le=64)
     gil_switch_interval_ms: float = Field(default=0.5, gt=0, le=100)
 

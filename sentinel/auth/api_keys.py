@@ -2,7 +2,7 @@
 
 Why a fast hash and not argon2: a password needs a slow hash because people pick guessable ones; an API
 key's secret is 32 random bytes (256 bits), so even a leaked table of SHA-256 hashes cannot be brute-forced,
-and a slow hash would only add ~0.15 s to every API request (and hand attackers a cheap way to burn our
+and a slow hash would only add its cost to every API request (and hand attackers a cheap way to burn our
 CPU). Hashing the whole key binds the public prefix to the secret. The prefix is public: it finds the row
 (api_keys.prefix is UNIQUE) and lets users recognise a key in logs and the UI without revealing it.
 """

@@ -1,7 +1,7 @@
 """Password hashing with argon2id (argon2-cffi).
 
 The defaults of `argon2.PasswordHasher` are RFC 9106's "low memory" profile (argon2id, t=3, m=64 MiB, p=4),
-about 0.15 s per hash on the 2-core machines here: slow enough to make offline guessing expensive, fast enough
+a fraction of a second per hash on a small machine: slow enough to make offline guessing expensive, fast enough
 for a login endpoint. Raising the parameters later is safe: `needs_rehash` tells the login path to
 re-hash with the new ones after a successful verify.
 """

@@ -39,7 +39,7 @@ def _context_words(user_inputs: Iterable[str]) -> list[str]:
 
 def check_password(password: str, *, user_inputs: Iterable[str] = ()) -> None:
     """Raises WeakPasswordError with a message a person can act on; `user_inputs`: the e-mail, organization name."""
-    from zxcvbn import zxcvbn  # its word lists load on first use (~20 ms), not at import of the API
+    from zxcvbn import zxcvbn  # its word lists load on first use, not at import of every API process
 
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPasswordError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")

@@ -3,17 +3,16 @@ oversized scratch.
 
 A normalizer handles pages of one size over and over. By default glibc trims the page's freed heap back to the
 kernel, and the next page faults all of that memory in again, page by page, zeroed by the kernel. Raising glibc's
-trim threshold keeps it in the process's heap (benchmarks/RESULTS.md: normalizers went from 1.42 to 0.42 minor
-faults and from 3.0 to 1.2 us of kernel time per row).
+trim threshold keeps it in the process's heap, which cuts the page faults and kernel time per row.
 
-orjson parses a page (10k rows, ~11 MB of JSON) with a scratch buffer it sizes at ~12x the JSON (~126 MB) and
-touches only ~23 MB of. Kept in the heap (the mmap threshold raised with the trim threshold, as it was at first),
-that buffer left each normalizer's heap at ~295 MB with ~270 MB of it free. The next pages' allocations shifted the
-hole around, so the part of it ever touched, and resident, grew with the rows a normalizer saw: 3M-row loads peaked
-at 1.84-1.96 GB for the pipeline, 1M-row ones at 1.76. Allocations from `SCRATCH_MMAP_THRESHOLD` up get a mapping of
-their own that is unmapped when freed: the parser's scratch is faulted in again on every page (normalizers at 1.0
-faults and 2.2 us of kernel time per row), and each heap stays at ~100 MB: 1.74 GB at 3M. Everything else a page
-allocates (its 11 MB body, its COPY text) is below the threshold and stays.
+orjson parses a page with a scratch buffer many times the size of the JSON, of which it touches a small part. Kept
+in the heap (the mmap threshold raised with the trim threshold, as it was at first), that buffer left each
+normalizer's heap mostly free space; the next pages' allocations shifted the hole around, so the part of it ever
+touched, and resident, grew with the rows a normalizer saw. Allocations from `SCRATCH_MMAP_THRESHOLD` up get a
+mapping of their own that is unmapped when freed: the parser's scratch is faulted in again on every page, and each
+heap stays small however long the load. Everything else a page allocates (its body, its COPY text) is below the
+threshold and stays. Figures: benchmarks/RESULTS.md, "Ingestion" ("The parser's scratch mapped, not kept in the
+heap").
 """
 
 from __future__ import annotations

@@ -338,8 +338,9 @@ def _live_scope(config: DatasetConfig) -> _LiveScope:
 def analyze_if_stale(conn: psycopg.Connection, table: str, changed: int) -> bool:
     """ANALYZEs `table` when this run changed more than a tenth of it (autovacuum's own default threshold) or
     it was never analyzed. A bulk load leaves the planner guessing until autovacuum comes by: right after a
-    1M-row load it counted the live records with a bitmap scan of the whole table (~1 s, where a sequential
-    scan with statistics took 0.3 s), and the API's first queries would be planned just as blind."""
+    large load it counted the live records with a bitmap scan of the whole table, several times slower than the
+    sequential scan it picks with statistics, and the API's first queries would be planned just as blind
+    (benchmarks/RESULTS.md, "Ingestion", ANALYZE after a run)."""
     row = conn.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (table,)).fetchone()
     if row is None or changed <= 0 or (row[0] >= 0 and changed <= 0.1 * row[0]):
         return False

@@ -126,8 +126,9 @@ class SocrataSource:
                                       timeout=client.timeout, stream=True)  # fmt: skip
         if response.status_code not in (200, 202):
             utils.raise_for_status(response)
-        # One read of the whole body: requests' `.content` joins it from 10 KB chunks in Python, which was three
-        # quarters of a fetcher's CPU. urllib3's errors are raised as the requests errors the retry policy knows.
+        # One read of the whole body: requests' `.content` joins it from 10 KB chunks in Python, which was most of
+        # a fetcher's CPU (benchmarks/RESULTS.md, "Ingestion"). urllib3's errors are raised as the requests errors
+        # the retry policy knows.
         try:
             body = response.raw.read(decode_content=True)
         except urllib3.exceptions.ReadTimeoutError as error:

@@ -66,8 +66,8 @@ def normalize_page(
 def cyclic_gc_paused() -> Iterator[None]:
     """Every parsed record and kept row adds tracked objects, so CPython's cyclic GC runs hundreds of times per
     page and rescans everything the process holds; parsing and normalizing create no reference cycles, so
-    pausing it is safe (refcounting still frees everything) and measured at ~10-15 % of the page time. Left
-    alone if the caller already paused it."""
+    pausing it is safe (refcounting still frees everything) and saves a measurable share of the page time
+    (benchmarks/RESULTS.md, "Ingestion"). Left alone if the caller already paused it."""
     paused = gc.isenabled()
     if paused:
         gc.disable()

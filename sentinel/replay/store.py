@@ -306,7 +306,7 @@ class ReplayStore:
         conn.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(base + '_key')} ON {t} (__key)")
         conn.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(base + '_upd')} ON {t} (__updated_at, __id)")
         # Clients page one borough at a time (`boroid = 2 AND :id > ...  ORDER BY :id`): without an index on the
-        # column as compared, then :id, each page scanned the rows of every other borough too (5-13x the rows).
+        # column as compared, then :id, each page scanned the rows of every other borough too.
         types = dict(table.columns)
         for name in schema_for(table.dataset_id).indexed:
             if name not in types:  # a file without the column: nothing to index

@@ -55,9 +55,9 @@ class LoadedModel:
     def contributions(self, frame: pd.DataFrame) -> np.ndarray:
         """[rows, features + 1] per-feature contributions on the log-odds scale (the last column is the bias).
 
-        Saabas attributions (`approx_contribs`), not exact TreeSHAP: on the 300-tree models of a 100k-building city
-        exact SHAP took 7.4 s per 5,000 buildings (2.5 min of a 3-min batch scoring run) against 0.1 s, and the top
-        4 features agreed on 76 % of them; the reasons only need the few features that raised a score the most."""
+        Saabas attributions (`approx_contribs`), not exact TreeSHAP: exact SHAP was most of a batch scoring run on a
+        large city, and the two mostly agree on the top features, which is all the reasons need: the few features
+        that raised a score the most (benchmarks/RESULTS.md, "Risk model", Scoring)."""
         assert self.booster is not None
         return self.booster.predict(self.dmatrix(frame), pred_contribs=True, approx_contribs=True)
 

@@ -44,8 +44,8 @@ def quarterly_cutoffs(first: date, last: date) -> list[date]:
 
 def _query(conn: psycopg.Connection, query, params: dict, pd_module: ModuleType):
     # The feature query's row estimates are far too high (params x universe joins), which makes PostgreSQL JIT-compile
-    # its ~100 aggregates: 2.5 s of a 3.1 s query at 10k buildings, and seconds for an online request of a few
-    # buildings. Its hash aggregates also spill to disk under the default 4 MB work_mem.
+    # its ~100 aggregates: most of the query's time, even for an online request of a few buildings
+    # (benchmarks/RESULTS.md, "Risk model"). Its hash aggregates also spill to disk under the default work_mem.
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SELECT set_config('jit', 'off', true), set_config('work_mem', '128MB', true)")
         cur.execute(query, params)

@@ -17,8 +17,9 @@ class JsonArrayWriter:
     """Writes rows as they come; memory does not grow with the number of rows.
 
     Nothing is held between calls: a row is written by the call that hands it over. (This writer used to keep up
-    to 4,096 rows per file; for the small datasets that was dozens of batches of orjson output, about 8 KB of
-    resident memory per row whatever its length, and the process's peak grew with the city for 100k buildings.)
+    to 4,096 rows per file; for the small datasets that was dozens of batches of orjson output, each holding far
+    more resident memory than its rows' text, and the process's peak grew with the city (benchmarks/RESULTS.md,
+    "Synthetic city").)
     """
 
     def __init__(self, path: Path) -> None:
