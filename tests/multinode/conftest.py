@@ -8,8 +8,10 @@ and the others run smaller."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +21,7 @@ import ray
 from ray.cluster_utils import Cluster
 
 from cluster.ray_runtime import NAMESPACE
+from tests.conftest import drop_database, migrated_database
 
 NODE_OBJECT_STORE = 80 * 1024 * 1024
 NODE_DEADLINE_S = 180.0
@@ -76,19 +79,33 @@ class MultiNodeRay:
         )
 
 
+@pytest.fixture
+def db_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh migrated database for one test, as the application role."""
+    name, _, url = migrated_database(pg_admin_url, prefix="vs_multinode")
+    yield url
+    drop_database(pg_admin_url, name)
+
+
 def node_of(actor: Any) -> str:
     """The node id an actor runs on (asked of the actor itself)."""
     return ray.get(actor.__ray_call__.remote(lambda self: ray.get_runtime_context().get_node_id()), timeout=120)
 
 
-@pytest.fixture
-def multinode(monkeypatch: pytest.MonkeyPatch) -> Iterator[MultiNodeRay]:
-    """A head raylet with no CPUs (only the driver attaches there), connected; worker nodes are added by the test."""
+@contextlib.contextmanager
+def multinode_ray(monkeypatch: pytest.MonkeyPatch, external_redis: str | None = None) -> Iterator[MultiNodeRay]:
+    """A head raylet with no CPUs (only the driver attaches there), connected; worker nodes are added by the test.
+    With `external_redis` (host:port) the GCS keeps its tables there, so a GCS restarted on the head recovers them
+    (Ray's GCS fault tolerance), under a namespace of its own that is deleted afterwards."""
     if ray.is_initialized():
         ray.shutdown()
     # The processes of a local cluster take these from the environment of the process that starts them.
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     monkeypatch.setenv("RAY_SERVE_ENABLE_HA_PROXY", "0")
+    namespace = f"vs_multinode_{uuid.uuid4().hex[:10]}"
+    if external_redis:
+        monkeypatch.setenv("RAY_REDIS_ADDRESS", external_redis)
+        monkeypatch.setenv("RAY_external_storage_namespace", namespace)
     cluster = Cluster(
         initialize_head=True,
         head_node_args={
@@ -104,3 +121,21 @@ def multinode(monkeypatch: pytest.MonkeyPatch) -> Iterator[MultiNodeRay]:
     finally:
         ray.shutdown()
         cluster.shutdown()
+        if external_redis:
+            _delete_namespace(external_redis, namespace)
+
+
+def _delete_namespace(address: str, namespace: str) -> None:
+    import redis
+
+    host, port = address.rsplit(":", 1)
+    client = redis.Redis(host=host, port=int(port))
+    keys = list(client.scan_iter(match=f"*{namespace}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def multinode(monkeypatch: pytest.MonkeyPatch) -> Iterator[MultiNodeRay]:
+    with multinode_ray(monkeypatch) as cluster:
+        yield cluster

@@ -3,7 +3,6 @@ actor takes its state from PostgreSQL (what fired, what was left running), so no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -11,20 +10,12 @@ import pytest
 import ray
 
 from cluster.scheduler import JobSpec, ScheduleConfig, start_scheduler, stop_scheduler
-from tests.conftest import drop_database, migrated_database
 from tests.multinode.conftest import MultiNodeRay, node_of, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.multinode]
 
 # Daily at midnight UTC: one due time for the whole test (a minute cron could roll over under load).
 CONFIG = ScheduleConfig(timezone="UTC", jobs=(JobSpec(name="notify", cron="0 0 * * *", kind="notify"),))
-
-
-@pytest.fixture
-def db_url(pg_admin_url: str) -> Iterator[str]:
-    name, _, url = migrated_database(pg_admin_url, prefix="vs_multinode")
-    yield url
-    drop_database(pg_admin_url, name)
 
 
 def test_the_scheduler_restarts_on_another_node_with_its_state_from_postgres(
