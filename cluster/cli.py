@@ -18,12 +18,14 @@ from rich.text import Text
 
 from cluster.cli_audit import audit_app
 from cluster.cli_backup import backup_app, restore_command
+from cluster.cli_exporter import exporter_command
 from cluster.cli_mailbox import mailbox_command
 from cluster.cli_model import model_app, score_command, train_command
 from cluster.cli_org import org_app
 from cluster.cli_replay import replay_app
 from cluster.cli_schedule import schedule_app
 from cluster.cli_serve import serve_command
+from cluster.cli_status import status_command
 from cluster.cli_synth import synth_command
 from sentinel import logs
 from sentinel.datasets import load_datasets
@@ -54,6 +56,8 @@ app.command("serve")(serve_command)
 app.command("synth")(synth_command)
 app.command("mailbox")(mailbox_command)
 app.command("restore")(restore_command)
+app.command("status")(status_command)
+app.command("exporter")(exporter_command)
 
 console = Console()
 err_console = Console(stderr=True)

@@ -18,6 +18,7 @@ from deployments.api.settings import ApiSettings
 from deployments.cache import Cache
 from deployments.config import resolve
 from deployments.metrics import RayMetrics
+from deployments.pool_gauges import PoolReporter
 from deployments.remote import RemoteAlerts, RemoteScorer
 from deployments.risk.store import ScoreStore
 from sentinel import logs
@@ -79,7 +80,8 @@ class Gateway:
             exports=(exports := ExportGate.create(cfg.database_url, cfg.redis_url, cfg.api, "gateway")),
             metrics=metrics,
         )
-        self.deps.closers += [pool.close, cache.close, exports.close]
+        reporter = PoolReporter(pool, metrics, "gateway")
+        self.deps.closers += [reporter.close, pool.close, cache.close, exports.close]
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return create_app(self.deps, behind_serve_proxy=True)

@@ -4,7 +4,17 @@ never raw paths, so label cardinality stays bounded."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
+
+# psycopg_pool's get_stats() measures, exported as vs_db_pool_<key less its pool_ prefix>{pool}. A pool with
+# requests waiting and no idle connection is exhausted: they fail with a pool timeout after 30 s (db/pool.py).
+POOL_GAUGES = {
+    "pool_size": "connections the pool holds",
+    "pool_available": "idle connections in the pool",
+    "pool_max": "most connections the pool may hold",
+    "requests_waiting": "requests waiting for a connection now",
+}
 
 
 class Metrics(Protocol):
@@ -12,6 +22,7 @@ class Metrics(Protocol):
     def cache(self, kind: str, hit: bool) -> None: ...
     def batch_size(self, size: int) -> None: ...
     def rate_limited(self, bucket: str) -> None: ...
+    def pool(self, name: str, stats: Mapping[str, int]) -> None: ...
 
 
 class NullMetrics:
@@ -25,6 +36,9 @@ class NullMetrics:
         pass
 
     def rate_limited(self, bucket: str) -> None:
+        pass
+
+    def pool(self, name: str, stats: Mapping[str, int]) -> None:
         pass
 
 
@@ -48,6 +62,10 @@ class RayMetrics:
             "vs_scorer_batch_size", "buildings per scorer batch", boundaries=[1, 2, 4, 8, 16, 32, 64, 128, 512, 1024]
         )
         self._limited = metrics.Counter("vs_api_rate_limited", "requests refused with 429", tag_keys=("bucket",))
+        self._pool_gauges = {
+            key: metrics.Gauge(f"vs_db_pool_{key.removeprefix('pool_')}", f"database pool: {doc}", tag_keys=("pool",))
+            for key, doc in POOL_GAUGES.items()
+        }
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         self._requests.inc(1, {"route": route, "method": method, "status": str(status)})
@@ -61,3 +79,8 @@ class RayMetrics:
 
     def rate_limited(self, bucket: str) -> None:
         self._limited.inc(1, {"bucket": bucket})
+
+    def pool(self, name: str, stats: Mapping[str, int]) -> None:
+        tags = {"pool": name}
+        for key, gauge in self._pool_gauges.items():
+            gauge.set(stats.get(key, 0), tags)

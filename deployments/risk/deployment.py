@@ -17,6 +17,7 @@ from ray import serve
 from deployments.cache import Cache
 from deployments.config import import_loader, resolve
 from deployments.metrics import RayMetrics
+from deployments.pool_gauges import PoolReporter
 from deployments.risk.client import Refresher
 from deployments.risk.store import ScoreStore
 from sentinel.db.pool import create_pool
@@ -36,6 +37,7 @@ class RiskScorer:
         cfg = resolve(args)
         self.pool = create_pool(cfg.database_url, min_size=1, max_size=cfg.pool_size, name="risk-scorer")
         self.metrics = RayMetrics()
+        self.pool_reporter = PoolReporter(self.pool, self.metrics, "risk-scorer")
         store = ScoreStore(
             self.pool, Cache(cfg.redis_url), cfg.api.score_cache_seconds, self.metrics, cfg.api.redis_prefix
         )
@@ -75,6 +77,9 @@ class RiskScorer:
         return await anyio.to_thread.run_sync(self.service.status)
 
     def __del__(self) -> None:
+        reporter = getattr(self, "pool_reporter", None)
+        if reporter is not None:
+            reporter.close()
         pool = getattr(self, "pool", None)
         if pool is not None:
             pool.close()

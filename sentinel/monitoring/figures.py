@@ -1,0 +1,284 @@
+"""The operating figures that live in PostgreSQL: ingestion per dataset, the outbox, the scheduler's jobs, scores,
+alerts and the server's connections. One read-only pass (`read_figures`) feeds both the Prometheus collector
+(sentinel/monitoring/collector.py) and `vsentinel status`, so the two never disagree.
+
+Every query is bounded by an index or a small table except the per-status counts of `notifications` and the sums
+over `ingestion_runs.stats`, which scan those tables; both grow by a few hundred rows a day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+# The per-dataset counts of a run that are summed over every finished run (DatasetSummary in ingest/pipeline.py).
+ROW_OUTCOMES = ("fetched", "inserted", "updated", "unchanged", "rejected", "deleted")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "dead")
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetFigures:
+    dataset: str
+    # The newest `:updated_at` the source has delivered (the highest watermark of the dataset's partitions).
+    newest_source_update: datetime | None
+    last_run_id: int | None
+    last_run_status: str | None  # succeeded / failed / partial, for this dataset (a run's other datasets aside)
+    last_run_finished_at: datetime | None
+    last_run_error: str | None
+    last_run_rows: dict[str, int]
+    last_success_at: datetime | None
+    rows_total: dict[str, int]  # outcome -> rows over every finished run
+    rejects_stored: int  # distinct records in `rejects` (a record rejected again is the same reject)
+
+    def lag_seconds(self, now: datetime) -> float | None:
+        return (now - self.newest_source_update).total_seconds() if self.newest_source_update else None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxFigures:
+    by_status: dict[str, int]
+    # How long the oldest notification that is due (its backoff, quiet hours or digest time over) has waited
+    # since it became due: 0 when nothing is due. Digests not yet due are not late.
+    oldest_due_seconds: float
+    delivered_last_hour: int
+    # Immediate notifications sent in the last hour: created -> sent.
+    latency_p50_seconds: float | None
+    latency_p95_seconds: float | None
+    latency_max_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobFigures:
+    job: str
+    last_outcome: str | None  # running / succeeded / failed
+    last_started_at: datetime | None
+    last_finished_at: datetime | None
+    last_success_at: datetime | None
+    last_detail: str | None
+    runs: dict[str, int]  # outcome -> firings ever recorded
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreFigures:
+    buildings: int  # buildings with at least one score
+    rows: int
+    newest_computed_at: datetime | None
+    active_models: dict[str, str]  # score kind -> version
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseFigures:
+    connections: int  # client backends on the whole server, every database and role
+    max_connections: int
+    reserved_connections: int  # superuser_reserved_connections (+ reserved_connections on 16+)
+
+    @property
+    def usable(self) -> int:
+        return self.max_connections - self.reserved_connections
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    at: datetime
+    datasets: list[DatasetFigures]
+    outbox: OutboxFigures
+    jobs: list[JobFigures]
+    scores: ScoreFigures
+    alerts_total: int
+    alerts_today: int  # since midnight UTC
+    database: DatabaseFigures
+
+
+def read_figures(
+    conn: psycopg.Connection[Any],
+    *,
+    datasets: Iterable[str] = (),
+    jobs: Iterable[str] = (),
+    now: datetime | None = None,
+) -> Figures:
+    """Everything at once, in one transaction. `datasets` and `jobs` are the configured ones: they
+    are reported even before they ever ran (an operator wants "never ran" to show, not vanish)."""
+    now = now or datetime.now(UTC)
+    with conn.transaction():
+        return Figures(
+            at=now,
+            datasets=dataset_figures(conn, datasets),
+            outbox=outbox_figures(conn, now),
+            jobs=job_figures(conn, jobs),
+            scores=score_figures(conn),
+            alerts_total=_scalar(conn, "SELECT count(*) FROM alerts"),
+            alerts_today=_scalar(conn, "SELECT count(*) FROM alerts WHERE created_at >= date_trunc('day', %s)", (now,)),
+            database=database_figures(conn),
+        )
+
+
+_NEWEST = "SELECT dataset, max(updated_at_mark) AS newest FROM watermarks GROUP BY dataset"
+
+# Per dataset over every finished run that read it (each with that dataset's own summary from `stats`): the
+# last run, the last run that read it fully, and the row counts summed.
+_RUNS = """
+    WITH runs AS (
+        SELECT r.id, r.status, r.finished_at, s.key AS dataset, s.value AS summary
+        FROM ingestion_runs r CROSS JOIN LATERAL jsonb_each(r.stats) s
+        WHERE r.status <> 'running'
+    ), last AS (
+        SELECT DISTINCT ON (dataset) dataset, id, status, finished_at, summary
+        FROM runs ORDER BY dataset, finished_at DESC, id DESC
+    ), ok AS (
+        SELECT dataset, max(finished_at) AS at FROM runs
+        WHERE status <> 'failed' AND summary->>'error' IS NULL GROUP BY dataset
+    ), totals AS (
+        SELECT dataset,
+               sum((summary->>'fetched')::bigint) AS fetched, sum((summary->>'inserted')::bigint) AS inserted,
+               sum((summary->>'updated')::bigint) AS updated, sum((summary->>'unchanged')::bigint) AS unchanged,
+               sum((summary->>'rejected')::bigint) AS rejected, sum((summary->>'deleted')::bigint) AS deleted
+        FROM runs GROUP BY dataset
+    )
+    SELECT totals.*, last.id, last.status, last.finished_at, last.summary, ok.at AS success_at
+    FROM totals JOIN last USING (dataset) LEFT JOIN ok USING (dataset)
+"""
+_REJECTS = "SELECT dataset, count(*) AS n FROM rejects GROUP BY dataset"
+
+
+def dataset_figures(conn: psycopg.Connection[Any], configured: Iterable[str] = ()) -> list[DatasetFigures]:
+    newest = {r["dataset"]: r["newest"] for r in _rows(conn, _NEWEST)}
+    last = {r["dataset"]: r for r in _rows(conn, _RUNS)}
+    rejects = {r["dataset"]: int(r["n"]) for r in _rows(conn, _REJECTS)}
+    names = sorted(set(configured) | newest.keys() | last.keys() | rejects.keys())
+    out = []
+    for name in names:
+        run = last.get(name)
+        summary: Mapping[str, Any] = (run or {}).get("summary") or {}
+        out.append(
+            DatasetFigures(
+                dataset=name,
+                newest_source_update=newest.get(name),
+                last_run_id=run["id"] if run else None,
+                last_run_status=_dataset_status(run["status"], summary) if run else None,
+                last_run_finished_at=run["finished_at"] if run else None,
+                last_run_error=summary.get("error") or summary.get("anomaly"),
+                last_run_rows={o: int(summary.get(o) or 0) for o in ROW_OUTCOMES},
+                last_success_at=run["success_at"] if run else None,
+                rows_total={o: int((run or {}).get(o) or 0) for o in ROW_OUTCOMES},
+                rejects_stored=rejects.get(name, 0),
+            )
+        )
+    return out
+
+
+def _dataset_status(run_status: str, summary: Mapping[str, Any]) -> str:
+    """A run is 'partial' when any of its datasets failed; the dataset itself either failed, held deletions
+    back (partial) or succeeded."""
+    if run_status == "failed" or summary.get("error"):
+        return "failed"
+    if summary.get("anomaly"):
+        return "partial"
+    return "succeeded"
+
+
+_OUTBOX_COUNTS = "SELECT status, count(*) AS n FROM notifications GROUP BY status"
+# A 'sending' row whose lease ran out is due again (alerts/outbox.py): its next_attempt_at is the lease's end.
+_OLDEST_DUE = """
+    SELECT coalesce(extract(epoch FROM %(now)s - min(next_attempt_at)), 0) AS seconds
+    FROM notifications WHERE status IN ('pending', 'sending') AND next_attempt_at <= %(now)s
+"""
+_LATENCY = """
+    SELECT count(*) AS n,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at)) AS p50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at)) AS p95,
+           max(extract(epoch FROM sent_at - created_at)) AS worst
+    FROM notifications
+    WHERE status = 'sent' AND delivery = 'immediate' AND sent_at > %(now)s - interval '1 hour'
+"""
+
+
+def outbox_figures(conn: psycopg.Connection[Any], now: datetime) -> OutboxFigures:
+    counts = dict.fromkeys(OUTBOX_STATUSES, 0) | {r["status"]: int(r["n"]) for r in _rows(conn, _OUTBOX_COUNTS)}
+    oldest = _rows(conn, _OLDEST_DUE, {"now": now})[0]["seconds"]
+    latency = _rows(conn, _LATENCY, {"now": now})[0]
+    return OutboxFigures(
+        by_status=counts,
+        oldest_due_seconds=max(0.0, float(oldest)),
+        delivered_last_hour=int(latency["n"]),
+        latency_p50_seconds=_float(latency["p50"]),
+        latency_p95_seconds=_float(latency["p95"]),
+        latency_max_seconds=_float(latency["worst"]),
+    )
+
+
+_LAST_FIRING = """
+    SELECT DISTINCT ON (job) job, outcome, started_at, finished_at, detail
+    FROM schedule_runs ORDER BY job, started_at DESC, id DESC
+"""
+_JOB_SUCCESS = "SELECT job, max(finished_at) AS at FROM schedule_runs WHERE outcome = 'succeeded' GROUP BY job"
+_JOB_COUNTS = "SELECT job, outcome, count(*) AS n FROM schedule_runs GROUP BY job, outcome"
+
+
+def job_figures(conn: psycopg.Connection[Any], configured: Iterable[str] = ()) -> list[JobFigures]:
+    last = {r["job"]: r for r in _rows(conn, _LAST_FIRING)}
+    success = {r["job"]: r["at"] for r in _rows(conn, _JOB_SUCCESS)}
+    runs: dict[str, dict[str, int]] = {}
+    for r in _rows(conn, _JOB_COUNTS):
+        runs.setdefault(r["job"], {})[r["outcome"]] = int(r["n"])
+    out = []
+    for name in sorted(set(configured) | last.keys()):
+        row = last.get(name) or {}
+        out.append(
+            JobFigures(
+                job=name,
+                last_outcome=row.get("outcome"),
+                last_started_at=row.get("started_at"),
+                last_finished_at=row.get("finished_at"),
+                last_success_at=success.get(name),
+                last_detail=row.get("detail"),
+                runs={"succeeded": 0, "failed": 0, "running": 0} | runs.get(name, {}),
+            )
+        )
+    return out
+
+
+_SCORES = "SELECT count(DISTINCT bbl) AS buildings, count(*) AS n, max(computed_at) AS newest FROM risk_scores"
+_ACTIVE_MODELS = "SELECT score_kind, version FROM models WHERE is_active ORDER BY score_kind"
+
+
+def score_figures(conn: psycopg.Connection[Any]) -> ScoreFigures:
+    row = _rows(conn, _SCORES)[0]
+    return ScoreFigures(
+        buildings=int(row["buildings"]),
+        rows=int(row["n"]),
+        newest_computed_at=row["newest"],
+        active_models={r["score_kind"]: r["version"] for r in _rows(conn, _ACTIVE_MODELS)},
+    )
+
+
+# Every role may count pg_stat_activity's rows (only their details are hidden from other roles).
+_CONNECTIONS = """
+    SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend') AS connections,
+           current_setting('max_connections')::int AS max_connections,
+           current_setting('superuser_reserved_connections')::int
+             + coalesce(current_setting('reserved_connections', true)::int, 0) AS reserved
+"""
+
+
+def database_figures(conn: psycopg.Connection[Any]) -> DatabaseFigures:
+    row = _rows(conn, _CONNECTIONS)[0]
+    return DatabaseFigures(int(row["connections"]), int(row["max_connections"]), int(row["reserved"]))
+
+
+def _rows(conn: psycopg.Connection[Any], query: str, params: Any = None) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+def _scalar(conn: psycopg.Connection[Any], query: str, params: Any = None) -> int:
+    row = conn.execute(query, params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
