@@ -2,9 +2,9 @@
 that drains the outbox. Thin shells over sentinel.alerts.engine and sentinel.alerts.outbox (tested without Ray);
 the actors own a database connection and the channels.
 
-Who calls `evaluate_run`: whoever ran the ingestion, as soon as it returns a run id (the scheduler's ingestion
-job; `vsentinel ingest` once the lead mounts it). Evaluating a run twice is harmless, so a caller that is not
-sure whether the evaluation happened simply calls it again.
+Who calls `evaluate_run`: the scheduler's ingestion job, as soon as the run returns its id (`vsentinel ingest`
+evaluates its run in-process, through sentinel.alerts.engine, without this actor). Evaluating a run twice is
+harmless, so a caller that is not sure whether the evaluation happened simply calls it again.
 """
 
 from __future__ import annotations

@@ -215,10 +215,10 @@ def run(
             conn, kind, base_version, str(base_path), {}, metrics._finite(base_summary), scorer="baseline"
         )
         if result.beats_baseline:
-            if promote or _beats_active(conn, kind, result.model.roc_auc, test, model_dir):
+            if promote or _beats_active(conn, kind, result.model.roc_auc, test):
                 registry.promote(conn, kind, version)
                 promoted.append(kind)
-        elif not _active_model_passes(conn, kind, test, fallback[0], model_dir):
+        elif not _active_model_passes(conn, kind, test, fallback[0]):
             registry.promote(conn, kind, base_version)
             baselined.append(kind)
         scorers[kind] = registry.active(conn)[kind].scorer
@@ -262,7 +262,7 @@ def _rolling_folds(frame, splits: list[Split], spec, params: dict, rounds: int) 
     return out
 
 
-def _beats_active(conn, kind: str, auc: float, test: pd.DataFrame, model_dir: Path) -> bool:
+def _beats_active(conn, kind: str, auc: float, test: pd.DataFrame) -> bool:
     """Promote without being asked only when the new model ranks this test slice better than the active one."""
     current = registry.active(conn).get(kind)
     if current is None:
@@ -278,7 +278,7 @@ def _beats_active(conn, kind: str, auc: float, test: pd.DataFrame, model_dir: Pa
     return auc > active_auc
 
 
-def _active_model_passes(conn, kind: str, test: pd.DataFrame, count_calibrator: Calibrator, model_dir: Path) -> bool:
+def _active_model_passes(conn, kind: str, test: pd.DataFrame, count_calibrator: Calibrator) -> bool:
     """Whether the active scorer of `kind` is a model that passes the gate on this run's test slice (it keeps
     serving when the new model does not)."""
     current = registry.active(conn).get(kind)

@@ -13,7 +13,6 @@ from typing import Any, Protocol
 
 import anyio
 
-from sentinel.risk.score import Score
 from sentinel.risk.service import ModelUnavailableError, ScoreService
 
 log = logging.getLogger(__name__)
@@ -72,7 +71,3 @@ class LocalScorer:
 
     async def status(self) -> dict[str, Any]:
         return await anyio.to_thread.run_sync(self.service.status)
-
-
-def scores_of(result: dict[str, Any]) -> list[Score]:
-    return list(result["scores"])

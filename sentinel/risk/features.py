@@ -8,8 +8,6 @@ horizon [cutoff, cutoff + horizon).
 
 from __future__ import annotations
 
-from datetime import date
-
 from psycopg import sql
 
 WINDOWS = (30, 90, 365, 1095)
@@ -205,9 +203,3 @@ WHERE NOT v.is_deleted AND v.bbl IS NOT NULL AND v.issued_date >= params.c AND v
 GROUP BY v.bbl
 """  # noqa: S608 - only constants are interpolated; the cutoff is a bound parameter
     )
-
-
-def data_end(conn) -> date | None:
-    """The last issued date in the data: labels need cutoff + horizon <= this day."""
-    row = conn.execute("SELECT max(issued_date) FROM violations WHERE NOT is_deleted").fetchone()
-    return row[0] if row else None
