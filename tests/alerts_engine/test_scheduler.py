@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from cluster.scheduler import JobSpec, ScheduleConfig, ScheduleCore, job_status, load_schedules
+from sentinel.scheduling import JobSpec, ScheduleConfig, ScheduleCore, job_status, load_schedules
 
 NOW = datetime(2026, 11, 25, 15, 7, 30, tzinfo=UTC)
 CONFIG = ScheduleConfig(
