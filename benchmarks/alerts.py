@@ -133,7 +133,7 @@ def latency(args: argparse.Namespace) -> None:
     from sentinel.ingest.run import RunOptions, run_serial
     from sentinel.ingest.socrata import SocrataSource
     from sentinel.replay.server import serve_in_background
-    from tests.alerts_engine import flow
+    from tests.alerts import flow
     from tests.channels.receivers import EphemeralPortController
 
     received: dict[str, float] = {}

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from pydantic import SecretStr
 
 from sentinel.alerts import evaluate
@@ -15,15 +13,7 @@ from sentinel.alerts.events import ViolationChange
 from sentinel.alerts.render import AlertView
 from sentinel.channels import SIGNATURE_HEADER, WebhookChannel, WebhookSettings, verify_signature
 from tests.alerts.factories import BBL_A, DIRECTORY, TODAY, rule
-from tests.channels.receivers import LOCAL_RECEIVERS, HttpReceiver, start_http_receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    server = start_http_receiver()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+from tests.channels.receivers import LOCAL_RECEIVERS, HttpReceiver
 
 
 def test_a_class_c_violation_reaches_a_webhook_signed_and_deferred_past_quiet_hours(receiver: HttpReceiver) -> None:

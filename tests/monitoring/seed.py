@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from tests.alerts_engine import seed as engine_seed
+from tests.alerts import seed as engine_seed
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CONFIGURED_DATASETS = ("dob_violations", "hpd_violations", "pluto")

@@ -10,9 +10,9 @@ import pytest
 
 from sentinel.alerts.engine import evaluate_time_based, load_rules
 from sentinel.alerts.on_demand import OnDemandAlerts
-from tests.alerts_engine import seed
-from tests.alerts_engine.seed import WATCHED, WATCHED_2
-from tests.alerts_engine.test_engine import EMAIL, NOW
+from tests.alerts import seed
+from tests.alerts.seed import WATCHED, WATCHED_2
+from tests.alerts.test_engine import EMAIL, NOW
 
 pytestmark = pytest.mark.integration
 

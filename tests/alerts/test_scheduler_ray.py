@@ -18,7 +18,7 @@ from sentinel.channels import ChannelSettings, WebhookSettings, verify_signature
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
 from sentinel.replay.server import serve_in_background
-from tests.alerts_engine import flow
+from tests.alerts import flow
 from tests.channels.receivers import LOCAL_RECEIVERS, HttpReceiver, wait_for
 
 SECRET = "ray-secret"

@@ -26,8 +26,8 @@ from actors.alerts import Notifier
 from sentinel.alerts.engine import evaluate_run
 from sentinel.alerts.outbox import OutboxPolicy
 from sentinel.channels import ChannelSettings, WebhookSettings
-from tests.alerts_engine import seed
-from tests.alerts_engine.seed import WATCHED
+from tests.alerts import seed
+from tests.alerts.seed import WATCHED
 from tests.channels.receivers import LOCAL_RECEIVERS, HttpReceiver, wait_for
 
 ALERTS = 6

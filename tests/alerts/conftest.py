@@ -1,4 +1,4 @@
-"""Fixtures for the alert engine: one migrated template database per session, a fresh copy of it per test
+"""Fixtures for the alert tests: one migrated template database per session, a fresh copy of it per test
 (the outbox drains every due row of its database, so tests must not share one), local SMTP and HTTP receivers."""
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ import psycopg
 
 from sentinel.alerts.engine import evaluate_run, evaluate_time_based, load_rules, run_events, store, unknown
 from sentinel.alerts.evaluate import RuleIndex, candidates
-from tests.alerts_engine import seed
-from tests.alerts_engine.seed import UNWATCHED, WATCHED, WATCHED_2
+from tests.alerts import seed
+from tests.alerts.seed import UNWATCHED, WATCHED, WATCHED_2
 
 # 15:00 UTC = 10:00 in New York on 2026-11-25
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)

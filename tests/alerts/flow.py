@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from tests.alerts_engine import seed
+from tests.alerts import seed
 
 HPD = "wvxf-dwi5"
 REALDATA = (Path(__file__).parents[2] / ".." / "shared" / "realdata").resolve()

@@ -24,8 +24,8 @@ from sentinel.channels import (
     WebhookSettings,
     verify_signature,
 )
-from tests.alerts_engine import seed
-from tests.alerts_engine.seed import WATCHED
+from tests.alerts import seed
+from tests.alerts.seed import WATCHED
 from tests.channels.receivers import LOCAL_RECEIVERS, EphemeralPortController, HttpReceiver, SmtpRecorder
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)

@@ -24,7 +24,7 @@ from sentinel.channels import (
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
 from sentinel.replay.server import serve_in_background
-from tests.alerts_engine import flow
+from tests.alerts import flow
 from tests.channels.receivers import LOCAL_RECEIVERS, EphemeralPortController, HttpReceiver, SmtpRecorder, wait_for
 
 SECRET = "e2e-secret"

@@ -23,8 +23,8 @@ from sentinel.channels import (
 )
 from sentinel.crypto import SecretsKeyError, parse_key, unseal
 from sentinel.outbound import OutboundPolicy
-from tests.alerts_engine import seed
-from tests.alerts_engine.seed import WATCHED
+from tests.alerts import seed
+from tests.alerts.seed import WATCHED
 from tests.channels.receivers import LOCAL_RECEIVERS, HttpReceiver
 
 GLOBAL = "global-fallback-secret"

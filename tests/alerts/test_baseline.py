@@ -27,7 +27,7 @@ from sentinel.mailbox import LocalMailbox, messages, start_mailbox
 from sentinel.replay.server import serve_in_background
 from sentinel.synth import SynthConfig, write_city
 from sentinel.synth.live import HPD, LiveCity
-from tests.alerts_engine import seed
+from tests.alerts import seed
 
 TODAY = city_today(datetime.now(UTC))
 FULL = RunOptions(datasets=["hpd_violations"], incremental=False)
