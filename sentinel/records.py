@@ -7,6 +7,9 @@ JSON text; `raw` comes last, so a COPY line can end with the JSON bytes as orjso
 database defaults that the ingester does not own (id, is_deleted, deleted_at, first_seen_at, updated_at) are
 not in the tuples. `warnings` are field-level problems (a garbage date turned into None...): the row is still
 written.
+
+These classes are the declaration of what the ingester writes (columns, types, nullability, key); the migrated
+tables must hold it, which tests/foundation/test_dataset_declarations.py checks against information_schema.
 """
 
 from __future__ import annotations
