@@ -21,6 +21,7 @@ import orjson
 import psycopg
 from psycopg import sql
 
+from sentinel.datasets import load_datasets
 from sentinel.ingest.copy_batch import CopyBatch, CopyData
 from sentinel.normalize import Reject
 from sentinel.quality import merge_counts
@@ -62,6 +63,11 @@ class WriteStats:
         for table, (ins, upd, same) in other.by_table.items():
             old = self.by_table.get(table, (0, 0, 0))
             self.by_table[table] = (old[0] + ins, old[1] + upd, old[2] + same)
+
+
+def _target_table(dataset: str) -> str | None:
+    config = load_datasets().get(dataset)
+    return config.target_table if config is not None else None
 
 
 @cache
@@ -227,10 +233,18 @@ def insert_rejects(conn: psycopg.Connection, rejects: Sequence[Reject], run_id: 
 def write_batch(
     conn: psycopg.Connection, batch: CopyBatch, run_id: int | None = None, *, expect_new: bool = False
 ) -> WriteStats:
-    """Merges every table of the batch and records its rejects; the caller commits (with its watermark)."""
+    """Merges every table of the batch and records its rejects; the caller commits (with its watermark).
+
+    inserted / updated / unchanged count the dataset's own records (its target table), which is what `fetched`
+    compares with; rows a record also writes elsewhere (the building a registration describes) are in `by_table`.
+    Summing every table made a registrations run show twice as many inserted as fetched."""
     stats = WriteStats()
+    own = _target_table(batch.dataset)
     for table, copy_data in batch.tables.items():
-        stats.add(merge_copy(conn, table, copy_data, run_id, expect_new=expect_new))
+        merged = merge_copy(conn, table, copy_data, run_id, expect_new=expect_new)
+        if own is not None and table != own:
+            merged = WriteStats(by_table=merged.by_table, copied_new=merged.copied_new)
+        stats.add(merged)
     stats.rejected = insert_rejects(conn, batch.rejects, run_id)
     stats.skipped = batch.skipped
     stats.duplicates = batch.duplicates

@@ -166,3 +166,21 @@ def test_a_first_read_that_meets_an_existing_key_falls_back_to_the_merge(db: psy
     ).fetchall()
     assert history == [("open", "closed", 2)]
     db.rollback()
+
+
+@pytest.mark.integration
+def test_a_registration_counts_once_although_it_also_writes_its_building(db: psycopg.Connection):
+    records = [
+        {"registrationid": str(990000 + n), "buildingid": str(880000 + n), "boroid": "3", "block": "06176",
+         "lot": f"{n + 1:04d}", "bin": str(3990000 + n), "housenumber": "1", "streetname": "TEST STREET"}
+        for n in range(3)
+    ]  # fmt: skip
+    batch = encode_batch(normalize_page("hpd_registrations", records))
+    assert set(batch.tables) == {"registrations", "buildings"}
+    stats = write_batch(db, batch)
+    # The summary compares these with the records fetched: three records, three inserted (not six).
+    assert (stats.inserted, stats.updated, stats.unchanged) == (3, 0, 0)
+    assert stats.by_table["buildings"][0] == 3
+    again = write_batch(db, batch)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 3)
+    db.rollback()
