@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -27,6 +28,8 @@ from cluster.cli_schedule import schedule_app
 from cluster.cli_serve import serve_command
 from cluster.cli_status import status_command
 from cluster.cli_synth import synth_command
+from cluster.console import console, emit_json, err_console, machine_output
+from cluster.console import table as console_table
 from sentinel import logs
 from sentinel.datasets import load_datasets
 from sentinel.db import migrate
@@ -59,8 +62,16 @@ app.command("restore")(restore_command)
 app.command("status")(status_command)
 app.command("exporter")(exporter_command)
 
-console = Console()
-err_console = Console(stderr=True)
+
+@app.callback()
+def _options(
+    log_json: bool = typer.Option(
+        False, "--log-json", help="Log to stderr as JSON lines (default: VS_DATA_DIR/logs/vsentinel.log)."
+    ),
+) -> None:
+    if log_json:  # read by settings_or_exit, and inherited by the processes this one starts
+        os.environ["VS_LOG_TO"] = "stderr"
+        os.environ["VS_LOG_FORMAT"] = "json"
 
 
 # `vsentinel ingest`: 0 succeeded, 1 a dataset failed (errors or too many rejects), 2 bad usage, 3 partial (a
@@ -87,7 +98,8 @@ def settings_or_exit() -> Settings:
         settings = get_settings()
     except SettingsError as error:
         raise fail(str(error), code=2) from None
-    logs.configure(settings.log_level, settings.log_format)
+    log_file = settings.log_file if settings.log_to == "file" else None
+    logs.configure_cli(settings.log_level, settings.log_format, log_file)
     return settings
 
 
@@ -160,7 +172,7 @@ def _ray_check(settings: Settings) -> Check:
     return Check("ray", True, info.address, version=info.version, detail=f"{info.mode}, {info.num_cpus:g} CPUs")
 
 
-def run_doctor(settings: Settings, services: Services, *, with_ray: bool = True) -> bool:
+def run_doctor(settings: Settings, services: Services, *, with_ray: bool = True, as_json: bool = False) -> bool:
     checks = [
         check_postgres(services.database_url),
         check_audit_log(services.database_url),
@@ -168,32 +180,43 @@ def run_doctor(settings: Settings, services: Services, *, with_ray: bool = True)
     ]
     if with_ray:
         checks.append(_ray_check(settings))
-    table = Table(title="vsentinel doctor")
-    for column in ("service", "status", "target", "version", "detail"):
-        table.add_column(column)
     embedded = {"postgresql": services.embedded_postgres, "redis": services.embedded_redis}
+    healthy = all(check.ok for check in checks)
+    if as_json:
+        emit_json(
+            {"healthy": healthy, "checks": [{**asdict(c), "embedded": embedded.get(c.name, False)} for c in checks]}
+        )
+        return healthy
+    table = console_table("service", "status", "target", "version", "detail", title="vsentinel doctor")
     for check in checks:
         status = "[green]healthy[/]" if check.ok else "[red]FAILING[/]"
-        detail = check.detail
+        parts = [check.detail] if check.detail else []
         if check.extra:
-            detail += "; " + ", ".join(f"{k}={v}" for k, v in check.extra.items())
+            parts.append(", ".join(f"{k}={v}" for k, v in check.extra.items()))
         if check.latency_ms is not None:
-            detail += f"; {check.latency_ms:.0f} ms"
+            parts.append(f"{check.latency_ms:.0f} ms")
         if embedded.get(check.name):
-            detail += "; embedded"
-        table.add_row(check.name, status, check.target, check.version or "-", detail)
+            parts.append("embedded")
+        table.add_row(check.name, status, check.target, check.version or "-", Text("; ".join(parts)))
     console.print(table)
-    return all(check.ok for check in checks)
+    return healthy
+
+
+JSON_HELP = "Print the result as one JSON document on stdout (nothing else goes there)."
 
 
 @app.command()
-def doctor(ray: bool = typer.Option(True, help="Also start or connect to Ray and report it.")) -> None:
+def doctor(
+    ray: bool = typer.Option(True, help="Also report Ray: the data directory's running one, else a short-lived one."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
     """Report which PostgreSQL, Redis and Ray are used, their versions, health and the schema version."""
+    machine_output(as_json)
     settings = settings_or_exit()
     with services_or_exit(settings) as services:
-        healthy = run_doctor(settings, services, with_ray=ray)
+        healthy = run_doctor(settings, services, with_ray=ray, as_json=as_json)
     if not healthy:
-        raise fail("some services are unhealthy (see the table above)")
+        raise fail("some services are unhealthy" + ("" if as_json else " (see the table above)"))
 
 
 @app.command()
@@ -232,6 +255,7 @@ def ingest(
     page_size: int | None = typer.Option(
         None, min=100, max=50_000, help="Rows per request (default VS_INGEST_PAGE_SIZE, 10,000)."
     ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Ingest NYC Open Data into PostgreSQL with Ray actors.
 
@@ -242,6 +266,7 @@ def ingest(
     from cluster import ray_runtime
     from cluster.ingest import run_ingestion
 
+    machine_output(as_json)
     settings = settings_or_exit()
     catalog = load_datasets()
     chosen = list(datasets or catalog)
@@ -260,7 +285,10 @@ def ingest(
             shape=PipelineShape.from_settings(settings, page_size=page_size),
             console=console,
         )
-        _evaluate_alerts(services.database_url, result.run_id)
+        outcome = _evaluate_alerts(services.database_url, result.run_id)
+    if as_json:
+        alerts = {k: v for k, v in asdict(outcome).items() if k != "alert_ids"}
+        emit_json({**asdict(result), "alerts": alerts})
     if result.failed:
         raise fail(f"{len(result.failed)} dataset(s) failed: {', '.join(s.dataset for s in result.failed)}")
     if result.held:
@@ -274,19 +302,23 @@ def ingest(
 def quality(
     run: int | None = typer.Option(None, "--run", help="Ingestion run id (default: the latest finished run)."),
     examples: int = typer.Option(5, min=0, max=100, help="Stored rows to show with their problems."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Data quality of an ingestion run: field problems by dataset, field and reason; rejects by reason;
     duplicates; how address-only records were located; deletions held back by a guard."""
     import psycopg
-    from rich.table import Table
 
     from sentinel.ingest.quality_report import run_report
 
+    machine_output(as_json)
     settings = settings_or_exit()
     with services_or_exit(settings) as services, psycopg.connect(services.database_url) as conn:
         report = run_report(conn, run, examples=examples)
     if report is None:
         raise fail(f"no ingestion run {run}" if run is not None else "no finished ingestion run yet")
+    if as_json:
+        emit_json(report)
+        return
     console.print(
         f"[bold]ingestion run {report.run_id}[/]: {report.status}, started {report.started_at:%Y-%m-%d %H:%M}"
     )
@@ -305,9 +337,7 @@ def quality(
     for title, columns, lines in sections:
         if not lines:
             continue
-        table = Table(title=title, title_justify="left")
-        for column in columns:
-            table.add_column(column)
+        table = console_table(*columns, title=title)
         for line in lines:
             table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in line))
         console.print(table)
@@ -315,7 +345,7 @@ def quality(
         console.print("[green]no field problems, rejects, duplicates or anomalies recorded[/]")
 
 
-def _evaluate_alerts(database_url: str, run_id: int) -> None:
+def _evaluate_alerts(database_url: str, run_id: int) -> Any:
     """Alert rules see what the run changed right after it committed (the scheduler does the same)."""
     import psycopg
 
@@ -328,6 +358,7 @@ def _evaluate_alerts(database_url: str, run_id: int) -> None:
         f"({outcome.baseline} already open when monitoring began, not notified), "
         f"{outcome.notifications} notifications queued"
     )
+    return outcome
 
 
 def _demo_model(database_url: str, settings: Settings, ground_truth: Path) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import psycopg
 import typer
-from rich.console import Console
 
-console = Console()
+from cluster.console import console
+
 audit_app = typer.Typer(help="The append-only audit log.", no_args_is_help=True)
 
 

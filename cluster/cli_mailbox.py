@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from cluster.console import console
 
 
 def mailbox_command(

@@ -10,15 +10,20 @@ import contextlib
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from cluster.console import console, emit_json, machine_output
+from cluster.console import table as console_table
 from sentinel.risk.registry import SCORE_KINDS
 
-console = Console()
+if TYPE_CHECKING:  # training imports Ray and xgboost: only `train` pays for them
+    from training.distributed import TrialProgress
+
 model_app = typer.Typer(help="Trained risk models: list, inspect, promote.", no_args_is_help=True)
 
 
@@ -33,13 +38,23 @@ def _database() -> Iterator[tuple[psycopg.Connection, Path, Path]]:
 
 
 @model_app.command("list")
-def model_list(kind: str | None = typer.Option(None, help="Only this score: " + ", ".join(SCORE_KINDS))) -> None:
+def model_list(
+    kind: str | None = typer.Option(None, help="Only this score: " + ", ".join(SCORE_KINDS)),
+    as_json: bool = typer.Option(False, "--json", help="Print the models as one JSON document on stdout."),
+) -> None:
     """Every registered model, newest first; the active one of each score is marked."""
     from sentinel.risk import registry
 
+    machine_output(as_json)
     with _database() as (conn, _, _):
         records = registry.list_models(conn, kind)
-    table = Table("score", "version", "scorer", "active", "ROC AUC", "PR AUC", "test cutoff", "trained at")
+    if as_json:
+        emit_json(records)
+        return
+    table = console_table(
+        "score", "version", "scorer", "active", "ROC AUC", "PR AUC", "test cutoff", "trained at",
+        numeric=("ROC AUC", "PR AUC"),
+    )  # fmt: skip
     for r in records:
         auc, pr = r.metrics.get("roc_auc"), r.metrics.get("pr_auc")
         table.add_row(
@@ -105,6 +120,44 @@ def model_promote(
             console.print(f"{k}: {version} is active")
 
 
+class TrialBars:
+    """A progress bar per sweep trial: boosting rounds done, its latest validation metric, how it ended."""
+
+    def __init__(self, shown: bool = True) -> None:
+        self._shown = shown
+        self.bars = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:>4.0f}/{task.total:.0f} rounds"),
+            TextColumn("{task.fields[metric]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> TrialBars:
+        if self._shown:
+            self.bars.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._shown:
+            self.bars.__exit__(*exc)
+
+    def update(self, trial: TrialProgress) -> None:
+        task = self._tasks.get(trial.trial)
+        if task is None:
+            shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.config.items())
+            task = self._tasks[trial.trial] = self.bars.add_task(
+                f"trial {len(self._tasks) + 1} ({shown})", total=trial.max_rounds, metric=""
+            )
+        metric = f"{trial.metric:.4f}" if trial.metric is not None else ""
+        if trial.state != "running":
+            metric = f"{metric} {trial.state}".strip()
+        total = trial.rounds if trial.state in ("stopped early", "failed") and trial.rounds else trial.max_rounds
+        self.bars.update(task, completed=trial.rounds, total=total, metric=metric)
+
+
 def _fail(message: str) -> int:
     Console(stderr=True).print(f"[bold red]error:[/] {message}")
     return 1
@@ -129,7 +182,7 @@ def train_command(
 
     settings = settings_or_exit()
     training = load_training_settings()
-    with _database() as (conn, model_dir, storage):
+    with _database() as (conn, model_dir, storage), TrialBars(shown=tune) as bars:
         ray_runtime.connect_shared(settings, long_running=False)
         report = pipeline.run(
             conn,
@@ -141,6 +194,7 @@ def train_command(
             promote=promote,
             ground_truth=ground_truth,
             log=console.print,
+            on_trial=bars.update,
         )
     console.print(f"version [bold]{report.version}[/]: report {report.directory / 'report.md'}")
     console.print(f"promoted: {', '.join(report.promoted) or 'none'}")

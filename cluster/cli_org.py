@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 import typer
-from rich.console import Console
 
-console = Console()
+from cluster.console import console
+
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from cluster.console import console, emit_json, machine_output
+from cluster.console import table as console_table
+
 schedule_app = typer.Typer(help="The job scheduler (ingestion, alerts, notifications).", no_args_is_help=True)
-console = Console()
 
 
 def _when(value: datetime | None) -> str:
@@ -24,9 +25,9 @@ def _when(value: datetime | None) -> str:
 
 
 def status_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="Scheduled jobs")
-    for column in ("job", "cron", "last due", "outcome", "finished", "next due", "detail"):
-        table.add_column(column)
+    table = console_table(
+        "job", "cron", "last due", "outcome", "finished", "next due", "detail", title="Scheduled jobs"
+    )
     for row in rows:
         outcome = row["last_outcome"] or ("disabled" if not row["enabled"] else "never ran")
         detail = row["last_detail"] or row["note"] or ""
@@ -45,14 +46,20 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
 @schedule_app.command("status")
 def status(
     schedules: Annotated[Path | None, typer.Option(help="Schedule file (default configs/schedules.yaml).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the jobs as one JSON document on stdout.")] = False,
 ) -> None:
     """Last and next run of every job, from schedule_runs and the cron expressions."""
     from cluster.cli import services_or_exit, settings_or_exit
     from cluster.scheduler import job_status, load_schedules
 
+    machine_output(as_json)
     settings = settings_or_exit()
     with services_or_exit(settings) as services:
-        console.print(status_table(job_status(services.database_url, load_schedules(schedules))))
+        rows = job_status(services.database_url, load_schedules(schedules))
+    if as_json:
+        emit_json(rows)
+        return
+    console.print(status_table(rows))
 
 
 @schedule_app.command("run")

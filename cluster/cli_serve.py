@@ -15,13 +15,12 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from cluster.console import err_console as console
 from sentinel.embedded import Services
 from sentinel.settings import Settings
 
 log = logging.getLogger(__name__)
-console = Console(stderr=True)
 
 
 class Engine(StrEnum):

@@ -50,7 +50,11 @@ def prepare_city(data_dir: Path, buildings: int, seed: int, today: date, log: Ca
     from sentinel.synth.config import SynthConfig
 
     path = city_dir(data_dir, buildings, seed)
-    manifest = path / "demo-city.json"
+    # A dot file: the replay server serves every other .json in the folder as a dataset, and logged an error
+    # for this one on every demo. A manifest from before keeps working.
+    manifest = path / ".demo-city.json"
+    if (path / "demo-city.json").is_file() and not manifest.is_file():
+        (path / "demo-city.json").rename(manifest)
     if manifest.is_file():
         meta = orjson.loads(manifest.read_bytes())
         city = DemoCity(path, date.fromisoformat(meta["start"]), date.fromisoformat(meta["end"]), buildings, seed)

@@ -9,11 +9,12 @@ from typing import Any
 
 import ray
 from rich.console import Console
-from rich.live import Live
 from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from actors.ingestion import IngestCoordinator, PipelineShape, partition_label
+from actors.ingestion import BOROUGH_PARTITIONS, IngestCoordinator, PipelineShape, partition_label
+from cluster.console import table as console_table
 from sentinel.ingest.pipeline import DatasetSummary, Guards
 from sentinel.settings import get_settings
 
@@ -34,27 +35,53 @@ class IngestResult:
         return [s for s in self.summaries if s.anomaly and not s.error]
 
 
-def _progress_table(progress: dict, started: float) -> Table:
-    elapsed = max(time.perf_counter() - started, 1e-6)
-    table = Table(title=f"ingesting... {elapsed:.0f} s", expand=False)
-    for column in ("dataset", "partition", "rows", "rows/s"):
-        table.add_column(column, justify="right" if column in ("rows", "rows/s") else "left")
-    for dataset, partitions in progress["rows"].items():
-        state = " (done)" if progress["done"].get(dataset) else ""
-        total = sum(partitions.values())
-        table.add_row(f"[bold]{dataset}{state}[/]", "all", f"{total:,}", f"{total / elapsed:,.0f}")
-        for partition, rows in sorted(partitions.items()):
-            table.add_row("", partition_label(partition), f"{rows:,}", f"{rows / elapsed:,.0f}")
-    return table
+class IngestProgress:
+    """Rich progress bars for a run: one per dataset and one per partition (borough) under it, with rows merged
+    and rows/s. The source's size is not asked for (a count per partition is one more slow request against the
+    real API), so a bar pulses until its dataset is done, then fills."""
+
+    def __init__(self, console: Console) -> None:
+        self.bars = Progress(
+            SpinnerColumn(finished_text="[green]✓[/]"),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:>12,.0f} rows"),
+            TextColumn("{task.fields[rate]:>10} rows/s"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._tasks: dict[tuple[str, str | None], TaskID] = {}
+
+    def __enter__(self) -> IngestProgress:
+        self.bars.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bars.__exit__(*exc)
+
+    def update(self, progress: dict[str, Any]) -> None:
+        for dataset, partitions in progress["rows"].items():
+            done = bool(progress["done"].get(dataset))
+            self._set((dataset, None), f"[bold]{escape(dataset)}[/]", sum(partitions.values()), done)
+            if len(partitions) > 1 or any(p in BOROUGH_PARTITIONS for p in partitions):
+                for partition, rows in sorted(partitions.items()):
+                    self._set((dataset, partition), f"  {partition_label(partition)}", rows, done)
+
+    def _set(self, key: tuple[str, str | None], description: str, rows: int, done: bool) -> None:
+        task = self._tasks.get(key)
+        if task is None:
+            task = self._tasks[key] = self.bars.add_task(description, total=None, rate="-")
+        elapsed = self.bars.tasks[task].elapsed or 0.0
+        rate = f"{rows / elapsed:,.0f}" if elapsed > 0.5 else "-"
+        self.bars.update(task, completed=rows, total=max(rows, 1) if done else None, rate=rate)
 
 
 def summary_table(result: IngestResult) -> Table:
-    table = Table(title=f"ingestion run {result.run_id}: {result.seconds:.1f} s")
     columns = ("dataset", "fetched", "inserted", "updated", "unchanged", "rejected", "skipped", "deleted",
-               "duplicates", "field problems", "seconds")  # fmt: skip
-    for column in columns:
-        table.add_column(column, justify="left" if column == "dataset" else "right")
-    table.add_column("status")
+               "duplicates", "field problems", "seconds", "status")  # fmt: skip
+    numeric = columns[1:-1]
+    table = console_table(*columns, title=f"ingestion run {result.run_id}: {result.seconds:.1f} s", numeric=numeric)
     for s in result.summaries:
         if s.error:
             status = f"[red]FAILED: {escape(s.error)}[/]"
@@ -77,9 +104,8 @@ def quality_table(result: IngestResult, limit: int = 12) -> Table | None:
     lines += [(s.dataset, "(rejected)", reason, n) for s in result.summaries for reason, n in s.reject_reasons.items()]
     if not lines:
         return None
-    table = Table(title="data quality (vsentinel quality --run " + str(result.run_id) + " for all)")
-    for column in ("dataset", "field", "reason", "rows"):
-        table.add_column(column, justify="right" if column == "rows" else "left")
+    title = f"data quality (vsentinel quality --run {result.run_id} for all)"
+    table = console_table("dataset", "field", "reason", "rows", title=title, numeric=("rows",))
     for dataset, name, reason, n in sorted(lines, key=lambda line: -line[3])[:limit]:
         table.add_row(dataset, name, reason, f"{n:,}")
     return table
@@ -129,9 +155,9 @@ def run_ingestion(
     try:
         run = coordinator.run.remote(datasets, incremental)
         if console is not None:
-            with Live(console=console, refresh_per_second=4, transient=True) as live:
+            with IngestProgress(console) as bars:
                 while not ray.wait([run], timeout=0.25)[0]:
-                    live.update(_progress_table(ray.get(coordinator.progress.remote()), started))
+                    bars.update(ray.get(coordinator.progress.remote()))
         run_id, summaries = ray.get(run)
     except BaseException:
         _kept.pop(key, None)  # a pipeline in an unknown state is not kept

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     db_pool_max: int = Field(default=8, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
+    # Where the CLI logs: "file" (VS_DATA_DIR/logs/vsentinel.log; warnings also on stderr) or "stderr" (all of it,
+    # as `--log-json` asks). Servers always log to stderr.
+    log_to: Literal["file", "stderr"] = "file"
 
     # Secrets for the API (issue 6); the demo sets its own, production must set it.
     jwt_secret: str | None = None
@@ -130,6 +133,10 @@ class Settings(BaseSettings):
         if value is not None and info.data.get("database_url") is None:
             raise ValueError("needs VS_DATABASE_URL (the application role's login) beside it")
         return value
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "logs" / "vsentinel.log"
 
     @property
     def resolved_model_dir(self) -> Path:

@@ -17,6 +17,7 @@ report queue actor), and two trials run at once so one's start overlaps the othe
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,53 @@ def search_space(settings: TrainingSettings) -> dict[str, Any]:
     return space
 
 
+@dataclass(frozen=True, slots=True)
+class TrialProgress:
+    """One trial's state during a sweep, for a progress display: `rounds` boosted of `max_rounds`."""
+
+    trial: str
+    config: dict[str, Any]
+    state: str  # "running", "finished", "stopped early", "failed"
+    rounds: int
+    max_rounds: int
+    metric: float | None = None
+
+
+class ReportTrials(ray.tune.Callback):
+    """Hands every trial's start, reports and end to `on_trial` (in the driver, where Tune runs callbacks)."""
+
+    def __init__(self, on_trial: Callable[[TrialProgress], None], max_rounds: int, metric: str) -> None:
+        self._on_trial = on_trial
+        self._max_rounds = max_rounds
+        self._metric = metric
+
+    def _emit(self, trial: Any, state: str) -> None:
+        result = trial.last_result or {}
+        value = result.get(self._metric)
+        self._on_trial(
+            TrialProgress(
+                trial=str(trial.trial_id),
+                config=dict(trial.config or {}),
+                state=state,
+                rounds=int(result.get("rounds", 0)),
+                max_rounds=self._max_rounds,
+                metric=float(value) if isinstance(value, int | float) else None,
+            )
+        )
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._emit(trial, "running")
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        self._emit(trial, "running")
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._emit(trial, "finished" if (trial.last_result or {}).get("final") else "stopped early")
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._emit(trial, "failed")
+
+
 @dataclass(frozen=True)
 class SweepResult:
     best_params: dict
@@ -172,9 +220,16 @@ class SweepResult:
 
 
 def sweep(
-    data: FitData, settings: TrainingSettings, storage: Path, name: str, samples: int, seed: int = 0
+    data: FitData,
+    settings: TrainingSettings,
+    storage: Path,
+    name: str,
+    samples: int,
+    seed: int = 0,
+    on_trial: Callable[[TrialProgress], None] | None = None,
 ) -> SweepResult:
-    """A Tune sweep over configs/tune.yaml's search space with ASHA early stopping; the best trial's model."""
+    """A Tune sweep over configs/tune.yaml's search space with ASHA early stopping; the best trial's model.
+    `on_trial` hears of every trial's start, reports and end."""
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
@@ -200,6 +255,9 @@ def sweep(
         # fitting on 4 CPUs (2 x 2 workers + 0.02); Tune refuses an empty request, so one byte of memory it is.
         {"CPU": 0, "memory": 1},
     )
+    callbacks: list[ray.tune.Callback] = [ReleaseTrainPlacementGroups()]
+    if on_trial is not None:
+        callbacks.append(ReportTrials(on_trial, settings.num_boost_round, settings.metric))
     tuner = ray.tune.Tuner(
         trainable,
         param_space=search_space(settings),
@@ -216,7 +274,7 @@ def sweep(
             name=name,
             storage_path=str(storage / name),
             verbose=0,
-            callbacks=[ReleaseTrainPlacementGroups()],
+            callbacks=callbacks,
             failure_config=ray.tune.FailureConfig(max_failures=settings.trial_max_failures),
         ),
     )

@@ -113,6 +113,7 @@ def run(
     promote: bool = False,
     ground_truth: Path | None = None,
     log: Log = print,
+    on_trial: Callable[[distributed.TrialProgress], None] | None = None,
 ) -> TrainReport:
     timings: dict[str, float] = {}
     first, last = conn.execute("SELECT min(issued_date), max(issued_date) FROM violations").fetchone()
@@ -138,7 +139,7 @@ def run(
         data = shared.with_labels({"overall": (train["overall"].to_numpy(), cal["overall"].to_numpy())})
         n = samples or settings.num_samples
         log(f"sweeping {n} trials on the overall score ({settings.workers} workers each)")
-        result = distributed.sweep(data, settings, storage, f"sweep-{version}", samples=n)
+        result = distributed.sweep(data, settings, storage, f"sweep-{version}", samples=n, on_trial=on_trial)
         params, boosters["overall"] = result.best_params, result.booster
         timings["sweep_s"] = result.seconds
         sweep_info = {

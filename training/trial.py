@@ -23,7 +23,7 @@ import ray
 import ray.train
 import ray.tune
 import xgboost as xgb
-from ray.train import Checkpoint, RunConfig, ScalingConfig, UserCallback
+from ray.train import Checkpoint, LoggingConfig, RunConfig, ScalingConfig, UserCallback
 from ray.train.xgboost import XGBoostTrainer
 
 from training import ray_private
@@ -150,7 +150,11 @@ def trainer(
             "report_every": shape.report_every,
         },
         scaling_config=ScalingConfig(num_workers=shape.workers, resources_per_worker={"CPU": shape.cpus_per_worker}),
-        run_config=RunConfig(name=name, storage_path=str(storage), callbacks=callbacks),
+        # Train logs every report ("Reporting training result 23: ...") at INFO on the console of every driver:
+        # dozens of lines per fit in the CLI. Its log files under the Ray session keep every level.
+        run_config=RunConfig(
+            name=name, storage_path=str(storage), callbacks=callbacks, logging_config=LoggingConfig(log_level="WARNING")
+        ),
     )
 
 

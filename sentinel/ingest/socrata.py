@@ -87,6 +87,17 @@ def keyset_where(base: str | None, cursor: Cursor | None, incremental: bool) -> 
     return " AND ".join(clauses) or None
 
 
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class _NoTokenWarningFilter(logging.Filter):
+    """sodapy warns on the root logger that a client without an app token is throttled: true of NYC's API, noise
+    against the local replay server, which has no throttling and knows no tokens."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Requests made without an app_token")
+
+
 class SocrataSource:
     """One sodapy client against `base_url` (https://data.cityofnewyork.us, or a local replay server)."""
 
@@ -103,7 +114,15 @@ class SocrataSource:
         adapter = None
         if parts.scheme == "http":
             adapter = {"prefix": "http://", "adapter": requests.adapters.HTTPAdapter()}
-        self.client = Socrata(parts.netloc, app_token, timeout=timeout, session_adapter=adapter)
+        quiet = _NoTokenWarningFilter() if not app_token and parts.hostname in _LOOPBACK else None
+        root = logging.getLogger()
+        if quiet is not None:
+            root.addFilter(quiet)
+        try:
+            self.client = Socrata(parts.netloc, app_token, timeout=timeout, session_adapter=adapter)
+        finally:
+            if quiet is not None:
+                root.removeFilter(quiet)
         self.base_url = base_url
         self._retrying = retry(
             retry=retry_if_exception(_is_retryable),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -85,3 +86,12 @@ def test_a_400_is_schema_drift_and_is_not_retried(server):
     with pytest.raises(SchemaDriftError, match="No such column: boroid"):
         page(server)
     assert Script.seen == 1
+
+
+def test_no_app_token_warning_against_the_local_replay_server_but_against_nyc(caplog):
+    with caplog.at_level(logging.WARNING):
+        SocrataSource("http://127.0.0.1:8088")
+    assert not [r for r in caplog.records if "app_token" in r.getMessage()]
+    with caplog.at_level(logging.WARNING):
+        SocrataSource("https://data.cityofnewyork.us")
+    assert [r for r in caplog.records if "app_token" in r.getMessage()]

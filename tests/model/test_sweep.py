@@ -40,8 +40,14 @@ def test_a_trial_cut_by_asha_leaves_no_workers_reserved(ray_cluster, tmp_path):
         update={"asha": {"grace_period": 2, "reduction_factor": 2}, "search_space": {"eta": {"grid": [0.5, 0.002]}}}
     )
     held_before = _held_placement_groups()
-    result = distributed.sweep(_fit_data(), settings, tmp_path, "cut", samples=1)
+    heard: list[distributed.TrialProgress] = []
+    result = distributed.sweep(_fit_data(), settings, tmp_path, "cut", samples=1, on_trial=heard.append)
     assert result.trials == 2
     assert result.trials_stopped_early == 1
     assert result.best_params["eta"] == 0.5
     assert _held_placement_groups() - held_before == set()
+    # The CLI's per-trial progress bars hear each trial start, report its rounds and end the way it ended.
+    ends = {p.config["eta"]: p for p in heard if p.state != "running"}
+    assert ends[0.5].state == "finished" and ends[0.5].rounds == 200 == ends[0.5].max_rounds
+    assert ends[0.002].state == "stopped early" and 0 < ends[0.002].rounds < 200
+    assert any(p.state == "running" and p.rounds > 0 and p.metric is not None for p in heard)
