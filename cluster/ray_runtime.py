@@ -20,12 +20,16 @@ joins it instead of starting a second one. A command that finds none starts a pr
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import random
 import shlex
+import shutil
 import socket
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +48,22 @@ _dashboard_url: str | None = None
 _haproxy_launcher: Path | None = None
 _attached_to: int | None = None  # the pid of the process whose recorded local Ray this process joined
 _recorded_in: Path | None = None  # the data directory whose Ray record this process owns
+
+
+@dataclass(frozen=True, slots=True)
+class _LocalRay:
+    """What a local Ray started here leaves in the temp directory, removed when it ends (`shutdown`)."""
+
+    temp_dir: Path  # <tmp>/vs-ray-*: the TMPDIR of its processes (session folder, their multiprocessing folders)
+    haproxy_state: Path  # Serve's HAProxy config, sockets and state: /tmp/haproxy-serve/<node id>
+    haproxy_launcher_dir: Path | None  # the vs-haproxy-* folder made for this Ray, if one was
+
+    def paths(self) -> tuple[str, ...]:
+        found = (self.temp_dir, self.haproxy_state, self.haproxy_launcher_dir)
+        return tuple(str(path) for path in found if path is not None)
+
+
+_local: _LocalRay | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,18 +99,28 @@ def connect(
             # Since Ray 2.59 a new local cluster requires a token unless told otherwise; the local cluster
             # binds to loopback only, so a token would only get in the way of `serve status` and `ray job`.
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+            launcher_before = _haproxy_launcher
             set_serve_ingress_environment(settings.serve_ingress)
             show_dashboard = settings.ray_include_dashboard if include_dashboard is None else include_dashboard
-            started = ray.init(
-                namespace=NAMESPACE,
-                num_cpus=num_cpus or settings.ray_num_cpus,
-                object_store_memory=(object_store_mb or settings.ray_object_store_mb) * 1024 * 1024,
-                include_dashboard=show_dashboard,
-                dashboard_host="127.0.0.1",
-                dashboard_port=dashboard_port if dashboard_port is not None else settings.ray_dashboard_port,
-                log_to_driver=True,
-                configure_logging=False,
-            )
+            # Everything the Ray's processes put in the temp directory (its session folder, the dashboard's
+            # multiprocessing folders, whatever workers write there) goes into one folder, removed when it ends.
+            temp_dir = Path(tempfile.mkdtemp(prefix="vs-ray-"))
+            with _temp_dir_for_ray(temp_dir):
+                started = ray.init(
+                    # "local" starts a new Ray; no address would join the cluster a `ray start` on this host recorded
+                    # in /tmp/ray/ray_current_cluster, which is not ours to use.
+                    address="local",
+                    namespace=NAMESPACE,
+                    num_cpus=num_cpus or settings.ray_num_cpus,
+                    object_store_memory=(object_store_mb or settings.ray_object_store_mb) * 1024 * 1024,
+                    include_dashboard=show_dashboard,
+                    dashboard_host="127.0.0.1",
+                    dashboard_port=dashboard_port if dashboard_port is not None else settings.ray_dashboard_port,
+                    log_to_driver=True,
+                    configure_logging=False,
+                )
+            made = _haproxy_launcher if _haproxy_launcher != launcher_before else None
+            _started_here(temp_dir, made.parent if made is not None else None)
         _dashboard_url = started.dashboard_url or None
     context = ray.get_runtime_context()
     dashboard = _dashboard_url
@@ -117,6 +147,7 @@ def connect_shared(settings: Settings, *, long_running: bool, include_dashboard:
             return _attach(settings, record)
         if record is not None:
             stopped = stack.stop_processes(record.processes)
+            stack.remove_paths(record.leftovers)
             stack.remove_ray(data_dir)
             log.warning(
                 "stale local Ray record replaced",
@@ -157,6 +188,7 @@ def _record(data_dir: Path, info: RayInfo, processes: tuple[stack.Proc, ...]) ->
         address=info.address,
         dashboard_url=info.dashboard_url,
         processes=processes,
+        leftovers=_local.paths() if _local is not None else (),
     )
     stack.write_ray(data_dir, record)
     _recorded_in = data_dir
@@ -170,6 +202,46 @@ def _forget_record() -> None:
         with stack.locked(_recorded_in, stack.RAY_LOCK_FILE):
             stack.remove_ray(_recorded_in, owner_pid=os.getpid())
         _recorded_in = None
+
+
+@contextlib.contextmanager
+def _temp_dir_for_ray(temp_dir: Path) -> Iterator[None]:
+    """TMPDIR for the processes `ray.init` starts (they keep it); this process gets its own back. The folder goes
+    if the start fails."""
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(temp_dir)
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
+    finally:
+        if before is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = before
+
+
+def _started_here(temp_dir: Path, haproxy_launcher_dir: Path | None) -> None:
+    global _local
+    # Serve's HAProxy state stays where Ray puts it whatever TMPDIR says: its sockets must fit HAProxy's 97 bytes.
+    haproxy_base = Path(os.environ.get("RAY_SERVE_HAPROXY_SERVER_STATE_BASE", "/tmp/haproxy-serve"))  # noqa: S108
+    node_id = ray.get_runtime_context().get_node_id()
+    _local = _LocalRay(temp_dir, haproxy_base / node_id, haproxy_launcher_dir)
+    # Registered after Ray's own exit hook (at its import), so it runs first: the Ray is stopped, then its files go.
+    atexit.register(shutdown)
+
+
+def _remove_temp_files(local: _LocalRay) -> None:
+    """The temp folder, Serve's HAProxy state and our launcher of a Ray this process started and stopped."""
+    stack.remove_paths(local.paths())
+    with contextlib.suppress(OSError):
+        local.haproxy_state.parent.rmdir()  # only when no other Ray on the host uses it
+    if local.haproxy_launcher_dir is not None:
+        global _haproxy_launcher
+        if _haproxy_launcher is not None and _haproxy_launcher.parent == local.haproxy_launcher_dir:
+            os.environ.pop("RAY_SERVE_HAPROXY_BINARY_PATH", None)  # the next local Ray installs a new one
+            _haproxy_launcher = None
 
 
 def set_serve_ingress_environment(ingress: str) -> None:
@@ -245,12 +317,16 @@ def _ephemeral_range_start() -> int:
 
 
 def shutdown() -> None:
-    """Ends this process's Ray: a local one it started goes down; a joined one only loses this driver."""
-    global _attached_to
+    """Ends this process's Ray: a local one it started goes down and its temp files with it; a joined one only
+    loses this driver."""
+    global _attached_to, _local
     _forget_record()
     if ray.is_initialized():
         ray.shutdown()
     _attached_to = None
+    if _local is not None:
+        _remove_temp_files(_local)
+        _local = None
 
 
 def serve_environment_exports(ingress: str = "haproxy") -> str:

