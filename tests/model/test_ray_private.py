@@ -111,3 +111,8 @@ def test_the_loopback_channel_refuses_a_controller_on_another_node(ray_cluster) 
     callback = trial.ReportToTrial(("127.0.0.1", 9), b"key", node_id="00" * 28)
     with pytest.raises(RuntimeError, match="not on its Tune trial's node"):
         callback.after_report(None, [{"rounds": 1}], None)
+
+
+def test_another_ray_version_imports_nothing_private(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ray, "__version__", "2.61.0")
+    assert ray_private._private_imports() is None

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -102,6 +104,10 @@ def multinode_ray(monkeypatch: pytest.MonkeyPatch, external_redis: str | None = 
     # The processes of a local cluster take these from the environment of the process that starts them.
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     monkeypatch.setenv("RAY_SERVE_ENABLE_HA_PROXY", "0")
+    # Ray's files in a folder of this cluster's own: Ray records the newest local cluster's address in
+    # $RAY_TMPDIR/ray/ray_current_cluster, and every `ray.init()` without an address on the machine (another test
+    # session's one-node Ray) would join this cluster instead of starting its own. Short: socket paths are limited.
+    monkeypatch.setenv("RAY_TMPDIR", tempfile.mkdtemp(prefix="vsmn-", dir="/tmp"))
     namespace = f"vs_multinode_{uuid.uuid4().hex[:10]}"
     if external_redis:
         monkeypatch.setenv("RAY_REDIS_ADDRESS", external_redis)
@@ -121,6 +127,7 @@ def multinode_ray(monkeypatch: pytest.MonkeyPatch, external_redis: str | None = 
     finally:
         ray.shutdown()
         cluster.shutdown()
+        shutil.rmtree(os.environ["RAY_TMPDIR"], ignore_errors=True)
         if external_redis:
             _delete_namespace(external_redis, namespace)
 
