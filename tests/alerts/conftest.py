@@ -10,7 +10,7 @@ import pytest
 from psycopg import sql
 
 from sentinel.db.roles import url_with_user
-from tests.channels.receivers import EphemeralPortController, HttpReceiver, SmtpRecorder, start_http_receiver
+from tests.channels.conftest import receiver, smtp_server  # noqa: F401 - the local receivers, defined once
 from tests.conftest import app_role_of, database_url_for, drop_database, migrated_database
 
 
@@ -42,20 +42,3 @@ def create_database_from(admin_url: str, template: str) -> str:
 def conn(db_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(db_url, autocommit=True) as connection:
         yield connection
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    server = start_http_receiver()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[EphemeralPortController, SmtpRecorder]]:
-    recorder = SmtpRecorder()
-    controller = EphemeralPortController(recorder)
-    controller.start()
-    yield controller, recorder
-    controller.stop()

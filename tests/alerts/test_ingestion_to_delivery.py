@@ -37,9 +37,9 @@ def _needs_samples() -> None:
 
 
 def test_a_published_change_reaches_email_and_signed_webhook_once(
-    db_url: str, smtp: tuple[EphemeralPortController, SmtpRecorder], receiver: HttpReceiver
+    db_url: str, smtp_server: tuple[EphemeralPortController, SmtpRecorder], receiver: HttpReceiver
 ) -> None:
-    controller, recorder = smtp
+    controller, recorder = smtp_server
     channels = {
         "email": SmtpEmailChannel(SmtpSettings(host="127.0.0.1", port=controller.port)),
         "webhook": WebhookChannel(WebhookSettings(signing_secret=SecretStr(SECRET)), LOCAL_RECEIVERS),

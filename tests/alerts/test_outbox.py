@@ -50,10 +50,10 @@ def _alerts(conn: psycopg.Connection, channels: list[dict[str, str]], count: int
 def test_email_and_signed_webhook_are_delivered_once(
     conn: psycopg.Connection,
     db_url: str,
-    smtp: tuple[EphemeralPortController, SmtpRecorder],
+    smtp_server: tuple[EphemeralPortController, SmtpRecorder],
     receiver: HttpReceiver,
 ) -> None:
-    controller, recorder = smtp
+    controller, recorder = smtp_server
     _alerts(conn, [{"kind": "email", "target": "owner@example.com"}, {"kind": "webhook", "target": receiver.url}])
     channels: dict[ChannelKind, Channel] = {
         "email": SmtpEmailChannel(SmtpSettings(host="127.0.0.1", port=controller.port)),
