@@ -58,15 +58,8 @@ def collected(tmp_path: Path, marks: str) -> list[str]:
     return sorted(line.split("::", 1)[1] for line in result.stdout.splitlines() if "::" in line)
 
 
-def test_only_the_tests_without_a_service_fixture_are_left_by_not_integration(tmp_path):
-    assert collected(tmp_path, "not integration") == [
-        "test_plain",
-        "test_plain_parametrized[1]",
-        "test_plain_parametrized[2]",
-    ]
-
-
-def test_every_service_fixture_user_is_marked(tmp_path):
+def test_every_service_fixture_user_is_marked_and_no_other(tmp_path):
+    """One collection (each is a new interpreter): `-m "not integration"` leaves the complement of these."""
     assert collected(tmp_path, "integration") == [
         "test_database_via_fixtures",
         "test_postgres",
