@@ -104,6 +104,11 @@ def _run_serve(settings: object, args: dict[str, str], host: str, port: int) -> 
     from cluster import ray_runtime
     from deployments.app import APP_NAME, build_app
 
+    # Serve gives its driver-side logger a console handler of its own ("INFO ... -- Deploying app"): into the CLI's
+    # log with everything else instead, its warnings still reaching the console.
+    serve_log = logging.getLogger("ray.serve")
+    serve_log.handlers.clear()
+    serve_log.propagate = True
     info = ray_runtime.connect_shared(settings, long_running=True)  # type: ignore[arg-type]
     if info.owner_pid is not None and APP_NAME in serve.status().applications:
         from cluster.cli import fail

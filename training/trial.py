@@ -11,6 +11,7 @@ once per trial actor and once per worker (benchmarks/RESULTS.md, "Risk model").
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import tempfile
 import threading
@@ -86,6 +87,9 @@ def model_file(kind: str) -> str:
 def worker_loop(config: dict[str, Any]) -> None:
     """One Train worker: its shard of the rows, then one xgboost.train per score in the collective, one after
     another in the same worker group (a worker group costs seconds to start; a score's fit may cost less)."""
+    # Train's worker logs each report at INFO ("Reporting training result 23: ...") through a logger named by its
+    # file path, which LoggingConfig's level (it filters `ray.train.*` names) does not reach; the root's level does.
+    logging.getLogger().setLevel(logging.WARNING)
     context = ray.train.get_context()
     rank, size = context.get_world_rank(), context.get_world_size()
     # Zero-copy views of the object store's arrays; a contiguous shard stays a view. The quantile sketch (the
@@ -150,8 +154,8 @@ def trainer(
             "report_every": shape.report_every,
         },
         scaling_config=ScalingConfig(num_workers=shape.workers, resources_per_worker={"CPU": shape.cpus_per_worker}),
-        # Train logs every report ("Reporting training result 23: ...") at INFO on the console of every driver:
-        # dozens of lines per fit in the CLI. Its log files under the Ray session keep every level.
+        # Train logs its progress at INFO on the console of every driver (resources requested, worker group
+        # started, checkpoints): lines between the CLI's output. Its log files under the Ray session keep all.
         run_config=RunConfig(
             name=name, storage_path=str(storage), callbacks=callbacks, logging_config=LoggingConfig(log_level="WARNING")
         ),
