@@ -54,17 +54,22 @@ class Refresher:
         task.add_done_callback(self.tasks.discard)
 
 
+async def compute(service: ScoreService, bbls: Sequence[str]) -> dict[str, Any]:
+    """Score `bbls` off the event loop; "no model" comes back as a reason, not an exception."""
+    try:
+        scores = await anyio.to_thread.run_sync(service.compute, list(bbls))
+    except ModelUnavailableError as exc:
+        return {"scores": [], "unavailable": str(exc)}
+    return {"scores": scores, "unavailable": None}
+
+
 class LocalScorer:
     def __init__(self, service: ScoreService) -> None:
         self.service = service
         self.refresher = Refresher()
 
     async def compute(self, bbls: Sequence[str]) -> dict[str, Any]:
-        try:
-            scores = await anyio.to_thread.run_sync(self.service.compute, list(bbls))
-        except ModelUnavailableError as exc:
-            return {"scores": [], "unavailable": str(exc)}
-        return {"scores": scores, "unavailable": None}
+        return await compute(self.service, bbls)
 
     def refresh_in_background(self, bbls: Sequence[str]) -> None:
         self.refresher.start(bbls, self.compute)

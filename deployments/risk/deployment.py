@@ -18,10 +18,10 @@ from deployments.cache import Cache
 from deployments.config import import_loader, resolve
 from deployments.metrics import RayMetrics
 from deployments.pool_gauges import PoolReporter
-from deployments.risk.client import Refresher
+from deployments.risk.client import Refresher, compute
 from deployments.risk.store import ScoreStore
 from sentinel.db.pool import create_pool
-from sentinel.risk.service import ModelUnavailableError, ScoreService
+from sentinel.risk.service import ScoreService
 
 
 @serve.deployment(
@@ -52,11 +52,7 @@ class RiskScorer:
 
     async def _compute_now(self, bbls: list[str]) -> dict[str, Any]:
         self.metrics.batch_size(len(bbls))
-        try:
-            scores = await anyio.to_thread.run_sync(self.service.compute, bbls)
-        except ModelUnavailableError as exc:
-            return {"scores": [], "unavailable": str(exc)}
-        return {"scores": scores, "unavailable": None}
+        return await compute(self.service, bbls)
 
     @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.005)
     async def _compute_batched(self, bbls: list[str]) -> list[dict[str, Any]]:
