@@ -119,9 +119,10 @@ def test_a_ray_record_whose_owner_died_is_replaced_and_a_short_command_records_n
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     dead = {"pid": gone.pid, "started": time.time() - 60}
-    (data_dir / stack.RAY_FILE).write_text(
-        json.dumps({"owner": dead, "address": f"127.0.0.1:{free_port()}", "processes": [dead]})
-    )
+    leftover = data_dir / "vs-ray-leftover"  # a killed owner's temp folder, recorded with its Ray
+    (leftover / "ray").mkdir(parents=True)
+    record = {"owner": dead, "address": f"127.0.0.1:{free_port()}", "processes": [dead], "leftovers": [str(leftover)]}
+    (data_dir / stack.RAY_FILE).write_text(json.dumps(record))
     services = {"VS_DATABASE_URL": database_url, "VS_REDIS_URL": redis_url, "VS_RAY_NUM_CPUS": "1"}
     doctor = run_cli("doctor", data_dir=data_dir, env=services)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
@@ -129,6 +130,7 @@ def test_a_ray_record_whose_owner_died_is_replaced_and_a_short_command_records_n
     assert "started locally" in doctor.stdout
     assert "stale local Ray record replaced" in doctor.stderr + log_text(data_dir)
     assert stack.read_ray(data_dir) is None  # doctor is short-lived: its Ray is not offered to others
+    assert not leftover.exists()
 
 
 def log_text(data_dir: Path) -> str:

@@ -3,6 +3,8 @@ dataset rejected too much. The real CLI in a subprocess (its own local Ray), the
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.foundation.test_cli import run_cli
@@ -24,10 +26,11 @@ def test_ingest_exits_0_then_3_on_an_empty_upstream_then_1_on_too_many_rejects(f
     assert "dob_violations" in first.stdout
 
     real_server.apply_changes({"datasets": {"3h2n-5cm9": {"replace": []}}})
-    held = ingest()
+    held = ingest("--json")  # the summary as one JSON document on stdout, the exit code as without it
     assert held.returncode == 3, held.stdout + held.stderr
     assert "partial: deletions held back for dob_violations" in held.stderr
-    assert "PARTIAL" in held.stdout
+    (summary,) = json.loads(held.stdout)["summaries"]
+    assert summary["dataset"] == "dob_violations" and summary["anomaly"] and not summary["error"], summary
 
     unlocatable = [{"isn_dob_bis_viol": f"9900{i:04d}", "violation_type_code": "E", "issue_date": "20240105"}
                    for i in range(20)]  # fmt: skip
