@@ -165,6 +165,19 @@ def watched_templates(database_url: str, replay_url: str) -> list[dict[str, Any]
     return one_per_building(_hpd_rows(replay_url, "1=1"), bbls)
 
 
+def watched_open_hpd_ids(database_url: str, limit: int = 500) -> list[str]:
+    """Open HPD violations of the watched buildings, oldest first: the live publisher closes some of them."""
+    with psycopg.connect(database_url) as conn:
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT v.source_id FROM violations v JOIN portfolio_buildings pb USING (bbl)"
+                " WHERE v.source = 'HPD' AND v.status = 'open' ORDER BY v.issued_date NULLS FIRST, v.id LIMIT %s",
+                (limit,),
+            )
+        ]
+
+
 def publish_forever(
     city: DemoCity, replay: Publisher, templates: list[dict[str, Any]], open_ids: list[str],
     today: Callable[[], date], stop: threading.Event, every_s: float = 60.0, log: Callable[[str], None] = print,
