@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import orjson
 
-from sentinel.synth.datasets.hpd_violations import _TEMPLATES, DATASET_ID
+from sentinel.synth.datasets.hpd_violations import DATASET_ID, TEMPLATES
 
 HPD = DATASET_ID
 # The violation's own fields; everything else of a template row describes the building and is copied.
@@ -61,7 +61,7 @@ def new_violation(
     template: Mapping[str, Any], violation_id: int, novid: int, klass: str, day: date, rng: np.random.Generator
 ) -> dict[str, Any]:
     """A new HPD violation at the template row's building, inspected and issued on `day`."""
-    order, text, heat_like = _TEMPLATES[klass][int(rng.integers(len(_TEMPLATES[klass])))]
+    order, text, heat_like = TEMPLATES[klass][int(rng.integers(len(TEMPLATES[klass])))]
     apartment = _APARTMENTS[int(rng.integers(len(_APARTMENTS)))]
     due = deadlines(klass, day, heat_like)
     row = {k: v for k, v in template.items() if not k.startswith(":") and k not in _VIOLATION_FIELDS}

@@ -33,9 +33,7 @@ FORBIDDEN = {
 }
 
 # (importing module, imported module or name): why it is still allowed. Remove an entry when its cause is gone.
-ALLOWED: dict[tuple[str, str], str] = {
-    ("sentinel.synth.live", "sentinel.synth.datasets.hpd_violations._TEMPLATES"): "the live feed reuses the templates",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def _module_name(path: Path) -> str:

@@ -47,7 +47,7 @@ CLOSED_IDS = frozenset({9, 19})
 CLASS_MIX = {"A": 20 / 30, "B": 48 / 30, "I": 3 / 30}
 
 # (order number, description, heat-like C that must be corrected in 24 hours)
-_TEMPLATES: dict[str, list[tuple[str, str, bool]]] = {
+TEMPLATES: dict[str, list[tuple[str, str, bool]]] = {
     "A": [
         ("506", "SECTION 27-2005 ADM CODE REPLACE WITH NEW THE MISSING HANDRAIL AT {w}", False),
         (
@@ -134,11 +134,11 @@ def _lifecycle(batch: Batch, ev: Events) -> None:
     approved = ev.day + rng.integers(0, 7, size=n)
     nov = approved + rng.integers(1, 5, size=n)
     count = np.zeros(n, dtype=np.int64)
-    for c, templates in _TEMPLATES.items():
+    for c, templates in TEMPLATES.items():
         count[cls == c] = len(templates)
     template = rng.integers(0, count)  # the same draws as one rng.integers(count[i]) per violation
     fast = np.zeros(n, dtype=bool)
-    for c, templates in _TEMPLATES.items():
+    for c, templates in TEMPLATES.items():
         of_class = cls == c
         fast[of_class] = np.array([heat_like for _, _, heat_like in templates])[template[of_class]]
     correct = nov + np.select([cls == "A", cls == "B", fast], [95, 35, 1], default=5)
@@ -256,7 +256,7 @@ def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None)
         approved, nov, correct, certify, cert_day, t1, s1, t2, s2, reopen_closed, novid, rent, g,
     ) in zip(ev.b[idx].tolist(), ev.day[idx].tolist(), *col.values(), strict=True):  # fmt: skip
         is_info = cls == "I"
-        order, text, _ = _TEMPLATES[cls][tpl]
+        order, text, _ = TEMPLATES[cls][tpl]
         if apartment and not is_info:
             floor = min(apt_no, floors[b])
             apt = f',"apartment":"{floor}{"ABCDEF"[apt_letter]}"'
@@ -328,4 +328,4 @@ _ROW_COLUMNS = (
     "rent",
     "garbage",
 )
-plain(*STATUS.values(), *_STORIES_PUBLIC, *(t.format(w="") for ts in _TEMPLATES.values() for _, t, _ in ts))
+plain(*STATUS.values(), *_STORIES_PUBLIC, *(t.format(w="") for ts in TEMPLATES.values() for _, t, _ in ts))
