@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from cluster.console import console
 from sentinel.backup.settings import BackupSettings
 
-console = Console()
 backup_app = typer.Typer(
     help="Backups of the database and the model artifacts: make one (no subcommand), list them, prune them.",
     invoke_without_command=True,

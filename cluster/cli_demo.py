@@ -12,9 +12,9 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from cluster.console import console
+from cluster.console import table as console_table
 from sentinel.datasets import load_datasets
 from sentinel.settings import Settings
 
@@ -78,9 +78,8 @@ def _print_upcoming(database_url: str, today: date) -> None:
     from cluster.demo import upcoming_deadlines
 
     total, first = upcoming_deadlines(database_url, today)
-    table = Table(title=f"Upcoming deadlines in the watched portfolio ({total} in the next 60 days)")
-    for column in ("due", "deadline", "BBL", "address", "violation"):
-        table.add_column(column)
+    title = f"Upcoming deadlines in the watched portfolio ({total} in the next 60 days)"
+    table = console_table("due", "deadline", "BBL", "address", "violation", title=title)
     for due, kind, bbl, address, source, source_id, klass in first:
         what = f"{source} {klass or ''} {source_id}"
         table.add_row(due.isoformat(), kind.replace("_", "-"), bbl, address or "-", what)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from cluster.console import console
+from cluster.console import table as console_table
 
 
 def mailbox_command(
@@ -24,9 +24,7 @@ def mailbox_command(
         console.print(f"From: {message.sender}\nTo: {message.to}\nSubject: {message.subject}\nFile: {message.path}\n")
         console.print(message.body(), markup=False, highlight=False)
         return
-    table = Table(title=f"{directory} ({len(received)} messages)")
-    for column in ("#", "received (UTC)", "to", "subject"):
-        table.add_column(column)
+    table = console_table("#", "received (UTC)", "to", "subject", title=f"{directory} ({len(received)} messages)")
     for n, message in enumerate(received, 1):
         table.add_row(str(n), message.received.strftime("%Y-%m-%d %H:%M:%S"), message.to, message.subject)
     console.print(table)

@@ -13,14 +13,13 @@ from typing import Annotated
 import orjson
 import psycopg
 import typer
-from rich.console import Console, Group
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from cluster.console import console
 from sentinel.monitoring.figures import Figures
 from sentinel.monitoring.summary import as_json, attention, human_seconds, scores_age_seconds
-
-console = Console()
 
 
 def status_command(
