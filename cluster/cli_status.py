@@ -114,7 +114,8 @@ def _summary(f: Figures) -> Table:
     models = ", ".join(f"{kind} {version}" for kind, version in s.active_models.items()) or "no active model"
     table.add_row(
         "scores",
-        f"{s.buildings:,} buildings; newest {human_seconds(age) + ' old' if age is not None else 'never'}; {models}",
+        f"{s.buildings:,} buildings scored for {s.latest_day or 'no day yet'}; newest"
+        f" {human_seconds(age) + ' old' if age is not None else 'never'}; {models}",
     )
     table.add_row("alerts", f"{f.alerts_today} today, {f.alerts_total:,} in all")
     table.add_row("database", f"{db.connections} of {db.usable} usable connections")

@@ -201,8 +201,7 @@ def scheduler_metrics(f: Figures, job_intervals: Mapping[str, float]) -> Iterato
 
 def score_metrics(f: Figures) -> Iterator[Metric]:
     s = f.scores
-    yield _gauge("vs_scores_buildings", "Buildings with a risk score", s.buildings)
-    yield _gauge("vs_scores_rows", "Risk score rows (one per building and day)", s.rows)
+    yield _gauge("vs_scores_buildings", "Buildings scored for the newest scoring day", s.buildings)
     age = GaugeMetricFamily("vs_scores_age_seconds", "Time since the newest score was computed")
     if s.newest_computed_at is not None:
         age.add_metric([], (f.at - s.newest_computed_at).total_seconds())

@@ -185,9 +185,8 @@ SCORES = Dashboard(
     "vs-scores",
     "ViolationSentinel / Risk scores",
     (
-        Panel("Buildings scored", (("vs_scores_buildings", "buildings"),), kind="stat"),
+        Panel("Buildings scored for the newest day", (("vs_scores_buildings", "buildings"),)),
         Panel("Age of the newest score (alert: 36 h)", (("vs_scores_age_seconds", "age"),), "s"),
-        Panel("Score rows", (("vs_scores_rows", "rows"),)),
         Panel("Active models", (("vs_models_active", "{{score_kind}} {{version}}"),), kind="table"),
     ),
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
@@ -65,8 +65,8 @@ class JobFigures:
 
 @dataclass(frozen=True, slots=True)
 class ScoreFigures:
-    buildings: int  # buildings with at least one score
-    rows: int
+    latest_day: date | None  # the newest `as_of` scored
+    buildings: int  # buildings scored for that day
     newest_computed_at: datetime | None
     active_models: dict[str, str]  # score kind -> version
 
@@ -242,15 +242,21 @@ def job_figures(conn: psycopg.Connection[Any], configured: Iterable[str] = ()) -
     return out
 
 
-_SCORES = "SELECT count(DISTINCT bbl) AS buildings, count(*) AS n, max(computed_at) AS newest FROM risk_scores"
+# risk_scores keeps one row per building and day (a year of daily scoring of the city is tens of millions of rows):
+# only the newest day is counted, found and read through the (as_of, overall) index.
+_SCORES = """
+    WITH latest AS (SELECT max(as_of) AS day FROM risk_scores)
+    SELECT latest.day, count(s.bbl) AS buildings, max(s.computed_at) AS newest
+    FROM latest LEFT JOIN risk_scores s ON s.as_of = latest.day GROUP BY latest.day
+"""
 _ACTIVE_MODELS = "SELECT score_kind, version FROM models WHERE is_active ORDER BY score_kind"
 
 
 def score_figures(conn: psycopg.Connection[Any]) -> ScoreFigures:
     row = _rows(conn, _SCORES)[0]
     return ScoreFigures(
+        latest_day=row["day"],
         buildings=int(row["buildings"]),
-        rows=int(row["n"]),
         newest_computed_at=row["newest"],
         active_models={r["score_kind"]: r["version"] for r in _rows(conn, _ACTIVE_MODELS)},
     )

@@ -5,7 +5,7 @@ what would page."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date
 from typing import Any
 
 from sentinel.monitoring.figures import Figures
@@ -49,7 +49,7 @@ def scores_age_seconds(f: Figures) -> float | None:
 
 
 def as_json(f: Figures) -> dict[str, Any]:
-    """The figures as plain JSON values (datetimes as ISO 8601), with the derived ages and the attention list."""
+    """The figures as plain JSON values (dates and times as ISO 8601), with the derived ages and the attention list."""
     doc = _plain(asdict(f))
     for entry, d in zip(doc["datasets"], f.datasets, strict=True):
         entry["lag_seconds"] = d.lag_seconds(f.at)
@@ -70,7 +70,7 @@ def human_seconds(seconds: float) -> str:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # and datetime
         return value.isoformat()
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}

@@ -63,7 +63,7 @@ def test_outbox_scheduler_scores_and_alerts(monitored_db: str) -> None:
     assert jobs["ingest"].runs == {"succeeded": 1, "failed": 1, "running": 0}
     assert jobs["score_daily"].last_outcome == "running"
     assert jobs["retrain_weekly"].last_outcome is None  # configured, never fired
-    assert (f.scores.buildings, f.scores.rows) == (2, 3)
+    assert (f.scores.latest_day, f.scores.buildings) == (NOW.date(), 2)  # yesterday's row is not counted
     assert f.scores.newest_computed_at == NOW - timedelta(hours=2)
     assert f.scores.active_models == {"overall": "v-test-1"}
     assert (f.alerts_total, f.alerts_today) == (2, 1)
