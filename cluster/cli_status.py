@@ -80,7 +80,7 @@ def _datasets(f: Figures) -> Table:
 
 def _jobs(f: Figures) -> Table:
     table = Table(title="Scheduler", title_justify="left")
-    for column in ("job", "last", "started", "last success", "failures", "detail"):
+    for column in ("job", "last", "started", "last success", "failed (24 h)", "detail"):
         table.add_column(column)
     for job in f.jobs:
         table.add_row(
@@ -88,7 +88,7 @@ def _jobs(f: Figures) -> Table:
             _status(job.last_outcome or "never"),
             _when(job.last_started_at),
             _when(job.last_success_at),
-            str(job.runs.get("failed", 0)),
+            str(job.runs_last_day.get("failed", 0)),
             Text((job.last_detail or "")[:60]),
         )
     return table

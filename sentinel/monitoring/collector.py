@@ -124,7 +124,9 @@ def ingestion_metrics(f: Figures) -> Iterator[Metric]:
     rows = GaugeMetricFamily(
         "vs_ingest_last_run_rows", "Rows of the last run by outcome", labels=["dataset", "outcome"]
     )
-    total = CounterMetricFamily("vs_ingest_rows", "Rows by outcome over every run", labels=["dataset", "outcome"])
+    day = GaugeMetricFamily(
+        "vs_ingest_rows_last_day", "Rows by outcome over the last 24 h of runs", labels=["dataset", "outcome"]
+    )
     rejects = GaugeMetricFamily("vs_ingest_rejects", "Records kept in the rejects table", labels=["dataset"])
     for d in f.datasets:
         name = d.dataset
@@ -140,9 +142,9 @@ def ingestion_metrics(f: Figures) -> Iterator[Metric]:
             status.add_metric([name, value], 1 if value == current else 0)
         for outcome in ROW_OUTCOMES:
             rows.add_metric([name, outcome], d.last_run_rows.get(outcome, 0))
-            total.add_metric([name, outcome], d.rows_total.get(outcome, 0))
+            day.add_metric([name, outcome], d.rows_last_day.get(outcome, 0))
         rejects.add_metric([name], d.rejects_stored)
-    yield from (lag, newest, last_run, success, status, rows, total, rejects)
+    yield from (lag, newest, last_run, success, status, rows, day, rejects)
 
 
 def outbox_metrics(f: Figures) -> Iterator[Metric]:
@@ -180,7 +182,9 @@ def scheduler_metrics(f: Figures, job_intervals: Mapping[str, float]) -> Iterato
     running = GaugeMetricFamily(
         "vs_scheduler_running_seconds", "How long the job's current firing has run (0: idle)", labels=["task"]
     )
-    runs = CounterMetricFamily("vs_scheduler_runs", "Firings by outcome", labels=["task", "outcome"])
+    runs = GaugeMetricFamily(
+        "vs_scheduler_runs_last_day", "Firings started in the last 24 h by outcome", labels=["task", "outcome"]
+    )
     interval = GaugeMetricFamily(
         "vs_scheduler_interval_seconds", "Time between the job's due times (its cron)", labels=["task"]
     )
@@ -193,7 +197,7 @@ def scheduler_metrics(f: Figures, job_intervals: Mapping[str, float]) -> Iterato
         busy = job.last_outcome == "running" and job.last_started_at is not None
         running.add_metric([job.job], (f.at - job.last_started_at).total_seconds() if busy else 0.0)  # type: ignore[operator]
         for value in ("succeeded", "failed"):
-            runs.add_metric([job.job, value], job.runs.get(value, 0))
+            runs.add_metric([job.job, value], job.runs_last_day.get(value, 0))
         if job.job in job_intervals:
             interval.add_metric([job.job], job_intervals[job.job])
     yield from (outcome, success, running, runs, interval)

@@ -113,12 +113,12 @@ INGESTION = Dashboard(
             "s",
         ),
         Panel(
-            "Rows written per hour (inserted + updated)",
-            (('sum by (dataset) (increase(vs_ingest_rows_total{outcome=~"inserted|updated"}[1h]))', "{{dataset}}"),),
+            "Rows written in the last 24 h (inserted + updated)",
+            (('sum by (dataset) (vs_ingest_rows_last_day{outcome=~"inserted|updated"})', "{{dataset}}"),),
         ),
         Panel(
-            "Rejected records per hour",
-            (('sum by (dataset) (increase(vs_ingest_rows_total{outcome="rejected"}[1h]))', "{{dataset}}"),),
+            "Rejected records in the last 24 h",
+            (('vs_ingest_rows_last_day{outcome="rejected"}', "{{dataset}}"),),
         ),
         Panel(
             "Last run per dataset",
@@ -173,8 +173,8 @@ SCHEDULER = Dashboard(
             "s",
         ),
         Panel(
-            "Failed firings per hour",
-            (('increase(vs_scheduler_runs_total{outcome="failed"}[1h])', "{{task}}"),),
+            "Failed firings in the last 24 h",
+            (('vs_scheduler_runs_last_day{outcome="failed"}', "{{task}}"),),
         ),
         Panel("Current firing running for", (("vs_scheduler_running_seconds", "{{task}}"),), "s"),
         Panel("Interval between due times", (("vs_scheduler_interval_seconds", "{{task}}"),), "s", kind="table"),

@@ -2,8 +2,8 @@
 alerts and the server's connections. One read-only pass (`read_figures`) feeds both the Prometheus collector
 (sentinel/monitoring/collector.py) and `vsentinel status`, so the two never disagree.
 
-Every query is bounded by an index or a small table except the per-status counts of `notifications` and the sums
-over `ingestion_runs.stats`, which scan those tables; both grow by a few hundred rows a day.
+Every query is bounded by an index or a time window, so a scrape costs the same after a year of history
+(benchmarks/monitoring.py), except the per-status counts of `notifications` (one row per alert and channel).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class DatasetFigures:
     last_run_error: str | None
     last_run_rows: dict[str, int]
     last_success_at: datetime | None
-    rows_total: dict[str, int]  # outcome -> rows over every finished run
+    rows_last_day: dict[str, int]  # outcome -> rows over the runs of the last 24 hours
     rejects_stored: int  # distinct records in `rejects` (a record rejected again is the same reject)
 
     def lag_seconds(self, now: datetime) -> float | None:
@@ -60,7 +60,7 @@ class JobFigures:
     last_finished_at: datetime | None
     last_success_at: datetime | None
     last_detail: str | None
-    runs: dict[str, int]  # outcome -> firings ever recorded
+    runs_last_day: dict[str, int]  # outcome -> firings started in the last 24 hours
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +107,9 @@ def read_figures(
     with conn.transaction():
         return Figures(
             at=now,
-            datasets=dataset_figures(conn, datasets),
+            datasets=dataset_figures(conn, datasets, now),
             outbox=outbox_figures(conn, now),
-            jobs=job_figures(conn, jobs),
+            jobs=job_figures(conn, jobs, now),
             scores=score_figures(conn),
             alerts_total=_scalar(conn, "SELECT count(*) FROM alerts"),
             alerts_today=_scalar(conn, "SELECT count(*) FROM alerts WHERE created_at >= date_trunc('day', %s)", (now,)),
@@ -119,37 +119,41 @@ def read_figures(
 
 _NEWEST = "SELECT dataset, max(updated_at_mark) AS newest FROM watermarks GROUP BY dataset"
 
-# Per dataset over every finished run that read it (each with that dataset's own summary from `stats`): the
-# last run, the last run that read it fully, and the row counts summed.
+# Per dataset: its last finished run and its last full read, each an index walk from the newest run back; its
+# row counts over the runs of the last 24 hours. Every part is bounded, however long the history grows.
 _RUNS = """
-    WITH runs AS (
-        SELECT r.id, r.status, r.finished_at, s.key AS dataset, s.value AS summary
-        FROM ingestion_runs r CROSS JOIN LATERAL jsonb_each(r.stats) s
-        WHERE r.status <> 'running'
-    ), last AS (
-        SELECT DISTINCT ON (dataset) dataset, id, status, finished_at, summary
-        FROM runs ORDER BY dataset, finished_at DESC, id DESC
-    ), ok AS (
-        SELECT dataset, max(finished_at) AS at FROM runs
-        WHERE status <> 'failed' AND summary->>'error' IS NULL GROUP BY dataset
-    ), totals AS (
-        SELECT dataset,
-               sum((summary->>'fetched')::bigint) AS fetched, sum((summary->>'inserted')::bigint) AS inserted,
-               sum((summary->>'updated')::bigint) AS updated, sum((summary->>'unchanged')::bigint) AS unchanged,
-               sum((summary->>'rejected')::bigint) AS rejected, sum((summary->>'deleted')::bigint) AS deleted
-        FROM runs GROUP BY dataset
-    )
-    SELECT totals.*, last.id, last.status, last.finished_at, last.summary, ok.at AS success_at
-    FROM totals JOIN last USING (dataset) LEFT JOIN ok USING (dataset)
+    SELECT d.dataset, last.id, last.status, last.finished_at, last.summary, ok.at AS success_at, day.*
+    FROM unnest(%(datasets)s::text[]) AS d(dataset)
+    LEFT JOIN LATERAL (
+        SELECT r.id, r.status, r.finished_at, r.stats -> d.dataset AS summary FROM ingestion_runs r
+        WHERE r.status <> 'running' AND r.stats ? d.dataset ORDER BY r.started_at DESC LIMIT 1
+    ) last ON true
+    LEFT JOIN LATERAL (
+        SELECT r.finished_at AS at FROM ingestion_runs r
+        WHERE r.status <> 'running' AND r.status <> 'failed' AND r.stats ? d.dataset
+          AND r.stats -> d.dataset ->> 'error' IS NULL
+        ORDER BY r.started_at DESC LIMIT 1
+    ) ok ON true
+    LEFT JOIN LATERAL (
+        SELECT sum((s->>'fetched')::bigint) AS fetched, sum((s->>'inserted')::bigint) AS inserted,
+               sum((s->>'updated')::bigint) AS updated, sum((s->>'unchanged')::bigint) AS unchanged,
+               sum((s->>'rejected')::bigint) AS rejected, sum((s->>'deleted')::bigint) AS deleted
+        FROM ingestion_runs r CROSS JOIN LATERAL (SELECT r.stats -> d.dataset AS s) x
+        WHERE r.status <> 'running' AND r.started_at > %(now)s - interval '1 day' AND r.stats ? d.dataset
+    ) day ON true
 """
 _REJECTS = "SELECT dataset, count(*) AS n FROM rejects GROUP BY dataset"
 
 
-def dataset_figures(conn: psycopg.Connection[Any], configured: Iterable[str] = ()) -> list[DatasetFigures]:
+def dataset_figures(
+    conn: psycopg.Connection[Any], configured: Iterable[str] = (), now: datetime | None = None
+) -> list[DatasetFigures]:
+    """The configured datasets and any other the watermarks or rejects know."""
     newest = {r["dataset"]: r["newest"] for r in _rows(conn, _NEWEST)}
-    last = {r["dataset"]: r for r in _rows(conn, _RUNS)}
     rejects = {r["dataset"]: int(r["n"]) for r in _rows(conn, _REJECTS)}
-    names = sorted(set(configured) | newest.keys() | last.keys() | rejects.keys())
+    names = sorted(set(configured) | newest.keys() | rejects.keys())
+    params = {"datasets": names, "now": now or datetime.now(UTC)}
+    last = {r["dataset"]: r for r in _rows(conn, _RUNS, params) if r["id"] is not None}
     out = []
     for name in names:
         run = last.get(name)
@@ -164,7 +168,7 @@ def dataset_figures(conn: psycopg.Connection[Any], configured: Iterable[str] = (
                 last_run_error=summary.get("error") or summary.get("anomaly"),
                 last_run_rows={o: int(summary.get(o) or 0) for o in ROW_OUTCOMES},
                 last_success_at=run["success_at"] if run else None,
-                rows_total={o: int((run or {}).get(o) or 0) for o in ROW_OUTCOMES},
+                rows_last_day={o: int((run or {}).get(o) or 0) for o in ROW_OUTCOMES},
                 rejects_stored=rejects.get(name, 0),
             )
         )
@@ -211,39 +215,58 @@ def outbox_figures(conn: psycopg.Connection[Any], now: datetime) -> OutboxFigure
     )
 
 
-_LAST_FIRING = """
-    SELECT DISTINCT ON (job) job, outcome, started_at, finished_at, detail
-    FROM schedule_runs ORDER BY job, started_at DESC, id DESC
+# The jobs schedule_runs knows, by a loose index scan (one index probe per job, not a pass over every firing).
+_JOB_NAMES = """
+    WITH RECURSIVE names AS (
+        (SELECT job FROM schedule_runs ORDER BY job LIMIT 1)
+        UNION ALL
+        SELECT (SELECT r.job FROM schedule_runs r WHERE r.job > names.job ORDER BY r.job LIMIT 1)
+        FROM names WHERE names.job IS NOT NULL
+    )
+    SELECT job FROM names WHERE job IS NOT NULL
 """
-_JOB_SUCCESS = "SELECT job, max(finished_at) AS at FROM schedule_runs WHERE outcome = 'succeeded' GROUP BY job"
-_JOB_COUNTS = "SELECT job, outcome, count(*) AS n FROM schedule_runs GROUP BY job, outcome"
+# Per job, each through the (job, started_at) index: its latest firing, its latest success, its last day's firings.
+_JOBS = """
+    SELECT j.job, last.outcome, last.started_at, last.finished_at, last.detail, ok.at AS success_at,
+           day.succeeded, day.failed, day.running
+    FROM unnest(%(jobs)s::text[]) AS j(job)
+    LEFT JOIN LATERAL (
+        SELECT outcome, started_at, finished_at, detail FROM schedule_runs r
+        WHERE r.job = j.job ORDER BY r.started_at DESC LIMIT 1
+    ) last ON true
+    LEFT JOIN LATERAL (
+        SELECT finished_at AS at FROM schedule_runs r
+        WHERE r.job = j.job AND r.outcome = 'succeeded' ORDER BY r.started_at DESC LIMIT 1
+    ) ok ON true
+    LEFT JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE outcome = 'succeeded') AS succeeded,
+               count(*) FILTER (WHERE outcome = 'failed') AS failed,
+               count(*) FILTER (WHERE outcome = 'running') AS running
+        FROM schedule_runs r WHERE r.job = j.job AND r.started_at > %(now)s - interval '1 day'
+    ) day ON true
+"""
 
 
-def job_figures(conn: psycopg.Connection[Any], configured: Iterable[str] = ()) -> list[JobFigures]:
-    last = {r["job"]: r for r in _rows(conn, _LAST_FIRING)}
-    success = {r["job"]: r["at"] for r in _rows(conn, _JOB_SUCCESS)}
-    runs: dict[str, dict[str, int]] = {}
-    for r in _rows(conn, _JOB_COUNTS):
-        runs.setdefault(r["job"], {})[r["outcome"]] = int(r["n"])
+def job_figures(
+    conn: psycopg.Connection[Any], configured: Iterable[str] = (), now: datetime | None = None
+) -> list[JobFigures]:
+    names = sorted(set(configured) | {r["job"] for r in _rows(conn, _JOB_NAMES)})
     out = []
-    for name in sorted(set(configured) | last.keys()):
-        row = last.get(name) or {}
+    for row in _rows(conn, _JOBS, {"jobs": names, "now": now or datetime.now(UTC)}):
         out.append(
             JobFigures(
-                job=name,
-                last_outcome=row.get("outcome"),
-                last_started_at=row.get("started_at"),
-                last_finished_at=row.get("finished_at"),
-                last_success_at=success.get(name),
-                last_detail=row.get("detail"),
-                runs={"succeeded": 0, "failed": 0, "running": 0} | runs.get(name, {}),
+                job=row["job"],
+                last_outcome=row["outcome"],
+                last_started_at=row["started_at"],
+                last_finished_at=row["finished_at"],
+                last_success_at=row["success_at"],
+                last_detail=row["detail"],
+                runs_last_day={o: int(row[o] or 0) for o in ("succeeded", "failed", "running")},
             )
         )
-    return out
+    return sorted(out, key=lambda job: job.job)
 
 
-# risk_scores keeps one row per building and day (a year of daily scoring of the city is tens of millions of rows):
-# only the newest day is counted, found and read through the (as_of, overall) index.
 _SCORES = """
     WITH latest AS (SELECT max(as_of) AS day FROM risk_scores)
     SELECT latest.day, count(s.bbl) AS buildings, max(s.computed_at) AS newest

@@ -35,7 +35,7 @@ def test_ingestion_figures_per_dataset(monitored_db: str) -> None:
     assert hpd.last_run_error == "HTTP 400 from the source"
     assert hpd.last_success_at == NOW - timedelta(hours=3)
     assert hpd.last_run_rows["fetched"] == 20 and hpd.last_run_rows["rejected"] == 1
-    assert hpd.rows_total == {
+    assert hpd.rows_last_day == {
         "fetched": 120,
         "inserted": 85,
         "updated": 13,
@@ -48,7 +48,7 @@ def test_ingestion_figures_per_dataset(monitored_db: str) -> None:
     assert pluto.last_run_status == "succeeded" and pluto.last_success_at == NOW - timedelta(hours=1)
     assert pluto.lag_seconds(NOW) == 10 * 86400
     never = f["dob_violations"]  # configured, never ingested: shown, not dropped
-    assert never.last_run_status is None and never.lag_seconds(NOW) is None and never.rows_total["fetched"] == 0
+    assert never.last_run_status is None and never.lag_seconds(NOW) is None and never.rows_last_day["fetched"] == 0
 
 
 def test_outbox_scheduler_scores_and_alerts(monitored_db: str) -> None:
@@ -60,7 +60,7 @@ def test_outbox_scheduler_scores_and_alerts(monitored_db: str) -> None:
     jobs = {j.job: j for j in f.jobs}
     assert jobs["ingest"].last_outcome == "failed" and jobs["ingest"].last_detail == "source answered 503"
     assert jobs["ingest"].last_success_at == NOW - timedelta(minutes=19)
-    assert jobs["ingest"].runs == {"succeeded": 1, "failed": 1, "running": 0}
+    assert jobs["ingest"].runs_last_day == {"succeeded": 1, "failed": 1, "running": 0}
     assert jobs["score_daily"].last_outcome == "running"
     assert jobs["retrain_weekly"].last_outcome is None  # configured, never fired
     assert (f.scores.latest_day, f.scores.buildings) == (NOW.date(), 2)  # yesterday's row is not counted
@@ -123,11 +123,11 @@ def test_the_exporter_serves_the_figures_over_http(monitored_db: str, redis_url:
     assert 40 * 3600 <= lag < 40 * 3600 + 600  # measured against the clock of the scrape
     assert _value(samples, "vs_ingest_last_run_status", dataset="hpd_violations", status="failed") == 1
     assert _value(samples, "vs_ingest_last_run_status", dataset="dob_violations", status="never") == 1
-    assert _value(samples, "vs_ingest_rows_total", dataset="hpd_violations", outcome="rejected") == 3
+    assert _value(samples, "vs_ingest_rows_last_day", dataset="hpd_violations", outcome="rejected") == 3
     assert _value(samples, "vs_outbox_notifications", status="pending") == 2
     assert _value(samples, "vs_outbox_delivery_latency_seconds", quantile="0.95") == 48
     assert _value(samples, "vs_scheduler_last_outcome", task="ingest", outcome="failed") == 1
-    assert _value(samples, "vs_scheduler_runs_total", task="ingest", outcome="failed") == 1
+    assert _value(samples, "vs_scheduler_runs_last_day", task="ingest", outcome="failed") == 1
     assert _value(samples, "vs_scheduler_interval_seconds", task="ingest") == 600
     assert _value(samples, "vs_scheduler_running_seconds", task="score_daily") >= 300
     assert _value(samples, "vs_models_active", score_kind="overall", version="v-test-1") == 1

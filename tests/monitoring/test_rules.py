@@ -77,7 +77,7 @@ def test_every_expression_parses() -> None:
 
 def test_a_broken_expression_or_a_nameless_selector_is_caught() -> None:
     with pytest.raises(ValueError, match="parenthesis"):
-        promql.parse("sum(rate(vs_ingest_rows_total[5m])")
+        promql.parse("sum(rate(vs_ingest_rejects[5m])")
     with pytest.raises(ValueError, match="without a metric name"):
         promql.metric_names('{dataset="pluto"}')
 
