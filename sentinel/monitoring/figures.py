@@ -31,7 +31,7 @@ class DatasetFigures:
     last_run_finished_at: datetime | None
     last_run_error: str | None
     last_run_rows: dict[str, int]
-    last_success_at: datetime | None
+    last_success_at: datetime | None  # the last run that read it fully, within 30 days
     rows_last_day: dict[str, int]  # outcome -> rows over the runs of the last 24 hours
     rejects_stored: int  # distinct records in `rejects` (a record rejected again is the same reject)
 
@@ -119,8 +119,9 @@ def read_figures(
 
 _NEWEST = "SELECT dataset, max(updated_at_mark) AS newest FROM watermarks GROUP BY dataset"
 
-# Per dataset: its last finished run and its last full read, each an index walk from the newest run back; its
-# row counts over the runs of the last 24 hours. Every part is bounded, however long the history grows.
+# Per dataset: its last finished run and its last full read within 30 days, each an index walk from the newest run
+# back; its row counts over the runs of the last 24 hours. Every part is bounded, however long the history grows
+# (without the 30-day bound the planner misjudges the jsonb filter and sorts every run, benchmarks/RESULTS.md).
 _RUNS = """
     SELECT d.dataset, last.id, last.status, last.finished_at, last.summary, ok.at AS success_at, day.*
     FROM unnest(%(datasets)s::text[]) AS d(dataset)
@@ -130,8 +131,8 @@ _RUNS = """
     ) last ON true
     LEFT JOIN LATERAL (
         SELECT r.finished_at AS at FROM ingestion_runs r
-        WHERE r.status <> 'running' AND r.status <> 'failed' AND r.stats ? d.dataset
-          AND r.stats -> d.dataset ->> 'error' IS NULL
+        WHERE r.started_at > %(now)s - interval '30 days' AND r.status IN ('succeeded', 'partial')
+          AND r.stats ? d.dataset AND r.stats -> d.dataset ->> 'error' IS NULL
         ORDER BY r.started_at DESC LIMIT 1
     ) ok ON true
     LEFT JOIN LATERAL (
