@@ -220,3 +220,15 @@ def test_every_metric_the_rules_and_dashboards_use_is_exported(
     exported |= ray_names
     assert {"ray_vs_api_requests_total", "vs_ingest_lag_seconds", "vs_redis_up"} <= exported
     assert used - exported == set(), "used by configs/monitoring but not exported"
+
+
+def test_vsentinel_status_uses_the_alert_rules_thresholds() -> None:
+    from sentinel.monitoring import summary
+
+    def thresholds(name: str) -> set[float]:
+        return {value for rule in rules() if rule["alert"] == name for op, value in promql.comparisons(rule["expr"])}
+
+    assert thresholds("SourceLate") == {summary.LATE_AFTER_SECONDS, summary.PLUTO_LATE_AFTER_SECONDS}
+    assert thresholds("OutboxStuck") == {summary.OUTBOX_STUCK_SECONDS}
+    assert thresholds("ScoresStale") == {summary.SCORES_STALE_SECONDS}
+    assert thresholds("DatabaseConnectionsExhausted") == {summary.CONNECTIONS_SHARE}
