@@ -9,6 +9,7 @@ HAProxy's 97 bytes): the test finds the folder of its own HAProxy by the port in
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -51,7 +52,7 @@ def haproxy_folders(port: int) -> list[Path]:
     found = []
     for config in HAPROXY_STATE.glob("*/haproxy.cfg") if HAPROXY_STATE.is_dir() else []:
         try:
-            if f":{port}" in config.read_text():
+            if re.search(rf":{port}\b", config.read_text()):  # not another Ray's port that starts the same
                 found.append(config.parent)
         except OSError:
             continue  # removed while we looked
