@@ -31,7 +31,7 @@ from sentinel.datasets import load_datasets
 from sentinel.db import migrate
 from sentinel.db.roles import RoleError
 from sentinel.doctor import Check, check_audit_log, check_postgres, check_redis
-from sentinel.embedded import Services, local_services
+from sentinel.embedded import Services, ServicesNotConfiguredError, local_services
 from sentinel.ports import PortInUseError, ensure_free
 from sentinel.settings import Settings, SettingsError, get_settings
 
@@ -107,6 +107,8 @@ def services_or_exit(settings: Settings) -> Iterator[Services]:
             yield services
     except typer.Exit:  # a command's own failure inside the block, already reported
         raise
+    except ServicesNotConfiguredError as error:
+        raise fail(str(error), code=2) from None
     except (OSError, RuntimeError) as error:
         raise fail(f"could not start the local services: {error}") from None
 

@@ -23,23 +23,25 @@ def _demo_model(database_url: str, settings: Settings, ground_truth: Path) -> No
     """Trains the four risk models once (no sweep), promotes them, and scores every building."""
     import psycopg
 
+    from sentinel.artifact_store import from_settings
     from sentinel.risk.service import ScoreService, connect_to
     from training import pipeline
     from training.config import load_training_settings
 
+    store = from_settings(settings)
     with psycopg.connect(database_url) as conn:
         if conn.execute("SELECT count(*) FROM models WHERE is_active").fetchone()[0] < 4:
             console.print("training the risk models on Ray (one run, no sweep)")
             pipeline.run(
                 conn,
                 load_training_settings(),
-                settings.resolved_model_dir,
+                store,
                 settings.data_dir / "ray_results",
                 promote=True,
                 ground_truth=ground_truth,
                 log=console.print,
             )
-    written = ScoreService(connect_to(database_url), model_dir=settings.resolved_model_dir).score_all()
+    written = ScoreService(connect_to(database_url), model_dir=store).score_all()
     console.print(f"scored {written} buildings")
 
 

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from cluster.console import console, emit_json, machine_output
 from cluster.console import table as console_table
+from sentinel.artifact_store import ArtifactStore
 from sentinel.risk.registry import SCORE_KINDS
 
 if TYPE_CHECKING:  # training imports Ray and xgboost: only `train` pays for them
@@ -28,13 +29,18 @@ model_app = typer.Typer(help="Trained risk models: list, inspect, promote.", no_
 
 
 @contextlib.contextmanager
-def _database() -> Iterator[tuple[psycopg.Connection, Path, Path]]:
-    """A connection, the model directory and the Ray storage directory, from the settings."""
-    from cluster.cli import services_or_exit, settings_or_exit
+def _database() -> Iterator[tuple[psycopg.Connection, ArtifactStore, Path]]:
+    """A connection, the artifact store and the Ray storage directory, from the settings."""
+    from cluster.cli import fail, services_or_exit, settings_or_exit
+    from sentinel.artifact_store import ArtifactStoreError, from_settings
 
     settings = settings_or_exit()
+    try:
+        store = from_settings(settings)
+    except ArtifactStoreError as error:
+        raise fail(str(error), code=2) from None
     with services_or_exit(settings) as services, psycopg.connect(services.database_url) as conn:
-        yield conn, settings.resolved_model_dir, settings.data_dir / "ray_results"
+        yield conn, store, settings.data_dir / "ray_results"
 
 
 @model_app.command("list")
@@ -73,19 +79,21 @@ def model_list(
 @model_app.command("show")
 def model_show(version: str, kind: str = typer.Option("overall", help="Score kind.")) -> None:
     """Parameters, metrics and the evaluation report of one model."""
+    from sentinel.artifact_store import parent, read_bytes, resolve
     from sentinel.risk import registry
 
-    with _database() as (conn, _, _):
+    with _database() as (conn, store, _):
         try:
             record = registry.get(conn, kind, version)
         except registry.ModelNotFoundError as error:
             raise typer.Exit(_fail(str(error))) from None
+        uri = resolve(record.artifact_uri, store)
+        report = read_bytes(f"{parent(uri)}/report.md", store)
     console.print(f"[bold]{record.score_kind}[/] {record.version}  active={record.is_active}")
-    console.print(f"artifact: {record.artifact_path}")
+    console.print(f"artifact: {uri}")
     console.print_json(data={"params": record.params, "metrics": record.metrics})
-    report = Path(record.artifact_path).parent / "report.md"
-    if report.exists():
-        console.print(report.read_text())
+    if report is not None:
+        console.print(report.decode())
 
 
 @model_app.command("promote")
@@ -196,7 +204,7 @@ def train_command(
             log=console.print,
             on_trial=bars.update,
         )
-    console.print(f"version [bold]{report.version}[/]: report {report.directory / 'report.md'}")
+    console.print(f"version [bold]{report.version}[/]: report {report.uri}/report.md")
     console.print(f"promoted: {', '.join(report.promoted) or 'none'}")
     if report.baselined:
         console.print(
@@ -212,9 +220,10 @@ def score_command(
 ) -> None:
     """Score every building with the active models and upsert risk_scores (idempotent per day)."""
     from cluster.cli import services_or_exit, settings_or_exit
+    from sentinel.artifact_store import from_settings
     from training.score_job import score_every_building
 
     day = date.fromisoformat(as_of) if as_of else date.today()
     settings = settings_or_exit()
     with services_or_exit(settings) as services:
-        score_every_building(services.database_url, settings.resolved_model_dir, day, console)
+        score_every_building(services.database_url, from_settings(settings), day, console)

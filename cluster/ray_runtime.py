@@ -36,6 +36,7 @@ from pathlib import Path
 import ray
 
 from cluster import haproxy_rules
+from cluster.runtime_env import driver_runtime_env
 from deployments.api.settings import ApiSettings
 from sentinel import stack
 from sentinel.settings import Settings
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 NAMESPACE = "vsentinel"
 HAPROXY_SETS_FORWARDED_FOR = "VS_HAPROXY_SETS_FORWARDED_FOR"
+JOB_CONFIG_VARIABLE = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by Ray's job supervisor in a job's entrypoint
 _dashboard_url: str | None = None
 _haproxy_launcher: Path | None = None
 _attached_to: int | None = None  # the pid of the process whose recorded local Ray this process joined
@@ -92,9 +94,20 @@ def connect(
 ) -> RayInfo:
     """Connects to (or starts) Ray once per process; later calls return the same cluster's info."""
     global _dashboard_url
+    joined = bool(settings.ray_address) or inside_a_ray_job()
     if not ray.is_initialized():
         if settings.ray_address:
-            started = ray.init(address=settings.ray_address, namespace=NAMESPACE, log_to_driver=True)
+            # The job's tasks, actors and replicas run with this driver's settings (cluster/runtime_env.py).
+            started = ray.init(
+                address=settings.ray_address,
+                namespace=NAMESPACE,
+                log_to_driver=True,
+                runtime_env=driver_runtime_env(settings),
+            )
+        elif joined:
+            # The entrypoint of `ray job submit` (or a KubeRay RayJob): Ray gave it RAY_ADDRESS and the job's runtime
+            # environment, which its tasks and actors inherit. Sizing a cluster that already runs is an error.
+            started = ray.init(namespace=NAMESPACE, log_to_driver=True)
         else:
             # Since Ray 2.59 a new local cluster requires a token unless told otherwise; the local cluster
             # binds to loopback only, so a token would only get in the way of `serve status` and `ray job`.
@@ -127,7 +140,7 @@ def connect(
     return RayInfo(
         address=context.gcs_address,
         dashboard_url=f"http://{dashboard}" if dashboard and "://" not in dashboard else dashboard,
-        started_locally=not settings.ray_address and _attached_to is None,
+        started_locally=not joined and _attached_to is None,
         num_cpus=ray.cluster_resources().get("CPU", 0.0),
         version=ray.__version__,
         owner_pid=_attached_to,
@@ -138,7 +151,7 @@ def connect_shared(settings: Settings, *, long_running: bool, include_dashboard:
     """The CLI's Ray: `VS_RAY_ADDRESS`'s cluster; else the local Ray recorded for `VS_DATA_DIR` (joined, never
     stopped here); else a new local Ray, recorded for other processes when `long_running`, private (no
     dashboard) otherwise."""
-    if ray.is_initialized() or settings.ray_address:
+    if ray.is_initialized() or settings.ray_address or inside_a_ray_job():
         return connect(settings, include_dashboard=include_dashboard)
     data_dir = settings.data_dir
     with stack.locked(data_dir, stack.RAY_LOCK_FILE):
@@ -242,6 +255,11 @@ def _remove_temp_files(local: _LocalRay) -> None:
         if _haproxy_launcher is not None and _haproxy_launcher.parent == local.haproxy_launcher_dir:
             os.environ.pop("RAY_SERVE_HAPROXY_BINARY_PATH", None)  # the next local Ray installs a new one
             _haproxy_launcher = None
+
+
+def inside_a_ray_job() -> bool:
+    """Whether this process is the entrypoint of a Ray job, which Ray started with the cluster's address."""
+    return bool(os.environ.get(JOB_CONFIG_VARIABLE) and os.environ.get("RAY_ADDRESS"))
 
 
 def set_serve_ingress_environment(ingress: str) -> None:

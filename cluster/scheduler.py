@@ -158,13 +158,15 @@ def default_runners(
 
 def model_runners(database_url: str) -> dict[str, JobRunner]:
     """Scoring and retraining jobs over the registry's active models (sentinel.risk, training.pipeline)."""
+    from sentinel.artifact_store import from_settings
     from sentinel.risk.service import ScoreService, connect_to
     from sentinel.settings import get_settings
 
     settings = get_settings()
+    store = from_settings(settings)
 
     def score_service() -> ScoreService | None:
-        service = ScoreService(connect_to(database_url), model_dir=settings.resolved_model_dir)
+        service = ScoreService(connect_to(database_url), model_dir=store)
         return service if service.loaded.model is not None else None
 
     def rescore_changed_job(job: JobSpec, due_at: datetime) -> str:
@@ -187,7 +189,7 @@ def model_runners(database_url: str) -> dict[str, JobRunner]:
             report = pipeline.run(
                 conn,
                 load_training_settings(),
-                settings.resolved_model_dir,
+                store,
                 settings.data_dir / "ray_results",
                 tune=bool(job.options.get("tune", True)),
                 log=lambda message: None,

@@ -1,7 +1,8 @@
 """The Serve application: Gateway (FastAPI ingress) -> RiskScorer, AlertService.
 
-`serve deploy configs/serve.yaml` imports `deployments.app:app` (settings from the replicas' `VS_*`
-environment); `build_app(args)` is the builder for other arguments (tests, `vsentinel serve`).
+`serve deploy configs/serve.yaml` (and the KubeRay RayService, deploy/k8s) calls the builder `build_app(args)` with
+the config's `args`, which reach every replica; what they leave out each replica reads from its `VS_*` environment
+(deployments/config.py). `app` is the same application with no arguments.
 """
 
 from __future__ import annotations

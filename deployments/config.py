@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from deployments.api.settings import ApiSettings
+from sentinel.artifact_store import ArtifactStore, open_store
 from sentinel.auth.strength import check_signing_secret
 from sentinel.risk.scoring import ModelLoader
 from sentinel.settings import get_settings
@@ -25,7 +25,8 @@ class AppArgs(BaseModel):
     redis_url: str | None = None
     jwt_secret: str | None = None
     model_loader: str = "sentinel.risk.scoring:load_active_models"
-    model_dir: str | None = None
+    model_dir: str | None = None  # a local model directory (before artifact stores); artifact_store wins
+    artifact_store: str | None = None  # s3://bucket/prefix, file:///path or a path; default VS_ARTIFACT_STORE
     pool_size: int = Field(default=8, ge=1)
     scorer_replicas: int | None = Field(default=None, ge=1, description="fixed RiskScorer replicas; None: autoscale")
     api: dict[str, Any] = Field(default_factory=dict, description="ApiSettings overrides (VS_API_* otherwise)")
@@ -37,7 +38,7 @@ class Resolved:
     redis_url: str | None
     jwt_secret: str
     model_loader: str
-    model_dir: Path
+    artifacts: ArtifactStore
     pool_size: int
     api: ApiSettings
 
@@ -53,12 +54,18 @@ def resolve(args: dict[str, Any]) -> Resolved:
         raise RuntimeError("the Serve app needs VS_JWT_SECRET (at least 32 bytes)")
     check_signing_secret(jwt_secret)
     redis_url = parsed.redis_url or (str(settings.redis_url) if settings.redis_url else None)
+    if not redis_url:
+        # Without Redis every replica would limit and cache on its own: limits multiplied by the replica count,
+        # revocations seen late. No embedded server starts in a replica (sentinel/embedded.py).
+        raise RuntimeError("the Serve app needs VS_REDIS_URL (or redis_url in the application args)")
     return Resolved(
         database_url=database_url,
         redis_url=redis_url,
         jwt_secret=jwt_secret,
         model_loader=parsed.model_loader,
-        model_dir=Path(parsed.model_dir) if parsed.model_dir else settings.resolved_model_dir,
+        artifacts=open_store(
+            parsed.artifact_store or parsed.model_dir or settings.artifact_root, settings.artifact_cache_dir
+        ),
         pool_size=parsed.pool_size,
         api=ApiSettings(**parsed.api),
     )

@@ -10,6 +10,11 @@ One stack per data directory (sentinel/stack.py): the first process to need them
 beside a running demo) attaches to the recorded servers and leaves them running. A stale record (its owner or a
 server dead) is cleaned up and replaced.
 
+Never inside Ray: a job (`ray job submit`), an actor or a Serve replica with no URL configured is an error that
+says so (`ServicesNotConfiguredError`), and so is a driver pointed at a cluster (`VS_RAY_ADDRESS`). A server started
+there would be a fresh, empty database on one node that no other node can reach: a job submitted to a cluster whose
+nodes lacked the settings used to start one and die on `relation "models" does not exist`.
+
 The embedded PostgreSQL has the same two roles as a configured one: its superuser owns the schema and runs the
 migrations, and everything else logs in as `vsentinel_app`, created here (see sentinel/db/roles.py).
 """
@@ -34,6 +39,38 @@ log = logging.getLogger(__name__)
 
 
 EMBEDDED_APP_ROLE = "vsentinel_app"
+
+# Ray sets the first in a job's entrypoint process (ray job submit), the second in every worker process its raylet
+# starts (tasks, actors, Serve replicas). Read from the environment so that this module stays Ray-free.
+RAY_PROCESS_MARKERS = ("RAY_JOB_CONFIG_JSON_ENV_VAR", "RAY_RAYLET_PID")
+
+
+class ServicesNotConfiguredError(RuntimeError):
+    """A URL is unset where an embedded server must not start (inside Ray, or a driver of a cluster)."""
+
+
+def inside_ray_process() -> bool:
+    return any(os.environ.get(name) for name in RAY_PROCESS_MARKERS)
+
+
+def check_embedded_allowed(settings: Settings) -> None:
+    """Raises `ServicesNotConfiguredError` naming the unset variables where an embedded server must not start."""
+    unset = [name for name, value in (("VS_DATABASE_URL", settings.database_url), ("VS_REDIS_URL", settings.redis_url))
+             if value is None]  # fmt: skip
+    if not unset:
+        return
+    names = " and ".join(unset)
+    if inside_ray_process():
+        raise ServicesNotConfiguredError(
+            f"{names} not set in this Ray job, actor or replica: an embedded server here would be an empty database "
+            "no other node reaches. Set it in the environment of every node's `ray start` (ray-cluster.yaml, "
+            "deploy/k8s), or in the job's runtime environment (README: Running on a cluster)"
+        )
+    if settings.ray_address:
+        raise ServicesNotConfiguredError(
+            f"{names} not set, but VS_RAY_ADDRESS names a cluster: its nodes cannot reach an embedded server on this "
+            "machine; point every process at the shared PostgreSQL and Redis (README: Running on a cluster)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +168,7 @@ def _start_redis(data_dir: Path) -> tuple[str, int, contextlib.AbstractContextMa
 def local_services(settings: Settings) -> Iterator[Services]:
     """Yields the URLs to use: the configured ones, the data directory's running stack, or embedded servers
     started here (recorded for other processes, stopped when the block exits)."""
+    check_embedded_allowed(settings)
     with contextlib.ExitStack() as exits:
         database_url = str(settings.database_url) if settings.database_url else None
         owner_url = str(settings.database_owner_url) if settings.database_owner_url else ""

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     database_owner_url: PostgresDsn | None = None
     redis_url: RedisDsn | None = None
     model_dir: Path | None = None
+    # Where models and reports are stored (sentinel/artifact_store.py): s3://bucket/prefix, file:///path or a path;
+    # on a multi-node cluster a place every node reads. Unset: the model directory on this machine.
+    artifact_store: str | None = None
 
     # Ray: an address connects to an existing cluster; none starts a local Ray sized for a small machine.
     ray_address: str | None = None
@@ -134,6 +137,16 @@ class Settings(BaseSettings):
             raise ValueError("needs VS_DATABASE_URL (the application role's login) beside it")
         return value
 
+    @field_validator("artifact_store")
+    @classmethod
+    def _artifact_store_is_a_place(cls, value: str | None) -> str | None:
+        from sentinel.artifact_store import SCHEMES
+
+        scheme = value.partition("://")[0] if value and "://" in value else ""
+        if scheme and scheme not in SCHEMES:
+            raise ValueError(f"must be a path or an {' or '.join(f'{s}://' for s in SCHEMES)} URI")
+        return value
+
     @property
     def log_file(self) -> Path:
         return self.data_dir / "logs" / "vsentinel.log"
@@ -141,6 +154,15 @@ class Settings(BaseSettings):
     @property
     def resolved_model_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models"
+
+    @property
+    def artifact_root(self) -> str:
+        """The artifact store's root: VS_ARTIFACT_STORE, else the model directory."""
+        return self.artifact_store or str(self.resolved_model_dir)
+
+    @property
+    def artifact_cache_dir(self) -> Path:
+        return self.data_dir / "artifact-cache"
 
     @classmethod
     def settings_customise_sources(

@@ -15,6 +15,8 @@ the active model, never the gate.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +31,7 @@ import pandas as pd
 import psycopg
 import xgboost as xgb
 
+from sentinel.artifact_store import ArtifactStore, LocalStore, as_store, fetch
 from sentinel.risk import artifacts, features, metrics, registry
 from sentinel.risk.baseline import weighted_open_count
 from sentinel.risk.bootstrap import auc_intervals
@@ -73,7 +76,7 @@ def plan(first_day: date, last_day: date, settings: TrainingSettings, folds: int
 @dataclass
 class TrainReport:
     version: str
-    directory: Path
+    directory: Path  # the report's folder on this machine: the local store's, or a staging copy (removed) for a bucket
     split: Split
     rows: dict[str, int]
     timings: dict[str, float]
@@ -84,6 +87,7 @@ class TrainReport:
     sweep: dict[str, Any] = field(default_factory=dict)
     baselined: list[str] = field(default_factory=list)  # scores now served by the calibrated baseline
     scorers: dict[str, str] = field(default_factory=dict)  # score -> "model" | "baseline" serving after this run
+    uri: str = ""  # the version's folder in the artifact store (report.md, evaluation.json, one folder per score)
 
 
 def _rows(frame: pd.DataFrame, cutoffs) -> pd.DataFrame:
@@ -105,7 +109,7 @@ def _predict(booster: xgb.Booster, spec: dataset.FeatureSpec, frame: pd.DataFram
 def run(
     conn: psycopg.Connection,
     settings: TrainingSettings,
-    model_dir: Path,
+    model_dir: ArtifactStore | Path,
     storage: Path,
     *,
     tune: bool = False,
@@ -115,6 +119,10 @@ def run(
     log: Log = print,
     on_trial: Callable[[distributed.TrialProgress], None] | None = None,
 ) -> TrainReport:
+    """Trains, evaluates and registers the four scores; `model_dir` is the artifact store (a directory is taken as a
+    local one) that every artifact goes to, written first to a local staging folder."""
+    store = as_store(model_dir)
+    staging = store.directory if isinstance(store, LocalStore) else Path(tempfile.mkdtemp(prefix="vsentinel-model-"))
     timings: dict[str, float] = {}
     first, last = conn.execute("SELECT min(issued_date), max(issued_date) FROM violations").fetchone()
     splits = plan(first, last, settings)
@@ -182,7 +190,7 @@ def run(
         )
 
     folds = _rolling_folds(frame, splits[1:], spec, params, settings.num_boost_round)
-    directory = model_dir / version
+    directory = staging / version
     typical = artifacts.typical_values(cal, spec)
     promoted, baselined, scorers = [], [], {}
     for kind, (booster, calibrator, percentiles, result, fallback) in saved.items():
@@ -194,7 +202,8 @@ def run(
             "horizon_days": settings.horizon_days,
             "financial_threshold": settings.financial_threshold,
         }  # fmt: skip
-        path = artifacts.save(model_dir, kind, version, booster, spec, calibrator, percentiles, extra, typical)
+        path = artifacts.save(staging, kind, version, booster, spec, calibrator, percentiles, extra, typical)
+        uri = store.put_dir(path, f"{version}/{kind}")
         gate = {
             "auc_over_weighted_count": result.over_baseline["model"].to_dict(),
             "beats_baseline": result.beats_baseline,
@@ -206,20 +215,19 @@ def run(
             "test_cutoff": str(split.test),
             **gate,
         }
-        registry.register(conn, kind, version, str(path), params, metrics._finite(summary))
+        registry.register(conn, kind, version, uri, params, metrics._finite(summary))
         base_version = f"{version}-baseline"
-        base_path = artifacts.save(model_dir, kind, base_version, None, spec, *fallback, extra, typical)
+        base_path = artifacts.save(staging, kind, base_version, None, spec, *fallback, extra, typical)
+        base_uri = store.put_dir(base_path, f"{base_version}/{kind}")
         base_eval = result.baselines[evaluate.GATE_BASELINE]
         base_summary = {"roc_auc": base_eval.roc_auc, "pr_auc": base_eval.pr_auc, "brier": base_eval.brier,
                         "test_cutoff": str(split.test)}  # fmt: skip
-        registry.register(
-            conn, kind, base_version, str(base_path), {}, metrics._finite(base_summary), scorer="baseline"
-        )
+        registry.register(conn, kind, base_version, base_uri, {}, metrics._finite(base_summary), scorer="baseline")
         if result.beats_baseline:
-            if promote or _beats_active(conn, kind, result.model.roc_auc, test):
+            if promote or _beats_active(conn, kind, result.model.roc_auc, test, store):
                 registry.promote(conn, kind, version)
                 promoted.append(kind)
-        elif not _active_model_passes(conn, kind, test, fallback[0]):
+        elif not _active_model_passes(conn, kind, test, fallback[0], store):
             registry.promote(conn, kind, base_version)
             baselined.append(kind)
         scorers[kind] = registry.active(conn)[kind].scorer
@@ -239,6 +247,9 @@ def run(
         scorers=scorers,
     )
     _write_report(report)
+    report.uri = store.put_dir(directory, version)
+    if staging != getattr(store, "directory", None):
+        shutil.rmtree(staging, ignore_errors=True)  # everything is in the bucket now
     return report
 
 
@@ -263,13 +274,13 @@ def _rolling_folds(frame, splits: list[Split], spec, params: dict, rounds: int) 
     return out
 
 
-def _beats_active(conn, kind: str, auc: float, test: pd.DataFrame) -> bool:
+def _beats_active(conn, kind: str, auc: float, test: pd.DataFrame, store: ArtifactStore) -> bool:
     """Promote without being asked only when the new model ranks this test slice better than the active one."""
     current = registry.active(conn).get(kind)
     if current is None:
         return True
     try:
-        model = artifacts.load(Path(current.artifact_path))
+        model = artifacts.load(fetch(current.artifact_uri, store))
     except (OSError, ValueError):
         return True
     try:
@@ -279,14 +290,16 @@ def _beats_active(conn, kind: str, auc: float, test: pd.DataFrame) -> bool:
     return auc > active_auc
 
 
-def _active_model_passes(conn, kind: str, test: pd.DataFrame, count_calibrator: Calibrator) -> bool:
+def _active_model_passes(
+    conn, kind: str, test: pd.DataFrame, count_calibrator: Calibrator, store: ArtifactStore
+) -> bool:
     """Whether the active scorer of `kind` is a model that passes the gate on this run's test slice (it keeps
     serving when the new model does not)."""
     current = registry.active(conn).get(kind)
     if current is None or current.scorer != "model":
         return False
     try:
-        model = artifacts.load(Path(current.artifact_path))
+        model = artifacts.load(fetch(current.artifact_uri, store))
         p = model.raw(test)
     except (OSError, ValueError, KeyError, xgb.core.XGBoostError):
         return False

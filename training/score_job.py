@@ -7,18 +7,19 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sentinel.embedded import local_services
+from sentinel.artifact_store import from_settings
+from sentinel.embedded import ServicesNotConfiguredError, local_services
+from sentinel.risk.scoring import Artifacts
 from sentinel.risk.service import ModelUnavailableError, ScoreService, connect_to
 from sentinel.settings import get_settings
 
 
-def score_every_building(database_url: str, model_dir: Path, as_of: date, console: Console) -> int:
+def score_every_building(database_url: str, model_dir: Artifacts, as_of: date, console: Console) -> int:
     """Score and store every building with the active models, showing progress; exit 1 without a model."""
     service = ScoreService(connect_to(database_url), model_dir=model_dir)
     try:
@@ -43,8 +44,12 @@ def score_command(
     """Score every building with the active models and upsert risk_scores (idempotent per day)."""
     day = date.fromisoformat(as_of) if as_of else date.today()
     settings = get_settings()
-    with local_services(settings) as services:
-        score_every_building(services.database_url, settings.resolved_model_dir, day, Console())
+    try:
+        with local_services(settings) as services:
+            score_every_building(services.database_url, from_settings(settings), day, Console())
+    except ServicesNotConfiguredError as error:  # inside a Ray job with no database: say which setting is missing
+        Console(stderr=True).print(f"[bold red]error:[/] {error}", markup=False)
+        raise typer.Exit(2) from None
 
 
 def main() -> None:

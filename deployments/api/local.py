@@ -13,6 +13,7 @@ from deployments.metrics import Metrics, NullMetrics
 from deployments.risk.client import LocalScorer
 from deployments.risk.store import ScoreStore
 from sentinel.alerts.on_demand import OnDemandAlerts
+from sentinel.artifact_store import ArtifactStore
 from sentinel.auth.ratelimit import RateLimiter
 from sentinel.auth.strength import check_signing_secret
 from sentinel.db.pool import create_pool
@@ -29,7 +30,7 @@ def local_deps(
     jwt_secret: str,
     settings: ApiSettings | None = None,
     model_loader: ModelLoader = load_active_models,
-    model_dir: Path = Path("models"),
+    model_dir: ArtifactStore | Path = Path("models"),
     pool_size: int = 8,
     metrics: Metrics | None = None,
 ) -> Deps:

@@ -43,7 +43,7 @@ class RiskScorer:
         )
         self.service = ScoreService(
             self.pool.connection,
-            model_dir=cfg.model_dir,
+            model_dir=cfg.artifacts,
             loader=import_loader(cfg.model_loader),
             poll_seconds=cfg.api.model_poll_seconds,
             remember=store.remember,

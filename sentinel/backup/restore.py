@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from sentinel.backup import tools
 from sentinel.backup.create import server_facts
@@ -218,10 +219,20 @@ def _relocate_artifacts(owner_url: str, old_dir: str, new_dir: Path) -> int:
     with psycopg.connect(owner_url) as conn:
         if conn.execute("SELECT to_regclass('public.models')").fetchone() == (None,):
             return 0
-        moved = conn.execute(
-            "UPDATE models SET artifact_path = %s || substr(artifact_path, length(%s) + 1)"
-            " WHERE starts_with(artifact_path, %s)",
-            (new, old, old + "/"),
-        ).rowcount
+        # A dump from before migration 0021 names artifacts by path (artifact_path); from it on, by URI
+        # (artifact_uri: file:// of the path for a local store; a bucket's URIs need no relocation).
+        column = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public'"
+            " AND table_name = 'models' AND column_name IN ('artifact_uri', 'artifact_path')"
+        ).fetchone()[0]
+        moved = 0
+        pairs = [(old, new)] + ([(Path(old).as_uri(), new_dir.resolve().as_uri())] if column == "artifact_uri" else [])
+        for before, after in pairs:
+            moved += conn.execute(
+                sql.SQL("UPDATE models SET {c} = %s || substr({c}, length(%s) + 1) WHERE starts_with({c}, %s)").format(
+                    c=sql.Identifier(column)
+                ),
+                (after, before, before + "/"),
+            ).rowcount
         conn.commit()
     return moved

@@ -1,9 +1,9 @@
 """Model registry: rows in `models` plus an artifact directory per version.
 
-Layout under the model directory (settings.resolved_model_dir): `<version>/<score_kind>/model.ubj` and `meta.json`
-(features, calibration, percentiles, parameters, metrics), and per version `evaluation.json`, `report.md`,
-`curves.png`. A partial unique index keeps at most one active model per score; promotion swaps it in one
-transaction.
+Layout under the artifact store (sentinel/artifact_store.py; rows hold the URI): `<version>/<score_kind>/model.ubj`
+and `meta.json` (features, calibration, percentiles, parameters, metrics), and per version `evaluation.json`,
+`report.md`, `curves.png`. A partial unique index keeps at most one active model per score; promotion swaps it in
+one transaction.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class ModelRecord:
     id: int
     score_kind: str
     version: str
-    artifact_path: str
+    artifact_uri: str
     params: dict[str, Any]
     metrics: dict[str, Any]
     trained_at: datetime
@@ -38,7 +38,7 @@ class ModelNotFoundError(LookupError):
     pass
 
 
-_COLUMNS = "id, score_kind, version, artifact_path, params, metrics, trained_at, is_active, promoted_at, scorer"
+_COLUMNS = "id, score_kind, version, artifact_uri, params, metrics, trained_at, is_active, promoted_at, scorer"
 
 
 def _json_safe(value: Any) -> Any:
@@ -49,16 +49,16 @@ def register(
     conn: psycopg.Connection,
     score_kind: str,
     version: str,
-    artifact_path: str,
+    artifact_uri: str,
     params: dict[str, Any],
     metrics: dict[str, Any],
     scorer: str = "model",
 ) -> ModelRecord:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
-            f"""INSERT INTO models (score_kind, version, artifact_path, params, metrics, scorer)
+            f"""INSERT INTO models (score_kind, version, artifact_uri, params, metrics, scorer)
                 VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}""",  # noqa: S608 - constant column list
-            (score_kind, version, artifact_path, Jsonb(_json_safe(params)), Jsonb(_json_safe(metrics)), scorer),
+            (score_kind, version, artifact_uri, Jsonb(_json_safe(params)), Jsonb(_json_safe(metrics)), scorer),
         )
         row = cur.fetchone()
     conn.commit()

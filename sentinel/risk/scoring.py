@@ -19,6 +19,7 @@ import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 
+from sentinel import artifact_store
 from sentinel.risk import artifacts, dataset, registry
 from sentinel.risk.reasons import top_reasons
 from sentinel.risk.score import SCORE_KINDS, Score
@@ -65,7 +66,9 @@ class LoadedModels:
     fingerprint: tuple[Any, ...] = field(default=())  # changes when a model is promoted
 
 
-ModelLoader = Callable[[psycopg.Connection[Any], Path], LoadedModels]
+# Where the artifacts are: the artifact store, or a model directory (taken as a local store).
+Artifacts = artifact_store.ArtifactStore | Path | str | None
+ModelLoader = Callable[[psycopg.Connection[Any], Artifacts], LoadedModels]
 
 
 def active_fingerprint(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
@@ -73,9 +76,11 @@ def active_fingerprint(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
     return tuple(tuple(row) for row in rows)
 
 
-def load_active_models(conn: psycopg.Connection[Any], model_dir: Path | None = None) -> LoadedModels:
-    """The active model of every score from the registry, or the reason there is none; `model_dir` re-roots
-    relative artifact paths."""
+def load_active_models(conn: psycopg.Connection[Any], model_dir: Artifacts = None) -> LoadedModels:
+    """The active model of every score from the registry, fetched from the artifact store (`model_dir`: a store, or
+    a directory taken as a local one, which also re-roots the relative paths of rows older than migration 0021), or
+    the reason there is none."""
+    store = artifact_store.as_store(model_dir)
     fingerprint = active_fingerprint(conn)
     records = registry.active(conn)
     missing = [kind for kind in SCORE_KINDS if kind not in records]
@@ -83,14 +88,12 @@ def load_active_models(conn: psycopg.Connection[Any], model_dir: Path | None = N
         return LoadedModels(None, f"no active risk model yet (none promoted for: {', '.join(missing)})", fingerprint)
     models = {}
     for kind, record in records.items():
-        path = Path(record.artifact_path)
-        if not path.is_absolute() and model_dir is not None:
-            path = model_dir / path
+        path = artifact_store.fetch(record.artifact_uri, store)
         models[kind] = artifacts.load(path)
     return LoadedModels(ActiveModels(models), "", fingerprint)
 
 
-def require_active_models(conn: psycopg.Connection[Any], model_dir: Path | None = None) -> ActiveModels:
+def require_active_models(conn: psycopg.Connection[Any], model_dir: Artifacts = None) -> ActiveModels:
     """The trained models, or NoActiveModelError saying which score has none."""
     loaded = load_active_models(conn, model_dir)
     if not isinstance(loaded.model, ActiveModels):

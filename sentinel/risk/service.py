@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from sentinel import artifact_store
 from sentinel.risk import scoring
 from sentinel.risk.score import Score
 from sentinel.risk.scoring import ActiveModels, LoadedModels, ModelLoader, RiskModel
@@ -46,14 +46,15 @@ class ScoreService:
         self,
         connect: Connect,
         *,
-        model_dir: Path,
+        model_dir: scoring.Artifacts,
         loader: ModelLoader = scoring.load_active_models,
         poll_seconds: float = 10.0,
         remember: Callable[[Sequence[Score]], None] = lambda scores: None,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.connect, self.model_dir, self.loader, self.remember = connect, model_dir, loader, remember
+        self.connect, self.loader, self.remember = connect, loader, remember
+        self.model_dir = artifact_store.as_store(model_dir)  # the artifact store (a directory: a local one)
         self.poll_seconds, self.today, self.monotonic = poll_seconds, today, monotonic
         self._lock = threading.Lock()
         self._loaded = LoadedModels(None, "models not loaded yet")

@@ -48,7 +48,7 @@ def test_readiness_follows_a_promotion_without_a_restart(
     with psycopg.connect(own_database) as conn:
         for kind in SCORE_KINDS:
             conn.execute(
-                "INSERT INTO models (score_kind, version, artifact_path, is_active, promoted_at) "
+                "INSERT INTO models (score_kind, version, artifact_uri, is_active, promoted_at) "
                 "VALUES (%s, 'v2', 'unused', true, now())",
                 (kind,),
             )

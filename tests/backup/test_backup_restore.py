@@ -15,6 +15,7 @@ import pytest
 from psycopg import sql
 
 from deployments.api.app import create_app
+from sentinel import artifact_store
 from sentinel.auth.audit_chain import verify
 from sentinel.backup.create import run_backup
 from sentinel.backup.restore import RestoreError, database_contents, run_restore
@@ -156,9 +157,9 @@ def test_backup_to_s3_then_restore_gives_identical_tables_and_api_answers(
     artifact = fake_model(models)
     with psycopg.connect(src_owner) as conn:
         conn.execute(
-            "INSERT INTO models (score_kind, version, artifact_path, params, metrics)"
+            "INSERT INTO models (score_kind, version, artifact_uri, params, metrics)"
             " VALUES ('overall', %s, %s, '{}', '{}')",
-            ("2026-11-30", str(artifact / "model.json")),
+            ("2026-11-30", (artifact / "model.json").as_uri()),
         )
     before = table_checksums(src_owner)
     assert before["audit_log"][0] > 0 and before["portfolios"][0] == 1
@@ -187,9 +188,10 @@ def test_backup_to_s3_then_restore_gives_identical_tables_and_api_answers(
     differing = [table for table in before if before[table] != after[table]]
     assert differing == ["models"]  # its artifact path now names the restored copy, nothing else changed
     with psycopg.connect(dst_owner) as conn:
-        path = conn.execute("SELECT artifact_path FROM models").fetchone()[0]
-    assert path == str(restored_models / "2026-11-30" / "overall" / "model.json")
-    assert Path(path).read_bytes() == (artifact / "model.json").read_bytes()
+        uri = conn.execute("SELECT artifact_uri FROM models").fetchone()[0]
+    assert uri == (restored_models / "2026-11-30" / "overall" / "model.json").resolve().as_uri()
+    path = artifact_store.fetch(uri, artifact_store.LocalStore(restored_models))
+    assert path.read_bytes() == (artifact / "model.json").read_bytes()
 
     # The restored database passes the doctor's database checks, as the application role.
     for check in (check_postgres(dst_app), check_audit_log(dst_app)):

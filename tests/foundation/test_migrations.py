@@ -118,11 +118,11 @@ def test_passwords_must_be_argon2_hashes(db):
 def test_only_one_model_per_score_can_be_active(db):
     with db.transaction(force_rollback=True):
         db.execute(
-            "INSERT INTO models (score_kind, version, artifact_path, is_active) VALUES ('safety', 'v1', '/a', true)"
+            "INSERT INTO models (score_kind, version, artifact_uri, is_active) VALUES ('safety', 'v1', '/a', true)"
         )
         with pytest.raises(psycopg.errors.UniqueViolation):
             db.execute(
-                "INSERT INTO models (score_kind, version, artifact_path, is_active) VALUES ('safety', 'v2', '/b', true)"
+                "INSERT INTO models (score_kind, version, artifact_uri, is_active) VALUES ('safety', 'v2', '/b', true)"
             )
 
 

@@ -25,6 +25,7 @@ import pytest
 from deployments.api.app import create_app
 from deployments.api.local import local_deps
 from deployments.api.settings import ApiSettings
+from sentinel.artifact_store import as_store, fetch
 from sentinel.datasets import load_datasets
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
@@ -158,9 +159,9 @@ def test_probabilities_are_returned_in_0_1_and_never_fall_as_the_score_rises(tra
 
 
 def test_reasons_are_only_what_pushed_the_score_up_with_the_value_that_explains_it(trained, api):
-    url, _, _ = trained
+    url, model_dir, _ = trained
     with psycopg.connect(url) as conn:
-        overall = artifacts.load(Path(registry.active(conn)["overall"].artifact_path))
+        overall = artifacts.load(fetch(registry.active(conn)["overall"].artifact_uri, as_store(model_dir)))
     bbls = _busiest(url, 40)
     scores = api.post("/v1/risk/batch", json={"bbls": bbls}).json()["scores"]
     shown = [reason for s in scores for reason in s["reasons"]]

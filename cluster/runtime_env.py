@@ -1,0 +1,44 @@
+"""The runtime environment a driver gives its Ray job on a cluster: the settings it resolved, as `VS_*` variables.
+
+A driver that joins a cluster (`VS_RAY_ADDRESS`) passes its settings to every task, actor and Serve replica of its
+job through `ray.init(runtime_env=...)`, so they need not be in the environment of the nodes' `ray start`. Secrets
+travel only as environment variables of the job (never a file: `--working-dir .` uploads the directory, so a `.env`
+there would be copied to the cluster's storage; .gitignore keeps it out, and nothing here writes one).
+
+What is left out: the schema owner's login (`VS_DATABASE_OWNER_URL` runs migrations from the driver and never
+reaches the nodes, README "Database roles and the audit log") and paths that mean something only on this machine
+(`VS_DATA_DIR`, `VS_CONFIG_FILE`, `VS_TRAIN_CONFIG_FILE`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from sentinel.settings import ENV_PREFIX, Settings
+
+DRIVER_ONLY = frozenset({"VS_DATABASE_OWNER_URL", "VS_DATA_DIR", "VS_CONFIG_FILE", "VS_TRAIN_CONFIG_FILE"})
+# Object storage credentials and endpoint (boto3 reads these names) for an s3:// artifact store.
+PASSED_THROUGH = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION")
+# Settings that may come from `.env` or configs/settings.yaml rather than the environment: passed as resolved.
+_RESOLVED = ("database_url", "redis_url", "jwt_secret", "secrets_key", "socrata_app_token", "artifact_store")
+
+
+def settings_env(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`VS_*` variables for the cluster's processes: this process's own, plus what `settings` resolved from files."""
+    environ = os.environ if environ is None else environ
+    env = {k: v for k, v in environ.items() if k.startswith(ENV_PREFIX) and k not in DRIVER_ONLY}
+    env.update({k: environ[k] for k in PASSED_THROUGH if environ.get(k)})
+    for field in _RESOLVED:
+        value = getattr(settings, field, None)
+        if value is None:
+            continue
+        secret = getattr(value, "get_secret_value", None)
+        env[f"{ENV_PREFIX}{field.upper()}"] = secret() if secret else str(value)
+    return env
+
+
+def driver_runtime_env(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The job-level runtime environment of a driver that joins a cluster."""
+    return {"env_vars": settings_env(settings, environ)}
