@@ -36,7 +36,7 @@ def _demo_model(database_url: str, settings: Settings, ground_truth: Path) -> No
                 conn,
                 load_training_settings(),
                 store,
-                settings.data_dir / "ray_results",
+                settings.resolved_ray_storage,
                 promote=True,
                 ground_truth=ground_truth,
                 log=console.print,

@@ -40,7 +40,7 @@ def _database() -> Iterator[tuple[psycopg.Connection, ArtifactStore, Path]]:
     except ArtifactStoreError as error:
         raise fail(str(error), code=2) from None
     with services_or_exit(settings) as services, psycopg.connect(services.database_url) as conn:
-        yield conn, store, settings.data_dir / "ray_results"
+        yield conn, store, settings.resolved_ray_storage
 
 
 @model_app.command("list")

@@ -190,7 +190,7 @@ def model_runners(database_url: str) -> dict[str, JobRunner]:
                 conn,
                 load_training_settings(),
                 store,
-                settings.data_dir / "ray_results",
+                settings.resolved_ray_storage,
                 tune=bool(job.options.get("tune", True)),
                 log=lambda message: None,
             )

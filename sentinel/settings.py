@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     ray_object_store_mb: int = Field(default=400, ge=75)
     ray_dashboard_port: int = Field(default=8265, ge=0, le=65535)
     ray_include_dashboard: bool = True
+    # Where Ray Tune and Train keep trial results and checkpoints. On a multi-node cluster every node writes there,
+    # so it must be a folder every node mounts at the same path (NFS, EFS). Unset: VS_DATA_DIR/ray_results.
+    ray_storage: Path | None = None
     # How HTTP reaches the Serve gateway on a locally started Ray: "haproxy" (Ray's bundled HAProxy in front of
     # the gateway replicas, which then answer HTTP themselves) or "proxy" (Serve's Python HTTP proxy actor).
     serve_ingress: Literal["haproxy", "proxy"] = "haproxy"
@@ -154,6 +157,10 @@ class Settings(BaseSettings):
     @property
     def resolved_model_dir(self) -> Path:
         return self.model_dir or self.data_dir / "models"
+
+    @property
+    def resolved_ray_storage(self) -> Path:
+        return self.ray_storage or self.data_dir / "ray_results"
 
     @property
     def artifact_root(self) -> str:

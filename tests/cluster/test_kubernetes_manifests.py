@@ -100,6 +100,9 @@ def test_every_ray_pod_reads_the_settings_and_no_pod_but_the_migration_holds_the
             assert sources == {config_map["metadata"]["name"], "violation-sentinel-owner"}
         else:
             assert sources == {config_map["metadata"]["name"], "violation-sentinel-secrets"}
+            # Every Ray node writes Tune/Train results to VS_RAY_STORAGE: the shared volume, on every pod.
+            mounts = {m["mountPath"] for m in container["volumeMounts"]}
+            assert config_map["data"]["VS_RAY_STORAGE"] in mounts
     settings = config_map["data"]
     assert not any(word in key for key in settings for word in ("SECRET", "PASSWORD", "DATABASE_URL", "REDIS_URL"))
     assert settings["VS_ARTIFACT_STORE"].startswith("s3://")  # every node reads it

@@ -15,6 +15,7 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -174,6 +175,7 @@ def local_cluster(services, redis_url: str, tmp_path_factory: pytest.TempPathFac
     finally:
         for process in reversed(cluster.processes):
             _stop(process)
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _serve_config(cluster: LocalCluster, directory: Path) -> Path:
@@ -217,8 +219,12 @@ def test_every_readme_cluster_command_works_on_a_two_node_cluster(local_cluster,
             _poll(
                 "both Serve applications RUNNING", lambda c=command: _serve_running(c, local_cluster, serve_config, env)
             )
-        result = _run(local_cluster.substitute(command, serve_config), env)
-        assert result.returncode == 0, f"{command}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        try:
+            result = _run(local_cluster.substitute(command, serve_config), env)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{command} timed out\n{_cluster_logs(local_cluster)}") from None
+        output = f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        assert result.returncode == 0, f"{command}\n{output}\n{_cluster_logs(local_cluster)}"
 
     # The job ran on the cluster with the head's settings: the shared database, models read from the bucket.
     with psycopg.connect(app_url) as conn:
@@ -231,6 +237,13 @@ def test_every_readme_cluster_command_works_on_a_two_node_cluster(local_cluster,
     assert ready["checks"]["scorer"]["model_ready"] is True
     # The scheduler application started the cluster's scheduler, which fired its job against the shared database.
     _poll("the scheduler's job succeeded", lambda: _scheduler_ran(app_url))
+
+
+def _cluster_logs(cluster: LocalCluster) -> str:
+    """The tails of the job drivers' and Serve's logs (the test's temporary Ray directory goes with the cluster)."""
+    logs = Path(cluster.temp_dir) / "session_latest" / "logs"
+    files = sorted([*logs.glob("job-driver-*"), *logs.glob("serve/controller_*.log"), *logs.glob("serve/*proxy*")])
+    return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2500:]}" for p in files)
 
 
 def _serve_running(command: str, cluster: LocalCluster, config: Path, env: dict[str, str]) -> bool:
