@@ -9,20 +9,13 @@ from collections.abc import Iterator
 import pytest
 
 from sentinel.backup.settings import BackupSettings
-from tests.conftest import free_port
+from tests.s3 import running_s3
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with running_s3() as server:
+        yield server.endpoint
 
 
 @pytest.fixture

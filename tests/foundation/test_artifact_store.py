@@ -11,7 +11,7 @@ import pytest
 
 from sentinel import artifact_store
 from sentinel.artifact_store import LocalStore, S3Store, open_store
-from sentinel.db import migrations
+from sentinel.db import migrate
 from sentinel.risk import artifacts, registry, scoring
 from sentinel.risk.calibration import Calibrator, Percentiles
 from sentinel.risk.dataset import FeatureSpec
@@ -65,12 +65,12 @@ def test_a_model_written_to_a_bucket_loads_on_a_machine_that_never_saw_it(tmp_pa
                 shutil.rmtree(tmp_path / "staging")  # nothing of the trainer's disk is left to read
 
                 server = S3Store(root, tmp_path / "server-cache", s3.client())
-                loaded = scoring.load_active_models(conn, server)
+                loaded = scoring.require_active_models(conn, server)
                 assert loaded.versions == dict.fromkeys(registry.SCORE_KINDS, "v7")
                 assert all(model.scorer == "baseline" for model in loaded.models.values())
                 # Downloaded once: a second load reads the cache, even with the bucket gone.
                 s3.client().delete_object(Bucket="vs-models", Key="prod/v7/overall/meta.json")
-                assert scoring.load_active_models(conn, server).versions["overall"] == "v7"
+                assert scoring.require_active_models(conn, server).versions["overall"] == "v7"
                 with pytest.raises(FileNotFoundError):
                     S3Store(root, tmp_path / "third-cache", s3.client()).local_dir(f"{root}/v8/overall")
     finally:
@@ -81,18 +81,18 @@ def test_a_model_written_to_a_bucket_loads_on_a_machine_that_never_saw_it(tmp_pa
 def test_migration_0021_turns_absolute_paths_into_file_uris(tmp_path, pg_admin_url):
     before = tmp_path / "migrations"
     before.mkdir()
-    for path in sorted(migrations.MIGRATIONS_DIR.glob("*.sql")):
+    for path in sorted(migrate.MIGRATIONS_DIR.glob("*.sql")):
         if int(path.name[:4]) < 21:
             shutil.copy(path, before)
     name, owner_url, _ = database_with_roles(pg_admin_url, "vs_test_0021")
     try:
-        migrations.upgrade(owner_url, before)
+        migrate.upgrade(owner_url, before)
         with psycopg.connect(owner_url) as conn:
             conn.execute(
                 "INSERT INTO models (score_kind, version, artifact_path) VALUES "
                 "('overall', 'abs', '/srv/models/a b/overall'), ('overall', 'rel', 'v1/overall')"
             )
-        migrations.upgrade(owner_url)
+        migrate.upgrade(owner_url)
         with psycopg.connect(owner_url) as conn:
             rows = dict(conn.execute("SELECT version, artifact_uri FROM models").fetchall())
         assert rows == {"abs": "file:///srv/models/a%20b/overall", "rel": "v1/overall"}
