@@ -66,7 +66,7 @@ class LocalCluster:
 
     def substitute(self, command: str, serve_config: Path) -> str:
         command = command.replace("http://<head>:8265", f"http://127.0.0.1:{self.dashboard}")
-        command = command.replace("ray://<head>:10001", f"ray://127.0.0.1:{self.client}")
+        command = command.replace("<head>:6379", f"127.0.0.1:{self.gcs}")
         assert "<head>" not in command, command
         return command.replace("configs/serve.yaml", str(serve_config))
 
@@ -209,7 +209,7 @@ def test_every_readme_cluster_command_works_on_a_two_node_cluster(local_cluster,
         "ray",
         "serve",
         "serve",
-        "VS_RAY_ADDRESS=ray://<head>:10001",
+        "VS_RAY_ADDRESS=<head>:6379",
         "vsentinel",
     ]
     serve_config = _serve_config(local_cluster, tmp_path)
