@@ -118,8 +118,9 @@ def seed_scores_and_alerts(conn: psycopg.Connection[Any], org_id: int) -> None:
             (bbl, (NOW - timedelta(days=days)).date(), computed),
         )
     conn.execute(
-        "INSERT INTO models (score_kind, version, artifact_path, is_active, promoted_at)"
-        " VALUES ('overall', 'v-test-1', '/models/v1', true, %s), ('overall', 'v-test-0', '/models/v0', false, NULL)",
+        "INSERT INTO models (score_kind, version, artifact_uri, is_active, promoted_at)"
+        " VALUES ('overall', 'v-test-1', 'file:///models/v1', true, %s),"
+        " ('overall', 'v-test-0', 'file:///models/v0', false, NULL)",
         (NOW - timedelta(days=3),),
     )
     rule_id = engine_seed.rule(conn, org_id, {"type": "new_violation"}, [{"channel": "console", "target": "ops"}])
