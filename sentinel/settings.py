@@ -180,13 +180,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        import os
-
-        yaml_file = Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE", CONFIG_DIR / "settings.yaml"))
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
-        if yaml_file.exists():
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
-        return tuple(sources)
+        return settings_file_sources(settings_cls, init_settings, env_settings, dotenv_settings)
 
 
 def explain(error: ValidationError) -> str:
@@ -215,3 +209,15 @@ def load_settings(**overrides: Any) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return load_settings()
+
+
+def settings_file_sources(
+    settings_cls: type[BaseSettings], *sources: PydanticBaseSettingsSource, section: str | None = None
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    """The given sources, then configs/settings.yaml (or VS_CONFIG_FILE), whole or one section of it."""
+    import os
+
+    yaml_file = Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE", CONFIG_DIR / "settings.yaml"))
+    if not yaml_file.exists():
+        return sources
+    return (*sources, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file, yaml_config_section=section))

@@ -17,14 +17,13 @@ The newest backup is never pruned, whatever its age: a schedule that stopped for
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from sentinel.settings import CONFIG_DIR, ENV_PREFIX
+from sentinel.settings import ENV_PREFIX, settings_file_sources
 
 
 class BackupSettings(BaseSettings):
@@ -53,12 +52,7 @@ class BackupSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The same file as sentinel.settings.Settings, its `backup:` section.
-        yaml_file = Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE", CONFIG_DIR / "settings.yaml"))
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
-        if yaml_file.exists():
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file, yaml_config_section="backup"))
-        return tuple(sources)
+        return settings_file_sources(settings_cls, init_settings, env_settings, dotenv_settings, section="backup")
 
 
 def load_backup_settings(**overrides: Any) -> BackupSettings:
