@@ -105,12 +105,15 @@ def read(data_dir: Path) -> StackRecord | None:
         return None
 
 
-def write(data_dir: Path, record: StackRecord) -> None:
-    path = data_dir / STATE_FILE
+def _write_record(path: Path, record: StackRecord | RayRecord) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(record), indent=2))
-    tmp.chmod(0o600)  # the URLs are superuser logins over the directory's sockets
-    tmp.replace(path)
+    tmp.chmod(0o600)  # a stack record's URLs are superuser logins over the directory's sockets
+    tmp.replace(path)  # readers never see a half-written record
+
+
+def write(data_dir: Path, record: StackRecord) -> None:
+    _write_record(data_dir / STATE_FILE, record)
 
 
 def remove(data_dir: Path) -> None:
@@ -135,10 +138,7 @@ def read_ray(data_dir: Path) -> RayRecord | None:
 
 
 def write_ray(data_dir: Path, record: RayRecord) -> None:
-    path = data_dir / RAY_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(record), indent=2))
-    tmp.replace(path)
+    _write_record(data_dir / RAY_FILE, record)
 
 
 def remove_ray(data_dir: Path, owner_pid: int | None = None) -> None:
