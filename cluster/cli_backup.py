@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cluster.console import console
+from cluster.console import console, emit_json
 from sentinel.backup.settings import BackupSettings
 
 backup_app = typer.Typer(
@@ -49,12 +49,6 @@ def _store(destination: str | None, settings: Any, backup_settings: BackupSettin
         raise fail(str(error), code=2) from None
 
 
-def _print_json(data: Any) -> None:
-    import orjson
-
-    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-
-
 @backup_app.callback()
 def backup(
     ctx: typer.Context,
@@ -83,9 +77,7 @@ def backup(
             raise fail(str(error)) from None
     manifest = result.manifest
     if as_json:
-        _print_json(
-            {"location": result.location, "pruned": result.pruned, "manifest": manifest.model_dump(mode="json")}
-        )
+        emit_json({"location": result.location, "pruned": result.pruned, "manifest": manifest.model_dump(mode="json")})
         return
     console.print(
         f"backup {manifest.id} written to {result.location}: database {manifest.database} (schema "
@@ -111,7 +103,7 @@ def backup_list(to: DestinationOption = None, as_json: JsonOption = False) -> No
     except StoreError as error:
         raise fail(str(error)) from None
     if as_json:
-        _print_json([
+        emit_json([
             {"id": b.id, "complete": b.complete, "created_at": b.created_at.isoformat() if b.created_at else None,
              "manifest": b.manifest.model_dump(mode="json") if b.manifest else None}
             for b in listed
@@ -156,7 +148,7 @@ def backup_prune(
     except (StoreError, OSError) as error:
         raise fail(str(error)) from None
     if as_json:
-        _print_json({"pruned": pruned})
+        emit_json({"pruned": pruned})
         return
     console.print(f"pruned: {', '.join(pruned)}" if pruned else "nothing to prune", markup=False)
 
@@ -214,7 +206,7 @@ def restore_command(
         checks = [check_postgres(app), check_audit_log(app)]
     healthy = all(c.ok for c in checks)
     if as_json:
-        _print_json({
+        emit_json({
             "backup": backup, "database": result.database, "app_role": result.app_role,
             "migrations_applied": result.migrations_applied, "models_restored": result.models_restored,
             "artifact_paths_moved": result.artifact_paths_moved, "timings_s": result.timings_s,

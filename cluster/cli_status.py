@@ -10,14 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import psycopg
 import typer
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from cluster.console import console
+from cluster.console import console, emit_json
 from sentinel.monitoring.figures import Figures
 from sentinel.monitoring.summary import as_json, attention, human_seconds, scores_age_seconds
 
@@ -42,7 +41,7 @@ def status_command(
         except psycopg.Error as error:
             raise fail(f"cannot read the database: {error}".strip()) from None
     if as_json_output:
-        typer.echo(orjson.dumps(as_json(figures), option=orjson.OPT_INDENT_2).decode())
+        emit_json(as_json(figures))
         return
     console.print(render(figures))
 
