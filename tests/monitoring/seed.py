@@ -4,7 +4,7 @@ scheduler's firings, scores and alerts, all timed relative to one `now`."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -12,7 +12,6 @@ import psycopg
 
 from tests.alerts import seed as engine_seed
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 CONFIGURED_DATASETS = ("dob_violations", "hpd_violations", "pluto")
 CONFIGURED_JOBS = ("ingest", "notify", "retrain_weekly", "score_daily")
 
@@ -23,25 +22,27 @@ def _summary(fetched: int, inserted: int, updated: int, rejected: int, error: st
             "rejected": rejected, "deleted": 0, "error": error, "anomaly": None}  # fmt: skip
 
 
-def _run(conn: psycopg.Connection[Any], status: str, finished: datetime | None, stats: dict[str, Any]) -> int:
+def _run(
+    conn: psycopg.Connection[Any], now: datetime, status: str, finished: datetime | None, stats: dict[str, Any]
+) -> int:
     row = conn.execute(
         "INSERT INTO ingestion_runs (mode, source_url, datasets, status, started_at, finished_at, stats) "
         "VALUES ('incremental', 'http://replay', %s, %s, %s, %s, %s) RETURNING id",
-        (list(stats), status, (finished or NOW) - timedelta(minutes=5), finished, orjson.dumps(stats).decode()),
+        (list(stats), status, (finished or now) - timedelta(minutes=5), finished, orjson.dumps(stats).decode()),
     ).fetchone()
     assert row
     return int(row[0])
 
 
-def seed_ingestion(conn: psycopg.Connection[Any]) -> dict[str, int]:
+def seed_ingestion(conn: psycopg.Connection[Any], now: datetime) -> dict[str, int]:
     """hpd_violations: succeeded 3 h ago, failed 1 h ago, newest source update 40 h old (late). pluto: succeeded
     in both, newest update 10 days old (not late for PLUTO). A run still going is not counted."""
-    first = _run(conn, "succeeded", NOW - timedelta(hours=3),
+    first = _run(conn, now, "succeeded", now - timedelta(hours=3),
                  {"hpd_violations": _summary(100, 80, 10, 2), "pluto": _summary(50, 50, 0, 0)})  # fmt: skip
-    second = _run(conn, "partial", NOW - timedelta(hours=1),
+    second = _run(conn, now, "partial", now - timedelta(hours=1),
                   {"hpd_violations": _summary(20, 5, 3, 1, error="HTTP 400 from the source"),
                    "pluto": _summary(0, 0, 0, 0)})  # fmt: skip
-    _run(conn, "running", None, {})
+    _run(conn, now, "running", None, {})
     for dataset, partition, age, run in (
         ("hpd_violations", "1", timedelta(hours=50), first),
         ("hpd_violations", "2", timedelta(hours=40), second),
@@ -50,7 +51,7 @@ def seed_ingestion(conn: psycopg.Connection[Any]) -> dict[str, int]:
         conn.execute(
             "INSERT INTO watermarks (dataset, partition, updated_at_mark, completed, run_id)"
             " VALUES (%s, %s, %s, true, %s)",
-            (dataset, partition, NOW - age, run),
+            (dataset, partition, now - age, run),
         )
     for n in range(3):
         raw = orjson.dumps({"n": n}).decode()
@@ -73,28 +74,28 @@ def _notification(
     )
 
 
-def seed_outbox(conn: psycopg.Connection[Any], org_id: int) -> None:
+def seed_outbox(conn: psycopg.Connection[Any], org_id: int, now: datetime) -> None:
     """2 pending (one due for 20 minutes, one digest due in an hour), 2 dead, 5 sent: three immediate ones in the
     last hour after 10, 30 and 50 s, one two hours ago, one daily digest."""
-    _notification(conn, org_id, "pending", NOW - timedelta(minutes=25), next_attempt=NOW - timedelta(minutes=20))
-    _notification(conn, org_id, "pending", NOW - timedelta(minutes=5), next_attempt=NOW + timedelta(hours=1),
+    _notification(conn, org_id, "pending", now - timedelta(minutes=25), next_attempt=now - timedelta(minutes=20))
+    _notification(conn, org_id, "pending", now - timedelta(minutes=5), next_attempt=now + timedelta(hours=1),
                   delivery="hourly")  # fmt: skip
     for _ in range(2):
-        _notification(conn, org_id, "dead", NOW - timedelta(hours=5))
+        _notification(conn, org_id, "dead", now - timedelta(hours=5))
     for minutes, seconds in ((30, 10), (20, 30), (10, 50)):
-        created = NOW - timedelta(minutes=minutes)
+        created = now - timedelta(minutes=minutes)
         _notification(conn, org_id, "sent", created, sent=created + timedelta(seconds=seconds))
-    _notification(conn, org_id, "sent", NOW - timedelta(hours=2), sent=NOW - timedelta(hours=2) + timedelta(seconds=5))
-    _notification(conn, org_id, "sent", NOW - timedelta(hours=20), sent=NOW - timedelta(minutes=15), delivery="daily")
+    _notification(conn, org_id, "sent", now - timedelta(hours=2), sent=now - timedelta(hours=2) + timedelta(seconds=5))
+    _notification(conn, org_id, "sent", now - timedelta(hours=20), sent=now - timedelta(minutes=15), delivery="daily")
 
 
-def seed_jobs(conn: psycopg.Connection[Any]) -> None:
+def seed_jobs(conn: psycopg.Connection[Any], now: datetime) -> None:
     """ingest: succeeded, then failed; notify: succeeded; score_daily: running for 5 minutes; retrain: never."""
     for job, due, outcome, detail in (
-        ("ingest", NOW - timedelta(minutes=20), "succeeded", "run 1"),
-        ("ingest", NOW - timedelta(minutes=10), "failed", "source answered 503"),
-        ("notify", NOW - timedelta(minutes=1), "succeeded", "sent 3"),
-        ("score_daily", NOW - timedelta(minutes=5), "running", None),
+        ("ingest", now - timedelta(minutes=20), "succeeded", "run 1"),
+        ("ingest", now - timedelta(minutes=10), "failed", "source answered 503"),
+        ("notify", now - timedelta(minutes=1), "succeeded", "sent 3"),
+        ("score_daily", now - timedelta(minutes=5), "running", None),
     ):
         finished = None if outcome == "running" else due + timedelta(minutes=1)
         conn.execute(
@@ -104,27 +105,27 @@ def seed_jobs(conn: psycopg.Connection[Any]) -> None:
         )
 
 
-def seed_scores_and_alerts(conn: psycopg.Connection[Any], org_id: int) -> None:
+def seed_scores_and_alerts(conn: psycopg.Connection[Any], org_id: int, now: datetime) -> None:
     """Two buildings, three score rows, the newest computed 2 h ago; one active model; two alerts, one today."""
     for bbl, days, computed in (
-        ("1000010001", 1, NOW - timedelta(hours=26)),
-        ("1000010001", 0, NOW - timedelta(hours=2)),
-        ("1000010002", 0, NOW - timedelta(hours=3)),
+        ("1000010001", 1, now - timedelta(hours=26)),
+        ("1000010001", 0, now - timedelta(hours=2)),
+        ("1000010002", 0, now - timedelta(hours=3)),
     ):
         conn.execute(
             "INSERT INTO risk_scores (bbl, as_of, overall, safety, legal, financial, p_overall, p_safety, p_legal,"
             " p_financial, trend, model_versions, computed_at)"
             " VALUES (%s, %s, 50, 50, 50, 50, 0.5, 0.5, 0.5, 0.5, 'flat', '{}', %s)",
-            (bbl, (NOW - timedelta(days=days)).date(), computed),
+            (bbl, (now - timedelta(days=days)).date(), computed),
         )
     conn.execute(
         "INSERT INTO models (score_kind, version, artifact_uri, is_active, promoted_at)"
         " VALUES ('overall', 'v-test-1', 'file:///models/v1', true, %s),"
         " ('overall', 'v-test-0', 'file:///models/v0', false, NULL)",
-        (NOW - timedelta(days=3),),
+        (now - timedelta(days=3),),
     )
     rule_id = engine_seed.rule(conn, org_id, {"type": "new_violation"}, [{"channel": "console", "target": "ops"}])
-    for key, created in (("a", NOW), ("b", NOW - timedelta(days=3))):
+    for key, created in (("a", now), ("b", now - timedelta(days=3))):
         conn.execute(
             "INSERT INTO alerts (rule_id, org_id, bbl, trigger_key, title, created_at)"
             " VALUES (%s, %s, '1000010001', %s, 'test', %s)",
@@ -132,10 +133,13 @@ def seed_scores_and_alerts(conn: psycopg.Connection[Any], org_id: int) -> None:
         )
 
 
-def seed_all(conn: psycopg.Connection[Any]) -> None:
+def seed_all(conn: psycopg.Connection[Any], now: datetime) -> None:
+    """Everything, dated relative to `now`: the exporter and the CLI measure against the real clock, so `now` is
+    taken when the database is seeded, not when this module is imported (a whole run reaches these tests many
+    minutes after collection)."""
     org_id = engine_seed.org(conn, "Monitored")
-    seed_ingestion(conn)
-    seed_outbox(conn, org_id)
-    seed_jobs(conn)
-    seed_scores_and_alerts(conn, org_id)
+    seed_ingestion(conn, now)
+    seed_outbox(conn, org_id, now)
+    seed_jobs(conn, now)
+    seed_scores_and_alerts(conn, org_id, now)
     conn.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import psycopg
@@ -16,24 +16,24 @@ from sentinel.monitoring.collector import Sources, serve
 from sentinel.monitoring.figures import read_figures
 from sentinel.monitoring.summary import as_json, attention
 from tests.conftest import free_port
-from tests.monitoring.seed import CONFIGURED_DATASETS, CONFIGURED_JOBS, NOW
+from tests.monitoring.seed import CONFIGURED_DATASETS, CONFIGURED_JOBS
 
 pytestmark = pytest.mark.integration
 
 
-def _figures(url: str):  # type: ignore[no-untyped-def]
+def _figures(url: str, now: datetime):  # type: ignore[no-untyped-def]
     with psycopg.connect(url, autocommit=True) as conn:
-        return read_figures(conn, datasets=CONFIGURED_DATASETS, jobs=CONFIGURED_JOBS, now=NOW)
+        return read_figures(conn, datasets=CONFIGURED_DATASETS, jobs=CONFIGURED_JOBS, now=now)
 
 
-def test_ingestion_figures_per_dataset(monitored_db: str) -> None:
-    f = {d.dataset: d for d in _figures(monitored_db).datasets}
+def test_ingestion_figures_per_dataset(monitored_db: str, seeded_at: datetime) -> None:
+    f = {d.dataset: d for d in _figures(monitored_db, seeded_at).datasets}
     assert set(f) == {"dob_violations", "hpd_violations", "pluto"}
     hpd = f["hpd_violations"]
-    assert hpd.lag_seconds(NOW) == 40 * 3600  # the newest of its partitions' watermarks
+    assert hpd.lag_seconds(seeded_at) == 40 * 3600  # the newest of its partitions' watermarks
     assert hpd.last_run_status == "failed"  # its own error, though the run as a whole was 'partial'
     assert hpd.last_run_error == "HTTP 400 from the source"
-    assert hpd.last_success_at == NOW - timedelta(hours=3)
+    assert hpd.last_success_at == seeded_at - timedelta(hours=3)
     assert hpd.last_run_rows["fetched"] == 20 and hpd.last_run_rows["rejected"] == 1
     assert hpd.rows_last_day == {
         "fetched": 120,
@@ -45,33 +45,35 @@ def test_ingestion_figures_per_dataset(monitored_db: str) -> None:
     }
     assert hpd.rejects_stored == 3
     pluto = f["pluto"]
-    assert pluto.last_run_status == "succeeded" and pluto.last_success_at == NOW - timedelta(hours=1)
-    assert pluto.lag_seconds(NOW) == 10 * 86400
+    assert pluto.last_run_status == "succeeded" and pluto.last_success_at == seeded_at - timedelta(hours=1)
+    assert pluto.lag_seconds(seeded_at) == 10 * 86400
     never = f["dob_violations"]  # configured, never ingested: shown, not dropped
-    assert never.last_run_status is None and never.lag_seconds(NOW) is None and never.rows_last_day["fetched"] == 0
+    assert (
+        never.last_run_status is None and never.lag_seconds(seeded_at) is None and never.rows_last_day["fetched"] == 0
+    )
 
 
-def test_outbox_scheduler_scores_and_alerts(monitored_db: str) -> None:
-    f = _figures(monitored_db)
+def test_outbox_scheduler_scores_and_alerts(monitored_db: str, seeded_at: datetime) -> None:
+    f = _figures(monitored_db, seeded_at)
     assert f.outbox.by_status == {"pending": 2, "sending": 0, "sent": 5, "dead": 2}
     assert f.outbox.oldest_due_seconds == 20 * 60  # the digest due in an hour is not late
     assert f.outbox.delivered_last_hour == 3  # immediate only, last hour only
     assert (f.outbox.latency_p50_seconds, f.outbox.latency_p95_seconds, f.outbox.latency_max_seconds) == (30, 48, 50)
     jobs = {j.job: j for j in f.jobs}
     assert jobs["ingest"].last_outcome == "failed" and jobs["ingest"].last_detail == "source answered 503"
-    assert jobs["ingest"].last_success_at == NOW - timedelta(minutes=19)
+    assert jobs["ingest"].last_success_at == seeded_at - timedelta(minutes=19)
     assert jobs["ingest"].runs_last_day == {"succeeded": 1, "failed": 1, "running": 0}
     assert jobs["score_daily"].last_outcome == "running"
     assert jobs["retrain_weekly"].last_outcome is None  # configured, never fired
-    assert (f.scores.latest_day, f.scores.buildings) == (NOW.date(), 2)  # yesterday's row is not counted
-    assert f.scores.newest_computed_at == NOW - timedelta(hours=2)
+    assert (f.scores.latest_day, f.scores.buildings) == (seeded_at.date(), 2)  # yesterday's row is not counted
+    assert f.scores.newest_computed_at == seeded_at - timedelta(hours=2)
     assert f.scores.active_models == {"overall": "v-test-1"}
     assert (f.alerts_total, f.alerts_today) == (2, 1)
     assert 1 <= f.database.connections <= f.database.usable < f.database.max_connections
 
 
-def test_attention_names_what_the_alert_rules_would_fire_on(monitored_db: str) -> None:
-    lines = attention(_figures(monitored_db))
+def test_attention_names_what_the_alert_rules_would_fire_on(monitored_db: str, seeded_at: datetime) -> None:
+    lines = attention(_figures(monitored_db, seeded_at))
     assert any(line.startswith("ingestion of hpd_violations failed") for line in lines)
     assert any(line.startswith("hpd_violations is late") for line in lines)
     assert not any("pluto" in line for line in lines)  # 10 days is on time for PLUTO
@@ -81,11 +83,11 @@ def test_attention_names_what_the_alert_rules_would_fire_on(monitored_db: str) -
     assert not any("risk score" in line for line in lines)  # 2 h old
 
 
-def test_the_json_form_is_plain_values(monitored_db: str) -> None:
-    doc = as_json(_figures(monitored_db))
+def test_the_json_form_is_plain_values(monitored_db: str, seeded_at: datetime) -> None:
+    doc = as_json(_figures(monitored_db, seeded_at))
     hpd = next(d for d in doc["datasets"] if d["dataset"] == "hpd_violations")
     assert hpd["lag_seconds"] == 40 * 3600
-    assert hpd["last_success_at"] == (NOW - timedelta(hours=3)).isoformat()
+    assert hpd["last_success_at"] == (seeded_at - timedelta(hours=3)).isoformat()
     assert doc["scores"]["age_seconds"] == 2 * 3600
     assert doc["outbox"]["by_status"]["dead"] == 2
 
