@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3.11 -m venv --clear $(VENV) || python3 -m venv --clear $(VENV)
 
 # PACKAGES are pyproject.toml's [tool.setuptools.packages.find] include: keep the two in step.
-PACKAGES := sentinel actors cluster deployments training
+PACKAGES := sentinel citysim actors cluster deployments training
 
 # Bytecode is compiled at install, for the dependencies and for our own packages: uv does not compile by default,
 # and where PYTHONDONTWRITEBYTECODE is set (this machine's shells set it) no import ever writes a .pyc, so every

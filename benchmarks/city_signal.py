@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/city_signal.py [--buildings 3000] [--cutoff 2024-10-01]
 
-Writes a city with `sentinel.synth` (2019-01-01 .. 2025-11-30, seed 2026), serves it with the replay server, ingests
+Writes a city with `citysim.synth` (2019-01-01 .. 2025-11-30, seed 2026), serves it with the replay server, ingests
 it (serial pipeline) into a fresh database on VS_BENCH_PG, and prints the ROC AUC for next year's serious events of
 the generator's oracle, the weighted open count and single history features: the room a model has over the count
 is at most oracle - count. No training.
@@ -25,16 +25,16 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from citysim.replay.server import serve_in_background
+from citysim.synth.city import write_city
+from citysim.synth.config import SynthConfig
 from sentinel.datasets import load_datasets
 from sentinel.db import migrate
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
-from sentinel.replay.server import serve_in_background
 from sentinel.risk import dataset, metrics
 from sentinel.risk.baseline import weighted_open_count
 from sentinel.risk.oracle import true_probability
-from sentinel.synth.city import write_city
-from sentinel.synth.config import SynthConfig
 
 SINGLE = ("open_all", "v_all_365", "v_all_1095", "v_hpd_c_365", "c_all_365", "units_res")
 

@@ -35,10 +35,10 @@ import psycopg
 import requests
 
 from actors.ingestion import PipelineShape
+from citysim.replay.server import serve_in_background
 from cluster import ray_runtime
 from cluster.ingest import run_ingestion, stop_pipeline
 from sentinel.db import migrate
-from sentinel.replay.server import serve_in_background
 from sentinel.settings import load_settings
 from tests.conftest import free_port
 
@@ -51,8 +51,8 @@ def hpd_file(rows: int) -> Path:
     """A file of `rows` HPD violations in the real API format, cycled from a synthetic city's rows."""
     from datetime import date
 
-    from sentinel.synth.city import write_city
-    from sentinel.synth.config import SynthConfig
+    from citysim.synth.city import write_city
+    from citysim.synth.config import SynthConfig
 
     path = DATA / f"hpd-{rows}-v2" / f"{HPD}.json"
     if path.exists():

@@ -25,11 +25,11 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from citysim.replay.server import serve_in_background
 from cluster import ray_runtime
 from cluster.ingest import run_ingestion
 from sentinel.datasets import load_datasets
 from sentinel.db import migrate
-from sentinel.replay.server import serve_in_background
 from sentinel.settings import load_settings
 from training import pipeline
 from training.config import load_training_settings

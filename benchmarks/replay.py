@@ -4,7 +4,7 @@
 
 Without --data it writes DIR/wvxf-dwi5.json (one row per line, the synthetic city's layout) by cycling the 1000 real
 rows in ../shared/realdata with fresh violation ids; with --data it serves an existing directory (e.g. one written
-by sentinel.synth). The store is cached beside the data (DIR/.replay-cache.sqlite), so build and serve are timed
+by citysim.synth). The store is cached beside the data (DIR/.replay-cache.sqlite), so build and serve are timed
 separately.
 """
 
@@ -21,9 +21,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sentinel.replay.formats import read_dataset_file
-from sentinel.replay.server import ReplayServer
-from sentinel.replay.store import open_store
+from citysim.replay.formats import read_dataset_file
+from citysim.replay.server import ReplayServer
+from citysim.replay.store import open_store
 
 REAL_SAMPLE = (
     Path(__file__).resolve().parents[1] / "../shared/realdata/hpd_violations/tablynn/housing_code_violations.json"

@@ -17,7 +17,7 @@ import tracemalloc
 from datetime import date
 from pathlib import Path
 
-from sentinel.synth import DATASET_IDS, SynthConfig, write_city
+from citysim.synth import DATASET_IDS, SynthConfig, write_city
 
 
 def main() -> None:

@@ -138,6 +138,7 @@ def demo_command(
     server, ingestion on Ray, alert evaluation with email to a local mailbox, risk models trained and every
     building scored, then the API on Ray Serve."""
     from actors.ingestion import PipelineShape
+    from citysim.replay.server import serve_in_background
     from cluster import ray_runtime
     from cluster.cli import (
         evaluate_alerts,
@@ -152,7 +153,6 @@ def demo_command(
     from cluster.ingest import run_ingestion
     from sentinel.deadlines import city_today
     from sentinel.mailbox import start_mailbox
-    from sentinel.replay.server import serve_in_background
 
     settings = settings_or_exit()
     try:

@@ -10,10 +10,10 @@ import orjson
 import requests
 import typer
 
-from sentinel.replay.changes import load_changes
-from sentinel.replay.faults import FaultConfig
-from sentinel.replay.server import ReplayServer
-from sentinel.replay.store import open_store
+from citysim.replay.changes import load_changes
+from citysim.replay.faults import FaultConfig
+from citysim.replay.server import ReplayServer
+from citysim.replay.store import open_store
 
 ADMIN_TOKEN_ENV = "VS_REPLAY_ADMIN_TOKEN"  # noqa: S105 - the name of an env var, not a secret
 APP_TOKEN_ENV = "VS_REPLAY_APP_TOKEN"  # noqa: S105

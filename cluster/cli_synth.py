@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sentinel.synth import SynthConfig, write_changes, write_city
-from sentinel.synth.dates import day_number
+from citysim.synth import SynthConfig, write_changes, write_city
+from citysim.synth.dates import day_number
 
 
 def _date(value: str, name: str) -> date:

@@ -2,7 +2,7 @@
 
 The city ends on the day the demo runs: a data directory's city is synthesized once (seven years up to that
 day) and, when the demo runs again on a later day, brought up to date with what the city would have published
-in between (sentinel.synth.live), so its deadlines are always ahead of or just behind today, never all in the
+in between (citysim.synth.live), so its deadlines are always ahead of or just behind today, never all in the
 past. `--live` keeps publishing while the demo runs.
 """
 
@@ -19,7 +19,7 @@ import httpx
 import orjson
 import psycopg
 
-from sentinel.synth.live import HPD, LiveCity, Publisher
+from citysim.synth.live import HPD, LiveCity, Publisher
 
 DEMO_LOGIN = ("demo@violationsentinel.test", "sentinel-demo")
 CITY_YEARS = 7
@@ -46,8 +46,8 @@ def city_dir(data_dir: Path, buildings: int, seed: int) -> Path:
 
 def prepare_city(data_dir: Path, buildings: int, seed: int, today: date, log: Callable[[str], None]) -> DemoCity:
     """The data directory's demo city, synthesized up to `today` when there is none yet."""
-    from sentinel.synth.city import write_city
-    from sentinel.synth.config import SynthConfig
+    from citysim.synth.city import write_city
+    from citysim.synth.config import SynthConfig
 
     path = city_dir(data_dir, buildings, seed)
     # A dot file: the replay server serves every other .json in the folder as a dataset, and logged an error

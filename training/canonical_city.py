@@ -1,6 +1,6 @@
 """A synthetic city written straight into the canonical tables, with its hidden risk beside it.
 
-The full generator (`sentinel.synth`) writes Socrata-format files that go through ingestion; this one skips that
+The full generator (`citysim.synth`) writes Socrata-format files that go through ingestion; this one skips that
 path so model tests and benchmarks can fill PostgreSQL in seconds (COPY of canonical rows) before the ingester
 lands. It writes the same ground-truth layout (`ground_truth/months.txt`, `serious_rate_monthly.npy`,
 `buildings.csv`), so `sentinel.risk.oracle` reads either.

@@ -1,7 +1,7 @@
 """PLUTO (64uk-42ks) -> properties.
 
 The API returns the number-typed `bbl` as "1000010100.00000000"; DCP release CSVs and portal exports spell
-the same columns differently (see sentinel/replay), and numbers may carry thousands separators ("1,700").
+the same columns differently (see citysim/replay), and numbers may carry thousands separators ("1,700").
 `yearbuilt` 0 means unknown; `landuse` lost its leading zero in some releases ("1" for "01").
 """
 

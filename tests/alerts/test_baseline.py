@@ -17,6 +17,9 @@ import httpx
 import psycopg
 import pytest
 
+from citysim.replay.server import serve_in_background
+from citysim.synth import SynthConfig, write_city
+from citysim.synth.live import HPD, LiveCity
 from sentinel.alerts.engine import evaluate_run, evaluate_time_based
 from sentinel.alerts.outbox import Outbox
 from sentinel.channels import SmtpEmailChannel, SmtpSettings
@@ -24,9 +27,6 @@ from sentinel.deadlines import city_today
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
 from sentinel.mailbox import LocalMailbox, messages, start_mailbox
-from sentinel.replay.server import serve_in_background
-from sentinel.synth import SynthConfig, write_city
-from sentinel.synth.live import HPD, LiveCity
 from tests.alerts import seed
 
 TODAY = city_today(datetime.now(UTC))

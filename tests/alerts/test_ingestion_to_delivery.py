@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from citysim.replay.server import serve_in_background
 from sentinel.alerts.engine import evaluate_run, evaluate_time_based
 from sentinel.alerts.outbox import Outbox
 from sentinel.channels import (
@@ -23,7 +24,6 @@ from sentinel.channels import (
 )
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
-from sentinel.replay.server import serve_in_background
 from tests.alerts import flow
 from tests.channels.receivers import LOCAL_RECEIVERS, EphemeralPortController, HttpReceiver, SmtpRecorder, wait_for
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from citysim.replay.formats import read_dataset_file
 from sentinel.ingest.copy_batch import encode_batch
 from sentinel.ingest.locate import backfill_address_keys
 from sentinel.ingest.writer import write_batch
 from sentinel.normalize import normalize_page
-from sentinel.replay.formats import read_dataset_file
 from tests.api import seed
 from tests.api.conftest import P_BUSY
 

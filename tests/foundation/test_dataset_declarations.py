@@ -22,9 +22,9 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from citysim.replay.schemas import load_schemas
 from sentinel.datasets import load_datasets
 from sentinel.records import ROW_TYPES, Row, column_attribute
-from sentinel.replay.schemas import load_schemas
 
 # PostgreSQL types (information_schema data_type) a Python value of the row converts to in COPY.
 COMPATIBLE: dict[type, set[str]] = {

@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from citysim.replay.server import serve_in_background
 from cluster.demo import DEMO_RULES, bring_up_to_date, demo_organization, prepare_city, upcoming_deadlines
 from sentinel.alerts.conditions import NewViolation
 from sentinel.alerts.engine import evaluate_run, evaluate_time_based
@@ -17,7 +18,6 @@ from sentinel.alerts.events import ViolationChange
 from sentinel.db import migrate
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
-from sentinel.replay.server import serve_in_background
 
 DATASETS = ["pluto", "hpd_violations"]
 

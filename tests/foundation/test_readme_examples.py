@@ -16,13 +16,13 @@ import httpx
 import psycopg
 import pytest
 
+from citysim.replay.server import serve_in_background
 from cluster.demo import DEMO_LOGIN, demo_organization, prepare_city
 from deployments.api.app import create_app
 from sentinel.alerts.engine import evaluate_run, evaluate_time_based
 from sentinel.deadlines import city_today
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
-from sentinel.replay.server import serve_in_background
 from tests.api.conftest import make_deps
 from tests.api.servers import running
 from tests.conftest import drop_database, migrated_database

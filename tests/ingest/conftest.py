@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sentinel.replay.formats import REALDATA_SAMPLES, realdata_samples
-from sentinel.replay.server import ReplayServer, serve_in_background
+from citysim.replay.formats import REALDATA_SAMPLES, realdata_samples
+from citysim.replay.server import ReplayServer, serve_in_background
 from tests.conftest import drop_database, migrated_database
 
 # Columns that say when or by which run a row was written, not what it says: left out of table checksums.
@@ -88,8 +88,8 @@ def make_db(pg_admin_url: str) -> Iterator[Callable[[], str]]:
 def synthetic_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from datetime import date
 
-    from sentinel.synth.city import write_city
-    from sentinel.synth.config import SynthConfig
+    from citysim.synth.city import write_city
+    from citysim.synth.config import SynthConfig
 
     out = tmp_path_factory.mktemp("city")
     write_city(SynthConfig(buildings=150, start=date(2023, 1, 1), end=date(2025, 6, 30), seed=3), out)

@@ -17,10 +17,10 @@ import orjson
 import psycopg
 import pytest
 
+from citysim.replay.server import serve_in_background
 from sentinel.bbl import BOROUGH_SHORT
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
-from sentinel.replay.server import serve_in_background
 
 pytestmark = pytest.mark.integration
 

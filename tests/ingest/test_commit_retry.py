@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from citysim.replay.server import serve_in_background
 from sentinel.datasets import load_datasets
 from sentinel.ingest import pipeline
 from sentinel.ingest.pages import normalize_body
 from sentinel.ingest.run import ingestion_run
 from sentinel.ingest.socrata import SocrataSource, cursor_after
 from sentinel.ingest.writer import WriteStats
-from sentinel.replay.server import serve_in_background
 from tests.ingest.conftest import count
 
 pytestmark = pytest.mark.integration

@@ -87,7 +87,7 @@ def test_only_rows_with_a_value_to_escape_leave_the_compiled_path():
 @pytest.mark.integration
 def test_compiled_lines_read_back_as_the_values_of_every_real_sample(db: psycopg.Connection, realdata):
     """Every table's rows from the real samples, COPYed as encoded lines and as psycopg's own rows, match."""
-    from sentinel.replay.formats import read_dataset_file, realdata_samples
+    from citysim.replay.formats import read_dataset_file, realdata_samples
 
     compiled = 0
     for path, socrata_id in realdata_samples(realdata):

@@ -15,12 +15,12 @@ import pytest
 import ray
 
 from actors.ingestion import PipelineShape
+from citysim.replay.faults import FaultConfig
+from citysim.replay.server import serve_in_background
 from cluster.ingest import kept_pipeline, run_ingestion, stop_pipeline
 from sentinel.datasets import load_datasets
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
-from sentinel.replay.faults import FaultConfig
-from sentinel.replay.server import serve_in_background
 from tests.conftest import drop_database, migrated_database
 from tests.ingest.conftest import count, table_checksums
 

@@ -8,10 +8,10 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from citysim.replay.formats import read_dataset_file
 from sentinel.datasets import load_datasets
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
-from sentinel.replay.formats import read_dataset_file
 from tests.ingest.conftest import count, real_sources, table_checksums
 
 pytestmark = pytest.mark.integration

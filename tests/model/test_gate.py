@@ -22,6 +22,9 @@ import httpx
 import psycopg
 import pytest
 
+from citysim.replay.server import serve_in_background
+from citysim.synth.city import write_city
+from citysim.synth.config import SynthConfig
 from deployments.api.app import create_app
 from deployments.api.local import local_deps
 from deployments.api.settings import ApiSettings
@@ -29,10 +32,7 @@ from sentinel.artifact_store import as_store, fetch
 from sentinel.datasets import load_datasets
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
-from sentinel.replay.server import serve_in_background
 from sentinel.risk import artifacts, registry
-from sentinel.synth.city import write_city
-from sentinel.synth.config import SynthConfig
 from tests.api import seed
 from tests.api.servers import running
 from tests.conftest import drop_database, migrated_database

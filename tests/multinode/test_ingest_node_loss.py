@@ -15,13 +15,13 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.ingestion import IngestCoordinator, PipelineShape
+from citysim.replay.faults import FaultConfig
+from citysim.replay.server import ReplayServer, serve_in_background
+from citysim.synth.city import write_city
+from citysim.synth.config import SynthConfig
 from sentinel.datasets import load_datasets
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
-from sentinel.replay.faults import FaultConfig
-from sentinel.replay.server import ReplayServer, serve_in_background
-from sentinel.synth.city import write_city
-from sentinel.synth.config import SynthConfig
 from tests.conftest import drop_database, migrated_database
 from tests.ingest.conftest import count, table_checksums
 from tests.multinode.conftest import MultiNodeRay, full_size, node_of, wait_until

@@ -19,7 +19,7 @@ def realdata() -> Path:
 
 @pytest.fixture(scope="session")
 def read_sample(realdata: Path) -> Callable[[str, str], list[dict]]:
-    from sentinel.replay.formats import read_dataset_file
+    from citysim.replay.formats import read_dataset_file
 
     def read(relative: str, socrata_id: str) -> list[dict]:
         return list(read_dataset_file(realdata / relative, socrata_id))

@@ -14,13 +14,13 @@ from sentinel.records import ROW_TYPES, copy_values
 
 
 def _samples(realdata: Path) -> list[tuple[Path, str]]:
-    from sentinel.replay.formats import realdata_samples
+    from citysim.replay.formats import realdata_samples
 
     return realdata_samples(realdata)
 
 
 def test_every_real_sample_file_normalizes(realdata: Path) -> None:
-    from sentinel.replay.formats import read_dataset_file
+    from citysim.replay.formats import read_dataset_file
 
     samples = _samples(realdata)
     assert len(samples) >= 14

@@ -31,7 +31,7 @@ def _copy(conn: psycopg.Connection, table: str, columns: tuple[str, ...], values
 
 
 def test_rows_of_every_real_sample_copy_into_the_canonical_tables(db: psycopg.Connection, realdata: Path) -> None:
-    from sentinel.replay.formats import read_dataset_file, realdata_samples
+    from citysim.replay.formats import read_dataset_file, realdata_samples
 
     copied: dict[str, int] = {}
     for path, socrata_id in realdata_samples(realdata):

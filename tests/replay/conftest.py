@@ -9,8 +9,8 @@ import pytest
 import requests
 from sodapy import Socrata
 
-from sentinel.replay.formats import realdata_samples
-from sentinel.replay.server import ReplayServer, serve_in_background
+from citysim.replay.formats import realdata_samples
+from citysim.replay.server import ReplayServer, serve_in_background
 
 REALDATA = (Path(__file__).parents[2] / "../shared/realdata").resolve()
 ADMIN_TOKEN = "test-admin-token"

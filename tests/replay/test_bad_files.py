@@ -11,8 +11,8 @@ import orjson
 import pytest
 import requests
 
-from sentinel.replay.server import serve_in_background
-from sentinel.replay.store import CACHE_NAME, open_store
+from citysim.replay.server import serve_in_background
+from citysim.replay.store import CACHE_NAME, open_store
 
 HPD = "wvxf-dwi5"
 DOB = "3h2n-5cm9"

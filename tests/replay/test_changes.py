@@ -11,8 +11,8 @@ import requests
 from sodapy import Socrata
 from typer.testing import CliRunner
 
+from citysim.replay.server import ReplayServer, serve_in_background
 from cluster.cli_replay import replay_app
-from sentinel.replay.server import ReplayServer, serve_in_background
 from tests.replay.conftest import ADMIN_TOKEN, sodapy_client
 
 HPD = "wvxf-dwi5"

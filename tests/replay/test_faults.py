@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from sentinel.replay.faults import FaultConfig
-from sentinel.replay.server import ReplayServer, serve_in_background
+from citysim.replay.faults import FaultConfig
+from citysim.replay.server import ReplayServer, serve_in_background
 from tests.replay.conftest import ADMIN_TOKEN
 
 HPD = "wvxf-dwi5"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.replay.formats import (
+from citysim.replay.formats import (
     dataset_id_for_sample,
     portal_date_to_floating,
     read_dataset_file,

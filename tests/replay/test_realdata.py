@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sodapy import Socrata
 
-from sentinel.replay.formats import read_dataset_file
+from citysim.replay.formats import read_dataset_file
 
 EXPECTED_DATASETS = {
     "wvxf-dwi5", "3h2n-5cm9", "855j-jady", "6bgk-3dad", "ygpa-z7cr", "eabe-havv",

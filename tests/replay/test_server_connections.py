@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sentinel.replay.server import ReplayServer, serve_in_background
+from citysim.replay.server import ReplayServer, serve_in_background
 
 SMUGGLED = b"GET /health HTTP/1.1\r\nHost: replay\r\n\r\n"
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 from sodapy import Socrata
 
-from sentinel.replay.server import ReplayServer, serve_in_background
+from citysim.replay.server import ReplayServer, serve_in_background
 from tests.replay.conftest import sodapy_client
 
 HPD = "wvxf-dwi5"

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from sentinel.synth import SynthConfig, write_city
+from citysim.synth import SynthConfig, write_city
 
 SMALL = SynthConfig(buildings=400, start=date(2019, 1, 1), end=date(2021, 12, 31), seed=7, batch_size=150)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentinel.replay.changes import validate_changes
-from sentinel.synth import SynthConfig, days_of_changes, true_probability, write_city
-from sentinel.synth.dates import day_number
+from citysim.replay.changes import validate_changes
+from citysim.synth import SynthConfig, days_of_changes, true_probability, write_city
+from citysim.synth.dates import day_number
 from tests.synth.conftest import SMALL, read_rows
 
 TINY = SynthConfig(buildings=60, start=date(2020, 1, 1), end=date(2020, 12, 31), seed=3, batch_size=25)

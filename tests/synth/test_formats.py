@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from sentinel.replay.formats import read_dataset_file
-from sentinel.replay.schemas import schema_for
+from citysim.replay.formats import read_dataset_file
+from citysim.replay.schemas import schema_for
 from tests.synth.conftest import read_rows
 from tests.synth.patterns import pattern_of_any
 

@@ -1,0 +1,555 @@
+"""The replay server's indexed SQLite store: one table per dataset, built from the files in a data directory.
+
+Each row keeps its API JSON text (`__doc`, without system fields) next to one text column per field, so a
+`SELECT *` page is a string join and filters/ordering run in SQLite on indexed or typed columns. Memory stays
+flat: files are streamed in batches and SQLite's page cache is bounded.
+"""
+
+# SQL is built from quoted identifiers (quote_ident) and escaped literals (sql_str) or bound parameters.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from citysim.replay.formats import DataFileError, Row, read_dataset_file
+from citysim.replay.schemas import SYSTEM_FIELDS, schema_for
+from citysim.replay.soql import comparable
+
+log = logging.getLogger(__name__)
+
+_BATCH = 5000
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+_SYSTEM_SQL = {":id": "__id", ":created_at": "__created_at", ":updated_at": "__updated_at"}
+CACHE_NAME = ".replay-cache.sqlite"
+
+
+def utc_timestamp(dt: datetime | None = None) -> str:
+    """A fixed_timestamp the way Socrata writes system fields: `2025-03-03T14:15:14.576Z`."""
+    dt = (dt or datetime.now(UTC)).astimezone(UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _format_row_id(n: int) -> str:
+    chars = []
+    for _ in range(12):
+        n, r = divmod(n, 36)
+        chars.append(_ID_ALPHABET[r])
+    s = "".join(reversed(chars))
+    return f"row-{s[0:4]}.{s[4:8]}~{s[8:12]}"
+
+
+def make_row_id(seed: str) -> str:
+    """A Socrata-looking row id (`row-pux7.2d9r~s2k7`), stable for a given seed."""
+    return _format_row_id(int.from_bytes(hashlib.blake2b(seed.encode(), digest_size=8).digest(), "big"))
+
+
+def sequential_row_ids(seed: str) -> Iterator[str]:
+    """Row ids for a bulk load whose string order is the load order.
+
+    Paging by `$order=:id` then reads the table front to back instead of jumping around it, which is what makes
+    deep keyset paging of millions of rows fast. The start is random per load so ids still look like Socrata's.
+    """
+    start = int.from_bytes(hashlib.blake2b(seed.encode(), digest_size=8).digest(), "big") % (36**12 // 2)
+    n = start
+    while True:
+        yield _format_row_id(n)
+        n += 1
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def column_sql(field_name: str) -> str:
+    return _SYSTEM_SQL.get(field_name) or quote_ident(field_name)
+
+
+def _cell(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return orjson.dumps(value).decode()
+
+
+@dataclass
+class Table:
+    """What the query layer needs to know about one dataset's table."""
+
+    dataset_id: str
+    name: str
+    columns: list[tuple[str, str]]  # (field, Socrata type) in API order
+    json_columns: set[str] = field(default_factory=set)  # fields whose values are JSON objects/booleans
+    added_columns: set[str] = field(default_factory=set)  # fields the rows brought that the schema does not list
+
+    @property
+    def types(self) -> dict[str, str]:
+        t = dict(self.columns)
+        t.update(SYSTEM_FIELDS)
+        return t
+
+    @property
+    def fields(self) -> list[str]:
+        return [f for f, _ in self.columns]
+
+
+class ReplayStore:
+    """A SQLite database of datasets; safe to read from many threads, writes serialized by a lock."""
+
+    def __init__(self, db_path: Path, *, owns_file: bool = False):
+        self.db_path = Path(db_path)
+        self._owns_file = owns_file
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._conn_lock = threading.Lock()
+        self.write_lock = threading.RLock()
+        # Files left out of the store, with why (name, line, problem): reported by the CLI and the server log.
+        self.load_errors: list[str] = []
+        with self.write_lock:
+            c = self.connection()
+            c.execute("PRAGMA journal_mode=WAL")
+            _create_meta(c)
+        self.tables: dict[str, Table] = self._load_tables()
+
+    # --- connections ---
+
+    def connection(self, *, raw: bool = False) -> sqlite3.Connection:
+        """This thread's connection; `raw=True` returns text as UTF-8 bytes (stored row JSON goes straight out)."""
+        attr = "raw_conn" if raw else "conn"
+        conn = getattr(self._local, attr, None)
+        if conn is None:
+            conn = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA case_sensitive_like = ON")  # SoQL LIKE is case-sensitive on SODA 2.1
+            conn.execute("PRAGMA cache_size = -32000")
+            if raw:
+                conn.text_factory = bytes
+            setattr(self._local, attr, conn)
+            with self._conn_lock:
+                self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._conn_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+        if self._owns_file:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+
+    def _load_tables(self) -> dict[str, Table]:
+        rows = self.connection().execute("SELECT id, tbl, columns, json_columns FROM _datasets").fetchall()
+        return {
+            ds: Table(ds, tbl, [tuple(c) for c in orjson.loads(cols)], set(orjson.loads(jcols)))
+            for ds, tbl, cols, jcols in rows
+        }
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.connection().execute("SELECT v FROM _meta WHERE k = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.write_lock:
+            self.connection().execute("INSERT OR REPLACE INTO _meta (k, v) VALUES (?, ?)", (key, value))
+
+    # --- loading ---
+
+    def load_dataset(self, dataset_id: str, rows: Iterable[Row], *, seed: str, timestamp: str) -> int:
+        """Create (or recreate) a dataset's table from rows; returns the row count."""
+        with self.write_lock:
+            conn = self.connection()
+            table = self._create_table(conn, dataset_id)
+            try:
+                n = self._insert_rows(conn, table, rows, seed=seed, timestamp=timestamp)
+            except BaseException:
+                self._drop_table(conn, dataset_id)
+                raise
+            self._drop_renamed_columns(conn, table)
+            self._index_table(conn, table)
+            return n
+
+    def _drop_table(self, conn: sqlite3.Connection, dataset_id: str) -> None:
+        table = self.tables.pop(dataset_id, None)
+        if table is not None:
+            conn.execute(f"DROP TABLE IF EXISTS {quote_ident(table.name)}")
+            conn.execute("DELETE FROM _datasets WHERE id = ?", (dataset_id,))
+
+    def _create_table(self, conn: sqlite3.Connection, dataset_id: str) -> Table:
+        schema = schema_for(dataset_id)
+        old = self.tables.get(dataset_id)
+        name = old.name if old else f"ds_{len(self.tables)}_{dataset_id.replace('-', '_')}"
+        conn.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
+        cols = [(c.field, c.type) for c in schema.columns]
+        col_defs = "".join(f", {quote_ident(f)} TEXT" for f, _ in cols)
+        conn.execute(
+            f"CREATE TABLE {quote_ident(name)} (__rid INTEGER PRIMARY KEY, __id TEXT NOT NULL, "
+            "__created_at TEXT NOT NULL, __updated_at TEXT NOT NULL, __key TEXT, "
+            f"__doc TEXT NOT NULL{col_defs})"
+        )
+        json_cols = {f for f, t in cols if t in ("point", "checkbox")}
+        table = Table(dataset_id, name, cols, json_cols)
+        self.tables[dataset_id] = table
+        self._save_table(conn, table)
+        return table
+
+    def _save_table(self, conn: sqlite3.Connection, table: Table) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO _datasets (id, tbl, columns, json_columns) VALUES (?, ?, ?, ?)",
+            (
+                table.dataset_id,
+                table.name,
+                orjson.dumps(table.columns).decode(),
+                orjson.dumps(sorted(table.json_columns)).decode(),
+            ),
+        )
+
+    def _add_columns(self, conn: sqlite3.Connection, table: Table, rows: list[Row]) -> None:
+        # Columns the schema does not list (schema drift, or a dataset without a schema) are added as text.
+        known = set(table.fields)
+        folded = {f.lower(): f for f in known}
+        for row in rows:
+            for k, v in row.items():
+                if k not in known and k not in SYSTEM_FIELDS:
+                    if k.lower() in folded:
+                        # SQLite column names ignore case: "BBL" beside "bbl" is one column. The key stays in the
+                        # row's JSON as sent; the column (what queries see) is the first spelling's.
+                        continue
+                    conn.execute(f"ALTER TABLE {quote_ident(table.name)} ADD COLUMN {quote_ident(k)} TEXT")
+                    table.columns.append((k, "text"))
+                    known.add(k)
+                    folded[k.lower()] = k
+                    table.added_columns.add(k)
+                if not isinstance(v, str) and v is not None:
+                    table.json_columns.add(k)
+        self._save_table(conn, table)
+
+    def _drop_renamed_columns(self, conn: sqlite3.Connection, table: Table) -> None:
+        """Schema columns no row has, in a table whose rows brought columns the schema does not know, were
+        renamed: querying them is Socrata's 400 no-such-column, not an empty answer."""
+        if not table.added_columns:
+            return
+        schema_fields = [f for f in table.fields if f not in table.added_columns]
+        if not schema_fields:
+            return
+        counts = conn.execute(
+            "SELECT "
+            + ", ".join(f"count({quote_ident(f)})" for f in schema_fields)
+            + f" FROM {quote_ident(table.name)}"
+        ).fetchone()
+        if not any(counts):
+            return  # no rows at all: nothing says what the columns are
+        gone = {f for f, n in zip(schema_fields, counts, strict=True) if n == 0}
+        if gone:
+            table.columns = [(f, t) for f, t in table.columns if f not in gone]
+            self._save_table(conn, table)
+
+    def _insert_rows(
+        self, conn: sqlite3.Connection, table: Table, rows: Iterable[Row], *, seed: str, timestamp: str
+    ) -> int:
+        key = schema_for(table.dataset_id).key
+        ids = sequential_row_ids(f"{table.dataset_id}|{seed}")
+        n = 0
+        conn.execute("BEGIN")
+        try:
+            for batch in _batches(rows, _BATCH):
+                self._add_columns(conn, table, batch)
+                fields = table.fields
+                sql = (
+                    f"INSERT INTO {quote_ident(table.name)} (__id, __created_at, __updated_at, __key, __doc"
+                    + "".join(f", {quote_ident(f)}" for f in fields)
+                    + ") VALUES (?, ?, ?, ?, ?"
+                    + ", ?" * len(fields)
+                    + ")"
+                )
+                values = []
+                for row in batch:
+                    data = {k: v for k, v in row.items() if k not in SYSTEM_FIELDS and v is not None}
+                    values.append(
+                        (
+                            row.get(":id") or next(ids),
+                            row.get(":created_at") or timestamp,
+                            row.get(":updated_at") or timestamp,
+                            _cell(data.get(key)),
+                            orjson.dumps(data).decode(),
+                            *[_cell(data.get(f)) for f in fields],
+                        )
+                    )
+                conn.executemany(sql, values)
+                n += len(batch)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return n
+
+    def _index_table(self, conn: sqlite3.Connection, table: Table) -> None:
+        t = quote_ident(table.name)
+        base = table.name
+        conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {quote_ident(base + '_id')} ON {t} (__id)")
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(base + '_key')} ON {t} (__key)")
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(base + '_upd')} ON {t} (__updated_at, __id)")
+        # Clients page one borough at a time (`boroid = 2 AND :id > ...  ORDER BY :id`): without an index on the
+        # column as compared, then :id, each page scanned the rows of every other borough too.
+        types = dict(table.columns)
+        for name in schema_for(table.dataset_id).indexed:
+            if name not in types:  # a file without the column: nothing to index
+                continue
+            expr = comparable(column_sql(name), types[name])
+            index = quote_ident(f"{base}_by_{name}")
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {t} ({expr}, __id)")
+        conn.execute(f"ANALYZE {t}")
+
+    # --- changes ---
+
+    def rows_updated_at(self, dataset_id: str) -> str | None:
+        t = quote_ident(self.tables[dataset_id].name)
+        return self.connection().execute(f"SELECT max(__updated_at) FROM {t}").fetchone()[0]
+
+    def next_timestamp(self, dataset_id: str, at: str | None = None) -> str:
+        """A change timestamp strictly after everything already stored, so watermarks always move forward."""
+        ts = at or utc_timestamp()
+        last = self.rows_updated_at(dataset_id)
+        if last and ts <= last:
+            dt = datetime.strptime(last, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+            ts = utc_timestamp(datetime.fromtimestamp(dt.timestamp() + 0.001, UTC))
+        return ts
+
+    def upsert(self, dataset_id: str, rows: Sequence[Row], at: str, *, mode: str = "upsert") -> dict[str, int]:
+        """Insert new rows and merge updates into existing ones by natural key (`None` clears a field)."""
+        table = self.ensure_table(dataset_id)
+        key = schema_for(dataset_id).key
+        t = quote_ident(table.name)
+        counts = {"inserted": 0, "updated": 0}
+        with self.write_lock:
+            conn = self.connection()
+            self._add_columns(conn, table, list(rows))
+            conn.execute("BEGIN")
+            try:
+                for i, row in enumerate(rows):
+                    k = _cell(row.get(key))
+                    if k is None:
+                        raise ValueError(f"{dataset_id}: change row {i} has no natural key {key!r}")
+                    found = conn.execute(f"SELECT __rid, __doc FROM {t} WHERE __key = ?", (k,)).fetchall()
+                    if found and mode == "insert":
+                        raise ValueError(f"{dataset_id}: insert of existing {key}={k}")
+                    if not found and mode == "update":
+                        raise ValueError(f"{dataset_id}: update of missing {key}={k}")
+                    if found:
+                        for rid, doc in found:
+                            merged = orjson.loads(doc)
+                            merged.update(row)
+                            self._write_row(conn, table, merged, rid=rid, at=at)
+                        counts["updated"] += len(found)
+                    else:
+                        self._write_row(conn, table, dict(row), rid=None, at=at, seed=f"{at}|{k}|{i}")
+                        counts["inserted"] += 1
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return counts
+
+    def _write_row(
+        self, conn: sqlite3.Connection, table: Table, row: Row, *, rid: int | None, at: str, seed: str = ""
+    ) -> None:
+        data = {k: v for k, v in row.items() if k not in SYSTEM_FIELDS and v is not None}
+        key = schema_for(table.dataset_id).key
+        fields = table.fields
+        cells = [_cell(data.get(f)) for f in fields]
+        t = quote_ident(table.name)
+        if rid is None:
+            row_id = make_row_id(f"{table.dataset_id}|new|{seed}")
+            while conn.execute(f"SELECT 1 FROM {t} WHERE __id = ?", (row_id,)).fetchone():
+                row_id = make_row_id(row_id)  # a collision with an existing id: rehash
+            conn.execute(
+                f"INSERT INTO {t} (__id, __created_at, __updated_at, __key, __doc"
+                + "".join(f", {quote_ident(f)}" for f in fields)
+                + ") VALUES (?, ?, ?, ?, ?"
+                + ", ?" * len(fields)
+                + ")",
+                (
+                    row_id,
+                    at,
+                    at,
+                    _cell(data.get(key)),
+                    orjson.dumps(data).decode(),
+                    *cells,
+                ),
+            )
+        else:
+            sets = "".join(f", {quote_ident(f)} = ?" for f in fields)
+            conn.execute(
+                f"UPDATE {t} SET __updated_at = ?, __key = ?, __doc = ?{sets} WHERE __rid = ?",
+                (at, _cell(data.get(key)), orjson.dumps(data).decode(), *cells, rid),
+            )
+
+    def delete(self, dataset_id: str, keys: Sequence[str]) -> int:
+        table = self.tables[dataset_id]
+        with self.write_lock:
+            conn = self.connection()
+            cur = conn.executemany(
+                f"DELETE FROM {quote_ident(table.name)} WHERE __key = ?",
+                [(str(k),) for k in keys],
+            )
+            return cur.rowcount
+
+    def replace(self, dataset_id: str, rows: Iterable[Row], at: str) -> int:
+        """A publisher's full replace: every row gets new :id, :created_at and :updated_at."""
+        stripped = ({k: v for k, v in r.items() if k not in SYSTEM_FIELDS} for r in rows)
+        return self.load_dataset(dataset_id, stripped, seed=f"replace|{at}", timestamp=at)
+
+    def ensure_table(self, dataset_id: str) -> Table:
+        if dataset_id not in self.tables:
+            self.load_dataset(dataset_id, [], seed="empty", timestamp=utc_timestamp())
+        return self.tables[dataset_id]
+
+
+def _create_meta(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS _meta (k TEXT PRIMARY KEY, v TEXT)")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _datasets (id TEXT PRIMARY KEY, tbl TEXT, columns TEXT, json_columns TEXT)"
+    )
+
+
+def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    batch: list[Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# --- building from a directory ---
+
+
+def discover_sources(data_dir: Path) -> dict[str, list[Path]]:
+    """`<id>.json` / `<id>.csv` files (and `<id>/*.json|csv`) in data_dir, by dataset id."""
+    sources: dict[str, list[Path]] = {}
+    for p in sorted(Path(data_dir).iterdir()):
+        if p.name.startswith("."):
+            continue
+        if p.is_file() and p.suffix.lower() in (".json", ".csv"):
+            sources.setdefault(p.stem, []).append(p)
+        elif p.is_dir():
+            files = sorted(f for f in p.iterdir() if f.suffix.lower() in (".json", ".csv"))
+            if files:
+                sources.setdefault(p.name, []).extend(files)
+    return sources
+
+
+# Part of every cache fingerprint: bump it when the store's layout changes (tables, indexes), so a cache built
+# by older code is rebuilt rather than reused. 2: partition-column indexes.
+STORE_LAYOUT = 2
+
+
+def fingerprint(sources: Mapping[str, Sequence[Path]]) -> str:
+    h = hashlib.sha256(f"layout {STORE_LAYOUT}\n".encode())
+    for ds in sorted(sources):
+        for p in sources[ds]:
+            st = p.stat()
+            h.update(f"{ds}|{p.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _file_timestamp(path: Path) -> str:
+    # Snapshot rows get the file's modification time as :created_at/:updated_at: stable across runs.
+    return utc_timestamp(datetime.fromtimestamp(path.stat().st_mtime, UTC))
+
+
+def build_store(sources: Mapping[str, Sequence[Path]], db_path: Path, *, owns_file: bool = False) -> ReplayStore:
+    """Loads every dataset; a file that cannot be read (truncated, empty, not the format its name says) is left
+    out with its name and line in `store.load_errors`, and its dataset is served from its other files (or not at
+    all: a dataset missing is an honest 404, an empty one would look like a publisher deleting everything)."""
+    store = ReplayStore(db_path, owns_file=owns_file)
+    conn = store.connection()
+    conn.execute("PRAGMA synchronous = OFF")  # a crashed build is simply rebuilt
+    for dataset_id, all_paths in sources.items():
+        paths = list(all_paths)
+        while paths:
+            timestamp = max(_file_timestamp(p) for p in paths)
+            rows = (row for p in paths for row in read_dataset_file(p, dataset_id))
+            try:
+                store.load_dataset(dataset_id, rows, seed=",".join(p.name for p in paths), timestamp=timestamp)
+                break
+            except (DataFileError, UnicodeDecodeError, csv.Error, OSError) as error:
+                bad = error.path if isinstance(error, DataFileError) else _failing_file(paths, dataset_id)
+                message = f"{dataset_id}: skipped {error if isinstance(error, DataFileError) else f'{bad}: {error}'}"
+                store.load_errors.append(message)
+                log.error("replay file skipped", extra={"dataset": dataset_id, "error": message})
+                paths = [p for p in paths if p != bad] if bad in paths else []
+    conn.execute("PRAGMA synchronous = NORMAL")
+    store.set_meta("fingerprint", fingerprint(sources))
+    store.set_meta("pristine", "1")
+    return store
+
+
+def _failing_file(paths: Sequence[Path], dataset_id: str) -> Path | None:
+    """Which of a dataset's files raised a non-DataFileError error: read each alone."""
+    for path in paths:
+        try:
+            for _ in read_dataset_file(path, dataset_id):
+                pass
+        except (DataFileError, UnicodeDecodeError, csv.Error, OSError):
+            return path
+    return None
+
+
+def open_store(
+    data_dir: Path | None = None,
+    *,
+    sources: Mapping[str, Sequence[Path]] | None = None,
+    cache: bool = True,
+) -> ReplayStore:
+    """The store for a data directory (or explicit source files), reusing `DIR/.replay-cache.sqlite` when it
+    was built from the same files and no changes were applied since; otherwise builds into a temp file."""
+    if sources is None:
+        if data_dir is None:
+            raise ValueError("give data_dir or sources")
+        sources = discover_sources(Path(data_dir))
+    if cache and data_dir is not None and os.access(data_dir, os.W_OK):
+        path = Path(data_dir) / CACHE_NAME
+        fp = fingerprint(sources)
+        if path.exists():
+            store = ReplayStore(path)
+            if store.get_meta("fingerprint") == fp and store.get_meta("pristine") == "1":
+                return store
+            store.close()
+        tmp = path.with_suffix(f".building-{os.getpid()}")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        try:
+            store = build_store(sources, tmp, owns_file=True)
+        except BaseException:
+            for suffix in ("", "-wal", "-shm"):  # no half-built cache is ever left behind
+                Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+            raise
+        if store.load_errors:
+            return store  # not cached: the next start must report the bad files again, not serve around them
+        store._owns_file = False
+        store.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.close()
+        tmp.replace(path)
+        return ReplayStore(path)
+    fd, name = tempfile.mkstemp(prefix="replay-", suffix=".sqlite")
+    os.close(fd)
+    return build_store(sources, Path(name), owns_file=True)
