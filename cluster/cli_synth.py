@@ -11,7 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from citysim.synth import SynthConfig, write_changes, write_city
+from citysim.synth.changes import DailyVolumes
 from citysim.synth.dates import day_number
+from citysim.synth.nyc import NYC_DAILY, nyc_config
 
 
 def _date(value: str, name: str) -> date:
@@ -38,10 +40,30 @@ def synth_command(
     workers: Annotated[
         int, typer.Option(min=1, max=2, help="Processes writing the datasets (the files are the same with 1 or 2).")
     ] = 2,
+    nyc_scale: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="The real city's row counts and daily volumes (citysim/synth/nyc.py) at this fraction of its 858k "
+            "lots (1 = full size); replaces --buildings, --start and --end. The default --as-of is then "
+            "--change-days before the end.",
+        ),
+    ] = None,
+    truth: Annotated[bool, typer.Option(help="Write the ground truth (events.csv has a line per record).")] = True,
 ) -> None:
     """Generate a synthetic city: every dataset as `<out>/<dataset_id>.json`, ground truth in `<out>/ground_truth/`."""
-    config = SynthConfig(buildings=buildings, start=_date(start, "--start"), end=_date(end, "--end"), seed=seed)
-    snapshot = _date(as_of, "--as-of") if as_of else config.end
+    volumes = DailyVolumes()
+    if nyc_scale is not None:
+        if nyc_scale <= 0:
+            raise typer.BadParameter("--nyc-scale must be above 0")
+        config = nyc_config(nyc_scale, seed)
+        volumes = NYC_DAILY
+        buildings = config.buildings
+    else:
+        config = SynthConfig(buildings=buildings, start=_date(start, "--start"), end=_date(end, "--end"), seed=seed)
+    default_as_of = config.end - timedelta(days=change_days) if nyc_scale is not None else config.end
+    snapshot = _date(as_of, "--as-of") if as_of else default_as_of
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
@@ -52,6 +74,7 @@ def synth_command(
             as_of=day_number(snapshot),
             progress=lambda done, _t: progress.update(task, completed=done),
             workers=workers,
+            truth=truth,
         )
     for dataset_id, rows in summary.rows.items():
         console.print(f"{dataset_id}.json  {rows:>10,} rows")
@@ -61,5 +84,5 @@ def synth_command(
             for k in range(1, change_days + 1)
             if snapshot + timedelta(days=k) <= config.end
         ]
-        paths = write_changes(config, days, out / "changes")
+        paths = write_changes(config, days, out / "changes", volumes)
         console.print(f"{len(paths)} change files in {out / 'changes'}")

@@ -11,17 +11,26 @@ Document format: the replay server's changes file (citysim/replay/changes.py), o
   unique_key); a new key is an insert, else the row is merged over the stored one. Fields only ever appear
   during a record's life (a certified date, a closing date), never disappear, so merging a full row is exact.
 * `delete`: always empty: the synthetic city never deletes (Socrata never exposes deletions either).
-  Full replaces (`replace`) are not used.
+* `replace` (only for the datasets in `DailyVolumes.replace`, e.g. DOB complaints in the real city's stream):
+  every row of the dataset as it stands on the day, the publisher's daily full replace; no `upsert` then.
+* Republished rows (`DailyVolumes.republish`): publishers re-upload far more rows a day than change (NYC: ~82k
+  HPD violation rows a day against a few thousand new ones). A share of the existing rows, drawn per day, is
+  upserted unchanged beside the real changes; the merge leaves them as they were.
 
 (The first brief proposed `{"<dataset_id>": {"upsert", "delete", "replace": false}}`; the replay server was
 written first with the form above, so this follows it.)
 
 Applying day D's document to the snapshot written with `as_of = D - 1` gives exactly the snapshot written with
-`as_of = D` for every record dataset. PLUTO, registrations and contacts are static files and never appear.
+`as_of = D` for every record dataset, with or without republished rows and replaces. PLUTO, registrations and
+contacts are static files and never appear.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,42 +41,85 @@ import orjson
 from citysim.synth.city import EVENT_DATASETS, City
 from citysim.synth.config import SynthConfig
 from citysim.synth.dates import day_number
+from citysim.synth.jsonarray import JsonArrayWriter
 
 ChangeDocument = dict[str, Any]
 
 
-def days_of_changes(config: SynthConfig, days: list[date]) -> dict[date, ChangeDocument]:
-    """The change documents of several days, in one pass over the city."""
-    city = City(config)
-    numbers = {d: day_number(d) for d in days}
-    docs: dict[date, ChangeDocument] = {
-        d: {
-            "at": f"{d.isoformat()}T14:50:00.000Z",
-            "datasets": {m.DATASET_ID: {"upsert": [], "delete": []} for m in EVENT_DATASETS},
-        }
-        for d in days
-    }
-    for cb in city.batches():
-        for module in EVENT_DATASETS:
-            ev = cb.events[module.DATASET_ID]
-            lifecycle = module.change_days(ev)
-            for d, n in numbers.items():
-                changed = np.zeros(len(ev), dtype=bool)
-                for arr in lifecycle:
-                    changed |= arr == n
-                select = np.flatnonzero(changed)
-                if select.size:
-                    upserts = docs[d]["datasets"][module.DATASET_ID]["upsert"]
-                    upserts.extend(orjson.loads(row) for row in module.rows(cb.batch, ev, n, select))
-    return docs
+@dataclass(frozen=True)
+class DailyVolumes:
+    """What a day's documents carry beyond the city's own changes (default: nothing)."""
+
+    # (dataset_id, share of the dataset's existing rows republished unchanged each day)
+    republish: tuple[tuple[str, float], ...] = ()
+    # datasets the publisher replaces in full every day
+    replace: frozenset[str] = frozenset()
 
 
-def write_changes(config: SynthConfig, days: list[date], out: Path) -> list[Path]:
-    """Write `out/<YYYY-MM-DD>.json` for each day; returns the paths."""
+def write_changes(
+    config: SynthConfig, days: Iterable[date], out: Path, volumes: DailyVolumes = DailyVolumes()
+) -> list[Path]:
+    """Write `out/<YYYY-MM-DD>.json` for each day in one pass over the city; returns the paths.
+
+    Rows are streamed into one part file per day and dataset and the parts joined per day, so memory does not
+    grow with the city or the number of rows a day carries (a full replace of DOB complaints is the whole
+    dataset every day)."""
+    days = sorted(set(days))
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for d, doc in days_of_changes(config, days).items():
-        path = out / f"{d.isoformat()}.json"
-        path.write_bytes(orjson.dumps(doc))
-        paths.append(path)
-    return paths
+    parts_dir = Path(tempfile.mkdtemp(prefix=".parts-", dir=out))
+    republish = dict(volumes.republish)
+    numbers = {d: day_number(d) for d in days}
+    writers = {
+        (d, m.DATASET_ID): JsonArrayWriter(parts_dir / f"{d.isoformat()}.{m.DATASET_ID}")
+        for d in days
+        for m in EVENT_DATASETS
+    }
+    try:
+        for cb in City(config).batches():
+            for k, module in enumerate(EVENT_DATASETS):
+                ds = module.DATASET_ID
+                ev = cb.events[ds]
+                lifecycle = module.change_days(ev)
+                for d, n in numbers.items():
+                    if ds in volumes.replace:
+                        select = np.arange(len(ev))  # rows() keeps those that exist on the day
+                    else:
+                        changed = np.zeros(len(ev), dtype=bool)
+                        for arr in lifecycle:
+                            changed |= arr == n
+                        if ds in republish:
+                            draw = config.rng(4, n, cb.batch.index, k).random(len(ev))
+                            changed |= draw < republish[ds]
+                        select = np.flatnonzero(changed)
+                    if select.size:
+                        writers[(d, ds)].write_many(list(module.rows(cb.batch, ev, n, select)))
+        for w in writers.values():
+            w.close()
+        paths = []
+        for d in days:
+            path = out / f"{d.isoformat()}.json"
+            with path.open("wb") as fh:
+                fh.write(b'{"at":"' + f"{d.isoformat()}T14:50:00.000Z".encode() + b'","datasets":{')
+                for i, module in enumerate(EVENT_DATASETS):
+                    ds = module.DATASET_ID
+                    op = "replace" if ds in volumes.replace else "upsert"
+                    fh.write(("," if i else "").encode() + f'"{ds}":{{"{op}":'.encode())
+                    with (parts_dir / f"{d.isoformat()}.{ds}").open("rb") as part:
+                        shutil.copyfileobj(part, fh)
+                    fh.write(b',"delete":[]}')
+                fh.write(b"}}\n")
+            paths.append(path)
+        return paths
+    finally:
+        for w in writers.values():
+            w.close()
+        shutil.rmtree(parts_dir, ignore_errors=True)
+
+
+def days_of_changes(
+    config: SynthConfig, days: list[date], volumes: DailyVolumes = DailyVolumes()
+) -> dict[date, ChangeDocument]:
+    """The change documents of several days as objects (for small cities: they are held in memory)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        write_changes(config, days, Path(tmp), volumes)
+        return {d: orjson.loads((Path(tmp) / f"{d.isoformat()}.json").read_bytes()) for d in sorted(set(days))}

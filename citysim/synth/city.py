@@ -83,7 +83,9 @@ class City:
             batch = Batch(k, bl, self.months, simulate_risk(rng, bl, self.months), rng, self.fmt, ids, self.last_day)
             cb = CityBatch(batch)
             for module in EVENT_DATASETS:
+                batch.volume = self.config.volume(module.DATASET_ID)
                 cb.events[module.DATASET_ID] = module.draw(batch, cb.events)
+            batch.volume = 1.0
             yield cb
 
 
@@ -105,28 +107,32 @@ def write_city(
     as_of: int | None = None,
     progress: Progress | None = None,
     workers: int = 1,
+    truth: bool = True,
 ) -> CitySummary:
     """Write every dataset as `out/<dataset_id>.json` (one row per line) and the ground truth beside it.
 
-    `workers=2` writes the two SHARES in two processes (the files are the same bytes as with one)."""
+    `workers=2` writes the two SHARES in two processes (the files are the same bytes as with one). `truth=False`
+    leaves out the ground truth (at the real city's size its events.csv alone is one line per record)."""
     if workers not in (1, 2):
         raise ValueError(f"workers must be 1 or 2, got {workers}")
     out.mkdir(parents=True, exist_ok=True)
     city = City(config)
     as_of = city.last_day if as_of is None else as_of
     if workers == 1:
-        rows = write_share(city, out, as_of, frozenset(DATASET_IDS), truth=True, progress=progress)
+        rows = write_share(city, out, as_of, frozenset(DATASET_IDS), truth=truth, progress=progress)
     else:
         # spawn, not fork: the caller may hold threads (a progress display, Ray) that a fork would copy mid-state.
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            other = pool.submit(_write_share_of, config, out, as_of, SHARES[1])
+            other = pool.submit(_write_share_of, config, out, as_of, SHARES[1], truth)
             rows = write_share(city, out, as_of, SHARES[0], truth=False, progress=progress)
             rows |= other.result()
     return CitySummary({ds: rows[ds] for ds in DATASET_IDS}, as_of)
 
 
-def _write_share_of(config: SynthConfig, out: Path, as_of: int, datasets: frozenset[str]) -> dict[str, int]:
-    return write_share(City(config), out, as_of, datasets, truth=True)
+def _write_share_of(
+    config: SynthConfig, out: Path, as_of: int, datasets: frozenset[str], truth: bool
+) -> dict[str, int]:
+    return write_share(City(config), out, as_of, datasets, truth=truth)
 
 
 def write_share(

@@ -51,10 +51,11 @@ class Batch:
     fmt: DateFormats
     ids: IdCounters
     last_day: int  # the last simulated day
+    volume: float = 1.0  # the config's volume factor of the dataset being drawn (City.batches sets it)
 
     def draw(self, rate: np.ndarray) -> Events:
         """Poisson counts per (building, month) expanded to one record each, on a uniform day of its month."""
-        counts = self.rng.poisson(rate)
+        counts = self.rng.poisson(rate if self.volume == 1.0 else rate * self.volume)
         flat = counts.ravel()
         cells = np.repeat(np.arange(flat.size), flat)
         b, m = np.divmod(cells, counts.shape[1])

@@ -21,7 +21,7 @@ import numpy as np
 
 from citysim.synth.buildings import OWNER_TRAITS
 from citysim.synth.geography import BOROUGHS
-from citysim.synth.risk import window_probability
+from citysim.synth.risk import SERIOUS_DATASETS, SERIOUS_SHARES, window_probability
 
 if TYPE_CHECKING:
     from citysim.synth.city import City, CityBatch
@@ -50,6 +50,10 @@ class GroundTruthWriter:
         out.mkdir(parents=True, exist_ok=True)
         months = city.months
         self.windows = list(range(0, months.count - 11, 12))
+        # The serious kinds are drawn at their dataset's volume factor, so the true rate is the weighted sum.
+        self.serious_volume = sum(
+            share * city.config.volume(SERIOUS_DATASETS[kind]) for kind, share in SERIOUS_SHARES.items()
+        )
         (out / "months.txt").write_text("\n".join(months.labels) + "\n")
         # Appended batch by batch through a file, not a memmap: the pages of a written memmap stay in the process's
         # resident set, so its peak RSS grew with the number of buildings.
@@ -66,10 +70,11 @@ class GroundTruthWriter:
         batch = cb.batch
         bl, risk, s = batch.bldgs, batch.risk, batch.s
         n = len(bl)
-        self._rfh.write(risk.serious_rate.astype("<f4").tobytes())
-        probs = [window_probability(risk.serious_rate, w) for w in self.windows]
+        rate = risk.serious_rate if self.serious_volume == 1.0 else risk.serious_rate * self.serious_volume
+        self._rfh.write(rate.astype("<f4").tobytes())
+        probs = [window_probability(rate, w) for w in self.windows]
         neglect_share = risk.neglect.mean(axis=1)
-        total = risk.serious_rate.sum(axis=1)
+        total = rate.sum(axis=1)
         for i in range(n):
             self._b.writerow(
                 [

@@ -46,6 +46,13 @@ AR_SD = 0.6
 
 # Share of the serious rate that each serious kind takes (they add up to 1).
 SERIOUS_SHARES = {"hpd_c": 0.90, "ecb_hazardous": 0.065, "dob_unsafe": 0.03, "vacate": 0.005}
+# The dataset each serious kind is drawn in, for a config's volume factors (SynthConfig.volumes).
+SERIOUS_DATASETS = {
+    "hpd_c": "wvxf-dwi5",
+    "ecb_hazardous": "6bgk-3dad",
+    "dob_unsafe": "3h2n-5cm9",
+    "vacate": "tb8q-a3ar",
+}
 
 # Paperwork: what an owner does about a violation once it is issued, by owner trait (responsive, average,
 # neglectful), and less of it during a neglect spell. It is separate from why violations happen (size, condition,

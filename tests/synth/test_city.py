@@ -15,7 +15,10 @@ import pytest
 
 from citysim.replay.changes import validate_changes
 from citysim.synth import SynthConfig, days_of_changes, true_probability, write_city
+from citysim.synth.changes import DailyVolumes
+from citysim.synth.city import City
 from citysim.synth.dates import day_number
+from citysim.synth.nyc import NYC_DAILY, NYC_LOTS, NYC_VOLUMES, nyc_config
 from tests.synth.conftest import SMALL, read_rows
 
 TINY = SynthConfig(buildings=60, start=date(2020, 1, 1), end=date(2020, 12, 31), seed=3, batch_size=25)
@@ -140,12 +143,21 @@ def test_true_risk_is_predictive_but_noisy(small_city: Path) -> None:
     assert p.mean() == pytest.approx(y.mean(), abs=0.07)  # calibrated: the truth is the truth
 
 
-def test_a_day_of_changes_turns_one_snapshot_into_the_next(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "volumes",
+    [
+        DailyVolumes(),
+        DailyVolumes(republish=(("wvxf-dwi5", 0.05), ("erm2-nwe9", 0.1)), replace=frozenset({"eabe-havv"})),
+    ],
+    ids=["changes only", "republished and replaced"],
+)
+def test_a_day_of_changes_turns_one_snapshot_into_the_next(tmp_path: Path, volumes: DailyVolumes) -> None:
     day = date(2020, 11, 10)
     before, after = tmp_path / "before", tmp_path / "after"
     write_city(TINY, before, as_of=day_number(day - timedelta(days=1)))
     write_city(TINY, after, as_of=day_number(day))
-    doc = days_of_changes(TINY, [day])[day]
+    doc = days_of_changes(TINY, [day], volumes)[day]
+    plain = days_of_changes(TINY, [day])[day]
     validate_changes(doc)
     assert set(doc) == {"at", "datasets"}
     changed = 0
@@ -153,9 +165,40 @@ def test_a_day_of_changes_turns_one_snapshot_into_the_next(tmp_path: Path) -> No
         state = {r[key]: r for r in read_rows(before / f"{dataset_id}.json")}
         ops = doc["datasets"][dataset_id]
         assert ops["delete"] == []
-        for row in ops["upsert"]:
+        if dataset_id in volumes.replace:
+            assert "upsert" not in ops
+            state = {r[key]: r for r in ops["replace"]}
+        for row in ops.get("upsert", []):
             state[row[key]] = {**state.get(row[key], {}), **row}
             changed += 1
         expected = {r[key]: r for r in read_rows(after / f"{dataset_id}.json")}
         assert state == expected, dataset_id
+        if dataset_id in dict(volumes.republish):
+            # The republished rows come on top of the day's own changes, all of which are still there.
+            keys = {r[key] for r in ops["upsert"]}
+            assert keys > {r[key] for r in plain["datasets"][dataset_id]["upsert"]}
     assert changed > 0
+
+
+def test_volume_factors_scale_a_dataset_and_its_share_of_the_true_risk(tmp_path: Path) -> None:
+    config = SynthConfig(buildings=400, start=date(2019, 1, 1), end=date(2020, 12, 31), seed=4)
+    halved = SynthConfig(**{**config.__dict__, "volumes": (("wvxf-dwi5", 0.5), ("3h2n-5cm9", 2.0))})
+    rows = [write_city(c, tmp_path / str(i)).rows for i, c in enumerate((config, halved))]
+    assert rows[1]["wvxf-dwi5"] / rows[0]["wvxf-dwi5"] == pytest.approx(0.5, abs=0.05)
+    assert rows[1]["3h2n-5cm9"] / rows[0]["3h2n-5cm9"] == pytest.approx(2.0, abs=0.3)
+    assert rows[1]["ygpa-z7cr"] == pytest.approx(rows[0]["ygpa-z7cr"], rel=0.05)
+    rates = [np.load(tmp_path / str(i) / "ground_truth" / "serious_rate_monthly.npy") for i in (0, 1)]
+    # HPD class C carries 0.90 of the serious rate and DOB unsafe-building 0.03 (citysim/synth/risk.py).
+    assert rates[1].sum() / rates[0].sum() == pytest.approx(0.90 * 0.5 + 0.03 * 2.0 + 0.07, rel=1e-4)
+
+
+def test_the_nyc_config_has_the_real_rows_per_lot() -> None:
+    config = nyc_config(2000 / NYC_LOTS)
+    assert config.buildings == 2000 and config.volumes == NYC_VOLUMES
+    rows = Counter()
+    for cb in City(config).batches():
+        rows.update({ds: len(ev) for ds, ev in cb.events.items()})
+    real = {"wvxf-dwi5": 11.3e6, "ygpa-z7cr": 16.3e6, "erm2-nwe9": 22.7e6, "eabe-havv": 3.1e6, "3h2n-5cm9": 2.5e6}
+    for ds, total in real.items():
+        assert rows[ds] / 2000 == pytest.approx(total / NYC_LOTS, rel=0.1), ds
+    assert "eabe-havv" in NYC_DAILY.replace

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import typer
 from typer.testing import CliRunner
 
@@ -26,3 +27,17 @@ def test_synth_command_rejects_a_bad_date(tmp_path: Path) -> None:
     app.command()(synth_command)
     result = CliRunner().invoke(app, ["--start", "2021-13-01", "--out", str(tmp_path)])
     assert result.exit_code != 0
+
+
+def test_synth_command_writes_a_fraction_of_the_real_city_and_its_days(tmp_path: Path) -> None:
+    app = typer.Typer()
+    app.command()(synth_command)
+    out = tmp_path / "city"
+    args = ["--nyc-scale", "0.0001", "--change-days", "2", "--no-truth", "--workers", "1", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert not (out / "ground_truth").exists()
+    assert len((out / "64uk-42ks.json").read_text().splitlines()) == 86 + 2  # 0.0001 of 858,284 lots, `[` and `]`
+    assert sorted(p.name for p in (out / "changes").iterdir()) == ["2024-12-30.json", "2024-12-31.json"]
+    doc = orjson.loads((out / "changes" / "2024-12-31.json").read_bytes())
+    assert set(doc["datasets"]["eabe-havv"]) == {"replace", "delete"}
