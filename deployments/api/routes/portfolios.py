@@ -6,12 +6,11 @@ missing one, so ids cannot be probed.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
-from psycopg.rows import dict_row
 from pydantic import BaseModel, Field, StringConstraints
 
 from deployments.api.errors import ApiError, not_found
@@ -21,7 +20,7 @@ from deployments.api.strict_query import refuse_unknown_query_params
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
 from sentinel.deadlines import city_today
-from sentinel.portfolios import trends
+from sentinel.portfolios import queries, trends
 from sentinel.properties.search import bbls_of_bin, lots_at_address
 
 router = APIRouter(prefix="/v1/portfolios", tags=["portfolios"], dependencies=[Depends(refuse_unknown_query_params)])
@@ -62,8 +61,7 @@ class BuildingChange(BaseModel):
 
 
 def _owned(conn: Any, portfolio_id: int, org_id: int) -> None:
-    row = conn.execute("SELECT 1 FROM portfolios WHERE id = %s AND org_id = %s", (portfolio_id, org_id)).fetchone()
-    if row is None:
+    if not queries.is_owned(conn, portfolio_id, org_id):
         raise not_found(f"portfolio {portfolio_id}")
 
 
@@ -73,15 +71,7 @@ def _resolve(conn: Any, refs: BuildingRefs) -> tuple[dict[str, str | None], list
     unresolved: list[str] = []
     ambiguous: list[str] = []
     if refs.bbls:
-        known = {r[0] for r in conn.execute("SELECT bbl FROM properties WHERE bbl = ANY(%s::bpchar[])", (refs.bbls,))}
-        known |= {
-            r[0]
-            for r in conn.execute(
-                "SELECT DISTINCT bbl FROM violations WHERE bbl = ANY(%s::bpchar[]) "
-                "UNION SELECT DISTINCT bbl FROM buildings WHERE bbl = ANY(%s::bpchar[])",
-                (refs.bbls, refs.bbls),
-            )
-        }
+        known = queries.known_bbls(conn, refs.bbls)
         for bbl in refs.bbls:
             if bbl in known:
                 found.setdefault(bbl, None)
@@ -108,36 +98,24 @@ def _resolve(conn: Any, refs: BuildingRefs) -> tuple[dict[str, str | None], list
 
 @router.get("", response_model=list[Portfolio], summary="The organization's portfolios")
 def list_portfolios(request: Request, principal: Reader) -> list[dict[str, Any]]:
-    with deps_of(request).pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "SELECT p.id, p.name, p.created_at, count(b.bbl) AS buildings FROM portfolios p "
-            "LEFT JOIN portfolio_buildings b ON b.portfolio_id = p.id WHERE p.org_id = %s "
-            "GROUP BY p.id ORDER BY p.id",
-            (principal.org_id,),
-        ).fetchall()
+    with deps_of(request).pool.connection() as conn:
+        return queries.list_with_counts(conn, principal.org_id)
 
 
 @router.post("", response_model=Portfolio, status_code=201, summary="Create a portfolio")
 def create_portfolio(request: Request, body: PortfolioCreate, principal: Writer) -> dict[str, Any]:
     with deps_of(request).pool.connection() as conn, conn.transaction():
-        row = conn.execute(
-            "INSERT INTO portfolios (org_id, name) VALUES (%s, %s) ON CONFLICT (org_id, name) DO NOTHING "
-            "RETURNING id, name, created_at",
-            (principal.org_id, body.name),
-        ).fetchone()
-        if row is None:
+        created = queries.create(conn, principal.org_id, body.name)
+        if created is None:
             raise ApiError(409, "conflict", f"a portfolio named {body.name!r} already exists")
-        audit(conn, principal, "portfolio.create", f"portfolio:{row[0]}", {"name": body.name})
-    return {"id": row[0], "name": row[1], "created_at": row[2], "buildings": 0}
+        audit(conn, principal, "portfolio.create", f"portfolio:{created.id}", {"name": body.name})
+    return {"id": created.id, "name": created.name, "created_at": created.created_at, "buildings": 0}
 
 
 @router.delete("/{portfolio_id}", status_code=204, summary="Delete a portfolio")
 def delete_portfolio(request: Request, portfolio_id: int, principal: Writer) -> None:
     with deps_of(request).pool.connection() as conn, conn.transaction():
-        row = conn.execute(
-            "DELETE FROM portfolios WHERE id = %s AND org_id = %s RETURNING id", (portfolio_id, principal.org_id)
-        ).fetchone()
-        if row is None:
+        if not queries.delete(conn, portfolio_id, principal.org_id):
             raise not_found(f"portfolio {portfolio_id}")
         audit(conn, principal, "portfolio.delete", f"portfolio:{portfolio_id}")
 
@@ -147,16 +125,7 @@ def add_buildings(request: Request, portfolio_id: int, body: BuildingRefs, princ
     with deps_of(request).pool.connection() as conn, conn.transaction():
         _owned(conn, portfolio_id, principal.org_id)
         found, unresolved, ambiguous = _resolve(conn, body)
-        added = []
-        with conn.cursor() as cur:
-            for bbl, bin_ in found.items():
-                cur.execute(
-                    "INSERT INTO portfolio_buildings (portfolio_id, bbl, bin) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (portfolio_id, bbl) DO NOTHING RETURNING bbl",
-                    (portfolio_id, bbl, bin_),
-                )
-                if cur.fetchone() is not None:
-                    added.append(bbl)
+        added = queries.add_buildings(conn, portfolio_id, found)
         audit(conn, principal, "portfolio.add_buildings", f"portfolio:{portfolio_id}", {"added": added})
     return BuildingChange(added=added, unresolved=unresolved, ambiguous=ambiguous)
 
@@ -166,59 +135,19 @@ def remove_buildings(request: Request, portfolio_id: int, body: BuildingRefs, pr
     with deps_of(request).pool.connection() as conn, conn.transaction():
         _owned(conn, portfolio_id, principal.org_id)
         found, unresolved, ambiguous = _resolve(conn, body)
-        removed = [
-            r[0]
-            for r in conn.execute(
-                "DELETE FROM portfolio_buildings WHERE portfolio_id = %s AND bbl = ANY(%s::bpchar[]) RETURNING bbl",
-                (portfolio_id, list(found)),
-            )
-        ]
+        removed = queries.remove_buildings(conn, portfolio_id, list(found))
         audit(conn, principal, "portfolio.remove_buildings", f"portfolio:{portfolio_id}", {"removed": removed})
     return BuildingChange(removed=removed, unresolved=unresolved, ambiguous=ambiguous)
-
-
-_ROLLUP = """
-    SELECT b.bbl, b.bin, p.address, p.borough, p.latitude, p.longitude,
-           s.overall, s.safety, s.legal, s.financial, s.trend, s.computed_at AS score_computed_at,
-           coalesce(v.open_violations, 0) AS open_violations, coalesce(v.open_class_c, 0) AS open_class_c,
-           v.imposed, v.paid, v.balance, coalesce(v.unknown_amounts, 0) AS violations_with_unknown_amounts,
-           v.overdue_deadlines, v.next_deadline
-    FROM portfolio_buildings b
-    LEFT JOIN properties p ON p.bbl = b.bbl
-    LEFT JOIN LATERAL (
-        SELECT overall, safety, legal, financial, trend, computed_at FROM risk_scores r
-        WHERE r.bbl = b.bbl ORDER BY computed_at DESC LIMIT 1) s ON true
-    LEFT JOIN LATERAL (
-        SELECT count(*) FILTER (WHERE status = 'open') AS open_violations,
-               count(*) FILTER (WHERE status = 'open' AND source = 'HPD' AND class = 'C') AS open_class_c,
-               sum(penalty_imposed) AS imposed, sum(amount_paid) AS paid, sum(balance_due) AS balance,
-               count(*) FILTER (WHERE balance_due IS NULL) AS unknown_amounts,
-               count(*) FILTER (WHERE status = 'open' AND least(certify_by_date, correct_by_date) < %s)
-                   AS overdue_deadlines,
-               min(least(certify_by_date, correct_by_date, hearing_date))
-                   FILTER (WHERE status = 'open' AND greatest(certify_by_date, correct_by_date, hearing_date) >= %s)
-                   AS next_deadline
-        FROM violations WHERE bbl = b.bbl AND NOT is_deleted) v ON true
-    WHERE b.portfolio_id = %s ORDER BY b.bbl
-"""
-
-
-def _rollup_rows(conn: Any, portfolio_id: int, today: date) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(_ROLLUP, (today, today, portfolio_id)).fetchall()
 
 
 @router.get("/{portfolio_id}", summary="A portfolio's roll-up: scores, open violations, exposure, deadlines")
 def portfolio_rollup(request: Request, portfolio_id: int, principal: Reader) -> dict[str, Any]:
     deps = deps_of(request)
     with deps.pool.connection() as conn:
-        row = conn.execute(
-            "SELECT id, name, created_at FROM portfolios WHERE id = %s AND org_id = %s",
-            (portfolio_id, principal.org_id),
-        ).fetchone()
-        if row is None:
+        portfolio = queries.head(conn, portfolio_id, principal.org_id)
+        if portfolio is None:
             raise not_found(f"portfolio {portfolio_id}")
-        buildings = _rollup_rows(conn, portfolio_id, city_today(deps.now()))
+        buildings = queries.rollup_rows(conn, portfolio_id, city_today(deps.now()))
     scored = [b["overall"] for b in buildings if b["overall"] is not None]
     summary = {
         "buildings": len(buildings),
@@ -234,7 +163,13 @@ def portfolio_rollup(request: Request, portfolio_id: int, principal: Reader) -> 
         "violations_with_unknown_amounts": sum(b["violations_with_unknown_amounts"] for b in buildings),
         "next_deadline": min((b["next_deadline"] for b in buildings if b["next_deadline"]), default=None),
     }
-    return {"id": row[0], "name": row[1], "created_at": row[2], "summary": summary, "buildings": buildings}
+    return {
+        "id": portfolio.id,
+        "name": portfolio.name,
+        "created_at": portfolio.created_at,
+        "summary": summary,
+        "buildings": buildings,
+    }
 
 
 UPCOMING_DAYS = 30
@@ -263,6 +198,5 @@ async def export_portfolio(request: Request, portfolio_id: int, principal: Reade
             _owned(conn, portfolio_id, principal.org_id)
 
     await anyio.to_thread.run_sync(check_owned)
-    today = deps.now().date()
-    filename = f"portfolio-{portfolio_id}.csv"
-    return await deps.exports.open(principal.org_id, _ROLLUP, (today, today, portfolio_id), filename)
+    sql, params = queries.rollup_query(portfolio_id, deps.now().date())
+    return await deps.exports.open(principal.org_id, sql, params, f"portfolio-{portfolio_id}.csv")
