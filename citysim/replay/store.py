@@ -1,8 +1,10 @@
 """The replay server's indexed SQLite store: one table per dataset, built from the files in a data directory.
 
-Each row keeps its API JSON text (`__doc`, without system fields) next to one text column per field, so a
-`SELECT *` page is a string join and filters/ordering run in SQLite on indexed or typed columns. Memory stays
-flat: files are streamed in batches and SQLite's page cache is bounded.
+Each row keeps its API JSON text (`__doc`, without system fields), so a `SELECT *` page is a string join. The
+field columns are VIRTUAL generated columns over `__doc` (`json_extract`), so filters and ordering run in SQLite
+on named, typed columns and the indexes that need them, while each row's values are stored once: a table with a
+stored text column per field beside its JSON took about twice its source file (benchmarks/RESULTS.md, "A leaner
+replay store"). Memory stays flat: files are streamed in batches and SQLite's page cache is bounded.
 """
 
 # SQL is built from quoted identifiers (quote_ident) and escaped literals (sql_str) or bound parameters.
@@ -27,7 +29,7 @@ import orjson
 
 from citysim.replay.formats import DataFileError, Row, read_dataset_file
 from citysim.replay.schemas import SYSTEM_FIELDS, schema_for
-from citysim.replay.soql import comparable
+from citysim.replay.soql import comparable, sql_str
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +125,9 @@ class ReplayStore:
         self.load_errors: list[str] = []
         with self.write_lock:
             c = self.connection()
+            # Before the first table (a no-op on an existing file): rows of about 1 KB, the size of most API rows,
+            # left a fifth of each 4 KB page empty; 16 KB pages fill to within a few per cent.
+            c.execute("PRAGMA page_size = 16384")
             c.execute("PRAGMA journal_mode=WAL")
             _create_meta(c)
         self.tables: dict[str, Table] = self._load_tables()
@@ -197,13 +202,13 @@ class ReplayStore:
         name = old.name if old else f"ds_{len(self.tables)}_{dataset_id.replace('-', '_')}"
         conn.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
         cols = [(c.field, c.type) for c in schema.columns]
-        col_defs = "".join(f", {quote_ident(f)} TEXT" for f, _ in cols)
+        json_cols = {f for f, t in cols if t in ("point", "checkbox")}
+        col_defs = "".join(f", {_field_column(f, f in json_cols)}" for f, _ in cols)
         conn.execute(
             f"CREATE TABLE {quote_ident(name)} (__rid INTEGER PRIMARY KEY, __id TEXT NOT NULL, "
             "__created_at TEXT NOT NULL, __updated_at TEXT NOT NULL, __key TEXT, "
             f"__doc TEXT NOT NULL{col_defs})"
         )
-        json_cols = {f for f, t in cols if t in ("point", "checkbox")}
         table = Table(dataset_id, name, cols, json_cols)
         self.tables[dataset_id] = table
         self._save_table(conn, table)
@@ -231,7 +236,8 @@ class ReplayStore:
                         # SQLite column names ignore case: "BBL" beside "bbl" is one column. The key stays in the
                         # row's JSON as sent; the column (what queries see) is the first spelling's.
                         continue
-                    conn.execute(f"ALTER TABLE {quote_ident(table.name)} ADD COLUMN {quote_ident(k)} TEXT")
+                    # Its values' JSON type is not known from one row: booleans are kept as text either way.
+                    conn.execute(f"ALTER TABLE {quote_ident(table.name)} ADD COLUMN {_field_column(k, True)}")
                     table.columns.append((k, "text"))
                     known.add(k)
                     folded[k.lower()] = k
@@ -270,13 +276,9 @@ class ReplayStore:
         try:
             for batch in _batches(rows, _BATCH):
                 self._add_columns(conn, table, batch)
-                fields = table.fields
                 sql = (
-                    f"INSERT INTO {quote_ident(table.name)} (__id, __created_at, __updated_at, __key, __doc"
-                    + "".join(f", {quote_ident(f)}" for f in fields)
-                    + ") VALUES (?, ?, ?, ?, ?"
-                    + ", ?" * len(fields)
-                    + ")"
+                    f"INSERT INTO {quote_ident(table.name)} (__id, __created_at, __updated_at, __key, __doc)"
+                    " VALUES (?, ?, ?, ?, ?)"
                 )
                 values = []
                 for row in batch:
@@ -288,7 +290,6 @@ class ReplayStore:
                             row.get(":updated_at") or timestamp,
                             _cell(data.get(key)),
                             orjson.dumps(data).decode(),
-                            *[_cell(data.get(f)) for f in fields],
                         )
                     )
                 conn.executemany(sql, values)
@@ -371,33 +372,19 @@ class ReplayStore:
     ) -> None:
         data = {k: v for k, v in row.items() if k not in SYSTEM_FIELDS and v is not None}
         key = schema_for(table.dataset_id).key
-        fields = table.fields
-        cells = [_cell(data.get(f)) for f in fields]
         t = quote_ident(table.name)
         if rid is None:
             row_id = make_row_id(f"{table.dataset_id}|new|{seed}")
             while conn.execute(f"SELECT 1 FROM {t} WHERE __id = ?", (row_id,)).fetchone():
                 row_id = make_row_id(row_id)  # a collision with an existing id: rehash
             conn.execute(
-                f"INSERT INTO {t} (__id, __created_at, __updated_at, __key, __doc"
-                + "".join(f", {quote_ident(f)}" for f in fields)
-                + ") VALUES (?, ?, ?, ?, ?"
-                + ", ?" * len(fields)
-                + ")",
-                (
-                    row_id,
-                    at,
-                    at,
-                    _cell(data.get(key)),
-                    orjson.dumps(data).decode(),
-                    *cells,
-                ),
+                f"INSERT INTO {t} (__id, __created_at, __updated_at, __key, __doc) VALUES (?, ?, ?, ?, ?)",
+                (row_id, at, at, _cell(data.get(key)), orjson.dumps(data).decode()),
             )
         else:
-            sets = "".join(f", {quote_ident(f)} = ?" for f in fields)
             conn.execute(
-                f"UPDATE {t} SET __updated_at = ?, __key = ?, __doc = ?{sets} WHERE __rid = ?",
-                (at, _cell(data.get(key)), orjson.dumps(data).decode(), *cells, rid),
+                f"UPDATE {t} SET __updated_at = ?, __key = ?, __doc = ? WHERE __rid = ?",
+                (at, _cell(data.get(key)), orjson.dumps(data).decode(), rid),
             )
 
     def delete(self, dataset_id: str, keys: Sequence[str]) -> int:
@@ -419,6 +406,19 @@ class ReplayStore:
         if dataset_id not in self.tables:
             self.load_dataset(dataset_id, [], seed="empty", timestamp=utc_timestamp())
         return self.tables[dataset_id]
+
+
+def _field_column(field_name: str, json_values: bool) -> str:
+    """A field's column: VIRTUAL, computed from the row's JSON when read (SQLite 3.31+), so it takes no space.
+
+    TEXT affinity turns numbers into the text `_cell` used to store; objects come out as their JSON text. For
+    fields whose values may be JSON booleans (checkboxes, columns the schema does not know) true/false stay the
+    words, not json_extract's 1/0."""
+    path = sql_str('$."' + field_name.replace('"', '\\"') + '"')
+    value = f"json_extract(__doc, {path})"
+    if json_values:
+        value = f"CASE json_type(__doc, {path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE {value} END"
+    return f"{quote_ident(field_name)} TEXT GENERATED ALWAYS AS ({value}) VIRTUAL"
 
 
 def _create_meta(conn: sqlite3.Connection) -> None:
@@ -458,8 +458,8 @@ def discover_sources(data_dir: Path) -> dict[str, list[Path]]:
 
 
 # Part of every cache fingerprint: bump it when the store's layout changes (tables, indexes), so a cache built
-# by older code is rebuilt rather than reused. 2: partition-column indexes.
-STORE_LAYOUT = 2
+# by older code is rebuilt rather than reused. 2: partition-column indexes. 3: field columns generated from __doc.
+STORE_LAYOUT = 3
 
 
 def fingerprint(sources: Mapping[str, Sequence[Path]]) -> str:
