@@ -49,9 +49,12 @@ test: install
 	$(BIN)/pytest
 
 # The tests that need no PostgreSQL, Redis or Ray (tests/conftest.py marks every test that reaches one
-# `integration`); they run with no service up.
+# `integration`); they run with no service up, a test file to a process on every core (pytest-xdist: a module's
+# fixtures stay in one process). Bytecode writes are on for this run, whatever the shell says: pytest keeps each
+# test module as rewritten for its asserts in __pycache__, and without that every run parses and rewrites them
+# all again (benchmarks/RESULTS.md, "`make test-fast` without services").
 test-fast: install
-	$(BIN)/pytest -m "not integration"
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -m "not integration" -n auto --dist loadfile
 
 # The multinode tests (tests/multinode/: local multi-node Ray clusters that lose a node) at full size; `make test`
 # runs the short version of them.
@@ -59,7 +62,7 @@ multinode: install
 	VS_MULTINODE=full $(BIN)/pytest -m multinode tests/multinode -q
 
 # The API fuzzing of `make test` (tests/api/test_openapi_fuzz.py), longer: every role, an API key, another
-# organization's ids and stateful sequences, about 15 minutes on 2 cores.
+# organization's ids and stateful sequences (its duration: benchmarks/RESULTS.md, "Request limits and fuzzing").
 fuzz: install
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-40} FUZZ_SCENARIOS=$${FUZZ_SCENARIOS:-40} FUZZ_STEPS=$${FUZZ_STEPS:-15} \
 		$(BIN)/pytest tests/api/test_openapi_fuzz.py -q

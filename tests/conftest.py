@@ -54,6 +54,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def real_sources(realdata: Path) -> dict[str, list[Path]]:
+    """The real samples' files by dataset id; every dataset the replay server knows has one, or this fails (a
+    sample missing would go unchecked)."""
+    from citysim.replay.formats import REALDATA_SAMPLES, realdata_samples
+
+    sources: dict[str, list[Path]] = {}
+    for path, dataset_id in realdata_samples(realdata):
+        sources.setdefault(dataset_id, []).append(path)
+    assert set(sources) == set(REALDATA_SAMPLES.values())
+    return sources
+
+
 @pytest.fixture(scope="session")
 def realdata() -> Path:
     if not REALDATA.is_dir():

@@ -80,9 +80,10 @@ class ApiSettings(BaseSettings):
     map_tile_url: str = Field(default="", max_length=500)
     map_tile_attribution: str = Field(default="", max_length=500)
     # Blocking work (PostgreSQL, Redis) runs in at most `blocking_threads` threads, and the interpreter hands the
-    # GIL over every `gil_switch_interval_ms` (Python's default is 5 ms): with many requests in flight, anyio's 40
-    # threads and 5 ms turns made the event loop wait behind thread convoys; a few threads and shorter turns keep
-    # the cached risk read's tail latency down on a small machine (benchmarks/RESULTS.md, "Serve").
+    # GIL over every `gil_switch_interval_ms` (Python's default: `sys.getswitchinterval()`): with many requests in
+    # flight, anyio's 40 threads and the default turns made the event loop wait behind thread convoys; a few threads
+    # and shorter turns keep the cached risk read's tail latency down on a small machine (benchmarks/RESULTS.md,
+    # "Serve").
     blocking_threads: int = Field(default=4, ge=1, le=64)
     gil_switch_interval_ms: float = Field(default=0.5, gt=0, le=100)
 

@@ -25,7 +25,9 @@ DOCKERFILE = REPO_ROOT / "deploy" / "Dockerfile"
 
 
 def _documents() -> list[dict[str, Any]]:
-    return [doc for path in sorted(K8S.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
+    paths = sorted(K8S.glob("*.yaml"))
+    assert len(paths) >= 6, paths  # the manifests are read, not an empty folder
+    return [doc for path in paths for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
 def _of_kind(kind: str) -> list[dict[str, Any]]:

@@ -84,6 +84,7 @@ def test_migration_0021_turns_absolute_paths_into_file_uris(tmp_path, pg_admin_u
     for path in sorted(migrate.MIGRATIONS_DIR.glob("*.sql")):
         if int(path.name[:4]) < 21:
             shutil.copy(path, before)
+    assert len(list(before.iterdir())) >= 19  # the migrations before 0021 were copied, not an empty folder
     name, owner_url, _ = database_with_roles(pg_admin_url, "vs_test_0021")
     try:
         migrate.upgrade(owner_url, before)

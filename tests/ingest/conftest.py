@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from citysim.replay.formats import REALDATA_SAMPLES, realdata_samples
 from citysim.replay.server import ReplayServer, serve_in_background
-from tests.conftest import drop_database, migrated_database
+from tests.conftest import drop_database, migrated_database, real_sources
 
 # Columns that say when or by which run a row was written, not what it says: left out of table checksums.
 VOLATILE = {"id", "first_seen_at", "updated_at", "last_run_id", "run_id", "deleted_at", "observed_at", "created_at",
@@ -25,14 +23,6 @@ def fresh_db(pg_admin_url: str) -> Iterator[str]:
     name, _, url = migrated_database(pg_admin_url, prefix="vs_ingest")
     yield url
     drop_database(pg_admin_url, name)
-
-
-def real_sources(realdata: Path) -> dict[str, list[Path]]:
-    sources: dict[str, list[Path]] = defaultdict(list)
-    for path, dataset_id in realdata_samples(realdata):
-        sources[dataset_id].append(path)
-    assert set(sources) == set(REALDATA_SAMPLES.values())  # a sample missing would go unchecked, not fail
-    return dict(sources)
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from citysim.replay.formats import read_dataset_file
 from sentinel.datasets import load_datasets
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
-from tests.ingest.conftest import count, real_sources, table_checksums
+from tests.conftest import real_sources
+from tests.ingest.conftest import count, table_checksums
 
 pytestmark = pytest.mark.integration
 

@@ -47,7 +47,8 @@ class Script(BaseHTTPRequestHandler):
 def server() -> Iterator[str]:
     Script.responses, Script.seen = [], 0
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Script)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # A short poll interval keeps shutdown(), and so every test's teardown, fast.
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()

@@ -9,10 +9,9 @@ import pytest
 import requests
 from sodapy import Socrata
 
-from citysim.replay.formats import realdata_samples
 from citysim.replay.server import ReplayServer, serve_in_background
+from tests.conftest import real_sources
 
-REALDATA = (Path(__file__).parents[2] / "../shared/realdata").resolve()
 ADMIN_TOKEN = "test-admin-token"
 
 
@@ -22,13 +21,8 @@ def sodapy_client(server: ReplayServer, app_token: str | None = None) -> Socrata
 
 
 @pytest.fixture(scope="session")
-def realdata_sources() -> dict[str, list[Path]]:
-    if not REALDATA.is_dir():
-        pytest.skip(f"real NYC samples not found at {REALDATA} (CI clones shared/ beside the repo)")
-    sources: dict[str, list[Path]] = {}
-    for path, dataset_id in realdata_samples(REALDATA):
-        sources.setdefault(dataset_id, []).append(path)
-    return sources
+def realdata_sources(realdata: Path) -> dict[str, list[Path]]:
+    return real_sources(realdata)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from citysim.replay.formats import (
     read_dataset_file,
     realdata_samples,
 )
-from tests.replay.conftest import REALDATA
+from tests.conftest import REALDATA
 
 ROWS = [
     {"violationid": "1", "class": "C", "inspectiondate": "2024-01-02T00:00:00.000"},
