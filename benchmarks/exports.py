@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.serve import ADMIN_PG, REDIS, KeepAliveClient, wait_ready  # noqa: E402
+from tests.api.seed import add_bulk_violations  # noqa: E402
 from tests.conftest import create_database, database_url_for, drop_database, free_port  # noqa: E402
 
 PASSWORD = "benchmark password 123"
@@ -47,14 +48,7 @@ def seed(database_url: str, rows: int) -> None:
     from deployments.api.bootstrap import create_organization
 
     with psycopg.connect(database_url) as conn:
-        conn.execute(
-            "INSERT INTO violations (source, source_id, bbl, borough, class, severity, status, issued_date, "
-            "description, raw, content_hash) "
-            "SELECT 'HPD', 'bulk-' || g, '1' || (100000000 + g %% 20000)::text, 1, 'B', 'hazardous', 'open', "
-            "DATE '2026-01-01' + (g %% 300), 'PAINT/PLASTER ' || repeat('x', 120), '{}'::jsonb, md5(g::text) "
-            "FROM generate_series(1, %s) g",
-            (rows,),
-        )
+        add_bulk_violations(conn, rows)
         conn.commit()
         for n in range(ORGS):
             create_organization(conn, name=f"bench{n}", admin_email=f"b{n}@bench.test", admin_password=PASSWORD)

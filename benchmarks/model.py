@@ -16,7 +16,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from cluster import ray_runtime
 from sentinel.db import migrate
 from sentinel.risk import scoring
 from sentinel.settings import load_settings
+from tests.conftest import create_database, database_url_for, drop_database
 from training import canonical_city, dataset, pipeline
 from training.config import load_training_settings
 
@@ -45,10 +45,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the database.")
     args = parser.parse_args()
     admin = os.environ.get("VS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"vs_bench_model_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = admin.rsplit("/", 1)[0] + f"/{name}"
+    name = create_database(admin, "vs_bench_model")
+    url = database_url_for(admin, name)
     figures: dict[str, str] = {}
     try:
         migrate.upgrade(url)
@@ -101,8 +99,7 @@ def main() -> None:
         print_section(args, settings, report, figures)
     finally:
         if not args.keep:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            drop_database(admin, name)
 
 
 def print_section(args, settings, report, figures) -> None:

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -31,6 +30,7 @@ from cluster.ingest import run_ingestion
 from sentinel.datasets import load_datasets
 from sentinel.db import migrate
 from sentinel.settings import load_settings
+from tests.conftest import create_database, database_url_for, drop_database
 from training import pipeline
 from training.config import load_training_settings
 
@@ -50,10 +50,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the database.")
     args = parser.parse_args()
     admin = os.environ.get("VS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"vs_bench_city_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = admin.rsplit("/", 1)[0] + f"/{name}"
+    name = create_database(admin, "vs_bench_city")
+    url = database_url_for(admin, name)
     work = Path(tempfile.mkdtemp(prefix="vs-bench-city-"))
     city = args.city or work / "city"
     figures: dict[str, str] = {}
@@ -108,8 +106,7 @@ def main() -> None:
         print_section(args, settings, report, figures)
     finally:
         if not args.keep:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            drop_database(admin, name)
 
 
 def print_section(args, settings, report, figures) -> None:

@@ -97,6 +97,18 @@ def uvicorn_worker(database_url: str, port: int, jwt_secret: str) -> None:
     )
 
 
+def stop_serve() -> None:
+    """Serve and Ray down at the end of a run; a failure is printed, not raised, so the database is still dropped."""
+    try:
+        import ray
+        from ray import serve
+
+        serve.shutdown()
+        ray.shutdown()
+    except Exception as exc:
+        print(f"shutdown: {exc!r}", file=sys.stderr)
+
+
 def wait_ready(url: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -301,15 +313,7 @@ def run(args: argparse.Namespace) -> list[str]:
         if proc is not None:
             proc.terminate()
             proc.wait(10)
-        try:
-            from ray import serve
-
-            serve.shutdown()
-            import ray
-
-            ray.shutdown()
-        except Exception as exc:
-            print(f"shutdown: {exc!r}", file=sys.stderr)
+        stop_serve()
         drop_database(ADMIN_PG, name)
     return lines
 

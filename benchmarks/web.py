@@ -35,7 +35,7 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.serve import ADMIN_PG, start_serve  # noqa: E402
+from benchmarks.serve import ADMIN_PG, start_serve, stop_serve  # noqa: E402
 from tests.conftest import create_database, database_url_for, drop_database, free_port  # noqa: E402
 from tests.web import city as web_city  # noqa: E402
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
@@ -116,14 +116,7 @@ def run(args: argparse.Namespace) -> list[str]:
             client.post("/v1/risk/batch", json={"bbls": bbls}, headers=headers).raise_for_status()
         portfolio, property_page, rows = timed_runs(url, email, args.runs)
     finally:
-        try:
-            import ray
-            from ray import serve
-
-            serve.shutdown()
-            ray.shutdown()
-        except Exception as exc:
-            print(f"shutdown: {exc!r}", file=sys.stderr)
+        stop_serve()
         drop_database(ADMIN_PG, name)
     ms = lambda xs: ", ".join(f"{x * 1000:.0f}" for x in xs)  # noqa: E731
     return [

@@ -113,10 +113,3 @@ def address_key(text: str | None) -> str | None:
     """The key of a full address ("761 CLARENCE AVENUE"), or None without both a house number and a street."""
     parsed = parse_address(text)
     return parsed.key if parsed and parsed.house else None
-
-
-def house_and_street_key(house: str | None, street: str | None) -> str | None:
-    """The key of an address given in parts (311 and HPD carry house number and street separately)."""
-    if not house or not street:
-        return None
-    return address_key(f"{house} {street}")

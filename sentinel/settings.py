@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import platformdirs
 import yaml
@@ -34,7 +34,27 @@ def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("violation-sentinel", appauthor=False))
 
 
-class Settings(BaseSettings):
+class FileBackedSettings(BaseSettings):
+    """Settings from the environment over configs/settings.yaml: the whole file, or its `file_section`. A settings
+    class that reads the file subclasses this rather than repeating pydantic-settings' override."""
+
+    file_section: ClassVar[str | None] = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return settings_file_sources(
+            settings_cls, init_settings, env_settings, dotenv_settings, section=cls.file_section
+        )
+
+
+class Settings(FileBackedSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_file=".env",
@@ -170,17 +190,6 @@ class Settings(BaseSettings):
     @property
     def artifact_cache_dir(self) -> Path:
         return self.data_dir / "artifact-cache"
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return settings_file_sources(settings_cls, init_settings, env_settings, dotenv_settings)
 
 
 def explain(error: ValidationError) -> str:

@@ -221,16 +221,22 @@ def wait_gone(proc: Proc, timeout_s: float) -> bool:
     return True
 
 
+def _ask_to_end(owner: Proc, timeout_s: float) -> None:
+    """SIGINT to a record's owner, unless it is this process, and a wait for it to go: its command stops what it
+    started on the way out."""
+    if owner.alive() and owner.pid != os.getpid():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(owner.pid, signal.SIGINT)
+        wait_gone(owner, timeout_s)
+
+
 def stop_ray(data_dir: Path, timeout_s: float = 60.0) -> RayRecord | None:
     """`vsentinel stop`'s Ray half: asks the Ray's owner to end (it shuts its Ray down on the way out), then stops
     the recorded head-node processes that still run. Returns the record, None when there was none."""
     record = read_ray(data_dir)
     if record is None:
         return None
-    if record.owner.alive() and record.owner.pid != os.getpid():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(record.owner.pid, signal.SIGINT)
-        wait_gone(record.owner, timeout_s)
+    _ask_to_end(record.owner, timeout_s)
     with locked(data_dir, RAY_LOCK_FILE):
         current = read_ray(data_dir)
         if current is not None and current.owner == record.owner:
@@ -246,10 +252,7 @@ def stop(data_dir: Path, timeout_s: float = 60.0) -> StackRecord | None:
     record = read(data_dir)
     if record is None:
         return None
-    if record.owner.alive() and record.owner.pid != os.getpid():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(record.owner.pid, signal.SIGINT)
-        wait_gone(record.owner, timeout_s)
+    _ask_to_end(record.owner, timeout_s)
     with locked(data_dir):
         current = read(data_dir)
         if current is not None and current.owner == record.owner:

@@ -55,7 +55,7 @@ def content_security_policy(tile_url: str) -> str:
 
 @cache
 def _gzipped(file: Path, mtime: float) -> bytes:
-    """An asset compressed once per file version (they are few and immutable: the JS of all screens is ~600 KB)."""
+    """An asset compressed once per file version (they are few, immutable, and the JS bundle is large)."""
     return gzip.compress(file.read_bytes(), compresslevel=9)
 
 

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from sentinel.settings import ENV_PREFIX, settings_file_sources
+from sentinel.settings import ENV_PREFIX, FileBackedSettings
 
 
-class BackupSettings(BaseSettings):
+class BackupSettings(FileBackedSettings):
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}BACKUP_", extra="ignore")
+    file_section = "backup"
 
     destination: str = ""
     keep_last: int = Field(default=7, ge=0)
@@ -42,17 +43,6 @@ class BackupSettings(BaseSettings):
 
     def destination_for(self, data_dir: Path) -> str:
         return self.destination or str(data_dir / "backups")
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return settings_file_sources(settings_cls, init_settings, env_settings, dotenv_settings, section="backup")
 
 
 def load_backup_settings(**overrides: Any) -> BackupSettings:

@@ -17,14 +17,6 @@ from sentinel.risk import features
 
 LABELS = features.LABELS
 ID_COLUMNS = ("bbl", "cutoff")
-DERIVED = (
-    "building_age",
-    "violations_per_unit_365",
-    "complaints_per_unit_365",
-    "rate_311_per_unit_365",
-    "violation_trend_90",
-    "complaint_trend_90",
-)
 
 
 def quarterly_cutoffs(first: date, last: date) -> list[date]:

@@ -99,16 +99,6 @@ def complaint_feature_names() -> list[str]:
     return [c.rsplit(" AS ", 1)[1] for c in _complaint_columns()]
 
 
-ATTRIBUTE_COLUMNS = [
-    "units_res",
-    "units_total",
-    "num_floors",
-    "year_built",
-    "registration_lapsed",
-    "has_registration",
-]
-
-
 def feature_query(only_bbls: bool = False) -> sql.SQL:
     """With `only_bbls`, the query takes a `bbls` parameter (a list) and computes just those buildings."""
     only = "AND {t}.bbl = ANY(%(bbls)s::bpchar[])" if only_bbls else ""

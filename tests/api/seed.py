@@ -32,6 +32,19 @@ def add_property(conn: psycopg.Connection[Any], bbl: str, address: str, bins: tu
         )
 
 
+def add_bulk_violations(conn: psycopg.Connection[Any], rows: int) -> None:
+    """`rows` open class B HPD violations over 20,000 lots, generated in the database (exports and their
+    benchmark need many rows, fast)."""
+    conn.execute(
+        "INSERT INTO violations (source, source_id, bbl, borough, class, severity, status, issued_date, "
+        "description, raw, content_hash) "
+        "SELECT 'HPD', 'bulk-' || g, '1' || (100000000 + g %% 20000)::text, 1, 'B', 'hazardous', 'open', "
+        "DATE '2026-01-01' + (g %% 300), 'PAINT/PLASTER ' || repeat('x', 120), '{}'::jsonb, md5(g::text) "
+        "FROM generate_series(1, %s) g",
+        (rows,),
+    )
+
+
 def add_violation(
     conn: psycopg.Connection[Any],
     bbl: str,

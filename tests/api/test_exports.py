@@ -64,14 +64,7 @@ def export_db(pg_admin_url: str, redis_url: str) -> Iterator[ExportApp]:
 def _seeded(url: str, redis_url: str) -> Iterator[ExportApp]:
     emails = {}
     with psycopg.connect(url) as conn:
-        conn.execute(
-            "INSERT INTO violations (source, source_id, bbl, borough, class, severity, status, issued_date, "
-            "description, raw, content_hash) "
-            "SELECT 'HPD', 'bulk-' || g, '1' || (100000000 + g %% 20000)::text, 1, 'B', 'hazardous', 'open', "
-            "DATE '2026-01-01' + (g %% 300), 'PAINT/PLASTER ' || repeat('x', 120), '{}'::jsonb, md5(g::text) "
-            "FROM generate_series(1, %s) g",
-            (BULK_ROWS,),
-        )
+        seed.add_bulk_violations(conn, BULK_ROWS)
         seed.add_property(conn, INJECTION_BBL, "1 FORMULA PLACE")
         for i, text in enumerate(PAYLOADS):
             conn.execute(
