@@ -8,7 +8,9 @@ from __future__ import annotations
 import psycopg
 import typer
 
+from cluster.cli_common import fail, services_or_exit, settings_or_exit
 from cluster.console import console
+from sentinel.auth.audit_chain import parse_anchor, verify
 
 audit_app = typer.Typer(help="The append-only audit log.", no_args_is_help=True)
 
@@ -20,9 +22,6 @@ def audit_verify(
     ),
 ) -> None:
     """Recompute every link of the audit log's hash chain; exit 1 at the first edited, deleted or inserted row."""
-    from cluster.cli import fail, services_or_exit, settings_or_exit
-    from sentinel.auth.audit_chain import parse_anchor, verify
-
     try:
         expected = parse_anchor(anchor) if anchor else None
     except ValueError as error:

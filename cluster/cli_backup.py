@@ -10,10 +10,19 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
+from cluster.cli_common import fail, services_or_exit, settings_or_exit
 from cluster.console import console, emit_json
-from sentinel.backup.settings import BackupSettings
+from sentinel.backup.create import BackupError, run_backup
+from sentinel.backup.restore import RestoreError, run_restore
+from sentinel.backup.retention import Policy, list_backups
+from sentinel.backup.retention import prune as prune_backups
+from sentinel.backup.settings import BackupSettings, load_backup_settings
+from sentinel.backup.stores import StoreError, open_store
+from sentinel.backup.tools import ToolError
+from sentinel.doctor import check_audit_log, check_postgres
 
 backup_app = typer.Typer(
     help="Backups of the database and the model artifacts: make one (no subcommand), list them, prune them.",
@@ -27,11 +36,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 
 
 def _backup_settings() -> BackupSettings:
-    from pydantic import ValidationError
-
-    from cluster.cli import fail
-    from sentinel.backup.settings import load_backup_settings
-
     try:
         return load_backup_settings()
     except ValidationError as error:
@@ -40,9 +44,6 @@ def _backup_settings() -> BackupSettings:
 
 
 def _store(destination: str | None, settings: Any, backup_settings: BackupSettings) -> Any:
-    from cluster.cli import fail
-    from sentinel.backup.stores import StoreError, open_store
-
     try:
         return open_store(destination or backup_settings.destination_for(settings.data_dir), backup_settings)
     except StoreError as error:
@@ -60,11 +61,6 @@ def backup(
     checksums; then delete the backups retention expires (VS_BACKUP_KEEP_LAST, VS_BACKUP_MAX_AGE_DAYS)."""
     if ctx.invoked_subcommand is not None:
         return
-    from cluster.cli import fail, services_or_exit, settings_or_exit
-    from sentinel.backup.create import BackupError, run_backup
-    from sentinel.backup.stores import StoreError
-    from sentinel.backup.tools import ToolError
-
     settings = settings_or_exit()
     backup_settings = _backup_settings()
     store = _store(to, settings, backup_settings)
@@ -92,10 +88,6 @@ def backup(
 @backup_app.command("list")
 def backup_list(to: DestinationOption = None, as_json: JsonOption = False) -> None:
     """The backups of the destination, newest first; incomplete ones (no manifest) are marked."""
-    from cluster.cli import fail, settings_or_exit
-    from sentinel.backup.retention import list_backups
-    from sentinel.backup.stores import StoreError
-
     settings = settings_or_exit()
     store = _store(to, settings, _backup_settings())
     try:
@@ -132,10 +124,6 @@ def backup_prune(
     as_json: JsonOption = False,
 ) -> None:
     """Delete the backups retention expires (more than keep-last, or older than max-age-days; never the newest)."""
-    from cluster.cli import fail, settings_or_exit
-    from sentinel.backup.retention import Policy, prune
-    from sentinel.backup.stores import StoreError
-
     settings = settings_or_exit()
     backup_settings = _backup_settings()
     store = _store(to, settings, backup_settings)
@@ -144,7 +132,7 @@ def backup_prune(
         max_age_days=backup_settings.max_age_days if max_age_days is None else max_age_days,
     )
     try:
-        pruned = prune(store, policy, datetime.now(UTC))
+        pruned = prune_backups(store, policy, datetime.now(UTC))
     except (StoreError, OSError) as error:
         raise fail(str(error)) from None
     if as_json:
@@ -173,13 +161,6 @@ def restore_command(
 ) -> None:
     """Restore a backup into an EMPTY database: checksums first, then the database, the application role's grants,
     the model artifacts; a non-empty database or a corrupted file is refused. Then runs the doctor's checks."""
-    from cluster.cli import fail, services_or_exit, settings_or_exit
-    from sentinel.backup.restore import RestoreError, run_restore
-    from sentinel.backup.retention import list_backups
-    from sentinel.backup.stores import StoreError
-    from sentinel.backup.tools import ToolError
-    from sentinel.doctor import check_audit_log, check_postgres
-
     settings = settings_or_exit()
     backup_settings = _backup_settings()
     if jobs is not None:

@@ -10,20 +10,37 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import typer
 from rich.markup import escape
 
+from citysim.replay.server import serve_in_background
+from cluster.cli_common import fail, port_or_exit, services_or_exit, settings_or_exit, upgrade_or_exit
+from cluster.cli_doctor import run_doctor
+from cluster.cli_ingest import evaluate_alerts
+from cluster.cli_serve import start_api
 from cluster.console import console
 from cluster.console import table as console_table
+from cluster.demo import (
+    DEMO_LOGIN,
+    bring_up_to_date,
+    demo_organization,
+    prepare_city,
+    publish_forever,
+    upcoming_deadlines,
+    watched_open_hpd_ids,
+    watched_templates,
+)
+from sentinel.artifact_store import from_settings
 from sentinel.datasets import load_datasets
+from sentinel.deadlines import city_today
+from sentinel.mailbox import start_mailbox
 from sentinel.settings import Settings
 
 
 def _demo_model(database_url: str, settings: Settings, ground_truth: Path) -> None:
     """Trains the four risk models once (no sweep), promotes them, and scores every building."""
-    import psycopg
-
-    from sentinel.artifact_store import from_settings
+    # xgboost, pandas and Ray Train load only when the demo trains, not for `vsentinel --help`.
     from sentinel.risk.service import ScoreService, connect_to
     from training import pipeline
     from training.config import load_training_settings
@@ -47,6 +64,7 @@ def _demo_model(database_url: str, settings: Settings, ground_truth: Path) -> No
 
 def _demo_channels(mailbox_port: int) -> Any:
     """Email to the demo's local mailbox, everything else to the console."""
+    # The channels' clients load only when the demo runs, not for `vsentinel --help`.
     from sentinel.channels.settings import ChannelSettings, SmtpSettings
 
     smtp = SmtpSettings(host="127.0.0.1", port=mailbox_port)
@@ -55,6 +73,7 @@ def _demo_channels(mailbox_port: int) -> Any:
 
 def _deliver(database_url: str, channel_settings: Any) -> None:
     """Send what the evaluations queued (a later day's catch-up is news; a first load queues nothing)."""
+    # The outbox and the channels' clients load only when the demo delivers, not for `vsentinel --help`.
     from sentinel.alerts.outbox import Outbox
     from sentinel.channels.registry import build_channels
 
@@ -64,9 +83,7 @@ def _deliver(database_url: str, channel_settings: Any) -> None:
 
 
 def _evaluate_time_based(database_url: str) -> None:
-    import psycopg
-
-    from sentinel.alerts.engine import evaluate_time_based
+    from sentinel.alerts.engine import evaluate_time_based  # the engine's imports: only the demo's run pays
 
     with psycopg.connect(database_url, autocommit=True) as conn:
         outcome = evaluate_time_based(conn)
@@ -77,8 +94,6 @@ def _evaluate_time_based(database_url: str) -> None:
 
 
 def _print_upcoming(database_url: str, today: date) -> None:
-    from cluster.demo import upcoming_deadlines
-
     total, first = upcoming_deadlines(database_url, today)
     title = f"Upcoming deadlines in the watched portfolio ({total} in the next 60 days)"
     table = console_table("due", "deadline", "BBL", "address", "violation", title=title)
@@ -91,7 +106,8 @@ def _print_upcoming(database_url: str, today: date) -> None:
 @contextlib.contextmanager
 def _live_city(city: Any, replay: Any, database_url: str, channel_settings: Any, today: Any) -> Iterator[None]:
     """The scheduler on a one-minute cadence plus the change publisher, both stopped on exit."""
-    from cluster.demo import publish_forever, watched_open_hpd_ids, watched_templates
+    import ray  # Ray and the scheduler actor load only in live mode
+
     from cluster.scheduler import JobSpec, ScheduleConfig, start_scheduler, stop_scheduler
 
     config = ScheduleConfig(
@@ -117,8 +133,6 @@ def _live_city(city: Any, replay: Any, database_url: str, channel_settings: Any,
     finally:
         stop.set()
         publisher.join(5)
-        import ray
-
         if ray.is_initialized():  # the API's shutdown may already have taken the local Ray (and the actor) down
             stop_scheduler()
 
@@ -137,22 +151,10 @@ def demo_command(
     """The whole system on this machine: embedded services, a synthetic city that ends today behind the replay
     server, ingestion on Ray, alert evaluation with email to a local mailbox, risk models trained and every
     building scored, then the API on Ray Serve."""
+    # Ray and the pipeline's actors load only when the demo runs, not for `vsentinel --help`.
     from actors.ingestion import PipelineShape
-    from citysim.replay.server import serve_in_background
     from cluster import ray_runtime
-    from cluster.cli import (
-        evaluate_alerts,
-        fail,
-        port_or_exit,
-        run_doctor,
-        services_or_exit,
-        settings_or_exit,
-        upgrade_or_exit,
-    )
-    from cluster.demo import DEMO_LOGIN, bring_up_to_date, demo_organization, prepare_city
     from cluster.ingest import run_ingestion
-    from sentinel.deadlines import city_today
-    from sentinel.mailbox import start_mailbox
 
     settings = settings_or_exit()
     try:
@@ -200,8 +202,6 @@ def demo_command(
         if not serve:
             console.print("[bold green]demo finished: ingested, alerted, trained and scored[/]")
             return
-        from cluster.cli_serve import start_api
-
         if live:
             stack.enter_context(
                 _live_city(city, replay, services.database_url, channels, lambda: city_today(datetime.now(UTC)))

@@ -14,7 +14,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from sentinel.monitoring.collector import DEFAULT_PORT
+from cluster.cli_common import port_or_exit, services_or_exit, settings_or_exit
+from sentinel.monitoring.collector import DEFAULT_PORT, serve
 
 console = Console()
 
@@ -27,9 +28,7 @@ def exporter_command(
     schedules: Annotated[Path | None, typer.Option(help="Schedule file (default configs/schedules.yaml).")] = None,
 ) -> None:
     """Serve ViolationSentinel's operating figures for Prometheus at http://HOST:PORT/metrics."""
-    from cluster.cli import port_or_exit, services_or_exit, settings_or_exit
-    from cluster.monitoring_sources import monitoring_sources
-    from sentinel.monitoring.collector import serve
+    from cluster.monitoring_sources import monitoring_sources  # imports Ray: only the exporter pays for it
 
     settings = settings_or_exit()
     port_or_exit(host, port)

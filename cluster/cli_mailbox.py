@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cluster.cli_common import fail, settings_or_exit
 from cluster.console import console
 from cluster.console import table as console_table
 
@@ -12,8 +13,7 @@ def mailbox_command(
     show: int | None = typer.Argument(None, help="Print message N (as numbered in the list)."),
 ) -> None:
     """List the messages the demo's mailbox received (VS_DATA_DIR/mailbox), or print one."""
-    from cluster.cli import fail, settings_or_exit
-    from sentinel.mailbox import messages
+    from sentinel.mailbox import messages  # its SMTP server's imports: only this command pays them
 
     directory = settings_or_exit().data_dir / "mailbox"
     received = list(messages(directory))

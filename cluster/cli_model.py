@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 import psycopg
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from cluster.cli_common import fail, services_or_exit, settings_or_exit
 from cluster.console import console, emit_json, machine_output
 from cluster.console import table as console_table
-from sentinel.artifact_store import ArtifactStore
+from sentinel.artifact_store import ArtifactStore, ArtifactStoreError, from_settings, parent, read_bytes, resolve
+from sentinel.risk import registry
 from sentinel.risk.registry import SCORE_KINDS
 
 if TYPE_CHECKING:  # training imports Ray and xgboost: only `train` pays for them
@@ -31,9 +32,6 @@ model_app = typer.Typer(help="Trained risk models: list, inspect, promote.", no_
 @contextlib.contextmanager
 def _database() -> Iterator[tuple[psycopg.Connection, ArtifactStore, Path]]:
     """A connection, the artifact store and the Ray storage directory, from the settings."""
-    from cluster.cli import fail, services_or_exit, settings_or_exit
-    from sentinel.artifact_store import ArtifactStoreError, from_settings
-
     settings = settings_or_exit()
     try:
         store = from_settings(settings)
@@ -49,8 +47,6 @@ def model_list(
     as_json: bool = typer.Option(False, "--json", help="Print the models as one JSON document on stdout."),
 ) -> None:
     """Every registered model, newest first; the active one of each score is marked."""
-    from sentinel.risk import registry
-
     machine_output(as_json)
     with _database() as (conn, _, _):
         records = registry.list_models(conn, kind)
@@ -79,14 +75,11 @@ def model_list(
 @model_app.command("show")
 def model_show(version: str, kind: str = typer.Option("overall", help="Score kind.")) -> None:
     """Parameters, metrics and the evaluation report of one model."""
-    from sentinel.artifact_store import parent, read_bytes, resolve
-    from sentinel.risk import registry
-
     with _database() as (conn, store, _):
         try:
             record = registry.get(conn, kind, version)
         except registry.ModelNotFoundError as error:
-            raise typer.Exit(_fail(str(error))) from None
+            raise fail(str(error)) from None
         uri = resolve(record.artifact_uri, store)
         report = read_bytes(f"{parent(uri)}/report.md", store)
     console.print(f"[bold]{record.score_kind}[/] {record.version}  active={record.is_active}")
@@ -107,24 +100,20 @@ def model_promote(
 
     A model that did not beat the weighted open count on its test year is refused (its `-baseline` version can be
     promoted instead)."""
-    from sentinel.risk import registry
-
     with _database() as (conn, _, _):
         for k in kind:
             try:
                 record = registry.get(conn, k, version)
                 if record.scorer == "model" and record.metrics.get("beats_baseline") is False:
                     gap = record.metrics.get("auc_over_weighted_count") or {}
-                    raise typer.Exit(
-                        _fail(
-                            f"{k} {version} did not beat the weighted open count on its test year (AUC difference "
-                            f"{gap.get('estimate')}, interval [{gap.get('low')}, {gap.get('high')}]); "
-                            f"promote {version}-baseline instead"
-                        )
+                    raise fail(
+                        f"{k} {version} did not beat the weighted open count on its test year (AUC difference "
+                        f"{gap.get('estimate')}, interval [{gap.get('low')}, {gap.get('high')}]); "
+                        f"promote {version}-baseline instead"
                     )
                 registry.promote(conn, k, version)
             except registry.ModelNotFoundError as error:
-                raise typer.Exit(_fail(str(error))) from None
+                raise fail(str(error)) from None
             console.print(f"{k}: {version} is active")
 
 
@@ -166,11 +155,6 @@ class TrialBars:
         self.bars.update(task, completed=trial.rounds, total=total, metric=metric)
 
 
-def _fail(message: str) -> int:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}")
-    return 1
-
-
 def train_command(
     tune: bool = typer.Option(False, "--tune", help="Sweep hyperparameters with Ray Tune first."),
     samples: int | None = typer.Option(None, "--samples", help="Trials in the sweep (default: configs/tune.yaml)."),
@@ -183,8 +167,8 @@ def train_command(
     ground_truth: Path | None = typer.Option(None, help="A synthetic city ground_truth/ dir for the oracle AUC."),  # noqa: B008
 ) -> None:
     """Build the training set, train the four risk models on Ray, evaluate them out of time and register them."""
+    # Ray, xgboost and the training pipeline load only for a run, not for `vsentinel --help` or `model list`.
     from cluster import ray_runtime
-    from cluster.cli import settings_or_exit
     from training import pipeline
     from training.config import load_training_settings
 
@@ -218,12 +202,29 @@ def train_command(
 def score_command(
     as_of: str | None = typer.Option(None, help="Score as of this day (YYYY-MM-DD); default today."),
 ) -> None:
-    """Score every building with the active models and upsert risk_scores (idempotent per day)."""
-    from cluster.cli import services_or_exit, settings_or_exit
-    from sentinel.artifact_store import from_settings
-    from training.score_job import score_every_building
+    """Score every building with the active models and upsert risk_scores (idempotent per day).
 
-    day = date.fromisoformat(as_of) if as_of else date.today()
+    The batch scoring job: on a cluster `ray job submit --working-dir . -- vsentinel score` (or the RayJob
+    deploy/k8s/rayjob-score.yaml); the scheduler runs the same ScoreService.score_all daily."""
+    # xgboost and pandas load only when scoring, not for `vsentinel --help` or `model list`.
+    from sentinel.risk.service import ModelUnavailableError, ScoreService, connect_to
+
+    try:
+        day = date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        raise fail(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)", code=2) from None
     settings = settings_or_exit()
     with services_or_exit(settings) as services:
-        score_every_building(services.database_url, from_settings(settings), day, console)
+        service = ScoreService(connect_to(services.database_url), model_dir=from_settings(settings))
+        try:
+            model = service.model()
+        except ModelUnavailableError as error:
+            raise fail(f"{error}: train and promote one first") from None
+        with Progress(
+            TextColumn("scoring"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn()
+        ) as progress:
+            task = progress.add_task("score", total=None)
+            written = service.score_all(
+                day, progress=lambda done, total: progress.update(task, completed=done, total=total)
+            )
+    console.print(f"{written} buildings scored as of {day} with {dict(model.versions)}")

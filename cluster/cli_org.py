@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import psycopg
 import typer
 
+from cluster.cli_common import fail, services_or_exit, settings_or_exit
 from cluster.console import console
+from sentinel.auth.strength import WeakPasswordError, check_password
 
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 
@@ -32,9 +34,7 @@ def org_create(
     timezone: str = typer.Option("America/New_York", help="IANA time zone for quiet hours and digests."),
 ) -> None:
     """Create an organization with its first admin (password hashed with argon2, recorded in the audit log)."""
-    from cluster.cli import fail, services_or_exit, settings_or_exit
-    from deployments.api.bootstrap import create_organization
-    from sentinel.auth.strength import WeakPasswordError, check_password
+    from deployments.api.bootstrap import create_organization  # the API package's imports: only this command pays
 
     if "@" not in admin_email or admin_email.strip() != admin_email:
         raise fail(f"--admin-email {admin_email!r} is not an email address", code=2)

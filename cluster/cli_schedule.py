@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from cluster.cli_common import services_or_exit, settings_or_exit, upgrade_or_exit
 from cluster.console import console, emit_json, machine_output
 from cluster.console import table as console_table
 
@@ -49,8 +50,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the jobs as one JSON document on stdout.")] = False,
 ) -> None:
     """Last and next run of every job, from schedule_runs and the cron expressions."""
-    from cluster.cli import services_or_exit, settings_or_exit
-    from cluster.scheduler import job_status, load_schedules
+    from cluster.scheduler import job_status, load_schedules  # imports Ray: only the scheduler's commands pay it
 
     machine_output(as_json)
     settings = settings_or_exit()
@@ -70,10 +70,10 @@ def run(
 ) -> None:
     """Run the scheduler in the foreground on the local Ray (Ctrl-C stops it). Channels come from VS_* variables
     (see sentinel/channels/settings.py)."""
+    # Ray and the channels' clients load only when the scheduler runs, not for `vsentinel --help`.
     import ray
 
     from cluster import ray_runtime
-    from cluster.cli import services_or_exit, settings_or_exit, upgrade_or_exit
     from cluster.scheduler import Scheduler, load_schedules
     from sentinel.channels.settings import channel_settings_from_env
 

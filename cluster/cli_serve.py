@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from cluster.cli_common import fail, port_or_exit, services_or_exit, settings_or_exit, upgrade_or_exit
 from cluster.console import err_console as console
 from sentinel.embedded import Services
 from sentinel.settings import Settings
@@ -39,8 +40,6 @@ def serve_command(
     ] = "sentinel.risk.scoring:load_active_models",
 ) -> None:
     """Serve the ViolationSentinel HTTP API (docs at /docs)."""
-    from cluster.cli import port_or_exit, services_or_exit, settings_or_exit, upgrade_or_exit  # cluster.cli imports us
-
     settings = settings_or_exit()
     port = settings.serve_http_port if port is None else port
     port_or_exit(host, port)
@@ -80,6 +79,7 @@ def start_api(
 
 
 def _run_uvicorn(database_url: str, redis_url: str, jwt_secret: str, loader: str, host: str, port: int) -> None:
+    # The API's application (FastAPI and its dependencies) loads only when it is served.
     import uvicorn
 
     from deployments.api.app import create_app
@@ -99,6 +99,7 @@ def _run_uvicorn(database_url: str, redis_url: str, jwt_secret: str, loader: str
 
 
 def _run_serve(settings: object, args: dict[str, str], host: str, port: int) -> None:
+    # Ray Serve and the API's application load only on this engine, not for `vsentinel --help` or uvicorn.
     from ray import serve
 
     from cluster import ray_runtime
@@ -111,8 +112,6 @@ def _run_serve(settings: object, args: dict[str, str], host: str, port: int) -> 
     serve_log.propagate = True
     info = ray_runtime.connect_shared(settings, long_running=True)  # type: ignore[arg-type]
     if info.owner_pid is not None and APP_NAME in serve.status().applications:
-        from cluster.cli import fail
-
         # Deploying would replace the other process's API in the Ray both use, and stopping would take it away.
         raise fail(f"the local Ray of pid {info.owner_pid} already serves the API; use it, or `vsentinel stop` first")
     serve.start(http_options={"host": host, "port": port})

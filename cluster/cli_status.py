@@ -16,8 +16,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from cluster.cli_common import fail, services_or_exit, settings_or_exit
 from cluster.console import console, emit_json
-from sentinel.monitoring.figures import Figures
+from sentinel.monitoring.figures import Figures, read_figures
 from sentinel.monitoring.summary import as_json, attention, human_seconds, scores_age_seconds
 
 
@@ -26,9 +27,7 @@ def status_command(
     schedules: Annotated[Path | None, typer.Option(help="Schedule file (default configs/schedules.yaml).")] = None,
 ) -> None:
     """Ingestion per dataset, the outbox, the scheduler's jobs, scores and alerts, from the database."""
-    from cluster.cli import fail, services_or_exit, settings_or_exit
-    from cluster.monitoring_sources import monitoring_sources
-    from sentinel.monitoring.figures import read_figures
+    from cluster.monitoring_sources import monitoring_sources  # imports Ray: only this command pays for it
 
     settings = settings_or_exit()
     with services_or_exit(settings) as services:

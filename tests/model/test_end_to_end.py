@@ -144,7 +144,7 @@ def test_the_score_job_and_the_model_commands_run_from_the_command_line(trained,
     env = {k: v for k, v in os.environ.items() if not k.startswith("VS_")}
     env.update({"VS_DATABASE_URL": url, "VS_REDIS_URL": redis_url, "VS_MODEL_DIR": str(model_dir), "COLUMNS": "200"})
     job = subprocess.run(
-        [sys.executable, "-m", "training.score_job", "--as-of", "2025-11-20"],
+        [sys.executable, "-m", "cluster.cli", "score", "--as-of", "2025-11-20"],
         env=env,
         capture_output=True,
         text=True,
