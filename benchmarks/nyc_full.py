@@ -1,0 +1,340 @@
+"""NYC at full size on one machine (issue 21), or a fraction of it (not a pytest test).
+
+    nice -n 19 .venv/bin/python benchmarks/nyc_full.py --scale 0.02 [--city DIR] [--days 7] [--samples 4]
+        [--rounds 60] [--remove-files] [--keep]
+
+Stages, each timed (wall, CPU of this process tree, peak RSS of this process tree sampled every 0.25 s, database
+size after it):
+
+1. synth: `vsentinel synth --nyc-scale S --change-days D --no-truth` (skipped with --city: a city written so).
+2. first load, dataset by dataset: the dataset's file goes into the replay store (one store, served throughout),
+   then the Ray pipeline's full load of that dataset into a fresh PostgreSQL database; with --remove-files the
+   file is deleted once the store holds it (the store is the source from then on).
+3. features and a sweep: `training.pipeline.run` with a Tune sweep of --samples trials, promoting the models.
+4. scoring every lot: `ScoreService.score_all`.
+5. a week of daily increments: each day's change file applied to the replay server, then what the scheduler's
+   ingest job does (incremental Ray ingestion with the pipeline kept, alert evaluation of the run, outbox drain
+   to the console channel) and the rescore job (`rescore_changed`), source -> notification timed per day.
+
+Alert rules: --orgs organizations each watching --per-org lots drawn from the loaded properties, one rule per
+condition of benchmarks/alerts.py's list each. Prints a markdown section for benchmarks/RESULTS.md. PostgreSQL:
+VS_BENCH_PG (default postgresql://postgres@127.0.0.1:5432/postgres); the database is dropped unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import psutil
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.alerts import CONDITIONS
+from citysim.replay.formats import read_dataset_file
+from citysim.replay.server import ReplayServer
+from citysim.replay.store import ReplayStore, utc_timestamp
+from citysim.synth.nyc import NYC_LOTS
+from cluster import ray_runtime
+from cluster.ingest import run_ingestion
+from cluster.scheduler import LocalAlerts
+from sentinel.datasets import load_datasets
+from sentinel.db import migrate
+from sentinel.risk.service import ScoreService, connect_to
+from sentinel.settings import load_settings
+from training import pipeline
+from training.config import load_training_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Stage:
+    name: str
+    wall: float = 0.0
+    cpu: float = 0.0
+    peak_mb: float = 0.0
+    rows: int = 0
+    db_mb: float = 0.0
+    note: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> str:
+        return f"{self.rows / self.wall:,.0f}" if self.rows and self.wall else "-"
+
+
+def _tree() -> list[psutil.Process]:
+    me = psutil.Process()
+    return [me, *me.children(recursive=True)]
+
+
+@contextmanager
+def measured(stage: Stage) -> Iterator[Stage]:
+    """Wall, CPU and peak RSS of this process and every process under it (Ray's raylet, workers and actors).
+
+    Sampled every 0.25 s per process: a process that ends counts with its last sample (up to 0.25 s of its CPU
+    can be missed); one that started during the stage counts from zero."""
+    stop = threading.Event()
+    first: dict[tuple[int, float], float] = {}
+    last: dict[tuple[int, float], float] = {}
+    peak = [0.0]
+
+    def sample(initial: bool = False) -> None:
+        rss = 0
+        for p in _tree():
+            try:
+                with p.oneshot():
+                    key = (p.pid, p.create_time())
+                    t = p.cpu_times()
+                    rss += p.memory_info().rss
+            except psutil.Error:
+                continue
+            cpu = t.user + t.system
+            if initial:
+                first[key] = cpu
+            last[key] = cpu
+        peak[0] = max(peak[0], rss / 1e6)
+
+    def loop() -> None:
+        while not stop.wait(0.25):
+            sample()
+
+    sample(initial=True)
+    sampler = threading.Thread(target=loop, daemon=True)
+    sampler.start()
+    t0 = time.perf_counter()
+    try:
+        yield stage
+    finally:
+        stage.wall += time.perf_counter() - t0
+        stop.set()
+        sampler.join()
+        sample()
+        stage.cpu += sum(cpu - first.get(key, 0.0) for key, cpu in last.items())
+        stage.peak_mb = max(stage.peak_mb, peak[0])
+
+
+def db_size_mb(url: str) -> float:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return row[0] / 1e6 if row else 0.0
+
+
+def dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def seed_rules(url: str, orgs: int, per_org: int, seed: int) -> int:
+    """Organizations watching lots of the loaded city, one rule per benchmark condition each."""
+    rng = random.Random(seed)
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        bbls = [r[0] for r in cur.execute("SELECT bbl FROM properties ORDER BY bbl").fetchall()]
+        watched = rng.sample(bbls, min(len(bbls), orgs * per_org))
+        cur.execute("INSERT INTO organizations (name) SELECT 'org ' || g FROM generate_series(1, %s) g", (orgs,))
+        cur.execute("INSERT INTO portfolios (org_id, name) SELECT id, 'main' FROM organizations")
+        with cur.copy("COPY portfolio_buildings (portfolio_id, bbl) FROM STDIN") as copy:
+            for i, bbl in enumerate(watched):
+                copy.write_row((1 + i // per_org, bbl))
+        rules = 0
+        with cur.copy("COPY alert_rules (org_id, name, condition, scope, channels) FROM STDIN") as copy:
+            for org in range(1, orgs + 1):
+                for k, condition in enumerate(CONDITIONS):
+                    channels = orjson.dumps([{"kind": "email", "target": f"org{org}@example.com"}]).decode()
+                    copy.write_row(
+                        (org, f"rule {k}", orjson.dumps(condition).decode(), '{"type": "organization"}', channels)
+                    )
+                    rules += 1
+        conn.commit()
+    return rules
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", type=float, default=0.02, help="Fraction of the city's 858,284 lots.")
+    parser.add_argument("--city", type=Path, default=None, help="A city written by `vsentinel synth --nyc-scale`.")
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--samples", type=int, default=4, help="Tune sweep trials.")
+    parser.add_argument("--rounds", type=int, default=60, help="Boosting rounds per trial.")
+    parser.add_argument("--orgs", type=int, default=200)
+    parser.add_argument("--per-org", type=int, default=25)
+    parser.add_argument("--remove-files", action="store_true", help="Delete each file once the store holds it.")
+    parser.add_argument("--keep", action="store_true", help="Keep the database and the work directory.")
+    args = parser.parse_args()
+    admin = os.environ.get("VS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"vs_fullsize_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = admin.rsplit("/", 1)[0] + f"/{name}"
+    work = Path(tempfile.mkdtemp(prefix="vs-fullsize-", dir=os.environ.get("VS_BENCH_DIR")))
+    city = args.city or work / "city"
+    stages: list[Stage] = []
+    facts: dict[str, str] = {}
+    server: ReplayServer | None = None
+    try:
+        migrate.upgrade(url)
+        if args.city is None:
+            with measured(Stage("synth")) as st:
+                subprocess.run(
+                    [str(ROOT / ".venv/bin/vsentinel"), "synth", "--nyc-scale", str(args.scale), "--change-days",
+                     str(args.days), "--no-truth", "--out", str(city)],
+                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+            st.note = f"{dir_size(city) / 1e6:,.0f} MB written"
+            stages.append(st)
+        facts["city"] = f"{dir_size(city) / 1e6:,.0f} MB of JSON incl. {args.days} change files"
+        ray_runtime.connect(load_settings(ray_address=None), include_dashboard=False)
+        store = ReplayStore(work / "store.sqlite")
+        server = ReplayServer(store).start()
+        datasets = load_datasets()
+        total_rows = 0
+        for ds_name, spec in datasets.items():
+            path = city / f"{spec.socrata_id}.json"
+            with measured(Stage(f"store: {ds_name}")) as st_store:
+                st_store.rows = store.load_dataset(
+                    spec.socrata_id,
+                    read_dataset_file(path, spec.socrata_id),
+                    seed=path.name,
+                    timestamp=utc_timestamp(),
+                )
+                store.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if args.remove_files:
+                path.unlink()
+            with measured(Stage(f"load: {ds_name}")) as st:
+                result = run_ingestion(
+                    database_url=url, source_url=server.url, app_token=None, datasets=[ds_name], incremental=False
+                )
+                if result.failed:
+                    raise SystemExit(f"ingestion failed: {[(s.dataset, s.error) for s in result.failed]}")
+                st.rows = sum(s.fetched for s in result.summaries)
+            st.db_mb = st_store.db_mb = db_size_mb(url)
+            st_store.note = f"store {store.db_path.stat().st_size / 1e6:,.0f} MB"
+            total_rows += st.rows
+            stages += [st_store, st]
+            print(f"{st.name}: {st.rows:,} rows, {st.wall:.0f} s; {st_store.name} {st_store.wall:.0f} s", flush=True)
+        first = [s for s in stages if s.name.startswith(("store:", "load:"))]
+        stages.append(
+            Stage(
+                "first load, all datasets (sum)",
+                wall=sum(s.wall for s in first),
+                cpu=sum(s.cpu for s in first),
+                peak_mb=max(s.peak_mb for s in first),
+                rows=total_rows,
+                db_mb=db_size_mb(url),
+                note=f"store {store.db_path.stat().st_size / 1e6:,.0f} MB",
+            )
+        )
+        with psycopg.connect(url) as conn:
+            conn.execute("ANALYZE")
+            counts = conn.execute(
+                "SELECT (SELECT count(*) FROM properties), (SELECT count(*) FROM violations), "
+                "(SELECT count(*) FROM complaints)"
+            ).fetchone()
+            assert counts is not None
+            facts["loaded"] = f"{counts[0]:,} properties, {counts[1]:,} violations, {counts[2]:,} complaints"
+
+            with measured(Stage("features + sweep")) as st:
+                settings = load_training_settings(num_boost_round=args.rounds)
+                report = pipeline.run(
+                    conn,
+                    settings,
+                    work / "models",
+                    work / "ray_results",
+                    tune=args.samples > 0,
+                    samples=args.samples or None,
+                    promote=True,
+                    log=lambda m: print(m, flush=True),
+                )
+            st.rows = report.rows["train"]
+            st.note = f"{report.rows['train']:,} training rows, {report.rows['test']:,} test buildings"
+            stages.append(st)
+        service = ScoreService(connect_to(url), model_dir=work / "models")
+        with measured(Stage("score every lot")) as st:
+            st.rows = service.score_all()
+        st.db_mb = db_size_mb(url)
+        stages.append(st)
+        rules = seed_rules(url, args.orgs, args.per_org, seed=21)
+        facts["rules"] = f"{rules:,} rules of {args.orgs} organizations watching {args.orgs * args.per_org:,} lots"
+        alerts = LocalAlerts(url)
+        days = sorted((city / "changes").glob("*.json"))[: args.days]
+        for path in days:
+            with measured(Stage(f"day {path.stem}")) as st:
+                t0 = time.perf_counter()
+                applied = server.apply_changes(orjson.loads(path.read_bytes()))
+                publish = time.perf_counter() - t0
+                t1 = time.perf_counter()
+                result = run_ingestion(
+                    database_url=url,
+                    source_url=server.url,
+                    app_token=None,
+                    datasets=list(datasets),
+                    incremental=True,
+                    keep_pipeline=True,
+                )
+                t2 = time.perf_counter()
+                evaluated = alerts.evaluate_run(result.run_id)
+                t3 = time.perf_counter()
+                rescored = service.rescore_changed()
+                t4 = time.perf_counter()
+                drained = alerts.drain()
+                t5 = time.perf_counter()
+            st.rows = sum(s.fetched for s in result.summaries)
+            st.db_mb = db_size_mb(url)
+            published = sum(a["inserted"] + a["updated"] + a["replaced"] for a in applied.values())
+            st.extra = {
+                "publish": publish,
+                "ingest": t2 - t1,
+                "alerts": t3 - t2,
+                "rescore": t4 - t3,
+                "notify": t5 - t4,
+                "source_to_notification": t5 - t1,
+            }
+            st.note = (
+                f"{published:,} rows published; ingest {t2 - t1:.1f} s, alerts {t3 - t2:.1f} s "
+                f"({evaluated['alerts_created']:,} alerts), rescore {t4 - t3:.1f} s ({rescored:,} lots), "
+                f"notify {t5 - t4:.1f} s ({drained['sent']:,} sent); source -> notification {t5 - t1:.1f} s"
+            )
+            stages.append(st)
+            print(f"{st.name}: {st.note}", flush=True)
+        facts["store_final"] = f"{store.db_path.stat().st_size / 1e6:,.0f} MB"
+        facts["db_final"] = f"{db_size_mb(url):,.0f} MB"
+        print_section(args, stages, facts)
+    finally:
+        if server is not None:
+            server.stop()
+        if not args.keep:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def print_section(args: argparse.Namespace, stages: list[Stage], facts: dict[str, str]) -> None:
+    lots = round(NYC_LOTS * args.scale)
+    print(f"\n#### Scale {args.scale} ({lots:,} lots)\n")
+    for k, v in facts.items():
+        print(f"- {k}: {v}")
+    print("\n| stage | rows | wall s | rows/s | CPU s | peak RSS MB (tree) | database MB after | note |")
+    print("|---|---|---|---|---|---|---|---|")
+    for s in stages:
+        print(
+            f"| {s.name} | {s.rows:,} | {s.wall:.1f} | {s.rate} | {s.cpu:.1f} | {s.peak_mb:,.0f} | "
+            f"{s.db_mb:,.0f} | {s.note} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
