@@ -35,6 +35,8 @@ from sentinel.artifact_store import from_settings
 from sentinel.datasets import load_datasets
 from sentinel.deadlines import city_today
 from sentinel.mailbox import start_mailbox
+from sentinel.risk import registry
+from sentinel.risk.registry import SCORE_KINDS
 from sentinel.settings import Settings
 
 
@@ -47,7 +49,7 @@ def _demo_model(database_url: str, settings: Settings, ground_truth: Path) -> No
 
     store = from_settings(settings)
     with psycopg.connect(database_url) as conn:
-        if conn.execute("SELECT count(*) FROM models WHERE is_active").fetchone()[0] < 4:
+        if len(registry.active(conn)) < len(SCORE_KINDS):
             console.print("training the risk models on Ray (one run, no sweep)")
             pipeline.run(
                 conn,

@@ -1,4 +1,5 @@
-"""The demo's city, organization and mailbox (the `vsentinel demo` command is in cluster/cli.py).
+"""The demo's city, organization and live publisher (the `vsentinel demo` command is in cluster/cli_demo.py),
+over the core's queries: this module orchestrates and holds no SQL.
 
 The city ends on the day the demo runs: a data directory's city is synthesized once (seven years up to that
 day) and, when the demo runs again on a later day, brought up to date with what the city would have published
@@ -19,7 +20,12 @@ import httpx
 import orjson
 import psycopg
 
+from citysim.synth.city import write_city
+from citysim.synth.config import SynthConfig
 from citysim.synth.live import HPD, LiveCity, Publisher
+from deployments.api.bootstrap import create_organization
+from sentinel.deadlines import upcoming_for_org
+from sentinel.portfolios import queries as portfolios
 
 DEMO_LOGIN = ("demo@violationsentinel.test", "sentinel-demo")
 CITY_YEARS = 7
@@ -28,6 +34,7 @@ DEMO_RULES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("New Class C violation", {"type": "new_violation", "sources": ["HPD"], "classes": ["C"]}),
     ("Certify-by date within 7 days", {"type": "deadline_approaching", "deadlines": ["certify_by"], "within_days": 7}),
 )
+WATCHED_BUILDINGS = 25  # the demo portfolio: the lots with the most open violations
 DEMO_CHANNELS = [{"kind": "email", "target": DEMO_LOGIN[0]}, {"kind": "console", "target": "demo"}]
 
 
@@ -46,9 +53,6 @@ def city_dir(data_dir: Path, buildings: int, seed: int) -> Path:
 
 def prepare_city(data_dir: Path, buildings: int, seed: int, today: date, log: Callable[[str], None]) -> DemoCity:
     """The data directory's demo city, synthesized up to `today` when there is none yet."""
-    from citysim.synth.city import write_city
-    from citysim.synth.config import SynthConfig
-
     path = city_dir(data_dir, buildings, seed)
     # A dot file: the replay server serves every other .json in the folder as a dataset, and logged an error
     # for this one on every demo. A manifest from before keeps working.
@@ -112,26 +116,17 @@ def bring_up_to_date(
 def demo_organization(database_url: str) -> int:
     """The demo organization (idempotent): an admin login, a portfolio of the 25 buildings with the most open
     violations, and its rules, whose email goes to the local mailbox. Returns its id."""
-    from deployments.api.bootstrap import create_organization
-
     with psycopg.connect(database_url, autocommit=True) as conn:
-        found = conn.execute("SELECT org_id FROM users WHERE lower(email) = %s", (DEMO_LOGIN[0],)).fetchone()
-        if found:
-            org_id = int(found[0])
-        else:
+        org_id = demo_org_id(conn)
+        if org_id is None:
             org_id, _ = create_organization(
                 conn, name="Demo Property Management", admin_email=DEMO_LOGIN[0], admin_password=DEMO_LOGIN[1]
             )
             with conn.transaction():
-                (portfolio,) = conn.execute(
-                    "INSERT INTO portfolios (org_id, name) VALUES (%s, 'Watched buildings') RETURNING id", (org_id,)
-                ).fetchone()
-                conn.execute(
-                    "INSERT INTO portfolio_buildings (portfolio_id, bbl) SELECT %s, bbl FROM violations "
-                    "WHERE bbl IS NOT NULL AND status = 'open' AND NOT is_deleted GROUP BY bbl "
-                    "ORDER BY count(*) DESC, bbl LIMIT 25",
-                    (portfolio,),
-                )
+                portfolio = portfolios.create(conn, org_id, "Watched buildings")
+                assert portfolio is not None  # a new organization has no portfolio of that name yet
+                watched = portfolios.lots_with_most_open_violations(conn, WATCHED_BUILDINGS)
+                portfolios.add_buildings(conn, portfolio.id, dict.fromkeys(watched))
         channels = orjson.dumps(DEMO_CHANNELS).decode()
         for name, condition in DEMO_RULES:
             # An older demo's rule of the same name is brought to this definition (an unchanged one is untouched).
@@ -153,29 +148,19 @@ def demo_organization(database_url: str) -> int:
 
 def watched_templates(database_url: str, replay_url: str) -> list[dict[str, Any]]:
     """A published HPD row of each building the demo organization watches (new violations copy its fields)."""
+    from sentinel.alerts.engine import load_directory  # the engine's imports: only live mode pays them
+
     with psycopg.connect(database_url) as conn:
-        bbls = {
-            r[0].strip()
-            for r in conn.execute(
-                "SELECT pb.bbl FROM portfolio_buildings pb JOIN portfolios p ON p.id = pb.portfolio_id"
-                " JOIN users u ON u.org_id = p.org_id WHERE lower(u.email) = %s",
-                (DEMO_LOGIN[0],),
-            )
-        }
-    return one_per_building(_hpd_rows(replay_url, "1=1"), bbls)
+        org_id = demo_org_id(conn)
+        members = load_directory(conn, org_id).members.values() if org_id is not None else []
+    return one_per_building(_hpd_rows(replay_url, "1=1"), set().union(*members))
 
 
 def watched_open_hpd_ids(database_url: str, limit: int = 500) -> list[str]:
     """Open HPD violations of the watched buildings, oldest first: the live publisher closes some of them."""
     with psycopg.connect(database_url) as conn:
-        return [
-            r[0]
-            for r in conn.execute(
-                "SELECT v.source_id FROM violations v JOIN portfolio_buildings pb USING (bbl)"
-                " WHERE v.source = 'HPD' AND v.status = 'open' ORDER BY v.issued_date NULLS FIRST, v.id LIMIT %s",
-                (limit,),
-            )
-        ]
+        org_id = demo_org_id(conn)
+        return portfolios.open_violation_ids(conn, org_id, "HPD", limit) if org_id is not None else []
 
 
 def publish_forever(
@@ -200,10 +185,14 @@ def upcoming_deadlines(
     database_url: str, today: date, days: int = 60, limit: int = 5
 ) -> tuple[int, list[tuple[Any, ...]]]:
     """The demo portfolio's open certify-by and correct-by dates from `today` to `days` ahead: (count, first few)."""
-    from sentinel.deadlines import upcoming_for_org
-
     with psycopg.connect(database_url) as conn:
-        org = conn.execute("SELECT org_id FROM users WHERE lower(email) = %s", (DEMO_LOGIN[0],)).fetchone()
-        if org is None:
+        org_id = demo_org_id(conn)
+        if org_id is None:
             return 0, []
-        return upcoming_for_org(conn, org[0], today, today + timedelta(days=days), limit)
+        return upcoming_for_org(conn, org_id, today, today + timedelta(days=days), limit)
+
+
+def demo_org_id(conn: psycopg.Connection[Any]) -> int | None:
+    """The demo organization: the one of the demo login (None before the first demo)."""
+    found = conn.execute("SELECT org_id FROM users WHERE lower(email) = %s ORDER BY id", (DEMO_LOGIN[0],)).fetchone()
+    return int(found[0]) if found else None

@@ -142,3 +142,24 @@ def rollup_rows(conn: psycopg.Connection[Any], portfolio_id: int, today: date) -
     sql, params = rollup_query(portfolio_id, today)
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(sql, params).fetchall()
+
+
+def lots_with_most_open_violations(conn: psycopg.Connection[Any], limit: int) -> list[str]:
+    """The `limit` lots with the most open violations, most first (ties by BBL): a watch list to start from."""
+    rows = conn.execute(
+        "SELECT bbl FROM violations WHERE bbl IS NOT NULL AND status = 'open' AND NOT is_deleted GROUP BY bbl "
+        "ORDER BY count(*) DESC, bbl LIMIT %s",
+        (limit,),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def open_violation_ids(conn: psycopg.Connection[Any], org_id: int, source: str, limit: int) -> list[str]:
+    """The source ids of one source's open violations at the buildings the organization watches, oldest first."""
+    rows = conn.execute(
+        "SELECT v.source_id FROM violations v WHERE v.source = %s AND v.status = 'open' AND NOT v.is_deleted "
+        "AND v.bbl IN (SELECT pb.bbl FROM portfolio_buildings pb JOIN portfolios p ON p.id = pb.portfolio_id "
+        "WHERE p.org_id = %s) ORDER BY v.issued_date NULLS FIRST, v.id LIMIT %s",
+        (source, org_id, limit),
+    ).fetchall()
+    return [r[0] for r in rows]
