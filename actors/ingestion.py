@@ -1,4 +1,4 @@
-"""Ingestion on Ray: fetcher actors page partitions in parallel, five borough normalizers normalize, writers
+"""Ingestion on Ray: fetcher actors page partitions in parallel, borough normalizers normalize, writers
 COPY and merge (actors/fetcher.py, normalizer.py, writer.py), and the coordinator here plans the run, keeps
 the pipeline full but bounded, and reports progress.
 
@@ -58,6 +58,10 @@ class PipelineShape:
 
     fetchers: int = 1
     fetch_threads: int = 2  # concurrent requests per fetcher process
+    # Normalizing is the pipeline's CPU work: one process per core takes all the cores, and each process more
+    # only adds its memory (a normalizer's heap holds a page's peak) and the CPU of its start. The five boroughs
+    # share them in turn (benchmarks/RESULTS.md, "Load efficiency against nycdb").
+    normalizers: int = 2
     writers: int = 1
     # Each writer thread has its own connection: one partition's page merges on one PostgreSQL backend while
     # another's merges on the other core (an incremental run's merges otherwise ran one after another).
@@ -74,6 +78,7 @@ class PipelineShape:
         return cls(
             fetchers=settings.ingest_fetchers,
             fetch_threads=settings.ingest_fetch_threads,
+            normalizers=settings.ingest_normalizers,
             writers=settings.ingest_writers,
             write_connections=settings.ingest_write_connections,
             page_size=page_size or settings.ingest_page_size,
@@ -129,7 +134,10 @@ class IngestCoordinator:
         fetcher = Fetcher.options(max_concurrency=self._shape.fetch_threads, scheduling_strategy="SPREAD")
         self.fetchers = [fetcher.remote(source_url, app_token) for _ in range(self._shape.fetchers)]
         normalizer = BoroughNormalizer.options(scheduling_strategy="SPREAD")
-        self.normalizers = {b: normalizer.remote(b, self._catalog) for b in BOROUGH_PARTITIONS}
+        pool = [normalizer.remote(self._catalog) for _ in range(min(self._shape.normalizers, len(BOROUGH_PARTITIONS)))]
+        # A borough's pages always go to the same normalizer, which runs its calls in order.
+        self.normalizers = {b: pool[i % len(pool)] for i, b in enumerate(BOROUGH_PARTITIONS)}
+        self._normalizer_pool = pool
         writer = Writer.options(max_concurrency=self._shape.write_connections, scheduling_strategy="SPREAD")
         self.writers = [writer.remote(database_url) for _ in range(self._shape.writers)]
         self._progress: dict[str, dict[str, int]] = {}
@@ -142,7 +150,7 @@ class IngestCoordinator:
         return {"rows": {d: dict(p) for d, p in self._progress.items()}, "done": dict(self._done)}
 
     def actors(self) -> dict[str, list[Any]]:
-        return {"fetchers": self.fetchers, "normalizers": list(self.normalizers.values()), "writers": self.writers}
+        return {"fetchers": self.fetchers, "normalizers": list(self._normalizer_pool), "writers": self.writers}
 
     # -- the run -------------------------------------------------------------------------------------------
 

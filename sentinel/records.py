@@ -3,7 +3,9 @@
 Each class has a `<TABLE>_COLUMNS` tuple next to it: the columns the ingester writes, in the order of
 `copy_values()`, ready for `COPY <table> (<columns>) FROM STDIN`. A column holds the row's attribute of the same
 name (`class` is `violation_class`: a Python keyword), except `raw`, the record's dict, which is written as its
-JSON text; `raw` comes last, so a COPY line can end with the JSON bytes as orjson made them. Columns with
+JSON text; `raw` comes last, so a COPY line can end with the JSON bytes as orjson made them. A violation keeps its
+record packed instead (`raw_packed`, sentinel/raw_records.py: only what its columns do not hold, deflated), also
+last. Columns with
 database defaults that the ingester does not own (id, is_deleted, deleted_at, first_seen_at, updated_at) are
 not in the tuples. `warnings` are field-level problems (a garbage date turned into None...): the row is still
 written.
@@ -17,17 +19,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, ClassVar
 
 import orjson
 
+from sentinel import raw_records
 from sentinel.quality import quality_json
 
 VIOLATION_COLUMNS = (
     "source", "source_id", "bbl", "bin", "borough", "class", "severity", "category", "description",
     "status", "status_raw", "issued_date", "status_date", "certify_by_date", "correct_by_date",
     "certified_date", "hearing_date", "penalty_imposed", "amount_paid", "balance_due",
-    "source_updated_at", "content_hash", "quality", "raw",
+    "source_updated_at", "content_hash", "quality", "raw_packed",
 )  # fmt: skip
 
 
@@ -79,6 +83,11 @@ class ViolationRow(_Quality):
     def key(self) -> str:
         # Unique within one dataset (its source is fixed); the table's unique key is (source, source_id).
         return self.source_id
+
+    @property
+    def raw_packed(self) -> bytes:
+        """The source record packed against this row's columns (sentinel/raw_records.py)."""
+        return raw_records.pack(self.source, self.raw, _held_by_columns(self))
 
 
 COMPLAINT_COLUMNS = (
@@ -267,9 +276,24 @@ def column_attribute(column: str) -> str:
     return ATTRIBUTE_OF_COLUMN.get(column, column)
 
 
+# Per violation source, the row's values of the columns raw_records.FIELDS_IN_COLUMNS names, in its order.
+_HELD_GETTERS = {
+    source: attrgetter(*(column_attribute(column) for _, column, _ in pairs))
+    for source, pairs in raw_records.FIELDS_IN_COLUMNS.items()
+}
+
+
+def _held_by_columns(row: ViolationRow) -> tuple[Any, ...]:
+    getter = _HELD_GETTERS.get(row.source)
+    return getter(row) if getter is not None else ()
+
+
 def copy_values(row: Row) -> tuple[Any, ...]:
-    """The row's values in the order of its `columns`, `raw` as JSON text (which COPY accepts for json)."""
+    """The row's values in the order of its `columns`, `raw` as JSON text (which COPY accepts for json),
+    `raw_packed` as bytea's hex text."""
     values = [getattr(row, column_attribute(column)) for column in row.columns]
     if row.columns[-1] == "raw":
         values[-1] = orjson.dumps(values[-1]).decode()
+    elif row.columns[-1] == "raw_packed":
+        values[-1] = "\\x" + values[-1].hex()
     return tuple(values)

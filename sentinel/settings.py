@@ -95,6 +95,7 @@ class Settings(FileBackedSettings):
     # The ingestion pipeline's shape (actors/ingestion.py PipelineShape): worker processes and requests in flight.
     ingest_fetchers: int = Field(default=1, ge=1, le=64)
     ingest_fetch_threads: int = Field(default=2, ge=1, le=32)
+    ingest_normalizers: int = Field(default=2, ge=1, le=5)
     ingest_writers: int = Field(default=1, ge=1, le=64)
     ingest_write_connections: int = Field(default=2, ge=1, le=16)
     ingest_page_size: int = Field(default=10_000, ge=100, le=50_000)

@@ -82,20 +82,24 @@ _LINE_FUNCTIONS = copy_lines.line_functions(NULL, _DATE_TEXT)
 def line_encoder(row_type: type[Row]) -> Callable[[Row], bytes | None]:
     """`row -> its COPY text line`, or None for a row with a value to escape.
 
-    The line up to `raw` comes from the row class's generated function (sentinel/ingest/copy_lines.py, one
-    f-string formatting every value in C). Almost no value needs escaping, so the line is checked once instead of
-    each value: its only backslashes must be the NULL markers, its only tabs the separators. `raw` comes last and
-    orjson's JSON is appended as bytes: JSON text has no raw tab, newline or NUL, only backslashes to double.
+    The line up to `raw` (or `raw_packed`) comes from the row class's generated function
+    (sentinel/ingest/copy_lines.py, one f-string formatting every value in C). Almost no value needs escaping, so
+    the line is checked once instead of each value: its only backslashes must be the NULL markers, its only tabs
+    the separators. `raw` comes last and orjson's JSON is appended as bytes: JSON text has no raw tab, newline or
+    NUL, only backslashes to double; `raw_packed` is appended as hex, which has none of them.
     """
     line_and_nulls = _LINE_FUNCTIONS[row_type.table]
-    has_raw = row_type.columns[-1] == "raw"
+    last = row_type.columns[-1]
     tabs = len(row_type.columns) - 1  # between the columns, and before `raw`
 
     def encode(row: Row) -> bytes | None:
         line, null_count = line_and_nulls(row)
         if line.count("\\") != null_count or line.count("\t") != tabs or "\n" in line or "\r" in line or "\x00" in line:
             return None
-        if not has_raw:
+        if last == "raw_packed":
+            # bytea in hex form; its backslash doubled for COPY text.
+            return line.encode() + b"\\\\x" + row.raw_packed.hex().encode()  # type: ignore[union-attr]
+        if last != "raw":
             return line.encode()
         raw = orjson.dumps(row.raw)  # type: ignore[union-attr]
         return line.encode() + (raw.replace(b"\\", b"\\\\") if b"\\" in raw else raw)

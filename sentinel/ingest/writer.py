@@ -87,6 +87,9 @@ def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
     non_keys = [c for c in columns if c not in keys]
     assignments = [sql.SQL("{} = EXCLUDED.{}").format(ident(c), ident(c)) for c in non_keys]
     assignments.append(sql.SQL("updated_at = now()"))
+    if "raw_packed" in columns:
+        # A row written before records were packed (migration 0025) drops its JSON copy when it changes.
+        assignments.append(sql.SQL("raw = NULL"))
     if table in _TOMBSTONED:
         assignments += [sql.SQL("is_deleted = false"), sql.SQL("deleted_at = NULL")]
     if table in _RUN_TRACKED:

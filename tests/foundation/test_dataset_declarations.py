@@ -36,6 +36,7 @@ COMPATIBLE: dict[type, set[str]] = {
     datetime: {"timestamp with time zone"},
     bool: {"boolean"},
     dict: {"json", "jsonb"},
+    bytes: {"bytea"},
 }
 # Computed columns whose text is JSON (sentinel/quality.py).
 JSON_TEXT_COLUMNS = {"quality"}

@@ -10,15 +10,18 @@ import orjson
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from sentinel.datasets import dataset_by_socrata_id
 from sentinel.ingest import copy_codegen, copy_lines
 from sentinel.ingest.copy_batch import encode_batch, encode_rows, encode_value, line_encoder
 from sentinel.ingest.writer import write_batch
 from sentinel.normalize import normalize_page
+from sentinel.raw_records import RECORD_COLUMNS, stored_record
 from sentinel.records import ROW_TYPES, VIOLATION_COLUMNS, ViolationRow, copy_values
 from tests.normalize.test_outcomes import hpd_violation
 
+CHECKED = ("issued_date", "penalty_imposed", "balance_due", "source_updated_at")
 AWKWARD = "tab\there, newline\nthere, cr\rhere, back\\slash, quote \" and 'apostrophe', unicode ÉÑ 漢字"
 
 
@@ -59,10 +62,13 @@ def test_awkward_text_and_json_read_back_unchanged_through_copy(db: psycopg.Conn
     columns = ", ".join(VIOLATION_COLUMNS)
     with db.cursor().copy(f"COPY v_copy ({columns}) FROM STDIN") as copy:
         copy.write(encode_rows(rows))
-    back = db.execute(
-        "SELECT description, raw, issued_date, penalty_imposed, balance_due, source_updated_at "
-        "FROM v_copy ORDER BY source_id"
-    ).fetchall()
+    back = [
+        (row["description"], stored_record(row), *(row[c] for c in CHECKED))
+        for row in db.cursor(row_factory=dict_row).execute(
+            f"SELECT {', '.join(RECORD_COLUMNS)}, issued_date, penalty_imposed, balance_due, source_updated_at "
+            "FROM v_copy ORDER BY source_id"
+        )
+    ]
     assert back[0] == (
         AWKWARD,
         raw,
@@ -125,10 +131,12 @@ def test_an_encoded_batch_merges_like_the_rows_it_came_from(db: psycopg.Connecti
     assert batch.tables["violations"].rows == 2
     stats = write_batch(db, batch)
     assert (stats.inserted, stats.updated, stats.unchanged) == (2, 0, 0)
-    stored = db.execute(
-        "SELECT description, raw FROM violations WHERE source = 'HPD' AND source_id = '900001'"
-    ).fetchone()
-    assert stored == (AWKWARD, records[0])
+    stored = (
+        db.cursor(row_factory=dict_row)
+        .execute(f"SELECT {', '.join(RECORD_COLUMNS)} FROM violations WHERE source = 'HPD' AND source_id = '900001'")
+        .fetchone()
+    )
+    assert stored is not None and (stored["description"], stored_record(stored)) == (AWKWARD, records[0])
     again = write_batch(db, batch)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
     db.rollback()
@@ -140,10 +148,13 @@ def test_a_first_read_copies_new_rows_straight_into_the_table(db: psycopg.Connec
     batch = encode_batch(normalize_page("hpd_violations", orjson.loads(orjson.dumps(records))))
     stats = write_batch(db, batch, run_id=77, expect_new=True)
     assert (stats.inserted, stats.updated, stats.unchanged, stats.copied_new) == (2, 0, 0, 2)
-    stored = db.execute(
-        "SELECT source_id, description, raw, last_run_id, is_deleted FROM violations "
-        "WHERE source_id IN ('910001', '910002') ORDER BY source_id"
-    ).fetchall()
+    stored = [
+        (row["source_id"], row["description"], stored_record(row), row["last_run_id"], row["is_deleted"])
+        for row in db.cursor(row_factory=dict_row).execute(
+            f"SELECT {', '.join(RECORD_COLUMNS)}, last_run_id, is_deleted FROM violations "
+            "WHERE source_id IN ('910001', '910002') ORDER BY source_id"
+        )
+    ]
     assert stored == [("910001", AWKWARD, records[0], 77, False), ("910002", None, records[1], 77, False)]
     db.rollback()
 

@@ -131,7 +131,7 @@ def test_killed_fetcher_and_normalizer_actors_do_not_change_the_result(ray_clust
     ray.kill(actors["normalizers"][0], no_restart=False)
     wait_for(lambda: committed_rows(url) > 1500)
     ray.kill(actors["fetchers"][-1], no_restart=False)  # the only fetcher by default: killed a second time
-    ray.kill(actors["normalizers"][2], no_restart=False)
+    ray.kill(actors["normalizers"][-1], no_restart=False)  # the other of the two by default
     _, summaries = ray.get(run, timeout=300)
     ray.kill(coordinator)
     assert not [s for s in summaries if s.error]

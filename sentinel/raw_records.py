@@ -1,0 +1,189 @@
+"""The source record a violation row keeps, packed: only what its normalized columns do not already hold,
+deflated against a dictionary of the dataset's common values.
+
+A row keeps its source record so it can be re-normalized (a fixed normalizer re-run over what was stored) and
+audited. Kept as JSON beside the row it was three quarters of the violations table: its field names repeat in
+every row, and its longest values (the description, the ids, the status text) are columns of the same row
+(benchmarks/RESULTS.md, "Load efficiency against nycdb"). Packed, a record holds:
+
+- its keys in their own order, as one bit mask over the dataset's field order when they follow it (its field
+  names repeated in every row were a third of its bytes even deflated);
+- the values that no column of the row holds verbatim, and the positions of those that one does (so a null of
+  the source stays a null: only marked positions are filled back);
+- as JSON, deflated (raw deflate, no header) against a preset dictionary of the dataset's common values.
+
+`pack` runs in the normalizer where the row is made; `unpack` takes the stored bytes and the row's column values
+and gives back the record as the source sent it (same keys, same order, same values). The first two bytes are the
+format and the dictionary, so a later format or dictionary reads older rows: a dictionary, once used, never
+changes.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+FORMAT = 1
+_LEVEL = 6
+_WBITS = -12  # raw deflate, 4 KB window: a record and its dictionary fit, and a small window is quick to set up
+_MEM_LEVEL = 8
+
+# Per source of the violations table: (source field, column, how the column's value reads as the field's text).
+# `pack` drops a field only when the column's value, so written, equals the field's text exactly.
+FIELDS_IN_COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "HPD": (
+        ("violationid", "source_id", "text"),
+        ("novdescription", "description", "text"),
+        ("class", "class", "text"),
+        ("currentstatus", "status_raw", "text"),
+        ("ordernumber", "category", "text"),
+        ("bbl", "bbl", "text"),
+        ("bin", "bin", "text"),
+        ("boroid", "borough", "int"),
+        ("inspectiondate", "issued_date", "date"),
+        ("novissueddate", "issued_date", "date"),
+        ("currentstatusdate", "status_date", "date"),
+        ("certifieddate", "certified_date", "date"),
+        ("originalcertifybydate", "certify_by_date", "date"),
+        ("newcertifybydate", "certify_by_date", "date"),
+        ("originalcorrectbydate", "correct_by_date", "date"),
+        ("newcorrectbydate", "correct_by_date", "date"),
+        (":updated_at", "source_updated_at", "timestamp"),
+    ),
+}
+
+
+def _timestamp_text(value: datetime) -> str:
+    # isoformat, cut to milliseconds, without its "+00:00": strftime cost twice as much.
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+@lru_cache(maxsize=65_536)
+def _date_text(value: date) -> str:
+    # A date column holds a few thousand distinct days across millions of rows: the text is looked up, not made.
+    return f"{value.isoformat()}T00:00:00.000"
+
+
+# A column's value as the source writes it: SODA 2.1's floating timestamps for dates, UTC with milliseconds for
+# system timestamps.
+_TEXT: dict[str, Callable[[Any], str]] = {"int": str, "date": _date_text, "timestamp": _timestamp_text}
+
+
+def _as_text(value: Any, kind: str) -> str | None:
+    return value if value is None or kind == "text" else _TEXT[kind](value)
+
+
+# HPD violations' (wvxf-dwi5) fields in the API's order, the common text of their values, then the system fields.
+_HPD_FIELDS = (
+    "violationid", "buildingid", "registrationid", "boroid", "boro", "housenumber", "lowhousenumber",
+    "highhousenumber", "streetname", "streetcode", "zip", "apartment", "story", "block", "lot", "class",
+    "inspectiondate", "approveddate", "originalcertifybydate", "originalcorrectbydate", "newcertifybydate",
+    "newcorrectbydate", "certifieddate", "ordernumber", "novid", "novdescription", "novissueddate",
+    "currentstatusid", "currentstatus", "currentstatusdate", "novtype", "violationstatus", "rentimpairing",
+    "latitude", "longitude", "communityboard", "councildistrict", "censustract", "bin", "bbl", "nta",
+)  # fmt: skip
+# The common text of HPD values: a value deflates to a reference into it.
+_HPD_DICTIONARY = (
+    b'"MANHATTAN","BRONX","BROOKLYN","QUEENS","STATEN ISLAND","AVENUE","STREET","PLACE","ROAD","BOULEVARD",'
+    b'"VIOLATION CLOSED","NOT COMPLIED WITH","VIOLATION DISMISSED","NOV SENT OUT","FIRST NO ACCESS TO RE- INSPECT",'
+    b'"NOV CERTIFIED LATE","INFO NOV SENT OUT","CIV14 MAILED","VIOLATION OPEN","LEAD DOCS SUBMITTED, ACCEPTABLE",'
+    b'"Original","Open","Close","N","Y","T00:00:00.000","T00:00:00.000Z","row-'
+)
+
+# Per source: its fields in the order the API sends them (system fields first), and its dictionary. A record whose
+# keys follow that order (any of them missing: null fields are omitted) keeps its layout as one bit mask.
+FIELD_ORDER: dict[str, tuple[str, ...]] = {"HPD": (":id", ":created_at", ":updated_at", *_HPD_FIELDS)}
+# Dictionary id -> preset dictionary. 0 is none (a source without one of its own); ids are never reused.
+DICTIONARIES: dict[int, bytes] = {0: b"", 1: _HPD_DICTIONARY}
+DICTIONARY_OF_SOURCE = {"HPD": 1}
+
+
+def pack(source: str, raw: Mapping[str, Any], columns: Sequence[Any]) -> bytes:
+    """The record packed; `columns` holds the row's values of the source's FIELDS_IN_COLUMNS, in its order.
+
+    The deflated JSON is [layout, dropped, values]: `layout` the keys in order (a bit mask over the source's
+    FIELD_ORDER when they follow it, else their list), `dropped` a bit mask of the positions whose value a column
+    holds, `values` the other values in order."""
+    keys = tuple(raw)
+    layout = _layout(source, keys)
+    values = list(raw.values())
+    dropped = 0
+    for (field, _, kind), held in zip(FIELDS_IN_COLUMNS.get(source, ()), columns, strict=False):
+        if held is not None:
+            value = raw.get(field)
+            if value is not None and value == (held if kind == "text" else _TEXT[kind](held)):
+                dropped |= 1 << keys.index(field)
+    if dropped:
+        values = [v for i, v in enumerate(values) if not dropped >> i & 1]
+    dictionary_id = DICTIONARY_OF_SOURCE.get(source, 0)
+    dictionary = DICTIONARIES[dictionary_id]
+    if dictionary:
+        deflate = zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS, _MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY, dictionary)
+    else:
+        deflate = zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS, _MEM_LEVEL)
+    data = deflate.compress(orjson.dumps([layout, dropped, values])) + deflate.flush()
+    return bytes((FORMAT, dictionary_id)) + data
+
+
+def unpack(packed: bytes, source: str, columns: Mapping[str, Any]) -> dict[str, Any]:
+    """The record as the source sent it, from `pack`'s bytes and the stored row's column values."""
+    packed = bytes(packed)
+    if packed[0] != FORMAT:
+        raise ValueError(f"unknown packed record format {packed[0]}")
+    dictionary = DICTIONARIES[packed[1]]
+    inflate = zlib.decompressobj(_WBITS, dictionary) if dictionary else zlib.decompressobj(_WBITS)
+    layout, dropped, values = orjson.loads(inflate.decompress(packed[2:]) + inflate.flush())
+    order = FIELD_ORDER.get(source, ())
+    keys = [key for i, key in enumerate(order) if layout >> i & 1] if isinstance(layout, int) else layout
+    column_of = {field: (column, kind) for field, column, kind in FIELDS_IN_COLUMNS.get(source, ())}
+    kept = iter(values)
+    record = {}
+    for i, key in enumerate(keys):
+        if dropped >> i & 1:
+            column, kind = column_of[key]
+            record[key] = _as_text(columns[column], kind)
+        else:
+            record[key] = next(kept)
+    return record
+
+
+_FIELD_INDEX = {source: {key: i for i, key in enumerate(order)} for source, order in FIELD_ORDER.items()}
+
+
+@lru_cache(maxsize=4096)
+def _layout(source: str, keys: tuple[str, ...]) -> int | tuple[str, ...]:
+    """The keys as a bit mask over the source's FIELD_ORDER when they follow it, else the keys themselves. A
+    dataset's records share a few layouts (which of their fields are null), so this is looked up per record."""
+    index = _FIELD_INDEX.get(source)
+    if index is None:
+        return keys
+    mask, last = 0, -1
+    for key in keys:
+        i = index.get(key, -1)
+        if i <= last:
+            return keys
+        mask |= 1 << i
+        last = i
+    return mask
+
+
+# The columns of `violations` that stored_record reads: the record's two forms and every column a pair names.
+RECORD_COLUMNS = (
+    "source",
+    "raw",
+    "raw_packed",
+    *sorted({c for pairs in FIELDS_IN_COLUMNS.values() for _, c, _ in pairs}),
+)
+
+
+def stored_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored violation's source record from its RECORD_COLUMNS. A row written before records were packed
+    (migration 0025) and unchanged since keeps its JSON in `raw`."""
+    if row["raw_packed"] is None:
+        return row["raw"]
+    return unpack(row["raw_packed"], row["source"], row)
