@@ -21,6 +21,8 @@ from psycopg import sql
 from sentinel.db import migrate
 from sentinel.db.roles import url_with_user
 
+pytest_plugins = ["pytester"]  # tests/foundation/test_integration_marker.py collects a sample suite in-process
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REALDATA = (REPO_ROOT / ".." / "shared" / "realdata").resolve()
 LOCAL_PG = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+import pytest
 
 SAMPLE = """
 import pytest
@@ -44,23 +40,18 @@ def test_plain_parametrized(n):
 """
 
 
-def collected(tmp_path: Path, marks: str) -> list[str]:
-    sample = tmp_path / "test_sample.py"
-    sample.write_text(SAMPLE)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.conftest", "--collect-only", "-q", "-m", marks, str(sample)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode in (0, 5), result.stdout + result.stderr  # 5: every test deselected
-    return sorted(line.split("::", 1)[1] for line in result.stdout.splitlines() if "::" in line)
+def collected(pytester: pytest.Pytester, marks: str) -> list[str]:
+    """The sample's tests that `-m marks` selects, collected with this suite's conftest as a plugin (in this
+    process: a new interpreter would import pytest and the conftest's imports again)."""
+    pytester.makepyfile(test_sample=SAMPLE)
+    result = pytester.runpytest_inprocess("-p", "tests.conftest", "--collect-only", "-q", "-m", marks)
+    assert result.ret in (0, 5), result.stdout.str() + result.stderr.str()  # 5: every test deselected
+    return sorted(line.split("::", 1)[1] for line in result.outlines if "::" in line)
 
 
-def test_every_service_fixture_user_is_marked_and_no_other(tmp_path):
-    """One collection (each is a new interpreter): `-m "not integration"` leaves the complement of these."""
-    assert collected(tmp_path, "integration") == [
+def test_every_service_fixture_user_is_marked_and_no_other(pytester: pytest.Pytester) -> None:
+    """`-m "not integration"` leaves the complement of these."""
+    assert collected(pytester, "integration") == [
         "test_database_via_fixtures",
         "test_postgres",
         "test_ray",
