@@ -82,12 +82,12 @@ class Load:
             thread.join(120)
 
 
-def deploy_gateway(database_url: str, redis_url: str) -> str:
-    """The Serve app with two Gateway and two RiskScorer replicas (the counting model), proxy on the head; its
-    URL. The proxy on the head: nodes of one machine would all bind the same HTTP port (on a cluster each node
-    runs one, configs/serve.yaml: EveryNode)."""
+def deploy_gateway(database_url: str, redis_url: str, proxy_location: str = "HeadOnly") -> str:
+    """The Serve app with two Gateway and two RiskScorer replicas (the counting model); its URL. The proxy on the
+    head unless told otherwise. `EveryNode` (configs/serve.yaml) works on one machine too: Serve's proxies bind
+    with SO_REUSEPORT, so the proxies of all nodes share the port and the kernel spreads connections over them."""
     port = free_port()
-    serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": port})
+    serve.start(proxy_location=proxy_location, http_options={"host": "127.0.0.1", "port": port})
     args = AppArgs(
         database_url=database_url,
         redis_url=redis_url,

@@ -21,7 +21,8 @@ CONFIG = ScheduleConfig(timezone="UTC", jobs=(JobSpec(name="notify", cron="0 0 *
 def test_the_scheduler_restarts_on_another_node_with_its_state_from_postgres(
     multinode: MultiNodeRay, db_url: str
 ) -> None:
-    nodes = {multinode.add_node("node_a", cpus=1): "node_a", multinode.add_node("node_b", cpus=1): "node_b"}
+    # Two CPUs each, as the other short tests ask: on their shared cluster the nodes they left are reused.
+    nodes = {multinode.add_node("node_a", cpus=2): "node_a", multinode.add_node("node_b", cpus=2): "node_b"}
     handle = start_scheduler(db_url, "http://127.0.0.1:9", config=CONFIG, in_process_alerts=True, autostart=False)
     try:
         (firing,) = ray.get(handle.tick.remote(), timeout=300)

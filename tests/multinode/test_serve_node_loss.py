@@ -29,7 +29,7 @@ def test_losing_a_node_under_load_fails_no_request_beyond_its_one_retry(
                 600,
                 "Serve to replace the lost replicas",
             )
-            after = sum(load.outcomes.values()) + (200 if full_size() else 40)
+            after = sum(load.outcomes.values()) + (200 if full_size() else 20)
             wait_until(lambda: sum(load.outcomes.values()) >= after, 600, "requests to the replaced replicas")
         print(f"requests: {dict(load.outcomes)}; first-try failures: {load.errors[:5]}")
         assert load.outcomes["failed"] == 0, load.errors[:5]
