@@ -56,10 +56,11 @@ test: install
 test-fast: install
 	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -m "not integration" -n auto --dist loadfile
 
-# The multinode tests (tests/multinode/: local multi-node Ray clusters that lose a node) at full size; `make test`
-# runs the short version of them.
+# The multinode tests (tests/multinode/: local multi-node Ray clusters that lose a node, the head included) at full
+# size, and the README's cluster commands run against a two-node `ray start` cluster (tests/cluster/); `make test`
+# runs the short version of the first and leaves the second to this target.
 multinode: install
-	VS_MULTINODE=full $(BIN)/pytest -m multinode tests/multinode -q
+	VS_MULTINODE=full $(BIN)/pytest -m multinode tests/multinode tests/cluster -q
 
 # The API fuzzing of `make test` (tests/api/test_openapi_fuzz.py), longer: every role, an API key, another
 # organization's ids and stateful sequences (its duration: benchmarks/RESULTS.md, "Request limits and fuzzing").

@@ -37,9 +37,19 @@ from sentinel.settings import REPO_ROOT
 from tests.api import seed
 from tests.conftest import drop_database, free_port, migrated_database
 from tests.foundation.test_artifact_store import _save_baseline
+from tests.multinode.conftest import full_size
 from tests.s3 import running_s3
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# With the multi-node tests at full size (`make multinode`): two `ray start` nodes, a Serve app and a job take about
+# 1.5 minutes on 2 cores, which `make test` leaves to them (benchmarks/RESULTS.md, "Multi-node tests (issue 21)").
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.multinode,
+    pytest.mark.skipif(
+        not full_size(), reason="the README's cluster commands run with VS_MULTINODE=full (make multinode)"
+    ),
+]
 
 README = REPO_ROOT / "README.md"
 VENV_BIN = Path(sys.executable).parent
