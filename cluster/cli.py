@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import typer
 
@@ -32,26 +33,35 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(db_app, name="db")
-app.add_typer(replay_app, name="replay")
-app.add_typer(schedule_app, name="schedule")
-app.add_typer(model_app, name="model")
-app.add_typer(org_app, name="org")
-app.add_typer(audit_app, name="audit")
-app.add_typer(backup_app, name="backup")
-app.command("train")(train_command)
-app.command("score")(score_command)
-app.command("serve")(serve_command)
-app.command("synth")(synth_command)
-app.command("mailbox")(mailbox_command)
-app.command("restore")(restore_command)
-app.command("status")(status_command)
-app.command("exporter")(exporter_command)
-app.command("demo")(demo_command)
-app.command("doctor")(doctor_command)
-app.command("stop")(stop_command)
-app.command("ingest")(ingest_command)
-app.command("quality")(quality_command)
+# In the order `vsentinel --help` lists them.
+GROUPS: dict[str, typer.Typer] = {
+    "db": db_app,
+    "replay": replay_app,
+    "schedule": schedule_app,
+    "model": model_app,
+    "org": org_app,
+    "audit": audit_app,
+    "backup": backup_app,
+}
+COMMANDS: dict[str, Callable[..., None]] = {
+    "train": train_command,
+    "score": score_command,
+    "serve": serve_command,
+    "synth": synth_command,
+    "mailbox": mailbox_command,
+    "restore": restore_command,
+    "status": status_command,
+    "exporter": exporter_command,
+    "demo": demo_command,
+    "doctor": doctor_command,
+    "stop": stop_command,
+    "ingest": ingest_command,
+    "quality": quality_command,
+}
+for name, group in GROUPS.items():
+    app.add_typer(group, name=name)
+for name, command in COMMANDS.items():
+    app.command(name)(command)
 
 
 @app.callback()
