@@ -142,7 +142,7 @@ def multinode_ray(
         "object_store_memory": NODE_OBJECT_STORE,
         "include_dashboard": False,
         # A killed raylet is seen dead after this many failed health checks, one a second instead of Ray's one
-        # every 3 s: each removal in these tests waited about 15 s for it.
+        # every 3 s, which made each removal in these tests wait three times as long.
         "_system_config": {"health_check_period_ms": 1000, "health_check_failure_threshold": 5},
     }
     if external_redis:
