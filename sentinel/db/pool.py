@@ -38,3 +38,9 @@ def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 8, name: str = "
             extra={"pool": name},
         )
     return pool
+
+
+def ping(pool: ConnectionPool, timeout: float) -> None:
+    """Raises unless the pool hands out a connection within `timeout` seconds and PostgreSQL answers on it."""
+    with pool.connection(timeout=timeout) as conn:
+        conn.execute("SELECT 1")

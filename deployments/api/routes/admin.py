@@ -8,13 +8,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from fastapi import APIRouter, Depends, Request
-from psycopg.rows import dict_row
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from deployments.api.errors import ApiError, not_found
 from deployments.api.security import audit, deps_of, refuse_weak_password, require
 from deployments.api.strict_query import refuse_unknown_query_params
-from sentinel.auth import users
+from sentinel.auth import organizations, users
 from sentinel.auth.passwords import hash_password
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
@@ -68,15 +67,10 @@ class UserUpdate(BaseModel):
     password: str | None = Field(default=None, min_length=12, max_length=1024)
 
 
-_USER_COLUMNS = users.USER_COLUMNS
-
-
 @router.get("/organization", response_model=Organization, summary="The caller's organization")
 def get_organization(request: Request, principal: UsersReader) -> dict[str, Any]:
-    with deps_of(request).pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            "SELECT id, name, timezone, created_at FROM organizations WHERE id = %s", (principal.org_id,)
-        ).fetchone()
+    with deps_of(request).pool.connection() as conn:
+        row = organizations.get(conn, principal.org_id)
     if row is None:
         raise not_found("organization")
     return row
@@ -85,13 +79,9 @@ def get_organization(request: Request, principal: UsersReader) -> dict[str, Any]
 @router.patch("/organization", response_model=Organization, summary="Rename or change the time zone")
 def update_organization(request: Request, body: OrganizationUpdate, principal: UsersWriter) -> dict[str, Any]:
     changes = body.model_dump(exclude_none=True)
-    with deps_of(request).pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+    with deps_of(request).pool.connection() as conn, conn.transaction():
         try:
-            row = cur.execute(
-                "UPDATE organizations SET name = coalesce(%s, name), timezone = coalesce(%s, timezone) "
-                "WHERE id = %s RETURNING id, name, timezone, created_at",
-                (body.name, body.timezone, principal.org_id),
-            ).fetchone()
+            row = organizations.update(conn, principal.org_id, name=body.name, timezone=body.timezone)
         except psycopg.errors.UniqueViolation:
             raise ApiError(409, "conflict", "an organization with that name exists") from None
         audit(conn, principal, "organization.update", f"organization:{principal.org_id}", changes)
@@ -101,29 +91,21 @@ def update_organization(request: Request, body: OrganizationUpdate, principal: U
 
 @router.get("/users", response_model=list[User], summary="The organization's users")
 def list_users(request: Request, principal: UsersReader) -> list[dict[str, Any]]:
-    with deps_of(request).pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            f"SELECT {_USER_COLUMNS} FROM users WHERE org_id = %s ORDER BY id",  # noqa: S608 -- constant SQL fragments; values are bound
-            (principal.org_id,),
-        ).fetchall()
+    with deps_of(request).pool.connection() as conn:
+        return users.list_users(conn, principal.org_id)
 
 
 @router.post("/users", response_model=User, status_code=201, summary="Add a user to the organization")
 def create_user(request: Request, body: UserCreate, principal: UsersWriter) -> dict[str, Any]:
     refuse_weak_password(body.password, body.email)
     password_hash = hash_password(body.password)
-    with deps_of(request).pool.connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        try:
-            with conn.transaction():
-                row = cur.execute(
-                    f"INSERT INTO users (org_id, email, password_hash, role) VALUES (%s, %s, %s, %s) "  # noqa: S608 -- constant SQL fragments; values are bound
-                    f"RETURNING {_USER_COLUMNS}",
-                    (principal.org_id, body.email, password_hash, body.role),
-                ).fetchone()
-        except psycopg.errors.UniqueViolation:
+    with deps_of(request).pool.connection() as conn, conn.transaction():
+        row = users.create_user(
+            conn, org_id=principal.org_id, email=body.email, password_hash=password_hash, role=body.role
+        )
+        if row is None:
             # Unique within the organization only (migration 0017): the answer says nothing about other tenants.
-            raise ApiError(409, "conflict", "this organization already has a user with that email") from None
-        assert row is not None
+            raise ApiError(409, "conflict", "this organization already has a user with that email")
         audit(conn, principal, "user.create", f"user:{row['id']}", {"email": body.email, "role": body.role})
     return row
 
@@ -138,11 +120,10 @@ def update_user(request: Request, user_id: int, body: UserUpdate, principal: Use
     password_hash = None
     if body.password:
         with deps.pool.connection() as conn:
-            found = conn.execute("SELECT email FROM users WHERE id = %s AND org_id = %s", (user_id, principal.org_id))
-            email = found.fetchone()
+            email = users.email_of(conn, user_id, principal.org_id)
         if email is None:
             raise not_found(f"user {user_id}")
-        refuse_weak_password(body.password, email[0])
+        refuse_weak_password(body.password, email)
         password_hash = hash_password(body.password)
     with deps.pool.connection() as conn, conn.transaction():
         row, sessions_ended = users.update_user(

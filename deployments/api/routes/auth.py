@@ -20,7 +20,7 @@ from deployments.api.security import (
     require,
 )
 from deployments.api.strict_query import refuse_unknown_query_params
-from sentinel.auth import sessions, users
+from sentinel.auth import api_key_store, organizations, sessions, users
 from sentinel.auth.api_keys import generate_api_key
 from sentinel.auth.errors import AuthError
 from sentinel.auth.passwords import hash_password, needs_rehash, verify_password
@@ -106,20 +106,16 @@ def _tokens(request: Request, user_id: int, org_id: int, role: str, generation: 
     )
 
 
-def _account(conn: Any, email: str, password: str, organization: int | None) -> tuple[Any, bool]:
+def _account(conn: Any, email: str, password: str, organization: int | None) -> tuple[users.LoginAccount | None, bool]:
     """(the account, whether the password is its own). An e-mail is unique per organization (migration 0017), so
     it may have accounts in several: the password picks one, or `organization` does. A password that opens more
     than one is refused with a request to name the organization (its caller knows both passwords)."""
-    rows = conn.execute(
-        "SELECT id, org_id, role, password_hash, is_active, session_generation FROM users "
-        "WHERE lower(email) = lower(%s) AND (%s::bigint IS NULL OR org_id = %s) ORDER BY id",
-        (email, organization, organization),
-    ).fetchall()
-    usable = [row for row in rows if row[4]]
+    rows = users.accounts_for_login(conn, email, organization)
+    usable = [row for row in rows if row.is_active]
     if not usable:
         verify_password(password, None)  # as long as a real check: timing does not tell which e-mails exist
         return (rows[0] if rows else None), False
-    matches = [row for row in usable if verify_password(password, row[3])]
+    matches = [row for row in usable if verify_password(password, row.password_hash)]
     if len(matches) > 1:
         raise ApiError(
             400,
@@ -160,14 +156,12 @@ def login(
         row, ok = _account(conn, username, password, organization)
         with conn.transaction():
             if not ok or row is None:
-                user = Principal.for_user(user_id=row[0], org_id=row[1], role=row[2]) if row is not None else None
-                audit(conn, user, "auth.login_failed", f"user:{row[0]}" if row else None, {"ip": ip})
+                user = Principal.for_user(user_id=row.id, org_id=row.org_id, role=row.role) if row else None
+                audit(conn, user, "auth.login_failed", f"user:{row.id}" if row else None, {"ip": ip})
             else:
                 user_id, org_id, role, stored, _, generation = row
                 if needs_rehash(stored):
-                    conn.execute(
-                        "UPDATE users SET password_hash = %s WHERE id = %s", (hash_password(password), user_id)
-                    )
+                    users.set_password_hash(conn, user_id, hash_password(password))
                 user = Principal.for_user(user_id=user_id, org_id=org_id, role=role)
                 audit(conn, user, "auth.login", f"user:{user_id}", {"ip": ip})
     if not ok or row is None:
@@ -186,16 +180,12 @@ def refresh(request: Request, body: RefreshRequest) -> TokenResponse:
     enforce_rate_limit(request, deps.settings.auth_rate_limit, f"ip:{ip}")
     claims = decode_refresh(body.refresh_token, deps.jwt_secret, now=deps.now())
     with deps.pool.connection() as conn, conn.transaction():
-        row = conn.execute(
-            "SELECT org_id, role, is_active, sessions_valid_after, session_generation FROM users "
-            "WHERE id = %s FOR UPDATE",
-            (claims.user_id,),
-        ).fetchone()
-        if row is None or not row[2] or row[0] != claims.org_id:
+        row = users.lock_session_state(conn, claims.user_id)
+        if row is None or not row.is_active or row.org_id != claims.org_id:
             raise AuthError("user no longer active")
-        if sessions.session_ended(claims, row[3]) or claims.generation != row[4]:
+        if sessions.session_ended(claims, row.sessions_valid_after) or claims.generation != row.session_generation:
             raise AuthError("session expired: ended by a change to the account, a logout everywhere or a replay")
-        user = Principal.for_user(user_id=claims.user_id, org_id=row[0], role=row[1])
+        user = Principal.for_user(user_id=claims.user_id, org_id=row.org_id, role=row.role)
         spent_before = sessions.spend(conn, claims, "rotated")
         replayed = spent_before == "rotated"
         if replayed:
@@ -208,7 +198,7 @@ def refresh(request: Request, body: RefreshRequest) -> TokenResponse:
         raise AuthError("refresh token replayed: every session of this user expired")
     if spent_before == "logout":
         raise AuthError("session expired: logged out")
-    return _tokens(request, claims.user_id, row[0], row[1], row[4])
+    return _tokens(request, claims.user_id, row.org_id, row.role, row.session_generation)
 
 
 @router.post("/logout", status_code=204, summary="End this session (or every session) of the token's user")
@@ -239,7 +229,7 @@ def change_password(
     deps = deps_of(request)
     ip = client_ip(request)
     with deps.pool.connection() as conn:
-        row = conn.execute("SELECT email, password_hash FROM users WHERE id = %s", (principal.user_id,)).fetchone()
+        row = users.credentials(conn, principal.user_id)
     if row is None:
         raise AuthError("user no longer active")
     email, stored = row
@@ -275,28 +265,17 @@ def change_password(
 @router.get("/me", response_model=Me, summary="Who am I")
 def me(request: Request, principal: Annotated[Principal, Depends(authenticated)]) -> Me:
     with deps_of(request).pool.connection() as conn:
-        org = conn.execute("SELECT name FROM organizations WHERE id = %s", (principal.org_id,)).fetchone()
-        email = None
-        if principal.user_id is not None:
-            user = conn.execute("SELECT email FROM users WHERE id = %s", (principal.user_id,)).fetchone()
-            email = user[0] if user else None
+        organization = organizations.name_of(conn, principal.org_id)
+        email = users.email_of(conn, principal.user_id) if principal.user_id is not None else None
     return Me(
         user_id=principal.user_id,
         org_id=principal.org_id,
-        organization=org[0] if org else "",
+        organization=organization or "",
         role=principal.role.value,
         via=principal.via,
         email=email,
         scopes=sorted(s.value for s in principal.scopes),
     )
-
-
-_KEY_COLUMNS = "id, name, prefix, scopes, expires_at, revoked_at, last_used_at, created_at"
-
-
-def _key_info(row: Any) -> dict[str, Any]:
-    names = [c.strip() for c in _KEY_COLUMNS.split(",")]
-    return dict(zip(names, row, strict=True))
 
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, summary="Create an API key (shown once)")
@@ -308,13 +287,18 @@ def create_api_key(
     expires_at = deps.now() + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     scopes = sorted({s.value for s in body.scopes})
     with deps.pool.connection() as conn, conn.transaction():
-        row = conn.execute(
-            f"INSERT INTO api_keys (org_id, user_id, name, prefix, key_hash, scopes, expires_at) "  # noqa: S608 -- constant SQL fragments; values are bound
-            f"VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {_KEY_COLUMNS}",
-            (principal.org_id, principal.user_id, body.name, prefix, key_hash, scopes, expires_at),
-        ).fetchone()
-        audit(conn, principal, "api_key.create", f"api_key:{row[0]}", {"name": body.name, "scopes": scopes})
-    return {**_key_info(row), "key": full_key}
+        row = api_key_store.create(
+            conn,
+            org_id=principal.org_id,
+            user_id=principal.user_id,
+            name=body.name,
+            prefix=prefix,
+            key_hash=key_hash,
+            scopes=scopes,
+            expires_at=expires_at,
+        )
+        audit(conn, principal, "api_key.create", f"api_key:{row['id']}", {"name": body.name, "scopes": scopes})
+    return {**row, "key": full_key}
 
 
 @router.get("/api-keys", response_model=list[ApiKeyInfo], summary="List the organization's API keys")
@@ -322,11 +306,7 @@ def list_api_keys(
     request: Request, principal: Annotated[Principal, Depends(require(Permission.API_KEYS_READ))]
 ) -> list[dict[str, Any]]:
     with deps_of(request).pool.connection() as conn:
-        rows = conn.execute(
-            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE org_id = %s ORDER BY id",  # noqa: S608 -- constant SQL fragments; values are bound
-            (principal.org_id,),
-        ).fetchall()
-    return [_key_info(row) for row in rows]
+        return api_key_store.list_for_org(conn, principal.org_id)
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyInfo, summary="Revoke an API key")
@@ -334,12 +314,8 @@ def revoke_api_key(
     request: Request, key_id: int, principal: Annotated[Principal, Depends(require(Permission.API_KEYS_WRITE))]
 ) -> dict[str, Any]:
     with deps_of(request).pool.connection() as conn, conn.transaction():
-        row = conn.execute(
-            f"UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s AND org_id = %s "  # noqa: S608 -- constant SQL fragments; values are bound
-            f"RETURNING {_KEY_COLUMNS}",
-            (key_id, principal.org_id),
-        ).fetchone()
+        row = api_key_store.revoke(conn, key_id, principal.org_id)
         if row is None:
             raise not_found("api key")  # another organization's key is indistinguishable from a missing one
         audit(conn, principal, "api_key.revoke", f"api_key:{key_id}")
-    return _key_info(row)
+    return row

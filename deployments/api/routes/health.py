@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 
 from deployments.api.responses import JSONResponse
 from deployments.api.security import deps_of
+from sentinel.db.pool import ping
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -22,8 +23,7 @@ async def healthz() -> dict[str, str]:
 
 def _postgres_ok(request: Request) -> bool:
     try:
-        with deps_of(request).pool.connection(timeout=2) as conn:
-            conn.execute("SELECT 1")
+        ping(deps_of(request).pool, timeout=2)
         return True
     except Exception:
         log.exception("readiness: PostgreSQL did not answer")

@@ -7,7 +7,6 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from psycopg.rows import dict_row
 
 from deployments.api.errors import ApiError, not_found
 from deployments.api.params import BBL_PATTERN, BIN_PATTERN, BblPath
@@ -16,6 +15,7 @@ from deployments.api.strict_query import refuse_unknown_query_params
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
 from sentinel.deadlines import city_today, days_left, days_overdue, is_overdue
+from sentinel.properties import queries
 from sentinel.properties.search import PropertyQuery, find_properties, quality_of
 
 router = APIRouter(prefix="/v1/properties", tags=["properties"], dependencies=[Depends(refuse_unknown_query_params)])
@@ -52,49 +52,6 @@ def search(
     query = PropertyQuery(bbl=bbl, bin=bin, address=address, borough=borough, limit=limit, offset=offset)
     with deps_of(request).pool.connection() as conn:
         return {"results": find_properties(conn, query)}
-
-
-_PROPERTY = """
-    SELECT bbl, borough, block, lot, address, zip, units_res, units_total, num_floors, num_buildings, year_built,
-           bldg_class, land_use, owner_type, owner_name, latitude, longitude, pluto_version, updated_at
-    FROM properties WHERE bbl = %s
-"""
-_BUILDINGS = "SELECT bin, house_number, street_name, zip FROM buildings WHERE bbl = %s ORDER BY bin"
-_OPEN_BY_CLASS = """
-    SELECT source, coalesce(class, 'unknown') AS class, count(*) AS open
-    FROM violations WHERE bbl = %s AND status = 'open' AND NOT is_deleted
-    GROUP BY 1, 2 ORDER BY 1, 2
-"""
-_DEADLINES = """
-    SELECT source, source_id, class, severity, description, certify_by_date, correct_by_date, hearing_date
-    FROM violations
-    WHERE bbl = %s AND status = 'open' AND NOT is_deleted
-      AND (certify_by_date IS NOT NULL OR correct_by_date IS NOT NULL OR hearing_date IS NOT NULL)
-    ORDER BY least(certify_by_date, correct_by_date, hearing_date) LIMIT 500
-"""
-_EXPOSURE = """
-    SELECT source, count(*) AS violations,
-           sum(penalty_imposed) AS imposed, sum(amount_paid) AS paid, sum(balance_due) AS balance,
-           count(*) FILTER (WHERE penalty_imposed IS NULL) AS unknown_imposed,
-           count(*) FILTER (WHERE balance_due IS NULL) AS unknown_balance
-    FROM violations WHERE bbl = %s AND NOT is_deleted GROUP BY source ORDER BY source
-"""
-_COMPLAINTS = """
-    SELECT source, source_id, category, subcategory, priority, status, received_date, closed_date, bbl_source
-    FROM complaints WHERE bbl = %s AND NOT is_deleted
-    ORDER BY received_date DESC NULLS LAST, id DESC LIMIT 10
-"""
-_FRESHNESS = """
-    SELECT w.dataset, max(w.updated_at_mark) AS source_updated_through, max(w.updated_at) AS last_committed_at,
-           bool_and(w.completed) AS complete,
-           (SELECT max(r.finished_at) FROM ingestion_runs r
-            WHERE r.status IN ('succeeded', 'partial') AND w.dataset = ANY(r.datasets)) AS last_run_finished_at
-    FROM watermarks w GROUP BY w.dataset ORDER BY w.dataset
-"""
-_HAS_RECORDS = """
-    SELECT (EXISTS (SELECT 1 FROM violations WHERE bbl = %s)
-            OR EXISTS (SELECT 1 FROM complaints WHERE bbl = %s)) AS has_records
-"""
 
 
 def _deadlines(rows: list[dict[str, Any]], today: date) -> dict[str, list[dict[str, Any]]]:
@@ -145,16 +102,16 @@ def _exposure(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def property_page(request: Request, bbl: BblPath, _: CityReader) -> dict[str, Any]:
     deps = deps_of(request)
     today = city_today(deps.now())
-    with deps.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        attributes = cur.execute(_PROPERTY, (bbl,)).fetchone()
-        if attributes is None and not cur.execute(_HAS_RECORDS, (bbl, bbl)).fetchone()["has_records"]:
+    with deps.pool.connection() as conn:
+        attributes = queries.attributes(conn, bbl)
+        if attributes is None and not queries.has_records(conn, bbl):
             raise not_found(f"property {bbl}")
-        buildings = cur.execute(_BUILDINGS, (bbl,)).fetchall()
-        open_rows = cur.execute(_OPEN_BY_CLASS, (bbl,)).fetchall()
-        deadlines = cur.execute(_DEADLINES, (bbl,)).fetchall()
-        exposure = cur.execute(_EXPOSURE, (bbl,)).fetchall()
-        complaints = cur.execute(_COMPLAINTS, (bbl,)).fetchall()
-        freshness = cur.execute(_FRESHNESS).fetchall()
+        buildings = queries.buildings(conn, bbl)
+        open_rows = queries.open_by_source_class(conn, bbl)
+        deadlines = queries.open_with_deadlines(conn, bbl)
+        exposure = queries.exposure_by_source(conn, bbl)
+        complaints = queries.recent_complaints(conn, bbl)
+        freshness = queries.data_freshness(conn)
         quality = quality_of(conn, bbl)
     by_source: dict[str, dict[str, Any]] = {}
     for row in open_rows:

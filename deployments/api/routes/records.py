@@ -1,111 +1,46 @@
 """/v1/violations and /v1/complaints: filtered lists with keyset pagination, and CSV export.
 
-Pages are ordered newest first by (issued / received date, id); the cursor carries the last row's pair, so
-paging stays fast and stable while new rows arrive (no OFFSET).
+Pages are ordered newest first by (issued / received date, id) (sentinel/record_lists.py); the cursor carries the
+last row's pair, so paging stays fast and stable while new rows arrive (no OFFSET).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from psycopg.rows import dict_row
 from pydantic import BeforeValidator
 
 from deployments.api.errors import ApiError
 from deployments.api.params import BBL_PATTERN, BIN_PATTERN, CSVResponse, decode_cursor, encode_cursor
 from deployments.api.security import deps_of, require
 from deployments.api.strict_query import refuse_unknown_query_params
+from sentinel import record_lists
 from sentinel.auth.principal import Principal
 from sentinel.auth.rbac import Permission
+from sentinel.record_lists import COMPLAINTS, NO_DATE, VIOLATIONS, Filters, Table
 
 router = APIRouter(
     prefix="/v1", tags=["violations and complaints"], dependencies=[Depends(refuse_unknown_query_params)]
 )
 CityReader = Annotated[Principal, Depends(require(Permission.CITY_READ))]
-NO_DATE = date(1, 1, 1)  # rows without a date sort last
 
 
-@dataclass(frozen=True)
-class Table:
-    name: str
-    date_column: str
-    columns: tuple[str, ...]
-
-
-VIOLATIONS = Table(
-    "violations",
-    "issued_date",
-    (
-        "id", "source", "source_id", "bbl", "bin", "borough", "class", "severity", "category", "description",
-        "status", "status_raw", "issued_date", "status_date", "certify_by_date", "correct_by_date",
-        "certified_date", "hearing_date", "penalty_imposed", "amount_paid", "balance_due", "updated_at",
-    ),
-)  # fmt: skip
-COMPLAINTS = Table(
-    "complaints",
-    "received_date",
-    (
-        "id", "source", "source_id", "complaint_id", "bbl", "bin", "borough", "category", "subcategory",
-        "priority", "status", "status_raw", "received_date", "status_date", "closed_date", "updated_at",
-    ),
-)  # fmt: skip
-
-
-@dataclass
-class Filters:
-    source: list[str] | None
-    status: Literal["open", "closed"] | None
-    borough: int | None
-    bbl: str | None
-    bin: str | None
-    date_from: date | None
-    date_to: date | None
-    klass: list[str] | None = None
-    severity: list[str] | None = None
-    category: str | None = None
-
-
-def _where(table: Table, f: Filters) -> tuple[list[str], list[Any]]:
-    where, params = ["NOT is_deleted"], []
+def _check_dates(f: Filters) -> None:
     if f.date_from and f.date_to and f.date_from > f.date_to:
         raise ApiError(400, "invalid_date_range", "date_from is after date_to")
-    for column, value in (("source", f.source), ("class", f.klass), ("severity", f.severity)):
-        if value:
-            where.append(f"{column} = ANY(%s)")
-            params.append([v.upper() if column == "source" else v for v in value])
-    for column, value in (("status", f.status), ("borough", f.borough), ("bbl", f.bbl), ("bin", f.bin)):
-        if value is not None:
-            where.append(f"{column} = %s")
-            params.append(value)
-    if f.category:
-        where.append("category ILIKE %s")
-        params.append(f"%{f.category}%")
-    if f.date_from:
-        where.append(f"{table.date_column} >= %s")
-        params.append(f.date_from)
-    if f.date_to:
-        where.append(f"{table.date_column} <= %s")
-        params.append(f.date_to)
-    return where, params
 
 
 def _page(request: Request, table: Table, f: Filters, limit: int, cursor: str | None) -> dict[str, Any]:
+    _check_dates(f)
     limit = min(limit, deps_of(request).settings.max_page_size)
-    where, params = _where(table, f)
-    sort = f"coalesce({table.date_column}, DATE '0001-01-01')"
+    after = None
     if cursor:
         last_date, last_id = decode_cursor(cursor, (date.fromisoformat, int))
-        where.append(f"({sort}, id) < (%s, %s)")
-        params += [last_date, last_id]
-    sql = (
-        f"SELECT {', '.join(table.columns)} FROM {table.name} WHERE {' AND '.join(where)} "  # noqa: S608 -- constant SQL fragments; values are bound
-        f"ORDER BY {sort} DESC, id DESC LIMIT %s"
-    )
-    with deps_of(request).pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(sql, [*params, limit + 1]).fetchall()
+        after = (last_date, last_id)
+    with deps_of(request).pool.connection() as conn:
+        rows = record_lists.page(conn, table, f, limit + 1, after)
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = None
@@ -117,12 +52,9 @@ def _page(request: Request, table: Table, f: Filters, limit: int, cursor: str | 
 
 async def _export(request: Request, principal: Principal, table: Table, f: Filters, filename: str) -> Any:
     deps = deps_of(request)
-    where, params = _where(table, f)
-    sql = (
-        f"SELECT {', '.join(table.columns)} FROM {table.name} WHERE {' AND '.join(where)} "  # noqa: S608 -- constant SQL fragments; values are bound
-        f"ORDER BY coalesce({table.date_column}, DATE '0001-01-01') DESC, id DESC LIMIT %s"
-    )
-    return await deps.exports.open(principal.org_id, sql, [*params, deps.settings.csv_max_rows], filename)
+    _check_dates(f)
+    sql, params = record_lists.export_query(table, f, deps.settings.csv_max_rows)
+    return await deps.exports.open(principal.org_id, sql, params, filename)
 
 
 _Upper = BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)
