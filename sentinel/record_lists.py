@@ -11,7 +11,8 @@ from datetime import date
 from typing import Any, Literal
 
 import psycopg
-from psycopg.rows import dict_row
+
+from sentinel.db.rows import all_dicts
 
 NO_DATE = date(1, 1, 1)  # what a row without a date sorts as
 
@@ -97,8 +98,7 @@ def page(
     if after is not None:
         where.append(f"({table.sort_key}, id) < (%s, %s)")
         params += list(after)
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(_select(table, where), [*params, limit]).fetchall()
+    return all_dicts(conn, _select(table, where), [*params, limit])
 
 
 def export_query(table: Table, f: Filters, limit: int) -> tuple[str, list[Any]]:

@@ -11,7 +11,6 @@ from datetime import date, datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 from sentinel.alerts.events import (
     ComplaintChange,
@@ -20,6 +19,7 @@ from sentinel.alerts.events import (
     ScoreChange,
     ViolationChange,
 )
+from sentinel.db.rows import all_dicts
 from sentinel.deadlines import city_midnight, city_today
 
 _V = (
@@ -71,11 +71,6 @@ def open_violation(r: Mapping[str, Any], *, first_seen: bool = True) -> OpenViol
     )  # fmt: skip
 
 
-def _rows(conn: psycopg.Connection, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(sql, params).fetchall()  # type: ignore[arg-type]
-
-
 _OPEN_WITH_DEADLINE = f"""
     SELECT {_V} FROM violations v LEFT JOIN properties p ON p.bbl = v.bbl
     WHERE v.bbl = ANY(%s::bpchar[]) AND v.status = 'open' AND NOT v.is_deleted
@@ -88,7 +83,7 @@ def open_violations(conn: psycopg.Connection, bbls: Sequence[str], *, first_seen
     """Open violations with a deadline at the given buildings (the deadline scans' input)."""
     if not bbls:
         return []
-    return [open_violation(r, first_seen=first_seen) for r in _rows(conn, _OPEN_WITH_DEADLINE, (list(bbls),))]
+    return [open_violation(r, first_seen=first_seen) for r in all_dicts(conn, _OPEN_WITH_DEADLINE, (list(bbls),))]
 
 
 _OPEN_VIOLATIONS = f"""
@@ -106,9 +101,9 @@ def open_records(conn: psycopg.Connection, kind: str, bbls: Sequence[str]) -> li
     if not bbls:
         return []
     if kind == ViolationChange.kind:
-        return [violation_change(r) for r in _rows(conn, _OPEN_VIOLATIONS, (list(bbls),))]
+        return [violation_change(r) for r in all_dicts(conn, _OPEN_VIOLATIONS, (list(bbls),))]
     if kind == ComplaintChange.kind:
-        return [complaint_change(r) for r in _rows(conn, _OPEN_COMPLAINTS, (list(bbls),))]
+        return [complaint_change(r) for r in all_dicts(conn, _OPEN_COMPLAINTS, (list(bbls),))]
     return []
 
 
@@ -142,14 +137,16 @@ def ingested_between(
     params = (list(bbls), since, until)
     if kind == ViolationChange.kind:
         events: list[Event] = [
-            violation_change(r, observed_at=r["first_seen_at"]) for r in _rows(conn, _INGESTED_VIOLATIONS, params)
+            violation_change(r, observed_at=r["first_seen_at"]) for r in all_dicts(conn, _INGESTED_VIOLATIONS, params)
         ]
-        for r in _rows(conn, _OBSERVED_VIOLATION_CHANGES, params):
+        for r in all_dicts(conn, _OBSERVED_VIOLATION_CHANGES, params):
             old, new = r["old_status"], r["new_status"]
             events.append(violation_change(r, old_status=old, new_status=new, observed_at=r["observed_at"]))
         return events
     if kind == ComplaintChange.kind:
-        return [complaint_change(r, observed_at=r["first_seen_at"]) for r in _rows(conn, _INGESTED_COMPLAINTS, params)]
+        return [
+            complaint_change(r, observed_at=r["first_seen_at"]) for r in all_dicts(conn, _INGESTED_COMPLAINTS, params)
+        ]
     return []
 
 
@@ -195,25 +192,25 @@ def by_record_date(
     params = (list(bbls), first, last)
     out: list[tuple[date, Event]] = []
     if kind == ViolationChange.kind:
-        for r in _rows(conn, _ISSUED, params):
+        for r in all_dicts(conn, _ISSUED, params):
             day = r["issued_date"]
             out.append((day, violation_change(r, new_status="open", observed_at=city_midnight(day), first_seen=False)))
-        for r in _rows(conn, _CLOSED, params):
+        for r in all_dicts(conn, _CLOSED, params):
             day = r["status_date"]
             event = violation_change(r, old_status="open", observed_at=city_midnight(day), first_seen=False)
             out.append((day, event))
-        for r in _rows(conn, _REOPENED, params):
+        for r in all_dicts(conn, _REOPENED, params):
             day = r["on_day"]
             event = violation_change(
                 r, old_status="closed", new_status="open", observed_at=city_midnight(day), first_seen=False
             )
             out.append((day, event))
-        for r in _rows(conn, _CERTIFIED, params):
+        for r in all_dicts(conn, _CERTIFIED, params):
             day = r["certified_date"]
             event = violation_change(r, old_status=r["status"], observed_at=city_midnight(day), first_seen=False)
             out.append((day, event))
     elif kind == ComplaintChange.kind:
-        for r in _rows(conn, _RECEIVED, params):
+        for r in all_dicts(conn, _RECEIVED, params):
             day = r["received_date"]
             out.append((day, complaint_change(r, new_status="open", observed_at=city_midnight(day), first_seen=False)))
     return out
@@ -235,7 +232,7 @@ def score_changes_between(
 ) -> list[tuple[date, Event]]:
     """(the city date it was computed, score change) for every score computed in [since, until)."""
     out: list[tuple[date, Event]] = []
-    for r in _rows(conn, _SCORES, (list(bbls),)):
+    for r in all_dicts(conn, _SCORES, (list(bbls),)):
         if not since <= r["computed_at"] < until:
             continue
         for kind in ("overall", "safety", "legal", "financial"):

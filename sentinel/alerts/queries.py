@@ -13,8 +13,9 @@ from typing import Any
 
 import orjson
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+
+from sentinel.db.rows import all_dicts, one_dict
 
 RULE_COLUMNS = (
     "id, name, condition, scope, channels, delivery, quiet_hours, cooldown_minutes, enabled, created_at, updated_at"
@@ -57,27 +58,19 @@ def _jsonb(value: Any) -> Jsonb:
     return Jsonb(value, dumps=lambda v: orjson.dumps(v).decode())
 
 
-def _one(conn: psycopg.Connection[Any], sql: str, params: Sequence[Any]) -> dict[str, Any] | None:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(sql, params).fetchone()
-
-
 def list_rules(conn: psycopg.Connection[Any], org_id: int) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            f"SELECT {RULE_COLUMNS} FROM alert_rules WHERE org_id = %s ORDER BY id",  # noqa: S608 -- constant SQL fragments; values are bound
-            (org_id,),
-        ).fetchall()
+    sql = f"SELECT {RULE_COLUMNS} FROM alert_rules WHERE org_id = %s ORDER BY id"  # noqa: S608 -- constant SQL fragments; values are bound
+    return all_dicts(conn, sql, (org_id,))
 
 
 def get_rule(conn: psycopg.Connection[Any], rule_id: int, org_id: int) -> dict[str, Any] | None:
-    return _one(conn, f"SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = %s AND org_id = %s", (rule_id, org_id))  # noqa: S608 -- constant SQL fragments; values are bound
+    return one_dict(conn, f"SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = %s AND org_id = %s", (rule_id, org_id))  # noqa: S608 -- constant SQL fragments; values are bound
 
 
 def create_rule(
     conn: psycopg.Connection[Any], org_id: int, created_by: int | None, values: RuleValues
 ) -> dict[str, Any]:
-    row = _one(
+    row = one_dict(
         conn,
         f"INSERT INTO alert_rules (name, condition, scope, channels, delivery, quiet_hours, cooldown_minutes, "  # noqa: S608 -- constant SQL fragments; values are bound
         f"enabled, org_id, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {RULE_COLUMNS}",
@@ -89,7 +82,7 @@ def create_rule(
 
 def replace_rule(conn: psycopg.Connection[Any], rule_id: int, org_id: int, values: RuleValues) -> dict[str, Any] | None:
     """The rule after the change, or None when the organization has no such rule."""
-    return _one(
+    return one_dict(
         conn,
         f"UPDATE alert_rules SET name = %s, condition = %s, scope = %s, channels = %s, delivery = %s, "  # noqa: S608 -- constant SQL fragments; values are bound
         f"quiet_hours = %s, cooldown_minutes = %s, enabled = %s, updated_at = now() "
@@ -134,15 +127,14 @@ def feed(conn: psycopg.Connection[Any], f: FeedFilter, limit: int) -> list[dict[
         where.append("id < %s")
         params.append(f.before_id)
     sql = f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT %s"  # noqa: S608 -- constant SQL fragments; values are bound
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(sql, [*params, limit]).fetchall()
+    return all_dicts(conn, sql, [*params, limit])
 
 
 def acknowledge(
     conn: psycopg.Connection[Any], alert_id: int, org_id: int, user_id: int | None
 ) -> dict[str, Any] | None:
     """The alert, acknowledged (the first acknowledgement's time and user stay), or None when not the org's."""
-    return _one(
+    return one_dict(
         conn,
         f"UPDATE alerts SET acknowledged_at = coalesce(acknowledged_at, now()), "  # noqa: S608 -- constant SQL fragments; values are bound
         f"acknowledged_by = coalesce(acknowledged_by, %s) WHERE id = %s AND org_id = %s RETURNING {ALERT_COLUMNS}",

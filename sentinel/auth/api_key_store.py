@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+
+from sentinel.db.rows import all_dicts, one_dict
 
 KEY_COLUMNS = "id, name, prefix, scopes, expires_at, revoked_at, last_used_at, created_at"
 
@@ -24,29 +25,26 @@ def create(
     scopes: Sequence[str],
     expires_at: datetime | None,
 ) -> dict[str, Any]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            "INSERT INTO api_keys (org_id, user_id, name, prefix, key_hash, scopes, expires_at) "  # noqa: S608 -- constant SQL fragments; values are bound
-            f"VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {KEY_COLUMNS}",
-            (org_id, user_id, name, prefix, key_hash, list(scopes), expires_at),
-        ).fetchone()
+    row = one_dict(
+        conn,
+        "INSERT INTO api_keys (org_id, user_id, name, prefix, key_hash, scopes, expires_at) "  # noqa: S608 -- constant SQL fragments; values are bound
+        f"VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {KEY_COLUMNS}",
+        (org_id, user_id, name, prefix, key_hash, list(scopes), expires_at),
+    )
     assert row is not None  # INSERT ... RETURNING without ON CONFLICT returns its row
     return row
 
 
 def list_for_org(conn: psycopg.Connection[Any], org_id: int) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            f"SELECT {KEY_COLUMNS} FROM api_keys WHERE org_id = %s ORDER BY id",  # noqa: S608 -- constant SQL fragments; values are bound
-            (org_id,),
-        ).fetchall()
+    sql = f"SELECT {KEY_COLUMNS} FROM api_keys WHERE org_id = %s ORDER BY id"  # noqa: S608 -- constant SQL fragments; values are bound
+    return all_dicts(conn, sql, (org_id,))
 
 
 def revoke(conn: psycopg.Connection[Any], key_id: int, org_id: int) -> dict[str, Any] | None:
     """The key, revoked (a second revocation keeps the first time), or None when the organization has no such key."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s AND org_id = %s "  # noqa: S608 -- constant SQL fragments; values are bound
-            f"RETURNING {KEY_COLUMNS}",
-            (key_id, org_id),
-        ).fetchone()
+    return one_dict(
+        conn,
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s AND org_id = %s "  # noqa: S608 -- constant SQL fragments; values are bound
+        f"RETURNING {KEY_COLUMNS}",
+        (key_id, org_id),
+    )

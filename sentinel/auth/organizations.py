@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+
+from sentinel.db.rows import one_dict
 
 _COLUMNS = "id, name, timezone, created_at"
 
 
 def get(conn: psycopg.Connection[Any], org_id: int) -> dict[str, Any] | None:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(f"SELECT {_COLUMNS} FROM organizations WHERE id = %s", (org_id,)).fetchone()  # noqa: S608 -- constant SQL fragments; values are bound
+    return one_dict(conn, f"SELECT {_COLUMNS} FROM organizations WHERE id = %s", (org_id,))  # noqa: S608 -- constant SQL fragments; values are bound
 
 
 def update(
@@ -20,12 +20,12 @@ def update(
 ) -> dict[str, Any] | None:
     """The row after the change (None leaves a field as it is), or None when there is no such organization.
     Another organization's name raises psycopg.errors.UniqueViolation."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "UPDATE organizations SET name = coalesce(%s, name), timezone = coalesce(%s, timezone) "  # noqa: S608 -- constant SQL fragments; values are bound
-            f"WHERE id = %s RETURNING {_COLUMNS}",
-            (name, timezone, org_id),
-        ).fetchone()
+    return one_dict(
+        conn,
+        "UPDATE organizations SET name = coalesce(%s, name), timezone = coalesce(%s, timezone) "  # noqa: S608 -- constant SQL fragments; values are bound
+        f"WHERE id = %s RETURNING {_COLUMNS}",
+        (name, timezone, org_id),
+    )
 
 
 def name_of(conn: psycopg.Connection[Any], org_id: int) -> str | None:

@@ -13,6 +13,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from sentinel.auth.user_state import bump_generation
+from sentinel.db.rows import all_dicts, one_dict
 
 USER_COLUMNS = "id, email, role, is_active, created_at"
 
@@ -79,11 +80,8 @@ def email_of(conn: psycopg.Connection[Any], user_id: int, org_id: int | None = N
 
 
 def list_users(conn: psycopg.Connection[Any], org_id: int) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            f"SELECT {USER_COLUMNS} FROM users WHERE org_id = %s ORDER BY id",  # noqa: S608 -- constant SQL fragments; values are bound
-            (org_id,),
-        ).fetchall()
+    sql = f"SELECT {USER_COLUMNS} FROM users WHERE org_id = %s ORDER BY id"  # noqa: S608 -- constant SQL fragments; values are bound
+    return all_dicts(conn, sql, (org_id,))
 
 
 def create_user(
@@ -92,12 +90,13 @@ def create_user(
     """The new user's row, or None when the organization already has a user with that e-mail. The insert runs in
     a savepoint, so the caller's transaction goes on after a refusal."""
     try:
-        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-            return cur.execute(
+        with conn.transaction():
+            return one_dict(
+                conn,
                 "INSERT INTO users (org_id, email, password_hash, role) VALUES (%s, %s, %s, %s) "  # noqa: S608 -- constant SQL fragments; values are bound
                 f"RETURNING {USER_COLUMNS}",
                 (org_id, email, password_hash, role),
-            ).fetchone()
+            )
     except psycopg.errors.UniqueViolation:
         return None
 

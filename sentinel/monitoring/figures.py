@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+
+from sentinel.db.rows import all_dicts
 
 # The per-dataset counts of a run that are summed over every finished run (DatasetSummary in ingest/pipeline.py).
 ROW_OUTCOMES = ("fetched", "inserted", "updated", "unchanged", "rejected", "deleted")
@@ -150,11 +151,11 @@ def dataset_figures(
     conn: psycopg.Connection[Any], configured: Iterable[str] = (), now: datetime | None = None
 ) -> list[DatasetFigures]:
     """The configured datasets and any other the watermarks or rejects know."""
-    newest = {r["dataset"]: r["newest"] for r in _rows(conn, _NEWEST)}
-    rejects = {r["dataset"]: int(r["n"]) for r in _rows(conn, _REJECTS)}
+    newest = {r["dataset"]: r["newest"] for r in all_dicts(conn, _NEWEST)}
+    rejects = {r["dataset"]: int(r["n"]) for r in all_dicts(conn, _REJECTS)}
     names = sorted(set(configured) | newest.keys() | rejects.keys())
     params = {"datasets": names, "now": now or datetime.now(UTC)}
-    last = {r["dataset"]: r for r in _rows(conn, _RUNS, params) if r["id"] is not None}
+    last = {r["dataset"]: r for r in all_dicts(conn, _RUNS, params) if r["id"] is not None}
     out = []
     for name in names:
         run = last.get(name)
@@ -203,9 +204,9 @@ _LATENCY = """
 
 
 def outbox_figures(conn: psycopg.Connection[Any], now: datetime) -> OutboxFigures:
-    counts = dict.fromkeys(OUTBOX_STATUSES, 0) | {r["status"]: int(r["n"]) for r in _rows(conn, _OUTBOX_COUNTS)}
-    oldest = _rows(conn, _OLDEST_DUE, {"now": now})[0]["seconds"]
-    latency = _rows(conn, _LATENCY, {"now": now})[0]
+    counts = dict.fromkeys(OUTBOX_STATUSES, 0) | {r["status"]: int(r["n"]) for r in all_dicts(conn, _OUTBOX_COUNTS)}
+    oldest = all_dicts(conn, _OLDEST_DUE, {"now": now})[0]["seconds"]
+    latency = all_dicts(conn, _LATENCY, {"now": now})[0]
     return OutboxFigures(
         by_status=counts,
         oldest_due_seconds=max(0.0, float(oldest)),
@@ -251,9 +252,9 @@ _JOBS = """
 def job_figures(
     conn: psycopg.Connection[Any], configured: Iterable[str] = (), now: datetime | None = None
 ) -> list[JobFigures]:
-    names = sorted(set(configured) | {r["job"] for r in _rows(conn, _JOB_NAMES)})
+    names = sorted(set(configured) | {r["job"] for r in all_dicts(conn, _JOB_NAMES)})
     out = []
-    for row in _rows(conn, _JOBS, {"jobs": names, "now": now or datetime.now(UTC)}):
+    for row in all_dicts(conn, _JOBS, {"jobs": names, "now": now or datetime.now(UTC)}):
         out.append(
             JobFigures(
                 job=row["job"],
@@ -277,12 +278,12 @@ _ACTIVE_MODELS = "SELECT score_kind, version FROM models WHERE is_active ORDER B
 
 
 def score_figures(conn: psycopg.Connection[Any]) -> ScoreFigures:
-    row = _rows(conn, _SCORES)[0]
+    row = all_dicts(conn, _SCORES)[0]
     return ScoreFigures(
         latest_day=row["day"],
         buildings=int(row["buildings"]),
         newest_computed_at=row["newest"],
-        active_models={r["score_kind"]: r["version"] for r in _rows(conn, _ACTIVE_MODELS)},
+        active_models={r["score_kind"]: r["version"] for r in all_dicts(conn, _ACTIVE_MODELS)},
     )
 
 
@@ -296,13 +297,8 @@ _CONNECTIONS = """
 
 
 def database_figures(conn: psycopg.Connection[Any]) -> DatabaseFigures:
-    row = _rows(conn, _CONNECTIONS)[0]
+    row = all_dicts(conn, _CONNECTIONS)[0]
     return DatabaseFigures(int(row["connections"]), int(row["max_connections"]), int(row["reserved"]))
-
-
-def _rows(conn: psycopg.Connection[Any], query: str, params: Any = None) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query, params).fetchall()
 
 
 def _scalar(conn: psycopg.Connection[Any], query: str, params: Any = None) -> int:

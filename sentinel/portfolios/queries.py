@@ -12,7 +12,8 @@ from datetime import date, datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+
+from sentinel.db.rows import all_dicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +45,13 @@ def head(conn: psycopg.Connection[Any], portfolio_id: int, org_id: int) -> Portf
 
 def list_with_counts(conn: psycopg.Connection[Any], org_id: int) -> list[dict[str, Any]]:
     """id, name, created_at and the number of buildings of each of the organization's portfolios, by id."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "SELECT p.id, p.name, p.created_at, count(b.bbl) AS buildings FROM portfolios p "
-            "LEFT JOIN portfolio_buildings b ON b.portfolio_id = p.id WHERE p.org_id = %s "
-            "GROUP BY p.id ORDER BY p.id",
-            (org_id,),
-        ).fetchall()
+    return all_dicts(
+        conn,
+        "SELECT p.id, p.name, p.created_at, count(b.bbl) AS buildings FROM portfolios p "
+        "LEFT JOIN portfolio_buildings b ON b.portfolio_id = p.id WHERE p.org_id = %s "
+        "GROUP BY p.id ORDER BY p.id",
+        (org_id,),
+    )
 
 
 def create(conn: psycopg.Connection[Any], org_id: int, name: str) -> PortfolioHead | None:
@@ -139,9 +140,7 @@ def rollup_query(portfolio_id: int, today: date) -> tuple[str, tuple[Any, ...]]:
 
 
 def rollup_rows(conn: psycopg.Connection[Any], portfolio_id: int, today: date) -> list[dict[str, Any]]:
-    sql, params = rollup_query(portfolio_id, today)
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(sql, params).fetchall()
+    return all_dicts(conn, *rollup_query(portfolio_id, today))
 
 
 def lots_with_most_open_violations(conn: psycopg.Connection[Any], limit: int) -> list[str]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+
+from sentinel.db.rows import all_dicts, one_dict
 
 _ATTRIBUTES = """
     SELECT bbl, borough, block, lot, address, zip, units_res, units_total, num_floors, num_buildings, year_built,
@@ -52,15 +53,9 @@ _FRESHNESS = """
 """
 
 
-def _all(conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(sql, params).fetchall()
-
-
 def attributes(conn: psycopg.Connection[Any], bbl: str) -> dict[str, Any] | None:
     """The lot's PLUTO row, or None when PLUTO does not have it (a lot may still have records)."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(_ATTRIBUTES, (bbl,)).fetchone()
+    return one_dict(conn, _ATTRIBUTES, (bbl,))
 
 
 def has_records(conn: psycopg.Connection[Any], bbl: str) -> bool:
@@ -70,28 +65,28 @@ def has_records(conn: psycopg.Connection[Any], bbl: str) -> bool:
 
 
 def buildings(conn: psycopg.Connection[Any], bbl: str) -> list[dict[str, Any]]:
-    return _all(conn, _BUILDINGS, (bbl,))
+    return all_dicts(conn, _BUILDINGS, (bbl,))
 
 
 def open_by_source_class(conn: psycopg.Connection[Any], bbl: str) -> list[dict[str, Any]]:
     """source, class ('unknown' when the source gave none), open: the lot's open violations."""
-    return _all(conn, _OPEN_BY_CLASS, (bbl,))
+    return all_dicts(conn, _OPEN_BY_CLASS, (bbl,))
 
 
 def open_with_deadlines(conn: psycopg.Connection[Any], bbl: str, limit: int = 500) -> list[dict[str, Any]]:
     """The lot's open violations that have a certify-by, correct-by or hearing date, soonest first."""
-    return _all(conn, _DEADLINES, (bbl, limit))
+    return all_dicts(conn, _DEADLINES, (bbl, limit))
 
 
 def exposure_by_source(conn: psycopg.Connection[Any], bbl: str) -> list[dict[str, Any]]:
     """Penalties imposed, paid and due by source, with how many violations have no known amount."""
-    return _all(conn, _EXPOSURE, (bbl,))
+    return all_dicts(conn, _EXPOSURE, (bbl,))
 
 
 def recent_complaints(conn: psycopg.Connection[Any], bbl: str, limit: int = 10) -> list[dict[str, Any]]:
-    return _all(conn, _COMPLAINTS, (bbl, limit))
+    return all_dicts(conn, _COMPLAINTS, (bbl, limit))
 
 
 def data_freshness(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
     """Each dataset's newest source update, last commit, whether every partition completed, and its last run."""
-    return _all(conn, _FRESHNESS)
+    return all_dicts(conn, _FRESHNESS)
