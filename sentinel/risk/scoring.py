@@ -12,18 +12,25 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 
 from sentinel import artifact_store
-from sentinel.risk import artifacts, dataset, registry
+from sentinel.risk import registry
 from sentinel.risk.reasons import top_reasons
 from sentinel.risk.score import SCORE_KINDS, Score
 from sentinel.risk.trend import trend
+
+# pandas and xgboost (through sentinel.risk.artifacts and .dataset) are imported where a model is loaded or features
+# are read: a process that imports the API or the score service without scoring (the CLI, the test collection)
+# does not pay for them.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sentinel.risk.artifacts import LoadedModel
 
 
 class NoActiveModelError(LookupError):
@@ -44,7 +51,7 @@ class RiskModel(Protocol):
 
 @dataclass
 class ActiveModels:
-    models: dict[str, artifacts.LoadedModel]
+    models: dict[str, LoadedModel]
 
     @property
     def versions(self) -> dict[str, str]:
@@ -86,6 +93,8 @@ def load_active_models(conn: psycopg.Connection[Any], model_dir: Artifacts = Non
     missing = [kind for kind in SCORE_KINDS if kind not in records]
     if missing:
         return LoadedModels(None, f"no active risk model yet (none promoted for: {', '.join(missing)})", fingerprint)
+    from sentinel.risk import artifacts
+
     models = {}
     for kind, record in records.items():
         path = artifact_store.fetch(record.artifact_uri, store)
@@ -153,6 +162,8 @@ def score_buildings(
     conn: psycopg.Connection[Any], models: ActiveModels, bbls: list[str], as_of: date | None = None
 ) -> list[Score]:
     """A few buildings (unknown BBLs get no score); not stored."""
+    from sentinel.risk import dataset
+
     as_of = as_of or date.today()
     frame = dataset.features_at(conn, as_of + timedelta(days=1), bbls=bbls)
     return score_frame(models, frame, as_of, previous_overall(conn, list(frame["bbl"]), as_of))
@@ -206,6 +217,8 @@ def score_all(
 ) -> int:
     """Every building: features at the day after `as_of`, all four scores, trend and reasons, upserted and
     committed one chunk at a time."""
+    from sentinel.risk import dataset
+
     as_of = as_of or date.today()
     frame = dataset.features_at(conn, as_of + timedelta(days=1))
     total, done = len(frame), 0
