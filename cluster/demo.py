@@ -24,6 +24,8 @@ from citysim.synth.city import write_city
 from citysim.synth.config import SynthConfig
 from citysim.synth.live import HPD, LiveCity, Publisher
 from deployments.api.bootstrap import create_organization
+from sentinel.alerts import queries as alert_rules
+from sentinel.auth import users
 from sentinel.deadlines import upcoming_for_org
 from sentinel.portfolios import queries as portfolios
 
@@ -35,6 +37,7 @@ DEMO_RULES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("Certify-by date within 7 days", {"type": "deadline_approaching", "deadlines": ["certify_by"], "within_days": 7}),
 )
 WATCHED_BUILDINGS = 25  # the demo portfolio: the lots with the most open violations
+DEMO_SCOPE = {"type": "organization"}
 DEMO_CHANNELS = [{"kind": "email", "target": DEMO_LOGIN[0]}, {"kind": "console", "target": "demo"}]
 
 
@@ -127,23 +130,25 @@ def demo_organization(database_url: str) -> int:
                 assert portfolio is not None  # a new organization has no portfolio of that name yet
                 watched = portfolios.lots_with_most_open_violations(conn, WATCHED_BUILDINGS)
                 portfolios.add_buildings(conn, portfolio.id, dict.fromkeys(watched))
-        channels = orjson.dumps(DEMO_CHANNELS).decode()
-        for name, condition in DEMO_RULES:
-            # An older demo's rule of the same name is brought to this definition (an unchanged one is untouched).
-            updated = conn.execute(
-                'UPDATE alert_rules SET condition = %s, scope = \'{"type": "organization"}\', channels = %s'
-                " WHERE org_id = %s AND name = %s AND (condition <> %s::jsonb OR channels <> %s::jsonb)",
-                (orjson.dumps(condition).decode(), channels, org_id, name, orjson.dumps(condition).decode(), channels),
-            ).rowcount
-            exists = conn.execute(
-                "SELECT 1 FROM alert_rules WHERE org_id = %s AND name = %s", (org_id, name)
-            ).fetchone()
-            if not exists and not updated:
-                conn.execute(
-                    "INSERT INTO alert_rules (org_id, name, condition, scope, channels) VALUES (%s, %s, %s, %s, %s)",
-                    (org_id, name, orjson.dumps(condition).decode(), '{"type": "organization"}', channels),
-                )
+        with conn.transaction():
+            _demo_rules(conn, org_id)
     return org_id
+
+
+def _demo_rules(conn: psycopg.Connection[Any], org_id: int) -> None:
+    """The demo's rules; an older demo's rule of the same name is brought to this definition (an unchanged one is
+    untouched)."""
+    existing = {rule["name"]: rule for rule in alert_rules.list_rules(conn, org_id)}
+    for name, condition in DEMO_RULES:
+        values = alert_rules.RuleValues(
+            name=name, condition=condition, scope=DEMO_SCOPE, channels=DEMO_CHANNELS, delivery="immediate",
+            quiet_hours=None, cooldown_minutes=0, enabled=True,
+        )  # fmt: skip
+        rule = existing.get(name)
+        if rule is None:
+            alert_rules.create_rule(conn, org_id, None, values)
+        elif (rule["condition"], rule["scope"], rule["channels"]) != (condition, DEMO_SCOPE, DEMO_CHANNELS):
+            alert_rules.replace_rule(conn, rule["id"], org_id, values)
 
 
 def watched_templates(database_url: str, replay_url: str) -> list[dict[str, Any]]:
@@ -194,5 +199,5 @@ def upcoming_deadlines(
 
 def demo_org_id(conn: psycopg.Connection[Any]) -> int | None:
     """The demo organization: the one of the demo login (None before the first demo)."""
-    found = conn.execute("SELECT org_id FROM users WHERE lower(email) = %s ORDER BY id", (DEMO_LOGIN[0],)).fetchone()
-    return int(found[0]) if found else None
+    accounts = users.accounts_for_login(conn, DEMO_LOGIN[0], None)
+    return accounts[0].org_id if accounts else None

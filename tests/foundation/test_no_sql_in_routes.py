@@ -62,6 +62,14 @@ def test_route_modules_hold_no_sql() -> None:
     assert not found, "SQL in route modules (move it to a query function of the core):\n" + "\n".join(found)
 
 
+def test_the_cli_and_the_demo_hold_no_sql() -> None:
+    """The commands and the demo orchestrate: what they read and write goes through the core's queries."""
+    files = [*sorted((ROOT / "cluster").glob("cli*.py")), ROOT / "cluster" / "demo.py"]
+    assert len(files) > 15, [p.name for p in files]
+    found = [place for path in files for place in sql_in(path)]
+    assert not found, "SQL in the CLI or the demo (move it to a query function of the core):\n" + "\n".join(found)
+
+
 @pytest.mark.parametrize(
     "text",
     [
