@@ -10,8 +10,9 @@
 3. Property page: from clicking a building in the table to its facts, scores with reasons and timeline shown.
 
 Each run uses a fresh browser context (an empty cache), in Debian's headless Chromium, against the Ray Serve
-gateway over a scratch database holding the canonical synthetic city; scores are stored before the runs (the
-tests' counting model: this measures the app and the API, not the model). Needs PostgreSQL and Redis locally.
+gateway over a scratch database holding the web tests' city (tests/web/city.py: `vsentinel synth` ingested through
+the replay server); scores are stored before the runs (the tests' counting model: this measures the app and the
+API, not the model). Needs PostgreSQL and Redis locally.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from datetime import date
 from pathlib import Path
 
 import httpx
-import psycopg
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -54,8 +54,9 @@ def first_screen_js() -> tuple[int, int, list[str]]:
 
 
 def seed(database_url: str, buildings: int) -> tuple[str, str]:
-    with psycopg.connect(database_url) as conn:
-        city, emails = web_city.build(conn, Path(tempfile.mkdtemp()), date.today(), buildings=buildings * 4 // 3 + 1)
+    city, emails = web_city.build(
+        database_url, Path(tempfile.mkdtemp()), date.today(), buildings=buildings * 4 // 3 + 1
+    )
     assert len(city.alpha_bbls) >= buildings
     return emails["alpha"]["manager"], city.alpha_bbls
 

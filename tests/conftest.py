@@ -127,6 +127,29 @@ def migrated_database(admin_url: str, prefix: str = "vs_test") -> tuple[str, str
     return name, owner_url, app_url
 
 
+def create_database_from(admin_url: str, template: str, prefix: str) -> str:
+    """A copy of the `template` database (which nobody may be connected to). The copy keeps the template's grants,
+    so the application connects to it as the template's application role (`app_role_of(template)`)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
+    return name
+
+
+def ingest_city(database_url: str, city: Path) -> None:
+    """Loads a directory of Socrata-format files (a `vsentinel synth` city) the way the product does: the replay
+    server serves them, the serial runner reads every dataset through the real normalizers and writer."""
+    from citysim.replay.server import serve_in_background
+    from sentinel.datasets import load_datasets
+    from sentinel.ingest.run import RunOptions, run_serial
+    from sentinel.ingest.socrata import SocrataSource
+
+    with serve_in_background(city) as server:
+        options = RunOptions(list(load_datasets()), incremental=False, page_size=5000)
+        _, summaries = run_serial(database_url, SocrataSource(server.url), options)
+    assert not [s for s in summaries if s.error], [(s.dataset, s.error) for s in summaries if s.error]
+
+
 def database_url_for(admin_url: str, name: str) -> str:
     """The admin URL pointed at another database (URL form, as VS_DATABASE_URL expects)."""
     return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))

@@ -58,7 +58,8 @@ SERIOUS_DATASETS = {
 # neglectful), and less of it during a neglect spell. It is separate from why violations happen (size, condition,
 # neglect): a responsive owner of a building in poor shape certifies within weeks, a neglectful owner of a sound one
 # leaves violations open for years, as the city's open-violation backlog shows. Without it a violation's open time
-# followed only the neglect spell. The same split as training/canonical_city.py's close times by trait.
+# followed only the neglect spell, and the weighted open count measured the risk (benchmarks/RESULTS.md, "What
+# changed in the city (f5eb875)").
 CERTIFY_SHARE = np.array([0.95, 0.60, 0.10])  # HPD: violations the owner certifies (outside a neglect spell)
 REINSPECT_DAYS = np.array([30.0, 300.0, 1800.0])  # HPD: mean days to a reinspection of an uncertified violation
 RESOLVE_SHARE = np.array([0.97, 0.80, 0.30])  # DOB: violations resolved

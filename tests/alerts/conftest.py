@@ -7,11 +7,10 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from sentinel.db.roles import url_with_user
 from tests.channels.conftest import receiver, smtp_server  # noqa: F401 - the local receivers, defined once
-from tests.conftest import app_role_of, database_url_for, drop_database, migrated_database
+from tests.conftest import app_role_of, create_database_from, database_url_for, drop_database, migrated_database
 
 
 @pytest.fixture(scope="session")
@@ -24,18 +23,9 @@ def alerts_template(pg_admin_url: str) -> Iterator[str]:
 @pytest.fixture
 def db_url(pg_admin_url: str, alerts_template: str) -> Iterator[str]:
     """A copy of the template as the template's application role (a copy keeps the template's grants)."""
-    name = create_database_from(pg_admin_url, alerts_template)
+    name = create_database_from(pg_admin_url, alerts_template, prefix="vs_alerts")
     yield url_with_user(database_url_for(pg_admin_url, name), app_role_of(alerts_template))
     drop_database(pg_admin_url, name)
-
-
-def create_database_from(admin_url: str, template: str) -> str:
-    import uuid
-
-    name = f"vs_alerts_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template)))
-    return name
 
 
 @pytest.fixture

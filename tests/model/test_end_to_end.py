@@ -26,7 +26,8 @@ BUILDINGS = 400
 
 
 @pytest.fixture(scope="module")
-def trained(city_url, ray_cluster, tmp_path_factory):
+def trained_by_gate(city_url, ray_cluster, tmp_path_factory):
+    """The pipeline's run: (URL, model directory, report, the version serving each score after it)."""
     url, city = city_url
     model_dir = tmp_path_factory.mktemp("models")
     settings = load_training_settings(
@@ -43,16 +44,37 @@ def trained(city_url, ray_cluster, tmp_path_factory):
             ground_truth=city / "ground_truth",
             log=lambda _: None,
         )
+        served = {k: r.version for k, r in registry.active(conn).items()}
+    return url, model_dir, report, served
+
+
+@pytest.fixture(scope="module")
+def trained(trained_by_gate):
+    """The run's models serving every score, so the tests below score with XGBoost each time.
+
+    On the product's city the weighted open count comes close to the oracle (benchmarks/RESULTS.md, "Risk model
+    on the product's city"), so whether 20 rounds on 400 buildings beat it by more than the bootstrap interval is
+    chance: the gate's choice is checked on its own (the first test); the calibrated count as the scorer is checked
+    in test_gate.py."""
+    url, model_dir, report, _ = trained_by_gate
+    with psycopg.connect(url) as conn:
+        for kind in registry.SCORE_KINDS:
+            registry.promote(conn, kind, report.version)
     return url, model_dir, report
 
 
-def test_training_registers_and_promotes_one_model_per_score(trained):
-    url, _, report = trained
-    assert sorted(report.promoted) == sorted(registry.SCORE_KINDS)
+def test_training_registers_a_model_and_a_baseline_per_score_and_serves_the_one_the_gate_chose(trained_by_gate):
+    url, _, report, served = trained_by_gate
     assert report.sweep["trials"] == 2
+    assert sorted(report.promoted + report.baselined) == sorted(registry.SCORE_KINDS)
     with psycopg.connect(url) as conn:
-        active = registry.active(conn)
-    assert {k: r.version for k, r in active.items()} == dict.fromkeys(registry.SCORE_KINDS, report.version)
+        for result in report.results:
+            beats = result.kind in report.promoted
+            assert result.beats_baseline is beats
+            assert served[result.kind] == (report.version if beats else f"{report.version}-baseline")
+            assert report.scorers[result.kind] == ("model" if beats else "baseline")
+            assert registry.get(conn, result.kind, report.version).metrics["beats_baseline"] is beats
+            assert registry.get(conn, result.kind, f"{report.version}-baseline").scorer == "baseline"
 
 
 def test_the_evaluation_is_saved_as_json_markdown_and_png(trained):
@@ -77,9 +99,11 @@ def test_calibration_never_lowers_the_probability_of_a_riskier_building(trained)
 
 
 def _scores(conn: psycopg.Connection) -> list[tuple]:
+    """The scores as of the city's last day (the score job's test stores another day's beside them)."""
     return conn.execute(
         "SELECT bbl, overall, safety, legal, financial, p_overall, trend, reasons, model_versions FROM risk_scores "
-        "ORDER BY bbl"
+        "WHERE as_of = %s ORDER BY bbl",
+        (CITY_END,),
     ).fetchall()
 
 

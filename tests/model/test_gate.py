@@ -1,4 +1,5 @@
-"""The promotion gate on the product's own city: `vsentinel synth` rows -> replay server -> ingestion -> training.
+"""The promotion gate on the product's own city (`vsentinel synth` rows -> replay server -> ingestion, the city of
+tests/model/conftest.py) -> training.
 
 A model serves a score only when it beats the weighted open count on the out-of-time test by more than its
 bootstrap interval, even with `promote=True` (what `vsentinel train --promote` passes); otherwise the calibrated
@@ -14,54 +15,28 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from citysim.replay.server import serve_in_background
-from citysim.synth.city import write_city
-from citysim.synth.config import SynthConfig
 from deployments.api.app import create_app
 from deployments.api.local import local_deps
 from deployments.api.settings import ApiSettings
 from sentinel.artifact_store import as_store, fetch
-from sentinel.datasets import load_datasets
-from sentinel.ingest.run import RunOptions, run_serial
-from sentinel.ingest.socrata import SocrataSource
 from sentinel.risk import artifacts, registry
 from tests.api import seed
 from tests.api.servers import running
-from tests.conftest import drop_database, migrated_database
 from training import pipeline
 from training.config import load_training_settings
 
 pytestmark = pytest.mark.integration
 
-BUILDINGS = 400
-
 
 @pytest.fixture(scope="module")
-def product_city(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """The synthetic city as users get it: Socrata-format files, served by the replay server, ingested."""
-    city = tmp_path_factory.mktemp("product-city")
-    write_city(SynthConfig(buildings=BUILDINGS, start=date(2019, 1, 1), end=date(2025, 11, 30), seed=5), city)
-    name, _, url = migrated_database(pg_admin_url, prefix="vs_gate")
-    with serve_in_background(city) as server:
-        _, summaries = run_serial(
-            url, SocrataSource(server.url), RunOptions(list(load_datasets()), incremental=False, page_size=5000)
-        )
-    assert not [s for s in summaries if s.error]
-    yield url, city
-    drop_database(pg_admin_url, name)
-
-
-@pytest.fixture(scope="module")
-def trained(product_city, ray_cluster, tmp_path_factory):
-    url, city = product_city
+def trained(city_url, ray_cluster, tmp_path_factory):
+    url, city = city_url
     model_dir = tmp_path_factory.mktemp("models")
     settings = load_training_settings(workers=1, num_boost_round=2, report_every=1, max_train_cutoffs=4, eval_folds=1)
     settings.default_params = {**settings.default_params, "max_depth": 1}

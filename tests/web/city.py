@@ -1,13 +1,11 @@
-"""The web tests' city: the canonical synthetic city, dressed with what the screens show (addresses, coordinates,
-BINs), two organizations with portfolios, a score history and alerts.
-
-`training.canonical_city` writes violations and complaints but no street addresses or coordinates (the model
-needs neither); the screens do, so they are added here, seeded.
+"""The web tests' city: the product's synthetic city (`vsentinel synth`, ending today, ingested through the replay
+server and the real normalizers and writer, as the demo's), with two organizations with portfolios, a score
+history and alerts. The city brings what the screens show: addresses and coordinates (PLUTO), BINs, violations,
+complaints and their deadlines.
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -16,14 +14,10 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from sentinel.address import address_key
+from citysim.synth.city import write_city
+from citysim.synth.config import SynthConfig
 from tests.api import seed
-from training import canonical_city
-
-STREETS = ("BROADWAY", "AMSTERDAM AVENUE", "GRAND CONCOURSE", "FLATBUSH AVENUE", "QUEENS BOULEVARD", "VICTORY BLVD")
-# Rough centres of the five boroughs: markers land where a New Yorker expects them.
-CENTRES = {1: (40.78, -73.97), 2: (40.84, -73.88), 3: (40.65, -73.95), 4: (40.72, -73.80), 5: (40.58, -74.15)}
-
+from tests.conftest import ingest_city
 
 SEVERITIES = ("immediately_hazardous", "hazardous")
 NEW_CLASS_C = {"type": "new_violation", "classes": ["C"]}
@@ -37,24 +31,6 @@ class WebCity:
     beta_bbls: list[str]
     alpha_alert_titles: list[str]
     beta_alert_titles: list[str]
-
-
-def _dress(conn: psycopg.Connection[Any], rng: random.Random) -> list[str]:
-    bbls = [r[0] for r in conn.execute("SELECT bbl FROM properties ORDER BY bbl")]
-    for i, bbl in enumerate(bbls):
-        borough = int(bbl[0])
-        lat, lon = CENTRES[borough]
-        address = f"{10 + 2 * i} {STREETS[i % len(STREETS)]}"
-        conn.execute(
-            "UPDATE properties SET address = %s, address_key = %s, zip = '10001', latitude = %s, longitude = %s "
-            "WHERE bbl = %s",
-            (address, address_key(address), lat + rng.uniform(-0.03, 0.03), lon + rng.uniform(-0.03, 0.03), bbl),
-        )
-        conn.execute(
-            "INSERT INTO buildings (bin, bbl, borough) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-            (f"{borough}{i + 100000:06d}", bbl, borough),
-        )
-    return bbls
 
 
 def _portfolio(conn: psycopg.Connection[Any], org_id: int, name: str, bbls: list[str]) -> int:
@@ -86,10 +62,15 @@ def _alerts(conn: psycopg.Connection[Any], org_id: int, bbls: list[str], label: 
     return titles
 
 
-def build(conn: psycopg.Connection[Any], out: Path, today: date, buildings: int = 60) -> tuple[WebCity, dict]:
-    canonical_city.generate(conn, out, buildings=buildings, start=today - timedelta(days=5 * 365), end=today, seed=7)
-    bbls = _dress(conn, random.Random(7))
-    conn.commit()
+def build(database_url: str, out: Path, today: date, buildings: int = 60) -> tuple[WebCity, dict]:
+    write_city(SynthConfig(buildings=buildings, start=today - timedelta(days=5 * 365), end=today, seed=7), out)
+    ingest_city(database_url, out)
+    with psycopg.connect(database_url) as conn:
+        return _organizations(conn)
+
+
+def _organizations(conn: psycopg.Connection[Any]) -> tuple[WebCity, dict]:
+    bbls = [r[0] for r in conn.execute("SELECT bbl FROM properties ORDER BY bbl")]
     alpha_id, alpha = seed.add_org(conn, "alpha")
     beta_id, beta = seed.add_org(conn, "beta")
     split = len(bbls) * 3 // 4

@@ -59,8 +59,8 @@ def web_stack(
     name, _, url = migrated_database(pg_admin_url, prefix="vs_web")
     today = date.today()
     model_dir = tmp_path_factory.mktemp("web-models")
+    city, emails = web_city.build(url, tmp_path_factory.mktemp("web-city"), today)
     with psycopg.connect(url) as conn:
-        city, emails = web_city.build(conn, tmp_path_factory.mktemp("web-city"), today)
         _train(conn, model_dir, tmp_path_factory.mktemp("web-ray-storage"))
     deps = local_deps(
         database_url=url,
