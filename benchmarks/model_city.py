@@ -172,8 +172,11 @@ def print_timings(args, settings, report, figures) -> None:
     t = report.timings
     safety = next(r for r in report.results if r.kind == "safety")
     base = safety.baselines["weighted_open_count"]
-    print(f"\nWorkers {settings.workers} x {settings.cpus_per_worker} CPU, report every {settings.report_every}, ")
-    print(f"{settings.max_concurrent_trials} trial(s) at once, {len(report.split.train)} training cutoffs.\n")
+    print(
+        f"\nRay Train: {settings.workers} workers x {settings.cpus_per_worker} CPU, a report every "
+        f"{settings.report_every} rounds, {settings.max_concurrent_trials} trial(s) at once, "
+        f"{len(report.split.train)} training cutoffs.\n"
+    )
     print("| what | figure |\n|---|---|")
     for engine in filter(None, args.engines.split(",")):
         print(f"| dataset build, {engine} | {figures[f'engine_{engine}']} |")
