@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ from sentinel.datasets import load_datasets
 from sentinel.db import migrate
 from sentinel.risk.service import ScoreService, connect_to
 from sentinel.settings import load_settings
+from tests.conftest import create_database, database_url_for, drop_database
 from training import pipeline
 from training.config import load_training_settings
 
@@ -176,10 +176,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the database and the work directory.")
     args = parser.parse_args()
     admin = os.environ.get("VS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"vs_fullsize_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = admin.rsplit("/", 1)[0] + f"/{name}"
+    name = create_database(admin, "vs_fullsize")
+    url = database_url_for(admin, name)
     work = Path(tempfile.mkdtemp(prefix="vs-fullsize-", dir=os.environ.get("VS_BENCH_DIR")))
     city = args.city or work / "city"
     stages: list[Stage] = []
@@ -317,8 +315,7 @@ def main() -> None:
         if server is not None:
             server.stop()
         if not args.keep:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            drop_database(admin, name)
             shutil.rmtree(work, ignore_errors=True)
 
 

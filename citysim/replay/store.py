@@ -2,9 +2,8 @@
 
 Each row keeps its API JSON text (`__doc`, without system fields), so a `SELECT *` page is a string join. The
 field columns are VIRTUAL generated columns over `__doc` (`json_extract`), so filters and ordering run in SQLite
-on named, typed columns and the indexes that need them, while each row's values are stored once: a table with a
-stored text column per field beside its JSON took about twice its source file (benchmarks/RESULTS.md, "A leaner
-replay store"). Memory stays flat: files are streamed in batches and SQLite's page cache is bounded.
+on named, typed columns and the indexes that need them, while each row's values are stored once (a stored text
+column per field beside the JSON doubled the store: benchmarks/RESULTS.md, "A leaner replay store"). Memory stays flat: files are streamed in batches and SQLite's page cache is bounded.
 """
 
 # SQL is built from quoted identifiers (quote_ident) and escaped literals (sql_str) or bound parameters.
@@ -125,8 +124,8 @@ class ReplayStore:
         self.load_errors: list[str] = []
         with self.write_lock:
             c = self.connection()
-            # Before the first table (a no-op on an existing file): rows of about 1 KB, the size of most API rows,
-            # left a fifth of each 4 KB page empty; 16 KB pages fill to within a few per cent.
+            # Before the first table (a no-op on an existing file): API rows of about a kilobyte fill 4 KB pages
+            # badly, few rows to a page (benchmarks/RESULTS.md, "A leaner replay store").
             c.execute("PRAGMA page_size = 16384")
             c.execute("PRAGMA journal_mode=WAL")
             _create_meta(c)
