@@ -3,7 +3,8 @@
 Each row keeps its API JSON text (`__doc`, without system fields), so a `SELECT *` page is a string join. The
 field columns are VIRTUAL generated columns over `__doc` (`json_extract`), so filters and ordering run in SQLite
 on named, typed columns and the indexes that need them, while each row's values are stored once (a stored text
-column per field beside the JSON doubled the store: benchmarks/RESULTS.md, "A leaner replay store"). Memory stays flat: files are streamed in batches and SQLite's page cache is bounded.
+column per field beside the JSON doubled the store: benchmarks/RESULTS.md, "A leaner replay store"). Memory
+stays flat: files are streamed in batches and SQLite's page cache is bounded.
 """
 
 # SQL is built from quoted identifiers (quote_ident) and escaped literals (sql_str) or bound parameters.
