@@ -21,27 +21,22 @@ from fastapi import Request
 
 from deployments.api.deps import Deps
 from deployments.api.errors import ApiError
+from sentinel.auth import api_key_store
 from sentinel.auth.api_keys import check_key_usable, parse_api_key, verify_api_key
 from sentinel.auth.audit import record_audit
 from sentinel.auth.errors import AuthError
 from sentinel.auth.forwarded import client_address
-from sentinel.auth.principal import Principal, Role
+from sentinel.auth.principal import Principal
 from sentinel.auth.ratelimit import rate_limit_key
 from sentinel.auth.rbac import Permission, authorize
 from sentinel.auth.scopes import parse_scopes
 from sentinel.auth.strength import WeakPasswordError, check_password
 from sentinel.auth.tokens import decode_access
-from sentinel.auth.user_state import UserState, key_scopes_for_creator, principal_for_token
+from sentinel.auth.user_state import key_scopes_for_creator, principal_for_token
 from sentinel.logs import correlation_id
 
 log = logging.getLogger(__name__)
 
-_KEY_ROW = """
-    SELECT k.id, k.org_id, k.user_id, k.key_hash, k.scopes, k.expires_at, k.revoked_at,
-           u.org_id, u.role, u.is_active, u.session_generation
-    FROM api_keys k LEFT JOIN users u ON u.id = k.user_id
-    WHERE k.prefix = %s
-"""
 _last_key_audit: dict[int, float] = {}
 # A throttled address is written to the audit log once per this window, not once per refused request.
 _THROTTLE_AUDIT = "1/minute"
@@ -77,23 +72,18 @@ def _credentials(request: Request) -> tuple[str, str]:
 def _api_key_principal(deps: Deps, key: str, ip: str) -> Principal:
     prefix = parse_api_key(key)
     with deps.pool.connection() as conn:
-        row = conn.execute(_KEY_ROW, (prefix,)).fetchone()
-        if row is None or not verify_api_key(key, row[3]):
+        stored = api_key_store.by_prefix(conn, prefix)
+        if stored is None or not verify_api_key(key, stored.key_hash):
             raise AuthError("unknown api key")
-        key_id, org_id, user_id, _, scopes, expires_at, revoked_at, *creator_row = row
-        check_key_usable(expires_at=expires_at, revoked_at=revoked_at, now=deps.now())
-        creator = (
-            UserState(user_id, creator_row[0], Role(creator_row[1]), creator_row[2], creator_row[3])
-            if user_id is not None and creator_row[0] is not None
-            else None
-        )
-        effective = key_scopes_for_creator(parse_scopes(scopes), key_org_id=org_id, creator=creator)
+        key_id, org_id, user_id = stored.id, stored.org_id, stored.user_id
+        check_key_usable(expires_at=stored.expires_at, revoked_at=stored.revoked_at, now=deps.now())
+        effective = key_scopes_for_creator(parse_scopes(stored.scopes), key_org_id=org_id, creator=stored.creator())
         interval = deps.settings.key_use_audit_seconds
         now = time.monotonic()
         if interval == 0 or now - _last_key_audit.get(key_id, -1e18) >= interval:
             _last_key_audit[key_id] = now
             with conn.transaction():
-                conn.execute("UPDATE api_keys SET last_used_at = now() WHERE id = %s", (key_id,))
+                api_key_store.mark_used(conn, key_id)
                 record_audit(
                     conn,
                     org_id=org_id,

@@ -83,6 +83,25 @@ def test_an_api_key_is_revoked_once_and_only_by_its_organization(conn: psycopg.C
     assert again is not None and again["revoked_at"] == revoked["revoked_at"]
 
 
+def test_a_key_is_found_by_its_prefix_with_its_creator_as_they_stand_now(conn: psycopg.Connection) -> None:
+    org = _org(conn)
+    creator = users.create_user(conn, org_id=org, email=f"{secrets.token_hex(4)}@example.com", password_hash=HASH,
+                                role="manager")  # fmt: skip
+    assert creator is not None
+    prefix = secrets.token_hex(4)
+    key = api_key_store.create(conn, org_id=org, user_id=creator["id"], name="ci", prefix=prefix, key_hash="1" * 64,
+                               scopes=["properties:read"], expires_at=None)  # fmt: skip
+    stored = api_key_store.by_prefix(conn, prefix)
+    assert stored is not None and stored.id == key["id"] and stored.key_hash == "1" * 64
+    state = stored.creator()
+    assert state is not None and (state.org_id, state.role.value, state.active) == (org, "manager", True)
+    users.update_user(conn, org_id=org, user_id=creator["id"], is_active=False)
+    after = api_key_store.by_prefix(conn, prefix)
+    state = after.creator() if after is not None else None
+    assert state is not None and not state.active  # read now, not as it was when the key was made
+    assert api_key_store.by_prefix(conn, "nosuchkey") is None
+
+
 def test_rules_and_alerts_stay_in_their_organization(conn: psycopg.Connection) -> None:
     mine, theirs = _org(conn), _org(conn)
     values = alert_queries.RuleValues(
