@@ -14,29 +14,16 @@ import psycopg
 import typer
 from rich.markup import escape
 
-from citysim.replay.server import serve_in_background
 from cluster.cli_common import fail, port_or_exit, services_or_exit, settings_or_exit, upgrade_or_exit
 from cluster.cli_doctor import run_doctor
 from cluster.cli_ingest import evaluate_alerts
 from cluster.cli_serve import start_api
 from cluster.console import console
 from cluster.console import table as console_table
-from cluster.demo import (
-    DEMO_LOGIN,
-    bring_up_to_date,
-    demo_organization,
-    prepare_city,
-    publish_forever,
-    upcoming_deadlines,
-    watched_open_hpd_ids,
-    watched_templates,
-)
 from sentinel.artifact_store import from_settings
 from sentinel.datasets import load_datasets
 from sentinel.deadlines import city_today
-from sentinel.mailbox import start_mailbox
 from sentinel.risk import registry
-from sentinel.risk.registry import SCORE_KINDS
 from sentinel.settings import Settings
 
 
@@ -49,7 +36,7 @@ def _demo_model(database_url: str, settings: Settings, ground_truth: Path) -> No
 
     store = from_settings(settings)
     with psycopg.connect(database_url) as conn:
-        if len(registry.active(conn)) < len(SCORE_KINDS):
+        if len(registry.active(conn)) < len(registry.SCORE_KINDS):
             console.print("training the risk models on Ray (one run, no sweep)")
             pipeline.run(
                 conn,
@@ -96,7 +83,9 @@ def _evaluate_time_based(database_url: str) -> None:
 
 
 def _print_upcoming(database_url: str, today: date) -> None:
-    total, first = upcoming_deadlines(database_url, today)
+    from cluster import demo  # the city, the replay server and the API's bootstrap: only `vsentinel demo` pays
+
+    total, first = demo.upcoming_deadlines(database_url, today)
     title = f"Upcoming deadlines in the watched portfolio ({total} in the next 60 days)"
     table = console_table("due", "deadline", "BBL", "address", "violation", title=title)
     for due, kind, bbl, address, source, source_id, klass in first:
@@ -110,6 +99,7 @@ def _live_city(city: Any, replay: Any, database_url: str, channel_settings: Any,
     """The scheduler on a one-minute cadence plus the change publisher, both stopped on exit."""
     import ray  # Ray and the scheduler actor load only in live mode
 
+    from cluster import demo
     from cluster.scheduler import JobSpec, ScheduleConfig, start_scheduler, stop_scheduler
 
     config = ScheduleConfig(
@@ -120,11 +110,11 @@ def _live_city(city: Any, replay: Any, database_url: str, channel_settings: Any,
         )
     )
     start_scheduler(database_url, replay.url, config=config, channel_settings=channel_settings)
-    open_ids = watched_open_hpd_ids(database_url)
+    open_ids = demo.watched_open_hpd_ids(database_url)
     stop = threading.Event()
     publisher = threading.Thread(
-        target=publish_forever,
-        args=(city, replay, watched_templates(database_url, replay.url), open_ids, today, stop),
+        target=demo.publish_forever,
+        args=(city, replay, demo.watched_templates(database_url, replay.url), open_ids, today, stop),
         kwargs={"log": lambda line: console.print(f"[cyan]live:[/] {escape(line)}")},
         daemon=True,
     )
@@ -153,10 +143,13 @@ def demo_command(
     """The whole system on this machine: embedded services, a synthetic city that ends today behind the replay
     server, ingestion on Ray, alert evaluation with email to a local mailbox, risk models trained and every
     building scored, then the API on Ray Serve."""
-    # Ray and the pipeline's actors load only when the demo runs, not for `vsentinel --help`.
+    # Ray, the pipeline's actors, the city, the replay server, the mailbox and the API's bootstrap load only when
+    # the demo runs, not for `vsentinel --help`.
     from actors.ingestion import PipelineShape
-    from cluster import ray_runtime
+    from citysim.replay.server import serve_in_background
+    from cluster import demo, ray_runtime
     from cluster.ingest import run_ingestion
+    from sentinel.mailbox import start_mailbox
 
     settings = settings_or_exit()
     try:
@@ -168,7 +161,7 @@ def demo_command(
     with services_or_exit(settings) as services, contextlib.ExitStack() as stack:
         upgrade_or_exit(services)
         try:
-            city = prepare_city(settings.data_dir, buildings, seed, day, console.print)
+            city = demo.prepare_city(settings.data_dir, buildings, seed, day, console.print)
         except ValueError as error:
             raise fail(str(error), code=2) from None
         mailbox = start_mailbox(settings.data_dir / "mailbox")
@@ -179,7 +172,7 @@ def demo_command(
             console.print(f"Ray dashboard: {info.dashboard_url}")
         replay = stack.enter_context(serve_in_background(city.path, cache=True))
         console.print(f"replay server (local NYC Open Data) at {replay.url}")
-        bring_up_to_date(city, replay, replay.url, day, console.print)
+        demo.bring_up_to_date(city, replay, replay.url, day, console.print)
         result = run_ingestion(
             database_url=services.database_url,
             source_url=replay.url,
@@ -191,7 +184,7 @@ def demo_command(
         )
         if result.failed:
             raise fail("ingestion failed (see the table above)")
-        demo_organization(services.database_url)
+        demo.demo_organization(services.database_url)
         evaluate_alerts(services.database_url, result.run_id)
         _evaluate_time_based(services.database_url)
         _deliver(services.database_url, channels)
@@ -208,5 +201,6 @@ def demo_command(
             stack.enter_context(
                 _live_city(city, replay, services.database_url, channels, lambda: city_today(datetime.now(UTC)))
             )
-        console.print(f"demo login: [bold]{DEMO_LOGIN[0]}[/] / [bold]{DEMO_LOGIN[1]}[/] (Ctrl-C stops the API)")
+        login, password = demo.DEMO_LOGIN
+        console.print(f"demo login: [bold]{login}[/] / [bold]{password}[/] (Ctrl-C stops the API)")
         start_api(settings, services, host="127.0.0.1", port=port or settings.serve_http_port)
