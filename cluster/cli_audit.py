@@ -1,7 +1,4 @@
-"""`vsentinel audit verify`: checks the audit log's hash chain and names the first broken link.
-
-cluster/cli.py mounts this: `app.add_typer(audit_app, name="audit")`.
-"""
+"""`vsentinel audit verify`: checks the audit log's hash chain and names the first broken link."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""`vsentinel backup [list|prune]` and `vsentinel restore`: thin shells over sentinel/backup.
-
-cluster/cli.py mounts these: `app.add_typer(backup_app, name="backup")`, `app.command("restore")(restore_command)`.
-"""
+"""`vsentinel backup [list|prune]` and `vsentinel restore`: thin shells over sentinel/backup."""
 
 from __future__ import annotations
 

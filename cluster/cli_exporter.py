@@ -1,8 +1,5 @@
 """`vsentinel exporter`: the Prometheus endpoint of the figures kept in PostgreSQL and Redis (ingestion, outbox,
-scheduler, scores, connections), read at each scrape. Runs in the foreground until Ctrl-C or SIGTERM.
-
-cluster/cli.py mounts this: `app.command("exporter")(exporter_command)`.
-"""
+scheduler, scores, connections), read at each scrape. Runs in the foreground until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 

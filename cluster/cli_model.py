@@ -1,8 +1,4 @@
-"""`vsentinel train`, `vsentinel score` and `vsentinel model list|show|promote`.
-
-cluster/cli.py mounts these: `app.add_typer(model_app, name="model")`, `app.command("train")(train_command)`,
-`app.command("score")(score_command)`.
-"""
+"""`vsentinel train`, `vsentinel score` and `vsentinel model list|show|promote`."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """`vsentinel org create`: a new organization and its first admin, the one step the API cannot authorize.
 
-cluster/cli.py mounts this: `app.add_typer(org_app, name="org")`. Everything after it (users, keys, portfolios,
-rules) goes through the API as that admin.
+Everything after it (users, keys, portfolios, rules) goes through the API as that admin.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
-"""`vsentinel schedule`: what the scheduler ran and will run, and the scheduler itself in the foreground.
-
-Mounted by cluster/cli.py as `app.add_typer(schedule_app, name="schedule")`.
-"""
+"""`vsentinel schedule`: what the scheduler ran and will run, and the scheduler itself in the foreground."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """`vsentinel serve`: run the HTTP API locally, on Ray Serve (default) or under plain uvicorn.
 
-Mounted by cluster/cli.py as `app.command("serve")(serve_command)`. Unset `VS_DATABASE_URL` / `VS_REDIS_URL`
-start the embedded servers, as everywhere else; the schema is migrated first. Without `VS_JWT_SECRET` a random
-secret is made for this run (tokens then die with the process), with a warning.
+Unset `VS_DATABASE_URL` / `VS_REDIS_URL` start the embedded servers, as everywhere else; the schema is migrated
+first. Without `VS_JWT_SECRET` a random secret is made for this run (tokens then die with the process), with a
+warning.
 """
 
 from __future__ import annotations

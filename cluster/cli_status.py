@@ -1,8 +1,5 @@
 """`vsentinel status`: one screen of the operating figures, read from the database (the same figures
-`vsentinel exporter` gives Prometheus), for people without Grafana. `--json` prints them for scripts.
-
-cluster/cli.py mounts this: `app.command("status")(status_command)`.
-"""
+`vsentinel exporter` gives Prometheus), for people without Grafana. `--json` prints them for scripts."""
 
 from __future__ import annotations
 
