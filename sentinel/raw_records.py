@@ -109,17 +109,18 @@ def pack(source: str, raw: Mapping[str, Any], columns: Sequence[Any]) -> bytes:
     The deflated JSON is [layout, dropped, values]: `layout` the keys in order (a bit mask over the source's
     FIELD_ORDER when they follow it, else their list), `dropped` a bit mask of the positions whose value a column
     holds, `values` the other values in order."""
-    keys = tuple(raw)
-    layout = _layout(source, keys)
+    layout, positions = _layout(source, tuple(raw))
     values = list(raw.values())
     dropped = 0
-    for (field, _, kind), held in zip(FIELDS_IN_COLUMNS.get(source, ()), columns, strict=False):
-        if held is not None:
-            value = raw.get(field)
+    for (_, _, kind), held, i in zip(FIELDS_IN_COLUMNS.get(source, ()), columns, positions, strict=False):
+        if held is not None and i is not None:
+            value = values[i]
             if value is not None and value == (held if kind == "text" else _TEXT[kind](held)):
-                dropped |= 1 << keys.index(field)
+                dropped |= 1 << i
     if dropped:
-        values = [v for i, v in enumerate(values) if not dropped >> i & 1]
+        for i in reversed(range(len(values))):
+            if dropped >> i & 1:
+                del values[i]
     dictionary_id = DICTIONARY_OF_SOURCE.get(source, 0)
     dictionary = DICTIONARIES[dictionary_id]
     if dictionary:
@@ -156,20 +157,23 @@ _FIELD_INDEX = {source: {key: i for i, key in enumerate(order)} for source, orde
 
 
 @lru_cache(maxsize=4096)
-def _layout(source: str, keys: tuple[str, ...]) -> int | tuple[str, ...]:
-    """The keys as a bit mask over the source's FIELD_ORDER when they follow it, else the keys themselves. A
-    dataset's records share a few layouts (which of their fields are null), so this is looked up per record."""
+def _layout(source: str, keys: tuple[str, ...]) -> tuple[int | tuple[str, ...], tuple[int | None, ...]]:
+    """The keys as a bit mask over the source's FIELD_ORDER when they follow it (else the keys themselves), and
+    the position of each FIELDS_IN_COLUMNS field among them. A dataset's records share a few layouts (which of
+    their fields are null), so this is looked up per record, not worked out."""
+    where = {key: i for i, key in enumerate(keys)}
+    positions = tuple(where.get(field) for field, _, _ in FIELDS_IN_COLUMNS.get(source, ()))
     index = _FIELD_INDEX.get(source)
     if index is None:
-        return keys
+        return keys, positions
     mask, last = 0, -1
     for key in keys:
         i = index.get(key, -1)
         if i <= last:
-            return keys
+            return keys, positions
         mask |= 1 << i
         last = i
-    return mask
+    return mask, positions
 
 
 # The columns of `violations` that stored_record reads: the record's two forms and every column a pair names.
