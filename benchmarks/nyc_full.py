@@ -35,6 +35,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import orjson
@@ -199,6 +200,13 @@ def main() -> None:
         store = ReplayStore(work / "store.sqlite")
         server = ReplayServer(store).start()
         datasets = load_datasets()
+        days = sorted((city / "changes").glob("*.json"))[: args.days]
+        # The snapshot is stamped with its as-of day (the day before the first change file), as a publisher's rows
+        # carry their own past :updated_at. Stamped with the load's wall-clock time instead, every change got a
+        # timestamp within the ingester's 10-minute overlap of the snapshot (the store keeps change stamps after
+        # the rows it holds), so every incremental run re-read every row.
+        as_of = date.fromisoformat(days[0].stem) - timedelta(days=1) if days else None
+        snapshot_at = f"{as_of.isoformat()}T14:50:00.000Z" if as_of else utc_timestamp()
         total_rows = 0
         for ds_name, spec in datasets.items():
             path = city / f"{spec.socrata_id}.json"
@@ -207,7 +215,7 @@ def main() -> None:
                     spec.socrata_id,
                     read_dataset_file(path, spec.socrata_id),
                     seed=path.name,
-                    timestamp=utc_timestamp(),
+                    timestamp=snapshot_at,
                 )
                 store.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
             if args.remove_files:
@@ -268,7 +276,6 @@ def main() -> None:
         rules = seed_rules(url, args.orgs, args.per_org, seed=21)
         facts["rules"] = f"{rules:,} rules of {args.orgs} organizations watching {args.orgs * args.per_org:,} lots"
         alerts = LocalAlerts(url)
-        days = sorted((city / "changes").glob("*.json"))[: args.days]
         for path in days:
             with measured(Stage(f"day {path.stem}")) as st:
                 t0 = time.perf_counter()
