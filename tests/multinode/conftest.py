@@ -162,11 +162,13 @@ def multinode_ray(
         ray.init(address=cluster.address, namespace=NAMESPACE, log_to_driver=False, **driver_at)
         yield MultiNodeRay(cluster, head_args)
     finally:
-        ray.shutdown()
-        cluster.shutdown()
-        shutil.rmtree(os.environ["RAY_TMPDIR"], ignore_errors=True)
-        if external_redis:
-            _delete_namespace(external_redis, namespace)
+        try:
+            ray.shutdown()
+            cluster.shutdown()  # raises when a test left a thread driving Ray (one that timed out)
+        finally:
+            shutil.rmtree(os.environ["RAY_TMPDIR"], ignore_errors=True)
+            if external_redis:
+                _delete_namespace(external_redis, namespace)
 
 
 def _delete_namespace(address: str, namespace: str) -> None:
