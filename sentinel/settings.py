@@ -7,6 +7,7 @@ message that names the variable and what is wrong (see `load_settings`).
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -35,10 +36,13 @@ def _default_data_dir() -> Path:
 
 
 class FileBackedSettings(BaseSettings):
-    """Settings from the environment over configs/settings.yaml: the whole file, or its `file_section`. A settings
-    class that reads the file subclasses this rather than repeating pydantic-settings' override."""
+    """Settings from the environment over a YAML file: configs/settings.yaml (or the file `file_variable` names),
+    the whole file or its `file_section`. A settings class that reads a file subclasses this rather than repeating
+    pydantic-settings' override."""
 
     file_section: ClassVar[str | None] = None
+    file_variable: ClassVar[str] = f"{ENV_PREFIX}CONFIG_FILE"
+    default_file: ClassVar[Path] = CONFIG_DIR / "settings.yaml"
 
     @classmethod
     def settings_customise_sources(
@@ -49,8 +53,13 @@ class FileBackedSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return settings_file_sources(
-            settings_cls, init_settings, env_settings, dotenv_settings, section=cls.file_section
+        yaml_file = Path(os.environ.get(cls.file_variable, cls.default_file))
+        sources = (init_settings, env_settings, dotenv_settings)
+        if not yaml_file.exists():
+            return sources
+        return (
+            *sources,
+            YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file, yaml_config_section=cls.file_section),
         )
 
 
@@ -219,15 +228,3 @@ def load_settings(**overrides: Any) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return load_settings()
-
-
-def settings_file_sources(
-    settings_cls: type[BaseSettings], *sources: PydanticBaseSettingsSource, section: str | None = None
-) -> tuple[PydanticBaseSettingsSource, ...]:
-    """The given sources, then configs/settings.yaml (or VS_CONFIG_FILE), whole or one section of it."""
-    import os
-
-    yaml_file = Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE", CONFIG_DIR / "settings.yaml"))
-    if not yaml_file.exists():
-        return sources
-    return (*sources, YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file, yaml_config_section=section))

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+from pydantic_settings import SettingsConfigDict
 
-from sentinel.settings import CONFIG_DIR
-
-TUNE_FILE = CONFIG_DIR / "tune.yaml"
+from sentinel.settings import CONFIG_DIR, FileBackedSettings
 
 
-class TrainingSettings(BaseSettings):
+class TrainingSettings(FileBackedSettings):
     model_config = SettingsConfigDict(env_prefix="VS_TRAIN_", extra="ignore")
+    file_variable: ClassVar[str] = "VS_TRAIN_CONFIG_FILE"
+    default_file: ClassVar[Path] = CONFIG_DIR / "tune.yaml"
 
     engine: Literal["pandas", "modin"] = "pandas"
     workers: int = Field(default=2, ge=1)
@@ -40,21 +39,6 @@ class TrainingSettings(BaseSettings):
     fixed: dict[str, Any] = Field(default_factory=dict)
     default_params: dict[str, Any] = Field(default_factory=dict)
     search_space: dict[str, dict[str, list[float]]] = Field(default_factory=dict)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = Path(os.environ.get("VS_TRAIN_CONFIG_FILE", TUNE_FILE))
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if path.exists():
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
-        return tuple(sources)
 
     def params(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         return {**self.fixed, **self.default_params, **(overrides or {})}
