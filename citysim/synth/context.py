@@ -40,6 +40,17 @@ class Events:
     def __len__(self) -> int:
         return len(self.b)
 
+    def published_index(self, as_of: int, select: np.ndarray | None = None) -> np.ndarray:
+        """The records out by `as_of` (of `select`, when given)."""
+        return np.flatnonzero(self.day <= as_of) if select is None else select[self.day[select] <= as_of]
+
+    def published(
+        self, as_of: int, select: np.ndarray | None = None
+    ) -> tuple[list[int], list[int], dict[str, list[Any]]]:
+        """The records out by `as_of`: their buildings, days and columns as Python lists (fast in row loops)."""
+        idx = self.published_index(as_of, select)
+        return self.b[idx].tolist(), self.day[idx].tolist(), {k: v[idx].tolist() for k, v in self.cols.items()}
+
 
 @dataclass
 class Batch:
@@ -62,6 +73,18 @@ class Batch:
         start, end = self.months.start_day[m], self.months.end_day[m]
         day = start + (self.rng.random(len(m)) * (end - start + 1)).astype(np.int64)
         return Events(b=b, day=day, cols={"month": m})
+
+    def draw_with_serious(self, rate: np.ndarray, serious_rate: np.ndarray) -> Events:
+        """Ordinary records at one rate, then serious ones at another, as one set: `serious` marks the second."""
+        plain, serious = self.draw(rate), self.draw(serious_rate)
+        return Events(
+            b=np.r_[plain.b, serious.b],
+            day=np.r_[plain.day, serious.day],
+            cols={
+                "month": np.r_[plain.cols["month"], serious.cols["month"]],
+                "serious": np.r_[np.zeros(len(plain), bool), np.ones(len(serious), bool)],
+            },
+        )
 
     @cached_property
     def s(self) -> BuildingStrings:
@@ -110,6 +133,23 @@ class BuildingStrings:
         self.units = bl.units.tolist()
         self.floors = bl.floors.tolist()
         self._fragments: dict[str, list[str]] = {}
+
+    def hpd_building(self, b: int) -> dict[str, str]:
+        """The building fields every HPD dataset prints: its registration's building, address and lot."""
+        return {
+            "buildingid": self.building_id[b],
+            "registrationid": self.registration_id[b],
+            "boroid": self.boroid[b],
+            "boro": self.boro_name[b],
+            "housenumber": self.house[b],
+            "lowhousenumber": self.house[b],
+            "highhousenumber": self.house[b],
+            "streetname": self.street[b],
+            "streetcode": self.streetcode[b],
+            "zip": self.zip[b],
+            "block": self.block[b],
+            "lot": self.lot[b],
+        }
 
     def fragments(self, name: str, fields: Callable[[int], dict[str, Any]]) -> list[str]:
         """Per building, its fields of a dataset encoded once as JSON members (`"k":"v",...`, the inside of an

@@ -61,9 +61,8 @@ def change_days(ev: Events) -> list[np.ndarray]:
 
 def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[bytes]:
     s, mdy, iso = batch.s, batch.fmt.mdy, batch.fmt.iso
-    idx = np.flatnonzero(ev.day <= as_of) if select is None else select[ev.day[select] <= as_of]
-    c = {k: v[idx].tolist() for k, v in ev.cols.items()}
-    for i, (b, day) in enumerate(zip(ev.b[idx].tolist(), ev.day[idx].tolist(), strict=False)):
+    buildings, days, c = ev.published(as_of, select)
+    for i, (b, day) in enumerate(zip(buildings, days, strict=True)):
         code, unit, _, _ = CATEGORIES[c["category"][i]]
         inspected = c["inspection"][i] <= as_of
         disposed = c["disposition"][i] <= as_of

@@ -71,12 +71,11 @@ def prelude() -> list[dict[str, str]]:
 
 def draw(batch: Batch, prior: dict[str, Events]) -> Events:
     rng = batch.rng
-    plain = batch.draw(RATE * batch.risk.activity**0.6 * batch.months.fraction[None, :])
-    unsafe = batch.draw(batch.risk.serious_rate * SERIOUS_SHARES["dob_unsafe"])
-    b = np.r_[plain.b, unsafe.b]
-    day = np.r_[plain.day, unsafe.day]
-    month = np.r_[plain.cols["month"], unsafe.cols["month"]]
-    serious = np.r_[np.zeros(len(plain), bool), np.ones(len(unsafe), bool)]
+    drawn = batch.draw_with_serious(
+        RATE * batch.risk.activity**0.6 * batch.months.fraction[None, :],
+        batch.risk.serious_rate * SERIOUS_SHARES["dob_unsafe"],
+    )
+    b, day, month, serious = drawn.b, drawn.day, drawn.cols["month"], drawn.cols["serious"]
     n = len(b)
     neglect = batch.risk.neglect[b, month]
     trait = batch.risk.trait[b, month]
@@ -109,9 +108,8 @@ def change_days(ev: Events) -> list[np.ndarray]:
 
 def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[bytes]:
     s, ymd = batch.s, batch.fmt.ymd
-    idx = np.flatnonzero(ev.day <= as_of) if select is None else select[ev.day[select] <= as_of]
-    c = {k: v[idx].tolist() for k, v in ev.cols.items()}
-    for i, (b, day) in enumerate(zip(ev.b[idx].tolist(), ev.day[idx].tolist(), strict=False)):
+    buildings, days, c = ev.published(as_of, select)
+    for i, (b, day) in enumerate(zip(buildings, days, strict=True)):
         code, vtype, device, description = UNSAFE if c["serious"][i] else TYPES[c["type"][i]]
         resolved = c["disposition"][i] <= as_of
         issue = ymd(day)

@@ -57,12 +57,11 @@ OUTCOME_P = (0.30, 0.20, 0.15, 0.15, 0.12, 0.08)
 
 def draw(batch: Batch, prior: dict[str, Events]) -> Events:
     rng = batch.rng
-    plain = batch.draw(RATE * batch.risk.activity**0.7 * batch.months.fraction[None, :])
-    haz = batch.draw(batch.risk.serious_rate * SERIOUS_SHARES["ecb_hazardous"])
-    b = np.r_[plain.b, haz.b]
-    day = np.r_[plain.day, haz.day]
-    month = np.r_[plain.cols["month"], haz.cols["month"]]
-    serious = np.r_[np.zeros(len(plain), bool), np.ones(len(haz), bool)]
+    drawn = batch.draw_with_serious(
+        RATE * batch.risk.activity**0.7 * batch.months.fraction[None, :],
+        batch.risk.serious_rate * SERIOUS_SHARES["ecb_hazardous"],
+    )
+    b, day, month, serious = drawn.b, drawn.day, drawn.cols["month"], drawn.cols["serious"]
     n = len(b)
     neglect = batch.risk.neglect[b, month]
     served = day + rng.integers(0, 15, size=n)
@@ -111,9 +110,8 @@ def change_days(ev: Events) -> list[np.ndarray]:
 
 def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[bytes]:
     s, ymd = batch.s, batch.fmt.ymd
-    idx = np.flatnonzero(ev.day <= as_of) if select is None else select[ev.day[select] <= as_of]
-    c = {k: v[idx].tolist() for k, v in ev.cols.items()}
-    for i, (b, day) in enumerate(zip(ev.b[idx].tolist(), ev.day[idx].tolist(), strict=False)):
+    buildings, days, c = ev.published(as_of, select)
+    for i, (b, day) in enumerate(zip(buildings, days, strict=True)):
         vtype, infraction, section, description = TYPES[c["type"][i]]
         heard = c["hearing"][i] <= as_of
         paid = c["paid_day"][i] <= as_of

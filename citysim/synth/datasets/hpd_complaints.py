@@ -142,7 +142,7 @@ def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None)
     s, iso = batch.s, batch.fmt.by_day_iso
     building = s.fragments(DATASET_ID, _building(s))
     floors = s.floors
-    idx = np.flatnonzero(ev.day <= as_of) if select is None else select[ev.day[select] <= as_of]
+    idx = ev.published_index(as_of, select)
     col = [ev.cols[k][idx].tolist() for k in _ROW_COLUMNS]
     for (
         b, day, key, complaint_id, category, close, problem_close, outcome, duplicate, anonymous, unique_key,

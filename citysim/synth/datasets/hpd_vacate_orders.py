@@ -39,9 +39,8 @@ def change_days(ev: Events) -> list[np.ndarray]:
 
 def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None) -> Iterator[bytes]:
     s, iso = batch.s, batch.fmt.iso
-    idx = np.flatnonzero(ev.day <= as_of) if select is None else select[ev.day[select] <= as_of]
-    c = {k: v[idx].tolist() for k, v in ev.cols.items()}
-    for i, (b, day) in enumerate(zip(ev.b[idx].tolist(), ev.day[idx].tolist(), strict=False)):
+    buildings, days, c = ev.published(as_of, select)
+    for i, (b, day) in enumerate(zip(buildings, days, strict=True)):
         row = {
             "building_id": s.building_id[b],
             "registration_id": s.registration_id[b],

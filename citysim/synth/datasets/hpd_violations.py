@@ -219,18 +219,7 @@ def change_days(ev: Events) -> list[np.ndarray]:
 def _building(s: BuildingStrings) -> Callable[[int], dict[str, str]]:
     def fields(b: int) -> dict[str, str]:
         return {
-            "buildingid": s.building_id[b],
-            "registrationid": s.registration_id[b],
-            "boroid": s.boroid[b],
-            "boro": s.boro_name[b],
-            "housenumber": s.house[b],
-            "lowhousenumber": s.house[b],
-            "highhousenumber": s.house[b],
-            "streetname": s.street[b],
-            "streetcode": s.streetcode[b],
-            "zip": s.zip[b],
-            "block": s.block[b],
-            "lot": s.lot[b],
+            **s.hpd_building(b),
             "latitude": s.lat[b],
             "longitude": s.lon[b],
             "communityboard": s.cb[b],

@@ -28,18 +28,7 @@ def rows(batch: Batch, as_of: int) -> Iterator[dict[str, str]]:
             continue
         last, end = registration_dates(batch, b, as_of)
         yield {
-            "registrationid": s.registration_id[b],
-            "buildingid": s.building_id[b],
-            "boroid": s.boroid[b],
-            "boro": s.boro_name[b],
-            "housenumber": s.house[b],
-            "lowhousenumber": s.house[b],
-            "highhousenumber": s.house[b],
-            "streetname": s.street[b],
-            "streetcode": s.streetcode[b],
-            "zip": s.zip[b],
-            "block": s.block[b],
-            "lot": s.lot[b],
+            **s.hpd_building(b),
             "bin": s.bin[b],
             "communityboard": s.cb[b],
             "lastregistrationdate": iso(last),

@@ -122,7 +122,7 @@ def rows(batch: Batch, ev: Events, as_of: int, select: np.ndarray | None = None)
     day_date, clock = fmt.by_day_date, CLOCK
     building = s.fragments(DATASET_ID, _building(s))
     bbl = [f',"bbl":"{x}"' for x in s.bbl]
-    idx = np.flatnonzero(ev.day <= as_of) if select is None else select[ev.day[select] <= as_of]
+    idx = ev.published_index(as_of, select)
     col = [ev.cols[k][idx].tolist() for k in _ROW_COLUMNS]
     for b, day, key, src, category, close_day, seconds, close_seconds, channel, no_bbl in zip(
         ev.b[idx].tolist(), ev.day[idx].tolist(), *col, strict=True

@@ -4,8 +4,7 @@ Pages are ordered newest first by (issued / received date, id) (sentinel/record_
 last row's pair, so paging stays fast and stable while new rows arrive (no OFFSET).
 """
 
-from __future__ import annotations
-
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -103,37 +102,29 @@ def complaint_filters(
     return Filters(source, status, borough, bbl, bin, date_from, date_to, category=category)
 
 
-@router.get("/violations", summary="Violations (newest first, keyset-paginated)")
-def list_violations(
-    request: Request,
-    _: CityReader,
-    filters: Annotated[Filters, Depends(violation_filters)],
-    limit: LimitQ = 100,
-    cursor: CursorQ = None,
-) -> dict[str, Any]:
-    return _page(request, VIOLATIONS, filters, limit, cursor)
+def _add_routes(table: Table, filters_of: Callable[..., Filters], path: str, summary: str) -> None:
+    """The list and the CSV export of one table: the two tables' routes differ only in their filters. The routes'
+    annotations name this function's arguments, so the module evaluates annotations at once (no
+    `from __future__ import annotations`: FastAPI could not resolve a closure's names later)."""
+    key = path.removeprefix("/")
+
+    # `name` keeps each operation's id (`list_violations_...`) as the web app's generated types know it.
+    @router.get(path, summary=f"{summary} (newest first, keyset-paginated)", name=f"list_{key}")
+    def list_records(
+        request: Request,
+        _: CityReader,
+        filters: Annotated[Filters, Depends(filters_of)],
+        limit: LimitQ = 100,
+        cursor: CursorQ = None,
+    ) -> dict[str, Any]:
+        return _page(request, table, filters, limit, cursor)
+
+    @router.get(f"{path}/export.csv", summary=f"{summary} as CSV", response_class=CSVResponse, name=f"export_{key}")
+    async def export_records(
+        request: Request, principal: CityReader, filters: Annotated[Filters, Depends(filters_of)]
+    ) -> Any:
+        return await _export(request, principal, table, filters, f"{key}.csv")
 
 
-@router.get("/violations/export.csv", summary="Violations as CSV", response_class=CSVResponse)
-async def export_violations(
-    request: Request, principal: CityReader, filters: Annotated[Filters, Depends(violation_filters)]
-) -> Any:
-    return await _export(request, principal, VIOLATIONS, filters, "violations.csv")
-
-
-@router.get("/complaints", summary="Complaints (newest first, keyset-paginated)")
-def list_complaints(
-    request: Request,
-    _: CityReader,
-    filters: Annotated[Filters, Depends(complaint_filters)],
-    limit: LimitQ = 100,
-    cursor: CursorQ = None,
-) -> dict[str, Any]:
-    return _page(request, COMPLAINTS, filters, limit, cursor)
-
-
-@router.get("/complaints/export.csv", summary="Complaints as CSV", response_class=CSVResponse)
-async def export_complaints(
-    request: Request, principal: CityReader, filters: Annotated[Filters, Depends(complaint_filters)]
-) -> Any:
-    return await _export(request, principal, COMPLAINTS, filters, "complaints.csv")
+_add_routes(VIOLATIONS, violation_filters, "/violations", "Violations")
+_add_routes(COMPLAINTS, complaint_filters, "/complaints", "Complaints")
