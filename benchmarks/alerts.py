@@ -129,10 +129,11 @@ def throughput(args: argparse.Namespace) -> None:
 
 def latency(args: argparse.Namespace) -> None:
     from citysim.replay.server import serve_in_background
-    from cluster.scheduler import JobSpec, LocalAlerts, ScheduleConfig, ScheduleCore, default_runners, ingest_with
+    from cluster.scheduler import LocalAlerts, default_runners, ingest_with
     from sentinel.channels import ChannelSettings, SmtpSettings
     from sentinel.ingest.run import RunOptions, run_serial
     from sentinel.ingest.socrata import SocrataSource
+    from sentinel.scheduling import JobSpec, ScheduleConfig, ScheduleCore
     from tests.alerts import flow
     from tests.channels.receivers import EphemeralPortController
 

@@ -100,7 +100,8 @@ def _live_city(city: Any, replay: Any, database_url: str, channel_settings: Any,
     import ray  # Ray and the scheduler actor load only in live mode
 
     from cluster import demo
-    from cluster.scheduler import JobSpec, ScheduleConfig, start_scheduler, stop_scheduler
+    from cluster.scheduler import start_scheduler, stop_scheduler
+    from sentinel.scheduling import JobSpec, ScheduleConfig
 
     config = ScheduleConfig(
         jobs=(

@@ -14,6 +14,7 @@ from rich.table import Table
 from cluster.cli_common import services_or_exit, settings_or_exit, upgrade_or_exit
 from cluster.console import console, emit_json, machine_output
 from cluster.console import table as console_table
+from sentinel.scheduling import job_status, load_schedules
 
 schedule_app = typer.Typer(help="The job scheduler (ingestion, alerts, notifications).", no_args_is_help=True)
 
@@ -47,8 +48,6 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the jobs as one JSON document on stdout.")] = False,
 ) -> None:
     """Last and next run of every job, from schedule_runs and the cron expressions."""
-    from cluster.scheduler import job_status, load_schedules  # imports Ray: only the scheduler's commands pay it
-
     machine_output(as_json)
     settings = settings_or_exit()
     with services_or_exit(settings) as services:
@@ -71,7 +70,7 @@ def run(
     import ray
 
     from cluster import ray_runtime
-    from cluster.scheduler import Scheduler, load_schedules
+    from cluster.scheduler import Scheduler
     from sentinel.channels.settings import channel_settings_from_env
 
     settings = settings_or_exit()

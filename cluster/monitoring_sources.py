@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cluster.scheduler import ScheduleConfig, load_schedules
 from sentinel.datasets import load_datasets
 from sentinel.embedded import Services
 from sentinel.monitoring.collector import Sources
+from sentinel.scheduling import ScheduleConfig, load_schedules
 
 
 def job_intervals(config: ScheduleConfig, now: datetime | None = None) -> dict[str, float]:

@@ -16,9 +16,18 @@ from typing import Any, Protocol
 import psycopg
 import ray
 
+from actors.alerts import AlertEvaluator, Drainer, Evaluator, Notifier
+from cluster.ingest import run_ingestion
 from cluster.ray_runtime import NAMESPACE
+from sentinel.artifact_store import from_settings
+from sentinel.backup.create import run_backup
+from sentinel.backup.settings import load_backup_settings
+from sentinel.backup.stores import open_store
+from sentinel.datasets import load_datasets
+from sentinel.ingest.run import RunOptions, run_serial
+from sentinel.ingest.socrata import SocrataSource
+from sentinel.risk.service import ScoreService, connect_to
 from sentinel.scheduling import (
-    DEFAULT_SCHEDULES,
     Clock,
     Firing,
     JobRunner,
@@ -28,27 +37,8 @@ from sentinel.scheduling import (
     job_status,
     load_schedules,
 )
-
-# The core's names stay importable from here, where the CLI and the tests have always found them.
-__all__ = [
-    "DEFAULT_SCHEDULES",
-    "SCHEDULER_NAME",
-    "Firing",
-    "JobRunner",
-    "JobSpec",
-    "ScheduleConfig",
-    "ScheduleCore",
-    "Scheduler",
-    "backup_runners",
-    "default_runners",
-    "ingest_with",
-    "job_status",
-    "load_schedules",
-    "model_runners",
-    "start_scheduler",
-    "stop_scheduler",
-]
-
+from sentinel.settings import get_settings
+from training.config import load_training_settings
 
 SCHEDULER_NAME = "vsentinel-scheduler"
 
@@ -63,8 +53,6 @@ class AlertsPort(Protocol):
 
 class LocalAlerts:
     def __init__(self, database_url: str, channel_settings: Any = None) -> None:
-        from actors.alerts import Drainer, Evaluator
-
         self._evaluator = Evaluator(database_url)
         self._drainer = Drainer(database_url, channel_settings)
 
@@ -80,8 +68,6 @@ class LocalAlerts:
 
 class RemoteAlerts:
     def __init__(self, database_url: str, channel_settings: Any = None) -> None:
-        from actors.alerts import AlertEvaluator, Notifier
-
         self._evaluator = AlertEvaluator.remote(database_url)
         self._notifier = Notifier.remote(database_url, channel_settings)
 
@@ -100,17 +86,10 @@ IngestFn = Callable[[JobSpec], int]  # runs one incremental ingestion, returns i
 
 def ingest_with(database_url: str, source_url: str, app_token: str | None) -> IngestFn:
     def ingest(job: JobSpec) -> int:
-        from sentinel.datasets import load_datasets
-
         datasets = list(job.options.get("datasets") or load_datasets())
         if job.options.get("engine", "ray") == "serial":
-            from sentinel.ingest.run import RunOptions, run_serial
-            from sentinel.ingest.socrata import SocrataSource
-
             run_id, _ = run_serial(database_url, SocrataSource(source_url, app_token), RunOptions(datasets))
             return run_id
-        from cluster.ingest import run_ingestion
-
         # The pipeline's actors stay up between firings: starting them is most of a small incremental run.
         result = run_ingestion(
             database_url=database_url,
@@ -146,8 +125,6 @@ def default_runners(
 
     runners = {"ingest": ingest_job, "time_alerts": time_alerts_job, "notify": notify_job}
     if database_url is not None:
-        from sentinel.settings import get_settings
-
         settings = get_settings()
         runners.update(model_runners(database_url))
         # The backup reads as the owner when it is known: the dump then needs no grants of the application role.
@@ -158,10 +135,6 @@ def default_runners(
 
 def model_runners(database_url: str) -> dict[str, JobRunner]:
     """Scoring and retraining jobs over the registry's active models (sentinel.risk, training.pipeline)."""
-    from sentinel.artifact_store import from_settings
-    from sentinel.risk.service import ScoreService, connect_to
-    from sentinel.settings import get_settings
-
     settings = get_settings()
     store = from_settings(settings)
 
@@ -182,8 +155,9 @@ def model_runners(database_url: str) -> dict[str, JobRunner]:
         return f"{service.score_all()} buildings scored"
 
     def retrain_weekly_job(job: JobSpec, due_at: datetime) -> str:
+        # Deferred: training.pipeline loads xgboost and pandas (seconds, and their memory for the life of the
+        # scheduler's process) for a job that runs once a week.
         from training import pipeline
-        from training.config import load_training_settings
 
         with psycopg.connect(database_url) as conn:
             report = pipeline.run(
@@ -215,10 +189,6 @@ def backup_runners(
     overrides VS_BACKUP_DESTINATION. Retention runs after each successful backup."""
 
     def backup_job(job: JobSpec, due_at: datetime) -> str:
-        from sentinel.backup.create import run_backup
-        from sentinel.backup.settings import load_backup_settings
-        from sentinel.backup.stores import open_store
-
         settings = backup_settings or load_backup_settings()
         store = open_store(job.options.get("destination") or settings.destination_for(data_dir), settings)
         result = run_backup(database_url, model_dir, store, settings, clock=clock)

@@ -19,6 +19,7 @@ from ray import serve
 from ray.serve import Application
 
 from cluster.scheduler import SCHEDULER_NAME, start_scheduler
+from sentinel.scheduling import load_schedules
 from sentinel.settings import get_settings
 
 HEALTH_TIMEOUT_S = 60.0
@@ -27,7 +28,6 @@ HEALTH_TIMEOUT_S = 60.0
 @serve.deployment(name="SchedulerKeeper", num_replicas=1, ray_actor_options={"num_cpus": 0}, health_check_period_s=30)
 class SchedulerKeeper:
     def __init__(self, args: dict[str, Any]) -> None:
-        from cluster.scheduler import load_schedules
         from sentinel.channels.settings import channel_settings_from_env
 
         settings = get_settings()

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cluster.cli_schedule import schedule_app
-from cluster.scheduler import JobSpec, ScheduleConfig, ScheduleCore
+from sentinel.scheduling import JobSpec, ScheduleConfig, ScheduleCore
 from sentinel.settings import get_settings
 
 

@@ -14,10 +14,11 @@ from pydantic import SecretStr
 
 from citysim.replay.server import serve_in_background
 from cluster.ray_runtime import NAMESPACE
-from cluster.scheduler import SCHEDULER_NAME, JobSpec, ScheduleConfig, start_scheduler, stop_scheduler
+from cluster.scheduler import SCHEDULER_NAME, start_scheduler, stop_scheduler
 from sentinel.channels import ChannelSettings, WebhookSettings, verify_signature
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
+from sentinel.scheduling import JobSpec, ScheduleConfig
 from tests.alerts import flow
 from tests.channels.receivers import LOCAL_RECEIVERS, HttpReceiver, wait_for
 

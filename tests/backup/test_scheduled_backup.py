@@ -10,10 +10,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cluster.scheduler import JobSpec, ScheduleConfig, ScheduleCore, backup_runners, load_schedules
+from cluster.scheduler import backup_runners
 from sentinel.backup.retention import list_backups
 from sentinel.backup.settings import BackupSettings
 from sentinel.backup.stores import LocalStore
+from sentinel.scheduling import JobSpec, ScheduleConfig, ScheduleCore, load_schedules
 from tests.conftest import drop_database, migrated_database
 
 pytestmark = pytest.mark.integration

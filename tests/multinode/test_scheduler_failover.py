@@ -9,7 +9,8 @@ import psycopg
 import pytest
 import ray
 
-from cluster.scheduler import JobSpec, ScheduleConfig, start_scheduler, stop_scheduler
+from cluster.scheduler import start_scheduler, stop_scheduler
+from sentinel.scheduling import JobSpec, ScheduleConfig
 from tests.multinode.conftest import MultiNodeRay, node_of, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.multinode]
