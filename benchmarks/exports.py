@@ -45,7 +45,7 @@ PAGE_BBL = "1100000001"
 
 
 def seed(database_url: str, rows: int) -> None:
-    from deployments.api.bootstrap import create_organization
+    from sentinel.auth.organizations import create_organization
 
     with psycopg.connect(database_url) as conn:
         add_bulk_violations(conn, rows)

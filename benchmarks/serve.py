@@ -45,7 +45,7 @@ API_OVERRIDES = {
 
 
 def seed(database_url: str, buildings: int) -> list[str]:
-    from deployments.api.bootstrap import create_organization
+    from sentinel.auth.organizations import create_organization
 
     bbls = [f"1{n:09d}" for n in range(100000001, 100000001 + buildings)]
     with psycopg.connect(database_url) as conn:

@@ -12,6 +12,7 @@ import typer
 
 from cluster.cli_common import fail, services_or_exit, settings_or_exit
 from cluster.console import console
+from sentinel.auth.organizations import create_organization
 from sentinel.auth.strength import WeakPasswordError, check_password
 
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
@@ -33,8 +34,6 @@ def org_create(
     timezone: str = typer.Option("America/New_York", help="IANA time zone for quiet hours and digests."),
 ) -> None:
     """Create an organization with its first admin (password hashed with argon2, recorded in the audit log)."""
-    from deployments.api.bootstrap import create_organization  # the API package's imports: only this command pays
-
     if "@" not in admin_email or admin_email.strip() != admin_email:
         raise fail(f"--admin-email {admin_email!r} is not an email address", code=2)
     try:

@@ -23,9 +23,9 @@ import psycopg
 from citysim.synth.city import write_city
 from citysim.synth.config import SynthConfig
 from citysim.synth.live import HPD, LiveCity, Publisher
-from deployments.api.bootstrap import create_organization
 from sentinel.alerts import queries as alert_rules
 from sentinel.auth import users
+from sentinel.auth.organizations import create_organization
 from sentinel.deadlines import upcoming_for_org
 from sentinel.portfolios import queries as portfolios
 

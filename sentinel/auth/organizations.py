@@ -1,4 +1,5 @@
-"""An organization's own row: its name and time zone, which its admins may change."""
+"""An organization's own row: its creation with its first admin, and its name and time zone, which its admins
+may change."""
 
 from __future__ import annotations
 
@@ -6,9 +7,43 @@ from typing import Any
 
 import psycopg
 
+from sentinel.auth.audit import record_audit
+from sentinel.auth.passwords import hash_password
+from sentinel.auth.users import create_user
 from sentinel.db.rows import one_dict
 
 _COLUMNS = "id, name, timezone, created_at"
+
+
+def create_organization(
+    conn: psycopg.Connection[Any],
+    *,
+    name: str,
+    admin_email: str,
+    admin_password: str,
+    timezone: str = "America/New_York",
+) -> tuple[int, int]:
+    """(org_id, admin user_id), committed with an audit entry. The one step that cannot go through the API (who
+    would authorize it?): `vsentinel org create`, the demo, tests and benchmarks call it. Another organization's
+    name raises psycopg.errors.UniqueViolation."""
+    with conn.transaction():
+        (org_id,) = conn.execute(
+            "INSERT INTO organizations (name, timezone) VALUES (%s, %s) RETURNING id", (name, timezone)
+        ).fetchone()  # type: ignore[misc]
+        admin = create_user(
+            conn, org_id=org_id, email=admin_email, password_hash=hash_password(admin_password), role="admin"
+        )
+        assert admin is not None  # a new organization has no users whose e-mail it could repeat
+        record_audit(
+            conn,
+            org_id=org_id,
+            actor="system:bootstrap",
+            action="organization.create",
+            target=f"organization:{org_id}",
+            details={"name": name, "admin": admin_email},
+            request_id=None,
+        )
+    return org_id, admin["id"]
 
 
 def get(conn: psycopg.Connection[Any], org_id: int) -> dict[str, Any] | None:

@@ -10,8 +10,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from deployments.api.bootstrap import create_organization
 from sentinel.address import address_key
+from sentinel.auth.organizations import create_organization
 from sentinel.auth.passwords import hash_password
 
 PASSWORD = "correct horse battery staple"
