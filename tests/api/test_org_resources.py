@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 
 import psycopg
 import pytest
 
-from tests.api.conftest import BIN_BUSY, P_BUSY, P_QUIET, Api
+from tests.api import seed
+from tests.api.conftest import BIN_BUSY, P_BUSY, P_QUIET, Api, make_deps
 
 NEW_C_RULE = {
     "name": "class C",
@@ -55,6 +58,40 @@ def test_portfolio_rollup_and_csv_export(api: Api, alpha: dict[str, int]) -> Non
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert {r["bbl"] for r in rows} == {P_BUSY, P_QUIET}
+
+
+def test_the_csv_export_counts_deadlines_on_the_city_day_as_the_rollup_does(
+    api: Api, app_with: Callable[..., str], redis_url: str
+) -> None:
+    # 02:30 UTC on 3 November is 21:30 on 2 November in New York: a certify-by date of 2 November is due today
+    # in the city, not overdue as it would be on the UTC day.
+    deps = make_deps(api.database_url, redis_url)
+    deps.now = lambda: datetime(2026, 11, 3, 2, 30, tzinfo=UTC)
+    url = app_with(deps)
+    bbl = "5000070007"
+    with psycopg.connect(api.database_url) as conn:
+        seed.add_property(conn, bbl, "9 EVENING ROAD")
+        seed.add_violation(conn, bbl, certify_by=date(2026, 11, 2))
+        conn.commit()
+    try:
+        with api.client() as c:
+            login = {"username": api.emails["alpha"]["manager"], "password": seed.PASSWORD}
+            token = c.post(f"{url}/v1/auth/token", data=login).json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            pid = c.post(f"{url}/v1/portfolios", json={"name": "evening"}, headers=headers).json()["id"]
+            c.post(f"{url}/v1/portfolios/{pid}/buildings", json={"bbls": [bbl]}, headers=headers)
+            rolled = c.get(f"{url}/v1/portfolios/{pid}", headers=headers).json()
+            exported = c.get(f"{url}/v1/portfolios/{pid}/export.csv", headers=headers)
+            c.delete(f"{url}/v1/portfolios/{pid}", headers=headers)
+    finally:
+        # The session's other tests count the city's violations: this one leaves none behind.
+        with psycopg.connect(api.database_url) as conn:
+            conn.execute("DELETE FROM violations WHERE bbl = %s", (bbl,))
+            conn.execute("DELETE FROM properties WHERE bbl = %s", (bbl,))
+    (building,) = rolled["buildings"]
+    (row,) = csv.DictReader(io.StringIO(exported.text))
+    assert (building["overdue_deadlines"], building["next_deadline"]) == (0, "2026-11-02")
+    assert (row["overdue_deadlines"], row["next_deadline"]) == ("0", "2026-11-02")
 
 
 def test_removing_buildings_in_bulk(api: Api) -> None:

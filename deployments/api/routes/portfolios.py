@@ -198,5 +198,5 @@ async def export_portfolio(request: Request, portfolio_id: int, principal: Reade
             _owned(conn, portfolio_id, principal.org_id)
 
     await anyio.to_thread.run_sync(check_owned)
-    sql, params = queries.rollup_query(portfolio_id, deps.now().date())
+    sql, params = queries.rollup_query(portfolio_id, city_today(deps.now()))
     return await deps.exports.open(principal.org_id, sql, params, f"portfolio-{portfolio_id}.csv")
