@@ -9,8 +9,9 @@ long time. So exports never touch the request pool, nor the request threads:
 - a connection budget of their own: a small pool (`export_connections`), separate from the request pool;
 - their own worker threads (a capacity limiter of the same size) for each chunk read, so 50 exports queue behind
   each other and not in front of other routes;
-- PostgreSQL writes the CSV (`COPY (query) TO STDOUT`, escaped against formula injection in the SELECT) and the
-  API relays 64 KB chunks, instead of encoding rows in Python on the API's CPU (benchmarks/RESULTS.md, Exports);
+- PostgreSQL writes the CSV (`COPY (query) TO STDOUT`, escaped against formula injection in the SELECT:
+  sentinel/db/csv_copy.py) and the API relays 64 KB chunks, instead of encoding rows in Python on the API's CPU
+  (benchmarks/RESULTS.md, Exports);
 - `export_max_seconds` for the whole response (and as the COPY's statement_timeout), after which the connection
   is closed mid-body: the client sees an incomplete chunked body, never a silently short file.
 
@@ -31,7 +32,6 @@ import anyio
 import anyio.to_thread
 import psycopg
 import redis
-from psycopg import sql
 from psycopg_pool import ConnectionPool
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -40,6 +40,7 @@ from starlette.types import Receive, Scope, Send
 from deployments.api.errors import ApiError
 from deployments.api.params import CSVResponse
 from deployments.api.settings import ApiSettings
+from sentinel.db.csv_copy import csv_copy
 
 log = logging.getLogger(__name__)
 
@@ -188,13 +189,6 @@ def _once(action: Callable[[], Any]) -> Callable[[], None]:
     return run
 
 
-# OWASP's CSV injection guidance: a spreadsheet reads a cell starting with = + - @ as a formula, and TAB, CR or LF
-# first may be trimmed into one; leading spaces do not stop every spreadsheet either. Such a text cell gets a
-# leading apostrophe, which spreadsheets take as "this is text" and do not display. Every cell is also quoted
-# (FORCE_QUOTE *), embedded quotes doubled, so a separator inside a value (`;=1+2` in a semicolon locale) cannot
-# start a cell of its own. Only text columns are escaped: a negative amount stays a number.
-FORMULA_START = r"^ *[-=+@\t\r\n]"
-_TEXT_TYPES = {"text", "varchar", "bpchar", "name"}
 _CHUNK_BYTES = 64 * 1024
 
 
@@ -214,9 +208,7 @@ class _ExportCursor:
         conn = pool.getconn(timeout=10)
         try:
             # One statement streams the whole export: its limit is the export's (a backstop to the response's).
-            limit_ms = f"{(s.export_max_seconds + 5) * 1000:.0f}"
-            conn.execute("SELECT set_config('statement_timeout', %s, true)", (limit_ms,))
-            export = cls(pool, conn, conn.cursor().copy(_copy_statement(conn, query, params), params))
+            export = cls(pool, conn, csv_copy(conn, query, params, timeout_s=s.export_max_seconds + 5))
             export.first = export.read()
             return export
         except BaseException:
@@ -249,24 +241,6 @@ class _ExportCursor:
             self._conn.close()
         finally:
             self._pool.putconn(self._conn)
-
-
-def _copy_statement(conn: psycopg.Connection[Any], query: str, params: Sequence[Any]) -> sql.Composed:
-    """COPY of `query` in CSV with a header, every cell quoted, text cells escaped against formula injection."""
-    # The result's column names and types, without running the query.
-    probe = f"SELECT * FROM ({query}) AS q LIMIT 0"  # noqa: S608 -- our own constant queries; values are bound
-    columns = []
-    for column in conn.execute(probe, params).description or ():
-        name = sql.Identifier(column.name)
-        known = conn.adapters.types.get(column.type_code)
-        if known is not None and known.name in _TEXT_TYPES:
-            expression = "CASE WHEN q.{n} ~ {p} THEN '''' || q.{n} ELSE q.{n}::text END AS {n}"
-            columns.append(sql.SQL(expression).format(n=name, p=sql.Literal(FORMULA_START)))
-        else:
-            columns.append(sql.SQL("q.{}").format(name))
-    # A subquery's ORDER BY is kept by a plain scan over it (no join or aggregate on top).
-    copy = "COPY (SELECT {} FROM ({}) AS q) TO STDOUT WITH (FORMAT csv, HEADER true, FORCE_QUOTE *)"
-    return sql.SQL(copy).format(sql.SQL(", ").join(columns), sql.SQL(query))  # type: ignore[arg-type]
 
 
 class ExportResponse(CSVResponse):
