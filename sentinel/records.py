@@ -16,7 +16,7 @@ tables must hold it, which tests/foundation/test_dataset_declarations.py checks 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from operator import attrgetter
@@ -66,14 +66,15 @@ class ViolationRow(_Quality):
     status: str  # open / closed
     status_raw: str | None
     issued_date: date | None
-    status_date: date | None
-    certify_by_date: date | None
-    correct_by_date: date | None
-    certified_date: date | None
-    hearing_date: date | None
-    penalty_imposed: Decimal | None
-    amount_paid: Decimal | None
-    balance_due: Decimal | None
+    # Dates and amounts only some sources have: a normalizer whose source has none leaves them out.
+    status_date: date | None = field(default=None, kw_only=True)
+    certify_by_date: date | None = field(default=None, kw_only=True)
+    correct_by_date: date | None = field(default=None, kw_only=True)
+    certified_date: date | None = field(default=None, kw_only=True)
+    hearing_date: date | None = field(default=None, kw_only=True)
+    penalty_imposed: Decimal | None = field(default=None, kw_only=True)
+    amount_paid: Decimal | None = field(default=None, kw_only=True)
+    balance_due: Decimal | None = field(default=None, kw_only=True)
     source_updated_at: datetime | None
     raw: dict[str, Any]
     content_hash: str

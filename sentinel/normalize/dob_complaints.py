@@ -13,7 +13,7 @@ from typing import Any
 from sentinel.dates import to_date, to_timestamp
 from sentinel.normalize.hashing import content_hash
 from sentinel.normalize.location import require_location, resolve_location
-from sentinel.normalize.outcome import RejectRecord
+from sentinel.normalize.outcome import required_key
 from sentinel.records import ComplaintRow
 from sentinel.text import clean
 
@@ -22,9 +22,7 @@ STATUS = {"ACTIVE": "open", "CLOSED": "closed", "CLOSE": "closed", "OPEN": "open
 
 
 def normalize(raw: dict[str, Any]) -> ComplaintRow:
-    number = clean(raw.get("complaint_number"))
-    if number is None:
-        raise RejectRecord("missing complaint_number")
+    number = required_key(raw, "complaint_number")
     warnings: list[str] = []
     g = raw.get
     bbl, bin_, borough = resolve_location(warnings, borough=number[0] if number[0] in "12345" else None, bin_=g("bin"))

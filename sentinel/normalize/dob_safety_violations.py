@@ -12,7 +12,7 @@ from sentinel.dates import to_date, to_timestamp
 from sentinel.normalize.dob_codes import dob_severity
 from sentinel.normalize.hashing import content_hash
 from sentinel.normalize.location import require_location, resolve_location
-from sentinel.normalize.outcome import RejectRecord
+from sentinel.normalize.outcome import required_key
 from sentinel.records import ViolationRow
 from sentinel.text import clean, clean_spaces
 
@@ -28,9 +28,7 @@ CLOSED_STATUSES = frozenset(
 
 
 def normalize(raw: dict[str, Any]) -> ViolationRow:
-    source_id = clean(raw.get("violation_number"))
-    if source_id is None:
-        raise RejectRecord("missing violation_number")
+    source_id = required_key(raw, "violation_number")
     warnings: list[str] = []
     g = raw.get
     bbl, bin_, borough = resolve_location(
@@ -63,14 +61,6 @@ def normalize(raw: dict[str, Any]) -> ViolationRow:
         status=status,
         status_raw=status_raw,
         issued_date=to_date(g("violation_issue_date"), "violation_issue_date", warnings),
-        status_date=None,
-        certify_by_date=None,
-        correct_by_date=None,
-        certified_date=None,
-        hearing_date=None,
-        penalty_imposed=None,
-        amount_paid=None,
-        balance_due=None,
         source_updated_at=to_timestamp(g(":updated_at"), ":updated_at", warnings),
         raw=raw,
         content_hash=content_hash(raw),

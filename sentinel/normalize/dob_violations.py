@@ -12,7 +12,7 @@ from sentinel.dates import to_date, to_timestamp
 from sentinel.normalize.dob_codes import dob_severity
 from sentinel.normalize.hashing import content_hash
 from sentinel.normalize.location import require_location, resolve_location
-from sentinel.normalize.outcome import RejectRecord
+from sentinel.normalize.outcome import RejectRecord, required_key
 from sentinel.records import ViolationRow
 from sentinel.text import clean, first_segment
 
@@ -27,9 +27,7 @@ def _status(category: str | None, number: str | None) -> str | None:
 
 
 def normalize(raw: dict[str, Any]) -> ViolationRow:
-    source_id = clean(raw.get("isn_dob_bis_viol"))
-    if source_id is None:
-        raise RejectRecord("missing isn_dob_bis_viol")
+    source_id = required_key(raw, "isn_dob_bis_viol")
     g = raw.get
     # 3h2n-5cm9 carries a publisher test row (house_number "TEST", street "RECORD", block/lot 99999).
     if clean(g("house_number")) == "TEST" and clean(g("street")) == "RECORD":
@@ -62,13 +60,6 @@ def normalize(raw: dict[str, Any]) -> ViolationRow:
         status_raw=category_raw,
         issued_date=to_date(g("issue_date"), "issue_date", warnings),
         status_date=to_date(g("disposition_date"), "disposition_date", warnings),
-        certify_by_date=None,
-        correct_by_date=None,
-        certified_date=None,
-        hearing_date=None,
-        penalty_imposed=None,
-        amount_paid=None,
-        balance_due=None,
         source_updated_at=to_timestamp(g(":updated_at"), ":updated_at", warnings),
         raw=raw,
         content_hash=content_hash(raw),

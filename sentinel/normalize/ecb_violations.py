@@ -16,7 +16,7 @@ from sentinel.dates import to_date, to_timestamp
 from sentinel.money import flag_negative, to_money
 from sentinel.normalize.hashing import content_hash
 from sentinel.normalize.location import require_location, resolve_location
-from sentinel.normalize.outcome import RejectRecord
+from sentinel.normalize.outcome import required_key
 from sentinel.records import ViolationRow
 from sentinel.text import clean, clean_spaces
 
@@ -33,9 +33,7 @@ STATUS = {"ACTIVE": "open", "RESOLVE": "closed", "RESOLVED": "closed"}
 
 
 def normalize(raw: dict[str, Any]) -> ViolationRow:
-    source_id = clean(raw.get("ecb_violation_number"))
-    if source_id is None:
-        raise RejectRecord("missing ecb_violation_number")
+    source_id = required_key(raw, "ecb_violation_number")
     warnings: list[str] = []
     g = raw.get
     bbl, bin_, borough = resolve_location(
@@ -64,10 +62,6 @@ def normalize(raw: dict[str, Any]) -> ViolationRow:
         status=status,
         status_raw=status_raw,
         issued_date=to_date(g("issue_date"), "issue_date", warnings),
-        status_date=None,
-        certify_by_date=None,
-        correct_by_date=None,
-        certified_date=None,
         hearing_date=to_date(g("hearing_date"), "hearing_date", warnings),
         # [sic] "penality" in the source; a negative balance is a credit, a negative penalty or payment is not.
         penalty_imposed=flag_negative(

@@ -11,7 +11,7 @@ from typing import Any
 from sentinel.dates import to_date, to_timestamp
 from sentinel.normalize.hashing import content_hash
 from sentinel.normalize.location import require_location, resolve_location
-from sentinel.normalize.outcome import RejectRecord
+from sentinel.normalize.outcome import required_key
 from sentinel.records import ComplaintRow
 from sentinel.text import clean
 
@@ -19,9 +19,7 @@ STATUS = {"OPEN": "open", "CLOSE": "closed", "CLOSED": "closed"}
 
 
 def normalize(raw: dict[str, Any]) -> ComplaintRow:
-    source_id = clean(raw.get("problem_id"))
-    if source_id is None:
-        raise RejectRecord("missing problem_id")
+    source_id = required_key(raw, "problem_id")
     warnings: list[str] = []
     g = raw.get
     bbl, bin_, borough = resolve_location(

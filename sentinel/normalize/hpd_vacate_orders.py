@@ -10,15 +10,13 @@ from typing import Any
 from sentinel.dates import to_date, to_timestamp
 from sentinel.normalize.hashing import content_hash
 from sentinel.normalize.location import require_location, resolve_location
-from sentinel.normalize.outcome import RejectRecord
+from sentinel.normalize.outcome import required_key
 from sentinel.records import ViolationRow
 from sentinel.text import clean
 
 
 def normalize(raw: dict[str, Any]) -> ViolationRow:
-    source_id = clean(raw.get("vacate_order_number"))
-    if source_id is None:
-        raise RejectRecord("missing vacate_order_number")
+    source_id = required_key(raw, "vacate_order_number")
     warnings: list[str] = []
     g = raw.get
     bbl, bin_, borough = resolve_location(warnings, bbl=g("bbl"), borough=g("boro_short_name"), bin_=g("bin"))
@@ -50,13 +48,6 @@ def normalize(raw: dict[str, Any]) -> ViolationRow:
         status_raw=None,  # the source has no status text of its own
         issued_date=to_date(g("vacate_effective_date"), "vacate_effective_date", warnings),
         status_date=rescinded,
-        certify_by_date=None,
-        correct_by_date=None,
-        certified_date=None,
-        hearing_date=None,
-        penalty_imposed=None,
-        amount_paid=None,
-        balance_due=None,
         source_updated_at=to_timestamp(g(":updated_at"), ":updated_at", warnings),
         raw=raw,
         content_hash=content_hash(raw),

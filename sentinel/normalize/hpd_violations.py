@@ -7,7 +7,7 @@ from typing import Any
 from sentinel.dates import to_date, to_timestamp
 from sentinel.normalize.hashing import content_hash
 from sentinel.normalize.location import require_location, resolve_location
-from sentinel.normalize.outcome import RejectRecord
+from sentinel.normalize.outcome import required_key
 from sentinel.records import ViolationRow
 from sentinel.text import clean
 
@@ -23,9 +23,7 @@ STATUS = {"OPEN": "open", "CLOSE": "closed", "CLOSED": "closed"}
 
 
 def normalize(raw: dict[str, Any]) -> ViolationRow:
-    source_id = clean(raw.get("violationid"))
-    if source_id is None:
-        raise RejectRecord("missing violationid")
+    source_id = required_key(raw, "violationid")
     warnings: list[str] = []
     g = raw.get
     bbl, bin_, borough = resolve_location(
@@ -78,10 +76,6 @@ def normalize(raw: dict[str, Any]) -> ViolationRow:
         certify_by_date=certify_by,
         correct_by_date=correct_by,
         certified_date=to_date(g("certifieddate"), "certifieddate", warnings),
-        hearing_date=None,
-        penalty_imposed=None,
-        amount_paid=None,
-        balance_due=None,
         source_updated_at=to_timestamp(g(":updated_at"), ":updated_at", warnings),
         raw=raw,
         content_hash=content_hash(raw),

@@ -18,7 +18,7 @@ from sentinel.bbl import borough_code
 from sentinel.dates import to_date, to_timestamp
 from sentinel.normalize.hashing import content_hash
 from sentinel.normalize.location import coordinates, resolve_location
-from sentinel.normalize.outcome import RejectRecord, SkipRecord
+from sentinel.normalize.outcome import RejectRecord, SkipRecord, required_key
 from sentinel.records import ComplaintRow
 from sentinel.text import UNSPECIFIED_NULLS, clean
 
@@ -31,9 +31,7 @@ def normalize(raw: dict[str, Any]) -> ComplaintRow:
     agency = clean(raw.get("agency"))
     if agency is None or agency.upper() not in AGENCIES:
         raise SkipRecord(f"agency {agency!r} is not tracked")
-    source_id = clean(raw.get("unique_key"))
-    if source_id is None:
-        raise RejectRecord("missing unique_key")
+    source_id = required_key(raw, "unique_key")
     warnings: list[str] = []
     g = raw.get
     bbl, bin_, borough = resolve_location(
