@@ -1,6 +1,7 @@
 import type { Rollup, Trends } from "../api/types";
 import { t } from "../strings";
 import { BAND_COLORS, band, formatCount, formatMoney } from "../ui/format";
+import { SourceClassTable } from "../ui/SourceClassTable";
 
 export function Totals({ rollup, trends }: { rollup: Rollup; trends: Trends | undefined }) {
   const s = rollup.summary;
@@ -52,26 +53,9 @@ export function Totals({ rollup, trends }: { rollup: Rollup; trends: Trends | un
         {trends && trends.open_by_source_class.length > 0 && (
           <div>
             <h3>{t.portfolio.bySource}</h3>
-            <table className="compact">
-              <thead>
-                <tr>
-                  <th scope="col">{t.property.source}</th>
-                  <th scope="col">{t.property.class}</th>
-                  <th scope="col" className="num">
-                    {t.property.count}
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {trends.open_by_source_class.map((r) => (
-                  <tr key={`${r.source}-${r.class}`}>
-                    <td>{r.source}</td>
-                    <td>{r.class || "–"}</td>
-                    <td className="num">{r.open}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <SourceClassTable
+              rows={trends.open_by_source_class.map((r) => ({ source: r.source, klass: r.class, count: r.open }))}
+            />
           </div>
         )}
       </div>

@@ -5,6 +5,7 @@ import { t } from "../strings";
 import { ChartFigure } from "../ui/ChartFigure";
 import { BOROUGHS, formatCount, formatDay, formatMoment, formatMoney } from "../ui/format";
 import { ScoreBadge, TrendArrow } from "../ui/Scores";
+import { SourceClassTable } from "../ui/SourceClassTable";
 import { Loading, QueryError } from "../ui/Status";
 import { timeline, useComplaints, useProperty, useRisk, useScoreHistory, useViolations } from "./hooks";
 
@@ -146,28 +147,11 @@ function OpenItems({ page }: { page: Page }) {
       {groups.length === 0 ? (
         <p>{t.property.openEmpty}</p>
       ) : (
-        <table className="compact">
-          <thead>
-            <tr>
-              <th scope="col">{t.property.source}</th>
-              <th scope="col">{t.property.class}</th>
-              <th scope="col" className="num">
-                {t.property.count}
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {groups.flatMap((g) =>
-              Object.entries(g.by_class).map(([klass, n]) => (
-                <tr key={`${g.source}-${klass}`}>
-                  <td>{g.source}</td>
-                  <td>{klass || "–"}</td>
-                  <td className="num">{n}</td>
-                </tr>
-              )),
-            )}
-          </tbody>
-        </table>
+        <SourceClassTable
+          rows={groups.flatMap((g) =>
+            Object.entries(g.by_class).map(([klass, n]) => ({ source: g.source, klass, count: n })),
+          )}
+        />
       )}
     </section>
   );
