@@ -41,6 +41,7 @@ from deployments.api.errors import ApiError
 from deployments.api.params import CSVResponse
 from deployments.api.settings import ApiSettings
 from sentinel.db.csv_copy import csv_copy
+from sentinel.db.pool import create_pool
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,6 @@ class ExportGate:
 
     @classmethod
     def create(cls, database_url: str, redis_url: str | None, settings: ApiSettings, name: str) -> ExportGate:
-        from sentinel.db.pool import create_pool
-
         pool = create_pool(database_url, min_size=0, max_size=settings.export_connections, name=f"{name}-exports")
         lease = settings.export_max_seconds + 60  # outlives any export; a dead replica's leases end with it
         return cls(pool, OrgSlots(redis_url, settings.redis_prefix, lease), settings)
