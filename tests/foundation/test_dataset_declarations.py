@@ -179,7 +179,7 @@ def test_the_table_allows_exactly_the_sources_its_datasets_declare(db: psycopg.C
             "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'c'",
             (table,),
         )
-        if re.search(r"\bsource\b", definition)
+        if re.match(r"CHECK \(+source\b", definition)
     ]
     assert len(checks) == 1, f"{table}: one CHECK on source expected, found {checks}"
     allowed = set(re.findall(r"'([^']*)'::text", checks[0]))
