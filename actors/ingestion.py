@@ -181,14 +181,17 @@ class IngestCoordinator:
         for config in configs:
             self._progress[config.name] = {}
             self._done[config.name] = False
+            summary = summaries[config.name]
             try:
-                force_full = incremental and pipeline.is_full_replace(self._source, conn, config)
+                tasks = pipeline.plan_or_skip(conn, self._source, config, summary, incremental=incremental)
             except (SchemaDriftError, SourceUnavailableError) as error:
-                summaries[config.name].error = str(error)
+                summary.error = str(error)
                 self._done[config.name] = True
                 continue
-            summaries[config.name].full_replace_detected = force_full
-            tasks = pipeline.plan_dataset(conn, config, incremental=incremental, force_full=force_full)
+            if summary.unchanged_since is not None:  # not read: nothing to fetch, nothing to reconcile
+                summary.seconds = time.perf_counter() - started[config.name]
+                self._done[config.name] = True
+                continue
             remaining[config.name] = len(tasks)
             queue.extend(tasks)
 

@@ -308,10 +308,15 @@ def main() -> None:
                 "notify": t5 - t4,
                 "source_to_notification": t5 - t1,
             }
+            # The full-replace datasets: read whole when their rowsUpdatedAt moved, else not fetched at all.
+            replaced = [s for s in result.summaries if datasets[s.dataset].change_strategy == "full_replace"]
+            read = ", ".join(f"{s.dataset} {s.fetched:,}" for s in replaced if s.unchanged_since is None) or "none"
+            unchanged = ", ".join(s.dataset for s in replaced if s.unchanged_since is not None) or "none"
             st.note = (
                 f"{published:,} rows published; ingest {t2 - t1:.1f} s, alerts {t3 - t2:.1f} s "
                 f"({evaluated['alerts_created']:,} alerts), rescore {t4 - t3:.1f} s ({rescored:,} lots), "
-                f"notify {t5 - t4:.1f} s ({drained['sent']:,} sent); source -> notification {t5 - t1:.1f} s"
+                f"notify {t5 - t4:.1f} s ({drained['sent']:,} sent); source -> notification {t5 - t1:.1f} s; "
+                f"full-replace read: {read}; not read (unchanged): {unchanged}"
             )
             stages.append(st)
             print(f"{st.name}: {st.note}", flush=True)

@@ -31,7 +31,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (0 = any free port).")] = 8088,
     faults: Annotated[
-        str | None, typer.Option(help="Injected faults, e.g. 429=0.1,503=0.05,202=0.02,latency_ms=50,seed=7.")
+        str | None,
+        typer.Option(
+            help="Injected faults, e.g. 429=0.1,503=0.05,202=0.02,latency_ms=50,seed=7 (path=/api/views/: only there)."
+        ),
     ] = None,
     app_token: Annotated[str | None, typer.Option(envvar=APP_TOKEN_ENV, help="Require this X-App-Token.")] = None,
     admin_token: Annotated[

@@ -89,6 +89,8 @@ def summary_table(result: IngestResult) -> Table:
             status = f"[yellow]PARTIAL: {escape(s.anomaly)}[/]"
         else:
             status = "[green]ok[/]"
+        if s.unchanged_since is not None:
+            status = f"[green]ok[/]: unchanged since {s.unchanged_since.replace('T', ' ')}, not read"
         if s.full_replace_detected:
             status += " (full replace detected)"
         counts = (s.fetched, s.inserted, s.updated, s.unchanged, s.rejected, s.skipped, s.deleted, s.duplicates,

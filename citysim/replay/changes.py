@@ -14,7 +14,9 @@ Changes file (JSON)::
       }
     }
 
-Updated rows keep `:id` and `:created_at` and get the new `:updated_at`; a field set to null is removed.
+Updated rows keep `:id` and `:created_at` and get the new `:updated_at`; a field set to null is removed. Every
+dataset the day changes (a replace, even an empty one, or any row inserted, updated or deleted) gets a new
+`rowsUpdatedAt` in its metadata (`/api/views/<id>.json`), as the portal moves it at each publish.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def apply_changes(store: ReplayStore, changes: dict[str, Any]) -> dict[str, dict
     for ds, ops in changes["datasets"].items():
         store.ensure_table(ds)
         at = store.next_timestamp(ds, requested_at)
+        before = store.rows_updated_epoch(ds)
         result: dict[str, Any] = {"updated_at": at, "inserted": 0, "updated": 0, "deleted": 0, "replaced": 0}
         if "replace" in ops:
             result["replaced"] = store.replace(ds, ops["replace"], at)
@@ -72,6 +75,9 @@ def apply_changes(store: ReplayStore, changes: dict[str, Any]) -> dict[str, dict
                 counts = store.upsert(ds, ops[mode], at, mode=mode)
                 result["inserted"] += counts["inserted"]
                 result["updated"] += counts["updated"]
+        if "replace" in ops or any(ops.get(op) for op in _OPERATIONS):
+            # What the ingester asks before re-reading a full-replace dataset (sentinel/ingest/source_version.py).
+            result["rows_updated_at"] = store.mark_published(ds, at, before)
         result["key"] = schema_for(ds).key
         summary[ds] = result
     store.set_meta("pristine", "0")  # a cached store with changes is no longer the snapshot on disk

@@ -22,6 +22,9 @@ class FaultConfig:
     rates: dict[int, float] = field(default_factory=dict)  # status -> share of requests, summing to <= 1
     latency_ms: float = 0.0
     seed: int = 0
+    # Only requests whose path starts with this draw a fault ("/api/views/": the metadata API down while the
+    # resources answer); None: every data request.
+    path: str | None = None
 
     def __post_init__(self) -> None:
         bad = [s for s in self.rates if s not in FAULT_STATUSES]
@@ -34,9 +37,10 @@ class FaultConfig:
 
     @classmethod
     def parse(cls, spec: str | None) -> FaultConfig:
-        """`429=0.1,503=0.05,202=0.02,latency_ms=50,seed=7` (the CLI's --faults)."""
+        """`429=0.1,503=0.05,202=0.02,latency_ms=50,seed=7[,path=/api/views/]` (the CLI's --faults)."""
         rates: dict[int, float] = {}
         latency, seed = 0.0, 0
+        path: str | None = None
         for part in (spec or "").split(","):
             if not part.strip():
                 continue
@@ -46,23 +50,26 @@ class FaultConfig:
                 latency = float(value)
             elif key == "seed":
                 seed = int(value)
+            elif key == "path":
+                path = value.strip() or None
             elif key.isdigit():
                 rates[int(key)] = float(value)
             else:
                 raise ValueError(f"bad fault spec {part!r}")
-        return cls(rates, latency, seed)
+        return cls(rates, latency, seed, path)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultConfig:
         rates = {int(k): float(v) for k, v in data.items() if str(k).isdigit()}
         rates.update({int(k): float(v) for k, v in (data.get("rates") or {}).items()})
-        return cls(rates, float(data.get("latency_ms", 0)), int(data.get("seed", 0)))
+        return cls(rates, float(data.get("latency_ms", 0)), int(data.get("seed", 0)), data.get("path") or None)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "rates": {str(k): v for k, v in self.rates.items()},
             "latency_ms": self.latency_ms,
             "seed": self.seed,
+            "path": self.path,
         }
 
 
@@ -78,10 +85,10 @@ class FaultInjector:
             self.config = config
             self._rng = random.Random(config.seed)
 
-    def draw(self) -> int | None:
-        """The status to answer instead of the real response, or None."""
+    def draw(self, path: str = "") -> int | None:
+        """The status to answer instead of the real response to a request of `path`, or None."""
         with self._lock:
-            if not self.config.rates:
+            if not self.config.rates or (self.config.path and not path.startswith(self.config.path)):
                 return None
             u = self._rng.random()
         acc = 0.0

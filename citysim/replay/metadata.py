@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from citysim.replay.schemas import schema_for
@@ -12,17 +11,11 @@ from citysim.replay.store import ReplayStore
 _DATA_TYPE_NAMES = {"floating_timestamp": "calendar_date", "fixed_timestamp": "date"}
 
 
-def _epoch(ts: str | None) -> int:
-    if not ts:
-        return 0
-    return int(datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp())
-
-
 def view_metadata(store: ReplayStore, dataset_id: str) -> dict[str, Any]:
     schema = schema_for(dataset_id)
     table = store.tables[dataset_id]
     names = {c.field: c.name for c in schema.columns}
-    updated = _epoch(store.rows_updated_at(dataset_id))
+    updated = store.rows_updated_epoch(dataset_id)  # moved by every publish: changes.apply_changes
     columns = []
     key_column_id = None
     for position, (field, typ) in enumerate(table.columns, start=1):

@@ -158,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, b'{"status":"ok"}', JSON_TYPE, method=method)
             elif path.startswith(("/resource/", "/api/views/")) and method in ("GET", "HEAD"):
                 self._check_app_token(params)
-                if self._inject_fault(method):
+                if self._inject_fault(method, path):
                     return
                 if path.startswith("/resource/"):
                     self._resource(path, params, method)
@@ -247,12 +247,12 @@ class _Handler(BaseHTTPRequestHandler):
         if not hmac.compare_digest(token.encode(), required.encode()):
             raise resource_error(403, "invalid_app_token", "Invalid app_token specified")
 
-    def _inject_fault(self, method: str) -> bool:
+    def _inject_fault(self, method: str, path: str) -> bool:
         injector = self.server.replay.faults
         latency = injector.config.latency_ms
         if latency:
             time.sleep(latency / 1000)  # simulated network/backend latency, not synchronization
-        status = injector.draw()
+        status = injector.draw(path)
         if status is None:
             return False
         headers = {"Retry-After": "1"} if status in (429, 503) else {}

@@ -45,6 +45,13 @@ def utc_timestamp(dt: datetime | None = None) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
+def epoch_seconds(ts: str | None) -> int:
+    """A system-field timestamp as the whole epoch seconds the metadata API gives (`rowsUpdatedAt`); 0 for none."""
+    if not ts:
+        return 0
+    return int(datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp())
+
+
 def _format_row_id(n: int) -> str:
     chars = []
     for _ in range(12):
@@ -322,6 +329,23 @@ class ReplayStore:
     def rows_updated_at(self, dataset_id: str) -> str | None:
         t = quote_ident(self.tables[dataset_id].name)
         return self.connection().execute(f"SELECT max(__updated_at) FROM {t}").fetchone()[0]
+
+    def rows_updated_epoch(self, dataset_id: str) -> int:
+        """`rowsUpdatedAt` of the metadata API: when the dataset's rows last changed, in epoch seconds. The newest
+        row's `:updated_at` for a snapshot; after a publish, the time `mark_published` set (a deletion leaves no
+        row to carry it, and two publishes within one second would otherwise look like one)."""
+        published = self.get_meta(f"rows_updated_at:{dataset_id}")
+        return max(int(published or 0), epoch_seconds(self.rows_updated_at(dataset_id)))
+
+    def mark_published(self, dataset_id: str, at: str, before: int) -> int:
+        """Moves the dataset's `rowsUpdatedAt` for a publish at `at`: to `at`, or one second past its value
+        `before` the publish when `at` is not later. The portal's value also has a resolution of a second, but
+        there two publishes within one share it; here every publish moves it, so a test can tell them apart (the
+        ingester does not rely on it: sentinel/ingest/source_version.py)."""
+        with self.write_lock:
+            value = max(epoch_seconds(at), before + 1)
+            self.set_meta(f"rows_updated_at:{dataset_id}", str(value))
+            return value
 
     def next_timestamp(self, dataset_id: str, at: str | None = None) -> str:
         """A change timestamp strictly after everything already stored, so watermarks always move forward."""

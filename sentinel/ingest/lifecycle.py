@@ -113,12 +113,16 @@ def locate_after_run(
 ) -> None:
     """Once every dataset of the run is in, so the result never depends on which finished first (the Ray
     runner finishes them in any order): lots loaded by this run get their address keys, then the complaints
-    without a BBL are located against the lots as they now stand."""
+    without a BBL are located against the lots as they now stand. Lots and buildings not read (their datasets
+    unchanged since the last read) gave nothing new to locate against: only complaints read by this run are
+    located then."""
     configs = [catalog[name] for name in summaries if name in catalog]
-    lots = [c for c in configs if c.target_table == "properties"]
+    read = [c for c in configs if summaries[c.name].unchanged_since is None]
+    lots = [c for c in read if c.target_table == "properties"]
     if lots:
         locate.backfill_address_keys(conn)
-    complaint_sets = [c for c in configs if c.target_table == "complaints"]
+    places_read = any({"properties", "buildings"} & set(c.tables) for c in read)
+    complaint_sets = [c for c in configs if c.target_table == "complaints" and (places_read or c in read)]
     if lots and not complaint_sets:
         summaries[lots[0].name].located = locate.resolve_unlocated(conn, None, upgrade=True)
     for config in complaint_sets:

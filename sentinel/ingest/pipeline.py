@@ -1,8 +1,9 @@
 """The steps of an ingestion run, as plain functions over a connection and a Socrata source.
 
 The Ray actors (actors/ingestion.py and its stages) and the serial runner (sentinel/ingest/run.py) call the
-same steps: plan partitions -> read pages -> normalize -> `commit_page` (rows + rejects + watermark in one
-transaction) -> finish the partition -> reconcile deletions -> finish the run.
+same steps: plan partitions (or skip a full-replace dataset whose source has not changed) -> read pages ->
+normalize -> `commit_page` (rows + rejects + watermark in one transaction) -> finish the partition -> reconcile
+deletions -> finish the run.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -18,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from sentinel.datasets import DatasetConfig
-from sentinel.ingest import watermarks
+from sentinel.ingest import source_version, watermarks
 from sentinel.ingest.copy_batch import CopyBatch
 from sentinel.ingest.socrata import Cursor, SocrataSource, parse_socrata_time
 from sentinel.ingest.writer import WriteStats, write_batch
@@ -42,6 +43,9 @@ class PartitionTask:
     rows_committed: int = 0
     # No watermark yet: the partition has never been read, so its rows are expected to be new (writer.py).
     first_read: bool = False
+    # A full-replace dataset's rowsUpdatedAt as asked before this read, and when (source_version.py).
+    source_rows_updated_at: datetime | None = None
+    source_checked_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -67,6 +71,10 @@ class DatasetSummary:
     duplicates: int = 0  # records whose key repeated within a page (the later state kept)
     seconds: float = 0.0
     full_replace_detected: bool = False
+    # A full-replace dataset not read: its source's rowsUpdatedAt (ISO, UTC) had not moved since its last full read.
+    unchanged_since: str | None = None
+    # Why a full-replace dataset was read by an incremental run (rowsUpdatedAt moved, unknown, ...).
+    read_because: str | None = None
     error: str | None = None
     # A deletion guard held back tombstones (the source came back empty or shrunken): the run is 'partial'.
     anomaly: str | None = None
@@ -169,8 +177,44 @@ def _errors(summaries: list[DatasetSummary]) -> str | None:
 # --- planning ---------------------------------------------------------------------------------------------
 
 
+def plan_or_skip(
+    conn: psycopg.Connection,
+    source: SocrataSource,
+    config: DatasetConfig,
+    summary: DatasetSummary,
+    *,
+    incremental: bool,
+) -> list[PartitionTask]:
+    """A dataset's partitions to read, in both runners; none when an incremental run finds a full-replace dataset
+    unchanged since its last full read (`summary.unchanged_since` says since when). A full run always reads, and
+    records the source's rowsUpdatedAt with the rows for the runs after it."""
+    version = None
+    if config.change_strategy == "full_replace":
+        version = source_version.ask(source, config)
+        if version.problem:
+            log.warning("rowsUpdatedAt unknown: the dataset is read in full",
+                        extra={"dataset": config.name, "error": version.problem})  # fmt: skip
+        if incremental:
+            decision = source_version.decide(conn, config, version, overlap=OVERLAP)
+            if decision.skip and decision.since is not None:
+                summary.unchanged_since = decision.since.astimezone(UTC).isoformat()
+                log.info("dataset not read: unchanged since its last full read",
+                         extra={"dataset": config.name, "reason": decision.reason})  # fmt: skip
+                return []
+            summary.read_because = decision.reason
+            log.info("dataset read in full", extra={"dataset": config.name, "reason": decision.reason})
+    force_full = incremental and is_full_replace(source, conn, config)
+    summary.full_replace_detected = force_full
+    return plan_dataset(conn, config, incremental=incremental, force_full=force_full, version=version)
+
+
 def plan_dataset(
-    conn: psycopg.Connection, config: DatasetConfig, *, incremental: bool, force_full: bool = False
+    conn: psycopg.Connection,
+    config: DatasetConfig,
+    *,
+    incremental: bool,
+    force_full: bool = False,
+    version: source_version.SourceVersion | None = None,
 ) -> list[PartitionTask]:
     """One task per partition, each starting where its watermark says."""
     wants_incremental = incremental and config.change_strategy == "incremental" and not force_full
@@ -195,6 +239,8 @@ def plan_dataset(
                 plan.resumed,
                 committed,
                 first_read=mark is None,
+                source_rows_updated_at=version.rows_updated_at if version else None,
+                source_checked_at=version.checked_at if version else None,
             )
         )
     return tasks
@@ -269,6 +315,7 @@ def commit_page(
             completed=False,
             mode="incremental" if task.incremental else "full",
         )
+        _keep_source_version(mark, task, previous)
         stats = write_batch(conn, batch, run_id, expect_new=task.first_read)
         watermarks.save(conn, mark, run_id)
     return stats
@@ -292,12 +339,27 @@ def _committed_already(
     )
 
 
+def _keep_source_version(
+    mark: watermarks.Watermark, task: PartitionTask, previous: watermarks.Watermark | None
+) -> None:
+    """The source version a partition's rows were read at is the one asked when its read began: a resumed read
+    keeps the value of the run that started it, so rows read before a change and after it never pass as the
+    newer version (the next run then reads again)."""
+    if task.resumed:
+        mark.source_rows_updated_at = previous.source_rows_updated_at if previous else None
+        mark.source_checked_at = previous.source_checked_at if previous else None
+    else:
+        mark.source_rows_updated_at = task.source_rows_updated_at
+        mark.source_checked_at = task.source_checked_at
+
+
 def finish_partition(conn: psycopg.Connection, task: PartitionTask, run_id: int) -> None:
     """Marks a partition's read complete, so the next run starts from its mark (minus the overlap)."""
     with conn.transaction():
         mark = watermarks.load(conn, task.dataset, task.partition) or watermarks.Watermark(task.dataset, task.partition)
         mark.completed = True
         mark.last_id = None
+        _keep_source_version(mark, task, mark)
         watermarks.save(conn, mark, run_id)
         # The first finished read ends the partition's first sync: alerts treat what it brought as a baseline.
         conn.execute(

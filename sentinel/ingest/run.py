@@ -87,13 +87,12 @@ def ingest_dataset(
     started = time.perf_counter()
     summary = DatasetSummary(config.name)
     try:
-        force_full = options.incremental and pipeline.is_full_replace(source, conn, config)
-        summary.full_replace_detected = force_full
-        for task in pipeline.plan_dataset(conn, config, incremental=options.incremental, force_full=force_full):
+        for task in pipeline.plan_or_skip(conn, source, config, summary, incremental=options.incremental):
             result = read_partition(conn, source, config, task, run_id, options)
             summary.fetched += result.fetched
             summary.add_stats(result.stats)
-        finish_dataset(conn, source, config, summary, run_id, options.guards)
+        if summary.unchanged_since is None:  # a dataset not read has nothing to reconcile
+            finish_dataset(conn, source, config, summary, run_id, options.guards)
     except (SchemaDriftError, SourceUnavailableError) as error:
         summary.error = str(error)
         log.error("dataset failed", extra={"dataset": config.name, "error": str(error)})

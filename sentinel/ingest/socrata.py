@@ -8,6 +8,8 @@ orjson where they are used, so a page crosses from fetcher to normalizer without
 Retries 429, 5xx, timeouts, connection errors and 202 ("processing, retry the same request") with exponential
 backoff and jitter; never retries a 400, which on this API means the query no longer fits the dataset (schema
 drift): that fails the dataset with Socrata's own message. Pages are read by key, never by deep `$offset`.
+The dataset's metadata (`rowsUpdatedAt`) is asked with fewer attempts: a caller that cannot have it reads the
+dataset in full, which is slower but never wrong.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,6 +36,7 @@ from tenacity import (
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+METADATA_ATTEMPTS = 3
 
 
 class SchemaDriftError(Exception):
@@ -124,13 +127,14 @@ class SocrataSource:
             if quiet is not None:
                 root.removeFilter(quiet)
         self.base_url = base_url
-        self._retrying = retry(
-            retry=retry_if_exception(_is_retryable),
-            wait=wait_exponential_jitter(multiplier=0.1, max=max_backoff_s, jitter=0.2),
-            stop=stop_after_attempt(attempts),
-            before_sleep=_log_retry,
-            reraise=True,
-        )
+        policy: dict[str, Any] = {
+            "retry": retry_if_exception(_is_retryable),
+            "wait": wait_exponential_jitter(multiplier=0.1, max=max_backoff_s, jitter=0.2),
+            "before_sleep": _log_retry,
+            "reraise": True,
+        }
+        self._retrying = retry(stop=stop_after_attempt(attempts), **policy)
+        self._metadata_retrying = retry(stop=stop_after_attempt(min(attempts, METADATA_ATTEMPTS)), **policy)
         self.retries = 0
 
     def close(self) -> None:
@@ -200,6 +204,29 @@ class SocrataSource:
         if clause:
             params["where"] = clause
         return self._get_body(dataset_id, **params)
+
+    def rows_updated_at(self, dataset_id: str) -> datetime:
+        """The dataset's `rowsUpdatedAt` (`/api/views/<id>.json`, epoch seconds, NYC_DATA.md 4.4): when its rows
+        last changed, by an upsert, a deletion or a publisher's full replace. SourceUnavailableError when the
+        metadata cannot be had or does not say."""
+        client = self.client
+        url = f"{client.uri_prefix}{client.domain}/api/views/{dataset_id}.json"
+
+        def once() -> Any:
+            response = client.session.get(url, timeout=client.timeout)
+            if response.status_code == 202:
+                raise _RetryLaterError(f"{dataset_id}: metadata still processing (HTTP 202)")
+            response.raise_for_status()
+            return orjson.loads(response.content)
+
+        try:
+            meta = self._metadata_retrying(once)()
+        except (requests.RequestException, _RetryLaterError, orjson.JSONDecodeError) as error:
+            raise SourceUnavailableError(f"{dataset_id} metadata: {error}") from error
+        value = meta.get("rowsUpdatedAt") if isinstance(meta, dict) else None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise SourceUnavailableError(f"{dataset_id} metadata: no rowsUpdatedAt in the answer (got {value!r})")
+        return datetime.fromtimestamp(value, UTC)
 
     def count(self, dataset_id: str, where: str | None = None) -> int:
         params: dict[str, Any] = {"select": "count(*) AS n"}

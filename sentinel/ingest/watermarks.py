@@ -24,6 +24,10 @@ class Watermark:
     rows_committed: int = 0
     completed: bool = False
     mode: str = "incremental"
+    # A full-replace dataset's rowsUpdatedAt when this partition's read began, and when it was asked
+    # (sentinel/ingest/source_version.py).
+    source_rows_updated_at: datetime | None = None
+    source_checked_at: datetime | None = None
 
     @property
     def incremental(self) -> bool:
@@ -32,13 +36,13 @@ class Watermark:
 
 def load(conn: psycopg.Connection, dataset: str, partition: str, *, for_update: bool = False) -> Watermark | None:
     query = (
-        "SELECT updated_at_mark, last_id, rows_committed, completed, mode FROM watermarks "
-        "WHERE dataset = %s AND partition = %s"
+        "SELECT updated_at_mark, last_id, rows_committed, completed, mode, source_rows_updated_at, source_checked_at "
+        "FROM watermarks WHERE dataset = %s AND partition = %s"
     )
     row = conn.execute(query + (" FOR UPDATE" if for_update else ""), (dataset, partition)).fetchone()
     if row is None:
         return None
-    return Watermark(dataset, partition, row[0], row[1], row[2], row[3], row[4])
+    return Watermark(dataset, partition, *row)
 
 
 def run_of(conn: psycopg.Connection, dataset: str, partition: str) -> int | None:
@@ -52,12 +56,14 @@ def run_of(conn: psycopg.Connection, dataset: str, partition: str) -> int | None
 def save(conn: psycopg.Connection, mark: Watermark, run_id: int | None) -> None:
     conn.execute(
         "INSERT INTO watermarks (dataset, partition, updated_at_mark, last_id, rows_committed, completed, mode,"
-        " run_id, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now()) "
+        " source_rows_updated_at, source_checked_at, run_id, updated_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now()) "
         "ON CONFLICT (dataset, partition) DO UPDATE SET updated_at_mark = EXCLUDED.updated_at_mark,"
         " last_id = EXCLUDED.last_id, rows_committed = EXCLUDED.rows_committed, completed = EXCLUDED.completed,"
-        " mode = EXCLUDED.mode, run_id = EXCLUDED.run_id, updated_at = now()",
+        " mode = EXCLUDED.mode, source_rows_updated_at = EXCLUDED.source_rows_updated_at,"
+        " source_checked_at = EXCLUDED.source_checked_at, run_id = EXCLUDED.run_id, updated_at = now()",
         (mark.dataset, mark.partition, mark.updated_at_mark, mark.last_id, mark.rows_committed, mark.completed,
-         mark.mode, run_id),
+         mark.mode, mark.source_rows_updated_at, mark.source_checked_at, run_id),
     )  # fmt: skip
 
 

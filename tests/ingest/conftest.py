@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from citysim.replay.formats import read_dataset_file
 from citysim.replay.server import ReplayServer, serve_in_background
+from citysim.replay.store import ReplayStore
 from tests.conftest import drop_database, migrated_database, real_sources
 
 # Columns that say when or by which run a row was written, not what it says: left out of table checksums.
@@ -29,6 +32,23 @@ def fresh_db(pg_admin_url: str) -> Iterator[str]:
 def real_server(realdata: Path) -> Iterator[ReplayServer]:
     with serve_in_background(sources=real_sources(realdata)) as server:
         yield server
+
+
+@contextlib.contextmanager
+def stamped_server(realdata: Path, store_dir: Path, dataset_ids: Iterable[str], at: str) -> Iterator[ReplayServer]:
+    """A replay server over the real samples of `dataset_ids`, every row stamped `at` (:created_at, :updated_at,
+    and so rowsUpdatedAt), as a publisher's rows carry their own time, not the time a test wrote the files."""
+    sources = real_sources(realdata)
+    store = ReplayStore(store_dir / "stamped.sqlite", owns_file=True)
+    for dataset_id in dataset_ids:
+        paths = sources[dataset_id]
+        rows = (row for path in paths for row in read_dataset_file(path, dataset_id))
+        store.load_dataset(dataset_id, rows, seed=",".join(p.name for p in paths), timestamp=at)
+    server = ReplayServer(store).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def table_checksums(database_url: str) -> dict[str, tuple[int, str]]:

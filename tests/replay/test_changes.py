@@ -98,6 +98,28 @@ def test_full_replace_changes_every_system_field(server: ReplayServer, soda: Soc
     assert count == [{"count": "10"}]  # how an ingester detects a full replace
 
 
+def test_every_publish_moves_rows_updated_at_in_the_metadata_a_deletion_and_a_second_publish_too(
+    server: ReplayServer, soda: Socrata
+) -> None:
+    """What an ingester asks before re-reading a full-replace dataset (sentinel/ingest/source_version.py)."""
+
+    def rows_updated_at(dataset_id: str) -> int:
+        return soda.get_metadata(dataset_id)["rowsUpdatedAt"]
+
+    snapshot, other = rows_updated_at(DOB_COMPLAINTS), rows_updated_at(HPD)
+    server.apply_changes({"datasets": {DOB_COMPLAINTS: {"replace": [{"complaint_number": "1"}]}}})
+    replaced = rows_updated_at(DOB_COMPLAINTS)
+    server.apply_changes({"datasets": {DOB_COMPLAINTS: {"replace": [{"complaint_number": "1"}]}}})
+    again = rows_updated_at(DOB_COMPLAINTS)  # within the same second, most likely: it still moves
+    server.apply_changes({"datasets": {DOB_COMPLAINTS: {"delete": ["1"]}}})
+    deleted = rows_updated_at(DOB_COMPLAINTS)  # no row is left to carry an :updated_at
+    assert snapshot < replaced < again < deleted
+    assert rows_updated_at(HPD) == other  # a dataset the day did not touch keeps its value
+
+    server.apply_changes({"at": "2030-01-02T03:04:05.000Z", "datasets": {HPD: {"upsert": [{"violationid": "1"}]}}})
+    assert rows_updated_at(HPD) == 1893553445  # the publish time, in epoch seconds
+
+
 def test_cli_apply_changes_posts_to_the_admin_api(server: ReplayServer, soda: Socrata, tmp_path: Path) -> None:
     watermark = watermark_of(soda, HPD)
     changes = tmp_path / "day1.json"

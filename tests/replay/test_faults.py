@@ -49,6 +49,13 @@ def test_same_seed_same_sequence(data_dir: Path) -> None:
     assert runs[0] == runs[1] and 429 in runs[0] and 200 in runs[0]
 
 
+def test_faults_scoped_to_a_path_leave_the_other_endpoints_answering(data_dir: Path) -> None:
+    with serve_in_background(data_dir, faults=FaultConfig.parse("503=1,path=/api/views/")) as server:
+        metadata = requests.get(f"{server.url}/api/views/{HPD}.json", timeout=10)
+        assert statuses(server, 10) == Counter({200: 10})
+    assert metadata.status_code == 503
+
+
 def test_admin_api_switches_faults_on_and_off(data_dir: Path) -> None:
     with serve_in_background(data_dir, admin_token=ADMIN_TOKEN) as server:
         auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
