@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.datasets import dataset_by_socrata_id
+from sentinel.datasets import dataset_by_socrata_id, load_datasets
 from sentinel.normalize import normalize_page, normalizer_for
 from sentinel.records import ROW_TYPES, copy_values
 
@@ -40,20 +40,15 @@ def test_every_real_sample_file_normalizes(realdata: Path) -> None:
                 assert len(copy_values(row)) == len(row.columns)
 
 
-def _one(read_sample, relative: str, socrata_id: str, dataset: str, key_field: str, key: str):
-    raw = next(r for r in read_sample(relative, socrata_id) if r.get(key_field) == key)
+def _one(read_sample, dataset: str, relative: str, key: str):
+    """The normalized record of a sample file whose natural key (configs/datasets.yaml) is `key`."""
+    config = load_datasets()[dataset]
+    raw = next(r for r in read_sample(relative, config.socrata_id) if r.get(config.natural_key) == key)
     return normalizer_for(dataset)(raw)
 
 
 def test_hpd_violation_class_a_open_with_certify_and_correct_by(read_sample) -> None:
-    row = _one(
-        read_sample,
-        "hpd_violations/tablynn/housing_code_violations.json",
-        "wvxf-dwi5",
-        "hpd_violations",
-        "violationid",
-        "10000197",
-    )
+    row = _one(read_sample, "hpd_violations", "hpd_violations/tablynn/housing_code_violations.json", "10000197")
     assert (row.source, row.bbl, row.bin, row.borough) == ("HPD", "2028100045", "2007730", 2)
     assert (row.violation_class, row.severity, row.status) == ("A", "non_hazardous", "open")
     assert row.status_raw == "NOT COMPLIED WITH"
@@ -65,40 +60,19 @@ def test_hpd_violation_class_a_open_with_certify_and_correct_by(read_sample) -> 
 
 
 def test_hpd_violation_closed_is_from_violationstatus(read_sample) -> None:
-    row = _one(
-        read_sample,
-        "hpd_violations/tablynn/housing_code_violations.json",
-        "wvxf-dwi5",
-        "hpd_violations",
-        "violationid",
-        "10034143",
-    )
+    row = _one(read_sample, "hpd_violations", "hpd_violations/tablynn/housing_code_violations.json", "10034143")
     assert (row.violation_class, row.severity, row.status) == ("B", "hazardous", "closed")
     assert row.bbl == "4033340299"
 
 
 def test_hpd_violation_with_bbl_zero_derives_bbl_from_block_and_lot(read_sample) -> None:
-    row = _one(
-        read_sample,
-        "hpd_violations/tablynn/housing_code_violations.json",
-        "wvxf-dwi5",
-        "hpd_violations",
-        "violationid",
-        "14272086",
-    )
+    row = _one(read_sample, "hpd_violations", "hpd_violations/tablynn/housing_code_violations.json", "14272086")
     assert row.bbl == "3072630112"
     assert row.bin == "3392249"
 
 
 def test_dob_violation_resolved_by_star_and_bbl_from_five_char_lot(read_sample) -> None:
-    row = _one(
-        read_sample,
-        "dob_violations/tablynn/dob_violations.json",
-        "3h2n-5cm9",
-        "dob_violations",
-        "isn_dob_bis_viol",
-        "2286033",
-    )
+    row = _one(read_sample, "dob_violations", "dob_violations/tablynn/dob_violations.json", "2286033")
     assert (row.source, row.bbl, row.bin, row.borough) == ("DOB", "1005770019", "1009713", 1)
     assert (row.violation_class, row.severity, row.status) == ("E", "non_hazardous", "closed")
     assert row.status_raw == "V*-DOB VIOLATION - Resolved"
@@ -117,14 +91,7 @@ def test_dob_violation_with_ambiguous_boro_b_takes_borough_from_bin(read_sample)
 
 
 def test_ecb_violation_money_hearing_and_status(read_sample) -> None:
-    row = _one(
-        read_sample,
-        "ecb_violations/nycdb/ecb_violations.csv",
-        "6bgk-3dad",
-        "ecb_violations",
-        "ecb_violation_number",
-        "34830294Z",
-    )
+    row = _one(read_sample, "ecb_violations", "ecb_violations/nycdb/ecb_violations.csv", "34830294Z")
     assert (row.source, row.bbl, row.status, row.status_raw) == ("ECB", "4033880022", "closed", "RESOLVE")
     assert (row.penalty_imposed, row.amount_paid, row.balance_due) == (
         Decimal("4000.00"),
@@ -137,14 +104,7 @@ def test_ecb_violation_money_hearing_and_status(read_sample) -> None:
 
 
 def test_ecb_non_hazardous_with_five_char_lot(read_sample) -> None:
-    row = _one(
-        read_sample,
-        "ecb_violations/nycdb/ecb_violations.csv",
-        "6bgk-3dad",
-        "ecb_violations",
-        "ecb_violation_number",
-        "38151068L",
-    )
+    row = _one(read_sample, "ecb_violations", "ecb_violations/nycdb/ecb_violations.csv", "38151068L")
     assert (row.bbl, row.violation_class, row.severity) == ("1000330011", "Non-Hazardous", "non_hazardous")
 
 
@@ -160,14 +120,7 @@ def test_vacate_order_is_an_immediately_hazardous_violation_open_until_rescinded
 
 
 def test_hpd_complaint_problem_keeps_complaint_id_and_flags(read_sample) -> None:
-    row = _one(
-        read_sample,
-        "hpd_complaints/nycdb/hpd_complaints_and_problems.csv",
-        "ygpa-z7cr",
-        "hpd_complaints",
-        "problem_id",
-        "17704039",
-    )
+    row = _one(read_sample, "hpd_complaints", "hpd_complaints/nycdb/hpd_complaints_and_problems.csv", "17704039")
     assert (row.source, row.source_id, row.complaint_id) == ("HPD", "17704039", "8591909")
     assert (row.bbl, row.bin, row.status, row.is_duplicate) == ("1021800018", "1064388", "closed", False)
     assert (row.category, row.priority) == ("ELECTRIC", "IMMEDIATE EMERGENCY")
@@ -175,14 +128,7 @@ def test_hpd_complaint_problem_keeps_complaint_id_and_flags(read_sample) -> None
 
 
 def test_dob_complaint_has_only_a_bin_and_padded_text(read_sample) -> None:
-    row = _one(
-        read_sample,
-        "dob_complaints/tablynn/dob_complaints.json",
-        "eabe-havv",
-        "dob_complaints",
-        "complaint_number",
-        "1000006",
-    )
+    row = _one(read_sample, "dob_complaints", "dob_complaints/tablynn/dob_complaints.json", "1000006")
     assert (row.source, row.bin, row.bbl, row.borough) == ("DOB", "1006289", None, 1)
     assert (row.status, row.received_date, row.closed_date) == ("closed", date(1988, 12, 30), date(1989, 1, 4))
 
@@ -201,12 +147,7 @@ def test_311_keeps_only_hpd_and_dob_requests(read_sample) -> None:
 
 def test_registration_yields_registration_and_building(read_sample) -> None:
     registration, building = _one(
-        read_sample,
-        "hpd_registrations/nycdb/hpd_registrations.csv",
-        "tesw-yqqr",
-        "hpd_registrations",
-        "registrationid",
-        "336228",
+        read_sample, "hpd_registrations", "hpd_registrations/nycdb/hpd_registrations.csv", "336228"
     )
     assert (registration.registration_id, registration.hpd_building_id) == (336228, 168059)
     assert (registration.bin, registration.bbl) == ("3157552", "3061760029")
@@ -220,14 +161,7 @@ def test_registration_yields_registration_and_building(read_sample) -> None:
 
 
 def test_contact_address_is_assembled_as_written(read_sample) -> None:
-    row = _one(
-        read_sample,
-        "hpd_registrations/nycdb/hpd_contacts.csv",
-        "feu5-w2e2",
-        "hpd_registration_contacts",
-        "registrationcontactid",
-        "33193103",
-    )
+    row = _one(read_sample, "hpd_registration_contacts", "hpd_registrations/nycdb/hpd_contacts.csv", "33193103")
     assert (row.contact_id, row.registration_id, row.contact_type, row.ownership_form) == (
         33193103,
         331931,
