@@ -30,7 +30,7 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.serve import ADMIN_PG, REDIS, KeepAliveClient, wait_ready  # noqa: E402
+from benchmarks.serve import ADMIN_PG, KeepAliveClient, spawn_uvicorn, wait_ready  # noqa: E402
 from tests.api.seed import add_bulk_violations  # noqa: E402
 from tests.conftest import create_database, database_url_for, drop_database, free_port  # noqa: E402
 
@@ -54,21 +54,6 @@ def seed(database_url: str, rows: int) -> None:
             create_organization(conn, name=f"bench{n}", admin_email=f"b{n}@bench.test", admin_password=PASSWORD)
         conn.execute("ANALYZE violations")
         conn.commit()
-
-
-def uvicorn_worker(database_url: str, port: int, jwt_secret: str) -> None:
-    import uvicorn
-
-    from deployments.api.app import create_app
-    from deployments.api.local import local_deps
-    from deployments.api.settings import ApiSettings
-    from sentinel import logs
-
-    logs.configure("WARNING", "json")
-    deps = local_deps(
-        database_url=database_url, redis_url=REDIS, jwt_secret=jwt_secret, settings=ApiSettings(**API_OVERRIDES)
-    )
-    uvicorn.run(create_app(deps), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def token(url: str, n: int) -> dict[str, str]:
@@ -175,7 +160,7 @@ def run(args: argparse.Namespace) -> list[str]:
         migrate.upgrade(database_url)
         seed(database_url, args.rows)
         port = free_port()
-        proc = subprocess.Popen([sys.executable, __file__, "--uvicorn-worker", database_url, str(port), jwt_secret])
+        proc = spawn_uvicorn(database_url, port, jwt_secret, API_OVERRIDES)
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
         tokens = [token(url, n) for n in range(ORGS)]
@@ -209,9 +194,6 @@ def run(args: argparse.Namespace) -> list[str]:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--uvicorn-worker":
-        uvicorn_worker(sys.argv[2], int(sys.argv[3]), sys.argv[4])
-        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--exports", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0)

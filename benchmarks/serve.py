@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import os
 import platform
 import secrets
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -75,7 +77,8 @@ def seed(database_url: str, buildings: int) -> list[str]:
     return bbls
 
 
-def uvicorn_worker(database_url: str, port: int, jwt_secret: str) -> None:
+def uvicorn_worker(database_url: str, port: int, jwt_secret: str, options: str) -> None:
+    """The API under plain uvicorn in this process; `options` is spawn_uvicorn's JSON."""
     import uvicorn
 
     from deployments.api.app import create_app
@@ -84,17 +87,35 @@ def uvicorn_worker(database_url: str, port: int, jwt_secret: str) -> None:
     from deployments.config import import_loader
     from sentinel import logs
 
-    logs.configure("INFO", "json")  # the same logging as the Serve gateway replica
+    opts = json.loads(options)
+    logs.configure(opts["log_level"], "json")
+    loader = {"model_loader": import_loader(opts["loader"])} if opts["loader"] else {}
     deps = local_deps(
         database_url=database_url,
         redis_url=REDIS,
         jwt_secret=jwt_secret,
-        settings=ApiSettings(**API_OVERRIDES),
-        model_loader=import_loader(LOADER),
+        settings=ApiSettings(**opts["overrides"]),
+        **loader,
     )
     uvicorn.run(
         create_app(deps), host="127.0.0.1", port=port, log_level="warning", access_log=False, proxy_headers=False
     )
+
+
+def spawn_uvicorn(
+    database_url: str,
+    port: int,
+    jwt_secret: str,
+    overrides: dict[str, str],
+    *,
+    loader: str | None = None,
+    log_level: str = "WARNING",
+    **popen: Any,
+) -> subprocess.Popen:
+    """The API under uvicorn in a process of its own (the benchmarks' baseline beside Ray Serve)."""
+    options = json.dumps({"overrides": overrides, "loader": loader, "log_level": log_level})
+    command = [sys.executable, __file__, "--uvicorn-worker", database_url, str(port), jwt_secret, options]
+    return subprocess.Popen(command, **popen)
 
 
 def stop_serve() -> None:
@@ -267,8 +288,14 @@ def run(args: argparse.Namespace) -> list[str]:
         uvi_port, serve_port = free_port(), free_port()
         targets = {}
         if "uvicorn" in args.targets:
-            proc = subprocess.Popen(
-                [sys.executable, __file__, "--uvicorn-worker", database_url, str(uvi_port), jwt_secret],
+            # The same logging as the Serve gateway replica.
+            proc = spawn_uvicorn(
+                database_url,
+                uvi_port,
+                jwt_secret,
+                API_OVERRIDES,
+                loader=LOADER,
+                log_level="INFO",
                 stderr=subprocess.DEVNULL,
             )
             targets["uvicorn"] = f"http://127.0.0.1:{uvi_port}"
@@ -322,7 +349,7 @@ def run(args: argparse.Namespace) -> list[str]:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--uvicorn-worker":
-        uvicorn_worker(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        uvicorn_worker(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=6.0)
