@@ -9,6 +9,7 @@ HAProxy's 97 bytes): the test finds the folder of its own HAProxy by the port in
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -50,13 +51,26 @@ HAPROXY_STATE = Path("/tmp/haproxy-serve")
 def haproxy_folders(port: int) -> list[Path]:
     """Serve's HAProxy state folders whose config binds `port` (other Rays on the host have their own)."""
     found = []
-    for config in HAPROXY_STATE.glob("*/haproxy.cfg") if HAPROXY_STATE.is_dir() else []:
+    for folder in _listing(HAPROXY_STATE):
         try:
-            if re.search(rf":{port}\b", config.read_text()):  # not another Ray's port that starts the same
-                found.append(config.parent)
+            config = (folder / "haproxy.cfg").read_text()
+            if re.search(rf":{port}\b", config):  # not another Ray's port that starts the same
+                found.append(folder)
         except OSError:
-            continue  # removed while we looked
+            continue  # not a Ray's folder, or removed while we looked
     return found
+
+
+def _listing(folder: Path) -> list[Path]:
+    """The entries of `folder`, read once; none when it is gone. Other Rays on the host (other test sessions) add
+    and remove /tmp/haproxy-serve and the folders in it while we look, and a stack stopping removes its temp
+    folders while `entries` polls: a walk that descends into them (`rglob`) raises when a folder it listed is
+    removed before it opens it."""
+    try:
+        with os.scandir(folder) as found:
+            return [Path(entry.path) for entry in found]
+    except FileNotFoundError:
+        return []
 
 
 def processes_using(folder: Path) -> list[int]:
@@ -68,7 +82,8 @@ def processes_using(folder: Path) -> list[int]:
 
 
 def entries(temp_dir: Path) -> list[str]:
-    return sorted(str(path.relative_to(temp_dir)) for path in temp_dir.rglob("*") if path.parent == temp_dir)
+    """What the commands left directly in `temp_dir` (the folders each made there)."""
+    return sorted(path.name for path in _listing(temp_dir))
 
 
 def test_a_command_that_started_ray_and_embedded_servers_leaves_no_temp_files(data_dir: Path, temp_dir: Path):
