@@ -16,6 +16,7 @@ report queue actor), and two trials run at once so one's start overlaps the othe
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -177,11 +178,19 @@ class ReportTrials(ray.tune.Callback):
     """Hands every trial's start, reports and end to `on_trial` (in the driver, where Tune runs callbacks)."""
 
     def __init__(self, on_trial: Callable[[TrialProgress], None], max_rounds: int, metric: str) -> None:
-        self._on_trial = on_trial
+        self._on_trial: Callable[[TrialProgress], None] | None = on_trial
         self._max_rounds = max_rounds
         self._metric = metric
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The Tuner pickles its run config, callbacks included, into the experiment's folder (to restore it) when it
+        # is built: a listener holding a lock (the CLI's progress bars) made that raise. A restored sweep has
+        # nobody listening.
+        return {**self.__dict__, "_on_trial": None}
+
     def _emit(self, trial: Any, state: str) -> None:
+        if self._on_trial is None:
+            return
         result = trial.last_result or {}
         value = result.get(self._metric)
         self._on_trial(
@@ -208,6 +217,22 @@ class ReportTrials(ray.tune.Callback):
         self._emit(trial, "failed")
 
 
+class StopWhenSet(ray.tune.Stopper):
+    """Ends every trial of the sweep once `event` is set: a caller's deadline or shutdown, from another thread."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self._event: threading.Event | None = event
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_event": None}  # pickled with the run config (see ReportTrials); an event holds a lock
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return self.stop_all()
+
+    def stop_all(self) -> bool:
+        return self._event is not None and self._event.is_set()
+
+
 @dataclass(frozen=True)
 class SweepResult:
     best_params: dict
@@ -227,9 +252,11 @@ def sweep(
     samples: int,
     seed: int = 0,
     on_trial: Callable[[TrialProgress], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> SweepResult:
     """A Tune sweep over configs/tune.yaml's search space with ASHA early stopping; the best trial's model.
-    `on_trial` hears of every trial's start, reports and end."""
+    `on_trial` hears of every trial's start, reports and end; setting `stop` ends the trials that run (the sweep
+    then raises unless one had finished)."""
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
@@ -276,6 +303,7 @@ def sweep(
             verbose=0,
             callbacks=callbacks,
             failure_config=ray.tune.FailureConfig(max_failures=settings.trial_max_failures),
+            stop=StopWhenSet(stop) if stop is not None else None,
         ),
     )
     grid = tuner.fit()
