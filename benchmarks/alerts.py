@@ -133,9 +133,9 @@ def latency(args: argparse.Namespace) -> None:
     from sentinel.channels import ChannelSettings, SmtpSettings
     from sentinel.ingest.run import RunOptions, run_serial
     from sentinel.ingest.socrata import SocrataSource
+    from sentinel.mailbox import EphemeralPortController
     from sentinel.scheduling import JobSpec, ScheduleConfig, ScheduleCore
     from tests.alerts import flow
-    from tests.channels.receivers import EphemeralPortController
 
     received: dict[str, float] = {}
 
