@@ -26,8 +26,8 @@ model_app = typer.Typer(help="Trained risk models: list, inspect, promote.", no_
 
 
 @contextlib.contextmanager
-def _database() -> Iterator[tuple[psycopg.Connection, ArtifactStore, Path]]:
-    """A connection, the artifact store and the Ray storage directory, from the settings."""
+def _database() -> Iterator[tuple[psycopg.Connection, ArtifactStore, str]]:
+    """A connection, the artifact store and Ray's storage (a path or an s3:// URI), from the settings."""
     settings = settings_or_exit()
     try:
         store = from_settings(settings)

@@ -16,11 +16,13 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from sentinel.artifact_store import S3_ENVIRONMENT
 from sentinel.settings import ENV_PREFIX, Settings
 
 DRIVER_ONLY = frozenset({"VS_DATABASE_OWNER_URL", "VS_DATA_DIR", "VS_CONFIG_FILE", "VS_TRAIN_CONFIG_FILE"})
-# Object storage credentials and endpoint (boto3 reads these names) for an s3:// artifact store.
-PASSED_THROUGH = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION")
+# Object storage credentials and endpoint (boto3 and pyarrow read these names) for an s3:// artifact store or Ray
+# storage: without the endpoint a node's processes would ask AWS itself for a bucket of an S3-compatible server.
+PASSED_THROUGH = S3_ENVIRONMENT
 # Settings that may come from `.env` or configs/settings.yaml rather than the environment: passed as resolved.
 _RESOLVED = ("database_url", "redis_url", "jwt_secret", "secrets_key", "socrata_app_token", "artifact_store")
 

@@ -17,12 +17,24 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
 SCHEMES = ("file", "s3")
+# What a process needs to reach a bucket (boto3 and pyarrow's S3 file system read these names): the driver's values
+# go to every Ray process of its job when a store or Ray's storage is a bucket (cluster/runtime_env.py).
+S3_ENVIRONMENT = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+)
 
 
 class ArtifactStoreError(ValueError):
@@ -41,6 +53,28 @@ class ArtifactStore(Protocol):
 
 def join(root: str, relative: str) -> str:
     return f"{root.rstrip('/')}/{relative.strip('/')}" if relative else root.rstrip("/")
+
+
+def storage_uri(value: str | Path) -> str:
+    """A place for Ray Tune and Train's storage (`storage_path`): an s3:// URI as given (no trailing slash), a
+    `file://` URI or a path as an absolute path, which Ray takes on every node."""
+    text = str(value)
+    parts = urlsplit(text)
+    if parts.scheme == "s3":
+        if not parts.netloc:
+            raise ArtifactStoreError(f"{text!r} is not an s3://bucket/prefix URI")
+        return text.rstrip("/")
+    if parts.scheme == "file":
+        return str(Path(unquote(parts.path)))
+    if parts.scheme and len(parts.scheme) > 1:  # a one-letter "scheme" is a Windows drive
+        raise ArtifactStoreError(f"{text!r}: only s3:// or file:// URIs or a path")
+    return str(Path(text).expanduser().absolute())
+
+
+def s3_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The `S3_ENVIRONMENT` variables this process has."""
+    environ = os.environ if environ is None else environ
+    return {k: environ[k] for k in S3_ENVIRONMENT if environ.get(k)}
 
 
 def is_uri(value: str) -> bool:

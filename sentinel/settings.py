@@ -90,9 +90,10 @@ class Settings(FileBackedSettings):
     ray_object_store_mb: int = Field(default=400, ge=75)
     ray_dashboard_port: int = Field(default=8265, ge=0, le=65535)
     ray_include_dashboard: bool = True
-    # Where Ray Tune and Train keep trial results and checkpoints. On a multi-node cluster every node writes there,
-    # so it must be a folder every node mounts at the same path (NFS, EFS). Unset: VS_DATA_DIR/ray_results.
-    ray_storage: Path | None = None
+    # Where Ray Tune and Train keep trial results and checkpoints: a path (made absolute) or s3://bucket/prefix. On a
+    # multi-node cluster every node writes there, so a bucket, or a folder every node mounts at the same path (NFS,
+    # EFS). A string, not a Path: Path("s3://b/p") is "s3:/b/p". Unset: VS_DATA_DIR/ray_results.
+    ray_storage: str | None = None
     # How HTTP reaches the Serve gateway on a locally started Ray: "haproxy" (Ray's bundled HAProxy in front of
     # the gateway replicas, which then answer HTTP themselves) or "proxy" (Serve's Python HTTP proxy actor).
     serve_ingress: Literal["haproxy", "proxy"] = "haproxy"
@@ -180,6 +181,13 @@ class Settings(FileBackedSettings):
             raise ValueError(f"must be a path or an {' or '.join(f'{s}://' for s in SCHEMES)} URI")
         return value
 
+    @field_validator("ray_storage")
+    @classmethod
+    def _ray_storage_is_a_place(cls, value: str | None) -> str | None:
+        from sentinel.artifact_store import storage_uri
+
+        return None if value is None else storage_uri(value)
+
     @property
     def log_file(self) -> Path:
         return self.data_dir / "logs" / "vsentinel.log"
@@ -189,8 +197,9 @@ class Settings(FileBackedSettings):
         return self.model_dir or self.data_dir / "models"
 
     @property
-    def resolved_ray_storage(self) -> Path:
-        return self.ray_storage or self.data_dir / "ray_results"
+    def resolved_ray_storage(self) -> str:
+        """An absolute path or an s3:// URI, as Ray Tune and Train take it (`storage_path`)."""
+        return self.ray_storage or str((self.data_dir / "ray_results").absolute())
 
     @property
     def artifact_root(self) -> str:

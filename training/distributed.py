@@ -25,11 +25,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.fs
 import ray
+import ray.train
 import ray.tune
 import xgboost as xgb
 from ray.util.placement_group import PlacementGroup
 
+from sentinel.artifact_store import join, s3_environment, storage_uri
 from sentinel.risk.dataset import FeatureSpec
 from training.config import TrainingSettings
 from training.trial import PLACEMENT_GROUP_KEY, RunShape, model_file, trainer, tune_trial
@@ -85,7 +88,7 @@ class FitData:
         }
 
 
-def _shape(settings: TrainingSettings) -> RunShape:
+def _shape(settings: TrainingSettings, storage: str) -> RunShape:
     return RunShape(
         workers=settings.workers,
         cpus_per_worker=settings.cpus_per_worker,
@@ -93,12 +96,17 @@ def _shape(settings: TrainingSettings) -> RunShape:
         report_every=settings.report_every,
         health_check_interval_s=settings.health_check_interval_s,
         private_ray=settings.private_ray,
+        environment=tuple(sorted(s3_environment().items())) if storage.startswith("s3://") else (),
     )
 
 
-def fit(data: FitData, params: dict, settings: TrainingSettings, storage: Path, name: str) -> dict[str, xgb.Booster]:
-    """One distributed Train run (no Tune) fitting a model per labelled kind with the given parameters."""
-    result = trainer(data.for_workers(), params, _shape(settings), storage, name, callbacks=[]).fit()
+def fit(
+    data: FitData, params: dict, settings: TrainingSettings, storage: str | Path, name: str
+) -> dict[str, xgb.Booster]:
+    """One distributed Train run (no Tune) fitting a model per labelled kind with the given parameters; `storage`:
+    a path or an s3:// URI, where Ray Train keeps the run's checkpoint."""
+    storage = storage_uri(storage)
+    result = trainer(data.for_workers(), params, _shape(settings, storage), storage, name, callbacks=[]).fit()
     with result.checkpoint.as_directory() as path:
         return {kind: _load(Path(path) / model_file(kind)) for kind in data.kinds}
 
@@ -247,7 +255,7 @@ class SweepResult:
 def sweep(
     data: FitData,
     settings: TrainingSettings,
-    storage: Path,
+    storage: str | Path,
     name: str,
     samples: int,
     seed: int = 0,
@@ -261,6 +269,7 @@ def sweep(
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     started = time.perf_counter()
+    storage = storage_uri(storage)  # a path or an s3:// URI; joined as a URI (Path would make s3:// "s3:/")
     max_reports = max(1, settings.num_boost_round // settings.report_every)
     scheduler = ASHAScheduler(
         time_attr="training_iteration",
@@ -275,8 +284,8 @@ def sweep(
             tune_trial,
             data=data.for_workers(),
             base=settings.params(),
-            shape=_shape(settings),
-            storage=str(storage / name / "train"),
+            shape=_shape(settings, storage),
+            storage=join(storage, f"{name}/train"),
         ),
         # The trial only drives its Train run. A CPU share, however small, kept a second trial's workers from
         # fitting on 4 CPUs (2 x 2 workers + 0.02); Tune refuses an empty request, so one byte of memory it is.
@@ -299,7 +308,7 @@ def sweep(
         ),
         run_config=ray.tune.RunConfig(
             name=name,
-            storage_path=str(storage / name),
+            storage_path=join(storage, name),
             verbose=0,
             callbacks=callbacks,
             failure_config=ray.tune.FailureConfig(max_failures=settings.trial_max_failures),
@@ -313,7 +322,11 @@ def sweep(
         raise RuntimeError(f"no trial of sweep {name} finished: {errors[:1]}")
     better = min if settings.mode == "min" else max
     best = better(finished, key=lambda r: r.metrics[settings.metric])
-    booster = _load(Path(best.metrics["checkpoint_path"]) / model_file(data.kinds[0]))
+    # The reported path has no scheme (a bucket's is "bucket/prefix/..."): read it through the storage's file system.
+    filesystem, _ = pyarrow.fs.FileSystem.from_uri(storage)
+    checkpoint = ray.train.Checkpoint(best.metrics["checkpoint_path"], filesystem=filesystem)
+    with checkpoint.as_directory() as path:
+        booster = _load(Path(path) / model_file(data.kinds[0]))
     firsts = [r.metrics_dataframe["time_total_s"].iloc[0] for r in grid if r.metrics_dataframe is not None]
     return SweepResult(
         best_params={**settings.params(), **best.config},

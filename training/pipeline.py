@@ -110,7 +110,7 @@ def run(
     conn: psycopg.Connection,
     settings: TrainingSettings,
     model_dir: ArtifactStore | Path,
-    storage: Path,
+    storage: str | Path,
     *,
     tune: bool = False,
     samples: int | None = None,
@@ -120,7 +120,8 @@ def run(
     on_trial: Callable[[distributed.TrialProgress], None] | None = None,
 ) -> TrainReport:
     """Trains, evaluates and registers the four scores; `model_dir` is the artifact store (a directory is taken as a
-    local one) that every artifact goes to, written first to a local staging folder."""
+    local one) that every artifact goes to, written first to a local staging folder; `storage` is Ray Tune and Train's
+    (a path or an s3:// URI, `Settings.resolved_ray_storage`)."""
     store = as_store(model_dir)
     staging = store.directory if isinstance(store, LocalStore) else Path(tempfile.mkdtemp(prefix="vsentinel-model-"))
     timings: dict[str, float] = {}

@@ -45,6 +45,9 @@ class RunShape:
     # The overrides of training.ray_private and the loopback report channel, where this Ray supports them; False
     # takes the public path (XGBoostTrainer, Tune's TuneReportCallback) whatever the version.
     private_ray: bool = True
+    # Variables the run's controller and workers get (they write the checkpoints): how to reach an s3:// storage,
+    # from the driver's environment, for a cluster whose nodes were started without them.
+    environment: tuple[tuple[str, str], ...] = ()
 
 
 class EveryNRounds(xgb.callback.TrainingCallback):
@@ -131,6 +134,7 @@ def controller_environment(shape: RunShape) -> dict[str, str]:
         "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": str(shape.health_check_interval_s),
         # Starting worker processes takes far longer than the 60 s default on a busy 2-core machine.
         "RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": "600",
+        **dict(shape.environment),
     }
     # The preemption watcher is one more actor process per run, polling for node drains, which a one-node Ray never
     # has; a cluster (spot nodes) keeps it.
@@ -140,9 +144,10 @@ def controller_environment(shape: RunShape) -> dict[str, str]:
 
 
 def trainer(
-    data: dict[str, Any], params: dict, shape: RunShape, storage: Path, name: str, callbacks: list
+    data: dict[str, Any], params: dict, shape: RunShape, storage: str, name: str, callbacks: list
 ) -> XGBoostTrainer:
-    """A Train run of `worker_loop`; `data` holds the object references and feature names and types."""
+    """A Train run of `worker_loop`; `data` holds the object references and feature names and types. `storage`: an
+    absolute path or an s3:// URI (Ray's `storage_path`)."""
     return ray_private.xgboost_trainer(
         worker_loop,
         controller_env=controller_environment(shape),
@@ -157,7 +162,7 @@ def trainer(
         # Train logs its progress at INFO on the console of every driver (resources requested, worker group
         # started, checkpoints): lines between the CLI's output. Its log files under the Ray session keep all.
         run_config=RunConfig(
-            name=name, storage_path=str(storage), callbacks=callbacks, logging_config=LoggingConfig(log_level="WARNING")
+            name=name, storage_path=storage, callbacks=callbacks, logging_config=LoggingConfig(log_level="WARNING")
         ),
     )
 
@@ -205,12 +210,12 @@ def tune_trial(config: dict, *, data: dict[str, Any], base: dict, shape: RunShap
     trial = ray.tune.get_context().get_trial_id()
     params = {**base, **config}
     if shape.private_ray and ray_private.SUPPORTED:
-        _run_with_loopback_reports(data, params, shape, Path(storage), f"train-{trial}")
+        _run_with_loopback_reports(data, params, shape, storage, f"train-{trial}")
     else:
-        trainer(data, params, shape, Path(storage), f"train-{trial}", [ray_private.tune_report_callback()]).fit()
+        trainer(data, params, shape, storage, f"train-{trial}", [ray_private.tune_report_callback()]).fit()
 
 
-def _run_with_loopback_reports(data: dict[str, Any], params: dict, shape: RunShape, storage: Path, name: str) -> None:
+def _run_with_loopback_reports(data: dict[str, Any], params: dict, shape: RunShape, storage: str, name: str) -> None:
     """The run goes in a thread; this one (Tune's function thread) hands each report the controller sends to
     `ray.tune.report`, then re-raises whatever the run raised."""
     authkey = secrets.token_bytes(32)

@@ -24,6 +24,8 @@ def _isolated(monkeypatch, tmp_path):
         ("VS_SOCRATA_URL", "data.cityofnewyork.us", "VS_SOCRATA_URL='data.cityofnewyork.us'"),
         ("VS_LOG_LEVEL", "LOUD", "VS_LOG_LEVEL='LOUD': Input should be"),
         ("VS_INGEST_WRITERS", "0", "VS_INGEST_WRITERS='0': Input should be greater than or equal to 1"),
+        ("VS_RAY_STORAGE", "gs://bucket/runs", "VS_RAY_STORAGE='gs://bucket/runs': Value error, 'gs://bucket/runs'"),
+        ("VS_RAY_STORAGE", "s3:///runs", "VS_RAY_STORAGE='s3:///runs': Value error, 's3:///runs' is not an s3://"),
     ],
 )
 def test_a_bad_variable_is_named_with_its_value_and_the_problem(monkeypatch, variable, value, expected):
@@ -93,3 +95,19 @@ def test_the_pipeline_shape_defaults_are_the_settings_defaults():
     from actors.ingestion import PipelineShape
 
     assert PipelineShape() == PipelineShape.from_settings(load_settings())
+
+
+def test_ray_storage_is_a_bucket_uri_or_an_absolute_path(monkeypatch, tmp_path):
+    # A Path would have made "s3://b/p" "s3:/b/p"; Ray takes the URI, and a relative path means nothing on other
+    # nodes (nor to Ray's own processes, which do not share the driver's working directory).
+    from sentinel.artifact_store import join
+
+    bucket = load_settings(ray_storage="s3://vs-ray/runs/").resolved_ray_storage
+    assert bucket == "s3://vs-ray/runs"
+    assert join(bucket, "sweep-v1/train") == "s3://vs-ray/runs/sweep-v1/train"
+    assert load_settings(ray_storage="results").resolved_ray_storage == str(tmp_path / "results")
+    assert load_settings(ray_storage=(tmp_path / "a b").as_uri()).resolved_ray_storage == str(tmp_path / "a b")
+    assert join(str(tmp_path), "sweep") == f"{tmp_path}/sweep"
+    assert load_settings(data_dir="data").resolved_ray_storage == str(tmp_path / "data" / "ray_results")
+    monkeypatch.setenv("VS_RAY_STORAGE", "s3://vs-ray/prefix")
+    assert load_settings().resolved_ray_storage == "s3://vs-ray/prefix"
