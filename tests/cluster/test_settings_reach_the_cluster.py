@@ -24,6 +24,7 @@ def test_the_runtime_env_carries_the_drivers_settings_and_never_the_owners_login
         "VS_API_SCORE_CACHE_SECONDS": "30",
         "VS_TRAIN_WORKERS": "4",
         "AWS_SECRET_ACCESS_KEY": "s3-secret",
+        "AWS_ENDPOINT_URL_S3": "http://minio:9000",
         "HOME": "/home/driver",
     }
     settings = load_settings(
@@ -35,6 +36,8 @@ def test_the_runtime_env_carries_the_drivers_settings_and_never_the_owners_login
     assert env["VS_JWT_SECRET"] == SECRET
     assert env["VS_API_SCORE_CACHE_SECONDS"] == "30" and env["VS_TRAIN_WORKERS"] == "4"
     assert env["AWS_SECRET_ACCESS_KEY"] == "s3-secret"
+    # An S3-compatible server's endpoint too: without it the nodes would ask AWS for the bucket.
+    assert env["AWS_ENDPOINT_URL_S3"] == "http://minio:9000"
     assert "VS_DATABASE_OWNER_URL" not in env and "VS_DATA_DIR" not in env and "HOME" not in env
 
 

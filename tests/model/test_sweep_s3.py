@@ -33,3 +33,7 @@ def test_a_sweep_keeps_its_checkpoint_in_a_bucket_and_loads_the_best_model_from_
             for item in page.get("Contents", [])
         ]
         assert any(key.startswith("runs/bucket/train/") and key.endswith("/model-overall.ubj") for key in keys), keys
+        # The keys travel as environment variables only: none is written into the storage (Tune pickles its run
+        # config there, and the Train runs' shape carries them).
+        secret = s3.env["AWS_SECRET_ACCESS_KEY"].encode()
+        assert not [key for key in keys if secret in s3.client().get_object(Bucket="vs-ray", Key=key)["Body"].read()]
