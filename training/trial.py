@@ -144,7 +144,7 @@ def controller_environment(shape: RunShape) -> dict[str, str]:
 
 
 def trainer(
-    data: dict[str, Any], params: dict, shape: RunShape, storage: str, name: str, callbacks: list
+    data: dict[str, Any], params: dict, shape: RunShape, storage: str | Path, name: str, callbacks: list
 ) -> XGBoostTrainer:
     """A Train run of `worker_loop`; `data` holds the object references and feature names and types. `storage`: an
     absolute path or an s3:// URI (Ray's `storage_path`)."""
@@ -162,7 +162,7 @@ def trainer(
         # Train logs its progress at INFO on the console of every driver (resources requested, worker group
         # started, checkpoints): lines between the CLI's output. Its log files under the Ray session keep all.
         run_config=RunConfig(
-            name=name, storage_path=storage, callbacks=callbacks, logging_config=LoggingConfig(log_level="WARNING")
+            name=name, storage_path=str(storage), callbacks=callbacks, logging_config=LoggingConfig(log_level="WARNING")
         ),
     )
 
