@@ -1,5 +1,6 @@
 """Ray Tune and Train keep their storage in a bucket every node reads: a sweep with `ray_storage` an s3:// URI
-writes its checkpoint there (over S3's wire protocol, tests/s3.py) and the best model is loaded back from it."""
+writes its checkpoint there (over S3's wire protocol, tests/s3.py) and the best model is loaded back from it; so
+does a single Train run."""
 
 from __future__ import annotations
 
@@ -27,12 +28,16 @@ def test_a_sweep_keeps_its_checkpoint_in_a_bucket_and_loads_the_best_model_from_
         result = distributed.sweep(_fit_data(), settings, storage, "bucket", samples=1)
         assert result.trials == 1 and result.trials_stopped_early == 0
         assert result.booster.num_boosted_rounds() == 10
+        # The single Train run that fits the other scores (training.pipeline) keeps its checkpoint there too.
+        fitted = distributed.fit(_fit_data(), settings.params(), settings, storage, "fit")
+        assert fitted["overall"].num_boosted_rounds() == 10
         keys = [
             item["Key"]
             for page in s3.client().get_paginator("list_objects_v2").paginate(Bucket="vs-ray", Prefix="runs/")
             for item in page.get("Contents", [])
         ]
-        assert any(key.startswith("runs/bucket/train/") and key.endswith("/model-overall.ubj") for key in keys), keys
+        for run in ("bucket/train/", "fit/"):
+            assert any(key.startswith(f"runs/{run}") and key.endswith("/model-overall.ubj") for key in keys), keys
         # The keys travel as environment variables only: none is written into the storage (Tune pickles its run
         # config there, and the Train runs' shape carries them).
         secret = s3.env["AWS_SECRET_ACCESS_KEY"].encode()
