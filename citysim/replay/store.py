@@ -426,6 +426,38 @@ class ReplayStore:
         stripped = ({k: v for k, v in r.items() if k not in SYSTEM_FIELDS} for r in rows)
         return self.load_dataset(dataset_id, stripped, seed=f"replace|{at}", timestamp=at)
 
+    def strip_rows(self, dataset_id: str, keep: Iterable[str], updated_at: str) -> int:
+        """Cuts every stored row of a dataset down to its natural key and the fields in `keep`, stamped
+        `updated_at`; returns the row count. For a benchmark whose client has read the dataset in full and from
+        then on reads it incrementally: the store then holds one dataset whole at a time instead of all of them
+        (benchmarks/nyc_full.py).
+
+        What such a client still sees stays true: the row count and key set (`count(*)`, the key sweep that finds
+        deletions), the fields its filters and partitions read (pass them in `keep`), every `:id`, and a change
+        to a stripped row, which merges a full row over it (`upsert`) and serves it whole. `updated_at` must lie
+        before the client's watermark minus its overlap, or its next incremental read would fetch the stubs; a
+        full read would fetch them too, so a full replace of the dataset has to come with the rows."""
+        table = self.tables[dataset_id]
+        fields = [schema_for(dataset_id).key, *(f for f in keep if f in table.fields)]
+        pairs = ", ".join(f"{sql_str(f)}, json_extract(__doc, {_json_path(f)})" for f in dict.fromkeys(fields))
+        with self.write_lock:
+            conn = self.connection()
+            conn.execute("BEGIN")
+            try:
+                cur = conn.execute(
+                    f"UPDATE {quote_ident(table.name)} SET __doc = json_object({pairs}), __updated_at = ?",
+                    (updated_at,),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            # Rows shrunk in place leave their pages to the table (a b-tree rebalances only when pages empty out):
+            # VACUUM copies what is left, the other datasets' stubs and this one's, and gives the rest back.
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return cur.rowcount
+
     def ensure_table(self, dataset_id: str) -> Table:
         if dataset_id not in self.tables:
             self.load_dataset(dataset_id, [], seed="empty", timestamp=utc_timestamp())
@@ -438,11 +470,15 @@ def _field_column(field_name: str, json_values: bool) -> str:
     TEXT affinity turns numbers into the text `_cell` used to store; objects come out as their JSON text. For
     fields whose values may be JSON booleans (checkboxes, columns the schema does not know) true/false stay the
     words, not json_extract's 1/0."""
-    path = sql_str('$."' + field_name.replace('"', '\\"') + '"')
+    path = _json_path(field_name)
     value = f"json_extract(__doc, {path})"
     if json_values:
         value = f"CASE json_type(__doc, {path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE {value} END"
     return f"{quote_ident(field_name)} TEXT GENERATED ALWAYS AS ({value}) VIRTUAL"
+
+
+def _json_path(field_name: str) -> str:
+    return sql_str('$."' + field_name.replace('"', '\\"') + '"')
 
 
 def _create_meta(conn: sqlite3.Connection) -> None:

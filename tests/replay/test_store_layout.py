@@ -7,6 +7,7 @@ from pathlib import Path
 
 import orjson
 
+from citysim.replay.query import run_query
 from citysim.replay.store import build_store, discover_sources
 
 
@@ -44,5 +45,44 @@ def test_field_columns_are_virtual_and_read_as_the_stored_text(tmp_path: Path) -
         )
         # The row JSON plus system fields: a stored copy of every field would about double it.
         assert pages < 1.6 * source + 64 * 16384
+    finally:
+        store.close()
+
+
+def _rows(store, dataset_id: str, **params: str) -> list[dict[str, object]]:
+    result = run_query(store, dataset_id, [(f"${k}", v) for k, v in params.items()])
+    return orjson.loads(b"".join(result.chunks))
+
+
+def test_stripped_rows_keep_what_an_incremental_reader_sees_and_free_their_pages(tmp_path: Path) -> None:
+    sr = "erm2-nwe9"  # 311: read with a row filter (agency) and by borough partitions
+    rows = [
+        {"unique_key": str(i), "agency": "HPD" if i % 3 else "NYPD", "borough": "BROOKLYN", "descriptor": "x" * 900}
+        for i in range(3000)
+    ]
+    _write(tmp_path / f"{sr}.json", rows)
+    store = build_store(discover_sources(tmp_path), tmp_path / "store.sqlite", owns_file=True)
+    try:
+        conn = store.connection()
+        before = _rows(
+            store, sr, select=":id,unique_key", where="agency in ('HPD', 'DOB') AND borough = 'BROOKLYN'", limit="5000"
+        )
+        loaded_at = _rows(store, sr, select="max(:updated_at) AS m")[0]["m"]
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size_before = store.db_path.stat().st_size
+        assert store.strip_rows(sr, ["agency", "borough"], "2020-01-01T00:00:00.000Z") == 3000
+        # The count and key set a reader reconciles deletions with, and the partition filter, are unchanged.
+        after = _rows(
+            store, sr, select=":id,unique_key", where="agency in ('HPD', 'DOB') AND borough = 'BROOKLYN'", limit="5000"
+        )
+        assert after == before and len(after) == 2000
+        assert _rows(store, sr, where=f":updated_at > '{loaded_at}'") == []
+        # The rows' bulk leaves the file.
+        assert store.db_path.stat().st_size < size_before - 0.7 * 3000 * 900
+        # A change to a stripped row brings the whole row back, with its :id.
+        store.upsert(sr, [{**rows[7], "descriptor": "changed"}], "2026-12-01T00:00:00.000Z")
+        (got,) = _rows(store, sr, select=":id,*", where=":updated_at > '2025-01-01T00:00:00'")
+        ids = {r["unique_key"]: r[":id"] for r in before}
+        assert got == {":id": ids["7"], **rows[7], "descriptor": "changed"}
     finally:
         store.close()
