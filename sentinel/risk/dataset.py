@@ -5,6 +5,8 @@ uses modin on Ray when configured), so nothing here imports Ray.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from types import ModuleType
@@ -12,11 +14,13 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 import psycopg
+from psycopg import postgres, sql
 
 from sentinel.risk import features
 
 LABELS = features.LABELS
 ID_COLUMNS = ("bbl", "cutoff")
+_FLOAT8 = postgres.types["float8"].oid
 
 
 def quarterly_cutoffs(first: date, last: date) -> list[date]:
@@ -54,6 +58,42 @@ def features_at(conn: psycopg.Connection, cutoff: date, bbls: list[str] | None =
     else:
         frame = _query(conn, features.feature_query(only_bbls=True), {"cutoff": cutoff, "bbls": list(bbls)}, pdm)
     return derive(frame, cutoff)
+
+
+@contextlib.contextmanager
+def feature_chunks(conn: psycopg.Connection, cutoff: date, size: int) -> Iterator[tuple[int, Iterator[pd.DataFrame]]]:
+    """Every building's feature rows as `features_at` gives them, `size` at a time, with their count.
+
+    The rows wait in PostgreSQL, in a cursor WITH HOLD (kept past the transaction that opened it, in work_mem or
+    temp files), so the caller holds one chunk instead of the city and may commit between chunks. The count is the
+    cursor's (a MOVE to its end), so no second query has to agree with the feature query on what a building is."""
+    name = "feature_chunks"
+    with conn.transaction():
+        # As in `_query`, plus: a cursor's plan is made for its first tenth of rows by default, and this one is read
+        # to the end.
+        conn.execute(
+            "SELECT set_config('jit', 'off', true), set_config('work_mem', '128MB', true), "
+            "set_config('cursor_tuple_fraction', '1', true)"
+        )
+        cur = conn.cursor(name, scrollable=True, withhold=True)
+        cur.execute(features.feature_query(), {"cutoff": cutoff})
+        moved = conn.execute(sql.SQL("MOVE FORWARD ALL IN {}").format(sql.Identifier(name))).statusmessage
+        total = int((moved or "MOVE 0").split()[-1])
+        cur.scroll(0, mode="absolute")
+    try:
+        yield total, _frames(cur, size, cutoff)
+    finally:
+        cur.close()
+
+
+def _frames(cur: psycopg.ServerCursor, size: int, cutoff: date) -> Iterator[pd.DataFrame]:
+    assert cur.description is not None
+    columns = [d.name for d in cur.description]
+    # A float8 column whose chunk holds only NULLs would come out as objects (None), which `derive` cannot do
+    # arithmetic on; the whole city's frame has a number somewhere in nearly every column, a chunk may not.
+    floats = {d.name: "float64" for d in cur.description if d.type_code == _FLOAT8}
+    while rows := cur.fetchmany(size):
+        yield derive(pd.DataFrame.from_records(rows, columns=columns).astype(floats), cutoff)
 
 
 def derive(frame, cutoff: date):

@@ -135,6 +135,22 @@ def test_batch_scoring_scores_every_building_once_and_is_idempotent(trained):
     assert all(a[5] <= b[5] for a, b in itertools.pairwise(by_score))
 
 
+def test_batch_scoring_reads_the_features_a_chunk_at_a_time_with_the_same_scores(trained):
+    """The features come from a cursor a chunk at a time (the scorer's memory does not grow with the city): chunks
+    of 7 buildings score every building as one chunk does, and the progress counts against the cursor's total."""
+    url, model_dir, _ = trained
+    with psycopg.connect(url) as conn:
+        models = scoring.require_active_models(conn, model_dir)
+        scoring.score_all(conn, models, CITY_END)
+        whole = _scores(conn)
+        calls: list[tuple[int, int]] = []
+        written = scoring.score_all(conn, models, CITY_END, chunk=7, progress=lambda *call: calls.append(call))
+        chunked = _scores(conn)
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert written == BUILDINGS and chunked == whole
+    assert calls == [(min(done, BUILDINGS), BUILDINGS) for done in range(7, BUILDINGS + 7, 7)]
+
+
 def test_online_scoring_of_a_few_buildings_matches_the_batch(trained):
     url, model_dir, _ = trained
     with psycopg.connect(url) as conn:
