@@ -3,13 +3,16 @@
     nice -n 19 .venv/bin/python benchmarks/nyc_full.py --scale 0.02 [--city DIR] [--days 7] [--samples 4]
         [--rounds 60] [--remove-files] [--keep]
 
-Stages, each timed (wall, CPU of this process tree, peak RSS of this process tree sampled every 0.25 s, database
+Stages, each timed (wall, CPU of this process tree, peak RSS of this process tree sampled every 0.25 s, as a sum
+and per process role: the driver, Ray's daemons, the ingestion actors, Train workers, Tune trials, ...; database
 size after it):
 
 1. synth: `vsentinel synth --nyc-scale S --change-days D --no-truth` (skipped with --city: a city written so).
 2. first load, dataset by dataset: the dataset's file goes into the replay store (one store, served throughout),
    then the Ray pipeline's full load of that dataset into a fresh PostgreSQL database; with --remove-files the
-   file is deleted once the store holds it (the store is the source from then on).
+   file is deleted once the store holds it (the store is the source from then on). After its load an incremental
+   dataset's rows are cut to what the ingester's later reads look at (`ReplayStore.strip_rows`; a day's change
+   brings a row back whole), so the store holds one dataset whole at a time; --keep-loaded-rows keeps them.
 3. features and a sweep: `training.pipeline.run` with a Tune sweep of --samples trials, promoting the models.
 4. scoring every lot: `ScoreService.score_all`.
 5. a week of daily increments: each day's change file applied to the replay server, then what the scheduler's
@@ -24,8 +27,10 @@ VS_BENCH_PG (default postgresql://postgres@127.0.0.1:5432/postgres); the databas
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -52,11 +57,13 @@ from citysim.synth.nyc import NYC_LOTS
 from cluster import ray_runtime
 from cluster.ingest import run_ingestion
 from cluster.scheduler import LocalAlerts
-from sentinel.datasets import load_datasets
+from sentinel.datasets import DatasetConfig, load_datasets
 from sentinel.db import migrate
+from sentinel.ingest.pipeline import OVERLAP
 from sentinel.risk.service import ScoreService, connect_to
 from sentinel.settings import load_settings
 from tests.conftest import create_database, database_url_for, drop_database
+from tests.ingest.conftest import table_checksums
 from training import pipeline
 from training.config import load_training_settings
 
@@ -73,6 +80,9 @@ class Stage:
     db_mb: float = 0.0
     note: str = ""
     extra: dict[str, float] = field(default_factory=dict)
+    # role -> (peak RSS of the role's processes summed at one sample, their private part (RSS - shared) at that
+    # sample, most processes of the role at once), all MB but the count
+    roles: dict[str, tuple[float, float, int]] = field(default_factory=dict)
 
     @property
     def rate(self) -> str:
@@ -84,32 +94,85 @@ def _tree() -> list[psutil.Process]:
     return [me, *me.children(recursive=True)]
 
 
+# Ray's own processes by what their command line runs (gcs_server and raylet are binaries, the rest Python scripts).
+_DAEMONS = (
+    ("gcs_server", "ray gcs_server"),
+    ("raylet", "ray raylet"),
+    ("dashboard/agent.py", "ray dashboard agent"),
+    ("dashboard/dashboard.py", "ray dashboard"),
+    ("runtime_env/agent/main.py", "ray runtime_env agent"),
+    ("log_monitor.py", "ray log_monitor"),
+    ("autoscaler/_private/monitor.py", "ray autoscaler monitor"),
+    ("default_worker.py", "ray worker (starting)"),
+    ("vsentinel synth", "synth"),
+)
+# Ray worker titles (`ray::<class or task>[.method]`) for the project's actors and Ray's Train/Tune ones.
+_WORKERS = {
+    "IDLE": "ray::IDLE (pooled worker)",
+    "IngestCoordinator": "ingest coordinator",
+    "Fetcher": "ingest fetcher",
+    "BoroughNormalizer": "ingest normalizers",
+    "Writer": "ingest writer",
+    "RayTrainWorker": "Train workers",
+    "TrainController": "Train controller",
+    "ImplicitFunc": "Tune trial actors",
+}
+
+
+def role_of(proc: psutil.Process, driver_pid: int) -> str:
+    """What a process of the tree is, from its title: Ray sets a worker's to `ray::IDLE` or `ray::<Actor>.<method>`
+    (a worker changes role when it is given an actor, so this is read at every sample)."""
+    if proc.pid == driver_pid:
+        return "driver (+ replay server thread, scoring)"
+    cmd = " ".join(proc.cmdline())
+    if cmd.startswith("ray::"):
+        name = cmd[5:].split()[0].split(".")[0] if len(cmd) > 5 else "?"
+        return _WORKERS.get(name, f"ray::{name}")
+    for needle, role in _DAEMONS:
+        if needle in cmd:
+            return role
+    return Path(cmd.split()[0]).name if cmd else proc.name()
+
+
 @contextmanager
 def measured(stage: Stage) -> Iterator[Stage]:
-    """Wall, CPU and peak RSS of this process and every process under it (Ray's raylet, workers and actors).
+    """Wall, CPU and peak RSS of this process and every process under it (Ray's raylet, workers and actors), as a
+    sum and per role (`role_of`).
 
     Sampled every 0.25 s per process: a process that ends counts with its last sample (up to 0.25 s of its CPU
-    can be missed); one that started during the stage counts from zero."""
+    can be missed); one that started during the stage counts from zero. RSS counts the pages of Ray's object store
+    (shared memory) a process touched in every process that touched them, so sums overstate; the private part
+    (RSS - shared: the process's own heap) does not."""
     stop = threading.Event()
     first: dict[tuple[int, float], float] = {}
     last: dict[tuple[int, float], float] = {}
     peak = [0.0]
+    roles: dict[str, tuple[float, float, int]] = {}
+    driver = os.getpid()
 
     def sample(initial: bool = False) -> None:
         rss = 0
+        now: dict[str, list[float]] = {}
         for p in _tree():
             try:
                 with p.oneshot():
                     key = (p.pid, p.create_time())
                     t = p.cpu_times()
-                    rss += p.memory_info().rss
+                    mem = p.memory_info()
+                    role = role_of(p, driver)
             except psutil.Error:
                 continue
+            rss += mem.rss
+            r = now.setdefault(role, [0.0, 0.0, 0])
+            r[0] += mem.rss / 1e6
+            r[1] += (mem.rss - mem.shared) / 1e6
+            r[2] += 1
             cpu = t.user + t.system
             if initial:
                 first[key] = cpu
             last[key] = cpu
         peak[0] = max(peak[0], rss / 1e6)
+        roles.update(merge_roles([roles, {role: (r[0], r[1], int(r[2])) for role, r in now.items()}]))
 
     def loop() -> None:
         while not stop.wait(0.25):
@@ -128,6 +191,24 @@ def measured(stage: Stage) -> Iterator[Stage]:
         sample()
         stage.cpu += sum(cpu - first.get(key, 0.0) for key, cpu in last.items())
         stage.peak_mb = max(stage.peak_mb, peak[0])
+        stage.roles = merge_roles([stage.roles, roles])
+
+
+def merge_roles(parts: list[dict[str, tuple[float, float, int]]]) -> dict[str, tuple[float, float, int]]:
+    """Per role, the highest of several stages' peaks (a group of stages' peak per role)."""
+    out: dict[str, tuple[float, float, int]] = {}
+    for part in parts:
+        for role, (r_rss, r_private, n) in part.items():
+            old = out.get(role, (0.0, 0.0, 0))
+            top = (r_rss, r_private) if r_rss > old[0] else old[:2]
+            out[role] = (*top, max(n, old[2]))
+    return out
+
+
+def reader_fields(spec: DatasetConfig) -> list[str]:
+    """The fields the ingester's queries of a dataset filter on: its partition column and its row filter's."""
+    fields = [spec.partition.field] if spec.partition.field else []
+    return fields + re.findall(r"[a-z_][a-z0-9_]*", spec.row_filter or "")
 
 
 def db_size_mb(url: str) -> float:
@@ -174,6 +255,11 @@ def main() -> None:
     parser.add_argument("--orgs", type=int, default=200)
     parser.add_argument("--per-org", type=int, default=25)
     parser.add_argument("--remove-files", action="store_true", help="Delete each file once the store holds it.")
+    parser.add_argument(
+        "--keep-loaded-rows",
+        action="store_true",
+        help="Keep incremental datasets' rows whole in the store after their load (default: cut to stubs).",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the database and the work directory.")
     args = parser.parse_args()
     admin = os.environ.get("VS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -207,9 +293,13 @@ def main() -> None:
         # the rows it holds), so every incremental run re-read every row.
         as_of = date.fromisoformat(days[0].stem) - timedelta(days=1) if days else None
         snapshot_at = f"{as_of.isoformat()}T14:50:00.000Z" if as_of else utc_timestamp()
+        strip_at = f"{(as_of - timedelta(days=1)).isoformat()}T14:50:00.000Z" if as_of else "2000-01-01T00:00:00.000Z"
+        assert timedelta(days=1) > OVERLAP
+        store_peak = 0
         total_rows = 0
         for ds_name, spec in datasets.items():
             path = city / f"{spec.socrata_id}.json"
+            json_mb = path.stat().st_size / 1e6
             with measured(Stage(f"store: {ds_name}")) as st_store:
                 st_store.rows = store.load_dataset(
                     spec.socrata_id,
@@ -227,8 +317,18 @@ def main() -> None:
                 if result.failed:
                     raise SystemExit(f"ingestion failed: {[(s.dataset, s.error) for s in result.failed]}")
                 st.rows = sum(s.fetched for s in result.summaries)
+            loaded_size = store.db_path.stat().st_size
+            store_peak = max(store_peak, loaded_size)
+            stripped = ""
+            if spec.change_strategy == "incremental" and not args.keep_loaded_rows:
+                # The days read this dataset incrementally from here on: its loaded rows need only what the reader's
+                # counts, key sweep and filters look at (ReplayStore.strip_rows), stamped a day before the snapshot
+                # so the first day's read, from the snapshot's mark minus the overlap, does not fetch them.
+                with measured(st_store):
+                    store.strip_rows(spec.socrata_id, reader_fields(spec), strip_at)
+                stripped = f", {store.db_path.stat().st_size / 1e6:,.0f} MB with its rows stripped"
             st.db_mb = st_store.db_mb = db_size_mb(url)
-            st_store.note = f"store {store.db_path.stat().st_size / 1e6:,.0f} MB"
+            st_store.note = f"{json_mb:,.0f} MB JSON; store {loaded_size / 1e6:,.0f} MB after the load{stripped}"
             total_rows += st.rows
             stages += [st_store, st]
             print(f"{st.name}: {st.rows:,} rows, {st.wall:.0f} s; {st_store.name} {st_store.wall:.0f} s", flush=True)
@@ -239,6 +339,7 @@ def main() -> None:
                 wall=sum(s.wall for s in first),
                 cpu=sum(s.cpu for s in first),
                 peak_mb=max(s.peak_mb for s in first),
+                roles=merge_roles([s.roles for s in first]),
                 rows=total_rows,
                 db_mb=db_size_mb(url),
                 note=f"store {store.db_path.stat().st_size / 1e6:,.0f} MB",
@@ -320,8 +421,13 @@ def main() -> None:
             )
             stages.append(st)
             print(f"{st.name}: {st.note}", flush=True)
+        facts["store_peak"] = f"{store_peak / 1e6:,.0f} MB (the largest the file was after a dataset's load)"
         facts["store_final"] = f"{store.db_path.stat().st_size / 1e6:,.0f} MB"
         facts["db_final"] = f"{db_size_mb(url):,.0f} MB"
+        # What the days left in PostgreSQL, to compare runs that should agree (with and without stripped rows).
+        sums = table_checksums(url)
+        digest = hashlib.md5(orjson.dumps(sorted(sums.items()))).hexdigest()
+        facts["tables after the days"] = f"md5 {digest} over {sum(n for n, _ in sums.values()):,} rows"
         print_section(args, stages, facts)
     finally:
         if server is not None:
@@ -343,6 +449,41 @@ def print_section(args: argparse.Namespace, stages: list[Stage], facts: dict[str
             f"| {s.name} | {s.rows:,} | {s.wall:.1f} | {s.rate} | {s.cpu:.1f} | {s.peak_mb:,.0f} | "
             f"{s.db_mb:,.0f} | {s.note} |"
         )
+    print_roles(stages)
+
+
+# The per-role table's columns: stages grouped by what they run.
+_GROUPS = (
+    ("synth", ("synth",)),
+    ("store (each dataset)", ("store:",)),
+    ("load (each dataset)", ("load:",)),
+    ("features + sweep", ("features + sweep",)),
+    ("score every lot", ("score every lot",)),
+    ("days", ("day ",)),
+)
+
+
+def print_roles(stages: list[Stage]) -> None:
+    groups = [
+        (title, merge_roles([s.roles for s in stages if s.name.startswith(prefixes)])) for title, prefixes in _GROUPS
+    ]
+    groups = [(title, roles) for title, roles in groups if roles]
+    order = sorted(
+        {role for _, roles in groups for role in roles}, key=lambda r: -max(g.get(r, (0,))[0] for _, g in groups)
+    )
+    print("\nPeak RSS per process role and stage group, MB: the role's processes summed at their highest sample, ")
+    print("(private part: RSS - shared) and the most processes of the role at once.\n")
+    print("| role | " + " | ".join(title for title, _ in groups) + " |")
+    print("|---|" + "---|" * len(groups))
+    for role in order:
+        cells = []
+        for _, roles in groups:
+            if role in roles:
+                r_rss, r_private, n = roles[role]
+                cells.append(f"{r_rss:,.0f} ({r_private:,.0f})" + (f" x{n}" if n > 1 else ""))
+            else:
+                cells.append("-")
+        print(f"| {role} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
