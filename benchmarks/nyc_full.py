@@ -426,6 +426,7 @@ def main() -> None:
         facts["db_final"] = f"{db_size_mb(url):,.0f} MB"
         # What the days left in PostgreSQL, to compare runs that should agree (with and without stripped rows).
         sums = table_checksums(url)
+        print(f"table checksums: {sums}", flush=True)
         digest = hashlib.md5(orjson.dumps(sorted(sums.items()))).hexdigest()
         facts["tables after the days"] = f"md5 {digest} over {sum(n for n, _ in sums.values()):,} rows"
         print_section(args, stages, facts)
