@@ -94,18 +94,20 @@ def _tree() -> list[psutil.Process]:
     return [me, *me.children(recursive=True)]
 
 
-# Ray's own processes by what their command line runs (gcs_server and raylet are binaries, the rest Python scripts).
-_DAEMONS = (
-    ("gcs_server", "ray gcs_server"),
-    ("raylet", "ray raylet"),
-    ("dashboard/agent.py", "ray dashboard agent"),
-    ("dashboard/dashboard.py", "ray dashboard"),
-    ("runtime_env/agent/main.py", "ray runtime_env agent"),
-    ("log_monitor.py", "ray log_monitor"),
-    ("autoscaler/_private/monitor.py", "ray autoscaler monitor"),
-    ("default_worker.py", "ray worker (starting)"),
-    ("vsentinel synth", "synth"),
-)
+# Ray's own processes by the program they run: two binaries, the rest Python scripts (matched on the script, not
+# the whole command line: a starting worker's arguments name the raylet's socket).
+_DAEMONS = {
+    "gcs_server": "ray gcs_server",
+    "raylet": "ray raylet",
+    "dashboard/agent.py": "ray dashboard agent",
+    "dashboard/dashboard.py": "ray dashboard",
+    "runtime_env/agent/main.py": "ray runtime_env agent",
+    "log_monitor.py": "ray log_monitor",
+    "autoscaler/_private/monitor.py": "ray autoscaler monitor",
+    "workers/setup_worker.py": "ray worker (starting)",
+    "workers/default_worker.py": "ray worker (starting)",
+    "bin/vsentinel": "synth",
+}
 # Ray worker titles (`ray::<class or task>[.method]`) for the project's actors and Ray's Train/Tune ones.
 _WORKERS = {
     "IDLE": "ray::IDLE (pooled worker)",
@@ -116,6 +118,8 @@ _WORKERS = {
     "RayTrainWorker": "Train workers",
     "TrainController": "Train controller",
     "ImplicitFunc": "Tune trial actors",
+    "DashboardAgent": "ray dashboard agent",
+    "RuntimeEnvAgent": "ray runtime_env agent",
 }
 
 
@@ -124,14 +128,18 @@ def role_of(proc: psutil.Process, driver_pid: int) -> str:
     (a worker changes role when it is given an actor, so this is read at every sample)."""
     if proc.pid == driver_pid:
         return "driver (+ replay server thread, scoring)"
-    cmd = " ".join(proc.cmdline())
-    if cmd.startswith("ray::"):
-        name = cmd[5:].split()[0].split(".")[0] if len(cmd) > 5 else "?"
-        return _WORKERS.get(name, f"ray::{name}")
-    for needle, role in _DAEMONS:
-        if needle in cmd:
-            return role
-    return Path(cmd.split()[0]).name if cmd else proc.name()
+    args = proc.cmdline() or [proc.name()]  # an exiting process has no command line left, only its short name
+    if args[0].startswith("ray::"):
+        name = args[0][5:].split()[0].split(".")[0] if len(args[0]) > 5 else "?"
+        return next((role for prefix, role in _WORKERS.items() if prefix.startswith(name)), f"ray::{name}")
+    for arg in args[:3]:
+        for program, role in _DAEMONS.items():
+            if arg.endswith(program):
+                return role
+    parent = proc.parent()
+    if parent is not None and any(a.endswith("bin/vsentinel") for a in parent.cmdline()[:2]):
+        return "synth writer processes"
+    return Path(args[0]).name
 
 
 @contextmanager
