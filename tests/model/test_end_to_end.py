@@ -145,8 +145,8 @@ def test_batch_scoring_reads_the_features_a_chunk_at_a_time_with_the_same_scores
         whole = _scores(conn)
         calls: list[tuple[int, int]] = []
         written = scoring.score_all(conn, models, CITY_END, chunk=7, progress=lambda *call: calls.append(call))
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # everything committed
         chunked = _scores(conn)
-        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     assert written == BUILDINGS and chunked == whole
     assert calls == [(min(done, BUILDINGS), BUILDINGS) for done in range(7, BUILDINGS + 7, 7)]
 
