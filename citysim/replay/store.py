@@ -378,8 +378,11 @@ class ReplayStore:
                         raise ValueError(f"{dataset_id}: update of missing {key}={k}")
                     if found:
                         for rid, doc in found:
-                            merged = orjson.loads(doc)
-                            merged.update(row)
+                            stored = orjson.loads(doc)
+                            # A change that carries every stored field is the row as sent, in its field order (a
+                            # stripped row's few fields would otherwise come first, and the order is part of the
+                            # record a client keeps); a partial one is merged into the stored row.
+                            merged = dict(row) if stored.keys() <= row.keys() else {**stored, **row}
                             self._write_row(conn, table, merged, rid=rid, at=at)
                         counts["updated"] += len(found)
                     else:
@@ -438,6 +441,7 @@ class ReplayStore:
         before the client's watermark minus its overlap, or its next incremental read would fetch the stubs; a
         full read would fetch them too, so a full replace of the dataset has to come with the rows."""
         table = self.tables[dataset_id]
+        # json_patch leaves out the fields a row did not have (a null in a merge patch removes the member).
         fields = [schema_for(dataset_id).key, *(f for f in keep if f in table.fields)]
         pairs = ", ".join(f"{sql_str(f)}, json_extract(__doc, {_json_path(f)})" for f in dict.fromkeys(fields))
         with self.write_lock:
@@ -445,7 +449,8 @@ class ReplayStore:
             conn.execute("BEGIN")
             try:
                 cur = conn.execute(
-                    f"UPDATE {quote_ident(table.name)} SET __doc = json_object({pairs}), __updated_at = ?",
+                    f"UPDATE {quote_ident(table.name)} SET __doc = json_patch('{{}}', json_object({pairs})), "
+                    "__updated_at = ?",
                     (updated_at,),
                 )
                 conn.execute("COMMIT")
