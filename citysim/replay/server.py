@@ -120,6 +120,15 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 64
     replay: ReplayServer
 
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        # One thread per client connection, and the store opens SQLite connections per thread: without this they
+        # stayed open, each with its page cache, for as long as the server ran (benchmarks/RESULTS.md, "NYC at
+        # full size": the driver's memory grew with every ingestion run's new clients).
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.replay.store.close_thread_connections()
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: sodapy pages over one requests.Session

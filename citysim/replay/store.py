@@ -156,6 +156,18 @@ class ReplayStore:
                 self._connections.append(conn)
         return conn
 
+    def close_thread_connections(self) -> None:
+        """Closes this thread's connections (a server thread's, as it ends); the next use opens new ones."""
+        for attr in ("conn", "raw_conn"):
+            conn = getattr(self._local, attr, None)
+            if conn is not None:
+                with self._conn_lock:
+                    if conn not in self._connections:
+                        continue  # close() took them all already
+                    self._connections.remove(conn)
+                conn.close()
+                delattr(self._local, attr)
+
     def close(self) -> None:
         with self._conn_lock:
             for conn in self._connections:

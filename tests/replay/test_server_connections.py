@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from citysim.replay.server import ReplayServer, serve_in_background
 
@@ -67,3 +69,15 @@ def test_keep_alive_still_serves_several_requests_on_one_connection(server) -> N
     one = b"GET /health HTTP/1.1\r\nHost: replay\r\n\r\n"
     last = b"GET /health HTTP/1.1\r\nHost: replay\r\nConnection: close\r\n\r\n"  # else the read waits out the timeout
     assert _statuses(exchange(server, one * 2 + last)) == [200, 200, 200]
+
+
+def test_a_client_connection_leaves_no_store_connection_open_once_it_ends(server: ReplayServer) -> None:
+    """The store opens SQLite connections per server thread (one thread per client connection): they close with the
+    thread, or a long run's new clients (every ingestion run's actors) pile up page caches in the server."""
+    opened_elsewhere = len(server.store._connections)  # the threads that built the store
+    for _ in range(30):
+        with requests.Session() as session:
+            session.get(f"{server.url}/resource/wvxf-dwi5.json", params={"$limit": "1"}).raise_for_status()
+    # Counted in this order, every connection left must belong to a thread still running (at most two each).
+    alive = sum(t.is_alive() for t in threading.enumerate() if "process_request_thread" in t.name)
+    assert len(server.store._connections) <= opened_elsewhere + 2 * alive
