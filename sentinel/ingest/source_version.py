@@ -19,7 +19,6 @@ a publish, by the first run more than the overlap after it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -40,17 +39,13 @@ class SourceVersion:
     problem: str | None = None  # why rows_updated_at is None
 
 
-def ask(source: SocrataSource, config: DatasetConfig, now: Callable[[], datetime] | None = None) -> SourceVersion:
+def ask(source: SocrataSource, config: DatasetConfig) -> SourceVersion:
     """The dataset's `rowsUpdatedAt`, asked now; a failure is returned, not raised: the dataset is then read."""
-    checked_at = (now or _utcnow)()
+    checked_at = datetime.now(UTC)
     try:
         return SourceVersion(source.rows_updated_at(config.socrata_id), checked_at)
     except (SourceUnavailableError, SchemaDriftError) as error:
         return SourceVersion(None, checked_at, str(error))
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
