@@ -21,6 +21,10 @@ from sentinel.risk import features
 LABELS = features.LABELS
 ID_COLUMNS = ("bbl", "cutoff")
 _FLOAT8 = postgres.types["float8"].oid
+# The feature query's row estimates are far too high (params x universe joins), which makes PostgreSQL JIT-compile
+# its ~100 aggregates: most of the query's time, even for an online request of a few buildings
+# (benchmarks/RESULTS.md, "Risk model"). Its hash aggregates also spill to disk under the default work_mem.
+_FEATURE_QUERY_SETTINGS = "set_config('jit', 'off', true), set_config('work_mem', '128MB', true)"
 
 
 def quarterly_cutoffs(first: date, last: date) -> list[date]:
@@ -39,11 +43,8 @@ def quarterly_cutoffs(first: date, last: date) -> list[date]:
 
 
 def _query(conn: psycopg.Connection, query, params: dict, pd_module: ModuleType):
-    # The feature query's row estimates are far too high (params x universe joins), which makes PostgreSQL JIT-compile
-    # its ~100 aggregates: most of the query's time, even for an online request of a few buildings
-    # (benchmarks/RESULTS.md, "Risk model"). Its hash aggregates also spill to disk under the default work_mem.
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute("SELECT set_config('jit', 'off', true), set_config('work_mem', '128MB', true)")
+        cur.execute(f"SELECT {_FEATURE_QUERY_SETTINGS}")
         cur.execute(query, params)
         columns = [d.name for d in cur.description]
         rows = cur.fetchall()
@@ -69,12 +70,8 @@ def feature_chunks(conn: psycopg.Connection, cutoff: date, size: int) -> Iterato
     cursor's (a MOVE to its end), so no second query has to agree with the feature query on what a building is."""
     name = "feature_chunks"
     with conn.transaction():
-        # As in `_query`, plus: a cursor's plan is made for its first tenth of rows by default, and this one is read
-        # to the end.
-        conn.execute(
-            "SELECT set_config('jit', 'off', true), set_config('work_mem', '128MB', true), "
-            "set_config('cursor_tuple_fraction', '1', true)"
-        )
+        # A cursor's plan is made for its first tenth of rows by default, and this one is read to the end.
+        conn.execute(f"SELECT {_FEATURE_QUERY_SETTINGS}, set_config('cursor_tuple_fraction', '1', true)")
         cur = conn.cursor(name, scrollable=True, withhold=True)
         cur.execute(features.feature_query(), {"cutoff": cutoff})
         moved = conn.execute(sql.SQL("MOVE FORWARD ALL IN {}").format(sql.Identifier(name))).statusmessage
