@@ -7,7 +7,7 @@ there would be copied to the cluster's storage; .gitignore keeps it out, and not
 
 What is left out: the schema owner's login (`VS_DATABASE_OWNER_URL` runs migrations from the driver and never
 reaches the nodes, README "Database roles and the audit log") and paths that mean something only on this machine
-(`VS_DATA_DIR`, `VS_CONFIG_FILE`, `VS_TRAIN_CONFIG_FILE`).
+(`VS_DATA_DIR`, `VS_MODEL_DIR`, `VS_CONFIG_FILE`, `VS_TRAIN_CONFIG_FILE`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import Any
 from sentinel.artifact_store import S3_ENVIRONMENT
 from sentinel.settings import ENV_PREFIX, Settings
 
-DRIVER_ONLY = frozenset({"VS_DATABASE_OWNER_URL", "VS_DATA_DIR", "VS_CONFIG_FILE", "VS_TRAIN_CONFIG_FILE"})
+DRIVER_ONLY = frozenset(
+    {"VS_DATABASE_OWNER_URL", "VS_DATA_DIR", "VS_MODEL_DIR", "VS_CONFIG_FILE", "VS_TRAIN_CONFIG_FILE"}
+)
 # Object storage credentials and endpoint (boto3 and pyarrow read these names) for an s3:// artifact store or Ray
 # storage: without the endpoint a node's processes would ask AWS itself for a bucket of an S3-compatible server.
 PASSED_THROUGH = S3_ENVIRONMENT
-# Settings that may come from `.env` or configs/settings.yaml rather than the environment: passed as resolved.
-_RESOLVED = ("database_url", "redis_url", "jwt_secret", "secrets_key", "socrata_app_token", "artifact_store")
 
 
 def settings_env(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -32,13 +32,22 @@ def settings_env(settings: Settings, environ: Mapping[str, str] | None = None) -
     environ = os.environ if environ is None else environ
     env = {k: v for k, v in environ.items() if k.startswith(ENV_PREFIX) and k not in DRIVER_ONLY}
     env.update({k: environ[k] for k in PASSED_THROUGH if environ.get(k)})
-    for field in _RESOLVED:
-        value = getattr(settings, field, None)
-        if value is None:
+    # Every setting the driver resolved from `.env`, the settings file or its arguments goes as its value: a node's
+    # processes may run from another folder, with no `.env` and another (or no) settings file.
+    for field in sorted(settings.model_fields_set):
+        name, value = f"{ENV_PREFIX}{field.upper()}", getattr(settings, field)
+        if value is None or name in DRIVER_ONLY:
             continue
         secret = getattr(value, "get_secret_value", None)
-        env[f"{ENV_PREFIX}{field.upper()}"] = secret() if secret else str(value)
+        env[name] = secret() if secret else _as_variable(value)
     return env
+
+
+def _as_variable(value: Any) -> str:
+    """A value as pydantic-settings reads it back from an environment variable."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def driver_runtime_env(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, Any]:

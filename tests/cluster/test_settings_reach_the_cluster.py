@@ -50,6 +50,27 @@ def test_a_secret_from_settings_is_passed_as_its_value():
     assert env["VS_SECRETS_KEY"] == key
 
 
+def test_settings_from_the_drivers_settings_file_reach_the_cluster(tmp_path: Path, monkeypatch):
+    # A node's processes read no settings file of the driver's (VS_CONFIG_FILE names a path on the driver's machine):
+    # what the file set must travel as variables, or Tune on a node would keep its results on its own disk.
+    config = tmp_path / "settings.yaml"
+    config.write_text("ray_storage: s3://results/sweeps\ningest_normalizers: 3\nray_include_dashboard: false\n")
+    monkeypatch.setenv("VS_CONFIG_FILE", str(config))
+    settings = load_settings(database_url=APP_URL, data_dir=tmp_path)
+    env = settings_env(settings, {"VS_CONFIG_FILE": str(config), "VS_DATA_DIR": str(tmp_path)})
+    assert env["VS_RAY_STORAGE"] == "s3://results/sweeps"
+    assert env["VS_INGEST_NORMALIZERS"] == "3"
+    assert env["VS_RAY_INCLUDE_DASHBOARD"] == "false"
+    assert "VS_CONFIG_FILE" not in env and "VS_DATA_DIR" not in env
+    monkeypatch.delenv("VS_CONFIG_FILE")
+    # Read back on a node from the variables alone, the settings are the driver's.
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    node = load_settings(data_dir=tmp_path / "node")
+    assert node.ray_storage == "s3://results/sweeps" and node.ingest_normalizers == 3
+    assert node.ray_include_dashboard is False
+
+
 @pytest.mark.parametrize("marker", ["RAY_JOB_CONFIG_JSON_ENV_VAR", "RAY_RAYLET_PID"])
 def test_inside_ray_an_unset_url_is_an_error_that_names_it(tmp_path: Path, monkeypatch, marker: str):
     monkeypatch.setenv(marker, "1")
