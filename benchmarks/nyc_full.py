@@ -269,6 +269,16 @@ def main() -> None:
         help="Keep incremental datasets' rows whole in the store after their load (default: cut to stubs).",
     )
     parser.add_argument("--keep", action="store_true", help="Keep the database and the work directory.")
+    parser.add_argument(
+        "--datasets",
+        default=None,
+        help="Only these datasets, comma-separated names (hpd_violations,pluto): a stage at full size within the disk.",
+    )
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="Stop after the first load (with --keep, the loaded database stays for `vsentinel train` and scoring).",
+    )
     args = parser.parse_args()
     admin = os.environ.get("VS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
     name = create_database(admin, "vs_fullsize")
@@ -284,7 +294,8 @@ def main() -> None:
             with measured(Stage("synth")) as st:
                 subprocess.run(
                     [str(ROOT / ".venv/bin/vsentinel"), "synth", "--nyc-scale", str(args.scale), "--change-days",
-                     str(args.days), "--no-truth", "--out", str(city)],
+                     str(args.days), "--no-truth", "--out", str(city),
+                     *(["--datasets", args.datasets] if args.datasets else [])],
                     check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
             st.note = f"{dir_size(city) / 1e6:,.0f} MB written"
@@ -294,6 +305,10 @@ def main() -> None:
         store = ReplayStore(work / "store.sqlite")
         server = ReplayServer(store).start()
         datasets = load_datasets()
+        if args.datasets:
+            names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+            datasets = {name: datasets[name] for name in names}
+            facts["datasets"] = ", ".join(names)
         days = sorted((city / "changes").glob("*.json"))[: args.days]
         # The snapshot is stamped with its as-of day (the day before the first change file), as a publisher's rows
         # carry their own past :updated_at. Stamped with the load's wall-clock time instead, every change got a
@@ -361,6 +376,10 @@ def main() -> None:
             ).fetchone()
             assert counts is not None
             facts["loaded"] = f"{counts[0]:,} properties, {counts[1]:,} violations, {counts[2]:,} complaints"
+            if args.load_only:
+                facts["database"] = f"{name} ({'kept' if args.keep else 'dropped'})"
+                print_section(args, stages, facts)
+                return
 
             with measured(Stage("features + sweep")) as st:
                 settings = load_training_settings(num_boost_round=args.rounds)

@@ -10,10 +10,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from citysim.synth import SynthConfig, write_changes, write_city
+from citysim.synth import DATASET_IDS, SynthConfig, write_changes, write_city
 from citysim.synth.changes import DailyVolumes
 from citysim.synth.dates import day_number
 from citysim.synth.nyc import NYC_DAILY, nyc_config
+from sentinel.datasets import load_datasets
 
 
 def _date(value: str, name: str) -> date:
@@ -21,6 +22,20 @@ def _date(value: str, name: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{name} must be YYYY-MM-DD, got {value!r}") from None
+
+
+def _dataset_ids(names: str | None) -> frozenset[str]:
+    """Socrata ids of a comma-separated list of dataset names or ids (every synthetic dataset when none)."""
+    if not names:
+        return frozenset(DATASET_IDS)
+    by_name = {name: spec.socrata_id for name, spec in load_datasets().items()}
+    chosen = set()
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        dataset_id = by_name.get(name, name)
+        if dataset_id not in DATASET_IDS:
+            raise typer.BadParameter(f"--datasets: {name!r} is none of {', '.join(sorted(by_name))}")
+        chosen.add(dataset_id)
+    return frozenset(chosen)
 
 
 def synth_command(
@@ -51,6 +66,13 @@ def synth_command(
         ),
     ] = None,
     truth: Annotated[bool, typer.Option(help="Write the ground truth (events.csv has a line per record).")] = True,
+    datasets: Annotated[
+        str | None,
+        typer.Option(
+            help="Only these datasets' files and changes, comma-separated names (hpd_violations) or ids (wvxf-dwi5); "
+            "the rows are those of the whole city's files."
+        ),
+    ] = None,
 ) -> None:
     """Generate a synthetic city: every dataset as `<out>/<dataset_id>.json`, ground truth in `<out>/ground_truth/`."""
     volumes = DailyVolumes()
@@ -64,6 +86,7 @@ def synth_command(
         config = SynthConfig(buildings=buildings, start=_date(start, "--start"), end=_date(end, "--end"), seed=seed)
     default_as_of = config.end - timedelta(days=change_days) if nyc_scale is not None else config.end
     snapshot = _date(as_of, "--as-of") if as_of else default_as_of
+    chosen = _dataset_ids(datasets)
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
@@ -75,6 +98,7 @@ def synth_command(
             progress=lambda done, _t: progress.update(task, completed=done),
             workers=workers,
             truth=truth,
+            datasets=chosen,
         )
     for dataset_id, rows in summary.rows.items():
         console.print(f"{dataset_id}.json  {rows:>10,} rows")
@@ -84,5 +108,5 @@ def synth_command(
             for k in range(1, change_days + 1)
             if snapshot + timedelta(days=k) <= config.end
         ]
-        paths = write_changes(config, days, out / "changes", volumes)
+        paths = write_changes(config, days, out / "changes", volumes, datasets=chosen)
         console.print(f"{len(paths)} change files in {out / 'changes'}")

@@ -57,27 +57,32 @@ class DailyVolumes:
 
 
 def write_changes(
-    config: SynthConfig, days: Iterable[date], out: Path, volumes: DailyVolumes = DailyVolumes()
+    config: SynthConfig,
+    days: Iterable[date],
+    out: Path,
+    volumes: DailyVolumes = DailyVolumes(),
+    datasets: frozenset[str] | None = None,
 ) -> list[Path]:
     """Write `out/<YYYY-MM-DD>.json` for each day in one pass over the city; returns the paths.
 
     Rows are streamed into one part file per day and dataset and the parts joined per day, so memory does not
     grow with the city or the number of rows a day carries (a full replace of DOB complaints is the whole
-    dataset every day)."""
+    dataset every day). `datasets`: only these datasets' changes (default all)."""
     days = sorted(set(days))
+    modules = [m for m in EVENT_DATASETS if datasets is None or m.DATASET_ID in datasets]
     out.mkdir(parents=True, exist_ok=True)
     parts_dir = Path(tempfile.mkdtemp(prefix=".parts-", dir=out))
     republish = dict(volumes.republish)
     numbers = {d: day_number(d) for d in days}
     writers = {
-        (d, m.DATASET_ID): JsonArrayWriter(parts_dir / f"{d.isoformat()}.{m.DATASET_ID}")
-        for d in days
-        for m in EVENT_DATASETS
+        (d, m.DATASET_ID): JsonArrayWriter(parts_dir / f"{d.isoformat()}.{m.DATASET_ID}") for d in days for m in modules
     }
     try:
         for cb in City(config).batches():
             for k, module in enumerate(EVENT_DATASETS):
                 ds = module.DATASET_ID
+                if module not in modules:
+                    continue
                 ev = cb.events[ds]
                 lifecycle = module.change_days(ev)
                 for d, n in numbers.items():
@@ -100,7 +105,7 @@ def write_changes(
             path = out / f"{d.isoformat()}.json"
             with path.open("wb") as fh:
                 fh.write(b'{"at":"' + f"{d.isoformat()}T14:50:00.000Z".encode() + b'","datasets":{')
-                for i, module in enumerate(EVENT_DATASETS):
+                for i, module in enumerate(modules):
                     ds = module.DATASET_ID
                     op = "replace" if ds in volumes.replace else "upsert"
                     fh.write(("," if i else "").encode() + f'"{ds}":{{"{op}":'.encode())

@@ -108,25 +108,31 @@ def write_city(
     progress: Progress | None = None,
     workers: int = 1,
     truth: bool = True,
+    datasets: frozenset[str] = frozenset(DATASET_IDS),
 ) -> CitySummary:
     """Write every dataset as `out/<dataset_id>.json` (one row per line) and the ground truth beside it.
 
     `workers=2` writes the two SHARES in two processes (the files are the same bytes as with one). `truth=False`
-    leaves out the ground truth (at the real city's size its events.csv alone is one line per record)."""
+    leaves out the ground truth (at the real city's size its events.csv alone is one line per record). `datasets`
+    writes only those files (the same bytes as in the whole city's: every dataset is still drawn)."""
     if workers not in (1, 2):
         raise ValueError(f"workers must be 1 or 2, got {workers}")
+    unknown = set(datasets) - set(DATASET_IDS)
+    if unknown:
+        raise ValueError(f"unknown dataset ids {sorted(unknown)}; known: {', '.join(DATASET_IDS)}")
     out.mkdir(parents=True, exist_ok=True)
     city = City(config)
     as_of = city.last_day if as_of is None else as_of
-    if workers == 1:
-        rows = write_share(city, out, as_of, frozenset(DATASET_IDS), truth=truth, progress=progress)
+    first, second = (share & datasets for share in SHARES)
+    if workers == 1 or not (first and second):
+        rows = write_share(city, out, as_of, datasets, truth=truth, progress=progress)
     else:
         # spawn, not fork: the caller may hold threads (a progress display, Ray) that a fork would copy mid-state.
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            other = pool.submit(_write_share_of, config, out, as_of, SHARES[1], truth)
-            rows = write_share(city, out, as_of, SHARES[0], truth=False, progress=progress)
+            other = pool.submit(_write_share_of, config, out, as_of, second, truth)
+            rows = write_share(city, out, as_of, first, truth=False, progress=progress)
             rows |= other.result()
-    return CitySummary({ds: rows[ds] for ds in DATASET_IDS}, as_of)
+    return CitySummary({ds: rows[ds] for ds in DATASET_IDS if ds in rows}, as_of)
 
 
 def _write_share_of(

@@ -11,10 +11,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 
 from citysim.replay.changes import validate_changes
-from citysim.synth import SynthConfig, days_of_changes, true_probability, write_city
+from citysim.synth import SynthConfig, days_of_changes, true_probability, write_changes, write_city
 from citysim.synth.changes import DailyVolumes
 from citysim.synth.city import City
 from citysim.synth.dates import day_number
@@ -60,6 +61,27 @@ def test_two_processes_write_the_same_files_as_one(tmp_path: Path) -> None:
     two = write_city(TINY, tmp_path / "two", workers=2)
     assert digest(tmp_path / "one") == digest(tmp_path / "two")
     assert one == two
+
+
+def test_a_city_of_some_datasets_writes_those_files_as_the_whole_city_does(tmp_path: Path) -> None:
+    chosen = frozenset({"wvxf-dwi5", "64uk-42ks"})  # one of each share, so both processes write
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    write_city(TINY, whole, workers=1, truth=False)
+    summary = write_city(TINY, part, workers=2, truth=False, datasets=chosen)
+    assert sorted(p.name for p in part.iterdir()) == sorted(f"{d}.json" for d in chosen)
+    for dataset_id in chosen:
+        assert (part / f"{dataset_id}.json").read_bytes() == (whole / f"{dataset_id}.json").read_bytes()
+    assert set(summary.rows) == chosen
+    day = date(2020, 12, 1)
+    every = write_changes(TINY, [day], tmp_path / "every", NYC_DAILY)[0]
+    some = write_changes(TINY, [day], tmp_path / "some", NYC_DAILY, datasets=frozenset({"wvxf-dwi5", "eabe-havv"}))[0]
+    every_doc, some_doc = orjson.loads(every.read_bytes()), orjson.loads(some.read_bytes())
+    assert set(some_doc["datasets"]) == {"wvxf-dwi5", "eabe-havv"}
+    for dataset_id in some_doc["datasets"]:
+        assert some_doc["datasets"][dataset_id] == every_doc["datasets"][dataset_id]
+    assert some_doc["datasets"]["wvxf-dwi5"]["upsert"], "a day with no HPD change proves nothing"
+    with pytest.raises(ValueError, match="unknown dataset ids"):
+        write_city(TINY, tmp_path / "bad", datasets=frozenset({"nope-nope"}))
 
 
 def test_hpd_class_mix_is_close_to_the_real_one(small_city: Path) -> None:

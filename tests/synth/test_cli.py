@@ -41,3 +41,17 @@ def test_synth_command_writes_a_fraction_of_the_real_city_and_its_days(tmp_path:
     assert sorted(p.name for p in (out / "changes").iterdir()) == ["2024-12-30.json", "2024-12-31.json"]
     doc = orjson.loads((out / "changes" / "2024-12-31.json").read_bytes())
     assert set(doc["datasets"]["eabe-havv"]) == {"replace", "delete"}
+
+
+def test_synth_command_writes_only_the_datasets_named(tmp_path: Path) -> None:
+    app = typer.Typer()
+    app.command()(synth_command)
+    out = tmp_path / "city"
+    args = ["--nyc-scale", "0.0001", "--change-days", "1", "--no-truth", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--datasets", "hpd_violations, 64uk-42ks"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.glob("*.json")) == ["64uk-42ks.json", "wvxf-dwi5.json"]
+    doc = orjson.loads((out / "changes" / "2024-12-31.json").read_bytes())
+    assert set(doc["datasets"]) == {"wvxf-dwi5"}  # PLUTO has no daily changes
+    refused = CliRunner().invoke(app, [*args, "--datasets", "hpd_violatons"])
+    assert refused.exit_code != 0 and "hpd_violatons" in refused.output
