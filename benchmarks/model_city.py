@@ -37,7 +37,7 @@ from sentinel.db import migrate
 from sentinel.risk import scoring
 from sentinel.settings import load_settings
 from tests.conftest import create_database, database_url_for, drop_database
-from training import dataset, pipeline
+from training import dataset, distributed, pipeline
 from training.config import load_training_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,7 +130,8 @@ def _fit_and_score(conn: psycopg.Connection, settings, report, model_dir: Path, 
     frame = dataset.to_pandas(dataset.build(conn, list(report.split.train)))
     spec = dataset.FeatureSpec.from_frame(frame)
     t = time.perf_counter()
-    pipeline.local_fit(spec, frame, frame["overall"].to_numpy(), report.params, settings.num_boost_round)
+    features = distributed.feature_array(spec, frame)
+    pipeline.local_fit(spec, features, frame["overall"].to_numpy(), report.params, settings.num_boost_round)
     figures = {"local_fit": f"{time.perf_counter() - t:.1f} s"}
     models = scoring.require_active_models(conn, model_dir)
     t = time.perf_counter()

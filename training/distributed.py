@@ -68,7 +68,12 @@ class FitData:
 
     @classmethod
     def put(cls, spec: FeatureSpec, train: pd.DataFrame, valid: pd.DataFrame) -> FitData:
-        return cls(ray.put(feature_array(spec, train)), ray.put(feature_array(spec, valid)), spec.to_dict())
+        return cls.put_arrays(spec, feature_array(spec, train), feature_array(spec, valid))
+
+    @classmethod
+    def put_arrays(cls, spec: FeatureSpec, train: np.ndarray, valid: np.ndarray) -> FitData:
+        """From arrays in `feature_array`'s layout (`training.dataset.TrainingRows.features`)."""
+        return cls(ray.put(train), ray.put(valid), spec.to_dict())
 
     def with_labels(self, labels: dict[str, tuple[np.ndarray, np.ndarray]]) -> FitData:
         """`labels`: score kind -> (training labels, validation labels); one model is fitted per kind."""

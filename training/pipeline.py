@@ -90,20 +90,25 @@ class TrainReport:
     uri: str = ""  # the version's folder in the artifact store (report.md, evaluation.json, one folder per score)
 
 
-def _rows(frame: pd.DataFrame, cutoffs) -> pd.DataFrame:
-    keep = frame["cutoff"].isin([pd.Timestamp(c) for c in cutoffs])
-    return frame.loc[keep].reset_index(drop=True)
+def _dmatrix(spec: dataset.FeatureSpec, features: np.ndarray, label: np.ndarray | None = None) -> xgb.DMatrix:
+    """The arrays the Train workers read (`TrainingRows.features`), typed as they type them."""
+    return xgb.DMatrix(
+        features,
+        label=label,
+        feature_names=spec.names,
+        feature_types=distributed.feature_types(spec),
+        enable_categorical=True,
+    )
 
 
-def local_fit(spec: dataset.FeatureSpec, train: pd.DataFrame, y: np.ndarray, params: dict, rounds: int):
+def local_fit(spec: dataset.FeatureSpec, features: np.ndarray, y: np.ndarray, params: dict, rounds: int):
     """Single-process xgboost on the same matrix (rolling folds; the benchmark's comparison)."""
     local = {k: v for k, v in params.items() if k != "nthread"}
-    dtrain = xgb.DMatrix(spec.matrix(spec.codes(train)), label=y, enable_categorical=True)
-    return xgb.train(local, dtrain, num_boost_round=rounds)
+    return xgb.train(local, _dmatrix(spec, features, y), num_boost_round=rounds)
 
 
-def _predict(booster: xgb.Booster, spec: dataset.FeatureSpec, frame: pd.DataFrame) -> np.ndarray:
-    return booster.predict(xgb.DMatrix(spec.matrix(spec.codes(frame)), enable_categorical=True))
+def _predict(booster: xgb.Booster, spec: dataset.FeatureSpec, features: np.ndarray) -> np.ndarray:
+    return booster.predict(_dmatrix(spec, features))
 
 
 def run(
@@ -129,23 +134,31 @@ def run(
     splits = plan(first, last, settings)
     split = splits[0]
     cutoffs = sorted({c for s in splits for c in (*s.train, s.calibration, s.test)})
-    log(f"building features for {len(cutoffs)} cutoffs ({cutoffs[0]} .. {cutoffs[-1]}), engine {settings.engine}")
+    log(f"building features for {len(cutoffs)} cutoffs ({cutoffs[0]} .. {cutoffs[-1]}), {dataset.CHUNK_ROWS} a chunk")
     started = time.perf_counter()
-    frame = dataset.to_pandas(
-        dataset.build(conn, cutoffs, settings.horizon_days, settings.financial_threshold, settings.engine)
+    rows = dataset.build_compact(
+        conn,
+        cutoffs,
+        spec_cutoffs=split.train,
+        frames=(split.calibration, split.test),
+        horizon_days=settings.horizon_days,
+        financial_threshold=settings.financial_threshold,
     )
     timings["dataset_s"] = time.perf_counter() - started
-    train, cal, test = _rows(frame, split.train), _rows(frame, [split.calibration]), _rows(frame, [split.test])
-    spec = dataset.FeatureSpec.from_frame(train)
-    log(f"{len(frame)} rows in {timings['dataset_s']:.1f}s; train {len(train)}, calibrate {len(cal)}, test {len(test)}")
+    spec = rows.spec
+    cal, test = rows.frame(split.calibration), rows.frame(split.test)
+    x_cal, x_test = rows.features([split.calibration]), rows.features([split.test])
+    n_train = rows.rows(split.train)
+    log(f"{rows.rows()} rows in {timings['dataset_s']:.1f}s; train {n_train}, calibrate {len(cal)}, test {len(test)}")
 
     version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    shared = distributed.FitData.put(spec, train, cal)
+    # The training slice is concatenated only to go into the object store (the driver keeps its cutoffs' arrays).
+    shared = distributed.FitData.put_arrays(spec, rows.features(split.train), x_cal)
     params = settings.params()
     boosters: dict[str, xgb.Booster] = {}
     sweep_info: dict[str, Any] = {}
     if tune:
-        data = shared.with_labels({"overall": (train["overall"].to_numpy(), cal["overall"].to_numpy())})
+        data = shared.with_labels({"overall": (rows.labels(split.train, "overall"), cal["overall"].to_numpy())})
         n = samples or settings.num_samples
         log(f"sweeping {n} trials on the overall score ({settings.workers} workers each)")
         result = distributed.sweep(data, settings, storage, f"sweep-{version}", samples=n, on_trial=on_trial)
@@ -159,7 +172,7 @@ def run(
         }
         log(f"sweep: {result.trials} trials in {result.seconds:.0f}s, best {result.best_metrics}")
     started = time.perf_counter()
-    remaining = {k: (train[k].to_numpy(), cal[k].to_numpy()) for k in SCORE_KINDS if k not in boosters}
+    remaining = {k: (rows.labels(split.train, k), cal[k].to_numpy()) for k in SCORE_KINDS if k not in boosters}
     boosters.update(distributed.fit(shared.with_labels(remaining), params, settings, storage, f"fit-{version}"))
     log(f"fitted {', '.join(remaining)} in one Ray Train run ({settings.workers} workers)")
     timings["fit_s"] = time.perf_counter() - started
@@ -171,7 +184,7 @@ def run(
     count_cal = weighted_open_count(cal)
     for kind in SCORE_KINDS:
         booster = boosters[kind]
-        raw_cal, raw_test = _predict(booster, spec, cal), _predict(booster, spec, test)
+        raw_cal, raw_test = _predict(booster, spec, x_cal), _predict(booster, spec, x_test)
         calibrator = fit_isotonic(raw_cal, cal[kind].to_numpy())
         result = evaluate.evaluate_slice(
             kind,
@@ -190,7 +203,7 @@ def run(
             f"({'passes' if result.beats_baseline else 'fails'} the gate)"
         )
 
-    folds = _rolling_folds(frame, splits[1:], spec, params, settings.num_boost_round)
+    folds = _rolling_folds(rows, splits[1:], params, settings.num_boost_round)
     directory = staging / version
     typical = artifacts.typical_values(cal, spec)
     promoted, baselined, scorers = [], [], {}
@@ -237,7 +250,7 @@ def run(
         version=version,
         directory=directory,
         split=split,
-        rows={"train": len(train), "calibration": len(cal), "test": len(test), "all": len(frame)},
+        rows={"train": n_train, "calibration": len(cal), "test": len(test), "all": rows.rows()},
         timings=timings,
         params=params,
         results=results,
@@ -254,14 +267,14 @@ def run(
     return report
 
 
-def _rolling_folds(frame, splits: list[Split], spec, params: dict, rounds: int) -> list[dict]:
+def _rolling_folds(rows: dataset.TrainingRows, splits: list[Split], params: dict, rounds: int) -> list[dict]:
     out = []
     for split in splits:
-        train, test = _rows(frame, split.train), _rows(frame, [split.test])
+        train, test = rows.features(split.train), rows.features([split.test])
         for kind in ("overall", "safety"):
-            booster = local_fit(spec, train, train[kind].to_numpy(), params, rounds)
-            p = _predict(booster, spec, test)
-            y = test[kind].to_numpy()
+            booster = local_fit(rows.spec, train, rows.labels(split.train, kind), params, rounds)
+            p = _predict(booster, rows.spec, test)
+            y = rows.labels([split.test], kind)
             out.append(
                 {
                     "kind": kind,

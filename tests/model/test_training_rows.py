@@ -1,0 +1,85 @@
+"""The training rows read a chunk at a time are the whole-frame read's: the same model inputs, labels, evaluation
+slices and trees, on the model tests' city."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+import xgboost as xgb
+
+from training import dataset, distributed, pipeline
+from training.config import load_training_settings
+
+pytestmark = pytest.mark.integration
+
+CHUNK = 97  # several chunks a cutoff, so that a chunk misses category levels its cutoff has
+
+
+@pytest.fixture(scope="module")
+def both_reads(city_url):
+    """(the plan's latest split, its other splits, the whole frame, the chunked rows) for the pipeline's cutoffs."""
+    url, _ = city_url
+    settings = load_training_settings(max_train_cutoffs=4, eval_folds=2)
+    with psycopg.connect(url) as conn:
+        first, last = conn.execute("SELECT min(issued_date), max(issued_date) FROM violations").fetchone()
+        splits = pipeline.plan(first, last, settings)
+        cutoffs = sorted({c for s in splits for c in (*s.train, s.calibration, s.test)})
+        whole = dataset.build(conn, cutoffs)
+        split = splits[0]
+        rows = dataset.build_compact(
+            conn, cutoffs, spec_cutoffs=split.train, frames=(split.calibration, split.test), chunk=CHUNK
+        )
+    return split, splits[1:], whole, rows
+
+
+def _slice(frame: pd.DataFrame, cutoffs) -> pd.DataFrame:
+    keep = frame["cutoff"].isin([pd.Timestamp(c) for c in cutoffs])
+    return frame.loc[keep].reset_index(drop=True)
+
+
+def test_the_chunked_read_gives_the_whole_frames_spec_model_inputs_and_labels(both_reads):
+    split, _, whole, rows = both_reads
+    spec = dataset.FeatureSpec.from_frame(_slice(whole, split.train))
+    assert rows.spec == spec
+    assert rows.rows() == len(whole)
+    for cutoff in sorted(set(whole["cutoff"].dt.date)):
+        part = _slice(whole, [cutoff])
+        assert len(part) > CHUNK
+        np.testing.assert_array_equal(rows.features([cutoff]), distributed.feature_array(spec, part))
+        for kind in dataset.risk_dataset.LABELS:
+            np.testing.assert_array_equal(rows.labels([cutoff], kind), part[kind].to_numpy())
+    train = _slice(whole, split.train)
+    np.testing.assert_array_equal(rows.features(split.train), distributed.feature_array(spec, train))
+    assert rows.features(split.train).dtype == np.float32
+
+
+def test_the_evaluation_slices_are_the_whole_frames_rows(both_reads):
+    split, _, whole, rows = both_reads
+    for cutoff in (split.calibration, split.test):
+        pd.testing.assert_frame_equal(rows.frame(cutoff), _slice(whole, [cutoff]))
+    with pytest.raises(KeyError):
+        rows.frame(split.train[0])
+
+
+def test_a_seeded_fit_on_the_chunked_arrays_grows_the_trees_of_the_categorical_frame(both_reads):
+    split, folds, whole, rows = both_reads
+    spec = rows.spec
+    params = {**load_training_settings().params(), "seed": 11}
+    params.pop("nthread")
+    for train_cutoffs, test_cutoff in [(split.train, split.test), *((f.train, f.test) for f in folds)]:
+        train, test = _slice(whole, train_cutoffs), _slice(whole, [test_cutoff])
+        # The whole-frame path as it was: xgboost reads pandas categoricals.
+        before = xgb.train(
+            params,
+            xgb.DMatrix(spec.matrix(spec.codes(train)), label=train["overall"], enable_categorical=True),
+            num_boost_round=15,
+        )
+        expected = before.predict(xgb.DMatrix(spec.matrix(spec.codes(test)), enable_categorical=True))
+        after = pipeline.local_fit(
+            spec, rows.features(train_cutoffs), rows.labels(train_cutoffs, "overall"), params, rounds=15
+        )
+        predicted = after.predict(pipeline._dmatrix(spec, rows.features([test_cutoff])))
+        np.testing.assert_array_equal(predicted, expected)
+        assert before.get_dump() == after.get_dump()
