@@ -31,12 +31,14 @@ import orjson
 FORMAT = 1
 _LEVEL = 6
 _WBITS = -12  # raw deflate, 4 KB window: a record and its dictionary fit, and a small window is quick to set up
-_MEM_LEVEL = 8
+# 4 KB of hash table and 4 KB of pending symbols instead of level 8's 64 + 64 KB to allocate and zero per record:
+# a record is a few hundred bytes, so the output is the same (benchmarks/RESULTS.md, "Packing's CPU").
+_MEM_LEVEL = 4
 
-# Per source of the violations table: (source field, column, how the column's value reads as the field's text).
-# `pack` drops a field only when the column's value, so written, equals the field's text exactly.
-FIELDS_IN_COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "HPD": (
+# Per family (table, source): (source field, column, how the column's value reads as the field's text). `pack`
+# drops a field only when the column's value, so written, equals the field's text exactly.
+FIELDS_IN_COLUMNS: dict[tuple[str, str], tuple[tuple[str, str, str], ...]] = {
+    ("violations", "HPD"): (
         ("violationid", "source_id", "text"),
         ("novdescription", "description", "text"),
         ("class", "class", "text"),
@@ -95,43 +97,50 @@ _HPD_DICTIONARY = (
     b'"Original","Open","Close","N","Y","T00:00:00.000","T00:00:00.000Z","row-'
 )
 
-# Per source: its fields in the order the API sends them (system fields first), and its dictionary. A record whose
+# Per family: its fields in the order the API sends them (system fields first), and its dictionary. A record whose
 # keys follow that order (any of them missing: null fields are omitted) keeps its layout as one bit mask.
-FIELD_ORDER: dict[str, tuple[str, ...]] = {"HPD": (":id", ":created_at", ":updated_at", *_HPD_FIELDS)}
-# Dictionary id -> preset dictionary. 0 is none (a source without one of its own); ids are never reused.
+FIELD_ORDER: dict[tuple[str, str], tuple[str, ...]] = {
+    ("violations", "HPD"): (":id", ":created_at", ":updated_at", *_HPD_FIELDS),
+}
+# Dictionary id -> preset dictionary. 0 is none (a family without one of its own); ids are never reused.
 DICTIONARIES: dict[int, bytes] = {0: b"", 1: _HPD_DICTIONARY}
-DICTIONARY_OF_SOURCE = {"HPD": 1}
+DICTIONARY_OF_FAMILY = {("violations", "HPD"): 1}
 
 
-def pack(source: str, raw: Mapping[str, Any], columns: Sequence[Any]) -> bytes:
-    """The record packed; `columns` holds the row's values of the source's FIELDS_IN_COLUMNS, in its order.
+def pack(table: str, source: str, raw: Mapping[str, Any], columns: Sequence[Any]) -> bytes:
+    """The record packed; `columns` holds the row's values of its family's FIELDS_IN_COLUMNS, in that order.
 
-    The deflated JSON is [layout, dropped, values]: `layout` the keys in order (a bit mask over the source's
+    The deflated JSON is [layout, dropped, values]: `layout` the keys in order (a bit mask over the family's
     FIELD_ORDER when they follow it, else their list), `dropped` a bit mask of the positions whose value a column
     holds, `values` the other values in order."""
-    layout, positions = _layout(source, tuple(raw))
+    family = (table, source)
+    layout, checks = _layout(family, tuple(raw))
     values = list(raw.values())
     dropped = 0
-    for (_, _, kind), held, i in zip(FIELDS_IN_COLUMNS.get(source, ()), columns, positions, strict=False):
-        if held is not None and i is not None:
+    for j, i, text in checks:
+        held = columns[j]
+        if held is not None:
             value = values[i]
-            if value is not None and value == (held if kind == "text" else _TEXT[kind](held)):
+            if value is not None and value == (held if text is None else text(held)):
                 dropped |= 1 << i
     if dropped:
         for i in reversed(range(len(values))):
             if dropped >> i & 1:
                 del values[i]
-    dictionary_id = DICTIONARY_OF_SOURCE.get(source, 0)
+    dictionary_id = DICTIONARY_OF_FAMILY.get(family, 0)
+    return bytes((FORMAT, dictionary_id)) + _deflate(dictionary_id, orjson.dumps([layout, dropped, values]))
+
+
+def _deflate(dictionary_id: int, data: bytes) -> bytes:
     dictionary = DICTIONARIES[dictionary_id]
     if dictionary:
         deflate = zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS, _MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY, dictionary)
     else:
         deflate = zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS, _MEM_LEVEL)
-    data = deflate.compress(orjson.dumps([layout, dropped, values])) + deflate.flush()
-    return bytes((FORMAT, dictionary_id)) + data
+    return deflate.compress(data) + deflate.flush()
 
 
-def unpack(packed: bytes, source: str, columns: Mapping[str, Any]) -> dict[str, Any]:
+def unpack(packed: bytes, table: str, source: str, columns: Mapping[str, Any]) -> dict[str, Any]:
     """The record as the source sent it, from `pack`'s bytes and the stored row's column values."""
     packed = bytes(packed)
     if packed[0] != FORMAT:
@@ -139,9 +148,10 @@ def unpack(packed: bytes, source: str, columns: Mapping[str, Any]) -> dict[str, 
     dictionary = DICTIONARIES[packed[1]]
     inflate = zlib.decompressobj(_WBITS, dictionary) if dictionary else zlib.decompressobj(_WBITS)
     layout, dropped, values = orjson.loads(inflate.decompress(packed[2:]) + inflate.flush())
-    order = FIELD_ORDER.get(source, ())
+    family = (table, source)
+    order = FIELD_ORDER.get(family, ())
     keys = [key for i, key in enumerate(order) if layout >> i & 1] if isinstance(layout, int) else layout
-    column_of = {field: (column, kind) for field, column, kind in FIELDS_IN_COLUMNS.get(source, ())}
+    column_of = {field: (column, kind) for field, column, kind in FIELDS_IN_COLUMNS.get(family, ())}
     kept = iter(values)
     record = {}
     for i, key in enumerate(keys):
@@ -153,41 +163,48 @@ def unpack(packed: bytes, source: str, columns: Mapping[str, Any]) -> dict[str, 
     return record
 
 
-_FIELD_INDEX = {source: {key: i for i, key in enumerate(order)} for source, order in FIELD_ORDER.items()}
+_FIELD_INDEX = {family: {key: i for i, key in enumerate(order)} for family, order in FIELD_ORDER.items()}
+Check = tuple[int, int, Callable[[Any], str] | None]
 
 
 @lru_cache(maxsize=4096)
-def _layout(source: str, keys: tuple[str, ...]) -> tuple[int | tuple[str, ...], tuple[int | None, ...]]:
-    """The keys as a bit mask over the source's FIELD_ORDER when they follow it (else the keys themselves), and
-    the position of each FIELDS_IN_COLUMNS field among them. A dataset's records share a few layouts (which of
-    their fields are null), so this is looked up per record, not worked out."""
+def _layout(family: tuple[str, str], keys: tuple[str, ...]) -> tuple[int | tuple[str, ...], tuple[Check, ...]]:
+    """The keys as a bit mask over the family's FIELD_ORDER when they follow it (else the keys themselves), and
+    per FIELDS_IN_COLUMNS field among them (index in `columns`, position among the keys, how its column's value
+    reads as text: None when it is text). A dataset's records share a few layouts (which of their fields are
+    null), so this is looked up per record, not worked out, and `pack` visits only the fields the record has."""
     where = {key: i for i, key in enumerate(keys)}
-    positions = tuple(where.get(field) for field, _, _ in FIELDS_IN_COLUMNS.get(source, ()))
-    index = _FIELD_INDEX.get(source)
+    checks = tuple(
+        (j, where[field], None if kind == "text" else _TEXT[kind])
+        for j, (field, _, kind) in enumerate(FIELDS_IN_COLUMNS.get(family, ()))
+        if field in where
+    )
+    index = _FIELD_INDEX.get(family)
     if index is None:
-        return keys, positions
+        return keys, checks
     mask, last = 0, -1
     for key in keys:
         i = index.get(key, -1)
         if i <= last:
-            return keys, positions
+            return keys, checks
         mask |= 1 << i
         last = i
-    return mask, positions
+    return mask, checks
 
 
-# The columns of `violations` that stored_record reads: the record's two forms and every column a pair names.
-RECORD_COLUMNS = (
-    "source",
-    "raw",
-    "raw_packed",
-    *sorted({c for pairs in FIELDS_IN_COLUMNS.values() for _, c, _ in pairs}),
-)
+def record_columns(table: str) -> tuple[str, ...]:
+    """The columns of `table` that stored_record reads: the record's two forms, the source and every column that
+    one of the table's families names."""
+    held = {c for (t, _), pairs in FIELDS_IN_COLUMNS.items() if t == table for _, c, _ in pairs}
+    return ("source", "raw", "raw_packed", *sorted(held - {"source"}))
 
 
-def stored_record(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored violation's source record from its RECORD_COLUMNS. A row written before records were packed
-    (migration 0025) and unchanged since keeps its JSON in `raw`."""
+RECORD_COLUMNS = record_columns("violations")
+
+
+def stored_record(row: Mapping[str, Any], table: str = "violations") -> dict[str, Any]:
+    """A stored row's source record from its `record_columns(table)`. A row written before its table's records
+    were packed (migration 0025 for violations, 0027 for complaints) and unchanged since keeps its JSON in `raw`."""
     if row["raw_packed"] is None:
         return row["raw"]
-    return unpack(row["raw_packed"], row["source"], row)
+    return unpack(row["raw_packed"], table, row["source"], row)

@@ -88,7 +88,7 @@ class ViolationRow(_Quality):
     @property
     def raw_packed(self) -> bytes:
         """The source record packed against this row's columns (sentinel/raw_records.py)."""
-        return raw_records.pack(self.source, self.raw, _held_by_columns(self))
+        return raw_records.pack(self.table, self.source, self.raw, _held_by_columns(self))
 
 
 COMPLAINT_COLUMNS = (
@@ -277,15 +277,15 @@ def column_attribute(column: str) -> str:
     return ATTRIBUTE_OF_COLUMN.get(column, column)
 
 
-# Per violation source, the row's values of the columns raw_records.FIELDS_IN_COLUMNS names, in its order.
+# Per family (table, source), the row's values of the columns raw_records.FIELDS_IN_COLUMNS names, in its order.
 _HELD_GETTERS = {
-    source: attrgetter(*(column_attribute(column) for _, column, _ in pairs))
-    for source, pairs in raw_records.FIELDS_IN_COLUMNS.items()
+    family: attrgetter(*(column_attribute(column) for _, column, _ in pairs))
+    for family, pairs in raw_records.FIELDS_IN_COLUMNS.items()
 }
 
 
-def _held_by_columns(row: ViolationRow) -> tuple[Any, ...]:
-    getter = _HELD_GETTERS.get(row.source)
+def _held_by_columns(row: ViolationRow | ComplaintRow) -> tuple[Any, ...]:
+    getter = _HELD_GETTERS.get((row.table, row.source))
     return getter(row) if getter is not None else ()
 
 
