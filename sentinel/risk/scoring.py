@@ -22,7 +22,7 @@ from sentinel import artifact_store
 from sentinel.risk import registry
 from sentinel.risk.reasons import top_reasons
 from sentinel.risk.score import SCORE_KINDS, Score
-from sentinel.risk.trend import trend
+from sentinel.risk.trend import TREND_DAYS, trend
 
 # pandas and xgboost (through sentinel.risk.artifacts and .dataset) are imported where a model is loaded or features
 # are read: a process that imports the API or the score service without scoring (the CLI, the test collection)
@@ -110,15 +110,22 @@ def require_active_models(conn: psycopg.Connection[Any], model_dir: Artifacts = 
     return loaded.model
 
 
+# One index probe per building (UNIQUE (bbl, as_of)): the score of the latest day at least TREND_DAYS back, else the
+# building's first score (a building scored for less than that compares with where it started).
 _PREVIOUS = """
-    SELECT DISTINCT ON (bbl) bbl::text, overall FROM risk_scores
-    WHERE bbl = ANY(%s::bpchar[]) AND as_of < %s ORDER BY bbl, as_of DESC
+    SELECT b.bbl::text, coalesce(
+        (SELECT r.overall FROM risk_scores r WHERE r.bbl = b.bbl AND r.as_of <= %(back)s
+         ORDER BY r.as_of DESC LIMIT 1),
+        (SELECT r.overall FROM risk_scores r WHERE r.bbl = b.bbl AND r.as_of < %(as_of)s
+         ORDER BY r.as_of LIMIT 1)) AS overall
+    FROM unnest(%(bbls)s::bpchar[]) AS b(bbl)
 """
 
 
 def previous_overall(conn: psycopg.Connection[Any], bbls: Sequence[str], as_of: date) -> dict[str, int]:
-    """Each building's overall score of its latest day before `as_of` (what its trend compares against)."""
-    return dict(conn.execute(_PREVIOUS, (list(bbls), as_of)).fetchall())
+    """Each building's overall score to compare against (`_PREVIOUS`); buildings never scored before are absent."""
+    params = {"bbls": list(bbls), "as_of": as_of, "back": as_of - timedelta(days=TREND_DAYS)}
+    return {bbl: overall for bbl, overall in conn.execute(_PREVIOUS, params).fetchall() if overall is not None}
 
 
 def score_frame(models: ActiveModels, frame: pd.DataFrame, as_of: date, previous: Mapping[str, int]) -> list[Score]:

@@ -246,10 +246,11 @@ def _set_previous(conn: psycopg.Connection, bbl: str, day: date, overall: int) -
 
 
 def test_the_trend_is_the_score_change_first_then_the_recent_activity(trained):
-    """One rule (sentinel.risk.trend) online and in the batch: a building whose score did not move trends with its
-    recent activity; one whose score jumped trends up."""
+    """One rule (sentinel.risk.trend) online and in the batch: a building never scored before trends with its recent
+    activity; one whose score held is steady whatever its activity; one whose score rose over the month trends up,
+    even when yesterday's score was already today's."""
     url, model_dir, _ = trained
-    day_before = CITY_END - timedelta(days=1)
+    day_before, month_before = CITY_END - timedelta(days=1), CITY_END - timedelta(days=trend.TREND_DAYS + 10)
     with psycopg.connect(url) as conn:
         conn.execute("DELETE FROM risk_scores")
         models = scoring.require_active_models(conn, model_dir)
@@ -259,7 +260,8 @@ def test_the_trend_is_the_score_change_first_then_the_recent_activity(trained):
         jumped = max((r for r in first if r[0] != active[0]), key=lambda r: r[1])
         assert jumped[1] >= trend.SCORE_STEP
         _set_previous(conn, active[0], day_before, active[1])
-        _set_previous(conn, jumped[0], day_before, 0)
+        _set_previous(conn, jumped[0], month_before, 0)
+        _set_previous(conn, jumped[0], day_before, jumped[1])
         conn.commit()
     service = ScoreService(connect_to(url), model_dir=model_dir, today=lambda: CITY_END)
     online = {s.bbl: s.trend for s in service.compute([active[0], jumped[0]])}
@@ -271,9 +273,9 @@ def test_the_trend_is_the_score_change_first_then_the_recent_activity(trained):
                 ([active[0], jumped[0]], CITY_END),
             ).fetchall()
         )
-        conn.execute("DELETE FROM risk_scores WHERE as_of = %s", (day_before,))
+        conn.execute("DELETE FROM risk_scores WHERE as_of IN (%s, %s)", (day_before, month_before))
         conn.commit()
-    assert online == batch == {active[0]: active[6], jumped[0]: "up"}
+    assert online == batch == {active[0]: "flat", jumped[0]: "up"}
 
 
 def test_the_scheduler_rescores_only_buildings_whose_records_changed(trained):

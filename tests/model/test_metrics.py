@@ -97,6 +97,8 @@ def test_percentiles_place_a_probability_within_the_reference_population():
 def test_trend_follows_the_score_change_before_the_activity():
     assert trend(previous=40, current=50, recent_90=0, prior_year=40) == "up"
     assert trend(previous=50, current=40, recent_90=9, prior_year=0) == "down"
-    assert trend(previous=50, current=52, recent_90=9, prior_year=4) == "up"
+    # A score that held is steady whatever its activity: 100 with records slowing is not "falling".
+    assert trend(previous=50, current=52, recent_90=9, prior_year=4) == "flat"
+    assert trend(previous=100, current=100, recent_90=0, prior_year=40) == "flat"
     assert trend(previous=None, current=50, recent_90=0, prior_year=40) == "down"
     assert trend(previous=None, current=50, recent_90=1, prior_year=4) == "flat"
