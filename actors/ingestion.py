@@ -183,7 +183,10 @@ class IngestCoordinator:
             self._done[config.name] = False
             summary = summaries[config.name]
             try:
-                tasks = pipeline.plan_or_skip(conn, self._source, config, summary, incremental=incremental)
+                tasks = pipeline.plan_or_skip(
+                    conn, self._source, config, summary, incremental=incremental,
+                    whole_read_days=self._guards.whole_read_days,
+                )  # fmt: skip
             except (SchemaDriftError, SourceUnavailableError) as error:
                 summary.error = str(error)
                 self._done[config.name] = True

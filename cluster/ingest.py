@@ -93,6 +93,8 @@ def summary_table(result: IngestResult) -> Table:
             status = f"[green]ok[/]: unchanged since {s.unchanged_since.replace('T', ' ')}, not read"
         if s.full_replace_detected:
             status += " (full replace detected)"
+        if s.read == "partial":
+            status += " (partial read: what can have changed; deletions wait for the next whole read)"
         counts = (s.fetched, s.inserted, s.updated, s.unchanged, s.rejected, s.skipped, s.deleted, s.duplicates,
                   s.quality_problems)  # fmt: skip
         table.add_row(s.dataset, *(f"{v:,}" for v in counts), f"{s.seconds:.1f}", status)

@@ -40,6 +40,24 @@ class PartitionConfig(BaseModel):
         return self.where.format(code=borough, name=BOROUGH_NAMES[borough], short=BOROUGH_SHORT[borough])
 
 
+class PartialReadConfig(BaseModel):
+    """How a full-replace dataset's daily read can be cut to what can have changed (sentinel/ingest/partial_read.py):
+    the publisher rewrites every row, but a record's content changes only on a day it stamps into one of
+    `changed_on`, and a new record gets a key above every earlier one of its partition."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Text date fields a change stamps with its day (text, so only equality/IN can select them server-side).
+    changed_on: tuple[str, ...] = Field(min_length=1)
+    date_format: str = "%m/%d/%Y"
+    # Days before the last read's publish day that a partial read still asks for: a change may be entered days
+    # after the date it carries, and the publisher's clock is not ours.
+    lookback_days: int = Field(default=2, ge=0, le=30)
+    # The key is text of this many digits, so text order is number order and a new record's key is above the
+    # largest stored one of its partition; None: new records are found by `changed_on` alone.
+    key_width: int | None = Field(default=None, ge=1)
+
+
 class DatasetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -54,12 +72,16 @@ class DatasetConfig(BaseModel):
     change_strategy: Literal["incremental", "full_replace"]
     row_filter: str | None = None
     partition: PartitionConfig
+    # Full-replace datasets only: daily reads of what can have changed, a whole read every few days.
+    partial_read: PartialReadConfig | None = None
 
     @model_validator(mode="after")
     def _source_fits_table(self) -> DatasetConfig:
         allowed = TABLES_WITH_SOURCE.get(self.target_table)
         if allowed is not None and self.source not in allowed:
             raise ValueError(f"{self.name}: source {self.source!r} is not one of {sorted(allowed)}")
+        if self.partial_read is not None and self.change_strategy != "full_replace":
+            raise ValueError(f"{self.name}: partial_read is for full_replace datasets")
         return self
 
     @property

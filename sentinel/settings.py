@@ -113,6 +113,9 @@ class Settings(FileBackedSettings):
     # live records holds its deletions back and is 'partial'; a dataset rejecting more than this share is 'failed'.
     ingest_max_delete_share: float = Field(default=0.10, ge=0.0, le=1.0)
     ingest_max_reject_share: float = Field(default=0.05, ge=0.0, le=1.0)
+    # A full-replace dataset declared with `partial_read` (configs/datasets.yaml) is read whole again once its
+    # last whole read is this many days old; between, daily runs read only what can have changed.
+    ingest_whole_read_days: int = Field(default=7, ge=1, le=365)
 
     # Seals each organization's webhook signing secret at rest (sentinel/crypto.py): 32 random bytes, urlsafe
     # base64. Without it organizations cannot have their own secret and VS_WEBHOOK_SECRET signs for all.

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psycopg
 
 from sentinel.datasets import DatasetConfig, load_datasets
-from sentinel.ingest import anomalies, locate, pipeline
+from sentinel.ingest import anomalies, locate, partial_read, pipeline
 from sentinel.ingest.pipeline import DatasetSummary
 from sentinel.ingest.socrata import SocrataSource
 
@@ -47,16 +47,24 @@ def finish_dataset(
     guards: pipeline.Guards,
 ) -> None:
     """After a dataset's last page, in both runners: judge its rejects, then reconcile its deletions under the
-    guards; an anomaly is recorded and told to the admins, and leaves every live record live."""
+    guards; an anomaly is recorded and told to the admins, and leaves every live record live. A partial read
+    (partial_read.py) reconciles nothing: the rows it asked for are a sliver of the source's. A whole or partial read
+    that ended cleanly is recorded for the next run's choice."""
     pipeline.judge_rejects(summary, guards)
     if summary.error:
         return  # a dataset that failed says nothing reliable about what the source no longer has
+    if summary.read == partial_read.PARTIAL:
+        pipeline.analyze_if_stale(conn, config.target_table, summary.written)
+        partial_read.record_read(conn, config, partial_read.PARTIAL)
+        return
     result = reconcile(conn, source, config, changed=summary.written, guards=guards)
     summary.deleted = result.deleted
     if result.anomaly is not None:
         summary.anomaly = result.anomaly.detail
         summary.held_deletions = result.anomaly.would_delete
         anomalies.record(conn, run_id, config.name, result.anomaly)
+    elif summary.read == partial_read.WHOLE and config.partial_read is not None:
+        partial_read.record_read(conn, config, partial_read.WHOLE)
 
 
 def reconcile(

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from sentinel.datasets import DatasetConfig
-from sentinel.ingest import source_version, watermarks
+from sentinel.ingest import partial_read, source_version, watermarks
 from sentinel.ingest.copy_batch import CopyBatch
 from sentinel.ingest.socrata import Cursor, SocrataSource, parse_socrata_time
 from sentinel.ingest.writer import WriteStats, write_batch
@@ -46,6 +46,13 @@ class PartitionTask:
     # A full-replace dataset's rowsUpdatedAt as asked before this read, and when (source_version.py).
     source_rows_updated_at: datetime | None = None
     source_checked_at: datetime | None = None
+    # A partial read (partial_read.py): `where` asks only for what can have changed; ordered by :id like a full
+    # read, never resumed, and no deletions inferred from it.
+    partial: bool = False
+
+    @property
+    def mode(self) -> str:
+        return "incremental" if self.incremental else "partial" if self.partial else "full"
 
 
 @dataclass(slots=True)
@@ -75,6 +82,9 @@ class DatasetSummary:
     unchanged_since: str | None = None
     # Why a full-replace dataset was read by an incremental run (rowsUpdatedAt moved, unknown, ...).
     read_because: str | None = None
+    # How it was read: "whole" (every row: the only read that may infer deletions), "partial" (what can have
+    # changed, partial_read.py) or "incremental" (by :updated_at).
+    read: str | None = None
     error: str | None = None
     # A deletion guard held back tombstones (the source came back empty or shrunken): the run is 'partial'.
     anomaly: str | None = None
@@ -110,14 +120,16 @@ class DatasetSummary:
 @dataclass(frozen=True, slots=True)
 class Guards:
     """When a dataset's run must not be trusted: its deletions and its rejects, as shares (configs/settings.yaml
-    `ingest_max_delete_share`, `ingest_max_reject_share`)."""
+    `ingest_max_delete_share`, `ingest_max_reject_share`); and how often a dataset read partially on other days
+    is read whole, the only read its deletions may be inferred from (`ingest_whole_read_days`, partial_read.py)."""
 
     max_delete_share: float = 0.10  # of the live records: more vanishing at once is a source problem
     max_reject_share: float = 0.05  # of the records read (skipped ones aside)
+    whole_read_days: int = 7
 
     @classmethod
     def from_settings(cls, settings: Any) -> Guards:
-        return cls(settings.ingest_max_delete_share, settings.ingest_max_reject_share)
+        return cls(settings.ingest_max_delete_share, settings.ingest_max_reject_share, settings.ingest_whole_read_days)
 
 
 def judge_rejects(summary: DatasetSummary, guards: Guards) -> None:
@@ -184,10 +196,12 @@ def plan_or_skip(
     summary: DatasetSummary,
     *,
     incremental: bool,
+    whole_read_days: int = 7,
 ) -> list[PartitionTask]:
     """A dataset's partitions to read, in both runners; none when an incremental run finds a full-replace dataset
     unchanged since its last full read (`summary.unchanged_since` says since when). A full run always reads, and
-    records the source's rowsUpdatedAt with the rows for the runs after it."""
+    records the source's rowsUpdatedAt with the rows for the runs after it. A dataset declared with
+    `partial_read` is read partially by an incremental run unless a whole read is due (partial_read.choose)."""
     version = None
     if config.change_strategy == "full_replace":
         version = source_version.ask(source, config)
@@ -202,10 +216,46 @@ def plan_or_skip(
                          extra={"dataset": config.name, "reason": decision.reason})  # fmt: skip
                 return []
             summary.read_because = decision.reason
-            log.info("dataset read in full", extra={"dataset": config.name, "reason": decision.reason})
+            if config.partial_read is not None:
+                assert version is not None
+                choice = partial_read.choose(conn, config, version, whole_read_days=whole_read_days)
+                summary.read_because = f"{decision.reason}; {choice.reason}"
+                log.info("dataset read", extra={"dataset": config.name, "reason": summary.read_because})
+                if choice.kind == partial_read.PARTIAL:
+                    summary.read = partial_read.PARTIAL
+                    return plan_partial(conn, config, choice, version)
+            else:
+                log.info("dataset read in full", extra={"dataset": config.name, "reason": decision.reason})
     force_full = incremental and is_full_replace(source, conn, config)
     summary.full_replace_detected = force_full
-    return plan_dataset(conn, config, incremental=incremental, force_full=force_full, version=version)
+    tasks = plan_dataset(conn, config, incremental=incremental, force_full=force_full, version=version)
+    summary.read = "incremental" if any(t.incremental for t in tasks) else partial_read.WHOLE
+    return tasks
+
+
+def plan_partial(
+    conn: psycopg.Connection,
+    config: DatasetConfig,
+    choice: partial_read.ReadChoice,
+    version: source_version.SourceVersion,
+) -> list[PartitionTask]:
+    """One fresh task per partition with its change filter: an interrupted partial read starts over (it is small,
+    and its window, from the last clean read, now covers at least as much)."""
+    return [
+        PartitionTask(
+            config.name,
+            config.socrata_id,
+            partition,
+            where,
+            incremental=False,
+            cursor=None,
+            resumed=False,
+            source_rows_updated_at=version.rows_updated_at,
+            source_checked_at=version.checked_at,
+            partial=True,
+        )
+        for partition, where in choice.wheres.items()
+    ]
 
 
 def plan_dataset(
@@ -313,7 +363,7 @@ def commit_page(
             last_id=last_row.get(":id"),
             rows_committed=rows_committed,
             completed=False,
-            mode="incremental" if task.incremental else "full",
+            mode=task.mode,
         )
         _keep_source_version(mark, task, previous)
         stats = write_batch(conn, batch, run_id, expect_new=task.first_read)
@@ -359,6 +409,7 @@ def finish_partition(conn: psycopg.Connection, task: PartitionTask, run_id: int)
         mark = watermarks.load(conn, task.dataset, task.partition) or watermarks.Watermark(task.dataset, task.partition)
         mark.completed = True
         mark.last_id = None
+        mark.mode = task.mode  # a partition that read nothing has only its previous read's mark
         _keep_source_version(mark, task, mark)
         watermarks.save(conn, mark, run_id)
         # The first finished read ends the partition's first sync: alerts treat what it brought as a baseline.

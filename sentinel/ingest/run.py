@@ -87,7 +87,11 @@ def ingest_dataset(
     started = time.perf_counter()
     summary = DatasetSummary(config.name)
     try:
-        for task in pipeline.plan_or_skip(conn, source, config, summary, incremental=options.incremental):
+        tasks = pipeline.plan_or_skip(
+            conn, source, config, summary, incremental=options.incremental,
+            whole_read_days=options.guards.whole_read_days,
+        )  # fmt: skip
+        for task in tasks:
             result = read_partition(conn, source, config, task, run_id, options)
             summary.fetched += result.fetched
             summary.add_stats(result.stats)

@@ -87,7 +87,7 @@ def plan_read(mark: Watermark | None, *, incremental: bool, overlap: timedelta) 
     if mark is not None and not mark.completed and (mark.last_id or mark.updated_at_mark):
         if mark.incremental and mark.updated_at_mark is not None:
             return ReadPlan(True, Cursor(updated_at=to_socrata(mark.updated_at_mark), row_id=mark.last_id), True)
-        if not mark.incremental:
+        if mark.mode == "full":  # a partial read (partial_read.py) is never resumed, least of all as a whole one
             return ReadPlan(False, Cursor(row_id=mark.last_id) if mark.last_id else None, True)
     if not incremental or mark is None or mark.updated_at_mark is None:
         return ReadPlan(False, None, False)
