@@ -204,3 +204,13 @@ def test_the_choice_survives_a_restart_and_holds_for_the_ray_runner(ray_cluster,
     (summary,) = result.summaries
     assert not result.failed and summary.read == "partial" and summary.fetched == len(changed)
     assert summary.deleted == 0 and table_checksums(fresh_db) != tables
+
+
+def test_with_the_source_version_unknown_the_day_is_read_whole(server, fresh_db):
+    run(fresh_db, server, incremental=False)
+    _, _, gone = next_day(server)
+    server.set_faults(FaultConfig(rates={503: 1.0}, path="/api/views/"))
+    blind = run(fresh_db, server, attempts=2)
+    assert blind.read == "whole" and blind.error is None and blind.deleted == 1
+    assert "rowsUpdatedAt unknown" in blind.read_because
+    assert complaints(fresh_db, [gone])[gone]["is_deleted"]

@@ -224,3 +224,21 @@ def test_the_nyc_config_has_the_real_rows_per_lot() -> None:
     for ds, total in real.items():
         assert rows[ds] / 2000 == pytest.approx(total / NYC_LOTS, rel=0.1), ds
     assert "eabe-havv" in NYC_DAILY.replace
+
+
+def test_every_dob_complaint_a_day_changes_carries_that_day_where_a_partial_read_looks() -> None:
+    # DOB complaints are read partially between whole reads (sentinel/ingest/partial_read.py): a change the
+    # partial read's date clause cannot see would make the benchmark's daily figures lie.
+    from sentinel.datasets import load_datasets
+
+    spec = load_datasets()["dob_complaints"].partial_read
+    assert spec is not None
+    days = [date(2021, 6, 1) + timedelta(days=n) for n in range(40)]
+    docs = days_of_changes(SMALL, days)
+    changed = 0
+    for day, doc in docs.items():
+        stamp = day.strftime(spec.date_format)
+        for row in doc["datasets"]["eabe-havv"]["upsert"]:
+            assert stamp in {row.get(name) for name in spec.changed_on}, row
+            changed += 1
+    assert changed > 20, "too few changes to prove anything"
