@@ -1,5 +1,5 @@
-"""The source record a violation row keeps, packed: only what its normalized columns do not already hold,
-deflated against a dictionary of the dataset's common values.
+"""The source record a violation or complaint row keeps, packed: only what its normalized columns do not already
+hold, deflated against a dictionary of the dataset's common values.
 
 A row keeps its source record so it can be re-normalized (a fixed normalizer re-run over what was stored) and
 audited. Kept as JSON beside the row it was three quarters of the violations table: its field names repeat in
@@ -12,8 +12,11 @@ every row, and its longest values (the description, the ids, the status text) ar
   the source stays a null: only marked positions are filled back);
 - as JSON, deflated (raw deflate, no header) against a preset dictionary of the dataset's common values.
 
-`pack` runs in the normalizer where the row is made; `unpack` takes the stored bytes and the row's column values
-and gives back the record as the source sent it (same keys, same order, same values). The first two bytes are the
+A family is a table and a source (violations from HPD, complaints from 311...): each has its own fields held by
+columns and may have its own field order and dictionary (complaints': sentinel/record_dictionaries.py). `pack`
+runs in the normalizer where the row is made; `unpack` takes the stored bytes and the row's column values and
+gives back the record as the source sent it (same keys, same order, same values); `stored_record` is how any
+reader gets a stored row's record. The first two bytes are the
 format and the dictionary, so a later format or dictionary reads older rows: a dictionary, once used, never
 changes.
 """
@@ -27,6 +30,8 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+
+from sentinel import record_dictionaries as dictionaries
 
 FORMAT = 1
 _LEVEL = 6
@@ -57,6 +62,43 @@ FIELDS_IN_COLUMNS: dict[tuple[str, str], tuple[tuple[str, str, str], ...]] = {
         ("newcorrectbydate", "correct_by_date", "date"),
         (":updated_at", "source_updated_at", "timestamp"),
     ),
+    # Complaints (migration 0027): the fields their normalizers copy or read a date from.
+    ("complaints", "HPD"): (
+        ("problem_id", "source_id", "text"),
+        ("complaint_id", "complaint_id", "text"),
+        ("major_category", "category", "text"),
+        ("minor_category", "subcategory", "text"),
+        ("type", "priority", "text"),
+        ("problem_status", "status_raw", "text"),
+        ("complaint_status", "status_raw", "text"),
+        ("received_date", "received_date", "date"),
+        ("problem_status_date", "status_date", "date"),
+        ("complaint_status_date", "status_date", "date"),
+        ("bin", "bin", "text"),
+        ("bbl", "bbl", "text"),
+        (":updated_at", "source_updated_at", "timestamp"),
+    ),
+    ("complaints", "DOB"): (
+        ("complaint_number", "source_id", "text"),
+        ("status", "status_raw", "text"),
+        ("date_entered", "received_date", "mdy"),
+        ("bin", "bin", "text"),
+        ("complaint_category", "category", "text"),
+        ("unit", "subcategory", "text"),
+        ("disposition_date", "status_date", "mdy"),
+        ("inspection_date", "status_date", "mdy"),
+        (":updated_at", "source_updated_at", "timestamp"),
+    ),
+    ("complaints", "311"): (
+        ("unique_key", "source_id", "text"),
+        ("complaint_type", "category", "text"),
+        ("descriptor", "subcategory", "text"),
+        ("status", "status_raw", "text"),
+        ("bbl", "bbl", "text"),
+        ("latitude", "latitude", "float"),
+        ("longitude", "longitude", "float"),
+        (":updated_at", "source_updated_at", "timestamp"),
+    ),
 }
 
 
@@ -71,9 +113,21 @@ def _date_text(value: date) -> str:
     return f"{value.isoformat()}T00:00:00.000"
 
 
+@lru_cache(maxsize=65_536)
+def _mdy_text(value: date) -> str:
+    return f"{value.month:02}/{value.day:02}/{value.year:04}"
+
+
 # A column's value as the source writes it: SODA 2.1's floating timestamps for dates, UTC with milliseconds for
-# system timestamps.
-_TEXT: dict[str, Callable[[Any], str]] = {"int": str, "date": _date_text, "timestamp": _timestamp_text}
+# system timestamps, DOB's MM/DD/YYYY text dates, a coordinate as Python's shortest repr (a source's text that
+# differs, more digits, stays in the record).
+_TEXT: dict[str, Callable[[Any], str]] = {
+    "int": str,
+    "float": repr,
+    "date": _date_text,
+    "mdy": _mdy_text,
+    "timestamp": _timestamp_text,
+}
 
 
 def _as_text(value: Any, kind: str) -> str | None:
@@ -101,10 +155,11 @@ _HPD_DICTIONARY = (
 # keys follow that order (any of them missing: null fields are omitted) keeps its layout as one bit mask.
 FIELD_ORDER: dict[tuple[str, str], tuple[str, ...]] = {
     ("violations", "HPD"): (":id", ":created_at", ":updated_at", *_HPD_FIELDS),
+    **{family: (":id", ":created_at", ":updated_at", *fields) for family, fields in dictionaries.FIELDS.items()},
 }
 # Dictionary id -> preset dictionary. 0 is none (a family without one of its own); ids are never reused.
-DICTIONARIES: dict[int, bytes] = {0: b"", 1: _HPD_DICTIONARY}
-DICTIONARY_OF_FAMILY = {("violations", "HPD"): 1}
+DICTIONARIES: dict[int, bytes] = {0: b"", 1: _HPD_DICTIONARY, **dictionaries.DICTIONARIES}
+DICTIONARY_OF_FAMILY = {("violations", "HPD"): 1, **dictionaries.DICTIONARY_OF_FAMILY}
 
 
 def pack(table: str, source: str, raw: Mapping[str, Any], columns: Sequence[Any]) -> bytes:
@@ -114,6 +169,12 @@ def pack(table: str, source: str, raw: Mapping[str, Any], columns: Sequence[Any]
     FIELD_ORDER when they follow it, else their list), `dropped` a bit mask of the positions whose value a column
     holds, `values` the other values in order."""
     family = (table, source)
+    dictionary_id = DICTIONARY_OF_FAMILY.get(family, 0)
+    return bytes((FORMAT, dictionary_id)) + _deflate(dictionary_id, payload(family, raw, columns))
+
+
+def payload(family: tuple[str, str], raw: Mapping[str, Any], columns: Sequence[Any]) -> bytes:
+    """The JSON that `pack` deflates (also what benchmarks/pack_dictionaries.py chooses a dictionary on)."""
     layout, checks = _layout(family, tuple(raw))
     values = list(raw.values())
     dropped = 0
@@ -127,8 +188,7 @@ def pack(table: str, source: str, raw: Mapping[str, Any], columns: Sequence[Any]
         for i in reversed(range(len(values))):
             if dropped >> i & 1:
                 del values[i]
-    dictionary_id = DICTIONARY_OF_FAMILY.get(family, 0)
-    return bytes((FORMAT, dictionary_id)) + _deflate(dictionary_id, orjson.dumps([layout, dropped, values]))
+    return orjson.dumps([layout, dropped, values])
 
 
 def _deflate(dictionary_id: int, data: bytes) -> bytes:

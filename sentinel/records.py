@@ -3,9 +3,9 @@
 Each class has a `<TABLE>_COLUMNS` tuple next to it: the columns the ingester writes, in the order of
 `copy_values()`, ready for `COPY <table> (<columns>) FROM STDIN`. A column holds the row's attribute of the same
 name (`class` is `violation_class`: a Python keyword), except `raw`, the record's dict, which is written as its
-JSON text; `raw` comes last, so a COPY line can end with the JSON bytes as orjson made them. A violation keeps its
-record packed instead (`raw_packed`, sentinel/raw_records.py: only what its columns do not hold, deflated), also
-last. Columns with
+JSON text; `raw` comes last, so a COPY line can end with the JSON bytes as orjson made them. A violation or a
+complaint keeps its record packed instead (`raw_packed`, sentinel/raw_records.py: only what its columns do not
+hold, deflated), also last. Columns with
 database defaults that the ingester does not own (id, is_deleted, deleted_at, first_seen_at, updated_at) are
 not in the tuples. `warnings` are field-level problems (a garbage date turned into None...): the row is still
 written.
@@ -94,7 +94,8 @@ class ViolationRow(_Quality):
 COMPLAINT_COLUMNS = (
     "source", "source_id", "complaint_id", "bbl", "bin", "borough", "category", "subcategory", "priority",
     "status", "status_raw", "received_date", "status_date", "closed_date", "is_duplicate",
-    "source_updated_at", "content_hash", "address_key", "latitude", "longitude", "bbl_source", "quality", "raw",
+    "source_updated_at", "content_hash", "address_key", "latitude", "longitude", "bbl_source", "quality",
+    "raw_packed",
 )  # fmt: skip
 
 
@@ -137,6 +138,11 @@ class ComplaintRow(_Quality):
     def key(self) -> str:
         # Unique within one dataset (its source is fixed); the table's unique key is (source, source_id).
         return self.source_id
+
+    @property
+    def raw_packed(self) -> bytes:
+        """The source record packed against this row's columns (sentinel/raw_records.py, migration 0027)."""
+        return raw_records.pack(self.table, self.source, self.raw, _held_by_columns(self))
 
 
 PROPERTY_COLUMNS = (
