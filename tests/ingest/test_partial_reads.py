@@ -61,7 +61,7 @@ def complaints(url, keys=None):
 
 
 def content(row):
-    return {k: v for k, v in row.items() if k not in ("raw", "source_updated_at")}
+    return {k: v for k, v in row.items() if k not in ("raw", "raw_packed", "source_updated_at")}
 
 
 def reads(url):
