@@ -22,6 +22,10 @@ size after it):
 Alert rules: --orgs organizations each watching --per-org lots drawn from the loaded properties, one rule per
 condition of benchmarks/alerts.py's list each. Prints a markdown section for benchmarks/RESULTS.md. PostgreSQL:
 VS_BENCH_PG (default postgresql://postgres@127.0.0.1:5432/postgres); the database is dropped unless --keep.
+
+A stage at full size within this machine's disk: `--datasets hpd_violations,pluto,hpd_registrations` synthesizes and
+loads only those, `--load-only --keep` stops after the load and keeps the database, and `--database NAME --days 0`
+runs the sweep and the scoring on it later (from another checkout, say, with another training change).
 """
 
 from __future__ import annotations
@@ -253,6 +257,93 @@ def seed_rules(url: str, orgs: int, per_org: int, seed: int) -> int:
     return rules
 
 
+def first_load(
+    args: argparse.Namespace, url: str, work: Path, stages: list[Stage], facts: dict[str, str]
+) -> tuple[ReplayStore, ReplayServer, dict[str, DatasetConfig], list[Path], int]:
+    """Synth (unless --city), then each dataset into the replay store and loaded by the pipeline; appends its
+    stages. Returns the store, its running server, the datasets, the change files and the store's peak size."""
+    city = args.city or work / "city"
+    if args.city is None:
+        with measured(Stage("synth")) as st:
+            subprocess.run(
+                [str(ROOT / ".venv/bin/vsentinel"), "synth", "--nyc-scale", str(args.scale), "--change-days",
+                 str(args.days), "--no-truth", "--out", str(city),
+                 *(["--datasets", args.datasets] if args.datasets else [])],
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        st.note = f"{dir_size(city) / 1e6:,.0f} MB written"
+        stages.append(st)
+    facts["city"] = f"{dir_size(city) / 1e6:,.0f} MB of JSON incl. {args.days} change files"
+    ray_runtime.connect(load_settings(ray_address=None), include_dashboard=False)
+    store = ReplayStore(work / "store.sqlite")
+    server = ReplayServer(store).start()
+    datasets = load_datasets()
+    if args.datasets:
+        names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+        datasets = {name: datasets[name] for name in names}
+        facts["datasets"] = ", ".join(names)
+    days = sorted((city / "changes").glob("*.json"))[: args.days]
+    # The snapshot is stamped with its as-of day (the day before the first change file), as a publisher's rows
+    # carry their own past :updated_at. Stamped with the load's wall-clock time instead, every change got a
+    # timestamp within the ingester's 10-minute overlap of the snapshot (the store keeps change stamps after
+    # the rows it holds), so every incremental run re-read every row.
+    as_of = date.fromisoformat(days[0].stem) - timedelta(days=1) if days else None
+    snapshot_at = f"{as_of.isoformat()}T14:50:00.000Z" if as_of else utc_timestamp()
+    strip_at = f"{(as_of - timedelta(days=1)).isoformat()}T14:50:00.000Z" if as_of else "2000-01-01T00:00:00.000Z"
+    assert timedelta(days=1) > OVERLAP
+    store_peak = 0
+    total_rows = 0
+    for ds_name, spec in datasets.items():
+        path = city / f"{spec.socrata_id}.json"
+        json_mb = path.stat().st_size / 1e6
+        with measured(Stage(f"store: {ds_name}")) as st_store:
+            st_store.rows = store.load_dataset(
+                spec.socrata_id,
+                read_dataset_file(path, spec.socrata_id),
+                seed=path.name,
+                timestamp=snapshot_at,
+            )
+            store.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if args.remove_files:
+            path.unlink()
+        with measured(Stage(f"load: {ds_name}")) as st:
+            result = run_ingestion(
+                database_url=url, source_url=server.url, app_token=None, datasets=[ds_name], incremental=False
+            )
+            if result.failed:
+                raise SystemExit(f"ingestion failed: {[(s.dataset, s.error) for s in result.failed]}")
+            st.rows = sum(s.fetched for s in result.summaries)
+        loaded_size = store.db_path.stat().st_size
+        store_peak = max(store_peak, loaded_size)
+        stripped = ""
+        if spec.change_strategy == "incremental" and not args.keep_loaded_rows:
+            # The days read this dataset incrementally from here on: its loaded rows need only what the reader's
+            # counts, key sweep and filters look at (ReplayStore.strip_rows), stamped a day before the snapshot
+            # so the first day's read, from the snapshot's mark minus the overlap, does not fetch them.
+            with measured(st_store):
+                store.strip_rows(spec.socrata_id, reader_fields(spec), strip_at)
+            stripped = f", {store.db_path.stat().st_size / 1e6:,.0f} MB with its rows stripped"
+        st.db_mb = st_store.db_mb = db_size_mb(url)
+        st_store.note = f"{json_mb:,.0f} MB JSON; store {loaded_size / 1e6:,.0f} MB after the load{stripped}"
+        total_rows += st.rows
+        stages += [st_store, st]
+        print(f"{st.name}: {st.rows:,} rows, {st.wall:.0f} s; {st_store.name} {st_store.wall:.0f} s", flush=True)
+    first = [s for s in stages if s.name.startswith(("store:", "load:"))]
+    stages.append(
+        Stage(
+            "first load, all datasets (sum)",
+            wall=sum(s.wall for s in first),
+            cpu=sum(s.cpu for s in first),
+            peak_mb=max(s.peak_mb for s in first),
+            roles=merge_roles([s.roles for s in first]),
+            rows=total_rows,
+            db_mb=db_size_mb(url),
+            note=f"store {store.db_path.stat().st_size / 1e6:,.0f} MB",
+        )
+    )
+    return store, server, datasets, days, store_peak
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=0.02, help="Fraction of the city's 858,284 lots.")
@@ -279,95 +370,32 @@ def main() -> None:
         action="store_true",
         help="Stop after the first load (with --keep, the loaded database stays for `vsentinel train` and scoring).",
     )
+    parser.add_argument(
+        "--database",
+        default=None,
+        help="A database a --load-only --keep run loaded: the sweep and the scoring on it (never dropped; no days).",
+    )
     args = parser.parse_args()
+    if args.database and (args.days or args.load_only):
+        parser.error("--database runs the stages after the first load: give it --days 0 and no --load-only")
     admin = os.environ.get("VS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = create_database(admin, "vs_fullsize")
+    name = args.database or create_database(admin, "vs_fullsize")
     url = database_url_for(admin, name)
     work = Path(tempfile.mkdtemp(prefix="vs-fullsize-", dir=os.environ.get("VS_BENCH_DIR")))
-    city = args.city or work / "city"
     stages: list[Stage] = []
     facts: dict[str, str] = {}
+    store: ReplayStore | None = None
     server: ReplayServer | None = None
+    days: list[Path] = []
+    store_peak = 0
     try:
         migrate.upgrade(url)
-        if args.city is None:
-            with measured(Stage("synth")) as st:
-                subprocess.run(
-                    [str(ROOT / ".venv/bin/vsentinel"), "synth", "--nyc-scale", str(args.scale), "--change-days",
-                     str(args.days), "--no-truth", "--out", str(city),
-                     *(["--datasets", args.datasets] if args.datasets else [])],
-                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                )  # fmt: skip
-            st.note = f"{dir_size(city) / 1e6:,.0f} MB written"
-            stages.append(st)
-        facts["city"] = f"{dir_size(city) / 1e6:,.0f} MB of JSON incl. {args.days} change files"
-        ray_runtime.connect(load_settings(ray_address=None), include_dashboard=False)
-        store = ReplayStore(work / "store.sqlite")
-        server = ReplayServer(store).start()
-        datasets = load_datasets()
-        if args.datasets:
-            names = [n.strip() for n in args.datasets.split(",") if n.strip()]
-            datasets = {name: datasets[name] for name in names}
-            facts["datasets"] = ", ".join(names)
-        days = sorted((city / "changes").glob("*.json"))[: args.days]
-        # The snapshot is stamped with its as-of day (the day before the first change file), as a publisher's rows
-        # carry their own past :updated_at. Stamped with the load's wall-clock time instead, every change got a
-        # timestamp within the ingester's 10-minute overlap of the snapshot (the store keeps change stamps after
-        # the rows it holds), so every incremental run re-read every row.
-        as_of = date.fromisoformat(days[0].stem) - timedelta(days=1) if days else None
-        snapshot_at = f"{as_of.isoformat()}T14:50:00.000Z" if as_of else utc_timestamp()
-        strip_at = f"{(as_of - timedelta(days=1)).isoformat()}T14:50:00.000Z" if as_of else "2000-01-01T00:00:00.000Z"
-        assert timedelta(days=1) > OVERLAP
-        store_peak = 0
-        total_rows = 0
-        for ds_name, spec in datasets.items():
-            path = city / f"{spec.socrata_id}.json"
-            json_mb = path.stat().st_size / 1e6
-            with measured(Stage(f"store: {ds_name}")) as st_store:
-                st_store.rows = store.load_dataset(
-                    spec.socrata_id,
-                    read_dataset_file(path, spec.socrata_id),
-                    seed=path.name,
-                    timestamp=snapshot_at,
-                )
-                store.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            if args.remove_files:
-                path.unlink()
-            with measured(Stage(f"load: {ds_name}")) as st:
-                result = run_ingestion(
-                    database_url=url, source_url=server.url, app_token=None, datasets=[ds_name], incremental=False
-                )
-                if result.failed:
-                    raise SystemExit(f"ingestion failed: {[(s.dataset, s.error) for s in result.failed]}")
-                st.rows = sum(s.fetched for s in result.summaries)
-            loaded_size = store.db_path.stat().st_size
-            store_peak = max(store_peak, loaded_size)
-            stripped = ""
-            if spec.change_strategy == "incremental" and not args.keep_loaded_rows:
-                # The days read this dataset incrementally from here on: its loaded rows need only what the reader's
-                # counts, key sweep and filters look at (ReplayStore.strip_rows), stamped a day before the snapshot
-                # so the first day's read, from the snapshot's mark minus the overlap, does not fetch them.
-                with measured(st_store):
-                    store.strip_rows(spec.socrata_id, reader_fields(spec), strip_at)
-                stripped = f", {store.db_path.stat().st_size / 1e6:,.0f} MB with its rows stripped"
-            st.db_mb = st_store.db_mb = db_size_mb(url)
-            st_store.note = f"{json_mb:,.0f} MB JSON; store {loaded_size / 1e6:,.0f} MB after the load{stripped}"
-            total_rows += st.rows
-            stages += [st_store, st]
-            print(f"{st.name}: {st.rows:,} rows, {st.wall:.0f} s; {st_store.name} {st_store.wall:.0f} s", flush=True)
-        first = [s for s in stages if s.name.startswith(("store:", "load:"))]
-        stages.append(
-            Stage(
-                "first load, all datasets (sum)",
-                wall=sum(s.wall for s in first),
-                cpu=sum(s.cpu for s in first),
-                peak_mb=max(s.peak_mb for s in first),
-                roles=merge_roles([s.roles for s in first]),
-                rows=total_rows,
-                db_mb=db_size_mb(url),
-                note=f"store {store.db_path.stat().st_size / 1e6:,.0f} MB",
-            )
-        )
+        if args.database:
+            # A database loaded and kept by an earlier run: the stages after the first load, on it.
+            ray_runtime.connect(load_settings(ray_address=None), include_dashboard=False)
+            facts["database"] = f"{args.database} (loaded by an earlier run, reused)"
+        else:
+            store, server, datasets, days, store_peak = first_load(args, url, work, stages, facts)
         with psycopg.connect(url) as conn:
             conn.execute("ANALYZE")
             counts = conn.execute(
@@ -401,10 +429,12 @@ def main() -> None:
             st.rows = service.score_all()
         st.db_mb = db_size_mb(url)
         stages.append(st)
-        rules = seed_rules(url, args.orgs, args.per_org, seed=21)
-        facts["rules"] = f"{rules:,} rules of {args.orgs} organizations watching {args.orgs * args.per_org:,} lots"
+        if days:
+            rules = seed_rules(url, args.orgs, args.per_org, seed=21)
+            facts["rules"] = f"{rules:,} rules of {args.orgs} organizations watching {args.orgs * args.per_org:,} lots"
         alerts = LocalAlerts(url)
         for path in days:
+            assert server is not None
             with measured(Stage(f"day {path.stem}")) as st:
                 t0 = time.perf_counter()
                 applied = server.apply_changes(orjson.loads(path.read_bytes()))
@@ -448,8 +478,9 @@ def main() -> None:
             )
             stages.append(st)
             print(f"{st.name}: {st.note}", flush=True)
-        facts["store_peak"] = f"{store_peak / 1e6:,.0f} MB (the largest the file was after a dataset's load)"
-        facts["store_final"] = f"{store.db_path.stat().st_size / 1e6:,.0f} MB"
+        if store is not None:
+            facts["store_peak"] = f"{store_peak / 1e6:,.0f} MB (the largest the file was after a dataset's load)"
+            facts["store_final"] = f"{store.db_path.stat().st_size / 1e6:,.0f} MB"
         facts["db_final"] = f"{db_size_mb(url):,.0f} MB"
         # What the days left in PostgreSQL, to compare runs that should agree (with and without stripped rows).
         sums = table_checksums(url)
@@ -460,7 +491,7 @@ def main() -> None:
     finally:
         if server is not None:
             server.stop()
-        if not args.keep:
+        if not args.keep and not args.database:
             drop_database(admin, name)
             shutil.rmtree(work, ignore_errors=True)
 
