@@ -16,9 +16,11 @@ report queue actor), and two trials run at once so one's start overlaps the othe
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,9 +113,28 @@ def fit(
     """One distributed Train run (no Tune) fitting a model per labelled kind with the given parameters; `storage`:
     a path or an s3:// URI, where Ray Train keeps the run's checkpoint."""
     storage = storage_uri(storage)
-    result = trainer(data.for_workers(), params, _shape(settings, storage), storage, name, callbacks=[]).fit()
+    run = trainer(data.for_workers(), params, _shape(settings, storage), storage, name, callbacks=[])
+    with _own_sigint_handler():
+        result = run.fit()
     with result.checkpoint.as_directory() as path:
         return {kind: _load(Path(path) / model_file(kind)) for kind in data.kinds}
+
+
+@contextlib.contextmanager
+def _own_sigint_handler() -> Iterator[None]:
+    """Puts the caller's SIGINT handler back after a Train run started from the main thread.
+
+    Ray Train's fit() installs a handler there that aborts the run on Ctrl-C and never removes it; the handler
+    holds the run's controller actor, so the controller (~255 MB, benchmarks/RESULTS.md "NYC at full size") lived
+    as long as the driver. With the handler gone, its last handle is, and Ray ends the actor."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _load(path: Path) -> xgb.Booster:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
 import ray
+import ray._private.state
 
 from sentinel.risk.dataset import FeatureSpec
 from training import distributed
@@ -51,3 +55,22 @@ def test_a_trial_cut_by_asha_leaves_no_workers_reserved(ray_cluster, tmp_path):
     assert ends[0.5].state == "finished" and ends[0.5].rounds == 200 == ends[0.5].max_rounds
     assert ends[0.002].state == "stopped early" and 0 < ends[0.002].rounds < 200
     assert any(p.state == "running" and p.rounds > 0 and p.metric is not None for p in heard)
+
+
+def _alive(actor_class: str) -> int:
+    # The GCS's actor table: Ray's State API needs the dashboard, which the tests' Ray does not start.
+    actors = ray._private.state.actors().values()
+    return sum(a["ActorClassName"] == actor_class and a["State"] == "ALIVE" for a in actors)
+
+
+def test_a_fit_from_the_main_thread_ends_its_train_controller(ray_cluster, tmp_path):
+    # Ray Train's fit() leaves a SIGINT handler that holds the run's controller, which then outlived the run.
+    handler = signal.getsignal(signal.SIGINT)
+    settings = load_training_settings(workers=1, num_boost_round=5, report_every=5)
+    boosters = distributed.fit(_fit_data(), settings.params(), settings, tmp_path, "ends-its-controller")
+    assert boosters["overall"].num_boosted_rounds() == 5
+    assert signal.getsignal(signal.SIGINT) is handler
+    deadline = time.monotonic() + 30  # the actor ends when Ray sees its last handle go
+    while _alive("TrainController") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _alive("TrainController") == 0
