@@ -68,7 +68,9 @@ def main() -> None:
             work / "ray_results",
             tune=args.samples > 0,
             samples=args.samples or None,
-            log=lambda m: print(m, flush=True),
+            log=lambda m: print(
+                f"[USS {me.memory_full_info().uss / 1e6:,.0f} MB, peak {peak[0] / 1e6:,.0f}] {m}", flush=True
+            ),
         )
     wall = time.perf_counter() - t0
     stop.set()
