@@ -105,8 +105,10 @@ def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
         changed = sql.SQL("{} OR t.is_deleted").format(changed)
     if table == "complaints":
         # DOB complaints (eabe-havv) repeat a complaint_number once per disposition: a row read later but
-        # dated earlier is an older state of the same complaint and must not overwrite the newer one.
-        changed = sql.SQL("({}) AND NOT (t.source = 'DOB' AND EXCLUDED.status_date < t.status_date)").format(changed)
+        # dated earlier is an older state of the same complaint and must not overwrite the newer one. Without a date
+        # on either side nothing says it is older (a bare `<` would be NULL and block every update of an undated row).
+        older = sql.SQL("coalesce(EXCLUDED.status_date < t.status_date, false)")
+        changed = sql.SQL("({}) AND NOT (t.source = 'DOB' AND {})").format(changed, older)
     key_list = sql.SQL(", ").join(map(ident, keys))
     insert_cols, insert_vals = cols, cols
     if table in _RUN_TRACKED:

@@ -214,3 +214,29 @@ def test_with_the_source_version_unknown_the_day_is_read_whole(server, fresh_db)
     assert blind.read == "whole" and blind.error is None and blind.deleted == 1
     assert "rowsUpdatedAt unknown" in blind.read_because
     assert complaints(fresh_db, [gone])[gone]["is_deleted"]
+
+
+def test_a_complaint_stored_without_a_date_takes_the_next_state_and_an_older_state_never_wins(server, fresh_db):
+    """The writer keeps the newest state of a DOB complaint (its number repeats once per disposition): a state dated
+    earlier than the stored one is dropped, but a stored complaint with no date at all (neither inspected nor
+    disposed of) must take the next state, whose date says nothing against it."""
+    rows = SocrataSource(server.url).client.get(DOB_ID, order="complaint_number", limit=50_000)
+    by_key = {row["complaint_number"]: row for row in rows}
+    undated, dated = sorted(by_key)[5], sorted(by_key)[6]
+    for field in ("disposition_date", "disposition_code", "inspection_date"):
+        by_key[undated].pop(field, None)
+    by_key[undated]["status"] = "ACTIVE"
+    by_key[dated] |= {"status": "CLOSED", "disposition_date": "10/20/2026", "disposition_code": "A1"}
+    server.apply_changes({"at": SNAPSHOT_AT, "datasets": {DOB_ID: {"replace": list(by_key.values())}}})
+    run(fresh_db, server, incremental=False)
+    before = complaints(fresh_db, [undated, dated])
+    assert before[undated]["status_date"] is None and before[dated]["status"] == "closed"
+
+    by_key[undated] |= {"status": "CLOSED", "disposition_date": "10/30/2026", "disposition_code": "A1"}
+    by_key[dated] |= {"status": "ACTIVE", "inspection_date": "10/01/2026"}  # an older state, read later
+    by_key[dated].pop("disposition_date"), by_key[dated].pop("disposition_code")
+    server.apply_changes({"at": NEXT_DAY, "datasets": {DOB_ID: {"replace": list(by_key.values())}}})
+    run(fresh_db, server, incremental=False)
+    after = complaints(fresh_db, [undated, dated])
+    assert after[undated]["status"] == "closed" and str(after[undated]["status_date"]) == "2026-10-30"
+    assert content(after[dated]) == content(before[dated])
