@@ -70,6 +70,23 @@ def test_sign_in_portfolio_sort_by_risk_and_property_page(page: Any, web_stack: 
     assert "violation issued" in page.get_by_test_id("timeline").inner_text()
     page.get_by_role("heading", name="Score history").wait_for()
     check_screen(page, artifacts, "property")
+    edges = freshness_edges(page)
+    assert edges["rows"] >= 10, edges  # every dataset of the city was loaded: a table as wide as a real one
+    # At 1280 px every column shows without scrolling (the scroll box is for phones) and nothing overflows the page.
+    assert edges["table"] <= edges["card"] and edges["page"] <= 1280, edges
+
+
+def freshness_edges(page: Any) -> dict[str, float]:
+    """The data freshness table's right edge (its whole width, scrolled out of sight or not), its card's, and the
+    page's scroll width."""
+    return page.evaluate(
+        """() => {
+            const card = document.querySelector("section[aria-labelledby=fresh-title]");
+            const table = card.querySelector("table");
+            return {rows: table.tBodies[0].rows.length, table: table.getBoundingClientRect().right,
+                    card: card.getBoundingClientRect().right, page: document.documentElement.scrollWidth};
+        }"""
+    )
 
 
 def test_a_lapsed_access_token_is_refreshed_without_leaving_the_page(page: Any, web_stack: Stack) -> None:
