@@ -2,9 +2,9 @@
 
 `build_compact` is what `vsentinel train` reads: each cutoff's feature rows a chunk at a time (the cursor of
 `sentinel.risk.dataset.feature_chunks`, as batch scoring reads them), each chunk turned at once into the model's
-float32 inputs and int8 labels, so the driver holds ~4 bytes a feature a row instead of every cutoff's pandas
-frame (benchmarks/RESULTS.md, "NYC at full size"). Only the slices that evaluation reads whole (calibration and
-test) keep their frame.
+float32 inputs and int8 labels and put in Ray's object store, so the driver holds references and one chunk instead
+of every cutoff's rows (benchmarks/RESULTS.md, "NYC at full size"). Only the slices that evaluation reads whole
+(calibration and test) keep their frame in the driver.
 
 `build` is the whole-frame read, with the dataframe engine as a setting: `pandas` (default, one process) or
 `modin` (the same pandas-API calls on Ray); the benchmarks compare engines with it and the tests check that
@@ -23,11 +23,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import psycopg
-from pandas.api.types import union_categoricals
+import ray
 
 from sentinel.risk import dataset as risk_dataset
 from sentinel.risk import features
 from sentinel.risk.dataset import FeatureSpec, quarterly_cutoffs, to_pandas
+from training.trial import Rows
 
 Engine = Literal["pandas", "modin"]
 CHUNK_ROWS = 20_000  # buildings per chunk, as batch scoring reads them
@@ -88,41 +89,60 @@ def numeric_columns(frame: pd.DataFrame) -> tuple[str, ...]:
     return tuple(c for c in frame.columns if c not in skip)
 
 
-@dataclass
-class _Cutoff:
-    features: np.ndarray  # float32 [rows, features]: numeric columns filled as read, categories once spec is known
-    labels: np.ndarray  # int8 [rows, labels] in LABELS order
-    categories: dict[str, pd.Categorical]  # the categorical columns with the levels seen at this cutoff
-    frame: pd.DataFrame | None
+class _Levels:
+    """A categorical column's values as codes of the whole read, in the order they were first seen: a chunk is coded
+    (and goes to the object store) before the model's levels are known, and `recode` maps these codes to the
+    model's at the end."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+
+    def code(self, values: pd.Series) -> tuple[np.ndarray, set[int]]:
+        """(the values' codes as float32, NaN for a missing value; the codes seen)."""
+        column = pd.Categorical(values.astype("string"))
+        table = np.array([self.codes.setdefault(str(v), len(self.codes)) for v in column.categories], dtype=np.float32)
+        found = column.codes
+        out = np.full(len(found), np.nan, dtype=np.float32)
+        out[found >= 0] = table[found[found >= 0]]
+        return out, {int(c) for c in table}
+
+    def recode(self, known: tuple[str, ...]) -> np.ndarray:
+        model = {level: i for i, level in enumerate(known)}
+        return np.array([model.get(level, np.nan) for level in self.codes], dtype=np.float32)
 
 
 @dataclass
 class TrainingRows:
-    """Every cutoff's rows as the model reads them: `features` in `spec.names` order (categories as their codes
-    in `spec`'s levels, NaN unknown: `training.distributed.feature_array`'s layout), labels as int8, and for the
-    cutoffs asked for, the frame `build` gives (ids, features as read, labels) for evaluation."""
+    """Every cutoff's rows as the model reads them, in the object store: parts of float32 inputs in `spec.names`
+    order (`training.trial.Rows`, which gives them in `training.distributed.feature_array`'s layout) and int8
+    labels in LABELS order; the driver keeps the references, and for the cutoffs asked for, the frame `build`
+    gives (ids, features as read, labels) for evaluation."""
 
     spec: FeatureSpec
-    _cutoffs: dict[date, _Cutoff]
+    _parts: dict[date, tuple[tuple[ray.ObjectRef, int], ...]]
+    _recode: tuple[tuple[int, np.ndarray], ...]
+    _frames: dict[date, pd.DataFrame]
+
+    def of(self, cutoffs: Iterable[date]) -> Rows:
+        """The cutoffs' rows in order, as references (what a Ray task or Train worker gathers)."""
+        parts = tuple(p for c in cutoffs for p in self._parts[c])
+        return Rows(parts, self._recode, len(self.spec.names), len(risk_dataset.LABELS))
 
     def features(self, cutoffs: Iterable[date]) -> np.ndarray:
-        """The cutoffs' rows in order; one cutoff's array itself (no copy), several concatenated (a new array)."""
-        parts = [self._cutoffs[c].features for c in cutoffs]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        """The cutoffs' rows in order, gathered into this process (a per-building slice; the tests)."""
+        return self.of(cutoffs).gather()[0]
 
     def labels(self, cutoffs: Iterable[date], kind: str) -> np.ndarray:
-        column = risk_dataset.LABELS.index(kind)
-        return np.concatenate([self._cutoffs[c].labels[:, column] for c in cutoffs])
+        return self.of(cutoffs).gather()[1][:, risk_dataset.LABELS.index(kind)]
 
     def frame(self, cutoff: date) -> pd.DataFrame:
-        frame = self._cutoffs[cutoff].frame
-        if frame is None:
+        if cutoff not in self._frames:
             raise KeyError(f"no frame was kept for cutoff {cutoff}")
-        return frame
+        return self._frames[cutoff]
 
     def rows(self, cutoffs: Iterable[date] | None = None) -> int:
-        chosen = self._cutoffs if cutoffs is None else cutoffs
-        return sum(len(self._cutoffs[c].labels) for c in chosen)
+        chosen = self._parts if cutoffs is None else cutoffs
+        return sum(n for c in chosen for _, n in self._parts[c])
 
 
 def build_compact(
@@ -134,56 +154,43 @@ def build_compact(
     financial_threshold: float = 1000.0,
     chunk: int = CHUNK_ROWS,
 ) -> TrainingRows:
-    """Every cutoff's rows, read `chunk` buildings at a time; the spec is `FeatureSpec.from_frame` of the
+    """Every cutoff's rows, read `chunk` buildings at a time, each chunk put in Ray's object store as soon as it is
+    read (Ray spills it to disk beyond the store's size); the spec is `FeatureSpec.from_frame` of the
     `spec_cutoffs` rows (the training slice: a level seen only later is unknown to the model), and the rows of
     `frames` are kept whole as well. Gives the same arrays as `feature_array(spec, build(...))` per cutoff."""
     keep = set(frames)
-    read = {c: _read_cutoff(conn, c, c in keep, horizon_days, financial_threshold, chunk) for c in cutoffs}
-    numeric = next((n for _, n in read.values() if n), ())
-    levels: dict[str, set[str]] = {name: set() for name in features.CATEGORICAL}
-    for c in spec_cutoffs:
-        for name, column in read[c][0].categories.items():
-            levels[name].update(str(v) for v in column.categories)
-    spec = FeatureSpec(numeric=numeric, categories={k: tuple(sorted(v)) for k, v in levels.items()})
-    for part, _ in read.values():
-        if not len(part.labels):  # no building at this cutoff: no chunk told the columns
-            part.features = np.empty((0, len(spec.names)), dtype=np.float32)
-        for i, (name, known) in enumerate(spec.categories.items(), start=len(numeric)):
-            codes = pd.Categorical(part.categories[name], categories=known).codes
-            part.features[:, i] = np.where(codes < 0, np.nan, codes)
-        part.categories = {}  # coded now; the kept frames hold the values as read
-    return TrainingRows(spec, {c: part for c, (part, _) in read.items()})
-
-
-def _read_cutoff(
-    conn: psycopg.Connection, cutoff: date, keep_frame: bool, horizon_days: int, threshold: float, chunk: int
-) -> tuple[_Cutoff, tuple[str, ...]]:
-    labels = risk_dataset.labels_at(conn, cutoff, horizon_days, threshold)
-    width = len(features.CATEGORICAL)
+    levels = {name: _Levels() for name in features.CATEGORICAL}
+    seen: dict[date, dict[str, set[int]]] = {}
+    parts: dict[date, tuple[tuple[ray.ObjectRef, int], ...]] = {}
+    kept: dict[date, pd.DataFrame] = {}
     numeric: tuple[str, ...] = ()
-    out = np.empty((0, 0), dtype=np.float32)
-    y = np.empty((0, len(risk_dataset.LABELS)), dtype=np.int8)
-    categories: dict[str, list[pd.Categorical]] = {name: [] for name in features.CATEGORICAL}
-    kept: list[pd.DataFrame] = []
-    start = 0
-    with risk_dataset.feature_chunks(conn, cutoff, chunk) as (total, parts):
-        for part in parts:
-            part = _with_labels(part, labels)
-            if not numeric:
-                numeric = numeric_columns(part)
-                out = np.empty((total, len(numeric) + width), dtype=np.float32)
-                y = np.empty((total, len(risk_dataset.LABELS)), dtype=np.int8)
-            end = start + len(part)
-            for i, name in enumerate(numeric):
-                out[start:end, i] = part[name].to_numpy(dtype=np.float64)  # float64 -> float32 as `codes` casts
-            for i, name in enumerate(risk_dataset.LABELS):
-                y[start:end, i] = part[name].to_numpy()
-            for name in features.CATEGORICAL:
-                categories[name].append(pd.Categorical(part[name].astype("string")))
-            if keep_frame:
-                kept.append(part)
-            start = end
-    assert start == len(out), f"cutoff {cutoff}: read {start} rows of {len(out)}"
-    merged = {k: union_categoricals(v) if v else pd.Categorical([]) for k, v in categories.items()}
-    frame = pd.concat(kept, ignore_index=True) if keep_frame else None
-    return _Cutoff(out, y, merged, frame), numeric
+    for cutoff in cutoffs:
+        seen[cutoff] = {name: set() for name in features.CATEGORICAL}
+        labels = risk_dataset.labels_at(conn, cutoff, horizon_days, financial_threshold)
+        read, frame_parts = [], []
+        with risk_dataset.feature_chunks(conn, cutoff, chunk) as (_, chunks):
+            for part in chunks:
+                part = _with_labels(part, labels)
+                numeric = numeric or numeric_columns(part)
+                x = np.empty((len(part), len(numeric) + len(features.CATEGORICAL)), dtype=np.float32)
+                for i, name in enumerate(numeric):
+                    x[:, i] = part[name].to_numpy(dtype=np.float64)  # float64 -> float32 as `codes` casts
+                for i, name in enumerate(features.CATEGORICAL, start=len(numeric)):
+                    x[:, i], found = levels[name].code(part[name])
+                    seen[cutoff][name] |= found
+                y = np.stack([part[name].to_numpy(dtype=np.int8) for name in risk_dataset.LABELS], axis=1)
+                read.append((ray.put((x, y)), len(part)))
+                if cutoff in keep:
+                    frame_parts.append(part)
+        parts[cutoff] = tuple(read)
+        if cutoff in keep:
+            kept[cutoff] = pd.concat(frame_parts, ignore_index=True)
+    known: dict[str, set[str]] = {name: set() for name in features.CATEGORICAL}
+    for name, column in levels.items():
+        by_code = list(column.codes)
+        for c in spec_cutoffs:
+            known[name].update(by_code[code] for code in seen[c][name])
+    spec = FeatureSpec(numeric=numeric, categories={k: tuple(sorted(v)) for k, v in known.items()})
+    columns = enumerate(spec.categories.items(), start=len(numeric))
+    recode = tuple((i, levels[name].recode(values)) for i, (name, values) in columns)
+    return TrainingRows(spec, parts, recode, kept)

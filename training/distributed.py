@@ -6,9 +6,10 @@ which holds everything the trial and worker processes run, so they import nothin
 every `report_every` rounds: each report waits for the Train controller's poll, so the stock per-round callback makes
 a 100-round fit two orders of magnitude slower here (DESIGN.md, "Ray on small machines").
 
-Data goes to the workers as object-store references to one float32 array of features (categories as codes), put
-once per pipeline run; each worker takes a contiguous block of rows as a zero-copy view and builds a QuantileDMatrix
-from it, and xgboost's collective (set up by XGBoostConfig) joins the shards. A trial's start is mostly processes
+Data goes to the workers as object-store references to the parts the driver put as it read the features (float32
+inputs, categories as codes, int8 labels: `training.trial.Rows`); each worker copies its contiguous block of rows
+out of them and builds a QuantileDMatrix from it, and xgboost's collective (set up by XGBoostConfig) joins the
+shards. A trial's start is mostly processes
 importing Ray Train and xgboost (seconds of CPU each): runs skip the helper actors they do not need (and Tune's
 report queue actor), and two trials run at once so one's start overlaps the other's boosting (benchmarks/RESULTS.md,
 "Risk model").
@@ -37,7 +38,7 @@ from ray.util.placement_group import PlacementGroup
 from sentinel.artifact_store import join, s3_environment, storage_uri
 from sentinel.risk.dataset import FeatureSpec
 from training.config import TrainingSettings
-from training.trial import PLACEMENT_GROUP_KEY, RunShape, model_file, trainer, tune_trial
+from training.trial import PLACEMENT_GROUP_KEY, Rows, RunShape, model_file, trainer, tune_trial
 
 
 def feature_types(spec: FeatureSpec) -> list[str]:
@@ -59,37 +60,43 @@ def feature_array(spec: FeatureSpec, frame: pd.DataFrame) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FitData:
-    """Object-store references shared by every trial: the features once (`feature_array`), the labels of each
-    score fitted."""
+    """What every trial's workers read: the training and validation rows as object-store parts (`Rows`: the parts
+    `training.dataset.build_compact` put as it read them), and which label column each score fitted takes."""
 
-    train_ref: ray.ObjectRef
-    valid_ref: ray.ObjectRef
+    train: Rows
+    valid: Rows
     spec: dict
-    labels_ref: ray.ObjectRef | None = None
+    label_columns: dict[str, int]
     kinds: tuple[str, ...] = ()
 
     @classmethod
-    def put(cls, spec: FeatureSpec, train: pd.DataFrame, valid: pd.DataFrame) -> FitData:
-        return cls.put_arrays(spec, feature_array(spec, train), feature_array(spec, valid))
+    def put(
+        cls, spec: FeatureSpec, train: pd.DataFrame, valid: pd.DataFrame, labels: dict[str, tuple[Any, Any]]
+    ) -> FitData:
+        """From frames and 0/1 labels (score kind -> (training, validation)), one part each."""
+
+        def rows(frame: pd.DataFrame, i: int) -> Rows:
+            y = np.stack([np.asarray(pair[i], dtype=np.int8) for pair in labels.values()], axis=1)
+            return Rows(((ray.put((feature_array(spec, frame), y)), len(frame)),), (), len(spec.names), len(labels))
+
+        return cls(rows(train, 0), rows(valid, 1), spec.to_dict(), {k: i for i, k in enumerate(labels)})
 
     @classmethod
-    def put_arrays(cls, spec: FeatureSpec, train: np.ndarray, valid: np.ndarray) -> FitData:
-        """From arrays in `feature_array`'s layout (`training.dataset.TrainingRows.features`)."""
-        return cls(ray.put(train), ray.put(valid), spec.to_dict())
+    def of(cls, spec: FeatureSpec, train: Rows, valid: Rows, label_columns: dict[str, int]) -> FitData:
+        return cls(train, valid, spec.to_dict(), dict(label_columns))
 
-    def with_labels(self, labels: dict[str, tuple[np.ndarray, np.ndarray]]) -> FitData:
-        """`labels`: score kind -> (training labels, validation labels); one model is fitted per kind."""
-        arrays = {k: (np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)) for k, (a, b) in labels.items()}
-        return FitData(self.train_ref, self.valid_ref, self.spec, ray.put(arrays), tuple(labels))
+    def with_kinds(self, kinds: tuple[str, ...]) -> FitData:
+        """The scores to fit (one model each) in a run."""
+        return FitData(self.train, self.valid, self.spec, self.label_columns, tuple(kinds))
 
     def for_workers(self) -> dict[str, Any]:
         """What `training.trial.worker_loop` reads: references and plain values only, so that the trial actor and
         the workers that unpickle it import nothing of the project's but `training.trial`."""
         spec = FeatureSpec.from_dict(self.spec)
         return {
-            "train_ref": self.train_ref,
-            "valid_ref": self.valid_ref,
-            "labels_ref": self.labels_ref,
+            "train": self.train,
+            "valid": self.valid,
+            "kinds": {k: self.label_columns[k] for k in self.kinds},
             "feature_names": spec.names,
             "feature_types": feature_types(spec),
         }

@@ -3,8 +3,8 @@
 Splits are out of time and never share a label window: for a test cutoff T, the calibration cutoff is T - 12
 months (its labels end at T) and training cutoffs end at T - 24 months (their labels end at the calibration
 cutoff). The Tune sweep validates on the calibration slice; the test slice is touched once, for the report and
-the promotion gate. Earlier folds (T - 1 quarter, ...) are refitted in one process with the chosen parameters to show
-stability.
+the promotion gate. Earlier folds (T - 1 quarter, ...) are refitted with the chosen parameters to show stability,
+each by single-process xgboost in a Ray task that reads the fold's rows from the object store.
 
 The gate: a score's model may serve only when it beats the weighted open count on the test slice by more than
 chance (the lower end of a paired bootstrap interval of the AUC difference is above zero). When it does not, the
@@ -29,6 +29,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import psycopg
+import ray
 import xgboost as xgb
 
 from sentinel.artifact_store import ArtifactStore, LocalStore, as_store, fetch
@@ -38,7 +39,7 @@ from sentinel.risk.bootstrap import auc_intervals
 from sentinel.risk.calibration import Calibrator, Percentiles, fit_isotonic
 from sentinel.risk.oracle import true_probability
 from sentinel.risk.registry import SCORE_KINDS
-from training import dataset, distributed, evaluate
+from training import dataset, distributed, evaluate, trial
 from training.config import TrainingSettings
 
 Log = Callable[[str], None]
@@ -97,13 +98,17 @@ def _dmatrix(spec: dataset.FeatureSpec, features: np.ndarray) -> xgb.DMatrix:
     )
 
 
-def local_fit(spec: dataset.FeatureSpec, features: np.ndarray, y: np.ndarray, params: dict, rounds: int):
-    """Single-process xgboost on the same matrix (rolling folds; the benchmark's comparison).
+def local_fit(
+    spec: dataset.FeatureSpec, features: np.ndarray, y: np.ndarray, params: dict, rounds: int, nthread: int = 0
+):
+    """Single-process xgboost on the same matrix (the benchmark's comparison; the rolling folds' task,
+    `training.trial.fit_fold`, grows its trees: tests/model/test_training_rows.py), on xgboost's default threads
+    unless `nthread` (the configured nthread is a Train worker's).
 
     A QuantileDMatrix, as the Train workers build: it keeps the features' histogram bins (a byte a value) where a
     DMatrix copies them (8 bytes a value) first, ~1.1 KB less a training row at the peak, and it grows the same
     trees with `hist` (tests/model/test_training_rows.py)."""
-    local = {k: v for k, v in params.items() if k != "nthread"}
+    local = {k: v for k, v in params.items() if k != "nthread"} | ({"nthread": nthread} if nthread else {})
     dtrain = xgb.QuantileDMatrix(
         features,
         label=y,
@@ -159,13 +164,14 @@ def run(
     log(f"{rows.rows()} rows in {timings['dataset_s']:.1f}s; train {n_train}, calibrate {len(cal)}, test {len(test)}")
 
     version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    # The training slice is concatenated only to go into the object store (the driver keeps its cutoffs' arrays).
-    shared = distributed.FitData.put_arrays(spec, rows.features(split.train), x_cal)
+    # The rows are in the object store already: the workers gather them from the cutoffs' parts.
+    label_columns = {k: features.LABELS.index(k) for k in SCORE_KINDS}
+    shared = distributed.FitData.of(spec, rows.of(split.train), rows.of([split.calibration]), label_columns)
     params = settings.params()
     boosters: dict[str, xgb.Booster] = {}
     sweep_info: dict[str, Any] = {}
     if tune:
-        data = shared.with_labels({"overall": (rows.labels(split.train, "overall"), cal["overall"].to_numpy())})
+        data = shared.with_kinds(("overall",))
         n = samples or settings.num_samples
         log(f"sweeping {n} trials on the overall score ({settings.workers} workers each)")
         result = distributed.sweep(data, settings, storage, f"sweep-{version}", samples=n, on_trial=on_trial)
@@ -179,8 +185,8 @@ def run(
         }
         log(f"sweep: {result.trials} trials in {result.seconds:.0f}s, best {result.best_metrics}")
     started = time.perf_counter()
-    remaining = {k: (rows.labels(split.train, k), cal[k].to_numpy()) for k in SCORE_KINDS if k not in boosters}
-    boosters.update(distributed.fit(shared.with_labels(remaining), params, settings, storage, f"fit-{version}"))
+    remaining = tuple(k for k in SCORE_KINDS if k not in boosters)
+    boosters.update(distributed.fit(shared.with_kinds(remaining), params, settings, storage, f"fit-{version}"))
     log(f"fitted {', '.join(remaining)} in one Ray Train run ({settings.workers} workers)")
     timings["fit_s"] = time.perf_counter() - started
 
@@ -210,7 +216,7 @@ def run(
             f"({'passes' if result.beats_baseline else 'fails'} the gate)"
         )
 
-    folds = _rolling_folds(rows, splits[1:], params, settings.num_boost_round)
+    folds = _rolling_folds(rows, splits[1:], params, settings)
     directory = staging / version
     typical = artifacts.typical_values(cal, spec)
     promoted, baselined, scorers = [], [], {}
@@ -274,14 +280,27 @@ def run(
     return report
 
 
-def _rolling_folds(rows: dataset.TrainingRows, splits: list[Split], params: dict, rounds: int) -> list[dict]:
+def fold_threads(settings: TrainingSettings) -> int:
+    """CPUs a rolling fold's task takes, and xgboost's threads in it: a Train run's (the folds run after it)."""
+    return max(1, int(settings.workers * settings.cpus_per_worker))
+
+
+def _rolling_folds(
+    rows: dataset.TrainingRows, splits: list[Split], params: dict, settings: TrainingSettings
+) -> list[dict]:
+    """Each fold fitted by `training.trial.fit_fold` in a Ray task, one fold at a time: the task gathers the fold's
+    rows from the object store, so the driver never holds them (nor xgboost's matrix of them)."""
+    threads = fold_threads(settings)
+    task = ray.remote(trial.fit_fold).options(num_cpus=threads)
+    data = {"feature_names": rows.spec.names, "feature_types": distributed.feature_types(rows.spec)}
+    kinds = {k: features.LABELS.index(k) for k in ("overall", "safety")}
     out = []
     for split in splits:
-        train, test = rows.features(split.train), rows.features([split.test])
-        for kind in ("overall", "safety"):
-            booster = local_fit(rows.spec, train, rows.labels(split.train, kind), params, rounds)
-            p = _predict(booster, rows.spec, test)
-            y = rows.labels([split.test], kind)
+        fold = task.remote(
+            rows.of(split.train), rows.of([split.test]), data, {**params, "nthread": threads},
+            settings.num_boost_round, kinds,
+        )  # fmt: skip
+        for kind, (y, p) in ray.get(fold).items():
             out.append(
                 {
                     "kind": kind,

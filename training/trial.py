@@ -20,6 +20,7 @@ from multiprocessing.connection import Client, Listener
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import ray
 import ray.train
 import ray.tune
@@ -79,6 +80,67 @@ def metrics_of(evals_log: dict, rounds: int) -> dict[str, float]:
     return out
 
 
+@dataclass(frozen=True)
+class Rows:
+    """Feature rows in the object store, as the driver read them: `parts` laid end to end, each part a reference
+    to (float32 features [n, features], int8 labels [n, labels]) and its row count. The categorical columns hold
+    codes of the read's own (`recode`: column -> float32 table of the model's code, NaN for a level the model does
+    not know), so that a part could go to the store before the model's levels were known."""
+
+    parts: tuple[tuple[ray.ObjectRef, int], ...]
+    recode: tuple[tuple[int, np.ndarray], ...]
+    features: int
+    labels: int
+
+    def __len__(self) -> int:
+        return sum(n for _, n in self.parts)
+
+    def gather(self, rows: slice | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows `rows` (all by default) as one float32 array of model inputs (`feature_array`'s layout) and one
+        of int8 labels: copies made here, in the process that reads them, a part at a time."""
+        start, stop, _ = (rows or slice(0, len(self))).indices(len(self))
+        x = np.empty((max(stop - start, 0), self.features), dtype=np.float32)
+        y = np.empty((len(x), self.labels), dtype=np.int8)
+        offset = at = 0
+        for ref, n in self.parts:
+            lo, hi = max(start, offset), min(stop, offset + n)
+            if lo < hi:
+                features, labels = ray.get(ref)  # zero-copy views of the store's (or a restored spilled) object
+                x[at : at + hi - lo] = features[lo - offset : hi - offset]
+                y[at : at + hi - lo] = labels[lo - offset : hi - offset]
+                at += hi - lo
+                del features, labels
+            offset += n
+        for column, table in self.recode:
+            codes = x[:, column]
+            known = ~np.isnan(codes)
+            codes[known] = table[codes[known].astype(np.intp)]
+        return x, y
+
+
+def fit_fold(
+    train: Rows, test: Rows, data: dict[str, Any], params: dict, rounds: int, kinds: dict[str, int]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """One rolling fold, single-process xgboost (a Ray task, so that the driver never holds the fold's rows):
+    kind -> (the test rows' labels, the predictions of a model fitted on `train` with label column `kinds[kind]`).
+
+    A QuantileDMatrix, as the Train workers build: it keeps the features' histogram bins (a byte a value) where a
+    DMatrix copies them (8 bytes a value) first; the sketch does not depend on the labels, so every kind's fit
+    shares it (the same trees as `training.pipeline.local_fit`'s, tests/model/test_training_rows.py)."""
+    kwargs = {"feature_names": data["feature_names"], "feature_types": data["feature_types"]}
+    x, y = train.gather()
+    dtrain = xgb.QuantileDMatrix(x, enable_categorical=True, **kwargs)
+    del x
+    x_test, y_test = test.gather()
+    dtest = xgb.DMatrix(x_test, enable_categorical=True, **kwargs)
+    out = {}
+    for kind, column in kinds.items():
+        dtrain.set_label(y[:, column].astype(np.float32))
+        booster = xgb.train(params, dtrain, num_boost_round=rounds)
+        out[kind] = (y_test[:, column].copy(), booster.predict(dtest))
+    return out
+
+
 def _shard(rows: int, rank: int, size: int) -> slice:
     return slice(rank * rows // size, (rank + 1) * rows // size)
 
@@ -95,19 +157,21 @@ def worker_loop(config: dict[str, Any]) -> None:
     logging.getLogger().setLevel(logging.WARNING)
     context = ray.train.get_context()
     rank, size = context.get_world_rank(), context.get_world_size()
-    # Zero-copy views of the object store's arrays; a contiguous shard stays a view. The quantile sketch (the
-    # collective merges it across workers) is done once here and shared by every score's fit: only labels change.
-    features, valid_features = ray.get(config["train_ref"]), ray.get(config["valid_ref"])
-    rows, valid_rows = _shard(len(features), rank, size), _shard(len(valid_features), rank, size)
+    # The worker's block of rows, copied out of the store's parts (the driver never joins them). The quantile sketch
+    # (the collective merges it across workers) is done once here and shared by every score's fit: only labels change.
+    train, valid = config["train"], config["valid"]
+    rows, valid_rows = _shard(len(train), rank, size), _shard(len(valid), rank, size)
+    features, y_train = train.gather(rows)
+    valid_features, y_valid = valid.gather(valid_rows)
     kwargs = {"feature_names": config["feature_names"], "feature_types": config["feature_types"]}
-    dtrain = xgb.QuantileDMatrix(features[rows], enable_categorical=True, **kwargs)
-    dvalid = xgb.QuantileDMatrix(valid_features[valid_rows], ref=dtrain, enable_categorical=True, **kwargs)
-    labels = ray.get(config["labels_ref"])
+    dtrain = xgb.QuantileDMatrix(features, enable_categorical=True, **kwargs)
+    dvalid = xgb.QuantileDMatrix(valid_features, ref=dtrain, enable_categorical=True, **kwargs)
+    del features, valid_features
     placement = _worker_group_placement()
     boosters, final = {}, {}
-    for kind, (y_train, y_valid) in labels.items():
-        dtrain.set_label(y_train[rows])
-        dvalid.set_label(y_valid[valid_rows])
+    for kind, column in config["kinds"].items():
+        dtrain.set_label(y_train[:, column].astype(np.float32))
+        dvalid.set_label(y_valid[:, column].astype(np.float32))
         callback = EveryNRounds(config["report_every"], placement)
         boosters[kind] = xgb.train(
             config["params"],

@@ -25,8 +25,8 @@ def _fit_data() -> distributed.FitData:
     frame["borough"] = rng.choice(["1", "2"], n)
     y = (frame["signal"] + 0.5 * rng.normal(size=n) > 0).to_numpy()
     spec = FeatureSpec(numeric=("signal", "noise"), categories={"borough": ("1", "2")})
-    shared = distributed.FitData.put(spec, frame.iloc[:2000], frame.iloc[2000:])
-    return shared.with_labels({"overall": (y[:2000], y[2000:])})
+    shared = distributed.FitData.put(spec, frame.iloc[:2000], frame.iloc[2000:], {"overall": (y[:2000], y[2000:])})
+    return shared.with_kinds(("overall",))
 
 
 def _held_placement_groups() -> set[str]:

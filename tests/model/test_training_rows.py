@@ -1,5 +1,6 @@
-"""The training rows read a chunk at a time are the whole-frame read's: the same model inputs, labels, evaluation
-slices and trees, on the model tests' city."""
+"""The training rows read a chunk at a time (into Ray's object store) are the whole-frame read's: the same model
+inputs, labels, evaluation slices and trees, on the model tests' city; a rolling fold fitted in a Ray task grows the
+trees the driver's single-process fit grows."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pytest
+import ray
 import xgboost as xgb
 
-from training import dataset, distributed, pipeline
+from training import dataset, distributed, pipeline, trial
 from training.config import load_training_settings
 
 pytestmark = pytest.mark.integration
@@ -18,7 +20,7 @@ CHUNK = 97  # several chunks a cutoff, so that a chunk misses category levels it
 
 
 @pytest.fixture(scope="module")
-def both_reads(city_url):
+def both_reads(city_url, ray_cluster):
     """(the plan's latest split, its other splits, the whole frame, the chunked rows) for the pipeline's cutoffs."""
     url, _ = city_url
     settings = load_training_settings(max_train_cutoffs=4, eval_folds=2)
@@ -53,6 +55,11 @@ def test_the_chunked_read_gives_the_whole_frames_spec_model_inputs_and_labels(bo
     train = _slice(whole, split.train)
     np.testing.assert_array_equal(rows.features(split.train), distributed.feature_array(spec, train))
     assert rows.features(split.train).dtype == np.float32
+    # A Train worker's block of rows: across parts (chunks) and cutoffs.
+    block = slice(CHUNK // 2, len(train) - CHUNK - 5)
+    x, y = rows.of(split.train).gather(block)
+    np.testing.assert_array_equal(x, distributed.feature_array(spec, train.iloc[block]))
+    np.testing.assert_array_equal(y[:, 1], train["safety"].to_numpy()[block])
 
 
 def test_the_evaluation_slices_are_the_whole_frames_rows(both_reads):
@@ -83,3 +90,23 @@ def test_a_seeded_fit_on_the_chunked_arrays_grows_the_trees_of_the_categorical_f
         predicted = after.predict(pipeline._dmatrix(spec, rows.features([test_cutoff])))
         np.testing.assert_array_equal(predicted, expected)
         assert before.get_dump() == after.get_dump()
+
+
+def test_a_rolling_fold_fitted_in_a_ray_task_is_the_single_process_fit(both_reads):
+    split, folds, _, rows = both_reads
+    spec = rows.spec
+    params = {**load_training_settings().params(), "seed": 11, "nthread": 2}
+    kinds = {"overall": 0, "safety": 1}
+    task = ray.remote(trial.fit_fold).options(num_cpus=2)
+    data = {"feature_names": spec.names, "feature_types": distributed.feature_types(spec)}
+    for train_cutoffs, test_cutoff in [(split.train, split.test), *((f.train, f.test) for f in folds)]:
+        fitted = ray.get(task.remote(rows.of(train_cutoffs), rows.of([test_cutoff]), data, params, 15, kinds))
+        assert set(fitted) == set(kinds)
+        for kind, (y, predicted) in fitted.items():
+            booster = pipeline.local_fit(
+                spec, rows.features(train_cutoffs), rows.labels(train_cutoffs, kind), params, rounds=15, nthread=2
+            )
+            np.testing.assert_array_equal(y, rows.labels([test_cutoff], kind))
+            np.testing.assert_array_equal(
+                predicted, booster.predict(pipeline._dmatrix(spec, rows.features([test_cutoff])))
+            )
