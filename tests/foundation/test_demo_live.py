@@ -13,11 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from sentinel import stack
 from sentinel.mailbox import messages
 from tests.conftest import database_with_roles, drop_database, free_port
+from tests.foundation.test_local_stack import redis_servers_of
 
 START_TIMEOUT_S = 900  # a cold start: city, ingestion on Ray, doctor (no training)
 DELIVERY_TIMEOUT_S = 120
+STOP_TIMEOUT_S = 300  # Ctrl-C to exit: Serve's and Ray's shutdown, then the embedded servers; minutes when loaded
 
 
 def _wait_for(predicate, timeout_s: float, proc: subprocess.Popen, log: Path) -> None:  # type: ignore[no-untyped-def]
@@ -48,7 +51,8 @@ def test_demo_live_delivers_an_email_to_the_local_mailbox_within_two_minutes(pg_
                "--buildings", "60", "--port", str(free_port())]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    mailbox = tmp_path / "data" / "mailbox"
+    data_dir = tmp_path / "data"
+    mailbox = data_dir / "mailbox"
     try:
         _wait_for(lambda: "live mode:" in log.read_text(), START_TIMEOUT_S, proc, log)
         live_at = time.monotonic()
@@ -61,9 +65,18 @@ def test_demo_live_delivers_an_email_to_the_local_mailbox_within_two_minutes(pg_
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C, as a user stops it
+            stopping = time.monotonic()
             try:
-                proc.wait(120)
+                proc.wait(STOP_TIMEOUT_S)
+                print(f"the demo ended {time.monotonic() - stopping:.0f} s after Ctrl-C")
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)  # its servers are left: stopped below, and the test fails
                 proc.wait(30)
+        left = redis_servers_of(data_dir)
+        record = stack.read(data_dir)
+        if record is not None:  # whatever the demo left, this test started: nothing of it outlives the test
+            stack.stop_servers(record)
         drop_database(pg_admin_url, name)
+    # The demo stops the embedded Redis (and PostgreSQL) it started on its way out: no redis-server of this run is
+    # left running after it, its temp folder gone, for the rest of the test session and beyond.
+    assert not left, f"embedded redis-server pids {left} outlived the demo:\n{log.read_text()[-4000:]}"
