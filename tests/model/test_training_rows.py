@@ -4,6 +4,12 @@ trees the driver's single-process fit grows."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import psycopg
@@ -16,6 +22,7 @@ from training.config import load_training_settings
 
 pytestmark = pytest.mark.integration
 
+REPO = Path(__file__).resolve().parents[2]
 CHUNK = 97  # several chunks a cutoff, so that a chunk misses category levels its cutoff has
 
 
@@ -110,3 +117,46 @@ def test_a_rolling_fold_fitted_in_a_ray_task_is_the_single_process_fit(both_read
             np.testing.assert_array_equal(
                 predicted, booster.predict(pipeline._dmatrix(spec, rows.features([test_cutoff])))
             )
+
+
+SPILL_SCRIPT = """
+import json
+import numpy as np
+import ray
+from ray._private.internal_api import memory_summary
+from cluster import ray_runtime
+from sentinel.settings import load_settings
+from training.trial import Rows
+
+ray_runtime.connect(load_settings(ray_address=None, ray_num_cpus=1, ray_object_store_mb=80), include_dashboard=False)
+rng = np.random.default_rng(3)
+parts, xs, ys = [], [], []
+for _ in range(48):  # 48 x 2.1 MB: beyond the 80 MB store, which Ray fills at ~70 %
+    x = rng.normal(size=(6_000, 88)).astype(np.float32)
+    x[:, 87] = rng.integers(0, 3, 6_000)
+    y = rng.integers(0, 2, (6_000, 4)).astype(np.int8)
+    parts.append((ray.put((x, y)), 6_000))
+    xs.append(x)
+    ys.append(y)
+expected = np.concatenate(xs)
+expected[:, 87] = np.array([2.0, 0.0, 1.0], dtype=np.float32)[expected[:, 87].astype(int)]
+rows = Rows(tuple(parts), ((87, np.array([2.0, 0.0, 1.0], dtype=np.float32)),), 88, 4)
+del xs, x
+spilled = "Spilled" in memory_summary(ray.get_runtime_context().gcs_address, stats_only=True)
+x, y = ray.get(ray.remote(num_cpus=1)(lambda r: r.gather(slice(5_000, 280_000))).remote(rows))
+print(json.dumps({"spilled": spilled, "same": bool(np.array_equal(x, expected[5_000:280_000])
+                  and np.array_equal(y, np.concatenate(ys)[5_000:280_000]))}))
+ray_runtime.shutdown()
+"""
+
+
+@pytest.mark.slow
+def test_rows_beyond_the_object_store_spill_to_disk_and_are_gathered_back(tmp_path):
+    # In a fresh interpreter: the session's Ray has its own store size. Full size, every cutoff's rows (~6 GB) go
+    # far beyond `ray_object_store_mb`, so a worker gathers parts that Ray restores from its spill files.
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "VS_RAY_ADDRESS")}
+    done = subprocess.run(
+        [sys.executable, "-c", SPILL_SCRIPT], cwd=REPO, env=env, capture_output=True, text=True, timeout=540
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == {"spilled": True, "same": True}
