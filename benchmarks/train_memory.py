@@ -4,10 +4,13 @@
         [--code DIR]
 
 URL: a database loaded by `benchmarks/nyc_full.py --load-only --keep`. Samples this process's USS (psutil: the
-pages only it holds; Ray's object store, shared memory, is not in it) every 0.1 s around the run, and prints the
-peak over the USS before it (imports done, Ray started), the feature rows, and the Ray actors still alive after the
-run by class. `--code DIR` imports `training` and `sentinel` from another checkout (e.g. `git archive` of an older
-commit), so the same venv compares two versions.
+pages only it maps) every 0.1 s around the run, and prints the peak over the USS before it (imports done, Ray
+started), the feature rows, and the Ray actors still alive after the run by class. The USS counts the object
+store's pages this process wrote with `ray.put` and nobody else has mapped yet (Ray's plasma file in /dev/shm,
+shared memory that the store owns and spills), so it also prints the USS without them: the driver's own memory.
+`--code DIR` imports `training` and `sentinel` from DIR in
+this process only: Ray's workers import them from the working directory. To measure another version, run a whole
+checkout of it (`git archive COMMIT | tar -x -C DIR`) from DIR with this venv, as benchmarks/RESULTS.md did.
 """
 
 from __future__ import annotations
@@ -45,16 +48,39 @@ def alive_actors() -> dict[str, int]:
     return dict(collections.Counter(a["ActorClassName"] for a in table.values() if a["State"] == "ALIVE"))
 
 
+def private_kb() -> tuple[int, int]:
+    """(the pages only this process maps, those of them in Ray's object store), in kB, from /proc/self/smaps."""
+    total = store = 0
+    in_store = False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            key, _, rest = line.partition(" ")
+            if not key.endswith(":"):  # a mapping's header: address range, perms, offset, device, inode, path
+                in_store = "/plasma" in line
+            elif key in ("Private_Clean:", "Private_Dirty:"):
+                kb = int(rest.split()[0])
+                total += kb
+                store += kb if in_store else 0
+    return total, store
+
+
 def main() -> None:
     ray_runtime.connect(load_settings(ray_address=None), include_dashboard=False)
     me = psutil.Process()
     start = me.memory_full_info().uss
     peak = [start]
+    start_own = 1024 * (private_kb()[0] - private_kb()[1])
+    peak_own = [start_own]
     stop = threading.Event()
+
+    def own() -> int:
+        total, store = private_kb()
+        return 1024 * (total - store)
 
     def sample() -> None:
         while not stop.wait(0.1):
             peak[0] = max(peak[0], me.memory_full_info().uss)
+            peak_own[0] = max(peak_own[0], own())
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -69,7 +95,9 @@ def main() -> None:
             tune=args.samples > 0,
             samples=args.samples or None,
             log=lambda m: print(
-                f"[USS {me.memory_full_info().uss / 1e6:,.0f} MB, peak {peak[0] / 1e6:,.0f}] {m}", flush=True
+                f"[USS {me.memory_full_info().uss / 1e6:,.0f} MB, peak {peak[0] / 1e6:,.0f}; without the store's "
+                f"{own() / 1e6:,.0f}, peak {peak_own[0] / 1e6:,.0f}] {m}",
+                flush=True,
             ),
         )
     wall = time.perf_counter() - t0
@@ -82,6 +110,12 @@ def main() -> None:
     before, top, after = start / 1e6, peak[0] / 1e6, end / 1e6
     print(f"driver USS MB: before {before:,.0f}, peak {top:,.0f} (+{grown:,.0f}), after {after:,.0f}")
     print(f"peak over the start per feature row: {grown * 1e6 / rows:,.0f} B")
+    own_grown = (peak_own[0] - start_own) / 1e6
+    own_end = own() / 1e6
+    print(
+        f"without the object store's pages, MB: before {start_own / 1e6:,.0f}, peak {peak_own[0] / 1e6:,.0f} "
+        f"(+{own_grown:,.0f}), after {own_end:,.0f}; per feature row {own_grown * 1e6 / rows:,.0f} B"
+    )
     print(f"Ray actors alive after the run: {alive_actors()}")
 
 
