@@ -27,6 +27,7 @@ from cluster.cli_status import status_command
 from cluster.cli_stop import stop_command
 from cluster.cli_synth import synth_command
 from cluster.console import err_console
+from cluster.termination import Terminated, raise_terminated
 
 app = typer.Typer(
     name="vsentinel",
@@ -76,20 +77,8 @@ def _options(
         os.environ["VS_LOG_FORMAT"] = "json"
 
 
-class Terminated(SystemExit):
-    """SIGTERM, raised where the command is, so its `with` blocks unwind as they do for Ctrl-C."""
-
-
-def _terminated(signum: int, _frame: object) -> None:
-    # Python's default for SIGTERM ends the process on the spot: the embedded PostgreSQL and Redis a command started
-    # (sentinel/embedded.py) outlived it. uvicorn, which handles SIGTERM while it serves, raises it again on its way
-    # out, so `serve --engine uvicorn` died that way too. A second SIGTERM does not cut the clean-up short.
-    signal.signal(signal.SIGTERM, lambda *_: None)
-    raise Terminated(128 + signum)
-
-
 def main() -> None:
-    signal.signal(signal.SIGTERM, _terminated)  # the commands that serve set their own, which stop the same way
+    signal.signal(signal.SIGTERM, raise_terminated)  # the commands that serve set their own, which stop the same way
     try:
         app()
     except KeyboardInterrupt:
