@@ -20,7 +20,6 @@ from sentinel.normalize import normalize_page
 from sentinel.raw_records import (
     DICTIONARY_OF_FAMILY,
     FIELDS_IN_COLUMNS,
-    RECORD_COLUMNS,
     pack,
     payload,
     record_columns,
@@ -186,51 +185,46 @@ def test_re_normalizing_the_stored_record_gives_the_stored_row(db: psycopg.Conne
     db.rollback()
 
 
-@pytest.mark.integration
-def test_a_row_stored_as_json_before_packing_drops_it_when_it_changes(db: psycopg.Connection):
-    record = hpd_violation(violationid="930001")
-    write_batch(db, encode_batch(normalize_page("hpd_violations", [record])))
-    # As a row written before migration 0025 looks.
-    db.execute(
-        "UPDATE violations SET raw = %s::json, raw_packed = NULL WHERE source_id = '930001'",
-        (orjson.dumps(record).decode(),),
-    )
-    with db.cursor(row_factory=dict_row) as cur:
-        query = sql.SQL("SELECT {} FROM violations WHERE source_id = '930001'").format(
-            sql.SQL(", ").join(map(sql.Identifier, RECORD_COLUMNS))
-        )
-        assert stored_record(cur.execute(query).fetchone()) == record  # type: ignore[arg-type]
-        changed = {**record, "violationstatus": "Close", "currentstatus": "VIOLATION CLOSED"}
-        stats = write_batch(db, encode_batch(normalize_page("hpd_violations", [changed])))
-        assert stats.updated == 1
-        row = cur.execute(query).fetchone()
-        assert row is not None and row["raw"] is None and row["raw_packed"] is not None
-        assert stored_record(row) == changed
-    with pytest.raises(psycopg.errors.CheckViolation):
-        db.execute("UPDATE violations SET raw_packed = NULL WHERE source_id = '930001'")
-    db.rollback()
+_DOB_COMPLAINT = {"complaint_number": "1000006", "status": "ACTIVE", "date_entered": "12/30/1988", "bin": "1006289",
+                  "inspection_date": "01/03/1989"}  # fmt: skip
 
 
 @pytest.mark.integration
-def test_a_complaint_stored_as_json_before_packing_drops_it_when_it_changes(db: psycopg.Connection):
-    record = {"complaint_number": "1000006", "status": "ACTIVE", "date_entered": "12/30/1988", "bin": "1006289",
-              "inspection_date": "01/03/1989"}  # fmt: skip
-    write_batch(db, encode_batch(normalize_page("dob_complaints", [record])))
-    # As a row written before migration 0027 looks.
+@pytest.mark.parametrize(
+    ("dataset", "table", "record", "change"),
+    [
+        # As a row written before migration 0025 (violations) or 0027 (complaints) looks.
+        ("hpd_violations", "violations", hpd_violation(violationid="930001"),
+         {"violationstatus": "Close", "currentstatus": "VIOLATION CLOSED"}),
+        ("dob_complaints", "complaints", _DOB_COMPLAINT, {"status": "CLOSED", "disposition_date": "01/04/1989"}),
+    ],
+    ids=["violation", "complaint"],
+)  # fmt: skip
+def test_a_row_stored_as_json_before_packing_drops_it_when_it_changes(
+    db: psycopg.Connection, dataset: str, table: str, record: dict, change: dict
+):
+    write_batch(db, encode_batch(normalize_page(dataset, [record])))
+    key = record["violationid" if table == "violations" else "complaint_number"]
+    where = sql.SQL("WHERE source_id = {}").format(sql.Literal(key))
     db.execute(
-        "UPDATE complaints SET raw = %s::json, raw_packed = NULL WHERE source_id = '1000006'",
-        (orjson.dumps(record).decode(),),
+        sql.SQL("UPDATE {} SET raw = {}::json, raw_packed = NULL ").format(
+            sql.Identifier(table), sql.Literal(orjson.dumps(record).decode())
+        )
+        + where
     )
     with db.cursor(row_factory=dict_row) as cur:
-        query = sql.SQL("SELECT {} FROM complaints WHERE source = 'DOB' AND source_id = '1000006'").format(
-            sql.SQL(", ").join(map(sql.Identifier, record_columns("complaints")))
+        query = (
+            sql.SQL("SELECT {} FROM {} ").format(
+                sql.SQL(", ").join(map(sql.Identifier, record_columns(table))), sql.Identifier(table)
+            )
+            + where
         )
-        assert stored_record(cur.execute(query).fetchone(), "complaints") == record  # type: ignore[arg-type]
-        changed = {**record, "status": "CLOSED", "disposition_date": "01/04/1989"}
-        assert write_batch(db, encode_batch(normalize_page("dob_complaints", [changed]))).updated == 1
+        assert stored_record(cur.execute(query).fetchone(), table) == record  # type: ignore[arg-type]
+        changed = {**record, **change}
+        assert write_batch(db, encode_batch(normalize_page(dataset, [changed]))).updated == 1
         row = cur.execute(query).fetchone()
         assert row is not None and row["raw"] is None and row["raw_packed"] is not None
-        assert stored_record(row, "complaints") == changed
+        assert stored_record(row, table) == changed
     with pytest.raises(psycopg.errors.CheckViolation):
-        db.execute("UPDATE complaints SET raw_packed = NULL WHERE source_id = '1000006'")
+        db.execute(sql.SQL("UPDATE {} SET raw_packed = NULL ").format(sql.Identifier(table)) + where)
     db.rollback()
