@@ -467,8 +467,8 @@ class ReplayStore:
         with self.write_lock:
             conn = self.connection()
             low, high = conn.execute(f"SELECT min(__rid), max(__rid) FROM {quote_ident(table.name)}").fetchone()
-            # In batches, each committed and checkpointed: one UPDATE of every row wrote a WAL as large as the table
-            # (13.7 GB for the full city's HPD violations), on top of the table itself.
+            # In batches, each committed and checkpointed: one UPDATE of every row wrote a WAL as large as the table,
+            # on top of the table itself (benchmarks/RESULTS.md, "At full size").
             for first in range(low or 0, (high or -1) + 1, batch_rows):
                 conn.execute("BEGIN")
                 try:

@@ -83,8 +83,8 @@ def test_demo_live_delivers_an_email_to_the_local_mailbox_within_two_minutes(pg_
         for pid in redis_servers_of(data_dir):  # nor does a server the record no longer names
             os.kill(pid, signal.SIGKILL)
     if not stopped_in_time:
-        # Seen once in a full run on the loaded 2-core CI machine (the demo quiet: 8 s): a stop this slow is a
-        # defect to find, but not what this test is about; it must not leave the servers behind, which the clean-up
+        # Seen in full runs, not when the test runs alone: a stop this slow is a defect to find (the closing note of
+        # 2026-12-03), but not what this test is about; it must not leave the servers behind, which the clean-up
         # above makes sure of.
         warnings.warn(f"the demo did not end within {STOP_TIMEOUT_S} s of Ctrl-C: killed", stacklevel=1)
         return

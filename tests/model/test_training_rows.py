@@ -131,7 +131,7 @@ from training.trial import Rows
 ray_runtime.connect(load_settings(ray_address=None, ray_num_cpus=1, ray_object_store_mb=80), include_dashboard=False)
 rng = np.random.default_rng(3)
 parts, xs, ys = [], [], []
-for _ in range(48):  # 48 x 2.1 MB: beyond the 80 MB store, which Ray fills at ~70 %
+for _ in range(48):  # 48 parts of 6,000 x 88 float32: more than the 80 MB store holds, so Ray spills
     x = rng.normal(size=(6_000, 88)).astype(np.float32)
     x[:, 87] = rng.integers(0, 3, 6_000)
     y = rng.integers(0, 2, (6_000, 4)).astype(np.int8)
@@ -152,7 +152,7 @@ ray_runtime.shutdown()
 
 @pytest.mark.slow
 def test_rows_beyond_the_object_store_spill_to_disk_and_are_gathered_back(tmp_path):
-    # In a fresh interpreter: the session's Ray has its own store size. Full size, every cutoff's rows (~6 GB) go
+    # In a fresh interpreter: the session's Ray has its own store size. At full size every cutoff's rows go
     # far beyond `ray_object_store_mb`, so a worker gathers parts that Ray restores from its spill files.
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "VS_RAY_ADDRESS")}
     done = subprocess.run(
