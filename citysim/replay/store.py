@@ -53,13 +53,19 @@ def epoch_seconds(ts: str | None) -> int:
     return int(datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp())
 
 
+_ID_PAIRS = [a + b for a in _ID_ALPHABET for b in _ID_ALPHABET]  # two base-36 digits: every id of a load is formatted
+
+
 def _format_row_id(n: int) -> str:
-    chars = []
-    for _ in range(12):
-        n, r = divmod(n, 36)
-        chars.append(_ID_ALPHABET[r])
-    s = "".join(reversed(chars))
-    return f"row-{s[0:4]}.{s[4:8]}~{s[8:12]}"
+    """The 12 low base-36 digits of `n` as `row-xxxx.xxxx~xxxx`."""
+    n, p6 = divmod(n, 1296)
+    n, p5 = divmod(n, 1296)
+    n, p4 = divmod(n, 1296)
+    n, p3 = divmod(n, 1296)
+    n, p2 = divmod(n, 1296)
+    p1 = n % 1296
+    pairs = _ID_PAIRS
+    return f"row-{pairs[p1]}{pairs[p2]}.{pairs[p3]}{pairs[p4]}~{pairs[p5]}{pairs[p6]}"
 
 
 def make_row_id(seed: str) -> str:
@@ -68,9 +74,10 @@ def make_row_id(seed: str) -> str:
 
 
 def sequential_row_ids(seed: str) -> Iterator[str]:
-    """Row ids for a bulk load whose string order is the load order.
+    """Row ids for a bulk load: consecutive numbers in the ids' alphabet (a-z for 0-25, then 0-9), so their string
+    order follows the load order in runs of 26 and 10 consecutive rows, not row by row.
 
-    Paging by `$order=:id` then reads the table front to back instead of jumping around it, which is what makes
+    Paging by `$order=:id` then reads the table in runs instead of jumping around it, which is what makes
     deep keyset paging of millions of rows fast. The start is random per load so ids still look like Socrata's.
     """
     start = int.from_bytes(hashlib.blake2b(seed.encode(), digest_size=8).digest(), "big") % (36**12 // 2)
@@ -200,12 +207,16 @@ class ReplayStore:
         """Create (or recreate) a dataset's table from rows; returns the row count."""
         with self.write_lock:
             conn = self.connection()
+            # The schema's field columns come after the rows: SQLite computes a row's generated columns as it
+            # inserts it, even VIRTUAL ones, which made the insert most of a load's cost (benchmarks/RESULTS.md,
+            # "Building the replay store"). Columns the rows bring that the schema lacks are added as they come.
             table = self._create_table(conn, dataset_id)
             try:
                 n = self._insert_rows(conn, table, rows, seed=seed, timestamp=timestamp)
             except BaseException:
                 self._drop_table(conn, dataset_id)
                 raise
+            self._add_schema_columns(conn, table)
             self._drop_renamed_columns(conn, table)
             self._index_table(conn, table)
             return n
@@ -217,22 +228,28 @@ class ReplayStore:
             conn.execute("DELETE FROM _datasets WHERE id = ?", (dataset_id,))
 
     def _create_table(self, conn: sqlite3.Connection, dataset_id: str) -> Table:
+        """A dataset's table without its schema's field columns (`_add_schema_columns` adds them)."""
         schema = schema_for(dataset_id)
         old = self.tables.get(dataset_id)
         name = old.name if old else f"ds_{len(self.tables)}_{dataset_id.replace('-', '_')}"
         conn.execute(f"DROP TABLE IF EXISTS {quote_ident(name)}")
         cols = [(c.field, c.type) for c in schema.columns]
-        json_cols = {f for f, t in cols if t in ("point", "checkbox")}
-        col_defs = "".join(f", {_field_column(f, f in json_cols)}" for f, _ in cols)
         conn.execute(
             f"CREATE TABLE {quote_ident(name)} (__rid INTEGER PRIMARY KEY, __id TEXT NOT NULL, "
-            "__created_at TEXT NOT NULL, __updated_at TEXT NOT NULL, __key TEXT, "
-            f"__doc TEXT NOT NULL{col_defs})"
+            "__created_at TEXT NOT NULL, __updated_at TEXT NOT NULL, __key TEXT, __doc TEXT NOT NULL)"
         )
-        table = Table(dataset_id, name, cols, json_cols)
+        table = Table(dataset_id, name, cols, _schema_json_columns(cols))
         self.tables[dataset_id] = table
         self._save_table(conn, table)
         return table
+
+    def _add_schema_columns(self, conn: sqlite3.Connection, table: Table) -> None:
+        """The schema's field columns of a table created without them (VIRTUAL columns, so adding one is a change
+        of the schema alone, whatever the rows)."""
+        json_cols = _schema_json_columns(table.columns)
+        for f, _ in table.columns:
+            if f not in table.added_columns:
+                conn.execute(f"ALTER TABLE {quote_ident(table.name)} ADD COLUMN {_field_column(f, f in json_cols)}")
 
     def _save_table(self, conn: sqlite3.Connection, table: Table) -> None:
         conn.execute(
@@ -249,7 +266,14 @@ class ReplayStore:
         # Columns the schema does not list (schema drift, or a dataset without a schema) are added as text.
         known = set(table.fields)
         folded = {f.lower(): f for f in known}
+        plain = known | SYSTEM_FIELDS.keys()
         for row in rows:
+            # Most rows bring only known fields, with text values or values of fields already known to hold JSON:
+            # set tests and the values' types settle it.
+            if row.keys() <= plain:
+                values = map(row.__getitem__, row.keys() - table.json_columns)
+                if _TEXT_TYPES.issuperset(map(type, values)):
+                    continue
             for k, v in row.items():
                 if k not in known and k not in SYSTEM_FIELDS:
                     if k.lower() in folded:
@@ -260,6 +284,7 @@ class ReplayStore:
                     conn.execute(f"ALTER TABLE {quote_ident(table.name)} ADD COLUMN {_field_column(k, True)}")
                     table.columns.append((k, "text"))
                     known.add(k)
+                    plain.add(k)
                     folded[k.lower()] = k
                     table.added_columns.add(k)
                 if not isinstance(v, str) and v is not None:
@@ -302,7 +327,7 @@ class ReplayStore:
                 )
                 values = []
                 for row in batch:
-                    data = {k: v for k, v in row.items() if k not in SYSTEM_FIELDS and v is not None}
+                    data = _api_fields(row)
                     values.append(
                         (
                             row.get(":id") or next(ids),
@@ -410,7 +435,7 @@ class ReplayStore:
     def _write_row(
         self, conn: sqlite3.Connection, table: Table, row: Row, *, rid: int | None, at: str, seed: str = ""
     ) -> None:
-        data = {k: v for k, v in row.items() if k not in SYSTEM_FIELDS and v is not None}
+        data = _api_fields(row)
         key = schema_for(table.dataset_id).key
         t = quote_ident(table.name)
         if rid is None:
@@ -488,6 +513,24 @@ class ReplayStore:
         if dataset_id not in self.tables:
             self.load_dataset(dataset_id, [], seed="empty", timestamp=utc_timestamp())
         return self.tables[dataset_id]
+
+
+_TEXT_TYPES = frozenset({str, type(None)})
+
+
+def _api_fields(row: Row) -> Row:
+    """A row's fields as stored in `__doc`: without system fields and nulls."""
+    data = dict(row)
+    for name in SYSTEM_FIELDS:
+        data.pop(name, None)
+    if None in data.values():
+        data = {k: v for k, v in data.items() if v is not None}
+    return data
+
+
+def _schema_json_columns(columns: Iterable[tuple[str, str]]) -> set[str]:
+    """Fields whose values are JSON objects or booleans by their Socrata type."""
+    return {f for f, t in columns if t in ("point", "checkbox")}
 
 
 def _field_column(field_name: str, json_values: bool) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from pathlib import Path
 
 import orjson
+import pytest
 
+from citysim.replay.errors import SodaError
 from citysim.replay.query import run_query
-from citysim.replay.store import build_store, discover_sources
+from citysim.replay.store import _ID_ALPHABET, _format_row_id, build_store, discover_sources, sequential_row_ids
 
 
 def _write(path: Path, rows: list[dict[str, object]]) -> None:
@@ -45,6 +48,40 @@ def test_field_columns_are_virtual_and_read_as_the_stored_text(tmp_path: Path) -
         )
         # The row JSON plus system fields: a stored copy of every field would about double it.
         assert pages < 1.6 * source + 64 * 16384
+    finally:
+        store.close()
+
+
+def test_fields_the_schema_does_not_know_become_columns_and_a_renamed_one_is_gone(tmp_path: Path) -> None:
+    # HPD violations as a publisher might change them: `boroid` renamed `boro_id`, a new boolean field, the key
+    # once spelled in capitals (one column to SQLite, which ignores case), nulls and system fields beside them.
+    hpd = "wvxf-dwi5"
+    rows = [
+        {"violationid": str(i), "boro_id": str(1 + i % 5), "class": "C", "newflag": i % 2 == 0, "bin": None,
+         ":updated_at": "2024-01-01T00:00:00.000Z"}
+        for i in range(2500)
+    ]  # fmt: skip
+    rows.append({"VIOLATIONID": "999999", "boro_id": "3", "class": "A"})
+    _write(tmp_path / f"{hpd}.json", rows)
+    store = build_store(discover_sources(tmp_path), tmp_path / "store.sqlite", owns_file=True)
+    try:
+        got = _rows(store, hpd, select="violationid, boro_id, newflag", where="boro_id = '2'", order="violationid")
+        assert got[0] == {"violationid": "1", "boro_id": "2", "newflag": False} and len(got) == 500
+        assert _rows(store, hpd, where="newflag = 'true'", select="count(*) AS n") == [{"n": "1250"}]
+        # The row that spelled the key in capitals is served as sent (to SQLite the two spellings are one column,
+        # which reads the schema's spelling).
+        (odd,) = _rows(store, hpd, where="class = 'A'")
+        assert odd == {"VIOLATIONID": "999999", "boro_id": "3", "class": "A"}
+        # System fields and nulls are not part of a stored row; `:updated_at` is the row's own.
+        first = _rows(store, hpd, select=":updated_at, *", where="violationid = '0'")[0]
+        assert first == {":updated_at": "2024-01-01T00:00:00.000Z", "violationid": "0", "boro_id": "1",
+                         "class": "C", "newflag": True}  # fmt: skip
+        # No row has the schema's `boroid`: asking for it is Socrata's no-such-column, not an empty answer.
+        with pytest.raises(SodaError) as error:
+            _rows(store, hpd, where="boroid = '2'")
+        assert error.value.body["errorCode"] == "query.soql.no-such-column"
+        assert {"violationid", "class", "boro_id", "newflag"} <= set(store.tables[hpd].fields)
+        assert "boroid" not in store.tables[hpd].fields
     finally:
         store.close()
 
@@ -98,3 +135,13 @@ def test_stripped_rows_keep_what_an_incremental_reader_sees_and_free_their_pages
         assert list(got.items()) == [(":id", ids["7"]), *{**rows[7], "descriptor": "changed"}.items()]
     finally:
         store.close()
+
+
+def test_row_ids_are_twelve_base36_digits_in_socratas_shape() -> None:
+    rng = random.Random(5)
+    for n in [0, 35, 36, 36**12 - 1, 36**12, 2**64 - 1, *(rng.getrandbits(64) for _ in range(2000))]:
+        digits = "".join(_ID_ALPHABET[n // 36**k % 36] for k in range(11, -1, -1))
+        assert _format_row_id(n) == f"row-{digits[:4]}.{digits[4:8]}~{digits[8:]}"
+    ids = sequential_row_ids("wvxf-dwi5|seed")
+    first = [next(ids) for _ in range(3000)]
+    assert len(set(first)) == 3000
