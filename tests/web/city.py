@@ -88,12 +88,14 @@ def _organizations(conn: psycopg.Connection[Any]) -> tuple[WebCity, dict]:
 
 
 def add_score_history(conn: psycopg.Connection[Any], today: date, months: int = 6) -> None:
-    """Earlier monthly scores below today's stored ones (a rising history), so the chart has a line to draw."""
+    """Earlier monthly scores below today's stored ones (a rising history), so the chart has a line to draw. A month
+    rises by more than the trend rule's step (sentinel/risk/trend.py), so today's scores, computed again after this,
+    trend up as the chart does."""
     for m in range(1, months + 1):
         conn.execute(
             "INSERT INTO risk_scores (bbl, as_of, overall, safety, legal, financial, p_overall, p_safety, p_legal, "
             "p_financial, trend, reasons, model_versions, computed_at) "
-            "SELECT bbl, %s, greatest(overall - 3 * %s, 0), greatest(safety - 3 * %s, 0), greatest(legal - 2 * %s, 0), "
+            "SELECT bbl, %s, greatest(overall - 6 * %s, 0), greatest(safety - 3 * %s, 0), greatest(legal - 2 * %s, 0), "
             "greatest(financial - %s, 0), p_overall, p_safety, p_legal, p_financial, 'flat', reasons, model_versions, "
             "computed_at - %s * interval '30 days' FROM risk_scores WHERE as_of = %s ON CONFLICT DO NOTHING",
             (today - timedelta(days=30 * m), m, m, m, m, m, today),

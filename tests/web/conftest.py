@@ -75,6 +75,9 @@ def web_stack(
             _score_everything(base, emails["alpha"]["admin"], city.alpha_bbls + city.beta_bbls)
             with psycopg.connect(url) as conn:
                 web_city.add_score_history(conn, today)
+            # Today's scores again: their trend is read from the history just added (scored before it, every
+            # building had none and trended by its records alone).
+            deps.scorer.service.compute(city.alpha_bbls + city.beta_bbls)
             yield Stack(base, url, city, emails)
     finally:
         deps.close()

@@ -69,6 +69,8 @@ def test_sign_in_portfolio_sort_by_risk_and_property_page(page: Any, web_stack: 
     assert timeline.count() > 3
     assert "violation issued" in page.get_by_test_id("timeline").inner_text()
     page.get_by_role("heading", name="Score history").wait_for()
+    # The city's history rises month by month to today's score: the arrow beside Overall says so too.
+    assert page.locator(".trend").first.get_attribute("aria-label") == "rising"
     check_screen(page, artifacts, "property")
     edges = freshness_edges(page)
     assert edges["rows"] >= 10, edges  # every dataset of the city was loaded: a table as wide as a real one
