@@ -464,8 +464,7 @@ class ReplayStore:
 
     def replace(self, dataset_id: str, rows: Iterable[Row], at: str) -> int:
         """A publisher's full replace: every row gets new :id, :created_at and :updated_at."""
-        stripped = ({k: v for k, v in r.items() if k not in SYSTEM_FIELDS} for r in rows)
-        return self.load_dataset(dataset_id, stripped, seed=f"replace|{at}", timestamp=at)
+        return self.load_dataset(dataset_id, map(_api_fields, rows), seed=f"replace|{at}", timestamp=at)
 
     def strip_rows(
         self, dataset_id: str, keep: Iterable[str], updated_at: str, batch_rows: int = STRIP_BATCH_ROWS
