@@ -30,12 +30,14 @@ FROM unique_lots u WHERE c.id = u.id
 
 # ~60 m: a request geocoded to the street in front of a building falls within it; a lot further away is not
 # it. 0.00055 degrees of latitude; 0.00073 of longitude is the same distance at New York (cos 40.7 = 0.758).
+# The box is asked as `point <@ box` (edges included, as BETWEEN), which properties_point_idx (GiST) answers.
 _BY_COORDINATES = """
 WITH nearest AS (
     SELECT c.id, (
         SELECT p.bbl FROM properties p
-        WHERE p.latitude BETWEEN c.latitude - 0.00055 AND c.latitude + 0.00055
-          AND p.longitude BETWEEN c.longitude - 0.00073 AND c.longitude + 0.00073
+        WHERE point(p.longitude, p.latitude) <@ box(
+                point(c.longitude - 0.00073, c.latitude - 0.00055), point(c.longitude + 0.00073, c.latitude + 0.00055))
+          AND p.latitude IS NOT NULL AND p.longitude IS NOT NULL
           AND (c.borough IS NULL OR p.borough = c.borough)
         ORDER BY (p.latitude - c.latitude) ^ 2 + ((p.longitude - c.longitude) * 0.758) ^ 2, p.bbl
         LIMIT 1
