@@ -4,7 +4,6 @@ command or group; what they share is in cluster/cli_common.py)."""
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from collections.abc import Callable
 
@@ -27,7 +26,7 @@ from cluster.cli_status import status_command
 from cluster.cli_stop import stop_command
 from cluster.cli_synth import synth_command
 from cluster.console import err_console
-from cluster.termination import Terminated, raise_terminated
+from cluster.termination import Terminated, stop_on_signals
 
 app = typer.Typer(
     name="vsentinel",
@@ -78,7 +77,7 @@ def _options(
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, raise_terminated)  # the commands that serve set their own, which stop the same way
+    stop_on_signals()
     try:
         app()
     except KeyboardInterrupt:
