@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import psutil
@@ -22,7 +21,9 @@ from tests.foundation.test_local_stack import redis_servers_of
 
 START_TIMEOUT_S = 900  # a cold start: city, ingestion on Ray, doctor (no training)
 DELIVERY_TIMEOUT_S = 120
-STOP_TIMEOUT_S = 300  # Ctrl-C to exit: Serve's and Ray's shutdown, then the embedded servers; minutes when loaded
+# Ctrl-C to exit: Serve's and Ray's shutdown, then the embedded servers; generous for a loaded machine. A demo that
+# never ended was a Ctrl-C lost before Serve's handler was set (tests/foundation/test_ctrl_c.py), not a slow stop.
+STOP_TIMEOUT_S = 120
 
 
 def _wait_for(predicate, timeout_s: float, proc: subprocess.Popen, log: Path) -> None:  # type: ignore[no-untyped-def]
@@ -99,14 +100,10 @@ def test_demo_live_delivers_an_email_to_the_local_mailbox_within_two_minutes(pg_
         drop_database(pg_admin_url, name)
         for pid in redis_servers_of(data_dir):  # nor does a server the record no longer names
             os.kill(pid, signal.SIGKILL)
-    if not stopped_in_time:
-        # Seen in full runs, not when the test runs alone: a stop this slow is a defect to find (the closing note of
-        # 2026-12-03), but not what this test is about; it must not leave the servers behind, which the clean-up
-        # above makes sure of.
-        warnings.warn(
-            f"the demo did not end within {STOP_TIMEOUT_S} s of Ctrl-C: killed; where it was:\n{stuck}", stacklevel=1
-        )
-        return
+    assert stopped_in_time, f"the demo did not end within {STOP_TIMEOUT_S} s of Ctrl-C: killed; where it was:\n{stuck}"
+    # Ended by the Ctrl-C (0 once it serves, 130 before), not by an error on the way: while the Ctrl-C was lost, a
+    # demo "stopped" only when Serve's start then failed (its HAProxy proxy actor killed) and exited 1.
+    assert proc.returncode in (0, 128 + signal.SIGINT), f"exit {proc.returncode}:\n{log.read_text()[-4000:]}"
     # The demo stops the embedded Redis (and PostgreSQL) it started on its way out: no redis-server of this run is
     # left running after it, its temp folder gone, for the rest of the test session and beyond.
     assert not left, f"embedded redis-server pids {left} outlived the demo:\n{log.read_text()[-4000:]}"
