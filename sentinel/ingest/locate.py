@@ -65,7 +65,10 @@ UPDATE complaints c SET bin = s.bin
 FROM single s WHERE c.bin IS NULL AND c.bbl = s.bbl AND c.bbl_source IN ('address', 'coordinates') AND {scope}
 """
 
-_SCOPE = "(%(source)s::text IS NULL OR c.source = %(source)s::text)"
+_SCOPE = (
+    "(%(source)s::text IS NULL OR c.source = %(source)s::text)"
+    " AND (%(written_after)s::bigint IS NULL OR c.last_run_id > %(written_after)s::bigint)"
+)
 _UNRESOLVED = "SELECT count(*) FROM complaints c WHERE bbl IS NULL AND NOT is_deleted AND {scope}"
 
 
@@ -83,11 +86,13 @@ FROM unique_lots u WHERE c.id = u.id AND c.bbl <> u.bbl
 """
 
 
-def resolve_unlocated(conn: psycopg.Connection, source: str | None = None, *, upgrade: bool = False) -> dict[str, int]:
-    """Resolves every live complaint without a BBL that it can (of one `source`, or all); returns
-    {bbl_source: records resolved, 'unresolved': n}. One transaction; cheap when nothing is unresolved (a partial
-    index holds exactly those rows)."""
-    params = {"source": source}
+def resolve_unlocated(
+    conn: psycopg.Connection, source: str | None = None, *, upgrade: bool = False, written_after: int | None = None
+) -> dict[str, int]:
+    """Resolves every live complaint without a BBL that it can (of one `source`, or all; with `written_after`, only
+    those written by a later ingestion run); returns {bbl_source: records resolved, 'unresolved': n}. One
+    transaction; cheap when nothing is unresolved (a partial index holds exactly those rows)."""
+    params = {"source": source, "written_after": written_after}
 
     def run(statement: str) -> psycopg.Cursor:
         return conn.execute(statement.replace("{scope}", _SCOPE), params)  # type: ignore[arg-type]

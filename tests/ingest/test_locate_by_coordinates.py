@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import psycopg
 
+from sentinel.datasets import load_datasets
 from sentinel.ingest import locate
+from sentinel.ingest.lifecycle import locate_after_run
+from sentinel.ingest.pipeline import DatasetSummary
 
 # A grid of lots 0.0004 degrees apart (~44 m north-south) over 0.08 x 0.08 degrees: 40,000 lots in one borough.
 STEP = 0.0004
@@ -23,12 +26,22 @@ def _lots(conn: psycopg.Connection) -> None:
     )
 
 
-def _complaint(conn: psycopg.Connection, source_id: str, lat: float, lon: float) -> None:
+def _complaint(conn: psycopg.Connection, source_id: str, lat: float, lon: float, run: int | None = None) -> None:
     conn.execute(
-        "INSERT INTO complaints (source, source_id, status, content_hash, latitude, longitude, borough, raw) "
-        "VALUES ('311', %s, 'open', 'h', %s, %s, 3, '{}')",
-        (source_id, lat, lon),
+        "INSERT INTO complaints (source, source_id, status, content_hash, latitude, longitude, borough, raw, "
+        "last_run_id) VALUES ('311', %s, 'open', 'h', %s, %s, 3, '{}', %s)",
+        (source_id, lat, lon, run),
     )
+
+
+def _run(conn: psycopg.Connection, status: str) -> int:
+    row = conn.execute(
+        "INSERT INTO ingestion_runs (mode, source_url, datasets, status) VALUES ('incremental', 'x', '{}', %s) "
+        "RETURNING id",
+        (status,),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def _bbl(i: int, j: int) -> str:
@@ -61,7 +74,33 @@ def test_the_lookup_reads_the_lots_point_index(fresh_db: str) -> None:
         conn.execute("ANALYZE properties")
         conn.execute("ANALYZE complaints")
         statement = locate._BY_COORDINATES.replace("{scope}", locate._SCOPE)
-        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + statement, {"source": "311"}))
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + statement, {"source": "311", "written_after": None}))
     # Not a scan of every lot in a band (the latitude btree) nor of the table: the box, from the GiST index.
     assert "properties_point_idx" in plan, plan
     assert "Seq Scan on properties" not in plan, plan
+
+
+def test_a_day_without_new_lots_tries_only_the_records_written_since_the_last_finished_run(fresh_db: str) -> None:
+    catalog = load_datasets()
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        _lots(conn)
+        placed, failed, today = _run(conn, "succeeded"), _run(conn, "failed"), _run(conn, "running")
+        # Unplaced records of each run, every one within reach of a lot. A record of a finished run was tried by
+        # it: with no lot read since, trying it again cannot place it (here it could: that is what shows it was
+        # not tried). The failed run never got to locate its records.
+        _complaint(conn, "tried", ORIGIN[0] + 10 * STEP, ORIGIN[1] + 10 * STEP, placed)
+        _complaint(conn, "of the failed run", ORIGIN[0] + 20 * STEP, ORIGIN[1] + 20 * STEP, failed)
+        _complaint(conn, "new", ORIGIN[0] + 30 * STEP, ORIGIN[1] + 30 * STEP, today)
+        day = {"service_requests_311": DatasetSummary("service_requests_311")}
+        locate_after_run(conn, day, catalog, today)
+        assert day["service_requests_311"].located == {"coordinates": 2}  # the records it tried, all placed
+        assert _placed(conn) == {"of the failed run": _bbl(20, 20), "new": _bbl(30, 30)}
+        # A run that read the lots tries every unplaced record.
+        with_lots = {"service_requests_311": DatasetSummary("service_requests_311"), "pluto": DatasetSummary("pluto")}
+        locate_after_run(conn, with_lots, catalog, _run(conn, "running"))
+        assert with_lots["service_requests_311"].located == {"coordinates": 1}
+        assert _placed(conn)["tried"] == _bbl(10, 10)
+
+
+def _placed(conn: psycopg.Connection) -> dict[str, str]:
+    return dict(conn.execute("SELECT source_id, bbl FROM complaints WHERE bbl IS NOT NULL").fetchall())
