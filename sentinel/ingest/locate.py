@@ -56,13 +56,18 @@ FROM buildings b WHERE c.bbl IS NULL AND NOT c.is_deleted AND c.bin IS NOT NULL 
   AND b.bbl IS NOT NULL
 """
 
-# A lot with exactly one building gives its BIN to the records located on it.
+# A lot with exactly one building gives its BIN to the records located on it. Only the lots of such records are
+# grouped: the buildings of the whole city, grouped for each run, cost a day in proportion to the city.
 _FILL_BIN = """
-WITH single AS (
-    SELECT bbl, min(bin) AS bin FROM buildings WHERE bbl IS NOT NULL GROUP BY bbl HAVING count(*) = 1
+WITH waiting AS (
+    SELECT c.id, c.bbl FROM complaints c
+    WHERE c.bin IS NULL AND c.bbl IS NOT NULL AND c.bbl_source IN ('address', 'coordinates') AND {scope}
+), single AS (
+    SELECT b.bbl, min(b.bin) AS bin FROM buildings b
+    WHERE b.bbl IN (SELECT bbl FROM waiting) GROUP BY b.bbl HAVING count(*) = 1
 )
 UPDATE complaints c SET bin = s.bin
-FROM single s WHERE c.bin IS NULL AND c.bbl = s.bbl AND c.bbl_source IN ('address', 'coordinates') AND {scope}
+FROM waiting w JOIN single s ON s.bbl = w.bbl WHERE c.id = w.id
 """
 
 _SCOPE = (

@@ -104,3 +104,18 @@ def test_a_day_without_new_lots_tries_only_the_records_written_since_the_last_fi
 
 def _placed(conn: psycopg.Connection) -> dict[str, str]:
     return dict(conn.execute("SELECT source_id, bbl FROM complaints WHERE bbl IS NOT NULL").fetchall())
+
+
+def test_a_record_placed_on_a_lot_of_one_building_gets_its_bin(fresh_db: str) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        _lots(conn)
+        conn.execute(
+            "INSERT INTO buildings (bin, bbl) VALUES ('3000001', %s), ('3000002', %s), ('3000003', %s)",
+            (_bbl(5, 5), _bbl(6, 6), _bbl(6, 6)),
+        )
+        _complaint(conn, "one building", ORIGIN[0] + 5 * STEP, ORIGIN[1] + 5 * STEP)
+        _complaint(conn, "two buildings", ORIGIN[0] + 6 * STEP, ORIGIN[1] + 6 * STEP)
+        _complaint(conn, "no building", ORIGIN[0] + 7 * STEP, ORIGIN[1] + 7 * STEP)
+        assert locate.resolve_unlocated(conn, "311") == {"coordinates": 3}
+        bins = dict(conn.execute("SELECT source_id, bin FROM complaints").fetchall())
+    assert bins == {"one building": "3000001", "two buildings": None, "no building": None}
