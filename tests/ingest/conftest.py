@@ -66,8 +66,9 @@ def table_checksums(database_url: str) -> dict[str, tuple[int, str]]:
                 if r[0] not in VOLATILE
             ]
             expr = "concat_ws('|', " + ", ".join(f'"{c}"::text' for c in columns) + ")"
-            # Rows hashed, then the hashes of 4,096 buckets (by the row hash's first three hex digits): one
-            # string_agg over every row passes PostgreSQL's 1 GB string limit at the full city's size.
+            # Rows hashed, then the hashes of buckets (by the row hash's first three hex digits): one string_agg
+            # over every row passes PostgreSQL's limit on a string at the full city's size (RESULTS.md, "At full
+            # size").
             row = conn.execute(
                 "SELECT coalesce(sum(n), 0), coalesce(md5(string_agg(h, '' ORDER BY b)), '') FROM ("
                 "  SELECT left(r, 3) AS b, count(*) AS n, md5(string_agg(r, '' ORDER BY r)) AS h"

@@ -131,7 +131,7 @@ from training.trial import Rows
 ray_runtime.connect(load_settings(ray_address=None, ray_num_cpus=1, ray_object_store_mb=80), include_dashboard=False)
 rng = np.random.default_rng(3)
 parts, xs, ys = [], [], []
-for _ in range(48):  # 48 parts of 6,000 x 88 float32: more than the 80 MB store holds, so Ray spills
+for _ in range(48):  # more parts than the store above holds, so Ray spills some to disk
     x = rng.normal(size=(6_000, 88)).astype(np.float32)
     x[:, 87] = rng.integers(0, 3, 6_000)
     y = rng.integers(0, 2, (6_000, 4)).astype(np.int8)
