@@ -120,7 +120,7 @@ def locate_after_run(
     conn: psycopg.Connection,
     summaries: dict[str, DatasetSummary],
     catalog: dict[str, DatasetConfig],
-    run_id: int | None = None,
+    run_id: int,
 ) -> None:
     """Once every dataset of the run is in, so the result never depends on which finished first (the Ray
     runner finishes them in any order): lots loaded by this run get their address keys, then the complaints
@@ -128,8 +128,8 @@ def locate_after_run(
     unchanged since the last read) gave nothing new to locate against: only complaints read by this run are
     located then, and of those only the ones written since the last run that got this far (`run_id`'s earlier
     runs that finished): a record no lot could place stays unplaceable until the lots change, and retrying every
-    such record each day cost a day time in proportion to the city (benchmarks/RESULTS.md, "Locating records by
-    their coordinates")."""
+    such record each day cost a day time in proportion to the city (benchmarks/RESULTS.md, "A day's statements
+    that grew with the city")."""
     configs = [catalog[name] for name in summaries if name in catalog]
     read = [c for c in configs if summaries[c.name].unchanged_since is None]
     lots = [c for c in read if c.target_table == "properties"]
@@ -137,19 +137,10 @@ def locate_after_run(
         locate.backfill_address_keys(conn)
     places_read = any({"properties", "buildings"} & set(c.tables) for c in read)
     complaint_sets = [c for c in configs if c.target_table == "complaints" and (places_read or c in read)]
-    written_after = None if places_read or run_id is None else _last_located_run(conn, run_id)
+    written_after = None if places_read else pipeline.last_finished_run(conn, run_id)
     if lots and not complaint_sets:
         summaries[lots[0].name].located = locate.resolve_unlocated(conn, None, upgrade=True)
     for config in complaint_sets:
         summaries[config.name].located = locate.resolve_unlocated(
             conn, config.source, upgrade=bool(lots), written_after=written_after
         )
-
-
-def _last_located_run(conn: psycopg.Connection, run_id: int) -> int | None:
-    """The latest run before `run_id` that located its records (it finished: succeeded, or partial with some
-    dataset failed); None when there is none, and then every unplaced record is tried."""
-    row = conn.execute(
-        "SELECT max(id) FROM ingestion_runs WHERE id < %s AND status IN ('succeeded', 'partial')", (run_id,)
-    ).fetchone()
-    return None if row is None else row[0]

@@ -159,6 +159,15 @@ def start_run(conn: psycopg.Connection, *, mode: str, source_url: str, datasets:
     return int(row[0])
 
 
+def last_finished_run(conn: psycopg.Connection, run_id: int) -> int | None:
+    """The latest run before `run_id` that got to its end (succeeded, or partial with some dataset failed), so
+    located its records; None when there is none."""
+    row = conn.execute(
+        "SELECT max(id) FROM ingestion_runs WHERE id < %s AND status IN ('succeeded', 'partial')", (run_id,)
+    ).fetchone()
+    return None if row is None else row[0]
+
+
 def finish_run(
     conn: psycopg.Connection, run_id: int, summaries: Iterable[DatasetSummary], error: str | None = None
 ) -> str:
