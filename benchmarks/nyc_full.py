@@ -478,6 +478,8 @@ def main() -> None:
             )
             stages.append(st)
             print(f"{st.name}: {st.note}", flush=True)
+            per_dataset = ", ".join(f"{s.dataset} {s.fetched:,} in {s.seconds:.1f} s" for s in result.summaries)
+            print(f"{st.name} by dataset: {per_dataset}", flush=True)
         if store is not None:
             facts["store_peak"] = f"{store_peak / 1e6:,.0f} MB (the largest the file was after a dataset's load)"
             facts["store_final"] = f"{store.db_path.stat().st_size / 1e6:,.0f} MB"

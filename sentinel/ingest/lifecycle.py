@@ -57,7 +57,7 @@ def finish_dataset(
         pipeline.analyze_if_stale(conn, config.target_table, summary.written)
         partial_read.record_read(conn, config, partial_read.PARTIAL)
         return
-    result = reconcile(conn, source, config, changed=summary.written, guards=guards)
+    result = reconcile(conn, source, config, run_id, changed=summary.written, guards=guards)
     summary.deleted = result.deleted
     if result.anomaly is not None:
         summary.anomaly = result.anomaly.detail
@@ -71,6 +71,7 @@ def reconcile(
     conn: psycopg.Connection,
     source: SocrataSource,
     config: DatasetConfig,
+    run_id: int,
     *,
     changed: int = 0,
     guards: pipeline.Guards | None = None,
@@ -88,7 +89,7 @@ def reconcile(
     if total == 0 and live and guards is not None:
         return pipeline.empty_source(live)
     keys = source.keys(config.socrata_id, config.natural_key, config.row_filter)
-    return pipeline.reconcile_deletions(conn, config, keys, guards)
+    return pipeline.reconcile_deletions(conn, config, keys, run_id, guards)
 
 
 @contextlib.contextmanager
@@ -139,8 +140,8 @@ def locate_after_run(
     complaint_sets = [c for c in configs if c.target_table == "complaints" and (places_read or c in read)]
     written_after = None if places_read else pipeline.last_finished_run(conn, run_id)
     if lots and not complaint_sets:
-        summaries[lots[0].name].located = locate.resolve_unlocated(conn, None, upgrade=True)
+        summaries[lots[0].name].located = locate.resolve_unlocated(conn, None, run_id=run_id, upgrade=True)
     for config in complaint_sets:
         summaries[config.name].located = locate.resolve_unlocated(
-            conn, config.source, upgrade=bool(lots), written_after=written_after
+            conn, config.source, run_id=run_id, upgrade=bool(lots), written_after=written_after
         )

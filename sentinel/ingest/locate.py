@@ -24,7 +24,7 @@ WITH candidates AS (
     SELECT id, min(bbl) AS bbl FROM candidates GROUP BY id HAVING count(DISTINCT bbl) = 1
 )
 UPDATE complaints c SET bbl = u.bbl, borough = coalesce(c.borough, substr(u.bbl, 1, 1)::smallint),
-    bbl_source = 'address', updated_at = now()
+    bbl_source = 'address', updated_at = now(), last_run_id = %(run_id)s
 FROM unique_lots u WHERE c.id = u.id
 """
 
@@ -46,12 +46,12 @@ WITH nearest AS (
     WHERE c.bbl IS NULL AND NOT c.is_deleted AND c.latitude IS NOT NULL AND c.longitude IS NOT NULL AND {scope}
 )
 UPDATE complaints c SET bbl = n.bbl, borough = coalesce(c.borough, substr(n.bbl, 1, 1)::smallint),
-    bbl_source = 'coordinates', updated_at = now()
+    bbl_source = 'coordinates', updated_at = now(), last_run_id = %(run_id)s
 FROM nearest n WHERE c.id = n.id AND n.bbl IS NOT NULL
 """
 
 _BY_BIN = """
-UPDATE complaints c SET bbl = b.bbl, bbl_source = 'bin', updated_at = now()
+UPDATE complaints c SET bbl = b.bbl, bbl_source = 'bin', updated_at = now(), last_run_id = %(run_id)s
 FROM buildings b WHERE c.bbl IS NULL AND NOT c.is_deleted AND c.bin IS NOT NULL AND b.bin = c.bin AND {scope}
   AND b.bbl IS NOT NULL
 """
@@ -86,18 +86,25 @@ WITH candidates AS (
 ), unique_lots AS (
     SELECT id, min(bbl) AS bbl FROM candidates GROUP BY id HAVING count(DISTINCT bbl) = 1
 )
-UPDATE complaints c SET bbl = u.bbl, bin = NULL, bbl_source = 'address', updated_at = now()
+UPDATE complaints c SET bbl = u.bbl, bin = NULL, bbl_source = 'address', updated_at = now(),
+    last_run_id = %(run_id)s
 FROM unique_lots u WHERE c.id = u.id AND c.bbl <> u.bbl
 """
 
 
 def resolve_unlocated(
-    conn: psycopg.Connection, source: str | None = None, *, upgrade: bool = False, written_after: int | None = None
+    conn: psycopg.Connection,
+    source: str | None = None,
+    *,
+    run_id: int,
+    upgrade: bool = False,
+    written_after: int | None = None,
 ) -> dict[str, int]:
     """Resolves every live complaint without a BBL that it can (of one `source`, or all; with `written_after`, only
-    those written by a later ingestion run); returns {bbl_source: records resolved, 'unresolved': n}. One
-    transaction; cheap when nothing is unresolved (a partial index holds exactly those rows)."""
-    params = {"source": source, "written_after": written_after}
+    those written by a later ingestion run); returns {bbl_source: records resolved, 'unresolved': n}. A record
+    placed on a lot is written by ingestion run `run_id` (its `last_run_id`), so what reads a run's records sees
+    it. One transaction; cheap when nothing is unresolved (a partial index holds exactly those rows)."""
+    params = {"source": source, "written_after": written_after, "run_id": run_id}
 
     def run(statement: str) -> psycopg.Cursor:
         return conn.execute(statement.replace("{scope}", _SCOPE), params)  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ from sentinel.datasets import DatasetConfig
 from sentinel.ingest import partial_read, source_version, watermarks
 from sentinel.ingest.copy_batch import CopyBatch
 from sentinel.ingest.socrata import Cursor, SocrataSource, parse_socrata_time
-from sentinel.ingest.writer import WriteStats, write_batch
+from sentinel.ingest.writer import RUN_TRACKED, WriteStats, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -531,11 +531,16 @@ def empty_source(live: int) -> Reconciled:
 
 
 def reconcile_deletions(
-    conn: psycopg.Connection, config: DatasetConfig, keys: Iterable[str], guards: Guards | None = None
+    conn: psycopg.Connection,
+    config: DatasetConfig,
+    keys: Iterable[str],
+    run_id: int,
+    guards: Guards | None = None,
 ) -> Reconciled:
-    """Tombstones every live record of the dataset whose key the source no longer has. Socrata never reports
-    deletions, so the key-set difference is the only way to see them; an empty or truncated upstream looks the
-    same, so with `guards` nothing is tombstoned when the source is empty or too much would vanish at once."""
+    """Tombstones every live record of the dataset whose key the source no longer has, as written by run `run_id`.
+    Socrata never reports deletions, so the key-set difference is the only way to see them; an empty or truncated
+    upstream looks the same, so with `guards` nothing is tombstoned when the source is empty or too much would
+    vanish at once."""
     if config.target_table not in _TOMBSTONE_TABLES:
         return Reconciled()
     scope = _live_scope(config)
@@ -560,11 +565,14 @@ def reconcile_deletions(
             would = int(row[0]) if row else 0
             if would > guards.max_delete_share * live:
                 return Reconciled(0, Anomaly("shrunken_source", live, source_records, would))
+        tombstone, params = "is_deleted = true, deleted_at = now(), updated_at = now()", scope.params
+        if config.target_table in RUN_TRACKED:
+            tombstone, params = tombstone + ", last_run_id = %s", (run_id, *params)
         cur.execute(
-            sql.SQL(
-                "UPDATE {table} SET is_deleted = true, deleted_at = now(), updated_at = now() WHERE {missing}"
-            ).format(table=scope.table, missing=missing),
-            scope.params,
+            sql.SQL("UPDATE {table} SET {tombstone} WHERE {missing}").format(
+                table=scope.table, tombstone=sql.SQL(tombstone), missing=missing
+            ),
+            params,
         )
         deleted = cur.rowcount
     return Reconciled(max(deleted, 0))

@@ -29,9 +29,10 @@ from sentinel.records import ROW_TYPES
 
 # Tables whose rows carry a source status worth a history entry when it changes.
 _HISTORY_KIND = {"violations": "violation", "complaints": "complaint"}
-# Tables with a tombstone flag and a run marker, which a reappearing or changed row resets / sets.
+# Tables with a tombstone flag, which a reappearing row resets; and those whose rows carry the run that last wrote
+# them (`last_run_id`: what the alert engine and `rescore_changed` read a run's changes by).
 _TOMBSTONED = {"violations", "complaints", "registrations", "registration_contacts"}
-_RUN_TRACKED = {"violations", "complaints"}
+RUN_TRACKED = {"violations", "complaints"}
 
 
 @dataclass(slots=True)
@@ -92,7 +93,7 @@ def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
         assignments.append(sql.SQL("raw = NULL"))
     if table in _TOMBSTONED:
         assignments += [sql.SQL("is_deleted = false"), sql.SQL("deleted_at = NULL")]
-    if table in _RUN_TRACKED:
+    if table in RUN_TRACKED:
         assignments.append(sql.SQL("last_run_id = %(run_id)s"))
     if "content_hash" in columns:
         changed = sql.SQL("t.content_hash IS DISTINCT FROM EXCLUDED.content_hash")
@@ -111,7 +112,7 @@ def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
         changed = sql.SQL("({}) AND NOT (t.source = 'DOB' AND {})").format(changed, older)
     key_list = sql.SQL(", ").join(map(ident, keys))
     insert_cols, insert_vals = cols, cols
-    if table in _RUN_TRACKED:
+    if table in RUN_TRACKED:
         insert_cols = sql.SQL("{}, last_run_id").format(cols)
         insert_vals = sql.SQL("{}, %(run_id)s").format(cols)
     upsert = sql.SQL(
@@ -189,7 +190,7 @@ def _copy_new_rows(
     """COPYs rows that should all be new into the table itself; False (and nothing written) if a key exists."""
     data = copy_data.data
     targets = list(columns)
-    if table in _RUN_TRACKED and run_id is not None:
+    if table in RUN_TRACKED and run_id is not None:
         # COPY text escapes newlines inside values, so every b"\n" ends a line: append the run id to each.
         data = data.replace(b"\n", b"\t%d\n" % run_id)
         targets.append("last_run_id")

@@ -247,10 +247,61 @@ _CHANGED = """
         UNION ALL SELECT bbl, max(updated_at) FROM complaints WHERE bbl IS NOT NULL GROUP BY bbl) c
     LEFT JOIN (SELECT bbl, max(computed_at) AS scored FROM risk_scores GROUP BY bbl) s USING (bbl)
     WHERE s.scored IS NULL OR c.changed > s.scored
-    GROUP BY c.bbl
+    GROUP BY c.bbl ORDER BY c.bbl
+"""
+
+# The lots of the records written by runs after the mark, each kept when a record of it changed after its latest
+# score (or it has none): the same test as _CHANGED, asked of those lots only, through their indexes.
+_CHANGED_AFTER_RUN = """
+    WITH written AS (
+        SELECT bbl FROM violations WHERE last_run_id > %(mark)s AND bbl IS NOT NULL
+        UNION SELECT bbl FROM complaints WHERE last_run_id > %(mark)s AND bbl IS NOT NULL
+    ), compared AS (
+        SELECT w.bbl,
+               greatest((SELECT max(updated_at) FROM violations v WHERE v.bbl = w.bbl),
+                        (SELECT max(updated_at) FROM complaints c WHERE c.bbl = w.bbl)) AS changed,
+               (SELECT max(computed_at) FROM risk_scores s WHERE s.bbl = w.bbl) AS scored
+        FROM written w
+    )
+    SELECT bbl::text FROM compared WHERE scored IS NULL OR changed > scored ORDER BY bbl
+"""
+
+# The runs whose records a rescore reading now sees whole: every run before the first one still running.
+_ENDED_THROUGH = """
+    SELECT coalesce((SELECT min(id) - 1 FROM ingestion_runs WHERE status = 'running'),
+                    (SELECT max(id) FROM ingestion_runs), 0)
 """
 
 
-def changed_since_scored(conn: psycopg.Connection[Any]) -> list[str]:
-    """Buildings whose violations or complaints changed after their latest score (or that have none)."""
-    return [row[0] for row in conn.execute(_CHANGED)]
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """Buildings to rescore, and the run through which their records were read (the next mark)."""
+
+    bbls: list[str]
+    through_run: int
+
+
+def changed_since_scored(conn: psycopg.Connection[Any]) -> Changed:
+    """Buildings whose violations or complaints changed after their latest score (or that have none). After the
+    first call only the records of runs past `rescore_mark` are looked at: a record changes only by a run's writes
+    (the writer, the locating of unplaced records and the tombstoning of deleted ones all set `last_run_id`).
+    Read in one snapshot, so no run's records fall between the mark and the records read."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        through = conn.execute(_ENDED_THROUGH).fetchone()[0]  # type: ignore[index]
+        mark = conn.execute("SELECT run_id FROM rescore_mark").fetchone()
+        if mark is None:
+            bbls = [row[0] for row in conn.execute(_CHANGED)]
+        else:
+            bbls = [row[0] for row in conn.execute(_CHANGED_AFTER_RUN, {"mark": mark[0]})]
+    return Changed(bbls, int(through))
+
+
+def mark_rescored(conn: psycopg.Connection[Any], through_run: int) -> None:
+    """Records that the records of every run through `through_run` have been rescored (never moves back)."""
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO rescore_mark (run_id) VALUES (%s) ON CONFLICT (id) DO UPDATE"
+            " SET run_id = greatest(rescore_mark.run_id, EXCLUDED.run_id), marked_at = now()",
+            (through_run,),
+        )

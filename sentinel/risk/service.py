@@ -131,7 +131,12 @@ class ScoreService:
             return scoring.score_all(conn, model, as_of or self.today(), progress=progress)
 
     def rescore_changed(self) -> int:
-        """The buildings whose records changed after their latest score (or that have none), rescored."""
+        """The buildings whose records changed after their latest score (or that have none), rescored. The mark
+        moves only once all of them are stored: a rescore that fails part way is done again whole."""
         with self.connect() as conn:
-            bbls = scoring.changed_since_scored(conn)
-        return sum(len(self.compute(bbls[lo : lo + RESCORE_CHUNK])) for lo in range(0, len(bbls), RESCORE_CHUNK))
+            changed = scoring.changed_since_scored(conn)
+        bbls = changed.bbls
+        done = sum(len(self.compute(bbls[lo : lo + RESCORE_CHUNK])) for lo in range(0, len(bbls), RESCORE_CHUNK))
+        with self.connect() as conn:
+            scoring.mark_rescored(conn, changed.through_run)
+        return done

@@ -59,10 +59,12 @@ def test_the_nearest_lot_within_sixty_metres_and_none_beyond(fresh_db: str) -> N
         conn.commit()
         conn.execute("ANALYZE properties")
         conn.execute("ANALYZE complaints")
-        located = locate.resolve_unlocated(conn, "311")
-        stored = dict(conn.execute("SELECT source_id, bbl FROM complaints").fetchall())
+        run = _run(conn, "running")
+        located = locate.resolve_unlocated(conn, "311", run_id=run)
+        stored = {r[0]: r[1:] for r in conn.execute("SELECT source_id, bbl, last_run_id FROM complaints")}
     assert located == {"coordinates": 2, "unresolved": 1}
-    assert stored == {"near": _bbl(10, 20), "between": _bbl(51, 50), "outside": None}
+    # A placed record was written by the run that placed it: what reads a run's changes (alerts, rescoring) sees it.
+    assert stored == {"near": (_bbl(10, 20), run), "between": (_bbl(51, 50), run), "outside": (None, None)}
 
 
 def test_the_lookup_reads_the_lots_point_index(fresh_db: str) -> None:
@@ -74,7 +76,8 @@ def test_the_lookup_reads_the_lots_point_index(fresh_db: str) -> None:
         conn.execute("ANALYZE properties")
         conn.execute("ANALYZE complaints")
         statement = locate._BY_COORDINATES.replace("{scope}", locate._SCOPE)
-        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + statement, {"source": "311", "written_after": None}))
+        params = {"source": "311", "written_after": None, "run_id": 1}
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + statement, params))
     # Not a scan of every lot in a band (the latitude btree) nor of the table: the box, from the GiST index.
     assert "properties_point_idx" in plan, plan
     assert "Seq Scan on properties" not in plan, plan
@@ -116,6 +119,6 @@ def test_a_record_placed_on_a_lot_of_one_building_gets_its_bin(fresh_db: str) ->
         _complaint(conn, "one building", ORIGIN[0] + 5 * STEP, ORIGIN[1] + 5 * STEP)
         _complaint(conn, "two buildings", ORIGIN[0] + 6 * STEP, ORIGIN[1] + 6 * STEP)
         _complaint(conn, "no building", ORIGIN[0] + 7 * STEP, ORIGIN[1] + 7 * STEP)
-        assert locate.resolve_unlocated(conn, "311") == {"coordinates": 3}
+        assert locate.resolve_unlocated(conn, "311", run_id=_run(conn, "running")) == {"coordinates": 3}
         bins = dict(conn.execute("SELECT source_id, bin FROM complaints").fetchall())
     assert bins == {"one building": "3000001", "two buildings": None, "no building": None}

@@ -14,6 +14,7 @@ import numpy as np
 import psycopg
 import pytest
 
+from sentinel.ingest import pipeline as ingest_pipeline
 from sentinel.risk import registry, scoring, trend
 from sentinel.risk.service import ScoreService, connect_to
 from tests.model.conftest import CITY_END
@@ -290,6 +291,8 @@ def test_the_scheduler_rescores_only_buildings_whose_records_changed(trained):
     assert service.rescore_changed() == 0
     with psycopg.connect(url) as conn:
         (bbl,) = conn.execute("SELECT bbl FROM violations ORDER BY bbl LIMIT 1").fetchone()
-        conn.execute("UPDATE violations SET updated_at = now() WHERE bbl = %s", (bbl,))
+        run = ingest_pipeline.start_run(conn, mode="incremental", source_url="test", datasets=["hpd_violations"])
+        conn.execute("UPDATE violations SET updated_at = now(), last_run_id = %s WHERE bbl = %s", (run, bbl))
+        ingest_pipeline.finish_run(conn, run, [])
         conn.commit()
     assert service.rescore_changed() == 1
