@@ -10,9 +10,10 @@ from collections.abc import Iterator
 import psycopg
 
 from sentinel.datasets import DatasetConfig, load_datasets
-from sentinel.ingest import anomalies, locate, partial_read, pipeline
+from sentinel.ingest import anomalies, live_counts, locate, partial_read, pipeline
 from sentinel.ingest.pipeline import DatasetSummary
 from sentinel.ingest.socrata import SocrataSource
+from sentinel.ingest.writer import TOMBSTONED
 
 _RUN_LOCK = 0x56535F494E47  # "VS_ING": one ingestion at a time per database
 
@@ -57,7 +58,8 @@ def finish_dataset(
         pipeline.analyze_if_stale(conn, config.target_table, summary.written)
         partial_read.record_read(conn, config, partial_read.PARTIAL)
         return
-    result = reconcile(conn, source, config, run_id, changed=summary.written, guards=guards)
+    whole = summary.read == partial_read.WHOLE
+    result = reconcile(conn, source, config, run_id, changed=summary.written, whole=whole, guards=guards)
     summary.deleted = result.deleted
     if result.anomaly is not None:
         summary.anomaly = result.anomaly.detail
@@ -74,17 +76,25 @@ def reconcile(
     run_id: int,
     *,
     changed: int = 0,
+    whole: bool = True,
     guards: pipeline.Guards | None = None,
 ) -> pipeline.Reconciled:
     """Finds deletions by key-set difference, but only when the counts say the key sets differ: the source's
-    row count against our live records plus the keys we rejected (which the source has and we do not).
-    `changed`: rows this run inserted or updated, which may have left the table's statistics stale."""
+    row count against our live records plus the keys we rejected (which the source has and we do not). Our live
+    records are the kept count (live_counts.py) after a read of what changed, counted exactly after a `whole`
+    read or when the kept one disagrees. `changed`: rows this run inserted or updated, which may have left the
+    table's statistics stale."""
     pipeline.analyze_if_stale(conn, config.target_table, changed)
-    live = pipeline.live_count(conn, config)
-    if live is None:
+    if config.target_table not in TOMBSTONED:
         return pipeline.Reconciled()
     total = source.count(config.socrata_id, config.row_filter)
-    if total == live + pipeline.rejected_key_count(conn, config):
+    rejected = pipeline.rejected_key_count(conn, config)
+    kept = None if whole else live_counts.kept(conn, config.name)
+    if kept is not None and total == kept + rejected:
+        return pipeline.Reconciled()
+    live = pipeline.live_count(conn, config)
+    live_counts.store(conn, config.name, live)
+    if total == live + rejected:
         return pipeline.Reconciled()
     if total == 0 and live and guards is not None:
         return pipeline.empty_source(live)

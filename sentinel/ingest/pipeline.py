@@ -19,16 +19,14 @@ import psycopg
 from psycopg import sql
 
 from sentinel.datasets import DatasetConfig
-from sentinel.ingest import partial_read, source_version, watermarks
+from sentinel.ingest import live_counts, partial_read, source_version, watermarks
 from sentinel.ingest.copy_batch import CopyBatch
 from sentinel.ingest.socrata import Cursor, SocrataSource, parse_socrata_time
-from sentinel.ingest.writer import RUN_TRACKED, WriteStats, write_batch
+from sentinel.ingest.writer import RUN_TRACKED, TOMBSTONED, WriteStats, write_batch
 
 log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=10)
-# Tables where a record that vanished from the source becomes a tombstone; PLUTO lots are replaced, not deleted.
-_TOMBSTONE_TABLES = {"violations", "complaints", "registrations", "registration_contacts"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -471,11 +469,10 @@ def analyze_if_stale(conn: psycopg.Connection, table: str, changed: int) -> bool
     return True
 
 
-def live_count(conn: psycopg.Connection, config: DatasetConfig) -> int | None:
-    """Records of the dataset that are not tombstones: every record (an index-only scan of the unique key) minus
-    the tombstones (a partial index), both far cheaper than filtering every row on `NOT is_deleted`."""
-    if config.target_table not in _TOMBSTONE_TABLES:
-        return None
+def live_count(conn: psycopg.Connection, config: DatasetConfig) -> int:
+    """Records of a dataset with tombstones that are not tombstones, counted: every record (an index-only scan of
+    the unique key) minus the tombstones (a partial index), both far cheaper than filtering every row on
+    `NOT is_deleted`. After a read of what changed, reconcile uses the kept count instead (live_counts.py)."""
     table = sql.Identifier(config.target_table)
     where, params = (sql.SQL("source = %s"), (config.source,)) if config.source else (sql.SQL("true"), ())
     query = sql.SQL(
@@ -541,7 +538,7 @@ def reconcile_deletions(
     Socrata never reports deletions, so the key-set difference is the only way to see them; an empty or truncated
     upstream looks the same, so with `guards` nothing is tombstoned when the source is empty or too much would
     vanish at once."""
-    if config.target_table not in _TOMBSTONE_TABLES:
+    if config.target_table not in TOMBSTONED:
         return Reconciled()
     scope = _live_scope(config)
     missing = sql.SQL("{where} AND NOT EXISTS (SELECT 1 FROM source_keys s WHERE s.k = {key})").format(
@@ -555,7 +552,7 @@ def reconcile_deletions(
                 copy.write_row((key,))
                 source_records += 1
         if guards is not None:
-            live = live_count(conn, config) or 0
+            live = live_count(conn, config)
             if source_records == 0 and live:
                 return empty_source(live)
             row = cur.execute(
@@ -575,4 +572,5 @@ def reconcile_deletions(
             params,
         )
         deleted = cur.rowcount
+        live_counts.add(conn, config.name, -max(deleted, 0))
     return Reconciled(max(deleted, 0))

@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from sentinel.datasets import load_datasets
+from sentinel.ingest import live_counts
 from sentinel.ingest.copy_batch import CopyBatch, CopyData
 from sentinel.normalize import Reject
 from sentinel.quality import merge_counts
@@ -29,9 +30,10 @@ from sentinel.records import ROW_TYPES
 
 # Tables whose rows carry a source status worth a history entry when it changes.
 _HISTORY_KIND = {"violations": "violation", "complaints": "complaint"}
-# Tables with a tombstone flag, which a reappearing row resets; and those whose rows carry the run that last wrote
+# Tables with a tombstone flag (a record that vanished from the source becomes one; PLUTO lots are replaced, not
+# deleted), which a reappearing row resets; and those whose rows carry the run that last wrote
 # them (`last_run_id`: what the alert engine and `rescore_changed` read a run's changes by).
-_TOMBSTONED = {"violations", "complaints", "registrations", "registration_contacts"}
+TOMBSTONED = {"violations", "complaints", "registrations", "registration_contacts"}
 RUN_TRACKED = {"violations", "complaints"}
 
 
@@ -45,6 +47,7 @@ class WriteStats:
     status_changes: int = 0
     copied_new: int = 0  # rows COPYed straight into their table (a first read), not through the merge
     duplicates: int = 0  # records whose key repeated within a page (the later state kept)
+    revived: int = 0  # tombstoned records the source has again (counted in `updated`)
     by_table: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     quality: dict[tuple[str, str], int] = field(default_factory=dict)  # (field, reason) -> rows with it
     reject_reasons: dict[str, int] = field(default_factory=dict)
@@ -58,6 +61,7 @@ class WriteStats:
         self.status_changes += other.status_changes
         self.copied_new += other.copied_new
         self.duplicates += other.duplicates
+        self.revived += other.revived
         merge_counts(self.quality, other.quality)
         for key, n in other.reject_reasons.items():
             self.reject_reasons[key] = self.reject_reasons.get(key, 0) + n
@@ -91,7 +95,7 @@ def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
     if "raw_packed" in columns:
         # A row written before records were packed (migration 0025) drops its JSON copy when it changes.
         assignments.append(sql.SQL("raw = NULL"))
-    if table in _TOMBSTONED:
+    if table in TOMBSTONED:
         assignments += [sql.SQL("is_deleted = false"), sql.SQL("deleted_at = NULL")]
     if table in RUN_TRACKED:
         assignments.append(sql.SQL("last_run_id = %(run_id)s"))
@@ -102,7 +106,7 @@ def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
             sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in non_keys),
             sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(ident(c)) for c in non_keys),
         )
-    if table in _TOMBSTONED:
+    if table in TOMBSTONED:
         changed = sql.SQL("{} OR t.is_deleted").format(changed)
     if table == "complaints":
         # DOB complaints (eabe-havv) repeat a complaint_number once per disposition: a row read later but
@@ -129,14 +133,22 @@ def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
     )
     kind = _HISTORY_KIND.get(table)
     if kind is None:
+        if table not in TOMBSTONED:
+            return sql.SQL(
+                "WITH merged AS ({upsert} RETURNING (xmax = 0) AS inserted) "
+                "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), 0, 0 FROM merged"
+            ).format(upsert=upsert)
+        # `tombstoned` reads the snapshot from before the upsert: every CTE of one statement sees the same one.
         return sql.SQL(
-            "WITH merged AS ({upsert} RETURNING (xmax = 0) AS inserted) "
-            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), 0 FROM merged"
-        ).format(upsert=upsert)
+            "WITH tombstoned AS (SELECT {keys} FROM {table} t JOIN {stage} s USING ({keys}) WHERE t.is_deleted), "
+            "merged AS ({upsert} RETURNING {keys}, (xmax = 0) AS inserted) "
+            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted), 0,"
+            " (SELECT count(*) FROM merged m JOIN tombstoned d USING ({keys}) WHERE NOT m.inserted) FROM merged"
+        ).format(keys=key_list, table=ident(table), stage=stage, upsert=upsert)
     # `prior` reads the snapshot from before the upsert: every CTE of one statement sees the same snapshot.
     return sql.SQL(
         "WITH prior AS ("
-        "  SELECT t.id, t.status, t.status_raw FROM {table} t JOIN {stage} s USING (source, source_id)"
+        "  SELECT t.id, t.status, t.status_raw, t.is_deleted FROM {table} t JOIN {stage} s USING (source, source_id)"
         "), merged AS ({upsert} RETURNING t.id, t.source, t.source_id, t.status, t.status_raw, t.status_date,"
         "  (xmax = 0) AS inserted"
         "), history AS ("
@@ -148,7 +160,9 @@ def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
         "  WHERE NOT m.inserted AND (p.status IS DISTINCT FROM m.status OR p.status_raw IS DISTINCT FROM m.status_raw)"
         "  RETURNING 1"
         ") SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),"
-        "  (SELECT count(*) FROM history) FROM merged"
+        "  (SELECT count(*) FROM history),"
+        "  (SELECT count(*) FROM merged m JOIN prior p ON p.id = m.id WHERE NOT m.inserted AND p.is_deleted)"
+        " FROM merged"
     ).format(table=ident(table), stage=stage, upsert=upsert, kind=sql.Literal(kind))
 
 
@@ -172,7 +186,7 @@ def merge_copy(
         cur.execute(_staging_ddl(table, columns))
         _copy(cur, f"stage_{table}", columns, copy_data.data)
         cur.execute(_merge_sql(table, columns, keys), {"run_id": run_id})
-        inserted, updated, history = cur.fetchone()  # type: ignore[misc]
+        inserted, updated, history, revived = cur.fetchone()  # type: ignore[misc]
         cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(f"stage_{table}")))
     unchanged = copy_data.rows - inserted - updated
     return WriteStats(
@@ -180,6 +194,7 @@ def merge_copy(
         updated=updated,
         unchanged=unchanged,
         status_changes=history,
+        revived=revived,
         by_table={table: (inserted, updated, unchanged)},
     )
 
@@ -251,6 +266,8 @@ def write_batch(
         if own is not None and table != own:
             merged = WriteStats(by_table=merged.by_table, copied_new=merged.copied_new)
         stats.add(merged)
+    if own in TOMBSTONED:
+        live_counts.add(conn, batch.dataset, stats.inserted + stats.revived)
     stats.rejected = insert_rejects(conn, batch.rejects, run_id)
     stats.skipped = batch.skipped
     stats.duplicates = batch.duplicates
