@@ -250,20 +250,19 @@ _CHANGED = """
     GROUP BY c.bbl ORDER BY c.bbl
 """
 
-# The lots of the records written by runs after the mark, each kept when a record of it changed after its latest
-# score (or it has none): the same test as _CHANGED, asked of those lots only, through their indexes.
+# The lots of the records written by runs after the mark, each kept when one of those records changed after the
+# lot's latest score (or it has none). Records of runs up to the mark need no look: the rescores that moved the
+# mark past them rescored their lots. What this reads grows with the records the runs wrote, not with the city.
 _CHANGED_AFTER_RUN = """
     WITH written AS (
-        SELECT bbl FROM violations WHERE last_run_id > %(mark)s AND bbl IS NOT NULL
-        UNION SELECT bbl FROM complaints WHERE last_run_id > %(mark)s AND bbl IS NOT NULL
-    ), compared AS (
-        SELECT w.bbl,
-               greatest((SELECT max(updated_at) FROM violations v WHERE v.bbl = w.bbl),
-                        (SELECT max(updated_at) FROM complaints c WHERE c.bbl = w.bbl)) AS changed,
-               (SELECT max(computed_at) FROM risk_scores s WHERE s.bbl = w.bbl) AS scored
-        FROM written w
+        SELECT bbl, max(updated_at) AS changed FROM (
+            SELECT bbl, updated_at FROM violations WHERE last_run_id > %(mark)s AND bbl IS NOT NULL
+            UNION ALL SELECT bbl, updated_at FROM complaints WHERE last_run_id > %(mark)s AND bbl IS NOT NULL) r
+        GROUP BY bbl
     )
-    SELECT bbl::text FROM compared WHERE scored IS NULL OR changed > scored ORDER BY bbl
+    SELECT w.bbl::text FROM written w
+    WHERE coalesce(w.changed > (SELECT max(computed_at) FROM risk_scores s WHERE s.bbl = w.bbl), true)
+    ORDER BY w.bbl
 """
 
 # The runs whose records a rescore reading now sees whole: every run before the first one still running.
