@@ -228,6 +228,15 @@ class SocrataSource:
             raise SourceUnavailableError(f"{dataset_id} metadata: no rowsUpdatedAt in the answer (got {value!r})")
         return datetime.fromtimestamp(value, UTC)
 
+    def oldest_updated_at(self, dataset_id: str, where: str | None = None) -> str | None:
+        """The oldest :updated_at among the rows (None when there are none): the first row of the :updated_at
+        order, which the source reads off its index."""
+        params: dict[str, Any] = {"select": ":updated_at", "order": ":updated_at", "limit": 1}
+        if where:
+            params["where"] = where
+        rows = self._get(dataset_id, **params)
+        return rows[0].get(":updated_at") if rows else None
+
     def count(self, dataset_id: str, where: str | None = None) -> int:
         params: dict[str, Any] = {"select": "count(*) AS n"}
         if where:
