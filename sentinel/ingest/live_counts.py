@@ -2,7 +2,7 @@
 
 Reconcile asks after every read whether the source still has every record we hold live: the source's row count
 against our live records plus the rejected keys. Counting our records for that is a scan of the dataset's keys,
-each day, in proportion to the city (benchmarks/RESULTS.md, "A day's statements that grew with the city"). So the
+each day, in proportion to the city (benchmarks/RESULTS.md, "A day's last statements that grew with the city"). So the
 count is taken exactly once (`store`) and then kept: the writer adds the records it inserts and the tombstones it
 revives, reconcile subtracts the ones it tombstones, each in the transaction that writes them (`add`). A dataset
 read whole is counted exactly again, and so is one whose kept count disagrees with the source, before any key is

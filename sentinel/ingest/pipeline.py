@@ -307,8 +307,8 @@ def is_full_replace(source: SocrataSource, conn: psycopg.Connection, config: Dat
     """True when every row's :updated_at moved past the oldest partition mark: the publisher replaced the data
     set (NYC_DATA.md 4.4), so an incremental read would re-read everything anyway and miss deletions. Asked as the
     source's oldest :updated_at, one indexed row, not as two counts of every row (the total and those changed
-    since), which the source scans in full each run (benchmarks/RESULTS.md, "A day's statements that grew with
-    the city")."""
+    since), which the source scans in full each run (benchmarks/RESULTS.md, "A day's last statements that grew
+    with the city")."""
     row = conn.execute(
         "SELECT min(updated_at_mark), bool_and(completed) FROM watermarks WHERE dataset = %s", (config.name,)
     ).fetchone()
