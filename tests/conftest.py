@@ -20,6 +20,7 @@ from psycopg import sql
 
 from sentinel.db import migrate
 from sentinel.db.roles import url_with_user
+from sentinel.ingest import pipeline
 
 pytest_plugins = ["pytester"]  # tests/foundation/test_integration_marker.py collects a sample suite in-process
 
@@ -148,6 +149,14 @@ def ingest_city(database_url: str, city: Path) -> None:
         options = RunOptions(list(load_datasets()), incremental=False, page_size=5000)
         _, summaries = run_serial(database_url, SocrataSource(server.url), options)
     assert not [s for s in summaries if s.error], [(s.dataset, s.error) for s in summaries if s.error]
+
+
+def ingestion_run(conn: psycopg.Connection, status: str = "running") -> int:
+    """An `ingestion_runs` row left running, succeeded or failed, through the runners' own start and finish."""
+    run_id = pipeline.start_run(conn, mode="incremental", source_url="test", datasets=[])
+    if status != "running":
+        pipeline.finish_run(conn, run_id, [], error="test" if status == "failed" else None)
+    return run_id
 
 
 def database_url_for(admin_url: str, name: str) -> str:

@@ -10,6 +10,7 @@ from sentinel.datasets import load_datasets
 from sentinel.ingest import locate
 from sentinel.ingest.lifecycle import locate_after_run
 from sentinel.ingest.pipeline import DatasetSummary
+from tests.conftest import ingestion_run
 
 # A grid of lots 0.0004 degrees apart (~44 m north-south) over 0.08 x 0.08 degrees: 40,000 lots in one borough.
 STEP = 0.0004
@@ -34,16 +35,6 @@ def _complaint(conn: psycopg.Connection, source_id: str, lat: float, lon: float,
     )
 
 
-def _run(conn: psycopg.Connection, status: str) -> int:
-    row = conn.execute(
-        "INSERT INTO ingestion_runs (mode, source_url, datasets, status) VALUES ('incremental', 'x', '{}', %s) "
-        "RETURNING id",
-        (status,),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
 def _bbl(i: int, j: int) -> str:
     return f"{3000000000 + i * 1000 + j:010d}"
 
@@ -59,7 +50,7 @@ def test_the_nearest_lot_within_sixty_metres_and_none_beyond(fresh_db: str) -> N
         conn.commit()
         conn.execute("ANALYZE properties")
         conn.execute("ANALYZE complaints")
-        run = _run(conn, "running")
+        run = ingestion_run(conn, "running")
         located = locate.resolve_unlocated(conn, "311", run_id=run)
         stored = {r[0]: r[1:] for r in conn.execute("SELECT source_id, bbl, last_run_id FROM complaints")}
     assert located == {"coordinates": 2, "unresolved": 1}
@@ -87,7 +78,11 @@ def test_a_day_without_new_lots_tries_only_the_records_written_since_the_last_fi
     catalog = load_datasets()
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         _lots(conn)
-        placed, failed, today = _run(conn, "succeeded"), _run(conn, "failed"), _run(conn, "running")
+        placed, failed, today = (
+            ingestion_run(conn, "succeeded"),
+            ingestion_run(conn, "failed"),
+            ingestion_run(conn, "running"),
+        )
         # Unplaced records of each run, every one within reach of a lot. A record of a finished run was tried by
         # it: with no lot read since, trying it again cannot place it (here it could: that is what shows it was
         # not tried). The failed run never got to locate its records.
@@ -100,7 +95,7 @@ def test_a_day_without_new_lots_tries_only_the_records_written_since_the_last_fi
         assert _placed(conn) == {"of the failed run": _bbl(20, 20), "new": _bbl(30, 30)}
         # A run that read the lots tries every unplaced record.
         with_lots = {"service_requests_311": DatasetSummary("service_requests_311"), "pluto": DatasetSummary("pluto")}
-        locate_after_run(conn, with_lots, catalog, _run(conn, "running"))
+        locate_after_run(conn, with_lots, catalog, ingestion_run(conn, "running"))
         assert with_lots["service_requests_311"].located == {"coordinates": 1}
         assert _placed(conn)["tried"] == _bbl(10, 10)
 
@@ -119,6 +114,6 @@ def test_a_record_placed_on_a_lot_of_one_building_gets_its_bin(fresh_db: str) ->
         _complaint(conn, "one building", ORIGIN[0] + 5 * STEP, ORIGIN[1] + 5 * STEP)
         _complaint(conn, "two buildings", ORIGIN[0] + 6 * STEP, ORIGIN[1] + 6 * STEP)
         _complaint(conn, "no building", ORIGIN[0] + 7 * STEP, ORIGIN[1] + 7 * STEP)
-        assert locate.resolve_unlocated(conn, "311", run_id=_run(conn, "running")) == {"coordinates": 3}
+        assert locate.resolve_unlocated(conn, "311", run_id=ingestion_run(conn, "running")) == {"coordinates": 3}
         bins = dict(conn.execute("SELECT source_id, bin FROM complaints").fetchall())
     assert bins == {"one building": "3000001", "two buildings": None, "no building": None}

@@ -15,7 +15,7 @@ from sentinel.datasets import load_datasets
 from sentinel.ingest import locate, pipeline
 from sentinel.risk import scoring
 from sentinel.risk.service import ModelUnavailableError, ScoreService, connect_to
-from tests.conftest import drop_database, migrated_database
+from tests.conftest import drop_database, ingestion_run, migrated_database
 
 LOTS = [f"10000{i:05d}" for i in range(1, 7)]  # Manhattan, block 0, lots 1-6
 
@@ -31,20 +31,6 @@ def city(pg_admin_url: str) -> Iterator[psycopg.Connection]:
         )
         yield conn
     drop_database(pg_admin_url, name)
-
-
-def _run(conn: psycopg.Connection, status: str = "succeeded") -> int:
-    row = conn.execute(
-        "INSERT INTO ingestion_runs (mode, source_url, datasets, status) VALUES ('incremental', 'x', '{}', %s) "
-        "RETURNING id",
-        (status,),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def _end(conn: psycopg.Connection, run: int) -> None:
-    conn.execute("UPDATE ingestion_runs SET status = 'succeeded', finished_at = now() WHERE id = %s", (run,))
 
 
 def _violation(conn: psycopg.Connection, source_id: str, bbl: str, run: int) -> None:
@@ -75,7 +61,7 @@ def _rescore(conn: psycopg.Connection) -> list[str]:
 
 
 def test_the_first_rescore_reads_every_record_then_only_the_runs_after_its_mark(city: psycopg.Connection) -> None:
-    first = _run(city)
+    first = ingestion_run(city, "succeeded")
     for i, bbl in enumerate(LOTS[:4]):
         _violation(city, f"v{i}", bbl, first)
     _score(city, LOTS[:1])  # scored after its record was written: not stale
@@ -83,7 +69,7 @@ def test_the_first_rescore_reads_every_record_then_only_the_runs_after_its_mark(
     assert city.execute("SELECT run_id FROM rescore_mark").fetchone() == (first,)
     assert _rescore(city) == []
 
-    second = _run(city)
+    second = ingestion_run(city, "succeeded")
     _violation(city, "v1", LOTS[1], second)  # changed by a later run
     _violation(city, "v4", LOTS[4], second)  # a new record on a lot never scored
     # Changed outside any run (by hand): no run says so, and the mark has passed its run.
@@ -94,9 +80,9 @@ def test_the_first_rescore_reads_every_record_then_only_the_runs_after_its_mark(
 
 def test_a_run_still_going_is_read_again_once_it_ends(city: psycopg.Connection) -> None:
     _rescore(city)  # the mark is set; nothing to score
-    going = _run(city, "running")
+    going = ingestion_run(city, "running")
     _violation(city, "early", LOTS[0], going)  # committed by the run before the rescore
-    ended_after = _run(city)  # a later run that ended while the first still goes
+    ended_after = ingestion_run(city, "succeeded")  # a later run that ended while the first still goes
     _violation(city, "other", LOTS[1], ended_after)
     changed = scoring.changed_since_scored(city)
     assert changed.bbls == LOTS[:2]
@@ -105,13 +91,13 @@ def test_a_run_still_going_is_read_again_once_it_ends(city: psycopg.Connection) 
     scoring.mark_rescored(city, changed.through_run)
 
     _violation(city, "late", LOTS[2], going)  # written after that rescore read the run's records
-    _end(city, going)
+    pipeline.finish_run(city, going, [])
     assert _rescore(city) == [LOTS[2]]  # the run read again: its late record seen, its early one already scored
     assert city.execute("SELECT run_id FROM rescore_mark").fetchone() == (ended_after,)
 
 
 def test_a_record_placed_on_a_lot_or_tombstoned_by_a_run_makes_its_lot_stale(city: psycopg.Connection) -> None:
-    old = _run(city)
+    old = ingestion_run(city, "succeeded")
     _violation(city, "gone", LOTS[3], old)
     city.execute(
         "INSERT INTO complaints (source, source_id, status, content_hash, raw, address_key, borough, last_run_id) "
@@ -120,22 +106,22 @@ def test_a_record_placed_on_a_lot_or_tombstoned_by_a_run_makes_its_lot_stale(cit
     )
     assert _rescore(city) == [LOTS[3]]  # the complaint has no lot yet
 
-    run = _run(city, "running")
+    run = ingestion_run(city, "running")
     # The lots were read by this run: it places the old run's unplaced complaint, and the source lost "gone".
     assert locate.resolve_unlocated(city, "311", run_id=run) == {"address": 1}
     deleted = pipeline.reconcile_deletions(city, load_datasets()["hpd_violations"], [], run)
     assert deleted.deleted == 1
-    _end(city, run)
+    pipeline.finish_run(city, run, [])
     assert _rescore(city) == [LOTS[3], LOTS[5]]
 
 
 def test_a_rescore_that_fails_leaves_the_mark_so_the_next_does_it_again(
     city: psycopg.Connection, tmp_path: Path
 ) -> None:
-    run = _run(city)
+    run = ingestion_run(city, "succeeded")
     _violation(city, "v", LOTS[0], run)
     _rescore(city)
-    later = _run(city)
+    later = ingestion_run(city, "succeeded")
     _violation(city, "v", LOTS[0], later)
     service = ScoreService(connect_to(city.info.dsn), model_dir=tmp_path)  # no model there: scoring fails
     with pytest.raises(ModelUnavailableError):
