@@ -5,9 +5,9 @@
 Every real sample under ../shared/realdata (run from the checkout; citysim's REALDATA_SAMPLES) of a dataset whose
 rows are packed is normalized once; then, per family (table, source), the process CPU time (not wall time: a busy
 machine disturbs it far less) of `row.raw_packed` over its rows, best of `--repeat` passes, with the packed and
-the JSON bytes a row. `--variants` also times the deflate step alone over the same payloads (the JSON `pack`
-deflates, read back from its output) with other zlib settings and a primed stream copied per record, each checked
-to inflate back to the payload, so a setting is chosen on measured cost and size rather than guessed.
+the JSON bytes a row. `--variants` also times the compression step alone over the same payloads (the JSON `pack`
+compresses, read back from its output): format 1's deflate against zstd at a few levels, each checked to give the
+payload back, so a codec and level are chosen on measured cost and size rather than guessed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
+import zstandard
 
 from citysim.replay.formats import read_dataset_file, realdata_samples
 from sentinel import raw_records
@@ -50,42 +51,46 @@ def best_us(run: Callable[[], object], count: int, repeat: int) -> float:
 
 
 def payloads(rows: list[Packed]) -> tuple[int, list[bytes]]:
-    """The dictionary id and the JSON that `pack` deflated for each row."""
+    """The dictionary id and the JSON that `pack` compressed for each row."""
     packed = [row.raw_packed for row in rows]
-    dictionary_id = packed[0][1]
-    dictionary = raw_records.DICTIONARIES[dictionary_id]
-    out = []
-    for p in packed:
-        inflate = zlib.decompressobj(raw_records._WBITS, dictionary) if dictionary else zlib.decompressobj(-15)
-        out.append(inflate.decompress(p[2:]) + inflate.flush())
-    return dictionary_id, out
+    return packed[0][1], [raw_records.packed_payload(p) for p in packed]
 
 
 def variants(rows: list[Packed], repeat: int) -> list[dict[str, object]]:
+    """The compression step alone over the rows' payloads: format 1's deflate (level 6, memLevel 4) against zstd
+    at a few levels (format 2's settings otherwise), each checked to give the payload back."""
     dictionary_id, data = payloads(rows)
     dictionary = raw_records.DICTIONARIES[dictionary_id]
     extra = (dictionary,) if dictionary else ()
+
+    def deflate(payload: bytes) -> bytes:
+        d = zlib.compressobj(6, zlib.DEFLATED, -12, 4, 0, *extra)
+        return d.compress(payload) + d.flush()
+
+    def inflate(packed: bytes) -> bytes:
+        i = zlib.decompressobj(-12, *extra)
+        return i.decompress(packed) + i.flush()
+
+    codecs: list[tuple[str, Callable[[bytes], bytes], Callable[[bytes], bytes]]] = [("deflate 6", deflate, inflate)]
+    for level in (1, 3, 6):
+        params = zstandard.ZstdCompressionParameters.from_level(
+            level, format=zstandard.FORMAT_ZSTD1_MAGICLESS, write_checksum=0, write_content_size=1, write_dict_id=0
+        )
+        zdict = None
+        if dictionary:
+            zdict = zstandard.ZstdCompressionDict(dictionary, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+            zdict.precompute_compress(compression_params=params)
+        compressor = zstandard.ZstdCompressor(dict_data=zdict, compression_params=params)
+        decompressor = zstandard.ZstdDecompressor(dict_data=zdict, format=zstandard.FORMAT_ZSTD1_MAGICLESS)
+        codecs.append((f"zstd {level}", compressor.compress, decompressor.decompress))
     results = []
-    for level, mem_level, primed in [(6, 8, False), (6, 4, False), (6, 8, True), (6, 4, True), (6, 1, False),
-                                     (1, 4, False), (4, 4, False), (9, 4, False)]:  # fmt: skip
-
-        def fresh(level: int = level, mem_level: int = mem_level) -> zlib._Compress:
-            return zlib.compressobj(level, zlib.DEFLATED, raw_records._WBITS, mem_level, 0, *extra)
-
-        stream = fresh().copy if primed else fresh
-
-        def deflate_all(stream: Callable[[], zlib._Compress] = stream) -> list[bytes]:
-            return [(d := stream()).compress(p) + d.flush() for p in data]
-
-        out = deflate_all()
-        back = []
-        for o in out:
-            inflate = zlib.decompressobj(raw_records._WBITS, *extra)
-            back.append(inflate.decompress(o) + inflate.flush())
+    for name, encode, decode in codecs:
+        out = [encode(p) for p in data]
         results.append({
-            "level": level, "mem_level": mem_level, "primed_copy": primed,
-            "deflate_us_per_row": round(best_us(deflate_all, len(data), repeat), 2),
-            "bytes_per_row": round(sum(map(len, out)) / len(data), 1), "inflates_back": back == data,
+            "codec": name,
+            "us_per_row": round(best_us(lambda encode=encode: [encode(p) for p in data], len(data), repeat), 2),
+            "bytes_per_row": round(sum(map(len, out)) / len(data), 1),
+            "gives_back": [decode(o) for o in out] == data,
         })  # fmt: skip
     return results
 

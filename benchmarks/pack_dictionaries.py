@@ -95,7 +95,8 @@ def packed_bytes(rows: list[ComplaintRow], dictionary: bytes) -> float:
     for row in rows:
         data = raw_records.payload((row.table, row.source), row.raw, _held_by_columns(row))
         extra = (dictionary,) if dictionary else ()
-        deflate = zlib.compressobj(6, zlib.DEFLATED, raw_records._WBITS, raw_records._MEM_LEVEL, 0, *extra)
+        # Format 1's deflate: the dictionaries were chosen with it (format 2's zstd reads the same bytes).
+        deflate = zlib.compressobj(6, zlib.DEFLATED, -12, 4, 0, *extra)
         total += 2 + len(deflate.compress(data) + deflate.flush())
     return total / len(rows)
 

@@ -10,7 +10,8 @@ every row, and its longest values (the description, the ids, the status text) ar
   names repeated in every row were a third of its bytes even deflated);
 - the values that no column of the row holds verbatim, and the positions of those that one does (so a null of
   the source stays a null: only marked positions are filled back);
-- as JSON, deflated (raw deflate, no header) against a preset dictionary of the dataset's common values.
+- as JSON, compressed with zstd against a preset dictionary of the dataset's common values (format 2; format
+  1, raw deflate against the same dictionaries, is what rows written before it hold, and still reads).
 
 A family is a table and a source (violations from HPD, complaints from 311...): each has its own fields held by
 columns and may have its own field order and dictionary (complaints': sentinel/record_dictionaries.py). `pack`
@@ -23,23 +24,28 @@ changes.
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
+import zstandard
 
 from sentinel import record_dictionaries as dictionaries
 
-FORMAT = 1
-_LEVEL = 6
-_WBITS = -12  # raw deflate, 4 KB window: a record and its dictionary fit, and a small window is quick to set up
-# 4 KB of hash table and 4 KB of pending symbols instead of level 8's 64 + 64 KB to allocate and zero per record:
-# a record is a few hundred bytes, so the output is the same (benchmarks/RESULTS.md, "Packing's CPU").
-_MEM_LEVEL = 4
-
+FORMAT = 2  # what `pack` writes: zstd
+_DEFLATED = 1  # what rows packed before format 2 hold: raw deflate, 4 KB window (read only)
+_WBITS = -12
+# zstd's fastest level: a record is a few hundred bytes, deflate's per-call setup and block flush cost more than
+# the compression itself, and a higher level gains a few bytes a record (benchmarks/RESULTS.md, "Packing with zstd").
+# Magicless frames with the content size and no checksum or dictionary id: the first two bytes already say
+# which format and dictionary, and the stored row is checked by the database.
+_ZSTD_PARAMETERS = zstandard.ZstdCompressionParameters.from_level(
+    1, format=zstandard.FORMAT_ZSTD1_MAGICLESS, write_checksum=0, write_content_size=1, write_dict_id=0
+)
 # Per family (table, source): (source field, column, how the column's value reads as the field's text). `pack`
 # drops a field only when the column's value, so written, equals the field's text exactly.
 FIELDS_IN_COLUMNS: dict[tuple[str, str], tuple[tuple[str, str, str], ...]] = {
@@ -165,49 +171,75 @@ DICTIONARY_OF_FAMILY = {("violations", "HPD"): 1, **dictionaries.DICTIONARY_OF_F
 def pack(table: str, source: str, raw: Mapping[str, Any], columns: Sequence[Any]) -> bytes:
     """The record packed; `columns` holds the row's values of its family's FIELDS_IN_COLUMNS, in that order.
 
-    The deflated JSON is [layout, dropped, values]: `layout` the keys in order (a bit mask over the family's
+    The compressed JSON is [layout, dropped, values]: `layout` the keys in order (a bit mask over the family's
     FIELD_ORDER when they follow it, else their list), `dropped` a bit mask of the positions whose value a column
     holds, `values` the other values in order."""
     family = (table, source)
-    dictionary_id = DICTIONARY_OF_FAMILY.get(family, 0)
-    return bytes((FORMAT, dictionary_id)) + _deflate(dictionary_id, payload(family, raw, columns))
+    return compress(DICTIONARY_OF_FAMILY.get(family, 0), payload(family, raw, columns))
 
 
 def payload(family: tuple[str, str], raw: Mapping[str, Any], columns: Sequence[Any]) -> bytes:
-    """The JSON that `pack` deflates (also what benchmarks/pack_dictionaries.py chooses a dictionary on)."""
+    """The JSON that `pack` compresses (also what benchmarks/pack_dictionaries.py chooses a dictionary on)."""
     layout, checks = _layout(family, tuple(raw))
     values = list(raw.values())
     dropped = 0
-    for j, i, text in checks:
+    for j, i, text in checks:  # by descending position: deleting one leaves the positions still to check
         held = columns[j]
         if held is not None:
             value = values[i]
             if value is not None and value == (held if text is None else text(held)):
                 dropped |= 1 << i
-    if dropped:
-        for i in reversed(range(len(values))):
-            if dropped >> i & 1:
                 del values[i]
     return orjson.dumps([layout, dropped, values])
 
 
-def _deflate(dictionary_id: int, data: bytes) -> bytes:
-    dictionary = DICTIONARIES[dictionary_id]
-    if dictionary:
-        deflate = zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS, _MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY, dictionary)
-    else:
-        deflate = zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS, _MEM_LEVEL)
-    return deflate.compress(data) + deflate.flush()
+def compress(dictionary_id: int, data: bytes) -> bytes:
+    """`data` packed in the current format against the dictionary `dictionary_id`, with its two-byte header."""
+    return bytes((FORMAT, dictionary_id)) + _zstd(dictionary_id)[0].compress(data)
+
+
+def packed_payload(packed: bytes) -> bytes:
+    """The JSON inside packed bytes of any format (`compress` undone)."""
+    packed = bytes(packed)
+    dictionary_id = packed[1]
+    if packed[0] == FORMAT:
+        return _zstd(dictionary_id)[1].decompress(packed[2:])
+    if packed[0] == _DEFLATED:
+        dictionary = DICTIONARIES[dictionary_id]
+        inflate = zlib.decompressobj(_WBITS, dictionary) if dictionary else zlib.decompressobj(_WBITS)
+        return inflate.decompress(packed[2:]) + inflate.flush()
+    raise ValueError(f"unknown packed record format {packed[0]}")
+
+
+_per_thread = threading.local()  # a zstd context serves one call at a time: each thread has its own
+
+
+def _zstd(dictionary_id: int) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
+    contexts = _per_thread.__dict__.setdefault("contexts", {})
+    pair = contexts.get(dictionary_id)
+    if pair is None:
+        dictionary = _zstd_dictionary(dictionary_id)
+        pair = contexts[dictionary_id] = (
+            zstandard.ZstdCompressor(dict_data=dictionary, compression_params=_ZSTD_PARAMETERS),
+            zstandard.ZstdDecompressor(dict_data=dictionary, format=zstandard.FORMAT_ZSTD1_MAGICLESS),
+        )
+    return pair
+
+
+@cache
+def _zstd_dictionary(dictionary_id: int) -> zstandard.ZstdCompressionDict | None:
+    # The same preset bytes as deflate's, as raw content; prepared once (read only, shared by the threads).
+    content = DICTIONARIES[dictionary_id]
+    if not content:
+        return None
+    dictionary = zstandard.ZstdCompressionDict(content, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+    dictionary.precompute_compress(compression_params=_ZSTD_PARAMETERS)
+    return dictionary
 
 
 def unpack(packed: bytes, table: str, source: str, columns: Mapping[str, Any]) -> dict[str, Any]:
     """The record as the source sent it, from `pack`'s bytes and the stored row's column values."""
-    packed = bytes(packed)
-    if packed[0] != FORMAT:
-        raise ValueError(f"unknown packed record format {packed[0]}")
-    dictionary = DICTIONARIES[packed[1]]
-    inflate = zlib.decompressobj(_WBITS, dictionary) if dictionary else zlib.decompressobj(_WBITS)
-    layout, dropped, values = orjson.loads(inflate.decompress(packed[2:]) + inflate.flush())
+    layout, dropped, values = orjson.loads(packed_payload(packed))
     family = (table, source)
     order = FIELD_ORDER.get(family, ())
     keys = [key for i, key in enumerate(order) if layout >> i & 1] if isinstance(layout, int) else layout
@@ -232,12 +264,18 @@ def _layout(family: tuple[str, str], keys: tuple[str, ...]) -> tuple[int | tuple
     """The keys as a bit mask over the family's FIELD_ORDER when they follow it (else the keys themselves), and
     per FIELDS_IN_COLUMNS field among them (index in `columns`, position among the keys, how its column's value
     reads as text: None when it is text). A dataset's records share a few layouts (which of their fields are
-    null), so this is looked up per record, not worked out, and `pack` visits only the fields the record has."""
+    null), so this is looked up per record, not worked out, and `pack` visits only the fields the record has,
+    the last first."""
     where = {key: i for i, key in enumerate(keys)}
     checks = tuple(
-        (j, where[field], None if kind == "text" else _TEXT[kind])
-        for j, (field, _, kind) in enumerate(FIELDS_IN_COLUMNS.get(family, ()))
-        if field in where
+        sorted(
+            (
+                (j, where[field], None if kind == "text" else _TEXT[kind])
+                for j, (field, _, kind) in enumerate(FIELDS_IN_COLUMNS.get(family, ()))
+                if field in where
+            ),
+            key=lambda check: -check[1],
+        )
     )
     index = _FIELD_INDEX.get(family)
     if index is None:

@@ -21,6 +21,7 @@ from sentinel.raw_records import (
     DICTIONARY_OF_FAMILY,
     FIELDS_IN_COLUMNS,
     pack,
+    packed_payload,
     payload,
     record_columns,
     stored_record,
@@ -31,6 +32,11 @@ from tests.normalize.test_outcomes import hpd_violation
 
 COLUMNS = {"source_id": "10000197", "description": "PAINT", "class": "C", "status_raw": "NOV SENT OUT",
            "category": "502", "bbl": "2028100045", "bin": "2007730"}  # fmt: skip
+
+STORED_FORMAT_2 = (
+    "0201208a25030022071617a0356ddd124113081cad58adfe02fecff9c9670cffc31004f181296628003318bcc24a61d34f0902451cb5a1"
+    "6ef6a183355f67a4adb915a584dcebbad947a66384c9eaebcc66dceb9bb6781d5337db8ccde4754cc2cf090200123b588e1bcb0c"
+)
 
 
 def held(columns: dict) -> tuple:
@@ -43,7 +49,7 @@ def test_fields_held_by_columns_are_dropped_and_come_back_in_their_place():
     packed = pack("violations", "HPD", record, held(COLUMNS))
     back = unpack(packed, "violations", "HPD", COLUMNS)
     assert list(back.items()) == list(record.items())  # the same keys in the same order
-    assert b"PAINT" not in packed and packed[:2] == b"\x01\x01"
+    assert b"PAINT" not in packed and packed[:2] == b"\x02\x01"
 
 
 def test_a_field_that_differs_from_its_column_is_kept_and_a_source_null_stays_null():
@@ -65,8 +71,8 @@ def test_keys_in_the_datasets_order_pack_as_a_mask_and_any_other_order_comes_bac
 
 
 def test_a_record_packed_by_the_first_format_still_reads_back():
-    """Bytes as ca8bd69's pack wrote them (zlib memLevel 8, field checks in a different loop): stored rows keep
-    them, so a change to how `pack` runs must leave them readable."""
+    """Bytes as ca8bd69's pack wrote them (format 1: deflate, zlib memLevel 8, field checks in a different loop):
+    stored rows keep them, so a change to how `pack` runs must leave them readable."""
     stored = bytes.fromhex(
         "01015591cd0a80201084dfa5b3424841f52ae261fd392c842beeeaf3a79dea340cf3c10c8cb5cb8571988e748320e5d779aa3424"
         "dcc03c34538f8943c5328919b45a531616903601cc5c52986104498b53fba1ec5b003ec4cfbf66359b5e8d36e77f9e730f"
@@ -75,13 +81,31 @@ def test_a_record_packed_by_the_first_format_still_reads_back():
               "currentstatus": "NOV SENT OUT", "inspectiondate": "2024-02-29T00:00:00.000"}  # fmt: skip
     columns = {"source_id": "10000197", "description": "PAINT", "class": "C", "status_raw": "NOV SENT OUT"}
     assert list(unpack(stored, "violations", "HPD", columns).items()) == list(record.items())
-    assert pack("violations", "HPD", record, held(columns)) == stored  # and packing it today gives the same bytes
+    # Packed today: format 2 (zstd) around the very same JSON, and it reads back the same.
+    today = pack("violations", "HPD", record, held(columns))
+    assert today[:2] == b"\x02\x01" and packed_payload(today) == packed_payload(stored)
+    assert list(unpack(today, "violations", "HPD", columns).items()) == list(record.items())
 
 
-def test_a_source_without_a_dictionary_or_pairs_is_deflated_whole():
+def test_a_record_packed_by_the_second_format_still_reads_back():
+    """Bytes as format 2's pack wrote them when it came (zstd 1.5.7 through zstandard 0.25, level 1): pinned, so a
+    later zstd, level or format that stops reading them fails here."""
+    stored = bytes.fromhex(STORED_FORMAT_2)
+    record = {":id": "row-abcd", "violationid": "10000197", "boro": "BRONX", "class": "C", "novdescription": "PAINT",
+              "currentstatus": "NOV SENT OUT", "inspectiondate": "2024-02-29T00:00:00.000"}  # fmt: skip
+    columns = {"source_id": "10000197", "description": "PAINT", "class": "C", "status_raw": "NOV SENT OUT"}
+    assert list(unpack(stored, "violations", "HPD", columns).items()) == list(record.items())
+
+
+def test_an_unknown_format_is_an_error_that_says_so():
+    with pytest.raises(ValueError, match="unknown packed record format 9"):
+        unpack(b"\x09\x01abc", "violations", "HPD", {})
+
+
+def test_a_source_without_a_dictionary_or_pairs_is_compressed_whole():
     record = {"isn_dob_bis_viol": "1", "description": "x" * 300, "nested": {"k": ["\\", "\t"]}}
     packed = pack("violations", "DOB", record, ())
-    assert packed[:2] == b"\x01\x00" and len(packed) < 100
+    assert packed[:2] == b"\x02\x00" and len(packed) < 100
     assert unpack(packed, "violations", "DOB", {}) == record
 
 
