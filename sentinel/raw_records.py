@@ -1,5 +1,5 @@
 """The source record a violation or complaint row keeps, packed: only what its normalized columns do not already
-hold, deflated against a dictionary of the dataset's common values.
+hold, compressed against a dictionary of the dataset's common values.
 
 A row keeps its source record so it can be re-normalized (a fixed normalizer re-run over what was stored) and
 audited. Kept as JSON beside the row it was three quarters of the violations table: its field names repeat in
@@ -149,7 +149,7 @@ _HPD_FIELDS = (
     "currentstatusid", "currentstatus", "currentstatusdate", "novtype", "violationstatus", "rentimpairing",
     "latitude", "longitude", "communityboard", "councildistrict", "censustract", "bin", "bbl", "nta",
 )  # fmt: skip
-# The common text of HPD values: a value deflates to a reference into it.
+# The common text of HPD values: a value compresses to a reference into it.
 _HPD_DICTIONARY = (
     b'"MANHATTAN","BRONX","BROOKLYN","QUEENS","STATEN ISLAND","AVENUE","STREET","PLACE","ROAD","BOULEVARD",'
     b'"VIOLATION CLOSED","NOT COMPLIED WITH","VIOLATION DISMISSED","NOV SENT OUT","FIRST NO ACCESS TO RE- INSPECT",'

@@ -5,7 +5,7 @@ Each class has a `<TABLE>_COLUMNS` tuple next to it: the columns the ingester wr
 name (`class` is `violation_class`: a Python keyword), except `raw`, the record's dict, which is written as its
 JSON text; `raw` comes last, so a COPY line can end with the JSON bytes as orjson made them. A violation or a
 complaint keeps its record packed instead (`raw_packed`, sentinel/raw_records.py: only what its columns do not
-hold, deflated), also last. Columns with
+hold, compressed), also last. Columns with
 database defaults that the ingester does not own (id, is_deleted, deleted_at, first_seen_at, updated_at) are
 not in the tuples. `warnings` are field-level problems (a garbage date turned into None...): the row is still
 written.
