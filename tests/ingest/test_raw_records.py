@@ -252,3 +252,20 @@ def test_a_row_stored_as_json_before_packing_drops_it_when_it_changes(
     with pytest.raises(psycopg.errors.CheckViolation):
         db.execute(sql.SQL("UPDATE {} SET raw_packed = NULL ").format(sql.Identifier(table)) + where)
     db.rollback()
+
+
+def test_threads_pack_and_unpack_at_once_each_with_its_own_context():
+    """A zstd context serves one call at a time; Serve's request threads and a normalizer's threads share the
+    module: every thread's records must come back whole while the others pack and unpack theirs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def round_trips(seed: int) -> int:
+        good = 0
+        for i in range(300):
+            record = {"violationid": f"{seed}{i}", "novdescription": "PAINT " * (i % 40), "boro": "BRONX"}
+            packed = pack("violations", "HPD", record, held({}))
+            good += unpack(packed, "violations", "HPD", {}) == record
+        return good
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(round_trips, range(8))) == [300] * 8
