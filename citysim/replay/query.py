@@ -12,11 +12,14 @@ from typing import Any
 import orjson
 
 from citysim.replay.errors import SodaError, dataset_missing, malformed, soql_error
-from citysim.replay.schemas import SYSTEM_FIELDS
+from citysim.replay.schemas import SYSTEM_FIELDS, schema_for
 from citysim.replay.soql import (
+    BinOp,
     Col,
     Compiled,
     Compiler,
+    Expr,
+    InList,
     Lit,
     SelectItem,
     Star,
@@ -69,6 +72,8 @@ def run_query(store: ReplayStore, dataset_id: str, params: Sequence[tuple[str, s
     outputs = [] if fast_system is not None else _expand_select(items, table, compiler)
 
     where = _where_clause(q, table, compiler)
+    indexed = set(schema_for(dataset_id).indexed) & set(table.types)
+    order_by_index = not ("$where" in q and _or_of_indexed(parse_where(q["$where"]), indexed))
     group = [compiler.compile(e).sql for e in parse_group(q["$group"])] if "$group" in q else []
     having = compiler.compile(parse_where(q["$having"])).sql if "$having" in q else None
     aggregate = bool(group) or any(o.compiled.aggregate for o in outputs)
@@ -88,7 +93,9 @@ def run_query(store: ReplayStore, dataset_id: str, params: Sequence[tuple[str, s
     if having:
         sql += f" HAVING {having}"
     if order:
-        sql += " ORDER BY " + ", ".join(order)
+        # `+` keeps SQLite from walking an index in the order asked (it then reads the filter's index ranges and
+        # sorts what they hold): see _or_of_indexed.
+        sql += " ORDER BY " + ", ".join(order if order_by_index else (f"+{key}" for key in order))
     sql += f" LIMIT {limit} OFFSET {offset}"
 
     try:
@@ -203,6 +210,38 @@ def _where_clause(q: dict[str, Any], table: Table, compiler: Compiler) -> list[s
         for term in q["$q"].split():
             where.append(f"instr(lower(__doc), lower({sql_str(term)})) > 0")
     return where
+
+
+def _or_of_indexed(where: Expr, indexed: set[str]) -> bool:
+    """The filter ANDs an OR whose every term compares an indexed field with a literal (DOB complaints' partial
+    read: `key > X OR date_entered IN (...) OR ...`). SQLite 3.40 (no STAT4) then prefers walking the `:id` index
+    in order through the whole table, parsing every row's JSON for the filter, over reading the few rows the
+    terms' indexes name and sorting them, ~100 times slower at 10 % of the city (benchmarks/RESULTS.md, "Packing
+    with zstd")."""
+    if isinstance(where, BinOp) and where.op == "and":
+        return _or_of_indexed(where.left, indexed) or _or_of_indexed(where.right, indexed)
+    if not (isinstance(where, BinOp) and where.op == "or"):
+        return False
+    terms: list[Expr] = []
+    pending: list[Expr] = [where]
+    while pending:
+        e = pending.pop()
+        if isinstance(e, BinOp) and e.op == "or":
+            pending += [e.left, e.right]
+        else:
+            terms.append(e)
+    return all(_compares_indexed(term, indexed) for term in terms)
+
+
+def _compares_indexed(e: Expr, indexed: set[str]) -> bool:
+    if isinstance(e, BinOp) and e.op == "and":  # a key range: `key > X AND key < Y`
+        return _compares_indexed(e.left, indexed) and _compares_indexed(e.right, indexed)
+    if isinstance(e, InList):
+        return not e.negated and isinstance(e.expr, Col) and e.expr.name in indexed
+    if isinstance(e, BinOp) and e.op in ("=", "<", "<=", ">", ">="):
+        sides = (e.left, e.right)
+        return any(isinstance(x, Col) and x.name in indexed for x in sides) and any(isinstance(x, Lit) for x in sides)
+    return False
 
 
 def _order_clause(raw: str | None, outputs: list[_Output], compiler: Compiler, aggregate: bool) -> list[str]:

@@ -90,7 +90,9 @@ def choose(
         return ReadChoice(WHOLE, f"changes since {first.isoformat()} ({span} days) not read: read whole")
     days = tuple(first + timedelta(days=n) for n in range(max(span, 0)))
     wheres = {
-        partition: _partition_where(base, change_filter(config, days, max_stored_key(conn, config, partition)))
+        partition: _partition_where(
+            base, change_filter(config, days, max_stored_key(conn, config, partition), _key_below(config, partition))
+        )
         for partition, base in config.partitions().items()
     }
     return ReadChoice(PARTIAL, f"partial read of {first.isoformat()}..{last.isoformat()}", days, wheres)
@@ -108,15 +110,29 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def change_filter(config: DatasetConfig, days: tuple[date, ...], above_key: str | None) -> str:
-    """SoQL selecting the rows a change can have touched: stamped with one of `days`, or keyed above `above_key`."""
+def change_filter(
+    config: DatasetConfig, days: tuple[date, ...], above_key: str | None, below_key: str | None = None
+) -> str:
+    """SoQL selecting the rows a change can have touched: stamped with one of `days`, or keyed above `above_key`
+    (and below `below_key`, the end of the partition's key range, which its own filter implies: said outright,
+    the source reads one key range of its index instead of every key above, the other partitions' too)."""
     spec = config.partial_read
     assert spec is not None
     listed = ", ".join(_quote(d.strftime(spec.date_format)) for d in days)
     clauses = [f"{name} IN ({listed})" for name in spec.changed_on] if days else []
     if above_key is not None:
-        clauses.insert(0, f"{config.natural_key} > {_quote(above_key)}")
+        above = f"{config.natural_key} > {_quote(above_key)}"
+        if below_key is not None:
+            above = f"({above} AND {config.natural_key} < {_quote(below_key)})"
+        clauses.insert(0, above)
     return " OR ".join(clauses) or "false"
+
+
+def _key_below(config: DatasetConfig, partition: str) -> str | None:
+    """The first key past a key-prefix partition's (its digit's successor; as max_stored_key reads it)."""
+    if config.partition.kind == "key_prefix" and partition.isdigit() and int(partition) < 9:
+        return str(int(partition) + 1)
+    return None
 
 
 _KEY_COLUMN = {"violations": "source_id", "complaints": "source_id"}

@@ -145,3 +145,46 @@ def test_row_ids_are_twelve_base36_digits_in_socratas_shape() -> None:
     ids = sequential_row_ids("wvxf-dwi5|seed")
     first = [next(ids) for _ in range(3000)]
     assert len(set(first)) == 3000
+
+
+def test_a_partial_read_reads_its_fields_indexes_not_the_whole_table_in_order(tmp_path: Path) -> None:
+    """DOB complaints' partial read ORs comparisons of indexed fields: the stand-in lets SQLite read those
+    indexes and sort what they hold (the order's index is not offered: `+__id`), and returns the same rows, in
+    the same order, as walking `:id`; a keyset page of a partition still walks its index in order."""
+    dob = "eabe-havv"
+    random.seed(5)
+    days = [f"12/{d:02d}/2024" for d in range(1, 29)]
+    rows = [
+        {"complaint_number": f"{1 + i % 5}{i:06d}", "status": "ACTIVE", "date_entered": random.choice(days),
+         "inspection_date": random.choice(days), "disposition_date": random.choice(days)}
+        for i in range(4000)
+    ]  # fmt: skip
+    _write(tmp_path / f"{dob}.json", rows)
+    store = build_store(discover_sources(tmp_path), tmp_path / "store.sqlite", owns_file=True)
+    try:
+        conn = store.connection()
+        statements: list[str] = []
+        for either in (conn, store.connection(raw=True)):
+            either.set_trace_callback(statements.append)
+        asked = ("12/27/2024", "12/28/2024")
+        listed = ", ".join(f"'{d}'" for d in asked)
+        where = (f"starts_with(complaint_number, '3') AND ((complaint_number > '3003990' AND complaint_number < '4')"
+                 f" OR date_entered IN ({listed}) OR inspection_date IN ({listed})"
+                 f" OR disposition_date IN ({listed}))")  # fmt: skip
+        got = _rows(store, dob, select=":id, complaint_number", where=where, order=":id", limit="10000")
+        (partial,) = [s for s in statements if "date_entered" in s]
+        assert "ORDER BY +" in partial
+        plan = " ".join(str(p[3]) for p in conn.execute("EXPLAIN QUERY PLAN " + partial))
+        assert "ds_" in plan and "SCAN" not in plan, plan  # index searches only, no walk of the table
+        expected = [r["complaint_number"] for r in rows if r["complaint_number"].startswith("3") and (
+            r["complaint_number"] > "3003990" or {r["date_entered"], r["inspection_date"], r["disposition_date"]}
+            & set(asked))]  # fmt: skip
+        assert sorted(r["complaint_number"] for r in got) == expected
+        ids = [r[":id"] for r in got]
+        assert ids == sorted(ids) and len(ids) > 50  # in `:id` order all the same
+        statements.clear()
+        _rows(store, dob, where=f"starts_with(complaint_number, '3') AND :id > '{ids[0]}'", order=":id", limit="100")
+        (page,) = [s for s in statements if "LIMIT" in s]
+        assert "ORDER BY +" not in page
+    finally:
+        store.close()
