@@ -442,7 +442,7 @@ def main() -> None:
                 t1 = time.perf_counter()
                 # This process hosts the stand-in's server thread: its CPU while the run reads is the stand-in's
                 # (the run's own work is in Ray's workers; this thread only waits on them).
-                stand_in_cpu = time.process_time()
+                cpu_at_t1 = time.process_time()
                 result = run_ingestion(
                     database_url=url,
                     source_url=server.url,
@@ -452,7 +452,7 @@ def main() -> None:
                     keep_pipeline=True,
                 )
                 t2 = time.perf_counter()
-                stand_in_cpu = time.process_time() - stand_in_cpu
+                stand_in_cpu = time.process_time() - cpu_at_t1
                 evaluated = alerts.evaluate_run(result.run_id)
                 t3 = time.perf_counter()
                 rescored = service.rescore_changed()

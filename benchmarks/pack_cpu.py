@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
-import zstandard
 
 from citysim.replay.formats import read_dataset_file, realdata_samples
 from sentinel import raw_records
@@ -64,24 +63,16 @@ def variants(rows: list[Packed], repeat: int) -> list[dict[str, object]]:
     extra = (dictionary,) if dictionary else ()
 
     def deflate(payload: bytes) -> bytes:
-        d = zlib.compressobj(6, zlib.DEFLATED, -12, 4, 0, *extra)
+        d = zlib.compressobj(6, zlib.DEFLATED, raw_records._WBITS, 4, 0, *extra)
         return d.compress(payload) + d.flush()
 
     def inflate(packed: bytes) -> bytes:
-        i = zlib.decompressobj(-12, *extra)
+        i = zlib.decompressobj(raw_records._WBITS, *extra)
         return i.decompress(packed) + i.flush()
 
     codecs: list[tuple[str, Callable[[bytes], bytes], Callable[[bytes], bytes]]] = [("deflate 6", deflate, inflate)]
     for level in (1, 3, 6):
-        params = zstandard.ZstdCompressionParameters.from_level(
-            level, format=zstandard.FORMAT_ZSTD1_MAGICLESS, write_checksum=0, write_content_size=1, write_dict_id=0
-        )
-        zdict = None
-        if dictionary:
-            zdict = zstandard.ZstdCompressionDict(dictionary, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-            zdict.precompute_compress(compression_params=params)
-        compressor = zstandard.ZstdCompressor(dict_data=zdict, compression_params=params)
-        decompressor = zstandard.ZstdDecompressor(dict_data=zdict, format=zstandard.FORMAT_ZSTD1_MAGICLESS)
+        compressor, decompressor = raw_records.zstd_contexts(dictionary_id, level)
         codecs.append((f"zstd {level}", compressor.compress, decompressor.decompress))
     results = []
     for name, encode, decode in codecs:

@@ -43,9 +43,7 @@ _WBITS = -12
 # the compression itself, and a higher level gains a few bytes a record (benchmarks/RESULTS.md, "Packing with zstd").
 # Magicless frames with the content size and no checksum or dictionary id: the first two bytes already say
 # which format and dictionary, and the stored row is checked by the database.
-_ZSTD_PARAMETERS = zstandard.ZstdCompressionParameters.from_level(
-    1, format=zstandard.FORMAT_ZSTD1_MAGICLESS, write_checksum=0, write_content_size=1, write_dict_id=0
-)
+_ZSTD_LEVEL = 1
 # Per family (table, source): (source field, column, how the column's value reads as the field's text). `pack`
 # drops a field only when the column's value, so written, equals the field's text exactly.
 FIELDS_IN_COLUMNS: dict[tuple[str, str], tuple[tuple[str, str, str], ...]] = {
@@ -218,22 +216,37 @@ def _zstd(dictionary_id: int) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdD
     contexts = _per_thread.__dict__.setdefault("contexts", {})
     pair = contexts.get(dictionary_id)
     if pair is None:
-        dictionary = _zstd_dictionary(dictionary_id)
-        pair = contexts[dictionary_id] = (
-            zstandard.ZstdCompressor(dict_data=dictionary, compression_params=_ZSTD_PARAMETERS),
-            zstandard.ZstdDecompressor(dict_data=dictionary, format=zstandard.FORMAT_ZSTD1_MAGICLESS),
-        )
+        pair = contexts[dictionary_id] = zstd_contexts(dictionary_id)
     return pair
 
 
+def zstd_contexts(
+    dictionary_id: int, level: int = _ZSTD_LEVEL
+) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
+    """A new compressor and decompressor of format 2 against a dictionary (another level only for
+    benchmarks/pack_cpu.py's comparison); one thread at a time may use them."""
+    dictionary = _zstd_dictionary(dictionary_id, level)
+    return (
+        zstandard.ZstdCompressor(dict_data=dictionary, compression_params=_zstd_parameters(level)),
+        zstandard.ZstdDecompressor(dict_data=dictionary, format=zstandard.FORMAT_ZSTD1_MAGICLESS),
+    )
+
+
 @cache
-def _zstd_dictionary(dictionary_id: int) -> zstandard.ZstdCompressionDict | None:
+def _zstd_parameters(level: int) -> zstandard.ZstdCompressionParameters:
+    return zstandard.ZstdCompressionParameters.from_level(
+        level, format=zstandard.FORMAT_ZSTD1_MAGICLESS, write_checksum=0, write_content_size=1, write_dict_id=0
+    )
+
+
+@cache
+def _zstd_dictionary(dictionary_id: int, level: int) -> zstandard.ZstdCompressionDict | None:
     # The same preset bytes as deflate's, as raw content; prepared once (read only, shared by the threads).
     content = DICTIONARIES[dictionary_id]
     if not content:
         return None
     dictionary = zstandard.ZstdCompressionDict(content, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
-    dictionary.precompute_compress(compression_params=_ZSTD_PARAMETERS)
+    dictionary.precompute_compress(compression_params=_zstd_parameters(level))
     return dictionary
 
 

@@ -71,9 +71,11 @@ def run_query(store: ReplayStore, dataset_id: str, params: Sequence[tuple[str, s
     fast_system = _fast_path_system_fields(items) if fmt == "json" and "$group" not in q else None
     outputs = [] if fast_system is not None else _expand_select(items, table, compiler)
 
-    where = _where_clause(q, table, compiler)
-    indexed = set(schema_for(dataset_id).indexed) & set(table.types)
-    order_by_index = not ("$where" in q and _or_of_indexed(parse_where(q["$where"]), indexed))
+    filter_ast = parse_where(q["$where"]) if q.get("$where", "").strip() else None
+    where = _where_clause(q, filter_ast, compiler)
+    order_by_index = filter_ast is None or not _or_of_indexed(
+        filter_ast, set(schema_for(dataset_id).indexed) & set(table.types)
+    )
     group = [compiler.compile(e).sql for e in parse_group(q["$group"])] if "$group" in q else []
     having = compiler.compile(parse_where(q["$having"])).sql if "$having" in q else None
     aggregate = bool(group) or any(o.compiled.aggregate for o in outputs)
@@ -198,10 +200,10 @@ def _expand_select(items: list[SelectItem], table: Table, compiler: Compiler) ->
     return outputs
 
 
-def _where_clause(q: dict[str, Any], table: Table, compiler: Compiler) -> list[str]:
+def _where_clause(q: dict[str, Any], filter_ast: Expr | None, compiler: Compiler) -> list[str]:
     where: list[str] = []
-    if "$where" in q and q["$where"].strip():
-        where.append(compiler.compile(parse_where(q["$where"])).sql)
+    if filter_ast is not None:
+        where.append(compiler.compile(filter_ast).sql)
     for k, v in q["filters"]:
         name = compiler.resolve(k, 0)
         col = Col(name, 0)
@@ -220,17 +222,13 @@ def _or_of_indexed(where: Expr, indexed: set[str]) -> bool:
     with zstd")."""
     if isinstance(where, BinOp) and where.op == "and":
         return _or_of_indexed(where.left, indexed) or _or_of_indexed(where.right, indexed)
-    if not (isinstance(where, BinOp) and where.op == "or"):
-        return False
-    terms: list[Expr] = []
-    pending: list[Expr] = [where]
-    while pending:
-        e = pending.pop()
-        if isinstance(e, BinOp) and e.op == "or":
-            pending += [e.left, e.right]
-        else:
-            terms.append(e)
-    return all(_compares_indexed(term, indexed) for term in terms)
+    return (
+        isinstance(where, BinOp) and where.op == "or" and all(_compares_indexed(t, indexed) for t in _or_terms(where))
+    )
+
+
+def _or_terms(e: Expr) -> list[Expr]:
+    return _or_terms(e.left) + _or_terms(e.right) if isinstance(e, BinOp) and e.op == "or" else [e]
 
 
 def _compares_indexed(e: Expr, indexed: set[str]) -> bool:

@@ -110,9 +110,7 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def change_filter(
-    config: DatasetConfig, days: tuple[date, ...], above_key: str | None, below_key: str | None = None
-) -> str:
+def change_filter(config: DatasetConfig, days: tuple[date, ...], above_key: str | None, below_key: str | None) -> str:
     """SoQL selecting the rows a change can have touched: stamped with one of `days`, or keyed above `above_key`
     (and below `below_key`, the end of the partition's key range, which its own filter implies: said outright,
     the source reads one key range of its index instead of every key above, the other partitions' too)."""
@@ -128,11 +126,16 @@ def change_filter(
     return " OR ".join(clauses) or "false"
 
 
-def _key_below(config: DatasetConfig, partition: str) -> str | None:
-    """The first key past a key-prefix partition's (its digit's successor; as max_stored_key reads it)."""
+def _key_range(config: DatasetConfig, partition: str) -> tuple[str, str] | None:
+    """A borough partition of a key-prefix dataset: its keys run from its digit to the next one (text order)."""
     if config.partition.kind == "key_prefix" and partition.isdigit() and int(partition) < 9:
-        return str(int(partition) + 1)
+        return partition, str(int(partition) + 1)
     return None
+
+
+def _key_below(config: DatasetConfig, partition: str) -> str | None:
+    key_range = _key_range(config, partition)
+    return key_range[1] if key_range else None
 
 
 _KEY_COLUMN = {"violations": "source_id", "complaints": "source_id"}
@@ -150,10 +153,11 @@ def max_stored_key(conn: psycopg.Connection, config: DatasetConfig, partition: s
     key = sql.Identifier(_KEY_COLUMN[config.target_table])
     where = [sql.SQL("source = %s"), sql.SQL("length({}) = %s").format(key)]
     params: list[object] = [config.source, spec.key_width]
-    if config.partition.kind == "key_prefix" and partition.isdigit():
+    key_range = _key_range(config, partition)
+    if key_range is not None:
         # A range, not starts_with: the unique (source, source_id) index then answers from its end.
         where += [sql.SQL("{} >= %s").format(key), sql.SQL("{} < %s").format(key)]
-        params += [partition, str(int(partition) + 1)]
+        params += list(key_range)
     query = sql.SQL("SELECT max({key}) FROM {table} WHERE {where}").format(
         key=key, table=sql.Identifier(config.target_table), where=sql.SQL(" AND ").join(where)
     )
