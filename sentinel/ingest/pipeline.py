@@ -47,6 +47,11 @@ class PartitionTask:
     # A partial read (partial_read.py): `where` asks only for what can have changed; ordered by :id like a full
     # read, never resumed, and no deletions inferred from it.
     partial: bool = False
+    # The dataset's newest :updated_at when this read was planned (incremental datasets): the mark of a partition
+    # whose read found no rows. A row that lands in it later is published after this, so the next run asks for
+    # the rows changed since, instead of reading the partition from scratch every run (a whole scan of the
+    # source's table for each run's empty "other" partition).
+    horizon: datetime | None = None
 
     @property
     def mode(self) -> str:
@@ -235,7 +240,11 @@ def plan_or_skip(
                 log.info("dataset read in full", extra={"dataset": config.name, "reason": decision.reason})
     force_full = incremental and is_full_replace(source, conn, config)
     summary.full_replace_detected = force_full
-    tasks = plan_dataset(conn, config, incremental=incremental, force_full=force_full, version=version)
+    horizon = None
+    if config.change_strategy == "incremental":
+        horizon = parse_socrata_time(source.newest_updated_at(config.socrata_id))
+    tasks = plan_dataset(conn, config, incremental=incremental, force_full=force_full, version=version,
+                         horizon=horizon)  # fmt: skip
     summary.read = "incremental" if any(t.incremental for t in tasks) else partial_read.WHOLE
     return tasks
 
@@ -272,6 +281,7 @@ def plan_dataset(
     incremental: bool,
     force_full: bool = False,
     version: source_version.SourceVersion | None = None,
+    horizon: datetime | None = None,
 ) -> list[PartitionTask]:
     """One task per partition, each starting where its watermark says."""
     wants_incremental = incremental and config.change_strategy == "incremental" and not force_full
@@ -298,6 +308,7 @@ def plan_dataset(
                 first_read=mark is None,
                 source_rows_updated_at=version.rows_updated_at if version else None,
                 source_checked_at=version.checked_at if version else None,
+                horizon=horizon,
             )
         )
     return tasks
@@ -416,6 +427,8 @@ def finish_partition(conn: psycopg.Connection, task: PartitionTask, run_id: int)
         mark.completed = True
         mark.last_id = None
         mark.mode = task.mode  # a partition that read nothing has only its previous read's mark
+        if mark.updated_at_mark is None:  # nor any before it: the source's newest row when the read was planned
+            mark.updated_at_mark = task.horizon
         _keep_source_version(mark, task, mark)
         watermarks.save(conn, mark, run_id)
         # The first finished read ends the partition's first sync: alerts treat what it brought as a baseline.

@@ -231,7 +231,14 @@ class SocrataSource:
     def oldest_updated_at(self, dataset_id: str, where: str | None = None) -> str | None:
         """The oldest :updated_at among the rows (None when there are none): the first row of the :updated_at
         order, which the source reads off its index."""
-        params: dict[str, Any] = {"select": ":updated_at", "order": ":updated_at", "limit": 1}
+        return self._updated_at_edge(dataset_id, ":updated_at", where)
+
+    def newest_updated_at(self, dataset_id: str) -> str | None:
+        """The newest :updated_at of the dataset (None when it has no rows), read off the same index's other end."""
+        return self._updated_at_edge(dataset_id, ":updated_at DESC", None)
+
+    def _updated_at_edge(self, dataset_id: str, order: str, where: str | None) -> str | None:
+        params: dict[str, Any] = {"select": ":updated_at", "order": order, "limit": 1}
         if where:
             params["where"] = where
         rows = self._get(dataset_id, **params)
