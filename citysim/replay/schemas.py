@@ -36,6 +36,9 @@ class DatasetSchema:
     key: str
     columns: tuple[Column, ...]
     indexed: tuple[str, ...] = ()  # columns clients filter every page on (the borough), indexed with :id
+    # Columns clients also filter on while reading the changes since a time, in :updated_at order (the borough of
+    # an incremental read), indexed with :updated_at and :id.
+    indexed_by_update: tuple[str, ...] = ()
     _types: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -61,7 +64,8 @@ def load_schemas(path: Path = SCHEMAS_PATH) -> dict[str, DatasetSchema]:
         if unknown:
             raise ValueError(f"{path}: dataset {dataset_id} uses unknown Socrata types {sorted(unknown)}")
         indexed = tuple(spec.get("indexed", ()))
-        schemas[dataset_id] = DatasetSchema(dataset_id, spec["name"], spec["key"], columns, indexed)
+        by_update = tuple(spec.get("indexed_by_update", ()))
+        schemas[dataset_id] = DatasetSchema(dataset_id, spec["name"], spec["key"], columns, indexed, by_update)
     return schemas
 
 

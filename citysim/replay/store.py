@@ -353,13 +353,18 @@ class ReplayStore:
         conn.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(base + '_upd')} ON {t} (__updated_at, __id)")
         # Clients page one borough at a time (`boroid = 2 AND :id > ...  ORDER BY :id`): without an index on the
         # column as compared, then :id, each page scanned the rows of every other borough too.
+        # An incremental read of one borough (`boroid = 2 AND :updated_at > ... ORDER BY :updated_at, :id`) walked
+        # the :updated_at index through every borough's changes, reading each row's borough out of its JSON.
         types = dict(table.columns)
-        for name in schema_for(table.dataset_id).indexed:
+        schema = schema_for(table.dataset_id)
+        wanted = [(name, "__id", "") for name in schema.indexed]
+        wanted += [(name, "__updated_at, __id", "_upd") for name in schema.indexed_by_update]
+        for name, then, suffix in wanted:
             if name not in types:  # a file without the column: nothing to index
                 continue
             expr = comparable(column_sql(name), types[name])
-            index = quote_ident(f"{base}_by_{name}")
-            conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {t} ({expr}, __id)")
+            index = quote_ident(f"{base}_by_{name}{suffix}")
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {t} ({expr}, {then})")
         conn.execute(f"ANALYZE {t}")
 
     # --- changes ---
@@ -587,7 +592,8 @@ def discover_sources(data_dir: Path) -> dict[str, list[Path]]:
 
 # Part of every cache fingerprint: bump it when the store's layout changes (tables, indexes), so a cache built
 # by older code is rebuilt rather than reused. 2: partition-column indexes. 3: field columns generated from __doc.
-STORE_LAYOUT = 3
+# 4: partition columns indexed with :updated_at.
+STORE_LAYOUT = 4
 
 
 def fingerprint(sources: Mapping[str, Sequence[Path]]) -> str:

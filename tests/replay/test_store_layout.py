@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from citysim.replay.changes import apply_changes
 from citysim.replay.errors import SodaError
 from citysim.replay.query import run_query
 from citysim.replay.store import _ID_ALPHABET, _format_row_id, build_store, discover_sources, sequential_row_ids
@@ -186,5 +187,32 @@ def test_a_partial_read_reads_its_fields_indexes_not_the_whole_table_in_order(tm
         _rows(store, dob, where=f"starts_with(complaint_number, '3') AND :id > '{ids[0]}'", order=":id", limit="100")
         (page,) = [s for s in statements if "LIMIT" in s]
         assert "ORDER BY +" not in page
+    finally:
+        store.close()
+
+
+def test_an_incremental_read_of_a_borough_walks_that_boroughs_changes_only(tmp_path: Path) -> None:
+    """`boroid = 2 AND :updated_at > T ORDER BY :updated_at, :id` (a partition's incremental page) searches the
+    partition column's (column, :updated_at, :id) index: without it SQLite walked the :updated_at index through
+    every borough's changes and read each row's borough out of its JSON. The rows are those changed, in order."""
+    hpd = "wvxf-dwi5"
+    rows = [{"violationid": str(i), "boroid": str(1 + i % 5), "class": "A"} for i in range(3000)]
+    _write(tmp_path / f"{hpd}.json", rows)
+    store = build_store(discover_sources(tmp_path), tmp_path / "store.sqlite", owns_file=True)
+    try:
+        (loaded,) = _rows(store, hpd, select=":updated_at", order=":updated_at DESC", limit="1")
+        changed = [str(i) for i in range(0, 3000, 7)]
+        apply_changes(store, {"datasets": {hpd: {"update": [{"violationid": k, "class": "C"} for k in changed]}}})
+        conn = store.connection()
+        statements: list[str] = []
+        for either in (conn, store.connection(raw=True)):
+            either.set_trace_callback(statements.append)
+        where = f"boroid = 2 AND :updated_at > '{loaded[':updated_at']}'"
+        got = _rows(store, hpd, where=where, order=":updated_at, :id", limit="10000")
+        (page,) = [s for s in statements if "LIMIT" in s]
+        plan = " ".join(str(p[3]) for p in conn.execute("EXPLAIN QUERY PLAN " + page))
+        assert "_by_boroid_upd" in plan and "SCAN" not in plan and "TEMP B-TREE" not in plan, plan
+        assert sorted(r["violationid"] for r in got) == sorted(k for k in changed if int(k) % 5 == 1)
+        assert all(r["class"] == "C" for r in got) and len(got) > 50
     finally:
         store.close()
