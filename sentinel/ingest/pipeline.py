@@ -319,14 +319,15 @@ def is_full_replace(source: SocrataSource, conn: psycopg.Connection, config: Dat
     set (NYC_DATA.md 4.4), so an incremental read would re-read everything anyway and miss deletions. Asked as the
     source's oldest :updated_at, one indexed row, not as two counts of every row (the total and those changed
     since), which the source scans in full each run (benchmarks/RESULTS.md, "A day's last statements that grew
-    with the city")."""
+    with the city"). Asked of the whole dataset, not under its row filter (311's agencies): a publisher replaces a
+    dataset whole, and the filtered oldest is a sort of every row the filter keeps, not one row of the index."""
     row = conn.execute(
         "SELECT min(updated_at_mark), bool_and(completed) FROM watermarks WHERE dataset = %s", (config.name,)
     ).fetchone()
     if row is None or row[0] is None or not row[1]:
         return False
     since = parse_socrata_time(watermarks.to_socrata(row[0].astimezone(UTC)) + "Z")
-    oldest = parse_socrata_time(source.oldest_updated_at(config.socrata_id, config.row_filter))
+    oldest = parse_socrata_time(source.oldest_updated_at(config.socrata_id))
     return oldest is not None and since is not None and oldest > since
 
 

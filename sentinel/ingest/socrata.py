@@ -228,20 +228,17 @@ class SocrataSource:
             raise SourceUnavailableError(f"{dataset_id} metadata: no rowsUpdatedAt in the answer (got {value!r})")
         return datetime.fromtimestamp(value, UTC)
 
-    def oldest_updated_at(self, dataset_id: str, where: str | None = None) -> str | None:
-        """The oldest :updated_at among the rows (None when there are none): the first row of the :updated_at
+    def oldest_updated_at(self, dataset_id: str) -> str | None:
+        """The oldest :updated_at of the dataset (None when it has no rows): the first row of the :updated_at
         order, which the source reads off its index."""
-        return self._updated_at_edge(dataset_id, ":updated_at", where)
+        return self._updated_at_edge(dataset_id, ":updated_at")
 
     def newest_updated_at(self, dataset_id: str) -> str | None:
         """The newest :updated_at of the dataset (None when it has no rows), read off the same index's other end."""
-        return self._updated_at_edge(dataset_id, ":updated_at DESC", None)
+        return self._updated_at_edge(dataset_id, ":updated_at DESC")
 
-    def _updated_at_edge(self, dataset_id: str, order: str, where: str | None) -> str | None:
-        params: dict[str, Any] = {"select": ":updated_at", "order": order, "limit": 1}
-        if where:
-            params["where"] = where
-        rows = self._get(dataset_id, **params)
+    def _updated_at_edge(self, dataset_id: str, order: str) -> str | None:
+        rows = self._get(dataset_id, select=":updated_at", order=order, limit=1)
         return rows[0].get(":updated_at") if rows else None
 
     def count(self, dataset_id: str, where: str | None = None) -> int:

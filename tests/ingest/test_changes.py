@@ -75,3 +75,19 @@ def test_a_publisher_full_replace_is_detected_and_reloads_with_deletions(fresh_d
     assert count(fresh_db, "SELECT count(*) FROM violations WHERE source = 'DOB' AND NOT is_deleted") == len(
         {r["isn_dob_bis_viol"] for r in kept}
     )
+
+
+def test_a_full_replace_of_a_filtered_dataset_is_told_by_the_whole_datasets_oldest_row(fresh_db, real_server):
+    """311 is read under a row filter (the agencies tracked); a full replace is asked of the whole dataset's
+    oldest :updated_at (one row of the source's index), and is found when the publisher replaces it all."""
+    options = RunOptions(["service_requests_311"], incremental=False, page_size=300)
+    run_serial(fresh_db, SocrataSource(real_server.url), options)
+    quiet = run_serial(fresh_db, SocrataSource(real_server.url), RunOptions(["service_requests_311"], incremental=True))
+    assert not quiet[1][0].full_replace_detected
+    rows = SocrataSource(real_server.url).client.get("erm2-nwe9", order=":id", limit=50_000)
+    assert {r.get("agency") for r in rows} - {"HPD", "DOB"}  # rows the filter leaves out are replaced too
+    real_server.apply_changes({"datasets": {"erm2-nwe9": {"replace": rows}}})
+    replaced = run_serial(
+        fresh_db, SocrataSource(real_server.url), RunOptions(["service_requests_311"], incremental=True)
+    )
+    assert replaced[1][0].full_replace_detected
