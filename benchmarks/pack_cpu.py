@@ -63,11 +63,11 @@ def variants(rows: list[Packed], repeat: int) -> list[dict[str, object]]:
     extra = (dictionary,) if dictionary else ()
 
     def deflate(payload: bytes) -> bytes:
-        d = zlib.compressobj(6, zlib.DEFLATED, raw_records._WBITS, 4, 0, *extra)
+        d = zlib.compressobj(6, zlib.DEFLATED, raw_records.DEFLATE_WBITS, 4, 0, *extra)
         return d.compress(payload) + d.flush()
 
     def inflate(packed: bytes) -> bytes:
-        i = zlib.decompressobj(raw_records._WBITS, *extra)
+        i = zlib.decompressobj(raw_records.DEFLATE_WBITS, *extra)
         return i.decompress(packed) + i.flush()
 
     codecs: list[tuple[str, Callable[[bytes], bytes], Callable[[bytes], bytes]]] = [("deflate 6", deflate, inflate)]

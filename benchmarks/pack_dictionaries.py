@@ -96,7 +96,7 @@ def packed_bytes(rows: list[ComplaintRow], dictionary: bytes) -> float:
         data = raw_records.payload((row.table, row.source), row.raw, _held_by_columns(row))
         extra = (dictionary,) if dictionary else ()
         # Format 1's deflate: the dictionaries were chosen with it (format 2's zstd reads the same bytes).
-        deflate = zlib.compressobj(6, zlib.DEFLATED, raw_records._WBITS, 4, 0, *extra)
+        deflate = zlib.compressobj(6, zlib.DEFLATED, raw_records.DEFLATE_WBITS, 4, 0, *extra)
         total += 2 + len(deflate.compress(data) + deflate.flush())
     return total / len(rows)
 

@@ -38,7 +38,7 @@ from sentinel import record_dictionaries as dictionaries
 
 FORMAT = 2  # what `pack` writes: zstd
 _DEFLATED = 1  # what rows packed before format 2 hold: raw deflate, 4 KB window (read only)
-_WBITS = -12
+DEFLATE_WBITS = -12  # format 1's window (the benchmarks compare against it)
 # zstd's fastest level: a record is a few hundred bytes, deflate's per-call setup and block flush cost more than
 # the compression itself, and a higher level gains a few bytes a record (benchmarks/RESULTS.md, "Packing with zstd").
 # Magicless frames with the content size and no checksum or dictionary id: the first two bytes already say
@@ -204,7 +204,7 @@ def packed_payload(packed: bytes) -> bytes:
         return _zstd(dictionary_id)[1].decompress(packed[2:])
     if packed[0] == _DEFLATED:
         dictionary = DICTIONARIES[dictionary_id]
-        inflate = zlib.decompressobj(_WBITS, dictionary) if dictionary else zlib.decompressobj(_WBITS)
+        inflate = zlib.decompressobj(DEFLATE_WBITS, dictionary) if dictionary else zlib.decompressobj(DEFLATE_WBITS)
         return inflate.decompress(packed[2:]) + inflate.flush()
     raise ValueError(f"unknown packed record format {packed[0]}")
 

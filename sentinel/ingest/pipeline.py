@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -240,11 +240,12 @@ def plan_or_skip(
                 log.info("dataset read in full", extra={"dataset": config.name, "reason": decision.reason})
     force_full = incremental and is_full_replace(source, conn, config)
     summary.full_replace_detected = force_full
-    horizon = None
-    if config.change_strategy == "incremental":
+    tasks = plan_dataset(conn, config, incremental=incremental, force_full=force_full, version=version)
+    if config.change_strategy == "incremental" and not all(t.incremental for t in tasks):
+        # A partition read from scratch may find no rows: the mark it then takes is asked now, before the read
+        # (one request, and only when such a read is planned: a run whose partitions all have marks asks none).
         horizon = parse_socrata_time(source.newest_updated_at(config.socrata_id))
-    tasks = plan_dataset(conn, config, incremental=incremental, force_full=force_full, version=version,
-                         horizon=horizon)  # fmt: skip
+        tasks = [replace(t, horizon=horizon) for t in tasks]
     summary.read = "incremental" if any(t.incremental for t in tasks) else partial_read.WHOLE
     return tasks
 
@@ -281,7 +282,6 @@ def plan_dataset(
     incremental: bool,
     force_full: bool = False,
     version: source_version.SourceVersion | None = None,
-    horizon: datetime | None = None,
 ) -> list[PartitionTask]:
     """One task per partition, each starting where its watermark says."""
     wants_incremental = incremental and config.change_strategy == "incremental" and not force_full
@@ -308,7 +308,6 @@ def plan_dataset(
                 first_read=mark is None,
                 source_rows_updated_at=version.rows_updated_at if version else None,
                 source_checked_at=version.checked_at if version else None,
-                horizon=horizon,
             )
         )
     return tasks
