@@ -30,6 +30,10 @@ class TrainingSettings(FileBackedSettings):
     trial_max_failures: int = Field(default=2, ge=0)
     horizon_days: int = Field(default=365, ge=30)
     financial_threshold: float = 1000.0
+    # A process whose training rows number this many or more (a Train worker's shard, a rolling fold's task) keeps
+    # xgboost's binned matrix in files on its node's disk, read back a page at a time, instead of in memory: what
+    # the city's full size needs (benchmarks/RESULTS.md, "Training rows a part at a time"). 0: never.
+    external_memory_rows: int = Field(default=2_000_000, ge=0)
     history_days: int = Field(default=365, ge=0)
     max_train_cutoffs: int = Field(default=12, ge=1)
     eval_folds: int = Field(default=3, ge=1)

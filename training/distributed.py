@@ -111,6 +111,7 @@ def _shape(settings: TrainingSettings, storage: str) -> RunShape:
         health_check_interval_s=settings.health_check_interval_s,
         private_ray=settings.private_ray,
         environment=tuple(sorted(s3_environment().items())) if storage.startswith("s3://") else (),
+        external_memory_rows=settings.external_memory_rows,
     )
 
 

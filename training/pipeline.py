@@ -298,7 +298,7 @@ def _rolling_folds(
     for split in splits:
         fold = task.remote(
             rows.of(split.train), rows.of([split.test]), data, {**params, "nthread": threads},
-            settings.num_boost_round, kinds,
+            settings.num_boost_round, kinds, settings.external_memory_rows,
         )  # fmt: skip
         for kind, (y, p) in ray.get(fold).items():
             out.append(

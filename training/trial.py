@@ -15,6 +15,7 @@ import logging
 import secrets
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Client, Listener
 from pathlib import Path
@@ -49,6 +50,8 @@ class RunShape:
     # Variables the run's controller and workers get (they write the checkpoints): how to reach an s3:// storage,
     # from the driver's environment, for a cluster whose nodes were started without them.
     environment: tuple[tuple[str, str], ...] = ()
+    # A worker whose shard has this many training rows or more keeps xgboost's matrix on its disk (0: never).
+    external_memory_rows: int = 0
 
 
 class EveryNRounds(xgb.callback.TrainingCallback):
@@ -95,49 +98,129 @@ class Rows:
     def __len__(self) -> int:
         return sum(n for _, n in self.parts)
 
-    def gather(self, rows: slice | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Rows `rows` (all by default) as one float32 array of model inputs (`feature_array`'s layout) and one
-        of int8 labels: copies made here, in the process that reads them, a part at a time."""
+    def _overlaps(self, rows: slice | None) -> Iterator[tuple[ray.ObjectRef, slice]]:
+        """Each part that rows `rows` (all by default) reach, with the slice of its rows they take."""
         start, stop, _ = (rows or slice(0, len(self))).indices(len(self))
-        x = np.empty((max(stop - start, 0), self.features), dtype=np.float32)
-        y = np.empty((len(x), self.labels), dtype=np.int8)
-        offset = at = 0
+        offset = 0
         for ref, n in self.parts:
             lo, hi = max(start, offset), min(stop, offset + n)
             if lo < hi:
-                features, labels = ray.get(ref)  # zero-copy views of the store's (or a restored spilled) object
-                x[at : at + hi - lo] = features[lo - offset : hi - offset]
-                y[at : at + hi - lo] = labels[lo - offset : hi - offset]
-                at += hi - lo
-                del features, labels
+                yield ref, slice(lo - offset, hi - offset)
             offset += n
-        for column, table in self.recode:
-            codes = x[:, column]
-            known = ~np.isnan(codes)
-            codes[known] = table[codes[known].astype(np.intp)]
-        return x, y
+
+    def blocks(self, rows: slice | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Rows `rows` a part at a time: each part's share as a float32 array of model inputs (`feature_array`'s
+        layout, the model's codes) and one of int8 labels, copies made in this process."""
+        for ref, share in self._overlaps(rows):
+            features, labels = ray.get(ref)  # zero-copy views of the store's (or a restored spilled) object
+            x, y = features[share].copy(), labels[share].copy()
+            del features, labels
+            for column, table in self.recode:
+                codes = x[:, column]
+                known = ~np.isnan(codes)
+                codes[known] = table[codes[known].astype(np.intp)]
+            yield x, y
+
+    def gather(self, rows: slice | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows `rows` (all by default) as one float32 array of model inputs and one of int8 labels."""
+        parts = list(self.blocks(rows))
+        if not parts:
+            return np.empty((0, self.features), dtype=np.float32), np.empty((0, self.labels), dtype=np.int8)
+        return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+
+    def labels_of(self, rows: slice | None = None) -> np.ndarray:
+        """Rows `rows`' int8 labels alone (a byte a label: what a matrix built from `blocks` needs kept whole)."""
+        out = [ray.get(ref)[1][share].copy() for ref, share in self._overlaps(rows)]
+        return np.concatenate(out) if out else np.empty((0, self.labels), dtype=np.int8)
+
+
+class _Blocks(xgb.DataIter):
+    """xgboost reads a `Rows` slice a part at a time (it passes over them twice: the quantile sketch, then the
+    bins), so that no process holds the slice's float32 inputs whole, only xgboost's binned matrix of them."""
+
+    def __init__(self, rows: Rows, span: slice | None, names: list[str], types: list[str], cache_prefix: str | None):
+        self._rows, self._span, self._names, self._types = rows, span, names, types
+        self._it: Iterator[tuple[np.ndarray, np.ndarray]] | None = None
+        super().__init__(cache_prefix=cache_prefix, release_data=True)
+
+    def next(self, input_data: Callable[..., None]) -> bool:
+        if self._it is None:
+            self._it = self._rows.blocks(self._span)
+        block = next(self._it, None)
+        if block is None:
+            return False
+        input_data(data=block[0], feature_names=self._names, feature_types=self._types)
+        return True
+
+    def reset(self) -> None:
+        self._it = None
+
+
+def quantile_matrix(
+    rows: Rows,
+    span: slice | None,
+    data: dict[str, Any],
+    *,
+    ref: xgb.DMatrix | None = None,
+    cache_dir: str | None = None,
+) -> xgb.DMatrix:
+    """xgboost's binned matrix of a `Rows` slice, built a part at a time (no labels: `set_label` per score). With
+    `cache_dir` its pages go to files there and are read back a page at a time while boosting (xgboost's external
+    memory: memory per training row of a few gradients, not the row's bins; slower), else they stay in memory.
+    Both give the trees a whole-array QuantileDMatrix gives (tests/model/test_training_rows.py)."""
+    names, types = data["feature_names"], data["feature_types"]
+    if cache_dir is None:
+        return xgb.QuantileDMatrix(_Blocks(rows, span, names, types, None), ref=ref, enable_categorical=True)
+    blocks = _Blocks(rows, span, names, types, str(Path(cache_dir) / "pages"))
+    return xgb.ExtMemQuantileDMatrix(blocks, ref=ref, enable_categorical=True)
+
+
+@contextlib.contextmanager
+def matrix_cache(rows: int, external_memory_rows: int) -> Iterator[str | None]:
+    """A folder on this node's disk for a matrix's pages when it has `external_memory_rows` rows or more (0: never),
+    removed after; else None (the matrix stays in memory)."""
+    if not external_memory_rows or rows < external_memory_rows:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="vs-xgb-pages-") as folder:
+        yield folder
 
 
 def fit_fold(
-    train: Rows, test: Rows, data: dict[str, Any], params: dict, rounds: int, kinds: dict[str, int]
+    train: Rows,
+    test: Rows,
+    data: dict[str, Any],
+    params: dict,
+    rounds: int,
+    kinds: dict[str, int],
+    external_memory_rows: int = 0,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """One rolling fold, single-process xgboost (a Ray task, so that the driver never holds the fold's rows):
     kind -> (the test rows' labels, the predictions of a model fitted on `train` with label column `kinds[kind]`).
 
-    A QuantileDMatrix, as the Train workers build: it keeps the features' histogram bins (a byte a value) where a
-    DMatrix copies them (8 bytes a value) first; the sketch does not depend on the labels, so every kind's fit
-    shares it (the same trees as `training.pipeline.local_fit`'s, tests/model/test_training_rows.py)."""
+    The training rows go into xgboost's binned matrix a part at a time (`quantile_matrix`, on disk from
+    `external_memory_rows` rows), the test rows are predicted a part at a time: the task holds neither slice's
+    inputs whole. The sketch does not depend on the labels, so every kind's fit shares the matrix (the same trees
+    as `training.pipeline.local_fit`'s, tests/model/test_training_rows.py)."""
     kwargs = {"feature_names": data["feature_names"], "feature_types": data["feature_types"]}
-    x, y = train.gather()
-    dtrain = xgb.QuantileDMatrix(x, enable_categorical=True, **kwargs)
-    del x
-    x_test, y_test = test.gather()
-    dtest = xgb.DMatrix(x_test, enable_categorical=True, **kwargs)
+    y = train.labels_of()
     out = {}
+    with matrix_cache(len(train), external_memory_rows) as cache_dir:
+        dtrain = quantile_matrix(train, None, data, cache_dir=cache_dir)
+        boosters = {}
+        for kind, column in kinds.items():
+            dtrain.set_label(y[:, column].astype(np.float32))
+            boosters[kind] = xgb.train(params, dtrain, num_boost_round=rounds)
+        del dtrain
+    predictions: dict[str, list[np.ndarray]] = {kind: [] for kind in kinds}
+    for x_test, _ in test.blocks():
+        dtest = xgb.DMatrix(x_test, enable_categorical=True, **kwargs)
+        for kind, booster in boosters.items():
+            predictions[kind].append(booster.predict(dtest))
+    y_test = test.labels_of()
     for kind, column in kinds.items():
-        dtrain.set_label(y[:, column].astype(np.float32))
-        booster = xgb.train(params, dtrain, num_boost_round=rounds)
-        out[kind] = (y_test[:, column].copy(), booster.predict(dtest))
+        p = predictions[kind]
+        out[kind] = (y_test[:, column].copy(), np.concatenate(p) if p else np.empty(0, dtype=np.float32))
     return out
 
 
@@ -157,31 +240,31 @@ def worker_loop(config: dict[str, Any]) -> None:
     logging.getLogger().setLevel(logging.WARNING)
     context = ray.train.get_context()
     rank, size = context.get_world_rank(), context.get_world_size()
-    # The worker's block of rows, copied out of the store's parts (the driver never joins them). The quantile sketch
-    # (the collective merges it across workers) is done once here and shared by every score's fit: only labels change.
+    # The worker's block of rows, read a part at a time out of the store's parts (the driver never joins them). The
+    # quantile sketch (the collective merges it across workers) is done once here and shared by every score's fit:
+    # only labels change.
     train, valid = config["train"], config["valid"]
     rows, valid_rows = _shard(len(train), rank, size), _shard(len(valid), rank, size)
-    features, y_train = train.gather(rows)
-    valid_features, y_valid = valid.gather(valid_rows)
-    kwargs = {"feature_names": config["feature_names"], "feature_types": config["feature_types"]}
-    dtrain = xgb.QuantileDMatrix(features, enable_categorical=True, **kwargs)
-    dvalid = xgb.QuantileDMatrix(valid_features, ref=dtrain, enable_categorical=True, **kwargs)
-    del features, valid_features
+    y_train, y_valid = train.labels_of(rows), valid.labels_of(valid_rows)
     placement = _worker_group_placement()
     boosters, final = {}, {}
-    for kind, column in config["kinds"].items():
-        dtrain.set_label(y_train[:, column].astype(np.float32))
-        dvalid.set_label(y_valid[:, column].astype(np.float32))
-        callback = EveryNRounds(config["report_every"], placement)
-        boosters[kind] = xgb.train(
-            config["params"],
-            dtrain,
-            num_boost_round=config["num_boost_round"],
-            evals=[(dvalid, "valid")],
-            callbacks=[callback],
-            verbose_eval=False,
-        )
-        final[kind] = metrics_of(callback.last, boosters[kind].num_boosted_rounds())
+    with matrix_cache(rows.stop - rows.start, config["external_memory_rows"]) as cache_dir:
+        dtrain = quantile_matrix(train, rows, config, cache_dir=cache_dir)
+        dvalid = quantile_matrix(valid, valid_rows, config, ref=dtrain)
+        for kind, column in config["kinds"].items():
+            dtrain.set_label(y_train[:, column].astype(np.float32))
+            dvalid.set_label(y_valid[:, column].astype(np.float32))
+            callback = EveryNRounds(config["report_every"], placement)
+            boosters[kind] = xgb.train(
+                config["params"],
+                dtrain,
+                num_boost_round=config["num_boost_round"],
+                evals=[(dvalid, "valid")],
+                callbacks=[callback],
+                verbose_eval=False,
+            )
+            final[kind] = metrics_of(callback.last, boosters[kind].num_boosted_rounds())
+        del dtrain, dvalid
     metrics = {**final[next(iter(final))], **placement, "final": 1}
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = None
@@ -221,6 +304,7 @@ def trainer(
             "params": params,
             "num_boost_round": shape.num_boost_round,
             "report_every": shape.report_every,
+            "external_memory_rows": shape.external_memory_rows,
         },
         scaling_config=ScalingConfig(num_workers=shape.workers, resources_per_worker={"CPU": shape.cpus_per_worker}),
         # Train logs its progress at INFO on the console of every driver (resources requested, worker group

@@ -119,6 +119,47 @@ def test_a_rolling_fold_fitted_in_a_ray_task_is_the_single_process_fit(both_read
             )
 
 
+def test_a_matrix_with_its_pages_on_disk_grows_the_trees_of_the_one_in_memory(both_reads):
+    split, _, _, rows = both_reads
+    spec = rows.spec
+    data = {"feature_names": spec.names, "feature_types": distributed.feature_types(spec)}
+    params = {**load_training_settings().params(), "seed": 11, "nthread": 2}
+    train = rows.of(split.train)
+    labels = train.labels_of()[:, 0].astype(np.float32)
+    with trial.matrix_cache(len(train), 0) as never, trial.matrix_cache(len(train), len(train) + 1) as too_few:
+        assert never is None and too_few is None
+    with trial.matrix_cache(len(train), len(train)) as folder:
+        assert folder is not None
+        on_disk = trial.quantile_matrix(train, None, data, cache_dir=folder)
+        assert any(Path(folder).iterdir())  # xgboost's pages, read back while boosting
+        on_disk.set_label(labels)
+        from_disk = xgb.train(params, on_disk, num_boost_round=15)
+        del on_disk
+    assert not Path(folder).exists()
+    in_memory = trial.quantile_matrix(train, None, data)
+    in_memory.set_label(labels)
+    assert from_disk.get_dump() == xgb.train(params, in_memory, num_boost_round=15).get_dump()
+    # The same through a rolling fold's task: every matrix on disk, then none.
+    task = ray.remote(trial.fit_fold).options(num_cpus=2)
+    args = (train, rows.of([split.test]), data, params, 15, {"overall": 0})
+    disk, memory = ray.get([task.remote(*args, external_memory_rows=1), task.remote(*args, external_memory_rows=0)])
+    np.testing.assert_array_equal(disk["overall"][1], memory["overall"][1])
+
+
+def test_train_workers_with_their_shards_on_disk_fit_the_models_of_shards_in_memory(both_reads, tmp_path):
+    split, _, _, rows = both_reads
+    data = distributed.FitData.of(
+        rows.spec, rows.of(split.train), rows.of([split.calibration]), {"overall": 0}
+    ).with_kinds(("overall",))
+    boosters = {}
+    for external in (1, 0):
+        settings = load_training_settings(workers=2, num_boost_round=10, report_every=5, external_memory_rows=external)
+        params = {**settings.params(), "seed": 5}
+        boosters[external] = distributed.fit(data, params, settings, tmp_path, f"external-{external}")["overall"]
+    assert boosters[1].num_boosted_rounds() == 10
+    assert boosters[1].get_dump() == boosters[0].get_dump()
+
+
 SPILL_SCRIPT = """
 import json
 import numpy as np
