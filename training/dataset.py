@@ -124,7 +124,7 @@ class TrainingRows:
     _frames: dict[date, pd.DataFrame]
 
     def of(self, cutoffs: Iterable[date]) -> Rows:
-        """The cutoffs' rows in order, as references (what a Ray task or Train worker gathers)."""
+        """The cutoffs' rows in order, as references (what a Ray task or Train worker reads)."""
         parts = tuple(p for c in cutoffs for p in self._parts[c])
         return Rows(parts, self._recode, len(self.spec.names), len(risk_dataset.LABELS))
 
@@ -133,7 +133,7 @@ class TrainingRows:
         return self.of(cutoffs).gather()[0]
 
     def labels(self, cutoffs: Iterable[date], kind: str) -> np.ndarray:
-        return self.of(cutoffs).gather()[1][:, risk_dataset.LABELS.index(kind)]
+        return self.of(cutoffs).labels_of()[:, risk_dataset.LABELS.index(kind)]
 
     def frame(self, cutoff: date) -> pd.DataFrame:
         if cutoff not in self._frames:

@@ -7,9 +7,9 @@ every `report_every` rounds: each report waits for the Train controller's poll, 
 a 100-round fit two orders of magnitude slower here (DESIGN.md, "Ray on small machines").
 
 Data goes to the workers as object-store references to the parts the driver put as it read the features (float32
-inputs, categories as codes, int8 labels: `training.trial.Rows`); each worker copies its contiguous block of rows
-out of them and builds a QuantileDMatrix from it, and xgboost's collective (set up by XGBoostConfig) joins the
-shards. A trial's start is mostly processes
+inputs, categories as codes, int8 labels: `training.trial.Rows`); each worker reads its contiguous block of rows
+out of them a part at a time into a QuantileDMatrix (`training.trial.quantile_matrix`), and xgboost's collective
+(set up by XGBoostConfig) joins the shards. A trial's start is mostly processes
 importing Ray Train and xgboost (seconds of CPU each): runs skip the helper actors they do not need (and Tune's
 report queue actor), and two trials run at once so one's start overlaps the other's boosting (benchmarks/RESULTS.md,
 "Risk model").

@@ -164,7 +164,7 @@ def run(
     log(f"{rows.rows()} rows in {timings['dataset_s']:.1f}s; train {n_train}, calibrate {len(cal)}, test {len(test)}")
 
     version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    # The rows are in the object store already: the workers gather them from the cutoffs' parts.
+    # The rows are in the object store already: the workers read them from the cutoffs' parts.
     label_columns = {k: features.LABELS.index(k) for k in SCORE_KINDS}
     shared = distributed.FitData.of(spec, rows.of(split.train), rows.of([split.calibration]), label_columns)
     params = settings.params()
@@ -288,8 +288,8 @@ def fold_threads(settings: TrainingSettings) -> int:
 def _rolling_folds(
     rows: dataset.TrainingRows, splits: list[Split], params: dict, settings: TrainingSettings
 ) -> list[dict]:
-    """Each fold fitted by `training.trial.fit_fold` in a Ray task, one fold at a time: the task gathers the fold's
-    rows from the object store, so the driver never holds them (nor xgboost's matrix of them)."""
+    """Each fold fitted by `training.trial.fit_fold` in a Ray task, one fold at a time: the task reads the fold's
+    rows from the object store a part at a time, so the driver never holds them (nor xgboost's matrix of them)."""
     threads = fold_threads(settings)
     task = ray.remote(trial.fit_fold).options(num_cpus=threads)
     data = {"feature_names": rows.spec.names, "feature_types": distributed.feature_types(rows.spec)}

@@ -122,11 +122,16 @@ class Rows:
             yield x, y
 
     def gather(self, rows: slice | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Rows `rows` (all by default) as one float32 array of model inputs and one of int8 labels."""
-        parts = list(self.blocks(rows))
-        if not parts:
-            return np.empty((0, self.features), dtype=np.float32), np.empty((0, self.labels), dtype=np.int8)
-        return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+        """Rows `rows` (all by default) as one float32 array of model inputs and one of int8 labels (the tests and
+        the driver's evaluation slices; a fit reads `blocks`)."""
+        start, stop, _ = (rows or slice(0, len(self))).indices(len(self))
+        x = np.empty((max(stop - start, 0), self.features), dtype=np.float32)
+        y = np.empty((len(x), self.labels), dtype=np.int8)
+        at = 0
+        for x_part, y_part in self.blocks(rows):
+            x[at : at + len(x_part)], y[at : at + len(y_part)] = x_part, y_part
+            at += len(x_part)
+        return x, y
 
     def labels_of(self, rows: slice | None = None) -> np.ndarray:
         """Rows `rows`' int8 labels alone (a byte a label: what a matrix built from `blocks` needs kept whole)."""
@@ -213,11 +218,13 @@ def fit_fold(
             boosters[kind] = xgb.train(params, dtrain, num_boost_round=rounds)
         del dtrain
     predictions: dict[str, list[np.ndarray]] = {kind: [] for kind in kinds}
-    for x_test, _ in test.blocks():
+    test_labels = []
+    for x_test, y_test in test.blocks():
         dtest = xgb.DMatrix(x_test, enable_categorical=True, **kwargs)
         for kind, booster in boosters.items():
             predictions[kind].append(booster.predict(dtest))
-    y_test = test.labels_of()
+        test_labels.append(y_test)
+    y_test = np.concatenate(test_labels) if test_labels else np.empty((0, test.labels), dtype=np.int8)
     for kind, column in kinds.items():
         p = predictions[kind]
         out[kind] = (y_test[:, column].copy(), np.concatenate(p) if p else np.empty(0, dtype=np.float32))
