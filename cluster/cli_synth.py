@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from citysim.synth import DATASET_IDS, SynthConfig, write_changes, write_city
 from citysim.synth.changes import DailyVolumes
 from citysim.synth.dates import day_number
+from citysim.synth.jsonarray import json_file_name
 from citysim.synth.nyc import NYC_DAILY, nyc_config
 from sentinel.datasets import load_datasets
 
@@ -73,6 +74,13 @@ def synth_command(
             "the rows are those of the whole city's files."
         ),
     ] = None,
+    compress: Annotated[
+        bool,
+        typer.Option(
+            help="Write zstd-compressed files (<dataset_id>.json.zst, changes/<day>.json.zst), about 25x smaller; "
+            "the replay server reads them as they are."
+        ),
+    ] = False,
 ) -> None:
     """Generate a synthetic city: every dataset as `<out>/<dataset_id>.json`, ground truth in `<out>/ground_truth/`."""
     volumes = DailyVolumes()
@@ -99,14 +107,15 @@ def synth_command(
             workers=workers,
             truth=truth,
             datasets=chosen,
+            compress=compress,
         )
     for dataset_id, rows in summary.rows.items():
-        console.print(f"{dataset_id}.json  {rows:>10,} rows")
+        console.print(f"{json_file_name(dataset_id, compress)}  {rows:>10,} rows")
     if change_days:
         days = [
             snapshot + timedelta(days=k)
             for k in range(1, change_days + 1)
             if snapshot + timedelta(days=k) <= config.end
         ]
-        paths = write_changes(config, days, out / "changes", volumes, datasets=chosen)
+        paths = write_changes(config, days, out / "changes", volumes, datasets=chosen, compress=compress)
         console.print(f"{len(paths)} change files in {out / 'changes'}")

@@ -3,8 +3,9 @@
 Three layouts, all yielding rows the way the SODA JSON API returns them (keys are field names, values strings,
 null fields omitted):
 
-* API JSON (`<id>.json`): a JSON array. The synthetic city and Socrata itself write one row per line, which is
-  streamed line by line; any other JSON array (e.g. re-indented by json.dump) is parsed whole.
+* API JSON (`<id>.json`, or zstd-compressed `<id>.json.zst`): a JSON array. The synthetic city and Socrata itself
+  write one row per line, which is streamed line by line; any other JSON array (e.g. re-indented by json.dump) is
+  parsed whole.
 * API CSV (`<id>.csv` from `/resource/<id>.csv`): the header row already holds field names.
 * Portal CSV export (`/api/views/<id>/rows.csv`): display-name headers, MM/DD/YYYY dates and thousands
   separators; converted with configs/socrata_csv_headers.json and the column types in socrata_schemas.yaml.
@@ -13,6 +14,7 @@ null fields omitted):
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import zstandard
 
 from citysim.replay.schemas import DatasetSchema, load_csv_headers, schema_for
 
@@ -40,23 +43,48 @@ class DataFileError(ValueError):
         super().__init__(f"{where}: {problem}")
 
 
+ZSTD_SUFFIX = ".zst"
+DATASET_FILE_SUFFIXES = (".json", ".json.zst", ".csv")
+
+
+def dataset_file_suffix(path: str | Path) -> str | None:
+    """Which of DATASET_FILE_SUFFIXES a file name ends with (case ignored), or None."""
+    name = Path(path).name.lower()
+    return next((s for s in DATASET_FILE_SUFFIXES if name.endswith(s)), None)
+
+
+def open_bytes(path: Path) -> io.BufferedIOBase:
+    """A file's bytes, decompressed as they are read when its name ends in `.zst`."""
+    fh = path.open("rb")
+    if not path.name.lower().endswith(ZSTD_SUFFIX):
+        return fh
+    return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(fh, closefd=True))
+
+
+def read_json_document(path: Path) -> Any:
+    """A whole JSON file (`.json` or `.json.zst`), parsed."""
+    with open_bytes(path) as fh:
+        return orjson.loads(fh.read())
+
+
 def read_dataset_file(path: str | Path, dataset_id: str) -> Iterator[Row]:
     """Rows of a dataset file (API JSON, API CSV or portal CSV export), as the SODA JSON API returns them."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".json":
+    suffix = dataset_file_suffix(path)
+    if suffix in (".json", ".json.zst"):
         return read_json_array(path)
     if suffix == ".csv":
         return read_csv(path, dataset_id)
-    raise ValueError(f"{path}: unsupported dataset file type {suffix!r} (expected .json or .csv)")
+    raise ValueError(f"{path}: unsupported dataset file type {path.suffix!r} (expected .json, .json.zst or .csv)")
 
 
 def read_json_array(path: Path) -> Iterator[Row]:
-    with path.open("rb") as fh:
-        first = _first_line_row(fh)
-    if first is None:
-        return _read_whole_json(path)
-    return _read_json_lines(path)
+    try:
+        with open_bytes(path) as fh:
+            first = _first_line_row(fh)
+        yield from (_read_whole_json(path) if first is None else _read_json_lines(path))
+    except zstandard.ZstdError as exc:
+        raise DataFileError(path, None, f"not readable as zstd-compressed data: {exc}") from exc
 
 
 def _strip_array_punctuation(line: bytes) -> bytes:
@@ -88,7 +116,7 @@ def _first_line_row(fh: Any) -> Row | None:
 def _read_json_lines(path: Path) -> Iterator[Row]:
     opened = closed = False
     lineno = 0
-    with path.open("rb") as fh:
+    with open_bytes(path) as fh:
         for lineno, raw in enumerate(fh, start=1):
             stripped = raw.strip()
             if not stripped:
@@ -111,11 +139,13 @@ def _read_json_lines(path: Path) -> Iterator[Row]:
 
 
 def _read_whole_json(path: Path) -> Iterator[Row]:
+    with open_bytes(path) as fh:
+        text = fh.read()
     try:
-        data = orjson.loads(path.read_bytes())
+        data = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        problem = "empty file, not a JSON array" if not path.stat().st_size else f"invalid JSON: {exc.msg}"
-        raise DataFileError(path, exc.lineno if path.stat().st_size else None, problem) from exc
+        problem = "empty file, not a JSON array" if not text else f"invalid JSON: {exc.msg}"
+        raise DataFileError(path, exc.lineno if text else None, problem) from exc
     if not isinstance(data, list):
         raise DataFileError(path, 1, "expected a JSON array of rows")
     for i, row in enumerate(data):

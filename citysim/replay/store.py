@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from citysim.replay.formats import DataFileError, Row, read_dataset_file
+from citysim.replay.formats import DataFileError, Row, dataset_file_suffix, read_dataset_file
 from citysim.replay.schemas import SYSTEM_FIELDS, schema_for
 from citysim.replay.soql import comparable, sql_str
 
@@ -576,15 +576,17 @@ def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
 
 
 def discover_sources(data_dir: Path) -> dict[str, list[Path]]:
-    """`<id>.json` / `<id>.csv` files (and `<id>/*.json|csv`) in data_dir, by dataset id."""
+    """`<id>.json` / `<id>.json.zst` / `<id>.csv` files (and `<id>/*.json|json.zst|csv`) in data_dir, by dataset
+    id."""
     sources: dict[str, list[Path]] = {}
     for p in sorted(Path(data_dir).iterdir()):
         if p.name.startswith("."):
             continue
-        if p.is_file() and p.suffix.lower() in (".json", ".csv"):
-            sources.setdefault(p.stem, []).append(p)
+        suffix = dataset_file_suffix(p)
+        if p.is_file() and suffix:
+            sources.setdefault(p.name[: -len(suffix)], []).append(p)
         elif p.is_dir():
-            files = sorted(f for f in p.iterdir() if f.suffix.lower() in (".json", ".csv"))
+            files = sorted(f for f in p.iterdir() if dataset_file_suffix(f))
             if files:
                 sources.setdefault(p.name, []).extend(files)
     return sources

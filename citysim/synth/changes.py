@@ -41,7 +41,7 @@ import orjson
 from citysim.synth.city import EVENT_DATASETS, City
 from citysim.synth.config import SynthConfig
 from citysim.synth.dates import day_number
-from citysim.synth.jsonarray import JsonArrayWriter
+from citysim.synth.jsonarray import JsonArrayWriter, json_file_name, open_for_writing
 
 ChangeDocument = dict[str, Any]
 
@@ -62,8 +62,10 @@ def write_changes(
     out: Path,
     volumes: DailyVolumes = DailyVolumes(),
     datasets: frozenset[str] | None = None,
+    compress: bool = False,
 ) -> list[Path]:
-    """Write `out/<YYYY-MM-DD>.json` for each day in one pass over the city; returns the paths.
+    """Write `out/<YYYY-MM-DD>.json` (`.json.zst` if `compress`) for each day in one pass over the city; returns the
+    paths.
 
     Rows are streamed into one part file per day and dataset and the parts joined per day, so memory does not
     grow with the city or the number of rows a day carries (a full replace of DOB complaints is the whole
@@ -102,8 +104,8 @@ def write_changes(
             w.close()
         paths = []
         for d in days:
-            path = out / f"{d.isoformat()}.json"
-            with path.open("wb") as fh:
+            path = out / json_file_name(d.isoformat(), compress)
+            with open_for_writing(path) as fh:
                 fh.write(b'{"at":"' + f"{d.isoformat()}T14:50:00.000Z".encode() + b'","datasets":{')
                 for i, module in enumerate(modules):
                     ds = module.DATASET_ID

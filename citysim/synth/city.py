@@ -29,7 +29,7 @@ from citysim.synth.datasets import (
 )
 from citysim.synth.dates import DateFormats, day_number
 from citysim.synth.ground_truth import GroundTruthWriter
-from citysim.synth.jsonarray import JsonArrayWriter
+from citysim.synth.jsonarray import JsonArrayWriter, json_file_name
 from citysim.synth.risk import Months, months_between, simulate_risk
 
 # Record datasets in draw order: later ones may use earlier ones' records (311 repeats HPD and DOB complaints).
@@ -109,12 +109,14 @@ def write_city(
     workers: int = 1,
     truth: bool = True,
     datasets: frozenset[str] = frozenset(DATASET_IDS),
+    compress: bool = False,
 ) -> CitySummary:
     """Write every dataset as `out/<dataset_id>.json` (one row per line) and the ground truth beside it.
 
     `workers=2` writes the two SHARES in two processes (the files are the same bytes as with one). `truth=False`
     leaves out the ground truth (at the real city's size its events.csv alone is one line per record). `datasets`
-    writes only those files (the same bytes as in the whole city's: every dataset is still drawn)."""
+    writes only those files (the same bytes as in the whole city's: every dataset is still drawn). `compress`
+    writes `<dataset_id>.json.zst` instead (zstd; the same bytes once decompressed)."""
     if workers not in (1, 2):
         raise ValueError(f"workers must be 1 or 2, got {workers}")
     unknown = set(datasets) - set(DATASET_IDS)
@@ -125,20 +127,20 @@ def write_city(
     as_of = city.last_day if as_of is None else as_of
     first, second = (share & datasets for share in SHARES)
     if workers == 1 or not (first and second):
-        rows = write_share(city, out, as_of, datasets, truth=truth, progress=progress)
+        rows = write_share(city, out, as_of, datasets, truth=truth, progress=progress, compress=compress)
     else:
         # spawn, not fork: the caller may hold threads (a progress display, Ray) that a fork would copy mid-state.
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            other = pool.submit(_write_share_of, config, out, as_of, second, truth)
-            rows = write_share(city, out, as_of, first, truth=False, progress=progress)
+            other = pool.submit(_write_share_of, config, out, as_of, second, truth, compress)
+            rows = write_share(city, out, as_of, first, truth=False, progress=progress, compress=compress)
             rows |= other.result()
     return CitySummary({ds: rows[ds] for ds in DATASET_IDS if ds in rows}, as_of)
 
 
 def _write_share_of(
-    config: SynthConfig, out: Path, as_of: int, datasets: frozenset[str], truth: bool
+    config: SynthConfig, out: Path, as_of: int, datasets: frozenset[str], truth: bool, compress: bool
 ) -> dict[str, int]:
-    return write_share(City(config), out, as_of, datasets, truth=truth)
+    return write_share(City(config), out, as_of, datasets, truth=truth, compress=compress)
 
 
 def write_share(
@@ -148,11 +150,12 @@ def write_share(
     datasets: frozenset[str],
     truth: bool,
     progress: Progress | None = None,
+    compress: bool = False,
 ) -> dict[str, int]:
     """Write these datasets of the city (and the ground truth if `truth`); returns the rows per dataset."""
     events = [m for m in EVENT_DATASETS if m.DATASET_ID in datasets]
     static = [m for m in STATIC_DATASETS if m.DATASET_ID in datasets]
-    writers = {m.DATASET_ID: JsonArrayWriter(out / f"{m.DATASET_ID}.json") for m in events + static}
+    writers = {m.DATASET_ID: JsonArrayWriter(out / json_file_name(m.DATASET_ID, compress)) for m in events + static}
     gt = GroundTruthWriter(out / "ground_truth", city) if truth else None
     done = 0
     try:

@@ -1,16 +1,18 @@
 """Streaming writer for the one-row-per-line API JSON layout shared with the replay server.
 
 Layout (a contract with citysim/replay): line 1 is `[`, then one row object per line, every row line but the
-last ends with `,`, the last line is `]`. The file is valid JSON and can be read line by line.
+last ends with `,`, the last line is `]`. The file is valid JSON and can be read line by line. A path ending in
+`.zst` is written zstd-compressed (the replay server's readers decompress it as they read).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
+import zstandard
 
 
 class JsonArrayWriter:
@@ -23,7 +25,7 @@ class JsonArrayWriter:
     """
 
     def __init__(self, path: Path) -> None:
-        self._fh = path.open("wb")
+        self._fh = open_for_writing(path)
         self._fh.write(b"[\n")
         self.rows = 0
 
@@ -52,3 +54,21 @@ class JsonArrayWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+# zstd's fastest level: the synthetic city's JSON shrinks ~25x at level 1 and barely more above it, at a cost per
+# byte that would show in the synth's wall time (benchmarks/RESULTS.md, "Compressed city files").
+ZSTD_LEVEL = 1
+
+
+def open_for_writing(path: Path) -> BinaryIO:
+    """A file to write bytes to, zstd-compressed when its name ends in `.zst` (closing it ends the frame)."""
+    fh = path.open("wb")
+    if path.name.lower().endswith(".zst"):
+        return zstandard.ZstdCompressor(level=ZSTD_LEVEL).stream_writer(fh, closefd=True)  # type: ignore[return-value]
+    return fh
+
+
+def json_file_name(stem: str, compress: bool) -> str:
+    """`<stem>.json`, or `<stem>.json.zst` written compressed."""
+    return f"{stem}.json.zst" if compress else f"{stem}.json"

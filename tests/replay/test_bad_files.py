@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 import requests
+import zstandard
 
 from citysim.replay.server import serve_in_background
 from citysim.replay.store import CACHE_NAME, open_store
@@ -43,6 +44,26 @@ def test_a_truncated_file_is_skipped_by_name_and_line_and_the_others_are_served(
     finally:
         store.close()
     assert not list(tmp_path.glob(f"{CACHE_NAME}*")) and not list(tmp_path.glob("*.building-*"))
+
+
+def test_compressed_files_are_served_and_one_not_zstd_is_skipped_by_name(realdata, tmp_path):
+    rows = real_rows(realdata, 25)
+    write_lines(tmp_path / "plain.json", rows)
+    with (tmp_path / f"{HPD}.json.zst").open("wb") as fh:
+        fh.write(zstandard.ZstdCompressor().compress((tmp_path / "plain.json").read_bytes()))
+    (tmp_path / "plain.json").unlink()
+    (tmp_path / f"{DOB}.json.zst").write_bytes(b"[\n" + orjson.dumps(rows[0]) + b"\n]\n")  # named .zst, not zstd
+    store = open_store(tmp_path, cache=False)
+    try:
+        assert store.load_errors == [
+            f"{DOB}: skipped {tmp_path / DOB}.json.zst: not readable as zstd-compressed data: "
+            "zstd decompress error: Unknown frame descriptor"
+        ]
+        assert DOB not in store.tables
+        served = store.connection().execute(f"SELECT __doc FROM {store.tables[HPD].name} ORDER BY __rid").fetchall()
+        assert [orjson.loads(doc) for (doc,) in served] == [{k: v for k, v in r.items() if v is not None} for r in rows]
+    finally:
+        store.close()
 
 
 def test_a_dataset_keeps_its_good_files_and_an_empty_file_is_named(realdata, tmp_path):

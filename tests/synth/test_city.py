@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from citysim.replay.changes import validate_changes
+from citysim.replay.formats import open_bytes, read_json_document
 from citysim.synth import SynthConfig, days_of_changes, true_probability, write_changes, write_city
 from citysim.synth.changes import DailyVolumes
 from citysim.synth.city import City
@@ -61,6 +62,26 @@ def test_two_processes_write_the_same_files_as_one(tmp_path: Path) -> None:
     two = write_city(TINY, tmp_path / "two", workers=2)
     assert digest(tmp_path / "one") == digest(tmp_path / "two")
     assert one == two
+
+
+def test_a_compressed_city_is_the_same_files_zstd_compressed(tmp_path: Path) -> None:
+    plain, packed = tmp_path / "plain", tmp_path / "packed"
+    write_city(TINY, plain, truth=False)
+    write_city(TINY, packed, truth=False, compress=True)
+    day = date(2020, 12, 1)
+    plain_day = write_changes(TINY, [day], plain / "changes", NYC_DAILY)[0]
+    packed_day = write_changes(TINY, [day], packed / "changes", NYC_DAILY, compress=True)[0]
+    assert packed_day.name == "2020-12-01.json.zst"
+    plain_files = sorted(p.relative_to(plain).as_posix() for p in plain.rglob("*.json"))
+    packed_files = sorted(p.relative_to(packed).as_posix() for p in packed.rglob("*") if p.is_file())
+    assert packed_files == [name + ".zst" for name in plain_files]
+    for name in plain_files:
+        raw = (plain / name).read_bytes()
+        with open_bytes(packed / f"{name}.zst") as fh:
+            assert fh.read() == raw, name
+        if len(raw) > 100_000:
+            assert (packed / f"{name}.zst").stat().st_size < len(raw) / 5, name
+    assert read_json_document(packed_day) == orjson.loads(plain_day.read_bytes())
 
 
 def test_a_city_of_some_datasets_writes_those_files_as_the_whole_city_does(tmp_path: Path) -> None:

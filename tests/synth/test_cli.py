@@ -8,6 +8,8 @@ import orjson
 import typer
 from typer.testing import CliRunner
 
+from citysim.replay.formats import read_dataset_file
+from citysim.replay.store import discover_sources
 from cluster.cli_synth import synth_command
 
 
@@ -55,3 +57,17 @@ def test_synth_command_writes_only_the_datasets_named(tmp_path: Path) -> None:
     assert set(doc["datasets"]) == {"wvxf-dwi5"}  # PLUTO has no daily changes
     refused = CliRunner().invoke(app, [*args, "--datasets", "hpd_violatons"])
     assert refused.exit_code != 0 and "hpd_violatons" in refused.output
+
+
+def test_synth_command_compressed_writes_zstd_files_the_store_reads(tmp_path: Path) -> None:
+    app = typer.Typer()
+    app.command()(synth_command)
+    out = tmp_path / "city"
+    args = ["--nyc-scale", "0.0001", "--change-days", "1", "--no-truth", "--compress", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--datasets", "pluto"])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.iterdir() if p.is_file()] == ["64uk-42ks.json.zst"]
+    assert "64uk-42ks.json.zst" in result.output
+    assert [p.name for p in (out / "changes").iterdir()] == ["2024-12-31.json.zst"]
+    assert discover_sources(out)["64uk-42ks"] == [out / "64uk-42ks.json.zst"]
+    assert len(list(read_dataset_file(out / "64uk-42ks.json.zst", "64uk-42ks"))) == 86
