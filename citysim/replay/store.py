@@ -20,6 +20,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 _BATCH = 5000
 STRIP_BATCH_ROWS = 200_000  # rows stripped per transaction: bounds the WAL to about this many rows' pages
+_AUTO_VACUUM_INCREMENTAL = 2  # `PRAGMA auto_vacuum`'s answer for INCREMENTAL
+VACUUM_STEP_PAGES = 8192  # pages an incremental_vacuum step frees: 128 MB of 16 KB pages in the WAL at most
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _SYSTEM_SQL = {":id": "__id", ":created_at": "__created_at", ":updated_at": "__updated_at"}
 CACHE_NAME = ".replay-cache.sqlite"
@@ -143,6 +146,9 @@ class ReplayStore:
             # Before the first table (a no-op on an existing file): API rows of about a kilobyte fill 4 KB pages
             # badly, few rows to a page (benchmarks/RESULTS.md, "A leaner replay store").
             c.execute("PRAGMA page_size = 16384")
+            # Also before the first table: a dataset's pages freed (strip_rows) can be given back a step at a
+            # time, where a VACUUM copies the whole file.
+            c.execute("PRAGMA auto_vacuum = INCREMENTAL")
             c.execute("PRAGMA journal_mode=WAL")
             _create_meta(c)
         self.tables: dict[str, Table] = self._load_tables()
@@ -157,6 +163,9 @@ class ReplayStore:
             conn = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA case_sensitive_like = ON")  # SoQL LIKE is case-sensitive on SODA 2.1
             conn.execute("PRAGMA cache_size = -32000")
+            # Debian's SQLite zeroes every page it frees (secure_delete on by default): a dropped table was
+            # written out once more, through the WAL. The store holds public data only.
+            conn.execute("PRAGMA secure_delete = OFF")
             if raw:
                 conn.text_factory = bytes
             setattr(self._local, attr, conn)
@@ -472,7 +481,12 @@ class ReplayStore:
         return self.load_dataset(dataset_id, map(_api_fields, rows), seed=f"replace|{at}", timestamp=at)
 
     def strip_rows(
-        self, dataset_id: str, keep: Iterable[str], updated_at: str, batch_rows: int = STRIP_BATCH_ROWS
+        self,
+        dataset_id: str,
+        keep: Iterable[str],
+        updated_at: str,
+        batch_rows: int = STRIP_BATCH_ROWS,
+        vacuum_step_pages: int = VACUUM_STEP_PAGES,
     ) -> int:
         """Cuts every stored row of a dataset down to its natural key and the fields in `keep`, stamped
         `updated_at`; returns the row count. For a benchmark whose client has read the dataset in full and from
@@ -488,30 +502,51 @@ class ReplayStore:
         # json_patch leaves out the fields a row did not have (a null in a merge patch removes the member).
         fields = [schema_for(dataset_id).key, *(f for f in keep if f in table.fields)]
         pairs = ", ".join(f"{sql_str(f)}, json_extract(__doc, {_json_path(f)})" for f in dict.fromkeys(fields))
-        update = (
-            f"UPDATE {quote_ident(table.name)} SET __doc = json_patch('{{}}', json_object({pairs})), "
-            "__updated_at = ? WHERE __rid BETWEEN ? AND ?"
+        name, stubs = quote_ident(table.name), quote_ident(table.name + "__stubs")
+        copy = (
+            f"INSERT INTO {stubs} (__rid, __id, __created_at, __updated_at, __key, __doc) "
+            f"SELECT __rid, __id, __created_at, ?, __key, json_patch('{{}}', json_object({pairs})) FROM {name} "
+            "WHERE __rid BETWEEN ? AND ?"
         )
         stripped = 0
         with self.write_lock:
             conn = self.connection()
-            low, high = conn.execute(f"SELECT min(__rid), max(__rid) FROM {quote_ident(table.name)}").fetchone()
-            # In batches, each committed and checkpointed: one UPDATE of every row wrote a WAL as large as the table,
-            # on top of the table itself (benchmarks/RESULTS.md, "At full size").
+            incremental = conn.execute("PRAGMA auto_vacuum").fetchone()[0] == _AUTO_VACUUM_INCREMENTAL
+            (create,) = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table.name,))
+            prefix = f"CREATE TABLE {name} ("
+            if not create[0].startswith(prefix):
+                raise RuntimeError(f"unexpected definition of {table.name}: {create[0][:80]!r}")
+            conn.execute(f"DROP TABLE IF EXISTS {stubs}")
+            conn.execute(f"CREATE TABLE {stubs} (" + create[0][len(prefix) :])  # the same columns, generated too
+            low, high = conn.execute(f"SELECT min(__rid), max(__rid) FROM {name}").fetchone()
+            # The stubs go into a table of their own, a batch a transaction, each checkpointed (one statement over
+            # every row wrote a WAL as large as the table: benchmarks/RESULTS.md, "At full size"); the old table is
+            # then dropped whole. Rewritten in place, the rows left their pages to the table (a b-tree rebalances
+            # only when pages empty out) and only a VACUUM gave them back, copying every other dataset too.
             for first in range(low or 0, (high or -1) + 1, batch_rows):
-                conn.execute("BEGIN")
-                try:
-                    stripped += conn.execute(update, (updated_at, first, first + batch_rows - 1)).rowcount
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
+                with _transaction(conn):
+                    stripped += conn.execute(copy, (updated_at, first, first + batch_rows - 1)).rowcount
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            # Rows shrunk in place leave their pages to the table (a b-tree rebalances only when pages empty out):
-            # VACUUM copies what is left, the other datasets' stubs and this one's, and gives the rest back.
+            with _transaction(conn):
+                conn.execute(f"DROP TABLE {name}")
+                conn.execute(f"ALTER TABLE {stubs} RENAME TO {name}")
+                self._index_table(conn, table)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._give_back_free_pages(conn, incremental, vacuum_step_pages)
+        return stripped
+
+    def _give_back_free_pages(self, conn: sqlite3.Connection, incremental: bool, step_pages: int) -> None:
+        """Shrinks the file by its free pages: a step at a time with auto_vacuum=INCREMENTAL (each step moves the
+        last pages into free ones and is checkpointed, so the WAL stays a step's size), else by VACUUM (a store
+        created before auto_vacuum: a copy of the whole file, and the WAL of another)."""
+        if not incremental:
             conn.execute("VACUUM")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return stripped
+            return
+        while conn.execute("PRAGMA freelist_count").fetchone()[0]:
+            # executescript steps the pragma to its end: execute() frees one page a call.
+            conn.executescript(f"PRAGMA incremental_vacuum({int(step_pages)});")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def ensure_table(self, dataset_id: str) -> Table:
         if dataset_id not in self.tables:
@@ -559,6 +594,18 @@ def _create_meta(conn: sqlite3.Connection) -> None:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _datasets (id TEXT PRIMARY KEY, tbl TEXT, columns TEXT, json_columns TEXT)"
     )
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN ... COMMIT on a connection in autocommit mode (isolation_level=None); ROLLBACK on any exception."""
+    conn.execute("BEGIN")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
