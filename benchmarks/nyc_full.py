@@ -5,10 +5,12 @@
 
 Stages, each timed (wall, CPU of this process tree, peak RSS of this process tree sampled every 0.25 s, as a sum
 and per process role: the driver, Ray's daemons, the ingestion actors, Train workers, Tune trials, ...; database
-size after it):
+size after it; the disk the run has taken at the stage's peak, against the free space at its start):
 
-1. synth: `vsentinel synth --nyc-scale S --change-days D --no-truth` (skipped with --city: a city written so).
-2. first load, dataset by dataset: the dataset's file goes into the replay store (one store, served throughout),
+1. synth: `vsentinel synth --nyc-scale S --change-days D --no-truth --compress` (skipped with --city: a city
+   written so, compressed or not).
+2. first load, dataset by dataset, the largest file first: the dataset's file goes into the replay store (one
+   store, served throughout),
    then the Ray pipeline's full load of that dataset into a fresh PostgreSQL database; with --remove-files the
    file is deleted once the store holds it (the store is the source from then on). After its load an incremental
    dataset's rows are cut to what the ingester's later reads look at (`ReplayStore.strip_rows`; a day's change
@@ -54,7 +56,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.alerts import CONDITIONS
-from citysim.replay.formats import read_dataset_file
+from citysim.replay.formats import dataset_file_suffix, read_dataset_file, read_json_document
 from citysim.replay.server import ReplayServer
 from citysim.replay.store import ReplayStore, utc_timestamp
 from citysim.synth.nyc import NYC_LOTS
@@ -83,6 +85,9 @@ class Stage:
     rows: int = 0
     db_mb: float = 0.0
     note: str = ""
+    # disk taken above what was free when the benchmark started (its files, the store, PostgreSQL's growth, Ray's
+    # spilled objects), at the stage's highest sample, MB
+    disk_mb: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
     # role -> (peak RSS of the role's processes summed at one sample, their private part (RSS - shared) at that
     # sample, most processes of the role at once), all MB but the count
@@ -91,6 +96,27 @@ class Stage:
     @property
     def rate(self) -> str:
         return f"{self.rows / self.wall:,.0f}" if self.rows and self.wall else "-"
+
+
+class DiskWatch:
+    """Free space of the file systems the benchmark writes to (its work folder, PostgreSQL's data directory, Ray's
+    temporary folder), against the free space when it started: the disk the run takes at a moment."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        by_device: dict[int, Path] = {}
+        for path in paths:
+            by_device.setdefault(os.stat(path).st_dev, path)
+        self.paths = list(by_device.values())
+        self.start = self.free()
+
+    def free(self) -> int:
+        return sum(shutil.disk_usage(path).free for path in self.paths)
+
+    def used(self) -> int:
+        return self.start - self.free()
+
+
+DISK: DiskWatch | None = None  # set by main() before the first stage
 
 
 def _tree() -> list[psutil.Process]:
@@ -156,6 +182,7 @@ def measured(stage: Stage) -> Iterator[Stage]:
     (shared memory) a process touched in every process that touched them, so sums overstate; the private part
     (RSS - shared: the process's own heap) does not."""
     stop = threading.Event()
+    disk = [0]
     first: dict[tuple[int, float], float] = {}
     last: dict[tuple[int, float], float] = {}
     peak = [0.0]
@@ -184,6 +211,8 @@ def measured(stage: Stage) -> Iterator[Stage]:
                 first[key] = cpu
             last[key] = cpu
         peak[0] = max(peak[0], rss / 1e6)
+        if DISK is not None:
+            disk[0] = max(disk[0], DISK.used())
         roles.update(merge_roles([roles, {role: (r[0], r[1], int(r[2])) for role, r in now.items()}]))
 
     def loop() -> None:
@@ -203,6 +232,7 @@ def measured(stage: Stage) -> Iterator[Stage]:
         sample()
         stage.cpu += sum(cpu - first.get(key, 0.0) for key, cpu in last.items())
         stage.peak_mb = max(stage.peak_mb, peak[0])
+        stage.disk_mb = max(stage.disk_mb, disk[0] / 1e6)
         stage.roles = merge_roles([stage.roles, roles])
 
 
@@ -215,6 +245,20 @@ def merge_roles(parts: list[dict[str, tuple[float, float, int]]]) -> dict[str, t
             top = (r_rss, r_private) if r_rss > old[0] else old[:2]
             out[role] = (*top, max(n, old[2]))
     return out
+
+
+def dataset_file(city: Path, dataset_id: str) -> Path:
+    """A dataset's file in a synthetic city's folder: `<id>.json.zst` as this benchmark writes it, or `<id>.json`."""
+    for name in (f"{dataset_id}.json.zst", f"{dataset_id}.json"):
+        if (city / name).is_file():
+            return city / name
+    raise SystemExit(f"{city}: no file of {dataset_id}")
+
+
+def day_of(path: Path) -> str:
+    """`2024-12-31` of a change file `2024-12-31.json[.zst]`."""
+    suffix = dataset_file_suffix(path) or path.suffix
+    return path.name[: -len(suffix)]
 
 
 def reader_fields(spec: DatasetConfig) -> list[str]:
@@ -267,13 +311,13 @@ def first_load(
         with measured(Stage("synth")) as st:
             subprocess.run(
                 [str(ROOT / ".venv/bin/vsentinel"), "synth", "--nyc-scale", str(args.scale), "--change-days",
-                 str(args.days), "--no-truth", "--out", str(city),
+                 str(args.days), "--no-truth", "--compress", "--out", str(city),
                  *(["--datasets", args.datasets] if args.datasets else [])],
                 check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
-        st.note = f"{dir_size(city) / 1e6:,.0f} MB written"
+        st.note = f"{dir_size(city) / 1e6:,.0f} MB written (zstd)"
         stages.append(st)
-    facts["city"] = f"{dir_size(city) / 1e6:,.0f} MB of JSON incl. {args.days} change files"
+    facts["city"] = f"{dir_size(city) / 1e6:,.0f} MB of zstd-compressed JSON incl. {args.days} change files"
     ray_runtime.connect(load_settings(ray_address=None), include_dashboard=False)
     store = ReplayStore(work / "store.sqlite")
     server = ReplayServer(store).start()
@@ -282,19 +326,22 @@ def first_load(
         names = [n.strip() for n in args.datasets.split(",") if n.strip()]
         datasets = {name: datasets[name] for name in names}
         facts["datasets"] = ", ".join(names)
-    days = sorted((city / "changes").glob("*.json"))[: args.days]
+    days = sorted((city / "changes").glob("*.json*"))[: args.days]
     # The snapshot is stamped with its as-of day (the day before the first change file), as a publisher's rows
     # carry their own past :updated_at. Stamped with the load's wall-clock time instead, every change got a
     # timestamp within the ingester's 10-minute overlap of the snapshot (the store keeps change stamps after
     # the rows it holds), so every incremental run re-read every row.
-    as_of = date.fromisoformat(days[0].stem) - timedelta(days=1) if days else None
+    as_of = date.fromisoformat(day_of(days[0])) - timedelta(days=1) if days else None
     snapshot_at = f"{as_of.isoformat()}T14:50:00.000Z" if as_of else utc_timestamp()
     strip_at = f"{(as_of - timedelta(days=1)).isoformat()}T14:50:00.000Z" if as_of else "2000-01-01T00:00:00.000Z"
     assert timedelta(days=1) > OVERLAP
     store_peak = 0
     total_rows = 0
-    for ds_name, spec in datasets.items():
-        path = city / f"{spec.socrata_id}.json"
+    files = {name: dataset_file(city, spec.socrata_id) for name, spec in datasets.items()}
+    # The largest first: its store is the largest the stand-in holds whole, and PostgreSQL is emptiest then, so
+    # the disk's peak is the smallest.
+    for ds_name in sorted(files, key=lambda name: -files[name].stat().st_size):
+        spec, path = datasets[ds_name], files[ds_name]
         json_mb = path.stat().st_size / 1e6
         with measured(Stage(f"store: {ds_name}")) as st_store:
             st_store.rows = store.load_dataset(
@@ -324,7 +371,7 @@ def first_load(
                 store.strip_rows(spec.socrata_id, reader_fields(spec), strip_at)
             stripped = f", {store.db_path.stat().st_size / 1e6:,.0f} MB with its rows stripped"
         st.db_mb = st_store.db_mb = db_size_mb(url)
-        st_store.note = f"{json_mb:,.0f} MB JSON; store {loaded_size / 1e6:,.0f} MB after the load{stripped}"
+        st_store.note = f"{json_mb:,.0f} MB file; store {loaded_size / 1e6:,.0f} MB after the load{stripped}"
         total_rows += st.rows
         stages += [st_store, st]
         print(f"{st.name}: {st.rows:,} rows, {st.wall:.0f} s; {st_store.name} {st_store.wall:.0f} s", flush=True)
@@ -335,6 +382,7 @@ def first_load(
             wall=sum(s.wall for s in first),
             cpu=sum(s.cpu for s in first),
             peak_mb=max(s.peak_mb for s in first),
+            disk_mb=max(s.disk_mb for s in first),
             roles=merge_roles([s.roles for s in first]),
             rows=total_rows,
             db_mb=db_size_mb(url),
@@ -381,9 +429,19 @@ def main() -> None:
     admin = os.environ.get("VS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
     name = args.database or create_database(admin, "vs_fullsize")
     url = database_url_for(admin, name)
-    work = Path(tempfile.mkdtemp(prefix="vs-fullsize-", dir=os.environ.get("VS_BENCH_DIR")))
-    stages: list[Stage] = []
     facts: dict[str, str] = {}
+    work = Path(tempfile.mkdtemp(prefix="vs-fullsize-", dir=os.environ.get("VS_BENCH_DIR")))
+    global DISK
+    with psycopg.connect(admin) as conn:
+        data_dir = conn.execute("SHOW data_directory").fetchone()
+    watched = [work, Path(os.environ.get("RAY_TMPDIR", tempfile.gettempdir()))]
+    DISK = DiskWatch(watched + ([Path(data_dir[0])] if data_dir and Path(data_dir[0]).exists() else []))
+    facts["disk"] = (
+        f"{DISK.free() / 1e9:,.1f} GB free at the start on {len(DISK.paths)} file system(s) (the work folder's, "
+        "Ray's temporary folder's, PostgreSQL's data directory's when readable); 'disk taken' is that minus the "
+        "free space at a stage's lowest sample"
+    )
+    stages: list[Stage] = []
     store: ReplayStore | None = None
     server: ReplayServer | None = None
     days: list[Path] = []
@@ -435,9 +493,9 @@ def main() -> None:
         alerts = LocalAlerts(url)
         for path in days:
             assert server is not None
-            with measured(Stage(f"day {path.stem}")) as st:
+            with measured(Stage(f"day {day_of(path)}")) as st:
                 t0 = time.perf_counter()
-                applied = server.apply_changes(orjson.loads(path.read_bytes()))
+                applied = server.apply_changes(read_json_document(path))
                 publish = time.perf_counter() - t0
                 t1 = time.perf_counter()
                 # This process hosts the stand-in's server thread: its CPU while the run reads is the stand-in's
@@ -509,12 +567,15 @@ def print_section(args: argparse.Namespace, stages: list[Stage], facts: dict[str
     print(f"\n#### Scale {args.scale} ({lots:,} lots)\n")
     for k, v in facts.items():
         print(f"- {k}: {v}")
-    print("\n| stage | rows | wall s | rows/s | CPU s | peak RSS MB (tree) | database MB after | note |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| stage | rows | wall s | rows/s | CPU s | peak RSS MB (tree) | database MB after | disk MB taken at the "
+        "peak | note |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for s in stages:
         print(
             f"| {s.name} | {s.rows:,} | {s.wall:.1f} | {s.rate} | {s.cpu:.1f} | {s.peak_mb:,.0f} | "
-            f"{s.db_mb:,.0f} | {s.note} |"
+            f"{s.db_mb:,.0f} | {s.disk_mb:,.0f} | {s.note} |"
         )
     print_roles(stages)
 
