@@ -434,7 +434,9 @@ def main() -> None:
     global DISK
     with psycopg.connect(admin) as conn:
         data_dir = conn.execute("SHOW data_directory").fetchone()
-    watched = [work, Path(os.environ.get("RAY_TMPDIR", tempfile.gettempdir()))]
+    ray_tmp = Path(os.environ.get("RAY_TMPDIR", tempfile.gettempdir()))
+    ray_tmp.mkdir(parents=True, exist_ok=True)
+    watched = [work, ray_tmp]
     DISK = DiskWatch(watched + ([Path(data_dir[0])] if data_dir and Path(data_dir[0]).exists() else []))
     facts["disk"] = (
         f"{DISK.free() / 1e9:,.1f} GB free at the start on {len(DISK.paths)} file system(s) (the work folder's, "
