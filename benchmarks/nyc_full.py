@@ -58,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.alerts import CONDITIONS
 from citysim.replay.formats import dataset_file_suffix, read_dataset_file, read_json_document
 from citysim.replay.server import ReplayServer
-from citysim.replay.store import ReplayStore, utc_timestamp
+from citysim.replay.store import BUILD_COMMIT_ROWS, ReplayStore, utc_timestamp
 from citysim.synth.nyc import NYC_LOTS
 from cluster import ray_runtime
 from cluster.ingest import run_ingestion
@@ -349,6 +349,7 @@ def first_load(
                 read_dataset_file(path, spec.socrata_id),
                 seed=path.name,
                 timestamp=snapshot_at,
+                commit_rows=BUILD_COMMIT_ROWS,  # read only after its load
             )
             store.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
         if args.remove_files:

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _BATCH = 5000
 STRIP_BATCH_ROWS = 200_000  # rows stripped per transaction: bounds the WAL to about this many rows' pages
+BUILD_COMMIT_ROWS = 500_000  # rows a transaction of a store's build: bounds its WAL to about this many rows
 _AUTO_VACUUM_INCREMENTAL = 2  # `PRAGMA auto_vacuum`'s answer for INCREMENTAL
 VACUUM_STEP_PAGES = 8192  # pages an incremental_vacuum step frees: 128 MB of 16 KB pages in the WAL at most
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -212,8 +213,15 @@ class ReplayStore:
 
     # --- loading ---
 
-    def load_dataset(self, dataset_id: str, rows: Iterable[Row], *, seed: str, timestamp: str) -> int:
-        """Create (or recreate) a dataset's table from rows; returns the row count."""
+    def load_dataset(
+        self, dataset_id: str, rows: Iterable[Row], *, seed: str, timestamp: str, commit_rows: int | None = None
+    ) -> int:
+        """Create (or recreate) a dataset's table from rows; returns the row count.
+
+        One transaction, or with `commit_rows` one every that many rows, each checkpointed: a transaction's pages
+        stay in the WAL until it commits, so one over a whole dataset took its size twice on disk at the
+        checkpoint. Readers then see a table filling up: for a store nobody reads yet (a build) or a dataset
+        read only after its load. Either way a load that fails drops the table."""
         with self.write_lock:
             conn = self.connection()
             # The schema's field columns come after the rows: SQLite computes a row's generated columns as it
@@ -221,7 +229,7 @@ class ReplayStore:
             # "Building the replay store"). Columns the rows bring that the schema lacks are added as they come.
             table = self._create_table(conn, dataset_id)
             try:
-                n = self._insert_rows(conn, table, rows, seed=seed, timestamp=timestamp)
+                n = self._insert_rows(conn, table, rows, seed=seed, timestamp=timestamp, commit_rows=commit_rows)
             except BaseException:
                 self._drop_table(conn, dataset_id)
                 raise
@@ -321,14 +329,21 @@ class ReplayStore:
             self._save_table(conn, table)
 
     def _insert_rows(
-        self, conn: sqlite3.Connection, table: Table, rows: Iterable[Row], *, seed: str, timestamp: str
+        self,
+        conn: sqlite3.Connection,
+        table: Table,
+        rows: Iterable[Row],
+        *,
+        seed: str,
+        timestamp: str,
+        commit_rows: int | None,
     ) -> int:
         key = schema_for(table.dataset_id).key
         ids = sequential_row_ids(f"{table.dataset_id}|{seed}")
-        n = 0
+        n = committed = 0
         conn.execute("BEGIN")
         try:
-            for batch in _batches(rows, _BATCH):
+            for batch in _batches(rows, min(_BATCH, commit_rows or _BATCH)):
                 self._add_columns(conn, table, batch)
                 sql = (
                     f"INSERT INTO {quote_ident(table.name)} (__id, __created_at, __updated_at, __key, __doc)"
@@ -348,9 +363,15 @@ class ReplayStore:
                     )
                 conn.executemany(sql, values)
                 n += len(batch)
+                if commit_rows and n - committed >= commit_rows:
+                    conn.execute("COMMIT")
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    conn.execute("BEGIN")
+                    committed = n
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         return n
 
@@ -672,7 +693,13 @@ def build_store(sources: Mapping[str, Sequence[Path]], db_path: Path, *, owns_fi
             timestamp = max(_file_timestamp(p) for p in paths)
             rows = (row for p in paths for row in read_dataset_file(p, dataset_id))
             try:
-                store.load_dataset(dataset_id, rows, seed=",".join(p.name for p in paths), timestamp=timestamp)
+                store.load_dataset(
+                    dataset_id,
+                    rows,
+                    seed=",".join(p.name for p in paths),
+                    timestamp=timestamp,
+                    commit_rows=BUILD_COMMIT_ROWS,
+                )
                 break
             except (DataFileError, UnicodeDecodeError, csv.Error, OSError) as error:
                 bad = error.path if isinstance(error, DataFileError) else _failing_file(paths, dataset_id)

@@ -11,8 +11,16 @@ import pytest
 
 from citysim.replay.changes import apply_changes
 from citysim.replay.errors import SodaError
+from citysim.replay.formats import DataFileError
 from citysim.replay.query import run_query
-from citysim.replay.store import _ID_ALPHABET, _format_row_id, build_store, discover_sources, sequential_row_ids
+from citysim.replay.store import (
+    _ID_ALPHABET,
+    ReplayStore,
+    _format_row_id,
+    build_store,
+    discover_sources,
+    sequential_row_ids,
+)
 
 
 def _write(path: Path, rows: list[dict[str, object]]) -> None:
@@ -154,6 +162,41 @@ def test_stripped_rows_keep_what_an_incremental_reader_sees_and_free_their_pages
         (got,) = _rows(store, sr, select=":id,*", where=":updated_at > '2025-01-01T00:00:00'")
         ids = {r["unique_key"]: r[":id"] for r in before}
         assert list(got.items()) == [(":id", ids["7"]), *{**rows[7], "descriptor": "changed"}.items()]
+    finally:
+        store.close()
+
+
+def test_a_load_committed_in_parts_keeps_its_wal_small_and_a_failed_one_leaves_no_table(tmp_path: Path) -> None:
+    sr = "erm2-nwe9"
+    rows = [{"unique_key": str(i), "descriptor": "x" * 900, "borough": "BRONX"} for i in range(3000)]
+    store = ReplayStore(tmp_path / "store.sqlite")
+    try:
+        wal = store.db_path.with_name(store.db_path.name + "-wal")
+        wal_sizes: list[int] = []
+
+        def before_statement(statement: str) -> None:
+            if "wal_checkpoint" in statement:
+                wal_sizes.append(wal.stat().st_size if wal.exists() else 0)
+
+        store.connection().set_trace_callback(before_statement)
+        at = "2024-12-30T14:50:00.000Z"
+        assert store.load_dataset(sr, iter(rows), seed="a", timestamp=at, commit_rows=5000) == 3000
+        assert len(wal_sizes) == 0  # one transaction: the whole dataset sat in the WAL
+        store.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        wal_sizes.clear()
+        assert store.load_dataset(sr, iter(rows), seed="b", timestamp=at, commit_rows=500) == 3000
+        assert len(wal_sizes) >= 5 and 0 < max(wal_sizes) < 0.4 * 3000 * 900
+        assert _rows(store, sr, select="count(*) AS n") == [{"n": "3000"}]
+
+        def cut_short():  # a file that fails to read after several parts were committed
+            yield from rows[:2200]
+            raise DataFileError(tmp_path / "x.json", 2201, "truncated")
+
+        with pytest.raises(DataFileError):
+            store.load_dataset(sr, cut_short(), seed="c", timestamp=at, commit_rows=500)
+        assert sr not in store.tables
+        names = [n for (n,) in store.connection().execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        assert not [n for n in names if "erm2" in n]
     finally:
         store.close()
 
