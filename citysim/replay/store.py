@@ -196,6 +196,11 @@ class ReplayStore:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
 
+    def reload_tables(self) -> None:
+        """Reads the datasets' tables again, after another process loaded one into the same file."""
+        with self.write_lock:
+            self.tables = self._load_tables()
+
     def _load_tables(self) -> dict[str, Table]:
         rows = self.connection().execute("SELECT id, tbl, columns, json_columns FROM _datasets").fetchall()
         return {
