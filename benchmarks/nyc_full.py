@@ -61,7 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.alerts import CONDITIONS
 from citysim.replay.formats import dataset_file_suffix, read_dataset_file, read_json_document
 from citysim.replay.server import ReplayServer
-from citysim.replay.store import BUILD_COMMIT_ROWS, ReplayStore, utc_timestamp
+from citysim.replay.store import BUILD_COMMIT_ROWS, ReplayStore, row_id_seed, utc_timestamp
 from citysim.synth.nyc import NYC_LOTS
 from cluster import ray_runtime
 from cluster.ingest import run_ingestion
@@ -269,7 +269,7 @@ def build_in_store(db_path: Path, dataset_id: str, path: Path, timestamp: str) -
         rows = store.load_dataset(
             dataset_id,
             read_dataset_file(path, dataset_id),
-            seed=path.name,
+            seed=row_id_seed(path),
             timestamp=timestamp,
             commit_rows=BUILD_COMMIT_ROWS,  # read only after its load
         )

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from citysim.replay.formats import DataFileError, Row, dataset_file_suffix, read_dataset_file
+from citysim.replay.formats import ZSTD_SUFFIX, DataFileError, Row, dataset_file_suffix, read_dataset_file
 from citysim.replay.schemas import SYSTEM_FIELDS, schema_for
 from citysim.replay.soql import comparable, sql_str
 
@@ -680,6 +680,11 @@ def fingerprint(sources: Mapping[str, Sequence[Path]]) -> str:
     return h.hexdigest()
 
 
+def row_id_seed(path: Path) -> str:
+    """What a file's rows' `:id`s are drawn from: its name, less `.zst` (compressed, the same rows get the same ids)."""
+    return path.name.removesuffix(ZSTD_SUFFIX)
+
+
 def _file_timestamp(path: Path) -> str:
     # Snapshot rows get the file's modification time as :created_at/:updated_at: stable across runs.
     return utc_timestamp(datetime.fromtimestamp(path.stat().st_mtime, UTC))
@@ -701,7 +706,7 @@ def build_store(sources: Mapping[str, Sequence[Path]], db_path: Path, *, owns_fi
                 store.load_dataset(
                     dataset_id,
                     rows,
-                    seed=",".join(p.name for p in paths),
+                    seed=",".join(map(row_id_seed, paths)),
                     timestamp=timestamp,
                     commit_rows=BUILD_COMMIT_ROWS,
                 )

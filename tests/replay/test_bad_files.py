@@ -48,10 +48,10 @@ def test_a_truncated_file_is_skipped_by_name_and_line_and_the_others_are_served(
 
 def test_compressed_files_are_served_and_one_not_zstd_is_skipped_by_name(realdata, tmp_path):
     rows = real_rows(realdata, 25)
-    write_lines(tmp_path / "plain.json", rows)
+    (tmp_path / "plain").mkdir()
+    write_lines(tmp_path / "plain" / f"{HPD}.json", rows)
     with (tmp_path / f"{HPD}.json.zst").open("wb") as fh:
-        fh.write(zstandard.ZstdCompressor().compress((tmp_path / "plain.json").read_bytes()))
-    (tmp_path / "plain.json").unlink()
+        fh.write(zstandard.ZstdCompressor().compress((tmp_path / "plain" / f"{HPD}.json").read_bytes()))
     (tmp_path / f"{DOB}.json.zst").write_bytes(b"[\n" + orjson.dumps(rows[0]) + b"\n]\n")  # named .zst, not zstd
     store = open_store(tmp_path, cache=False)
     try:
@@ -60,10 +60,18 @@ def test_compressed_files_are_served_and_one_not_zstd_is_skipped_by_name(realdat
             "zstd decompress error: Unknown frame descriptor"
         ]
         assert DOB not in store.tables
-        served = store.connection().execute(f"SELECT __doc FROM {store.tables[HPD].name} ORDER BY __rid").fetchall()
-        assert [orjson.loads(doc) for (doc,) in served] == [{k: v for k, v in r.items() if v is not None} for r in rows]
+        served = (
+            store.connection().execute(f"SELECT __id, __doc FROM {store.tables[HPD].name} ORDER BY __rid").fetchall()
+        )
+        assert [orjson.loads(doc) for _, doc in served] == [{k: v for k, v in r.items() if v is not None} for r in rows]
     finally:
         store.close()
+    plain = open_store(tmp_path / "plain", cache=False)  # the same rows uncompressed: the same :ids
+    try:
+        ids = plain.connection().execute(f"SELECT __id FROM {plain.tables[HPD].name} ORDER BY __rid").fetchall()
+        assert [i for (i,) in ids] == [i for i, _ in served]
+    finally:
+        plain.close()
 
 
 def test_a_dataset_keeps_its_good_files_and_an_empty_file_is_named(realdata, tmp_path):
