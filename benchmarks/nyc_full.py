@@ -407,6 +407,7 @@ def first_load(
                 rows, wall, cpu, peak = building.result()  # before the strip: one writer at a time
                 built = Stage(f"store: {following}", wall=wall, cpu=cpu, peak_mb=peak, rows=rows)
                 built.note = f"built beside the load of {ds_name}; "
+                built.disk_mb = st.disk_mb  # sampled around the load it ran beside
             loaded_size = store.db_path.stat().st_size
             store_peak = max(store_peak, loaded_size)
             stripped = ""
