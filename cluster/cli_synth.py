@@ -77,8 +77,8 @@ def synth_command(
     compress: Annotated[
         bool,
         typer.Option(
-            help="Write zstd-compressed files (<dataset_id>.json.zst, changes/<day>.json.zst), about 25x smaller; "
-            "the replay server reads them as they are."
+            help="Write zstd-compressed files (<dataset_id>.json.zst, changes/<day>.json.zst), a small part of the "
+            "JSON's size; the replay server reads them as they are."
         ),
     ] = False,
 ) -> None:

@@ -56,8 +56,8 @@ class JsonArrayWriter:
         self.close()
 
 
-# zstd's fastest level: the synthetic city's JSON shrinks ~25x at level 1 and barely more above it, at a cost per
-# byte that would show in the synth's wall time (benchmarks/RESULTS.md, "Compressed city files").
+# zstd's fastest level: the synthetic city's repetitive JSON shrinks about as much as at higher levels, at a cost per
+# byte that would show in the synth's wall time (benchmarks/RESULTS.md, "The whole city at full size").
 ZSTD_LEVEL = 1
 
 
