@@ -247,6 +247,12 @@ def measured(stage: Stage) -> Iterator[Stage]:
         stage.peak_mb = max(stage.peak_mb, peak[0])
         stage.disk_mb = max(stage.disk_mb, disk[0] / 1e6)
         stage.roles = merge_roles([stage.roles, roles])
+        # As it ends, so that a run that fails later still leaves each stage's figures in its log.
+        print(
+            f"stage done: {stage.name}: wall {stage.wall:.1f} s, CPU {stage.cpu:.1f} s, peak RSS {stage.peak_mb:,.0f} "
+            f"MB, disk taken {stage.disk_mb:,.0f} MB, roles {stage.roles}",
+            flush=True,
+        )
 
 
 def merge_roles(parts: list[dict[str, tuple[float, float, int]]]) -> dict[str, tuple[float, float, int]]:
@@ -474,16 +480,26 @@ def main() -> None:
     parser.add_argument(
         "--database",
         default=None,
-        help="A database a --load-only --keep run loaded: the sweep and the scoring on it (never dropped; no days).",
+        help="A database a --load-only --keep run loaded: the sweep and the scoring on it (never dropped; no days "
+        "unless --work).",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="With --database: the work folder of the run that loaded it (its store.sqlite and city/changes, kept "
+        "by --keep or left by a run stopped after its load): the stand-in serves that store again and the days run.",
     )
     args = parser.parse_args()
-    if args.database and (args.days or args.load_only):
-        parser.error("--database runs the stages after the first load: give it --days 0 and no --load-only")
+    if args.database and ((args.days and not args.work) or args.load_only):
+        parser.error("--database runs the stages after the first load: give it --days 0 (or --work) and no --load-only")
+    if args.work and not args.database:
+        parser.error("--work goes with --database")
     admin = os.environ.get("VS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
     name = args.database or create_database(admin, "vs_fullsize")
     url = database_url_for(admin, name)
     facts: dict[str, str] = {}
-    work = Path(tempfile.mkdtemp(prefix="vs-fullsize-", dir=os.environ.get("VS_BENCH_DIR")))
+    work = args.work or Path(tempfile.mkdtemp(prefix="vs-fullsize-", dir=os.environ.get("VS_BENCH_DIR")))
     global DISK
     with psycopg.connect(admin) as conn:
         data_dir = conn.execute("SHOW data_directory").fetchone()
@@ -507,6 +523,12 @@ def main() -> None:
             # A database loaded and kept by an earlier run: the stages after the first load, on it.
             ray_runtime.connect(load_settings(ray_address=None), include_dashboard=False)
             facts["database"] = f"{args.database} (loaded by an earlier run, reused)"
+            if args.work:
+                store = ReplayStore(work / "store.sqlite")
+                server = ReplayServer(store).start()
+                datasets = load_datasets()
+                days = sorted((work / "city" / "changes").glob("*.json*"))[: args.days]
+                facts["work"] = f"{work} (the store and change files of the run that loaded the database)"
         else:
             store, server, datasets, days, store_peak = first_load(args, url, work, stages, facts)
         with psycopg.connect(url) as conn:
