@@ -27,7 +27,9 @@ VS_BENCH_PG (default postgresql://postgres@127.0.0.1:5432/postgres); the databas
 
 A stage at full size within this machine's disk: `--datasets hpd_violations,pluto,hpd_registrations` synthesizes and
 loads only those, `--load-only --keep` stops after the load and keeps the database, and `--database NAME --days 0`
-runs the sweep and the scoring on it later (from another checkout, say, with another training change).
+runs the sweep and the scoring on it later (from another checkout, say, with another training change);
+`--database NAME --work DIR --days D` also serves that run's store again and runs its days (a run stopped after its
+first load, its database and work folder kept, resumes so).
 """
 
 from __future__ import annotations
