@@ -63,7 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.alerts import CONDITIONS
 from citysim.replay.formats import dataset_file_suffix, read_dataset_file, read_json_document
 from citysim.replay.server import ReplayServer
-from citysim.replay.store import BUILD_COMMIT_ROWS, ReplayStore, row_id_seed, utc_timestamp
+from citysim.replay.store import BUILD_COMMIT_ROWS, ReplayStore, discover_sources, row_id_seed, utc_timestamp
 from citysim.synth.nyc import NYC_LOTS
 from cluster import ray_runtime
 from cluster.ingest import run_ingestion
@@ -288,14 +288,6 @@ def build_in_store(db_path: Path, dataset_id: str, path: Path, timestamp: str) -
     return rows, time.perf_counter() - t0, time.process_time() - c0, peak_mb
 
 
-def dataset_file(city: Path, dataset_id: str) -> Path:
-    """A dataset's file in a synthetic city's folder: `<id>.json.zst` as this benchmark writes it, or `<id>.json`."""
-    for name in (f"{dataset_id}.json.zst", f"{dataset_id}.json"):
-        if (city / name).is_file():
-            return city / name
-    raise SystemExit(f"{city}: no file of {dataset_id}")
-
-
 def day_of(path: Path) -> str:
     """`2024-12-31` of a change file `2024-12-31.json[.zst]`."""
     suffix = dataset_file_suffix(path) or path.suffix
@@ -378,7 +370,11 @@ def first_load(
     assert timedelta(days=1) > OVERLAP
     store_peak = 0
     total_rows = 0
-    files = {name: dataset_file(city, spec.socrata_id) for name, spec in datasets.items()}
+    sources = discover_sources(city)
+    missing = [name for name, spec in datasets.items() if spec.socrata_id not in sources]
+    if missing:
+        raise SystemExit(f"{city}: no file of {', '.join(missing)}")
+    files = {name: sources[spec.socrata_id][0] for name, spec in datasets.items()}
     # The largest first: its store is the largest the stand-in holds whole, and PostgreSQL is emptiest then, so
     # the disk's peak is the smallest.
     order = sorted(files, key=lambda name: -files[name].stat().st_size)
