@@ -9,12 +9,13 @@ size after it; the disk the run has taken at the stage's peak, against the free 
 
 1. synth: `vsentinel synth --nyc-scale S --change-days D --no-truth --compress` (skipped with --city: a city
    written so, compressed or not).
-2. first load, dataset by dataset, the largest file first: the dataset's file goes into the replay store (one
-   store, served throughout; the next dataset's is built in a process of its own while this one loads), then the
-   Ray pipeline's full load of that dataset into a fresh PostgreSQL database; with --remove-files the file is
-   deleted once the store holds it (the store is the source from then on). After its load an incremental
-   dataset's rows are cut to what the ingester's later reads look at (`ReplayStore.strip_rows`; a day's change
-   brings a row back whole), so the store holds one dataset whole at a time; --keep-loaded-rows keeps them.
+2. first load, dataset by dataset, the largest file first: the dataset's file goes into the replay store (a
+   file per dataset, `citysim.replay.dataset_stores`, served throughout; the next dataset's is built in a process
+   of its own while this one loads where the disk has room for it, else after), then the Ray pipeline's full load
+   of that dataset into a fresh PostgreSQL database; with --remove-files the file is deleted once the store holds
+   it (the store is the source from then on). After its load an incremental dataset's rows are cut to what the
+   ingester's later reads look at (`ReplayStore.strip_rows`, into a new file; a day's change brings a row back
+   whole), so the store holds one or two datasets whole at a time; --keep-loaded-rows keeps them.
 3. features and a sweep: `training.pipeline.run` with a Tune sweep of --samples trials, promoting the models.
 4. scoring every lot: `ScoreService.score_all`.
 5. a week of daily increments: each day's change file applied to the replay server, then what the scheduler's
@@ -61,9 +62,10 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.alerts import CONDITIONS
-from citysim.replay.formats import dataset_file_suffix, read_dataset_file, read_json_document
+from citysim.replay.dataset_stores import DatasetStores, build_dataset_file
+from citysim.replay.formats import dataset_file_suffix, read_json_document
 from citysim.replay.server import ReplayServer
-from citysim.replay.store import BUILD_COMMIT_ROWS, ReplayStore, discover_sources, row_id_seed, utc_timestamp
+from citysim.replay.store import discover_sources, utc_timestamp
 from citysim.synth.nyc import NYC_LOTS
 from cluster import ray_runtime
 from cluster.ingest import run_ingestion
@@ -268,24 +270,33 @@ def merge_roles(parts: list[dict[str, tuple[float, float, int]]]) -> dict[str, t
     return out
 
 
-def build_in_store(db_path: Path, dataset_id: str, path: Path, timestamp: str) -> tuple[int, float, float, float]:
-    """A dataset's file into the stand-in's store (a connection of its own: run in the builder process beside a
-    load). Returns the rows, wall s, CPU s of this process and its peak RSS in MB."""
+def build_in_store(folder: Path, dataset_id: str, path: Path, timestamp: str) -> tuple[int, float, float, float]:
+    """A dataset's file into its own file of the stand-in's store (run in the builder process beside a load, or
+    in this one). Returns the rows, wall s, CPU s of this process and its peak RSS in MB."""
     t0, c0 = time.perf_counter(), time.process_time()
-    store = ReplayStore(db_path)
-    try:
-        rows = store.load_dataset(
-            dataset_id,
-            read_dataset_file(path, dataset_id),
-            seed=row_id_seed(path),
-            timestamp=timestamp,
-            commit_rows=BUILD_COMMIT_ROWS,  # read only after its load
-        )
-        store.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        store.close()
+    rows = build_dataset_file(folder, dataset_id, [path], timestamp)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     return rows, time.perf_counter() - t0, time.process_time() - c0, peak_mb
+
+
+def stores_size(stores: DatasetStores) -> int:
+    """Bytes of the stand-in's files (the datasets' and their WALs)."""
+    return sum(f.stat().st_size for f in stores.folder.iterdir() if f.is_file())
+
+
+# Disk left free whatever the run does next: PostgreSQL's WAL and temporary files, Ray's spilling (allowed up to
+# 99 % of the disk), the logs.
+DISK_RESERVE = 10 * 2**30
+# PostgreSQL's growth a loaded row, at most, for deciding what fits (violations are the largest per row; their
+# measured size: benchmarks/RESULTS.md, "The whole city at full size").
+PG_BYTES_A_ROW = 1_200
+
+
+def builds_beside(free: int, next_file: Path, store_per_file_byte: float, loading_rows: int) -> bool:
+    """Whether the next dataset's store fits beside this load: its file's bytes at the store's largest ratio to its
+    file so far, and PostgreSQL's growth by this load, within the free disk less the reserve."""
+    needed = next_file.stat().st_size * store_per_file_byte * 1.2 + loading_rows * PG_BYTES_A_ROW
+    return free - needed > DISK_RESERVE
 
 
 def day_of(path: Path) -> str:
@@ -336,7 +347,7 @@ def seed_rules(url: str, orgs: int, per_org: int, seed: int) -> int:
 
 def first_load(
     args: argparse.Namespace, url: str, work: Path, stages: list[Stage], facts: dict[str, str]
-) -> tuple[ReplayStore, ReplayServer, dict[str, DatasetConfig], list[Path], int]:
+) -> tuple[DatasetStores, ReplayServer, dict[str, DatasetConfig], list[Path], int]:
     """Synth (unless --city), then each dataset into the replay store and loaded by the pipeline; appends its
     stages. Returns the store, its running server, the datasets, the change files and the store's peak size."""
     city = args.city or work / "city"
@@ -352,7 +363,7 @@ def first_load(
         stages.append(st)
     facts["city"] = f"{dir_size(city) / 1e6:,.0f} MB of zstd-compressed JSON incl. {args.days} change files"
     ray_runtime.connect(load_settings(ray_address=None), include_dashboard=False)
-    store = ReplayStore(work / "store.sqlite")
+    store = DatasetStores(work / "stores")
     server = ReplayServer(store).start()
     datasets = load_datasets()
     if args.datasets:
@@ -380,25 +391,32 @@ def first_load(
     order = sorted(files, key=lambda name: -files[name].stat().st_size)
     started = time.perf_counter()
     # The stand-in's store of the next dataset is built in a process of its own while the pipeline loads this
-    # one: the load leaves part of the two cores idle, and the store is the stand-in's cost, not the product's.
+    # one, where the disk has room for it: the load leaves part of the two cores idle, and the store is the
+    # stand-in's cost, not the product's.
+    store_per_file_byte = 0.0
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as builder:
         built: Stage | None = None
         for i, ds_name in enumerate(order):
             spec, path = datasets[ds_name], files[ds_name]
-            file_mb = path.stat().st_size / 1e6
+            file_bytes = path.stat().st_size
             if built is None:
                 with measured(Stage(f"store: {ds_name}")) as st_store:
-                    st_store.rows = build_in_store(store.db_path, spec.socrata_id, path, snapshot_at)[0]
+                    st_store.rows = build_in_store(store.folder, spec.socrata_id, path, snapshot_at)[0]
+                st_store.note = "built before its load; "
             else:
                 st_store = built
-            store.reload_tables()
+            store.add(spec.socrata_id)
+            own_file = store.store_for(spec.socrata_id).db_path
+            store_per_file_byte = max(store_per_file_byte, own_file.stat().st_size / file_bytes)
             if args.remove_files:
                 path.unlink()
             following = order[i + 1] if i + 1 < len(order) else None
             building = None
-            if following is not None:
+            if following is not None and builds_beside(
+                shutil.disk_usage(store.folder).free, files[following], store_per_file_byte, st_store.rows
+            ):
                 later = datasets[following].socrata_id
-                building = builder.submit(build_in_store, store.db_path, later, files[following], snapshot_at)
+                building = builder.submit(build_in_store, store.folder, later, files[following], snapshot_at)
             with measured(Stage(f"load: {ds_name}")) as st:
                 result = run_ingestion(
                     database_url=url, source_url=server.url, app_token=None, datasets=[ds_name], incremental=False
@@ -408,11 +426,11 @@ def first_load(
                 st.rows = sum(s.fetched for s in result.summaries)
             built = None
             if building is not None:
-                rows, wall, cpu, peak = building.result()  # before the strip: one writer at a time
+                rows, wall, cpu, peak = building.result()
                 built = Stage(f"store: {following}", wall=wall, cpu=cpu, peak_mb=peak, rows=rows)
                 built.note = f"built beside the load of {ds_name}; "
                 built.disk_mb = st.disk_mb  # sampled around the load it ran beside
-            loaded_size = store.db_path.stat().st_size
+            loaded_size = stores_size(store)
             store_peak = max(store_peak, loaded_size)
             stripped = ""
             if spec.change_strategy == "incremental" and not args.keep_loaded_rows:
@@ -422,10 +440,10 @@ def first_load(
                 # them.
                 with measured(st_store):
                     store.strip_rows(spec.socrata_id, reader_fields(spec), strip_at)
-                stripped = f", {store.db_path.stat().st_size / 1e6:,.0f} MB with its rows stripped"
+                stripped = f", {stores_size(store) / 1e6:,.0f} MB with its rows stripped"
             st.db_mb = st_store.db_mb = db_size_mb(url)
             st_store.note += (
-                f"{file_mb:,.0f} MB file; store {loaded_size / 1e6:,.0f} MB after its load"
+                f"{file_bytes / 1e6:,.0f} MB file; store {loaded_size / 1e6:,.0f} MB after its load"
                 + (f" (and {following}'s build)" if following else "")
                 + stripped
             )
@@ -443,7 +461,7 @@ def first_load(
             roles=merge_roles([s.roles for s in first]),
             rows=total_rows,
             db_mb=db_size_mb(url),
-            note=f"store {store.db_path.stat().st_size / 1e6:,.0f} MB; each store built beside the load before it",
+            note=f"store {stores_size(store) / 1e6:,.0f} MB",
         )
     )
     return store, server, datasets, days, store_peak
@@ -485,7 +503,7 @@ def main() -> None:
         "--work",
         type=Path,
         default=None,
-        help="With --database: the work folder of the run that loaded it (its store.sqlite and city/changes, kept "
+        help="With --database: the work folder of the run that loaded it (its stores folder and city/changes, kept "
         "by --keep or left by a run stopped after its load): the stand-in serves that store again and the days run.",
     )
     args = parser.parse_args()
@@ -515,7 +533,7 @@ def main() -> None:
         "free space at a stage's lowest sample"
     )
     stages: list[Stage] = []
-    store: ReplayStore | None = None
+    store: DatasetStores | None = None
     server: ReplayServer | None = None
     days: list[Path] = []
     store_peak = 0
@@ -526,7 +544,7 @@ def main() -> None:
             ray_runtime.connect(load_settings(ray_address=None), include_dashboard=False)
             facts["database"] = f"{args.database} (loaded by an earlier run, reused)"
             if args.work:
-                store = ReplayStore(work / "store.sqlite")
+                store = DatasetStores(work / "stores")
                 server = ReplayServer(store).start()
                 datasets = load_datasets()
                 days = sorted((work / "city" / "changes").glob("*.json*"))[: args.days]
@@ -625,7 +643,7 @@ def main() -> None:
             print(f"{st.name} by dataset: {per_dataset}", flush=True)
         if store is not None:
             facts["store_peak"] = f"{store_peak / 1e6:,.0f} MB (the largest the file was after a dataset's load)"
-            facts["store_final"] = f"{store.db_path.stat().st_size / 1e6:,.0f} MB"
+            facts["store_final"] = f"{stores_size(store) / 1e6:,.0f} MB"
         facts["db_final"] = f"{db_size_mb(url):,.0f} MB"
         # What the days left in PostgreSQL, to compare runs that should agree (with and without stripped rows).
         sums = table_checksums(url)

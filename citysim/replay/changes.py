@@ -26,9 +26,9 @@ from typing import Any
 
 import orjson
 
+from citysim.replay.dataset_stores import AnyStore
 from citysim.replay.schemas import schema_for
 from citysim.replay.soql import normalize_timestamp
-from citysim.replay.store import ReplayStore
 
 _OPERATIONS = ("replace", "delete", "insert", "update", "upsert")
 
@@ -55,7 +55,7 @@ def validate_changes(changes: Any) -> None:
                 raise ValueError(f"{ds}.{op}: expected a list of row objects")
 
 
-def apply_changes(store: ReplayStore, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def apply_changes(store: AnyStore, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Apply a day of changes in place; returns per-dataset counts and the `:updated_at` they carry."""
     validate_changes(changes)
     at_raw = changes.get("at")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from citysim.replay.dataset_stores import AnyStore
 from citysim.replay.schemas import schema_for
-from citysim.replay.store import ReplayStore
 
 # The metadata API names some types differently from SODA2 response headers.
 _DATA_TYPE_NAMES = {"floating_timestamp": "calendar_date", "fixed_timestamp": "date"}
 
 
-def view_metadata(store: ReplayStore, dataset_id: str) -> dict[str, Any]:
+def view_metadata(store: AnyStore, dataset_id: str) -> dict[str, Any]:
     schema = schema_for(dataset_id)
     table = store.tables[dataset_id]
     names = {c.field: c.name for c in schema.columns}

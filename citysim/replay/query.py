@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from citysim.replay.dataset_stores import AnyStore
 from citysim.replay.errors import SodaError, dataset_missing, malformed, soql_error
 from citysim.replay.schemas import SYSTEM_FIELDS, schema_for
 from citysim.replay.soql import (
@@ -30,7 +31,7 @@ from citysim.replay.soql import (
     parse_where,
     sql_str,
 )
-from citysim.replay.store import ReplayStore, Table, column_sql, quote_ident
+from citysim.replay.store import Table, column_sql, quote_ident
 
 DEFAULT_LIMIT = 1000
 JSON_TYPE = "application/json;charset=utf-8"
@@ -58,7 +59,7 @@ class _Output:
     json_column: bool  # value is stored JSON (point, checkbox) to embed as-is
 
 
-def run_query(store: ReplayStore, dataset_id: str, params: Sequence[tuple[str, str]], fmt: str = "json") -> QueryResult:
+def run_query(store: AnyStore, dataset_id: str, params: Sequence[tuple[str, str]], fmt: str = "json") -> QueryResult:
     table = store.tables.get(dataset_id)
     if table is None:
         raise dataset_missing(dataset_id)
@@ -101,7 +102,7 @@ def run_query(store: ReplayStore, dataset_id: str, params: Sequence[tuple[str, s
     sql += f" LIMIT {limit} OFFSET {offset}"
 
     try:
-        rows = store.connection(raw=fast_system is not None).execute(sql).fetchall()
+        rows = store.dataset_connection(dataset_id, raw=fast_system is not None).execute(sql).fetchall()
     except Exception as exc:  # SQLite rejects what the SoQL checks let through (e.g. bad grouping)
         raise soql_error("query.soql.invalid", f"Cannot run query: {exc}") from exc
 
@@ -328,7 +329,7 @@ def _csv_point(v: Any) -> Any:
     return v
 
 
-def ensure_dataset(store: ReplayStore, dataset_id: str) -> Table:
+def ensure_dataset(store: AnyStore, dataset_id: str) -> Table:
     table = store.tables.get(dataset_id)
     if table is None:
         raise dataset_missing(dataset_id)

@@ -23,23 +23,24 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import orjson
 
 from citysim.replay.changes import apply_changes
+from citysim.replay.dataset_stores import AnyStore
 from citysim.replay.errors import SodaError, dataset_missing, resource_error
 from citysim.replay.faults import FAULT_BODIES, FaultConfig, FaultInjector
 from citysim.replay.metadata import view_metadata
 from citysim.replay.query import JSON_TYPE, run_query
 from citysim.replay.soql import ensure_soda_error
-from citysim.replay.store import ReplayStore, open_store
+from citysim.replay.store import open_store
 
 log = logging.getLogger(__name__)
 _ERROR_TYPE = "application/json; charset=utf-8"
 
 
 class ReplayServer:
-    """Serves a ReplayStore over HTTP: `start()` in a background thread, `serve_forever()` in this one."""
+    """Serves a ReplayStore (or DatasetStores) over HTTP: `start()` in a background thread, `serve_forever()` here."""
 
     def __init__(
         self,
-        store: ReplayStore,
+        store: AnyStore,
         *,
         host: str = "127.0.0.1",
         port: int = 0,

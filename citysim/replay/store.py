@@ -174,6 +174,10 @@ class ReplayStore:
                 self._connections.append(conn)
         return conn
 
+    def dataset_connection(self, dataset_id: str, *, raw: bool = False) -> sqlite3.Connection:
+        """The connection that reads a dataset's table: this thread's (every dataset is in this one file)."""
+        return self.connection(raw=raw)
+
     def close_thread_connections(self) -> None:
         """Closes this thread's connections (a server thread's, as it ends); the next use opens new ones."""
         for attr in ("conn", "raw_conn"):
@@ -187,14 +191,17 @@ class ReplayStore:
                 delattr(self._local, attr)
 
     def close(self) -> None:
+        self._close_connections()
+        if self._owns_file:
+            remove_database(self.db_path)
+
+    def _close_connections(self) -> None:
+        """Closes every thread's connections; the next use opens new ones."""
         with self._conn_lock:
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
-        if self._owns_file:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
 
     def reload_tables(self) -> None:
         """Reads the datasets' tables again, after another process loaded one into the same file."""
@@ -528,11 +535,13 @@ class ReplayStore:
         # json_patch leaves out the fields a row did not have (a null in a merge patch removes the member).
         fields = [schema_for(dataset_id).key, *(f for f in keep if f in table.fields)]
         pairs = ", ".join(f"{sql_str(f)}, json_extract(__doc, {_json_path(f)})" for f in dict.fromkeys(fields))
+        stub_values = f"SELECT __rid, __id, __created_at, ?, __key, json_patch('{{}}', json_object({pairs}))"
+        if set(self.tables) == {dataset_id}:
+            return self._strip_into_new_file(table, stub_values, updated_at, batch_rows)
         name, stubs = quote_ident(table.name), quote_ident(table.name + "__stubs")
         copy = (
             f"INSERT INTO {stubs} (__rid, __id, __created_at, __updated_at, __key, __doc) "
-            f"SELECT __rid, __id, __created_at, ?, __key, json_patch('{{}}', json_object({pairs})) FROM {name} "
-            "WHERE __rid BETWEEN ? AND ?"
+            f"{stub_values} FROM {name} WHERE __rid BETWEEN ? AND ?"
         )
         stripped = 0
         with self.write_lock:
@@ -559,6 +568,52 @@ class ReplayStore:
                 self._index_table(conn, table)
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._give_back_free_pages(conn, incremental, vacuum_step_pages)
+        return stripped
+
+    def _strip_into_new_file(self, table: Table, stub_values: str, updated_at: str, batch_rows: int) -> int:
+        """strip_rows for a file that holds this dataset alone: the stubs go into a new file that then takes this
+        one's place, so the rows' disk comes back at once and no page is moved (giving the pages of a file's
+        middle back moves every page after them)."""
+        name = quote_ident(table.name)
+        new_path = self.db_path.with_name(self.db_path.name + ".stubs")
+        remove_database(new_path)
+        stripped = 0
+        with self.write_lock:
+            (create,) = self.connection().execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table.name,)
+            )
+            stubs = ReplayStore(new_path)
+            try:
+                conn = stubs.connection()
+                conn.execute("PRAGMA synchronous = OFF")  # a strip that fails leaves the old file as it was
+                conn.execute(create[0])  # the same columns, generated too
+                conn.execute("ATTACH DATABASE ? AS source", (str(self.db_path),))
+                conn.execute("INSERT INTO main._meta SELECT * FROM source._meta")
+                conn.execute("INSERT INTO main._datasets SELECT * FROM source._datasets")
+                low, high = conn.execute(f"SELECT min(__rid), max(__rid) FROM source.{name}").fetchone()
+                copy = (
+                    f"INSERT INTO main.{name} (__rid, __id, __created_at, __updated_at, __key, __doc) "
+                    f"{stub_values} FROM source.{name} WHERE __rid BETWEEN ? AND ?"
+                )
+                for first in range(low or 0, (high or -1) + 1, batch_rows):
+                    with _transaction(conn):
+                        stripped += conn.execute(copy, (updated_at, first, first + batch_rows - 1)).rowcount
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                conn.execute("DETACH DATABASE source")
+                stubs.reload_tables()
+                # Each index its own transaction, checkpointed: the WAL holds one index at a time.
+                stubs._index_table(conn, stubs.tables[table.dataset_id])
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                stubs.close()
+            except BaseException:
+                stubs.close()
+                remove_database(new_path)
+                raise
+            self._close_connections()
+            os.replace(new_path, self.db_path)
+            for suffix in ("-wal", "-shm"):  # the old file's, checkpointed when its last connection closed
+                Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+            self.reload_tables()
         return stripped
 
     def _give_back_free_pages(self, conn: sqlite3.Connection, incremental: bool, step_pages: int) -> None:
@@ -620,6 +675,11 @@ def _create_meta(conn: sqlite3.Connection) -> None:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _datasets (id TEXT PRIMARY KEY, tbl TEXT, columns TEXT, json_columns TEXT)"
     )
+
+
+def remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 @contextmanager
@@ -755,13 +815,11 @@ def open_store(
                 return store
             store.close()
         tmp = path.with_suffix(f".building-{os.getpid()}")
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        remove_database(path)
         try:
             store = build_store(sources, tmp, owns_file=True)
         except BaseException:
-            for suffix in ("", "-wal", "-shm"):  # no half-built cache is ever left behind
-                Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+            remove_database(tmp)  # no half-built cache is ever left behind
             raise
         if store.load_errors:
             return store  # not cached: the next start must report the bad files again, not serve around them
