@@ -29,6 +29,7 @@ def dataset_file(folder: Path, dataset_id: str) -> Path:
 def build_dataset_file(folder: Path, dataset_id: str, paths: Sequence[Path], timestamp: str) -> int:
     """A dataset's files into its own store file (in any process); returns its row count. Built under another
     name and renamed when done, so a file by the dataset's name is always whole."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
     final = dataset_file(folder, dataset_id)
     building = final.with_name(final.name + ".building")
     remove_database(building)
