@@ -118,9 +118,10 @@ def test_a_strip_writes_a_new_file_and_gives_the_rows_disk_back_without_touching
         hpd_before = (hpd_file.stat().st_ino, hpd_file.stat().st_mtime_ns, hpd_file.read_bytes())
         where = "agency in ('HPD', 'DOB') AND borough = 'BROOKLYN'"
         before = _rows(apart, SR, select=":id,unique_key", where=where, limit="5000")
-        size_before = sr_file.stat().st_size
+        size_before, inode_before = sr_file.stat().st_size, sr_file.stat().st_ino
         assert apart.strip_rows(SR, ["agency", "borough"], "2020-01-01T00:00:00.000Z", batch_rows=500) == 3000
         # The stubs replaced the file: the rows' bulk is gone from the disk at once, no vacuum step ran.
+        assert sr_file.stat().st_ino != inode_before
         assert sr_file.stat().st_size < size_before - 0.7 * 3000 * 900
         assert _database_files(apart.folder) == FILES
         assert (hpd_file.stat().st_ino, hpd_file.stat().st_mtime_ns, hpd_file.read_bytes()) == hpd_before
