@@ -248,6 +248,7 @@ class ReplayStore:
             self._add_schema_columns(conn, table)
             self._drop_renamed_columns(conn, table)
             self._index_table(conn, table)
+            _give_back_wal(conn)
             return n
 
     def _drop_table(self, conn: sqlite3.Connection, dataset_id: str) -> None:
@@ -477,6 +478,7 @@ class ReplayStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            _give_back_wal(conn)
         return counts
 
     def _write_row(
@@ -675,6 +677,12 @@ def _create_meta(conn: sqlite3.Connection) -> None:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _datasets (id TEXT PRIMARY KEY, tbl TEXT, columns TEXT, json_columns TEXT)"
     )
+
+
+def _give_back_wal(conn: sqlite3.Connection) -> None:
+    """Checkpoints the WAL and truncates it: a transaction's pages (a publisher's full replace of a large dataset)
+    otherwise stay on disk in the WAL file, which SQLite reuses but never shrinks."""
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def remove_database(path: Path) -> None:

@@ -185,3 +185,21 @@ def test_a_file_holding_other_datasets_is_refused(tmp_path: Path) -> None:
     build_store(discover_sources(tmp_path / "city"), dataset_file(tmp_path / "stores", HPD)).close()
     with pytest.raises(ValueError, match=f"holds other datasets than {HPD}"):
         DatasetStores(tmp_path / "stores")
+
+
+def test_a_full_replace_and_an_upsert_give_their_wal_back(tmp_path: Path) -> None:
+    sr_rows, _ = _city(tmp_path / "city")
+    apart = _one_file_per_dataset(tmp_path / "city", tmp_path / "stores")
+    try:
+        wal = dataset_file(apart.folder, SR).with_name(f"{SR}.sqlite-wal")
+        replaced = [{**row, "descriptor": "z" * 900} for row in sr_rows]
+        apply_changes(apart, {"at": "2024-12-31T10:00:00.000Z", "datasets": {SR: {"replace": replaced}}})
+        # ~3 MB of rows went through it; what is left is the publish's stamp written after
+        assert wal.stat().st_size < 100_000
+        assert _rows(apart, SR, select="count(*) AS n", where="descriptor = '" + "z" * 900 + "'") == [{"n": "3000"}]
+        upserted = [{**row, "descriptor": "w" * 900} for row in sr_rows[:1000]]
+        apply_changes(apart, {"at": "2025-01-01T10:00:00.000Z", "datasets": {SR: {"upsert": upserted}}})
+        assert wal.stat().st_size < 100_000
+        assert _rows(apart, SR, select="count(*) AS n", where="descriptor = '" + "w" * 900 + "'") == [{"n": "1000"}]
+    finally:
+        apart.close()
