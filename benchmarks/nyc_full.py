@@ -553,6 +553,9 @@ def main() -> None:
             store, server, datasets, days, store_peak = first_load(args, url, work, stages, facts)
         with psycopg.connect(url) as conn:
             conn.execute("ANALYZE")
+            # ANALYZE locks the shared catalogs it reads until its transaction ends: any other database's
+            # ANALYZE on the server (a test run beside) waited for the whole training.
+            conn.commit()
             counts = conn.execute(
                 "SELECT (SELECT count(*) FROM properties), (SELECT count(*) FROM violations), "
                 "(SELECT count(*) FROM complaints)"
