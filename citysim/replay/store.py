@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 _BATCH = 5000
 STRIP_BATCH_ROWS = 200_000  # rows stripped per transaction: bounds the WAL to about this many rows' pages
 BUILD_COMMIT_ROWS = 500_000  # rows a transaction of a store's build: bounds its WAL to about this many rows
+UPSERT_COMMIT_ROWS = 20_000  # change rows a transaction: bounds the WAL to about this many (mostly scattered) pages
 _AUTO_VACUUM_INCREMENTAL = 2  # `PRAGMA auto_vacuum`'s answer for INCREMENTAL
 VACUUM_STEP_PAGES = 8192  # pages an incremental_vacuum step moves and frees: bounds the WAL between checkpoints
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -442,44 +443,68 @@ class ReplayStore:
             ts = utc_timestamp(datetime.fromtimestamp(dt.timestamp() + 0.001, UTC))
         return ts
 
-    def upsert(self, dataset_id: str, rows: Sequence[Row], at: str, *, mode: str = "upsert") -> dict[str, int]:
-        """Insert new rows and merge updates into existing ones by natural key (`None` clears a field)."""
+    def upsert(
+        self,
+        dataset_id: str,
+        rows: Sequence[Row],
+        at: str,
+        *,
+        mode: str = "upsert",
+        commit_rows: int = UPSERT_COMMIT_ROWS,
+    ) -> dict[str, int]:
+        """Insert new rows and merge updates into existing ones by natural key (`None` clears a field).
+
+        Checked whole first (every row's key; with `mode` insert or update, whether it exists), so a bad change
+        writes nothing; then written `commit_rows` a transaction, each checkpointed: an update rewrites a page of
+        its own more often than not, and one transaction over a day of the city's 311 changes held all their pages
+        in the WAL at once and filled the disk (benchmarks/RESULTS.md, "The whole city at full size, end to end")."""
         table = self.ensure_table(dataset_id)
-        key = schema_for(dataset_id).key
         t = quote_ident(table.name)
         counts = {"inserted": 0, "updated": 0}
         with self.write_lock:
             conn = self.connection()
             self._add_columns(conn, table, list(rows))
-            conn.execute("BEGIN")
-            try:
-                for i, row in enumerate(rows):
-                    k = _cell(row.get(key))
-                    if k is None:
-                        raise ValueError(f"{dataset_id}: change row {i} has no natural key {key!r}")
-                    found = conn.execute(f"SELECT __rid, __doc FROM {t} WHERE __key = ?", (k,)).fetchall()
-                    if found and mode == "insert":
-                        raise ValueError(f"{dataset_id}: insert of existing {key}={k}")
-                    if not found and mode == "update":
-                        raise ValueError(f"{dataset_id}: update of missing {key}={k}")
-                    if found:
-                        for rid, doc in found:
-                            stored = orjson.loads(doc)
-                            # A change that carries every stored field is the row as sent, in its field order (a
-                            # stripped row's few fields would otherwise come first, and the order is part of the
-                            # record a client keeps); a partial one is merged into the stored row.
-                            merged = dict(row) if stored.keys() <= row.keys() else {**stored, **row}
-                            self._write_row(conn, table, merged, rid=rid, at=at)
-                        counts["updated"] += len(found)
-                    else:
-                        self._write_row(conn, table, dict(row), rid=None, at=at, seed=f"{at}|{k}|{i}")
-                        counts["inserted"] += 1
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            _give_back_wal(conn)
+            keys = self._checked_keys(conn, table, rows, mode)
+            for first in range(0, len(rows), commit_rows):
+                with _transaction(conn):
+                    for i in range(first, min(first + commit_rows, len(rows))):
+                        row, k = rows[i], keys[i]
+                        found = conn.execute(f"SELECT __rid, __doc FROM {t} WHERE __key = ?", (k,)).fetchall()
+                        if found:
+                            for rid, doc in found:
+                                stored = orjson.loads(doc)
+                                # A change that carries every stored field is the row as sent, in its field order
+                                # (a stripped row's few fields would otherwise come first, and the order is part of
+                                # the record a client keeps); a partial one is merged into the stored row.
+                                merged = dict(row) if stored.keys() <= row.keys() else {**stored, **row}
+                                self._write_row(conn, table, merged, rid=rid, at=at)
+                            counts["updated"] += len(found)
+                        else:
+                            self._write_row(conn, table, dict(row), rid=None, at=at, seed=f"{at}|{k}|{i}")
+                            counts["inserted"] += 1
+                _give_back_wal(conn)
         return counts
+
+    def _checked_keys(self, conn: sqlite3.Connection, table: Table, rows: Sequence[Row], mode: str) -> list[str]:
+        """Each change row's natural key, or a ValueError naming the first row that cannot be applied."""
+        dataset_id = table.dataset_id
+        key = schema_for(dataset_id).key
+        t = quote_ident(table.name)
+        keys: list[str] = []
+        seen: set[str] = set()
+        for i, row in enumerate(rows):
+            k = _cell(row.get(key))
+            if k is None:
+                raise ValueError(f"{dataset_id}: change row {i} has no natural key {key!r}")
+            if mode in ("insert", "update"):
+                exists = k in seen or conn.execute(f"SELECT 1 FROM {t} WHERE __key = ?", (k,)).fetchone() is not None
+                if exists and mode == "insert":
+                    raise ValueError(f"{dataset_id}: insert of existing {key}={k}")
+                if not exists and mode == "update":
+                    raise ValueError(f"{dataset_id}: update of missing {key}={k}")
+                seen.add(k)
+            keys.append(k)
+        return keys
 
     def _write_row(
         self, conn: sqlite3.Connection, table: Table, row: Row, *, rid: int | None, at: str, seed: str = ""

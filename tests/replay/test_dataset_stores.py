@@ -203,3 +203,44 @@ def test_a_full_replace_and_an_upsert_give_their_wal_back(tmp_path: Path) -> Non
         assert _rows(apart, SR, select="count(*) AS n", where="descriptor = '" + "w" * 900 + "'") == [{"n": "1000"}]
     finally:
         apart.close()
+
+
+def test_an_upsert_commits_in_parts_and_a_bad_change_writes_nothing(tmp_path: Path) -> None:
+    sr_rows, _ = _city(tmp_path / "city")
+    apart = _one_file_per_dataset(tmp_path / "city", tmp_path / "stores")
+    store = apart.store_for(SR)
+    try:
+        wal = store.db_path.with_name(f"{SR}.sqlite-wal")
+        wal_sizes: list[int] = []
+
+        def before_statement(statement: str) -> None:
+            if "wal_checkpoint" in statement:  # what the part just committed is in the WAL now
+                wal_sizes.append(wal.stat().st_size if wal.exists() else 0)
+
+        store.connection().set_trace_callback(before_statement)
+        whole = [{**row, "descriptor": "t" * 900} for row in sr_rows]
+        assert store.upsert(SR, whole, "2025-01-01T09:00:00.000Z", commit_rows=10_000)["updated"] == 3000
+        (in_one,) = wal_sizes
+        wal_sizes.clear()
+        changed = [{**row, "descriptor": "v" * 900} for row in sr_rows]
+        assert store.upsert(SR, changed, "2025-01-01T10:00:00.000Z", commit_rows=500) == {
+            "updated": 3000,
+            "inserted": 0,
+        }
+        # Six parts, each checkpointed: the WAL holds a part's pages, not the whole change's.
+        assert len(wal_sizes) == 6 and 0 < max(wal_sizes) < in_one / 3
+        wal_sizes.clear()
+        # A change whose last row cannot be applied writes none of its rows, whatever the parts.
+        bad = [{**row, "descriptor": "u"} for row in sr_rows[:2000]] + [{"descriptor": "no key"}]
+        with pytest.raises(ValueError, match="change row 2000 has no natural key"):
+            store.upsert(SR, bad, "2025-01-02T10:00:00.000Z", commit_rows=500)
+        again = [{"unique_key": "9000", "descriptor": "new"}, {"unique_key": "9000", "descriptor": "twice"}]
+        with pytest.raises(ValueError, match="insert of existing unique_key=9000"):
+            store.upsert(SR, again, "2025-01-02T10:00:00.000Z", mode="insert", commit_rows=1)
+        with pytest.raises(ValueError, match="update of missing unique_key=9001"):
+            store.upsert(SR, [*changed[:10], {"unique_key": "9001"}], "2025-01-02T10:00:00.000Z", mode="update")
+        assert wal_sizes == []
+        assert _rows(apart, SR, select="count(*) AS n", where="descriptor = '" + "v" * 900 + "'") == [{"n": "3000"}]
+        assert _rows(apart, SR, select="count(*) AS n") == [{"n": "3000"}]
+    finally:
+        apart.close()
