@@ -537,8 +537,33 @@ class ReplayStore:
             return cur.rowcount
 
     def replace(self, dataset_id: str, rows: Iterable[Row], at: str) -> int:
-        """A publisher's full replace: every row gets new :id, :created_at and :updated_at."""
-        return self.load_dataset(dataset_id, map(_api_fields, rows), seed=f"replace|{at}", timestamp=at)
+        """A publisher's full replace: every row gets new :id, :created_at and :updated_at.
+
+        In one transaction, so readers see the old rows or the new ones; in a file that holds this dataset alone,
+        the new rows go into a new file, committed in parts, that then takes this one's place (one transaction
+        held the whole dataset in the WAL)."""
+        rows = map(_api_fields, rows)
+        if set(self.tables) != {dataset_id}:
+            return self.load_dataset(dataset_id, rows, seed=f"replace|{at}", timestamp=at)
+        new_path = self.db_path.with_name(self.db_path.name + ".replacing")
+        remove_database(new_path)
+        with self.write_lock:
+            replaced = ReplayStore(new_path)
+            try:
+                conn = replaced.connection()
+                conn.execute("ATTACH DATABASE ? AS source", (str(self.db_path),))
+                conn.execute("INSERT INTO main._meta SELECT * FROM source._meta")
+                conn.execute("DETACH DATABASE source")
+                n = replaced.load_dataset(
+                    dataset_id, rows, seed=f"replace|{at}", timestamp=at, commit_rows=BUILD_COMMIT_ROWS
+                )
+                replaced.close()
+            except BaseException:
+                replaced.close()
+                remove_database(new_path)
+                raise
+            self._take_place_of_file(new_path)
+        return n
 
     def strip_rows(
         self,
@@ -636,12 +661,16 @@ class ReplayStore:
                 stubs.close()
                 remove_database(new_path)
                 raise
-            self._close_connections()
-            os.replace(new_path, self.db_path)
-            for suffix in ("-wal", "-shm"):  # the old file's, checkpointed when its last connection closed
-                Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
-            self.reload_tables()
+            self._take_place_of_file(new_path)
         return stripped
+
+    def _take_place_of_file(self, new_path: Path) -> None:
+        """Serves `new_path` (closed, whole) from this store's path from now on, in place of the file there."""
+        self._close_connections()
+        os.replace(new_path, self.db_path)
+        for suffix in ("-wal", "-shm"):  # the old file's, checkpointed when its last connection closed
+            Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+        self.reload_tables()
 
     def _give_back_free_pages(self, conn: sqlite3.Connection, incremental: bool, step_pages: int) -> None:
         """Shrinks the file by its free pages: a step at a time with auto_vacuum=INCREMENTAL (each step moves the

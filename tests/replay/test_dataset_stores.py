@@ -85,6 +85,24 @@ def test_a_file_per_dataset_serves_and_changes_as_one_store_does(tmp_path: Path)
             assert changed and _rows(apart, dataset_id, select=":id,:updated_at,*", **since) == changed
             count = _rows(one, dataset_id, select="count(*) AS n")
             assert _rows(apart, dataset_id, select="count(*) AS n") == count
+        # A full replace (into a new file, for a file per dataset) gives the same rows and :ids.
+        hpd_file = dataset_file(tmp_path / "stores", HPD)
+        inode = hpd_file.stat().st_ino
+        replaced = [{"violationid": str(i), "boroid": "4", "novdescription": "r"} for i in range(500)]
+        replace = {"at": "2025-01-01T10:00:00.000Z", "datasets": {HPD: {"replace": replaced}}}
+        assert apply_changes(apart, replace) == apply_changes(one, replace)
+        assert hpd_file.stat().st_ino != inode
+        every = {"select": ":id,:updated_at,*", "order": ":id", "limit": "5000"}
+        assert len(_rows(one, HPD, **every)) == 500 and _rows(apart, HPD, **every) == _rows(one, HPD, **every)
+
+        def cut_short():  # a replace whose rows fail to arrive whole: the old rows stay served
+            yield from replaced[:100]
+            raise DataFileError(tmp_path / "x.json", 101, "truncated")
+
+        with pytest.raises(DataFileError):
+            apart.replace(HPD, cut_short(), "2025-01-02T10:00:00.000Z")
+        assert _rows(apart, HPD, **every) == _rows(one, HPD, **every)
+        assert _database_files(tmp_path / "stores") == FILES
         # A dataset a change brings that no file held gets a file of its own.
         apply_changes(apart, {"datasets": {"3h2n-5cm9": {"insert": [{"isn_dob_bis_viol": "1", "bin": "100"}]}}})
         assert dataset_file(tmp_path / "stores", "3h2n-5cm9").exists()
