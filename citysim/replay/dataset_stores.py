@@ -63,7 +63,6 @@ class DatasetStores:
         self._meta = ReplayStore(self.folder / META_FILE)
         self._stores: dict[str, ReplayStore] = {}
         self._lock = threading.Lock()
-        self.load_errors: list[str] = []
         for path in sorted(self.folder.glob(f"*{SUFFIX}")):
             if path.name != META_FILE:
                 self.add(path.name.removesuffix(SUFFIX))
@@ -82,9 +81,6 @@ class DatasetStores:
 
     def store_for(self, dataset_id: str) -> ReplayStore:
         return self._stores[dataset_id]
-
-    def files(self) -> list[Path]:
-        return [self._meta.db_path, *(s.db_path for s in self._stores.values())]
 
     # --- what the server, its queries and its changes call (as on a ReplayStore) ---
 

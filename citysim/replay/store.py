@@ -545,24 +545,10 @@ class ReplayStore:
         rows = map(_api_fields, rows)
         if set(self.tables) != {dataset_id}:
             return self.load_dataset(dataset_id, rows, seed=f"replace|{at}", timestamp=at)
-        new_path = self.db_path.with_name(self.db_path.name + ".replacing")
-        remove_database(new_path)
-        with self.write_lock:
-            replaced = ReplayStore(new_path)
-            try:
-                conn = replaced.connection()
-                conn.execute("ATTACH DATABASE ? AS source", (str(self.db_path),))
-                conn.execute("INSERT INTO main._meta SELECT * FROM source._meta")
-                conn.execute("DETACH DATABASE source")
-                n = replaced.load_dataset(
-                    dataset_id, rows, seed=f"replace|{at}", timestamp=at, commit_rows=BUILD_COMMIT_ROWS
-                )
-                replaced.close()
-            except BaseException:
-                replaced.close()
-                remove_database(new_path)
-                raise
-            self._take_place_of_file(new_path)
+        with self.write_lock, self._new_file_in_place(".replacing") as replaced:
+            n = replaced.load_dataset(
+                dataset_id, rows, seed=f"replace|{at}", timestamp=at, commit_rows=BUILD_COMMIT_ROWS
+            )
         return n
 
     def strip_rows(
@@ -595,7 +581,6 @@ class ReplayStore:
             f"INSERT INTO {stubs} (__rid, __id, __created_at, __updated_at, __key, __doc) "
             f"{stub_values} FROM {name} WHERE __rid BETWEEN ? AND ?"
         )
-        stripped = 0
         with self.write_lock:
             conn = self.connection()
             incremental = conn.execute("PRAGMA auto_vacuum").fetchone()[0] == _AUTO_VACUUM_INCREMENTAL
@@ -610,10 +595,7 @@ class ReplayStore:
             # every row wrote a WAL as large as the table: benchmarks/RESULTS.md, "At full size"); the old table is
             # then dropped whole. Rewritten in place, the rows left their pages to the table (a b-tree rebalances
             # only when pages empty out) and only a VACUUM gave them back, copying every other dataset too.
-            for first in range(low or 0, (high or -1) + 1, batch_rows):
-                with _transaction(conn):
-                    stripped += conn.execute(copy, (updated_at, first, first + batch_rows - 1)).rowcount
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            stripped = _copy_in_batches(conn, copy, updated_at, low, high, batch_rows)
             with _transaction(conn):
                 conn.execute(f"DROP TABLE {name}")
                 conn.execute(f"ALTER TABLE {stubs} RENAME TO {name}")
@@ -627,42 +609,48 @@ class ReplayStore:
         one's place, so the rows' disk comes back at once and no page is moved (giving the pages of a file's
         middle back moves every page after them)."""
         name = quote_ident(table.name)
-        new_path = self.db_path.with_name(self.db_path.name + ".stubs")
-        remove_database(new_path)
-        stripped = 0
         with self.write_lock:
             (create,) = self.connection().execute(
                 "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table.name,)
             )
-            stubs = ReplayStore(new_path)
-            try:
+            with self._new_file_in_place(".stubs") as stubs:
                 conn = stubs.connection()
-                conn.execute("PRAGMA synchronous = OFF")  # a strip that fails leaves the old file as it was
                 conn.execute(create[0])  # the same columns, generated too
                 conn.execute("ATTACH DATABASE ? AS source", (str(self.db_path),))
-                conn.execute("INSERT INTO main._meta SELECT * FROM source._meta")
                 conn.execute("INSERT INTO main._datasets SELECT * FROM source._datasets")
                 low, high = conn.execute(f"SELECT min(__rid), max(__rid) FROM source.{name}").fetchone()
                 copy = (
                     f"INSERT INTO main.{name} (__rid, __id, __created_at, __updated_at, __key, __doc) "
                     f"{stub_values} FROM source.{name} WHERE __rid BETWEEN ? AND ?"
                 )
-                for first in range(low or 0, (high or -1) + 1, batch_rows):
-                    with _transaction(conn):
-                        stripped += conn.execute(copy, (updated_at, first, first + batch_rows - 1)).rowcount
-                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                stripped = _copy_in_batches(conn, copy, updated_at, low, high, batch_rows)
                 conn.execute("DETACH DATABASE source")
                 stubs.reload_tables()
                 # Each index its own transaction, checkpointed: the WAL holds one index at a time.
                 stubs._index_table(conn, stubs.tables[table.dataset_id])
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                stubs.close()
-            except BaseException:
-                stubs.close()
-                remove_database(new_path)
-                raise
-            self._take_place_of_file(new_path)
         return stripped
+
+    @contextmanager
+    def _new_file_in_place(self, suffix: str) -> Iterator[ReplayStore]:
+        """A new store file, this one's `_meta` copied into it, that takes this file's place when the block ends;
+        a block that fails leaves this file as it was and removes the new one."""
+        new_path = self.db_path.with_name(self.db_path.name + suffix)
+        remove_database(new_path)
+        new = ReplayStore(new_path)
+        try:
+            conn = new.connection()
+            conn.execute("PRAGMA synchronous = OFF")  # a failure leaves the old file as it was
+            conn.execute("ATTACH DATABASE ? AS source", (str(self.db_path),))
+            conn.execute("INSERT INTO main._meta SELECT * FROM source._meta")
+            conn.execute("DETACH DATABASE source")
+            yield new
+            new.close()
+        except BaseException:
+            new.close()
+            remove_database(new_path)
+            raise
+        self._take_place_of_file(new_path)
 
     def _take_place_of_file(self, new_path: Path) -> None:
         """Serves `new_path` (closed, whole) from this store's path from now on, in place of the file there."""
@@ -731,6 +719,19 @@ def _create_meta(conn: sqlite3.Connection) -> None:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _datasets (id TEXT PRIMARY KEY, tbl TEXT, columns TEXT, json_columns TEXT)"
     )
+
+
+def _copy_in_batches(
+    conn: sqlite3.Connection, copy: str, updated_at: str, low: int | None, high: int | None, batch_rows: int
+) -> int:
+    """Runs `copy` (an INSERT ... SELECT over `__rid BETWEEN ? AND ?`) a batch of `batch_rows` rids a transaction,
+    each checkpointed, so the WAL holds one batch; returns the rows copied."""
+    copied = 0
+    for first in range(low or 0, (high or -1) + 1, batch_rows):
+        with _transaction(conn):
+            copied += conn.execute(copy, (updated_at, first, first + batch_rows - 1)).rowcount
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return copied
 
 
 def _give_back_wal(conn: sqlite3.Connection) -> None:

@@ -212,7 +212,7 @@ def test_a_full_replace_and_an_upsert_give_their_wal_back(tmp_path: Path) -> Non
         wal = dataset_file(apart.folder, SR).with_name(f"{SR}.sqlite-wal")
         replaced = [{**row, "descriptor": "z" * 900} for row in sr_rows]
         apply_changes(apart, {"at": "2024-12-31T10:00:00.000Z", "datasets": {SR: {"replace": replaced}}})
-        # ~3 MB of rows went through it; what is left is the publish's stamp written after
+        # The replace's rows went through it; what is left is the publish's stamp written after.
         assert wal.stat().st_size < 100_000
         assert _rows(apart, SR, select="count(*) AS n", where="descriptor = '" + "z" * 900 + "'") == [{"n": "3000"}]
         upserted = [{**row, "descriptor": "w" * 900} for row in sr_rows[:1000]]
