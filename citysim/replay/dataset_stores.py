@@ -43,7 +43,6 @@ def build_dataset_file(folder: Path, dataset_id: str, paths: Sequence[Path], tim
             timestamp=timestamp,
             commit_rows=BUILD_COMMIT_ROWS,
         )
-        store.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except BaseException:
         store.close()
         remove_database(building)

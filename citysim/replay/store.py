@@ -379,7 +379,7 @@ class ReplayStore:
                 n += len(batch)
                 if commit_rows and n - committed >= commit_rows:
                     conn.execute("COMMIT")
-                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    _give_back_wal(conn)
                     conn.execute("BEGIN")
                     committed = n
             conn.execute("COMMIT")
@@ -600,7 +600,7 @@ class ReplayStore:
                 conn.execute(f"DROP TABLE {name}")
                 conn.execute(f"ALTER TABLE {stubs} RENAME TO {name}")
                 self._index_table(conn, table)
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            _give_back_wal(conn)
             self._give_back_free_pages(conn, incremental, vacuum_step_pages)
         return stripped
 
@@ -628,7 +628,7 @@ class ReplayStore:
                 stubs.reload_tables()
                 # Each index its own transaction, checkpointed: the WAL holds one index at a time.
                 stubs._index_table(conn, stubs.tables[table.dataset_id])
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                _give_back_wal(conn)
         return stripped
 
     @contextmanager
@@ -666,12 +666,12 @@ class ReplayStore:
         created before auto_vacuum: a copy of the whole file, and the WAL of another)."""
         if not incremental:
             conn.execute("VACUUM")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            _give_back_wal(conn)
             return
         while conn.execute("PRAGMA freelist_count").fetchone()[0]:
             # executescript steps the pragma to its end: execute() frees one page a call.
             conn.executescript(f"PRAGMA incremental_vacuum({int(step_pages)});")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            _give_back_wal(conn)
 
     def ensure_table(self, dataset_id: str) -> Table:
         if dataset_id not in self.tables:
@@ -730,7 +730,7 @@ def _copy_in_batches(
     for first in range(low or 0, (high or -1) + 1, batch_rows):
         with _transaction(conn):
             copied += conn.execute(copy, (updated_at, first, first + batch_rows - 1)).rowcount
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _give_back_wal(conn)
     return copied
 
 
