@@ -84,6 +84,30 @@ def _staging_ddl(table: str, columns: tuple[str, ...]) -> sql.Composed:
     )
 
 
+def _changed_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...], *, old: str, new: str) -> sql.Composable:
+    """Whether row `new` (the incoming one) changes the stored row `old` of the same key: the merge's update
+    condition, written for the conflict filter (`t`, `EXCLUDED`) and for skipping unchanged rows (`stored`, `s`)."""
+    ident = sql.Identifier
+    o, n = sql.SQL(old), sql.SQL(new)  # aliases, written as given (EXCLUDED must not be quoted)
+    non_keys = [c for c in columns if c not in keys]
+    if "content_hash" in columns:
+        changed = sql.SQL("{o}.content_hash IS DISTINCT FROM {n}.content_hash").format(o=o, n=n)
+    else:
+        changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(
+            sql.SQL(", ").join(sql.SQL("{}.{}").format(o, ident(c)) for c in non_keys),
+            sql.SQL(", ").join(sql.SQL("{}.{}").format(n, ident(c)) for c in non_keys),
+        )
+    if table in TOMBSTONED:
+        changed = sql.SQL("{} OR {}.is_deleted").format(changed, o)
+    if table == "complaints":
+        # DOB complaints (eabe-havv) repeat a complaint_number once per disposition: a row read later but
+        # dated earlier is an older state of the same complaint and must not overwrite the newer one. Without a date
+        # on either side nothing says it is older (a bare `<` would be NULL and block every update of an undated row).
+        older = sql.SQL("coalesce({n}.status_date < {o}.status_date, false)").format(o=o, n=n)
+        changed = sql.SQL("({}) AND NOT ({}.source = 'DOB' AND {})").format(changed, o, older)
+    return changed
+
+
 @cache
 def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> sql.Composed:
     ident = sql.Identifier
@@ -99,34 +123,31 @@ def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
         assignments += [sql.SQL("is_deleted = false"), sql.SQL("deleted_at = NULL")]
     if table in RUN_TRACKED:
         assignments.append(sql.SQL("last_run_id = %(run_id)s"))
-    if "content_hash" in columns:
-        changed = sql.SQL("t.content_hash IS DISTINCT FROM EXCLUDED.content_hash")
-    else:
-        changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(
-            sql.SQL(", ").join(sql.SQL("t.{}").format(ident(c)) for c in non_keys),
-            sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(ident(c)) for c in non_keys),
-        )
-    if table in TOMBSTONED:
-        changed = sql.SQL("{} OR t.is_deleted").format(changed)
-    if table == "complaints":
-        # DOB complaints (eabe-havv) repeat a complaint_number once per disposition: a row read later but
-        # dated earlier is an older state of the same complaint and must not overwrite the newer one. Without a date
-        # on either side nothing says it is older (a bare `<` would be NULL and block every update of an undated row).
-        older = sql.SQL("coalesce(EXCLUDED.status_date < t.status_date, false)")
-        changed = sql.SQL("({}) AND NOT (t.source = 'DOB' AND {})").format(changed, older)
+    changed = _changed_sql(table, columns, keys, old="t", new="EXCLUDED")
     key_list = sql.SQL(", ").join(map(ident, keys))
-    insert_cols, insert_vals = cols, cols
-    if table in RUN_TRACKED:
-        insert_cols = sql.SQL("{}, last_run_id").format(cols)
-        insert_vals = sql.SQL("{}, %(run_id)s").format(cols)
+    insert_cols = sql.SQL("{}, last_run_id").format(cols) if table in RUN_TRACKED else cols
+    # A row the conflict filter would leave as it is never reaches ON CONFLICT: a conflicting row is locked even
+    # when the filter then declines the update, and that lock writes the row's heap page (and WAL), which made a
+    # day of mostly unchanged re-published records cost a page write each (benchmarks/RESULTS.md, "A day's
+    # unchanged records"). Skipping them here leaves the filter the same rows to decide, read in the statement's
+    # snapshot; one ingestion run holds the tables at a time (lifecycle's run lock), so none changes under it.
+    unchanged = sql.SQL("NOT EXISTS (SELECT 1 FROM {table} stored WHERE {match} AND NOT ({changed}))").format(
+        table=ident(table),
+        match=sql.SQL(" AND ").join(sql.SQL("stored.{c} = s.{c}").format(c=ident(k)) for k in keys),
+        changed=_changed_sql(table, columns, keys, old="stored", new="s"),
+    )
     upsert = sql.SQL(
-        "INSERT INTO {table} AS t ({insert_cols}) SELECT {insert_vals} FROM {stage} "
+        "INSERT INTO {table} AS t ({insert_cols}) SELECT {insert_vals} FROM {stage} s WHERE {unchanged} "
         "ON CONFLICT ({keys}) DO UPDATE SET {assignments} WHERE {changed} "
     ).format(
         table=ident(table),
         insert_cols=insert_cols,
-        insert_vals=insert_vals,
+        insert_vals=sql.SQL(", ").join(
+            [sql.SQL("s.{}").format(ident(c)) for c in columns]
+            + ([sql.SQL("%(run_id)s")] if table in RUN_TRACKED else [])
+        ),
         stage=stage,
+        unchanged=unchanged,
         keys=key_list,
         assignments=sql.SQL(", ").join(assignments),
         changed=changed,

@@ -143,6 +143,24 @@ def test_an_encoded_batch_merges_like_the_rows_it_came_from(db: psycopg.Connecti
 
 
 @pytest.mark.integration
+def test_a_record_read_again_unchanged_is_not_locked_or_rewritten(db: psycopg.Connection):
+    """A day re-publishes many records whose content did not change: the merge must leave their rows untouched.
+    A row that reached ON CONFLICT only to be declined by its filter was still locked (xmax set): a page write."""
+    first = [hpd_violation(violationid="905001"), hpd_violation(violationid="905002")]
+    write_batch(db, encode_batch(normalize_page("hpd_violations", first)), run_id=1)
+    closed = hpd_violation(violationid="905002", violationstatus="Close", currentstatus="VIOLATION CLOSED")
+    stats = write_batch(db, encode_batch(normalize_page("hpd_violations", [first[0], closed])), run_id=2)
+    assert (stats.inserted, stats.updated, stats.unchanged, stats.status_changes) == (0, 1, 1, 1)
+    rows = db.execute(
+        "SELECT source_id, status, last_run_id, xmax::text FROM violations WHERE source_id LIKE '90500_'"
+        " ORDER BY source_id"
+    ).fetchall()
+    assert rows[0] == ("905001", "open", 1, "0")  # never locked: no lock bits, no page write for it
+    assert rows[1][:3] == ("905002", "closed", 2)
+    db.rollback()
+
+
+@pytest.mark.integration
 def test_a_first_read_copies_new_rows_straight_into_the_table(db: psycopg.Connection):
     records = [hpd_violation(violationid="910001", novdescription=AWKWARD), hpd_violation(violationid="910002")]
     batch = encode_batch(normalize_page("hpd_violations", orjson.loads(orjson.dumps(records))))
