@@ -99,6 +99,29 @@ def complaint_feature_names() -> list[str]:
     return [c.rsplit(" AS ", 1)[1] for c in _complaint_columns()]
 
 
+# A violation's status at the cutoff, from its latest status change before it. For the whole city, every violation's
+# history is read once and joined (one pass over status_history); for a few buildings, each of their violations'
+# latest change is looked up through status_history's (record_kind, record_id) index, so what a rescore reads
+# grows with its buildings' records, not with the city's history.
+_HIST_FOR_ALL = (
+    """hist AS (
+  SELECT DISTINCT ON (h.record_id) h.record_id, h.new_status
+  FROM status_history h, params
+  WHERE h.record_kind = 'violation' AND h.changed_on < params.c
+  ORDER BY h.record_id, h.changed_on DESC, h.id DESC
+),
+""",
+    "LEFT JOIN hist h ON h.record_id = v.id",
+)
+_HIST_FOR_FEW = (
+    "",
+    """LEFT JOIN LATERAL (
+    SELECT h.new_status FROM status_history h
+    WHERE h.record_kind = 'violation' AND h.record_id = v.id AND h.changed_on < p.c
+    ORDER BY h.changed_on DESC, h.id DESC LIMIT 1) h ON true""",
+)
+
+
 def feature_query(only_bbls: bool = False) -> sql.SQL:
     """With `only_bbls`, the query takes a `bbls` parameter (a list) and computes just those buildings."""
     only = "AND {t}.bbl = ANY(%(bbls)s::bpchar[])" if only_bbls else ""
@@ -106,19 +129,16 @@ def feature_query(only_bbls: bool = False) -> sql.SQL:
     c_cols = ",\n  ".join(_complaint_columns())
     v_zero = ", ".join(f"coalesce(vf.{n}, 0)::float8 AS {n}" for n in violation_feature_names())
     c_zero = ", ".join(f"coalesce(cf.{n}, 0)::float8 AS {n}" for n in complaint_feature_names())
+    hist_cte, hist_join = _HIST_FOR_FEW if only_bbls else _HIST_FOR_ALL
+    # The properties join repeats the buildings' filter: the universe's row estimate is far too high, and without
+    # it the planner hashed the whole properties table to join a few buildings (a scan that grows with the city).
     text = f"""
 WITH params AS (
   SELECT %(cutoff)s::date AS c,
          make_date(extract(year FROM %(cutoff)s::date)::int
                    - CASE WHEN extract(month FROM %(cutoff)s::date) >= 10 THEN 0 ELSE 1 END, 10, 1) AS season_start
 ),
-hist AS (
-  SELECT DISTINCT ON (h.record_id) h.record_id, h.new_status
-  FROM status_history h, params
-  WHERE h.record_kind = 'violation' AND h.changed_on < params.c
-  ORDER BY h.record_id, h.changed_on DESC, h.id DESC
-),
--- OFFSET 0 keeps this subquery from being flattened into vf: each flag is computed once per row, not once per
+{hist_cte}-- OFFSET 0 keeps this subquery from being flattened into vf: each flag is computed once per row, not once per
 -- aggregate that filters on it (51 aggregates read these rows).
 v AS (
   SELECT *, k_hpd_c OR k_hazardous OR k_vacate AS k_serious FROM (
@@ -127,7 +147,7 @@ v AS (
          {_violation_flags()},
          CASE WHEN h.new_status IS NOT NULL THEN h.new_status = 'open'
               ELSE NOT (v.status = 'closed' AND v.status_date IS NOT NULL AND v.status_date < p.c) END AS is_open
-  FROM violations v CROSS JOIN params p LEFT JOIN hist h ON h.record_id = v.id
+  FROM violations v CROSS JOIN params p {hist_join}
   WHERE NOT v.is_deleted AND v.bbl IS NOT NULL AND v.issued_date < p.c {only.format(t="v")}
   OFFSET 0) flagged
 ),
@@ -164,7 +184,7 @@ SELECT u.bbl::text AS bbl,
   {v_zero},
   {c_zero}
 FROM universe u CROSS JOIN params
-LEFT JOIN properties pr ON pr.bbl = u.bbl
+LEFT JOIN properties pr ON pr.bbl = u.bbl {only.format(t="pr")}
 LEFT JOIN vf ON vf.bbl = u.bbl
 LEFT JOIN cf ON cf.bbl = u.bbl
 LEFT JOIN reg ON reg.bbl = u.bbl

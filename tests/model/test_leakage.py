@@ -101,3 +101,39 @@ def test_labels_count_only_events_inside_the_horizon(city_url):
     assert labels.loc["1999990002", "safety"] and labels.loc["1999990002", "overall"]
     assert not labels.loc["1999990002", "financial"]
     assert "1999990003" not in labels.index
+
+
+def test_a_few_buildings_get_the_feature_rows_the_whole_city_gives_them(city_url):
+    """Rescoring reads a few buildings' features by another route (their violations' history looked up one by one,
+    not the city's read whole): both must agree, history entries on either side of the cutoff included."""
+    url, _ = city_url
+    with psycopg.connect(url) as conn:
+        bbls = [
+            row[0]
+            for row in conn.execute(
+                "SELECT bbl::text FROM violations WHERE issued_date < %s AND bbl IS NOT NULL GROUP BY bbl"
+                " ORDER BY md5(bbl) LIMIT 40",
+                (CUTOFF,),
+            )
+        ]
+        before = dataset.features_at(conn, CUTOFF, bbls=bbls).set_index("bbl")
+        # Each violation of these buildings: closed, reopened on a later day, then (for odd ids) closed again on
+        # the reopening's own day (the higher id decides) and once more after the cutoff (not to be seen).
+        conn.execute(
+            """INSERT INTO status_history (record_kind, record_id, source, source_id, old_status, new_status,
+                   changed_on)
+               SELECT 'violation', v.id, v.source, v.source_id, e.old, e.new, e.day
+               FROM violations v CROSS JOIN LATERAL (VALUES
+                   ('open', 'closed', %(cutoff)s::date - 40, true), ('closed', 'open', %(cutoff)s::date - 20, true),
+                   ('open', 'closed', %(cutoff)s::date - 20, v.id %% 2 = 1), ('closed', 'open', %(cutoff)s, true)
+               ) AS e(old, new, day, wanted)
+               WHERE v.bbl = ANY(%(bbls)s::bpchar[]) AND v.issued_date < %(cutoff)s::date - 40 AND e.wanted
+               ORDER BY v.id, e.day""",
+            {"cutoff": CUTOFF, "bbls": bbls},
+        )
+        whole = dataset.features_at(conn, CUTOFF).set_index("bbl").loc[sorted(bbls)]
+        few = dataset.features_at(conn, CUTOFF, bbls=bbls).set_index("bbl").loc[sorted(bbls)]
+        conn.rollback()
+    pd.testing.assert_frame_equal(few, whole)
+    # The history moved what is open at the cutoff, so the comparison covers it.
+    assert (few["open_all"] != before.loc[sorted(bbls), "open_all"]).any()
