@@ -280,6 +280,13 @@ class Changed:
     through_run: int
 
 
+def ended_through(conn: psycopg.Connection[Any]) -> int:
+    """The runs whose records a read now sees whole: every run before the first one still running."""
+    row = conn.execute(_ENDED_THROUGH).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def changed_since_scored(conn: psycopg.Connection[Any]) -> Changed:
     """Buildings whose violations or complaints changed after their latest score (or that have none). After the
     first call only the records of runs past `rescore_mark` are looked at: a record changes only by a run's writes
@@ -287,7 +294,7 @@ def changed_since_scored(conn: psycopg.Connection[Any]) -> Changed:
     Read in one snapshot, so no run's records fall between the mark and the records read."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        through = conn.execute(_ENDED_THROUGH).fetchone()[0]  # type: ignore[index]
+        through = ended_through(conn)
         mark = conn.execute("SELECT run_id FROM rescore_mark").fetchone()
         if mark is None:
             bbls = [row[0] for row in conn.execute(_CHANGED)]

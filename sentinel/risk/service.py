@@ -123,12 +123,23 @@ class ScoreService:
         return stored
 
     def score_all(self, as_of: date | None = None, progress: Callable[[int, int], None] | None = None) -> int:
-        """Every building with the trained models, as of `as_of` (default today); returns how many were scored."""
+        """Every building with the trained models, as of `as_of` (default today); returns how many were scored.
+
+        Today's scores of every building hold the records of every run that had ended before they were read, so
+        they move the rescore mark past those runs: the next `rescore_changed` reads the runs after them, not every
+        record of the city grouped by lot (which it does while no mark exists)."""
         model = self.model()
         if not isinstance(model, ActiveModels):
             raise ModelUnavailableError(f"scoring every building needs the trained models, not {type(model).__name__}")
+        today = as_of is None
         with self.connect() as conn:
-            return scoring.score_all(conn, model, as_of or self.today(), progress=progress)
+            through = scoring.ended_through(conn)  # read before the features are: they see at least these runs
+        with self.connect() as conn:
+            done = scoring.score_all(conn, model, as_of or self.today(), progress=progress)
+        if today:
+            with self.connect() as conn:
+                scoring.mark_rescored(conn, through)
+        return done
 
     def rescore_changed(self) -> int:
         """The buildings whose records changed after their latest score (or that have none), rescored. The mark

@@ -17,6 +17,7 @@ import pytest
 from sentinel.ingest import pipeline as ingest_pipeline
 from sentinel.risk import registry, scoring, trend
 from sentinel.risk.service import ScoreService, connect_to
+from tests.conftest import ingestion_run
 from tests.model.conftest import CITY_END
 from training import pipeline
 from training.config import load_training_settings
@@ -296,3 +297,35 @@ def test_the_scheduler_rescores_only_buildings_whose_records_changed(trained):
         ingest_pipeline.finish_run(conn, run, [])
         conn.commit()
     assert service.rescore_changed() == 1
+
+
+def test_scoring_every_building_today_moves_the_rescore_mark(trained):
+    """The batch scored every building with the records of every run ended before it read them: the next rescore
+    starts after those runs (it no longer groups every record of the city by lot) and finds only later changes."""
+    url, model_dir, _ = trained
+    service = ScoreService(connect_to(url), model_dir=model_dir, today=lambda: CITY_END)
+    with psycopg.connect(url) as conn:
+        conn.execute("DELETE FROM rescore_mark")
+        last_run = conn.execute("SELECT max(id) FROM ingestion_runs").fetchone()[0]
+        conn.commit()
+    assert last_run is not None
+    service.score_all(as_of=CITY_END - timedelta(days=1))  # a past day's scores say nothing of today's
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT run_id FROM rescore_mark").fetchone() is None
+    service.score_all()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT run_id FROM rescore_mark").fetchone() == (last_run,)
+        later = ingestion_run(conn, "succeeded")
+        (bbl,) = conn.execute(
+            "UPDATE violations SET updated_at = clock_timestamp(), last_run_id = %s"
+            " WHERE id = (SELECT min(id) FROM violations WHERE bbl IS NOT NULL) RETURNING bbl::text",
+            (later,),
+        ).fetchone()
+        conn.commit()
+        assert scoring.changed_since_scored(conn).bbls == [bbl]
+    assert service.rescore_changed() == 1
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT run_id FROM rescore_mark").fetchone() == (later,)
+        conn.execute("DELETE FROM rescore_mark")
+        conn.execute("DELETE FROM risk_scores WHERE as_of = %s", (CITY_END - timedelta(days=1),))
+        conn.commit()
