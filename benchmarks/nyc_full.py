@@ -317,6 +317,21 @@ def db_size_mb(url: str) -> float:
     return row[0] / 1e6 if row else 0.0
 
 
+def wal_position(url: str) -> str:
+    """The server's WAL write position: the bytes written between two of them are a stage's writes to PostgreSQL
+    (the whole server's: nothing else should run beside a benchmark)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    assert row is not None
+    return row[0]
+
+
+def wal_mb_since(url: str, start: str) -> float:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", (start,)).fetchone()
+    return float(row[0]) / 1e6 if row else 0.0
+
+
 def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -601,6 +616,7 @@ def main() -> None:
                 # This process hosts the stand-in's server thread: its CPU while the run reads is the stand-in's
                 # (the run's own work is in Ray's workers; this thread only waits on them).
                 cpu_at_t1 = time.process_time()
+                wal_at_t1 = wal_position(url)
                 result = run_ingestion(
                     database_url=url,
                     source_url=server.url,
@@ -611,6 +627,7 @@ def main() -> None:
                 )
                 t2 = time.perf_counter()
                 stand_in_cpu = time.process_time() - cpu_at_t1
+                ingest_wal = wal_mb_since(url, wal_at_t1)
                 evaluated = alerts.evaluate_run(result.run_id)
                 t3 = time.perf_counter()
                 rescored = service.rescore_changed()
@@ -624,6 +641,7 @@ def main() -> None:
                 "publish": publish,
                 "ingest": t2 - t1,
                 "stand_in_cpu": stand_in_cpu,
+                "ingest_wal_mb": ingest_wal,
                 "alerts": t3 - t2,
                 "rescore": t4 - t3,
                 "notify": t5 - t4,
@@ -634,7 +652,8 @@ def main() -> None:
             read = ", ".join(f"{s.dataset} {s.fetched:,}" for s in replaced if s.unchanged_since is None) or "none"
             unchanged = ", ".join(s.dataset for s in replaced if s.unchanged_since is not None) or "none"
             st.note = (
-                f"{published:,} rows published; ingest {t2 - t1:.1f} s (the stand-in's CPU {stand_in_cpu:.1f} s), "
+                f"{published:,} rows published; ingest {t2 - t1:.1f} s (the stand-in's CPU {stand_in_cpu:.1f} s, "
+                f"WAL {ingest_wal:,.0f} MB), "
                 f"alerts {t3 - t2:.1f} s "
                 f"({evaluated['alerts_created']:,} alerts), rescore {t4 - t3:.1f} s ({rescored:,} lots), "
                 f"notify {t5 - t4:.1f} s ({drained['sent']:,} sent); source -> notification {t5 - t1:.1f} s; "
