@@ -326,6 +326,17 @@ def wal_position(url: str) -> str:
     return row[0]
 
 
+def blocks_touched(url: str) -> tuple[int, int]:
+    """The database's blocks read (not in shared_buffers) and hit so far: a stage's share is the difference (the
+    statistics collector's counters, flushed when a backend's transaction ends)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT blks_read, blks_hit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
 def wal_mb_since(url: str, start: str) -> float:
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", (start,)).fetchone()
@@ -617,6 +628,7 @@ def main() -> None:
                 # (the run's own work is in Ray's workers; this thread only waits on them).
                 cpu_at_t1 = time.process_time()
                 wal_at_t1 = wal_position(url)
+                blocks_at_t1 = blocks_touched(url)
                 result = run_ingestion(
                     database_url=url,
                     source_url=server.url,
@@ -628,6 +640,7 @@ def main() -> None:
                 t2 = time.perf_counter()
                 stand_in_cpu = time.process_time() - cpu_at_t1
                 ingest_wal = wal_mb_since(url, wal_at_t1)
+                blocks = [now - then for now, then in zip(blocks_touched(url), blocks_at_t1, strict=True)]
                 evaluated = alerts.evaluate_run(result.run_id)
                 t3 = time.perf_counter()
                 rescored = service.rescore_changed()
@@ -653,7 +666,7 @@ def main() -> None:
             unchanged = ", ".join(s.dataset for s in replaced if s.unchanged_since is not None) or "none"
             st.note = (
                 f"{published:,} rows published; ingest {t2 - t1:.1f} s (the stand-in's CPU {stand_in_cpu:.1f} s, "
-                f"WAL {ingest_wal:,.0f} MB), "
+                f"WAL {ingest_wal:,.0f} MB, blocks read {blocks[0]:,}, hit {blocks[1]:,}), "
                 f"alerts {t3 - t2:.1f} s "
                 f"({evaluated['alerts_created']:,} alerts), rescore {t4 - t3:.1f} s ({rescored:,} lots), "
                 f"notify {t5 - t4:.1f} s ({drained['sent']:,} sent); source -> notification {t5 - t1:.1f} s; "

@@ -109,6 +109,25 @@ def _changed_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...], *,
 
 
 @cache
+def _drop_unchanged_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> sql.Composed:
+    """Removes from the staging table the rows whose stored twin the merge's conflict filter would decline.
+
+    Such a row must never reach ON CONFLICT: PostgreSQL locks a conflicting row before the filter declines it, and
+    the lock writes the row's heap page (and WAL), which made a day of mostly unchanged re-published records cost
+    a page write each; left in the stage, each would also be looked up again by the merge's `prior` read
+    (benchmarks/RESULTS.md, "A day's unchanged records"). Decided in this statement's snapshot; one ingestion run
+    holds the tables at a time (lifecycle's run lock), so none changes before the merge."""
+    return sql.SQL(
+        "DELETE FROM {stage} s WHERE EXISTS (SELECT 1 FROM {table} stored WHERE {match} AND NOT ({changed}))"
+    ).format(
+        stage=sql.Identifier(f"stage_{table}"),
+        table=sql.Identifier(table),
+        match=sql.SQL(" AND ").join(sql.SQL("stored.{c} = s.{c}").format(c=sql.Identifier(k)) for k in keys),
+        changed=_changed_sql(table, columns, keys, old="stored", new="s"),
+    )
+
+
+@cache
 def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> sql.Composed:
     ident = sql.Identifier
     stage = ident(f"stage_{table}")
@@ -126,28 +145,14 @@ def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
     changed = _changed_sql(table, columns, keys, old="t", new="EXCLUDED")
     key_list = sql.SQL(", ").join(map(ident, keys))
     insert_cols = sql.SQL("{}, last_run_id").format(cols) if table in RUN_TRACKED else cols
-    # A row the conflict filter would leave as it is never reaches ON CONFLICT: a conflicting row is locked even
-    # when the filter then declines the update, and that lock writes the row's heap page (and WAL), which made a
-    # day of mostly unchanged re-published records cost a page write each (benchmarks/RESULTS.md, "A day's
-    # unchanged records"). Skipping them here leaves the filter the same rows to decide, read in the statement's
-    # snapshot; one ingestion run holds the tables at a time (lifecycle's run lock), so none changes under it.
-    unchanged = sql.SQL("NOT EXISTS (SELECT 1 FROM {table} stored WHERE {match} AND NOT ({changed}))").format(
-        table=ident(table),
-        match=sql.SQL(" AND ").join(sql.SQL("stored.{c} = s.{c}").format(c=ident(k)) for k in keys),
-        changed=_changed_sql(table, columns, keys, old="stored", new="s"),
-    )
     upsert = sql.SQL(
-        "INSERT INTO {table} AS t ({insert_cols}) SELECT {insert_vals} FROM {stage} s WHERE {unchanged} "
+        "INSERT INTO {table} AS t ({insert_cols}) SELECT {insert_vals} FROM {stage} "
         "ON CONFLICT ({keys}) DO UPDATE SET {assignments} WHERE {changed} "
     ).format(
         table=ident(table),
         insert_cols=insert_cols,
-        insert_vals=sql.SQL(", ").join(
-            [sql.SQL("s.{}").format(ident(c)) for c in columns]
-            + ([sql.SQL("%(run_id)s")] if table in RUN_TRACKED else [])
-        ),
+        insert_vals=sql.SQL("{}, %(run_id)s").format(cols) if table in RUN_TRACKED else cols,
         stage=stage,
-        unchanged=unchanged,
         keys=key_list,
         assignments=sql.SQL(", ").join(assignments),
         changed=changed,
@@ -206,8 +211,12 @@ def merge_copy(
         cur.execute("SET LOCAL jit = off")
         cur.execute(_staging_ddl(table, columns))
         _copy(cur, f"stage_{table}", columns, copy_data.data)
-        cur.execute(_merge_sql(table, columns, keys), {"run_id": run_id})
-        inserted, updated, history, revived = cur.fetchone()  # type: ignore[misc]
+        cur.execute(_drop_unchanged_sql(table, columns, keys))
+        if cur.rowcount == copy_data.rows:  # every row unchanged: nothing to merge
+            inserted = updated = history = revived = 0
+        else:
+            cur.execute(_merge_sql(table, columns, keys), {"run_id": run_id})
+            inserted, updated, history, revived = cur.fetchone()  # type: ignore[misc]
         cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(f"stage_{table}")))
     unchanged = copy_data.rows - inserted - updated
     return WriteStats(
