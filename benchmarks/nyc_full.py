@@ -95,7 +95,6 @@ class Stage:
     # disk taken above what was free when the benchmark started (its files, the store, PostgreSQL's growth, Ray's
     # spilled objects), at the stage's highest sample, MB
     disk_mb: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
     # role -> (peak RSS of the role's processes summed at one sample, their private part (RSS - shared) at that
     # sample, most processes of the role at once), all MB but the count
     roles: dict[str, tuple[float, float, int]] = field(default_factory=dict)
@@ -317,30 +316,17 @@ def db_size_mb(url: str) -> float:
     return row[0] / 1e6 if row else 0.0
 
 
-def wal_position(url: str) -> str:
-    """The server's WAL write position: the bytes written between two of them are a stage's writes to PostgreSQL
-    (the whole server's: nothing else should run beside a benchmark)."""
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
-    assert row is not None
-    return row[0]
-
-
-def blocks_touched(url: str) -> tuple[int, int]:
-    """The database's blocks read (not in shared_buffers) and hit so far: a stage's share is the difference (the
-    statistics collector's counters, flushed when a backend's transaction ends)."""
+def server_counters(url: str) -> tuple[int, int, int]:
+    """WAL bytes the server has written, and the database's blocks read (not in shared_buffers) and hit, so far: a
+    stage's are the difference. The WAL is the whole server's (nothing else should run beside a benchmark); the
+    block counters are flushed by each backend at most once a second, so a stage's are close, not exact."""
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            "SELECT blks_read, blks_hit FROM pg_stat_database WHERE datname = current_database()"
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, blks_read, blks_hit"
+            " FROM pg_stat_database WHERE datname = current_database()"
         ).fetchone()
     assert row is not None
-    return int(row[0]), int(row[1])
-
-
-def wal_mb_since(url: str, start: str) -> float:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)", (start,)).fetchone()
-    return float(row[0]) / 1e6 if row else 0.0
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 def dir_size(path: Path) -> int:
@@ -627,8 +613,7 @@ def main() -> None:
                 # This process hosts the stand-in's server thread: its CPU while the run reads is the stand-in's
                 # (the run's own work is in Ray's workers; this thread only waits on them).
                 cpu_at_t1 = time.process_time()
-                wal_at_t1 = wal_position(url)
-                blocks_at_t1 = blocks_touched(url)
+                counters_at_t1 = server_counters(url)
                 result = run_ingestion(
                     database_url=url,
                     source_url=server.url,
@@ -639,8 +624,9 @@ def main() -> None:
                 )
                 t2 = time.perf_counter()
                 stand_in_cpu = time.process_time() - cpu_at_t1
-                ingest_wal = wal_mb_since(url, wal_at_t1)
-                blocks = [now - then for now, then in zip(blocks_touched(url), blocks_at_t1, strict=True)]
+                wal, blocks_read, blocks_hit = (
+                    b - a for a, b in zip(counters_at_t1, server_counters(url), strict=True)
+                )
                 evaluated = alerts.evaluate_run(result.run_id)
                 t3 = time.perf_counter()
                 rescored = service.rescore_changed()
@@ -650,23 +636,13 @@ def main() -> None:
             st.rows = sum(s.fetched for s in result.summaries)
             st.db_mb = db_size_mb(url)
             published = sum(a["inserted"] + a["updated"] + a["replaced"] for a in applied.values())
-            st.extra = {
-                "publish": publish,
-                "ingest": t2 - t1,
-                "stand_in_cpu": stand_in_cpu,
-                "ingest_wal_mb": ingest_wal,
-                "alerts": t3 - t2,
-                "rescore": t4 - t3,
-                "notify": t5 - t4,
-                "source_to_notification": t5 - t1,
-            }
             # The full-replace datasets: read whole when their rowsUpdatedAt moved, else not fetched at all.
             replaced = [s for s in result.summaries if datasets[s.dataset].change_strategy == "full_replace"]
             read = ", ".join(f"{s.dataset} {s.fetched:,}" for s in replaced if s.unchanged_since is None) or "none"
             unchanged = ", ".join(s.dataset for s in replaced if s.unchanged_since is not None) or "none"
             st.note = (
-                f"{published:,} rows published; ingest {t2 - t1:.1f} s (the stand-in's CPU {stand_in_cpu:.1f} s, "
-                f"WAL {ingest_wal:,.0f} MB, blocks read {blocks[0]:,}, hit {blocks[1]:,}), "
+                f"{published:,} rows published in {publish:.1f} s; ingest {t2 - t1:.1f} s (the stand-in's CPU "
+                f"{stand_in_cpu:.1f} s, WAL {wal / 1e6:,.0f} MB, blocks read {blocks_read:,}, hit {blocks_hit:,}), "
                 f"alerts {t3 - t2:.1f} s "
                 f"({evaluated['alerts_created']:,} alerts), rescore {t4 - t3:.1f} s ({rescored:,} lots), "
                 f"notify {t5 - t4:.1f} s ({drained['sent']:,} sent); source -> notification {t5 - t1:.1f} s; "

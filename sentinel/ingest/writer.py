@@ -144,14 +144,17 @@ def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
         assignments.append(sql.SQL("last_run_id = %(run_id)s"))
     changed = _changed_sql(table, columns, keys, old="t", new="EXCLUDED")
     key_list = sql.SQL(", ").join(map(ident, keys))
-    insert_cols = sql.SQL("{}, last_run_id").format(cols) if table in RUN_TRACKED else cols
+    insert_cols, insert_vals = cols, cols
+    if table in RUN_TRACKED:
+        insert_cols = sql.SQL("{}, last_run_id").format(cols)
+        insert_vals = sql.SQL("{}, %(run_id)s").format(cols)
     upsert = sql.SQL(
         "INSERT INTO {table} AS t ({insert_cols}) SELECT {insert_vals} FROM {stage} "
         "ON CONFLICT ({keys}) DO UPDATE SET {assignments} WHERE {changed} "
     ).format(
         table=ident(table),
         insert_cols=insert_cols,
-        insert_vals=sql.SQL("{}, %(run_id)s").format(cols) if table in RUN_TRACKED else cols,
+        insert_vals=insert_vals,
         stage=stage,
         keys=key_list,
         assignments=sql.SQL(", ").join(assignments),

@@ -131,12 +131,13 @@ class ScoreService:
         model = self.model()
         if not isinstance(model, ActiveModels):
             raise ModelUnavailableError(f"scoring every building needs the trained models, not {type(model).__name__}")
-        today = as_of is None
-        with self.connect() as conn:
-            through = scoring.ended_through(conn)  # read before the features are: they see at least these runs
+        through = None
+        if as_of is None:
+            with self.connect() as conn:
+                through = scoring.ended_through(conn)  # read before the features are: they see at least these runs
         with self.connect() as conn:
             done = scoring.score_all(conn, model, as_of or self.today(), progress=progress)
-        if today:
+        if through is not None:
             with self.connect() as conn:
                 scoring.mark_rescored(conn, through)
         return done
