@@ -197,6 +197,7 @@ class IngestCoordinator:
                 continue
             remaining[config.name] = len(tasks)
             queue.extend(tasks)
+        queue = deque(pipeline.largest_first(conn, queue))
 
         active: dict[Any, _Partition] = {}  # ObjectRef in flight -> its partition
         partitions: list[_Partition] = []

@@ -595,6 +595,7 @@ def main() -> None:
             st.note = f"{report.rows['train']:,} training rows, {report.rows['test']:,} test buildings"
             stages.append(st)
         service = ScoreService(connect_to(url), model_dir=work / "models")
+        rescore_workers = load_settings().rescore_workers
         with measured(Stage("score every lot")) as st:
             st.rows = service.score_all()
         st.db_mb = db_size_mb(url)
@@ -629,7 +630,7 @@ def main() -> None:
                 )
                 evaluated = alerts.evaluate_run(result.run_id)
                 t3 = time.perf_counter()
-                rescored = service.rescore_changed()
+                rescored = service.rescore_changed(rescore_workers)
                 t4 = time.perf_counter()
                 drained = alerts.drain()
                 t5 = time.perf_counter()

@@ -146,7 +146,7 @@ def model_runners(database_url: str) -> dict[str, JobRunner]:
         service = score_service()
         if service is None:
             return "skipped: no active model"
-        return f"{service.rescore_changed()} changed buildings rescored"
+        return f"{service.rescore_changed(settings.rescore_workers)} changed buildings rescored"
 
     def score_daily_job(job: JobSpec, due_at: datetime) -> str:
         service = score_service()

@@ -117,6 +117,10 @@ class Settings(FileBackedSettings):
     # last whole read is this many days old; between, daily runs read only what can have changed.
     ingest_whole_read_days: int = Field(default=7, ge=1, le=365)
 
+    # Chunks of changed buildings `rescore_changed` scores at once, each on its own connection
+    # (sentinel/risk/service.py).
+    rescore_workers: int = Field(default=2, ge=1, le=16)
+
     # Seals each organization's webhook signing secret at rest (sentinel/crypto.py): 32 random bytes, urlsafe
     # base64. Without it organizations cannot have their own secret and VS_WEBHOOK_SECRET signs for all.
     secrets_key: SecretStr | None = None

@@ -313,6 +313,26 @@ def plan_dataset(
     return tasks
 
 
+def largest_first(conn: psycopg.Connection, tasks: Iterable[PartitionTask]) -> list[PartitionTask]:
+    """`tasks` ordered by the rows their partition's last finished read committed, most first (unknown last,
+    ties in the order given).
+
+    The coordinator reads a few partitions at once, each a chain of pages, and starts the next when one ends: in
+    the catalog's order a day's largest partitions (311's boroughs) started last, behind every small dataset, and
+    alone at the end of the run kept the cores half idle (benchmarks/RESULTS.md, "The whole city's week"). Started
+    first, the small ones fill the cores beside them. A partition's last read is the best guess of its next: a
+    day's changes look like the day before, a whole read like the last whole read."""
+    tasks = list(tasks)
+    rows = dict(
+        ((dataset, partition), committed)
+        for dataset, partition, committed in conn.execute(
+            "SELECT dataset, partition, rows_committed FROM watermarks WHERE completed AND dataset = ANY(%s)",
+            (sorted({t.dataset for t in tasks}),),
+        ).fetchall()
+    )
+    return sorted(tasks, key=lambda t: -rows.get((t.dataset, t.partition), 0))
+
+
 def is_full_replace(source: SocrataSource, conn: psycopg.Connection, config: DatasetConfig) -> bool:
     """True when every row's :updated_at moved past the oldest partition mark: the publisher replaced the data
     set (NYC_DATA.md 4.4), so an incremental read would re-read everything anyway and miss deletions. Asked as the

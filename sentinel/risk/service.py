@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -142,13 +143,20 @@ class ScoreService:
                 scoring.mark_rescored(conn, through)
         return done
 
-    def rescore_changed(self) -> int:
+    def rescore_changed(self, workers: int = 1) -> int:
         """The buildings whose records changed after their latest score (or that have none), rescored. The mark
-        moves only once all of them are stored: a rescore that fails part way is done again whole."""
+        moves only once all of them are stored: a rescore that fails part way is done again whole.
+
+        `workers` chunks are scored at once, each in its own thread and connection (VS_RESCORE_WORKERS): a
+        chunk's time is mostly its feature query, one PostgreSQL backend reading the lots' scattered records,
+        so one chunk at a time leaves the database's other cores idle (benchmarks/RESULTS.md, "The whole city's
+        week")."""
         with self.connect() as conn:
             changed = scoring.changed_since_scored(conn)
         bbls = changed.bbls
-        done = sum(len(self.compute(bbls[lo : lo + RESCORE_CHUNK])) for lo in range(0, len(bbls), RESCORE_CHUNK))
+        chunks = [bbls[lo : lo + RESCORE_CHUNK] for lo in range(0, len(bbls), RESCORE_CHUNK)]
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(chunks))), thread_name_prefix="rescore") as pool:
+            done = sum(len(scores) for scores in pool.map(self.compute, chunks))
         with self.connect() as conn:
             scoring.mark_rescored(conn, changed.through_run)
         return done

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from sentinel.ingest import pipeline as ingest_pipeline
 from sentinel.risk import registry, scoring, trend
+from sentinel.risk import service as service_module
 from sentinel.risk.service import ScoreService, connect_to
 from tests.conftest import ingestion_run
 from tests.model.conftest import CITY_END
@@ -297,6 +299,43 @@ def test_the_scheduler_rescores_only_buildings_whose_records_changed(trained):
         ingest_pipeline.finish_run(conn, run, [])
         conn.commit()
     assert service.rescore_changed() == 1
+
+
+def test_changed_buildings_are_rescored_a_few_chunks_at_once_with_the_scores_of_one_at_a_time(trained, monkeypatch):
+    url, model_dir, _ = trained
+    monkeypatch.setattr(service_module, "RESCORE_CHUNK", 60)  # several chunks of the city's lots
+
+    def rescored(connect, workers: int) -> list[tuple]:
+        with psycopg.connect(url) as conn:
+            conn.execute("DELETE FROM risk_scores")
+            conn.execute("DELETE FROM rescore_mark")
+            conn.commit()
+        # A fixed clock: the model is never reloaded during the rescore, so the only connections opened in the
+        # rescore's threads are their chunks'.
+        service = ScoreService(connect, model_dir=model_dir, today=lambda: CITY_END, monotonic=lambda: 0.0)
+        assert service.rescore_changed(workers) > 3 * service_module.RESCORE_CHUNK
+        with psycopg.connect(url) as conn:
+            return _scores(conn)
+
+    one_at_a_time = rescored(connect_to(url), workers=1)
+    # Two chunks in flight at once, or this waits for a second chunk that never comes and fails.
+    both_in_flight = threading.Barrier(2, timeout=60)
+    waited: set[str] = set()
+
+    def connect_together():
+        thread = threading.current_thread().name
+        if thread.startswith("rescore") and thread not in waited:
+            waited.add(thread)
+            both_in_flight.wait()
+        return psycopg.connect(url)
+
+    try:
+        assert rescored(connect_together, workers=2) == one_at_a_time
+    finally:
+        with psycopg.connect(url) as conn:
+            conn.execute("DELETE FROM rescore_mark")
+            conn.commit()
+    assert len(waited) == 2
 
 
 def test_scoring_every_building_today_moves_the_rescore_mark(trained):
