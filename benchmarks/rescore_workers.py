@@ -1,0 +1,66 @@
+"""A day's rescore one chunk at a time and several at once (issue 21; not a pytest test).
+
+    .venv/bin/python benchmarks/rescore_workers.py --database URL --models DIR [--workers 1,2] [--rounds 2]
+
+On a database that was loaded, trained, scored and then ingested a day (a kept `nyc_full.py` run's, or one paused
+after its days): the lots whose records the last ingestion run wrote are made due again (their scores' computed_at
+moved back a day, the rescore mark put before that run), and `ScoreService.rescore_changed(workers)` rescores them,
+each worker count in turn, `--rounds` times. Only risk_scores and the mark change: the records are not touched.
+Prints the lots, the seconds and the milliseconds a lot of each rescore.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sentinel.risk.service import ScoreService, connect_to
+
+_DUE_AGAIN = """
+UPDATE risk_scores SET computed_at = computed_at - interval '1 day' WHERE bbl IN (
+    SELECT bbl FROM violations WHERE last_run_id = %(run)s AND bbl IS NOT NULL
+    UNION SELECT bbl FROM complaints WHERE last_run_id = %(run)s AND bbl IS NOT NULL)
+"""
+
+
+def make_due(url: str) -> int:
+    """The last ended run's lots due for a rescore again; returns that run's id."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT max(id) FROM ingestion_runs WHERE status <> 'running'").fetchone()
+        assert row is not None and row[0] is not None, "no ingestion run ended in this database"
+        run = int(row[0])
+        conn.execute(_DUE_AGAIN, {"run": run})
+        conn.execute("UPDATE rescore_mark SET run_id = %s", (run - 1,))
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", required=True, help="PostgreSQL URL of the database")
+    parser.add_argument("--models", required=True, type=Path, help="the model directory the run trained into")
+    parser.add_argument("--workers", default="1,2", help="worker counts to compare, comma-separated")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
+    service = ScoreService(connect_to(args.database), model_dir=args.models)
+    for round_no in range(1, args.rounds + 1):
+        for workers in counts:
+            run = make_due(args.database)
+            started = time.perf_counter()
+            lots = service.rescore_changed(workers)
+            seconds = time.perf_counter() - started
+            print(
+                f"round {round_no}: workers {workers}: {lots:,} lots of run {run} in {seconds:.1f} s "
+                f"({1000 * seconds / max(lots, 1):.2f} ms a lot)",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
