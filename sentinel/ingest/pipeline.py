@@ -318,9 +318,9 @@ def largest_first(conn: psycopg.Connection, tasks: Iterable[PartitionTask]) -> l
     ties in the order given).
 
     The coordinator reads a few partitions at once, each a chain of pages, and starts the next when one ends: in
-    the catalog's order a day's largest partitions (311's boroughs) started last, behind every small dataset, and
-    alone at the end of the run kept the cores half idle (benchmarks/RESULTS.md, "The whole city's week"). Started
-    first, the small ones fill the cores beside them. A partition's last read is the best guess of its next: a
+    the catalog's order a day's largest partitions (311's boroughs) waited behind seven smaller datasets' and
+    then ran alone for the rest of the run (benchmarks/RESULTS.md, "The whole city's week"). Started first, they
+    run beside the small ones instead of after them. A partition's last read is the best guess of its next: a
     day's changes look like the day before, a whole read like the last whole read."""
     tasks = list(tasks)
     rows = dict(
