@@ -74,7 +74,7 @@ from sentinel.datasets import DatasetConfig, load_datasets
 from sentinel.db import migrate
 from sentinel.ingest.pipeline import OVERLAP
 from sentinel.risk.service import ScoreService, connect_to
-from sentinel.settings import load_settings
+from sentinel.settings import Settings, load_settings
 from tests.conftest import create_database, database_url_for, drop_database
 from tests.ingest.conftest import table_checksums
 from training import pipeline
@@ -358,7 +358,7 @@ def seed_rules(url: str, orgs: int, per_org: int, seed: int) -> int:
 
 
 def first_load(
-    args: argparse.Namespace, url: str, work: Path, stages: list[Stage], facts: dict[str, str]
+    args: argparse.Namespace, settings: Settings, url: str, work: Path, stages: list[Stage], facts: dict[str, str]
 ) -> tuple[DatasetStores, ReplayServer, dict[str, DatasetConfig], list[Path], int]:
     """Synth (unless --city), then each dataset into the replay store and loaded by the pipeline; appends its
     stages. Returns the store, its running server, the datasets, the change files and the store's peak size."""
@@ -374,7 +374,7 @@ def first_load(
         st.note = f"{dir_size(city) / 1e6:,.0f} MB written (zstd)"
         stages.append(st)
     facts["city"] = f"{dir_size(city) / 1e6:,.0f} MB of zstd-compressed JSON incl. {args.days} change files"
-    ray_runtime.connect(load_settings(ray_address=None), include_dashboard=False)
+    ray_runtime.connect(settings, include_dashboard=False)
     store = DatasetStores(work / "stores")
     server = ReplayServer(store).start()
     datasets = load_datasets()
@@ -545,6 +545,7 @@ def main() -> None:
         "free space at a stage's lowest sample"
     )
     stages: list[Stage] = []
+    settings = load_settings(ray_address=None)  # this process's Ray, whatever VS_RAY_ADDRESS says
     store: DatasetStores | None = None
     server: ReplayServer | None = None
     days: list[Path] = []
@@ -553,7 +554,7 @@ def main() -> None:
         migrate.upgrade(url)
         if args.database:
             # A database loaded and kept by an earlier run: the stages after the first load, on it.
-            ray_runtime.connect(load_settings(ray_address=None), include_dashboard=False)
+            ray_runtime.connect(settings, include_dashboard=False)
             facts["database"] = f"{args.database} (loaded by an earlier run, reused)"
             if args.work:
                 store = DatasetStores(work / "stores")
@@ -562,7 +563,7 @@ def main() -> None:
                 days = sorted((work / "city" / "changes").glob("*.json*"))[: args.days]
                 facts["work"] = f"{work} (the store and change files of the run that loaded the database)"
         else:
-            store, server, datasets, days, store_peak = first_load(args, url, work, stages, facts)
+            store, server, datasets, days, store_peak = first_load(args, settings, url, work, stages, facts)
         with psycopg.connect(url) as conn:
             conn.execute("ANALYZE")
             # ANALYZE locks the shared catalogs it reads until its transaction ends: any other database's
@@ -580,10 +581,10 @@ def main() -> None:
                 return
 
             with measured(Stage("features + sweep")) as st:
-                settings = load_training_settings(num_boost_round=args.rounds)
+                training_settings = load_training_settings(num_boost_round=args.rounds)
                 report = pipeline.run(
                     conn,
-                    settings,
+                    training_settings,
                     work / "models",
                     work / "ray_results",
                     tune=args.samples > 0,
@@ -595,7 +596,6 @@ def main() -> None:
             st.note = f"{report.rows['train']:,} training rows, {report.rows['test']:,} test buildings"
             stages.append(st)
         service = ScoreService(connect_to(url), model_dir=work / "models")
-        rescore_workers = load_settings().rescore_workers
         with measured(Stage("score every lot")) as st:
             st.rows = service.score_all()
         st.db_mb = db_size_mb(url)
@@ -630,7 +630,7 @@ def main() -> None:
                 )
                 evaluated = alerts.evaluate_run(result.run_id)
                 t3 = time.perf_counter()
-                rescored = service.rescore_changed(rescore_workers)
+                rescored = service.rescore_changed(settings.rescore_workers)
                 t4 = time.perf_counter()
                 drained = alerts.drain()
                 t5 = time.perf_counter()

@@ -20,6 +20,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sentinel.risk import scoring
 from sentinel.risk.service import ScoreService, connect_to
 
 _DUE_AGAIN = """
@@ -32,11 +33,15 @@ UPDATE risk_scores SET computed_at = computed_at - interval '1 day' WHERE bbl IN
 def make_due(url: str) -> int:
     """The last ended run's lots due for a rescore again; returns that run's id."""
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT max(id) FROM ingestion_runs WHERE status <> 'running'").fetchone()
-        assert row is not None and row[0] is not None, "no ingestion run ended in this database"
-        run = int(row[0])
+        run = scoring.ended_through(conn)
+        assert run > 0, "no ingestion run ended in this database"
         conn.execute(_DUE_AGAIN, {"run": run})
-        conn.execute("UPDATE rescore_mark SET run_id = %s", (run - 1,))
+        # Set, not moved forward only as `scoring.mark_rescored` does; and set when no rescore has marked yet, or
+        # the rescore would group every record of the city instead of reading that run's.
+        conn.execute(
+            "INSERT INTO rescore_mark (run_id) VALUES (%s) ON CONFLICT (id) DO UPDATE SET run_id = EXCLUDED.run_id",
+            (run - 1,),
+        )
     return run
 
 
