@@ -62,8 +62,11 @@ def features_at(conn: psycopg.Connection, cutoff: date, bbls: list[str] | None =
 
 
 @contextlib.contextmanager
-def feature_chunks(conn: psycopg.Connection, cutoff: date, size: int) -> Iterator[tuple[int, Iterator[pd.DataFrame]]]:
-    """Every building's feature rows as `features_at` gives them, `size` at a time, with their count.
+def feature_chunks(
+    conn: psycopg.Connection, cutoff: date, size: int, lots: features.LotRange = features.EVERY_LOT
+) -> Iterator[tuple[int, Iterator[pd.DataFrame]]]:
+    """Every building's feature rows as `features_at` gives them (or those of the buildings in `lots`), `size` at a
+    time, with their count.
 
     The rows wait in PostgreSQL, in a cursor WITH HOLD (kept past the transaction that opened it, in work_mem or
     temp files), so the caller holds one chunk instead of the city and may commit between chunks. The count is the
@@ -73,7 +76,10 @@ def feature_chunks(conn: psycopg.Connection, cutoff: date, size: int) -> Iterato
         # A cursor's plan is made for its first tenth of rows by default, and this one is read to the end.
         conn.execute(f"SELECT {_FEATURE_QUERY_SETTINGS}, set_config('cursor_tuple_fraction', '1', true)")
         cur = conn.cursor(name, scrollable=True, withhold=True)
-        cur.execute(features.feature_query(), {"cutoff": cutoff})
+        if lots.whole:
+            cur.execute(features.feature_query(), {"cutoff": cutoff})
+        else:
+            cur.execute(features.feature_query(bbl_range=True), {"cutoff": cutoff, **lots.params()})
         moved = conn.execute(sql.SQL("MOVE FORWARD ALL IN {}").format(sql.Identifier(name))).statusmessage
         total = int((moved or "MOVE 0").split()[-1])
         cur.scroll(0, mode="absolute")

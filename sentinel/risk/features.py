@@ -8,6 +8,8 @@ horizon [cutoff, cutoff + horizon).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from psycopg import sql
 
 WINDOWS = (30, 90, 365, 1095)
@@ -102,7 +104,8 @@ def complaint_feature_names() -> list[str]:
 # A violation's status at the cutoff, from its latest status change before it. For the whole city, every violation's
 # history is read once and joined (one pass over status_history); for a few buildings, each of their violations'
 # latest change is looked up through status_history's (record_kind, record_id) index, so what a rescore reads
-# grows with its buildings' records, not with the city's history.
+# grows with its buildings' records, not with the city's history. A range of the city (one part of scoring every
+# lot) is read like the whole city: a part holds too many violations to look each one's history up.
 _HIST_FOR_ALL = (
     """hist AS (
   SELECT DISTINCT ON (h.record_id) h.record_id, h.new_status
@@ -122,9 +125,37 @@ _HIST_FOR_FEW = (
 )
 
 
-def feature_query(only_bbls: bool = False) -> sql.SQL:
-    """With `only_bbls`, the query takes a `bbls` parameter (a list) and computes just those buildings."""
-    only = "AND {t}.bbl = ANY(%(bbls)s::bpchar[])" if only_bbls else ""
+@dataclass(frozen=True, slots=True)
+class LotRange:
+    """The lots whose bbl is in [lo, hi) in PostgreSQL's order of bbl; None is an open end."""
+
+    lo: str | None = None
+    hi: str | None = None
+
+    @property
+    def whole(self) -> bool:
+        return self.lo is None and self.hi is None
+
+    def params(self) -> dict[str, str | None]:
+        return {"lo": self.lo, "hi": self.hi}
+
+
+EVERY_LOT = LotRange()
+
+# A lot range [lo, hi) of the whole city's query, either end NULL for open: the ranges that split the bbl order at
+# a few boundaries cover every lot any table names, whatever its characters (violations' and complaints' bbls have
+# no CHECK). A NULL end folds to TRUE when the statement is planned with its parameters (a cursor's is).
+_BETWEEN = (
+    "AND (%(lo)s::bpchar IS NULL OR {t}.bbl >= %(lo)s::bpchar) AND (%(hi)s::bpchar IS NULL OR {t}.bbl < %(hi)s::bpchar)"
+)
+
+
+def feature_query(only_bbls: bool = False, bbl_range: bool = False) -> sql.SQL:
+    """With `only_bbls`, the query takes a `bbls` parameter (a list) and computes just those buildings; with
+    `bbl_range`, `lo` and `hi` parameters and computes the lots in [lo, hi) (`_BETWEEN`), every table read
+    restricted to them, so the city's query can run in parts at once on several connections."""
+    assert not (only_bbls and bbl_range), "a few buildings or a range, not both"
+    only = "AND {t}.bbl = ANY(%(bbls)s::bpchar[])" if only_bbls else _BETWEEN if bbl_range else ""
     v_cols = ",\n  ".join(_violation_columns())
     c_cols = ",\n  ".join(_complaint_columns())
     v_zero = ", ".join(f"coalesce(vf.{n}, 0)::float8 AS {n}" for n in violation_feature_names())

@@ -8,6 +8,7 @@ itself count). `sentinel.risk.service.ScoreService` puts these together for its 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -20,6 +21,7 @@ from psycopg.types.json import Jsonb
 
 from sentinel import artifact_store
 from sentinel.risk import registry
+from sentinel.risk.features import EVERY_LOT, LotRange
 from sentinel.risk.reasons import top_reasons
 from sentinel.risk.score import SCORE_KINDS, Score
 from sentinel.risk.trend import TREND_DAYS, trend
@@ -215,21 +217,45 @@ def write_scores(conn: psycopg.Connection[Any], scores: Sequence[Score]) -> date
     return row[0]
 
 
+# PLUTO's lots in bbl order split into `parts` groups (ntile: their sizes differ by one at most); the first lot of
+# each group but the first is a cut between two ranges.
+_CUTS = """
+    SELECT min(bbl)::text FROM (SELECT bbl, ntile(%s) OVER (ORDER BY bbl) AS part FROM properties) p
+    GROUP BY part ORDER BY part OFFSET 1
+"""
+
+
+def lot_ranges(conn: psycopg.Connection[Any], parts: int) -> list[LotRange]:
+    """The bbl order cut into `parts` ranges holding as many of the city's lots (PLUTO's) each, to one lot.
+
+    The cuts only balance the ranges: the first range is open below and the last above, so every lot any table
+    names falls in exactly one, those that only violations or complaints name included. Fewer ranges when PLUTO has
+    fewer lots than `parts` (one when it has none)."""
+    if parts <= 1:
+        return [EVERY_LOT]
+    # Kept in the order PostgreSQL gave them, which the ranges' comparisons use (Python's sort could differ under
+    # another collation).
+    cuts = [row[0] for row in conn.execute(_CUTS, (parts,))]
+    bounds = [None, *cuts, None]
+    return [LotRange(lo, hi) for lo, hi in itertools.pairwise(bounds)]
+
+
 def score_all(
     conn: psycopg.Connection[Any],
     models: ActiveModels,
     as_of: date | None = None,
     chunk: int = 20_000,
     progress: Callable[[int, int], None] | None = None,
+    lots: LotRange = EVERY_LOT,
 ) -> int:
-    """Every building: features at the day after `as_of`, all four scores, trend and reasons, upserted and
-    committed one chunk at a time. The feature rows are read a chunk at a time too, so this process holds one
-    chunk's, not the city's (benchmarks/RESULTS.md, "NYC at full size")."""
+    """Every building (or those in `lots`, one part of the city): features at the day after `as_of`, all four
+    scores, trend and reasons, upserted and committed one chunk at a time. The feature rows are read a chunk at a
+    time too, so this process holds one chunk's, not the city's (benchmarks/RESULTS.md, "NYC at full size")."""
     from sentinel.risk import dataset
 
     as_of = as_of or date.today()
     done = 0
-    with dataset.feature_chunks(conn, as_of + timedelta(days=1), chunk) as (total, parts):
+    with dataset.feature_chunks(conn, as_of + timedelta(days=1), chunk, lots) as (total, parts):
         for part in parts:
             scores = score_frame(models, part, as_of, previous_overall(conn, part["bbl"].tolist(), as_of))
             write_scores(conn, scores)
