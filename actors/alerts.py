@@ -3,7 +3,8 @@ that drains the outbox. Thin shells over sentinel.alerts.engine and sentinel.ale
 the actors own a database connection and the channels.
 
 Who calls `evaluate_run`: the scheduler's ingestion job, as soon as the run returns its id (`vsentinel ingest`
-evaluates its run in-process, through sentinel.alerts.engine, without this actor). Evaluating a run twice is
+evaluates its run in-process, through sentinel.alerts.engine, without this actor); `evaluate_scores`: the
+scheduler's scoring jobs, once their scores are stored. Evaluating a run twice is
 harmless, so a caller that is not sure whether the evaluation happened simply calls it again.
 """
 
@@ -44,6 +45,9 @@ class Evaluator:
 
     def evaluate_time_based(self, now: datetime | None = None) -> dict[str, Any]:
         return asdict(engine.evaluate_time_based(self._connection(), now, self._expected_every))
+
+    def evaluate_scores(self, now: datetime | None = None) -> dict[str, Any]:
+        return asdict(engine.evaluate_scores(self._connection(), now))
 
 
 @ray.remote(num_cpus=0.1, max_restarts=-1, max_task_retries=3)

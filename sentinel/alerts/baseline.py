@@ -6,7 +6,8 @@ Each hit gets two instants:
   status change, the city's midnight that put a deadline inside the rule's window (or past due), the moment a
   dataset went stale. A record that came with its dataset's first sync was not news when it arrived: only the
   date of the thing itself counts for it, so a deadline that enters the window months after the first load is
-  news then, and one that was overdue before it is not.
+  news then, and one that was overdue before it is not. A score change happened when the score was stored; a
+  building's first score (or balance) was already what it is: never news.
 - when the rule began *watching* that building (`monitoring_began`): the latest of the rule's
   `monitoring_since`, the day the building joined the watched portfolio, and the end of the record's dataset's
   first sync.
@@ -26,7 +27,14 @@ import psycopg
 
 from sentinel.alerts.conditions import DeadlineApproaching, DeadlineOverdue, SourceStale
 from sentinel.alerts.evaluate import Hit
-from sentinel.alerts.events import BuildingBalance, ComplaintChange, DatasetFreshness, OpenViolation, ViolationChange
+from sentinel.alerts.events import (
+    BuildingBalance,
+    ComplaintChange,
+    DatasetFreshness,
+    OpenViolation,
+    ScoreChange,
+    ViolationChange,
+)
 from sentinel.alerts.keys import deadline_of
 from sentinel.alerts.scope import PortfolioDirectory
 from sentinel.datasets import DatasetConfig, load_datasets
@@ -101,6 +109,9 @@ def occurred_at(hit: Hit, now: datetime, synced: datetime | None = None) -> date
     elif isinstance(event, BuildingBalance):
         # A balance first scanned above the threshold was already above it.
         when = NEVER if event.previous_balance_due is None else now
+    elif isinstance(event, ScoreChange):
+        # Likewise a building's first score: it was that high before anyone scored it.
+        when = NEVER if event.old_score is None else event.computed_at or now
     elif isinstance(event, DatasetFreshness) and isinstance(cond, SourceStale):
         when = event.last_updated_at + event.expected_every + timedelta(hours=cond.grace_hours)
     else:

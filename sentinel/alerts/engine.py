@@ -44,6 +44,7 @@ from sentinel.alerts.events import (
     DatasetFreshness,
     Event,
     OpenViolation,
+    ScoreChange,
     ViolationChange,
 )
 from sentinel.alerts.rules import AlertRule
@@ -493,6 +494,30 @@ def evaluate_run(conn: psycopg.Connection, run_id: int, now: datetime | None = N
         "run evaluated",
         extra={"run_id": run_id, "events": len(events), "alerts": result.alerts_created, "baseline": result.baseline},
     )
+    return result
+
+
+def evaluate_scores(
+    conn: psycopg.Connection, now: datetime | None = None, since: datetime | None = None
+) -> EvaluationResult:
+    """Alerts for the watched buildings' scores stored since `since` (default: the last day), each against the
+    building's score of the day before: run after a scoring (the rescore of changed buildings, the daily score of
+    every lot) so that a `risk_score` rule fires when its score crosses, not only in a dry-run. Evaluating the
+    same scores again creates nothing (an alert's key holds the score's day); a building's first score is its
+    baseline (sentinel.alerts.baseline)."""
+    now = _now(now)
+    since = since or now - timedelta(days=1)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_EVAL_LOCK,))
+        ruleset = load_rules(conn)
+        bbls = ruleset.watched(ScoreChange.kind)
+        if not bbls:
+            return EvaluationResult()
+        events = history.score_changes_since(conn, bbls, since)
+        hits = RuleIndex(ruleset.rules, ruleset.directory).hits(events, now)
+        result = _store_hits(conn, ruleset, hits, now)
+    result.events, result.candidates = len(events), len(hits)
+    log.info("scores evaluated", extra={"events": len(events), "alerts": result.alerts_created})
     return result
 
 

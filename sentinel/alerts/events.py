@@ -117,6 +117,7 @@ class ScoreChange:
     as_of: date
     old_score: int | None = None
     address: str | None = None
+    computed_at: datetime | None = None  # when the new score was stored
 
 
 @dataclass(frozen=True, slots=True)

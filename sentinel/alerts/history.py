@@ -1,13 +1,14 @@
 """Events rebuilt from the stored records, for everything that is not "what ingestion run R changed":
 evaluate-now (what was ingested in a time window), the baseline of a new rule or building (what is open now),
-the scheduled deadline scans (open violations with deadlines) and the dry-run (what happened, by the records'
-own dates). One place builds every event from a row, so the engine and the dry-run read records the same way.
+the scheduled deadline scans (open violations with deadlines), the scores stored since a scoring began, and the
+dry-run (what happened, by the records' own dates). One place builds every event from a row, so the engine and
+the dry-run read records the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -227,17 +228,50 @@ _SCORES = """
 """
 
 
+def _score_changes(r: Mapping[str, Any]) -> list[Event]:
+    return [
+        ScoreChange(
+            bbl=r["bbl"].strip(),
+            score_kind=kind,
+            new_score=r[kind],
+            as_of=r["as_of"],
+            old_score=r[f"p_{kind}"],
+            computed_at=r["computed_at"],
+        )
+        for kind in ("overall", "safety", "legal", "financial")
+    ]
+
+
 def score_changes_between(
     conn: psycopg.Connection, bbls: Sequence[str], since: datetime, until: datetime
 ) -> list[tuple[date, Event]]:
     """(the city date it was computed, score change) for every score computed in [since, until)."""
     out: list[tuple[date, Event]] = []
     for r in all_dicts(conn, _SCORES, (list(bbls),)):
-        if not since <= r["computed_at"] < until:
-            continue
-        for kind in ("overall", "safety", "legal", "financial"):
-            event = ScoreChange(
-                bbl=r["bbl"].strip(), score_kind=kind, new_score=r[kind], as_of=r["as_of"], old_score=r[f"p_{kind}"]
-            )
-            out.append((city_today(r["computed_at"]), event))
+        if since <= r["computed_at"] < until:
+            out += [(city_today(r["computed_at"]), event) for event in _score_changes(r)]
     return out
+
+
+# --- the live evaluation's input: the scores stored since -------------------
+
+# Each score stored since the instant, with its building's score of the day before it (a lot's scores are one row a
+# day, rewritten when it is scored again that day). Days are searched from the day before the instant's: a day's row
+# stored after it may be of that day or the next (the scorer's day is UTC's, the city's is New York's).
+_SCORES_SINCE = """
+    SELECT s.bbl, s.as_of, s.overall, s.safety, s.legal, s.financial, s.computed_at,
+           p.overall AS p_overall, p.safety AS p_safety, p.legal AS p_legal, p.financial AS p_financial
+    FROM risk_scores s
+    LEFT JOIN LATERAL (
+        SELECT overall, safety, legal, financial FROM risk_scores p
+        WHERE p.bbl = s.bbl AND p.as_of < s.as_of ORDER BY p.as_of DESC LIMIT 1) p ON true
+    WHERE s.bbl = ANY(%(bbls)s::bpchar[]) AND s.as_of >= %(first_day)s AND s.computed_at >= %(since)s
+    ORDER BY s.bbl, s.as_of
+"""
+
+
+def score_changes_since(conn: psycopg.Connection, bbls: Sequence[str], since: datetime) -> list[Event]:
+    """Every score of `bbls` stored at or after `since`, each kind against the building's score of the day before
+    (None: its first score). Scores written for a day long past (a backfill's `as_of`) are not changes now."""
+    params = {"bbls": list(bbls), "since": since, "first_day": since.date() - timedelta(days=1)}
+    return [event for r in all_dicts(conn, _SCORES_SINCE, params) for event in _score_changes(r)]

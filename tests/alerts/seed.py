@@ -118,6 +118,17 @@ def change_status(conn: psycopg.Connection, violation_id: int, run_id: int, new_
     )
 
 
+def score(conn: psycopg.Connection, bbl: str, as_of: date, overall: int, computed_at: datetime) -> None:
+    """A building's scores of a day (every kind `overall`), stored at `computed_at`."""
+    p = overall / 100
+    conn.execute(
+        "INSERT INTO risk_scores (bbl, as_of, overall, safety, legal, financial, p_overall, p_safety, p_legal,"
+        " p_financial, trend, model_versions, computed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'flat',"
+        " '{}', %s)",
+        (bbl, as_of, overall, overall, overall, overall, p, p, p, p, computed_at),
+    )
+
+
 def notifications(conn: psycopg.Connection) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         cur.execute("SELECT * FROM notifications ORDER BY id")

@@ -6,7 +6,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
-from sentinel.alerts.engine import evaluate_run, evaluate_time_based, load_rules, run_events, store, unknown
+from sentinel.alerts.engine import (
+    evaluate_run,
+    evaluate_scores,
+    evaluate_time_based,
+    load_rules,
+    run_events,
+    store,
+    unknown,
+)
 from sentinel.alerts.evaluate import RuleIndex, candidates
 from tests.alerts import seed
 from tests.alerts.seed import UNWATCHED, WATCHED, WATCHED_2
@@ -139,6 +147,48 @@ def test_time_based_checks_fire_once_per_deadline_balance_crossing_and_stale_sou
     assert (first.alerts_created, second.alerts_created) == (3, 0)
     # A balance that stays above the threshold does not fire again the next day either.
     assert evaluate_time_based(conn, NOW + timedelta(days=1)).alerts_created == 0
+
+
+def test_a_watched_score_crossing_its_threshold_is_one_alert_and_one_email_and_a_first_score_notifies_nobody(
+    conn: psycopg.Connection,
+) -> None:
+    org_id = _watching_org(conn)
+    rule_id = seed.rule(conn, org_id, {"type": "risk_score", "crosses_above": 80}, EMAIL)
+    today, yesterday = NOW.date(), NOW.date() - timedelta(days=1)
+    seed.score(conn, WATCHED, yesterday, 70, NOW - timedelta(days=1))
+    seed.score(conn, WATCHED, today, 85, NOW - timedelta(minutes=1))  # crosses 80
+    seed.score(conn, WATCHED_2, today, 90, NOW - timedelta(minutes=1))  # its first score: already that high
+    seed.score(conn, UNWATCHED, yesterday, 10, NOW - timedelta(days=1))
+    seed.score(conn, UNWATCHED, today, 95, NOW - timedelta(minutes=1))
+
+    first = evaluate_scores(conn, NOW)
+    again = evaluate_scores(conn, NOW + timedelta(minutes=5))
+
+    alerts = conn.execute("SELECT rule_id, bbl, trigger_key, baseline FROM alerts ORDER BY bbl").fetchall()
+    assert alerts == [
+        (rule_id, WATCHED, f"risk:{WATCHED}:overall:above:80:{today}", False),
+        (rule_id, WATCHED_2, f"risk:{WATCHED_2}:overall:above:80:{today}", True),
+    ]
+    assert (first.alerts_created, first.notifications, again.alerts_created, again.notifications) == (2, 1, 0, 0)
+    (note,) = seed.notifications(conn)
+    assert note["target"] == "owner@example.com"
+
+
+def test_scores_stored_before_the_window_and_a_score_that_stays_above_do_not_alert(conn: psycopg.Connection) -> None:
+    org_id = _watching_org(conn)
+    seed.rule(conn, org_id, {"type": "risk_score", "crosses_above": 80, "jumps_by": 10}, EMAIL)
+    day = NOW.date()
+    seed.score(conn, WATCHED, day - timedelta(days=3), 50, NOW - timedelta(days=3))
+    seed.score(conn, WATCHED, day - timedelta(days=2), 90, NOW - timedelta(days=2))  # crossed, two days ago
+    seed.score(conn, WATCHED, day, 92, NOW - timedelta(minutes=1))  # still above, up 2
+
+    assert evaluate_scores(conn, NOW).alerts_created == 0
+    # Evaluated from before the crossing, the same scores give its two alerts, dated by the score's day.
+    result = evaluate_scores(conn, NOW, since=NOW - timedelta(days=4))
+    keys = sorted(k for (k,) in conn.execute("SELECT trigger_key FROM alerts"))
+    assert keys == [f"risk:{WATCHED}:overall:above:80:{day - timedelta(days=2)}",
+                    f"risk:{WATCHED}:overall:jump:{day - timedelta(days=2)}"]  # fmt: skip
+    assert result.alerts_created == 2
 
 
 def test_re_evaluating_after_a_rule_is_added_alerts_and_notifies_for_that_rule_only(
