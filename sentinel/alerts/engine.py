@@ -561,7 +561,8 @@ def evaluate_rules(
     expected_every: Mapping[str, timedelta] | None = None,
 ) -> EvaluationResult:
     """Evaluate some rules now ("evaluate now" in the API): their baseline if not taken yet, what ingestion
-    brought to their buildings since `since` (default: the last day), and their time-based checks. The same
+    brought to their buildings since `since` (default: the last day), the scores stored since then, and their
+    time-based checks. The same
     path as the scheduled evaluations: the lock, the unique keys, the cooldown and the outbox, so nothing is
     created or notified twice whoever evaluates first."""
     now = _now(now)
@@ -575,6 +576,8 @@ def evaluate_rules(
         events: list[Event] = []
         for kind in (ViolationChange.kind, ComplaintChange.kind):
             events += history.ingested_between(conn, kind, ruleset.watched(kind), since, now)
+        if ruleset.of_kinds(ScoreChange.kind):
+            events += history.score_changes_since(conn, ruleset.watched(ScoreChange.kind), since)
         if ruleset.of_kinds(OpenViolation.kind, DatasetFreshness.kind):
             events += _scan_events(conn, RuleSet(ruleset.of_kinds(OpenViolation.kind, DatasetFreshness.kind),
                                                  ruleset.directory), now, expected_every)  # fmt: skip

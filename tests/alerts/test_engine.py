@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import psycopg
 
 from sentinel.alerts.engine import (
+    evaluate_rules,
     evaluate_run,
     evaluate_scores,
     evaluate_time_based,
@@ -189,6 +190,21 @@ def test_scores_stored_before_the_window_and_a_score_that_stays_above_do_not_ale
     assert keys == [f"risk:{WATCHED}:overall:above:80:{day - timedelta(days=2)}",
                     f"risk:{WATCHED}:overall:jump:{day - timedelta(days=2)}"]  # fmt: skip
     assert result.alerts_created == 2
+
+
+def test_evaluate_now_of_a_risk_score_rule_reads_the_last_days_scores(conn: psycopg.Connection) -> None:
+    org_id = _watching_org(conn)
+    rule_id = seed.rule(conn, org_id, {"type": "risk_score", "jumps_by": 15}, EMAIL)
+    other = seed.rule(conn, org_id, {"type": "risk_score", "crosses_above": 99}, EMAIL)
+    day = NOW.date()
+    seed.score(conn, WATCHED, day - timedelta(days=1), 40, NOW - timedelta(days=1))
+    seed.score(conn, WATCHED, day, 60, NOW - timedelta(hours=2))
+
+    result = evaluate_rules(conn, [rule_id, other], NOW)
+
+    rows = conn.execute("SELECT rule_id, trigger_key FROM alerts").fetchall()
+    assert rows == [(rule_id, f"risk:{WATCHED}:overall:jump:{day}")]
+    assert (result.alerts_created, result.notifications) == (1, 1)
 
 
 def test_re_evaluating_after_a_rule_is_added_alerts_and_notifies_for_that_rule_only(
