@@ -245,7 +245,7 @@ def _compares_indexed(e: Expr, indexed: set[str]) -> bool:
 
 def _order_clause(raw: str | None, outputs: list[_Output], compiler: Compiler, aggregate: bool) -> list[str]:
     if not raw or not raw.strip():
-        return [] if aggregate else ["__rid"]  # unordered on Socrata; stable insertion order here
+        return [] if aggregate else ["__rid"]  # unordered on Socrata; here the order rows were last written
     by_alias = {o.alias: o.compiled for o in outputs}
     keys: list[str] = []
     for expr, desc in parse_order(raw):

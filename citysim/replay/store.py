@@ -521,8 +521,13 @@ class ReplayStore:
                 (row_id, at, at, _cell(data.get(key)), orjson.dumps(data).decode()),
             )
         else:
+            # The row moves to the table's end (a new __rid), beside the rest of its publish: a day's changed rows
+            # are then read from a few contiguous pages, where in place they were scattered over nearly every page
+            # of the table, which a day's reads then pulled from disk whole (benchmarks/RESULTS.md, "The
+            # stand-in's day reads").
             conn.execute(
-                f"UPDATE {t} SET __updated_at = ?, __key = ?, __doc = ? WHERE __rid = ?",
+                f"UPDATE {t} SET __rid = (SELECT max(__rid) + 1 FROM {t}), __updated_at = ?, __key = ?, __doc = ?"
+                " WHERE __rid = ?",
                 (at, _cell(data.get(key)), orjson.dumps(data).decode(), rid),
             )
 

@@ -281,3 +281,28 @@ def test_an_incremental_read_of_a_borough_walks_that_boroughs_changes_only(tmp_p
         assert all(r["class"] == "C" for r in got) and len(got) > 50
     finally:
         store.close()
+
+
+def test_a_days_updated_rows_move_together_to_the_tables_end_keeping_their_ids(tmp_path: Path) -> None:
+    """Updated in place, a day's rows lay wherever they were loaded, one or two to a page, so reading a day read
+    nearly every page of the table; each update now writes its row after every other, so a day's rows sit on a
+    few pages, in the order they were written. The row's `:id`, `:created_at` and values are as before."""
+    hpd = "wvxf-dwi5"
+    rows = [{"violationid": str(i), "boroid": str(1 + i % 5), "class": "A"} for i in range(3000)]
+    _write(tmp_path / f"{hpd}.json", rows)
+    store = build_store(discover_sources(tmp_path), tmp_path / "store.sqlite", owns_file=True)
+    try:
+        name = store.tables[hpd].name
+        conn = store.connection()
+        before = {k: (i, c) for k, i, c in conn.execute(f'SELECT __key, __id, __created_at FROM "{name}"')}
+        changed = [str(i) for i in random.Random(7).sample(range(3000), 300)]
+        apply_changes(store, {"datasets": {hpd: {"update": [{"violationid": k, "class": "C"} for k in changed]}}})
+        by_rid = [k for (k,) in conn.execute(f'SELECT __key FROM "{name}" ORDER BY __rid')]
+        assert by_rid[-300:] == changed  # last, in the order written
+        assert set(by_rid[:-300]) == set(before) - set(changed)
+        after = {k: (i, c) for k, i, c in conn.execute(f'SELECT __key, __id, __created_at FROM "{name}"')}
+        assert after == before
+        got = _rows(store, hpd, where="class = 'C'", limit="5000")
+        assert sorted(r["violationid"] for r in got) == sorted(changed)
+    finally:
+        store.close()
