@@ -597,7 +597,7 @@ def main() -> None:
             stages.append(st)
         service = ScoreService(connect_to(url), model_dir=work / "models")
         with measured(Stage("score every lot")) as st:
-            st.rows = service.score_all()
+            st.rows = service.score_all(workers=settings.score_workers)
         st.db_mb = db_size_mb(url)
         stages.append(st)
         if days:

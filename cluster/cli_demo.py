@@ -47,7 +47,7 @@ def _demo_model(database_url: str, settings: Settings, ground_truth: Path) -> No
                 ground_truth=ground_truth,
                 log=console.print,
             )
-    written = ScoreService(connect_to(database_url), model_dir=store).score_all()
+    written = ScoreService(connect_to(database_url), model_dir=store).score_all(workers=settings.score_workers)
     console.print(f"scored {written} buildings")
 
 

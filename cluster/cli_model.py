@@ -221,6 +221,8 @@ def score_command(
         ) as progress:
             task = progress.add_task("score", total=None)
             written = service.score_all(
-                day, progress=lambda done, total: progress.update(task, completed=done, total=total)
+                day,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+                workers=settings.score_workers,
             )
     console.print(f"{written} buildings scored as of {day} with {dict(model.versions)}")

@@ -152,7 +152,7 @@ def model_runners(database_url: str) -> dict[str, JobRunner]:
         service = score_service()
         if service is None:
             return "skipped: no active model"
-        return f"{service.score_all()} buildings scored"
+        return f"{service.score_all(workers=settings.score_workers)} buildings scored"
 
     def retrain_weekly_job(job: JobSpec, due_at: datetime) -> str:
         # Deferred: training.pipeline loads xgboost and pandas (seconds, and their memory for the life of the

@@ -120,6 +120,9 @@ class Settings(FileBackedSettings):
     # Chunks of changed buildings `rescore_changed` scores at once, each on its own connection
     # (sentinel/risk/service.py).
     rescore_workers: int = Field(default=2, ge=1, le=16)
+    # Ranges of lots `score_all` scores at once when scoring every building, each a feature query on its own
+    # connection (sentinel/risk/service.py).
+    score_workers: int = Field(default=2, ge=1, le=16)
 
     # Seals each organization's webhook signing secret at rest (sentinel/crypto.py): 32 random bytes, urlsafe
     # base64. Without it organizations cannot have their own secret and VS_WEBHOOK_SECRET signs for all.

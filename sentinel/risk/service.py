@@ -8,12 +8,13 @@ URL); stored scores go to `remember` (the API's Redis cache) after their transac
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -23,6 +24,7 @@ import psycopg
 
 from sentinel import artifact_store
 from sentinel.risk import scoring
+from sentinel.risk.features import LotRange
 from sentinel.risk.score import Score
 from sentinel.risk.scoring import ActiveModels, LoadedModels, ModelLoader, RiskModel
 
@@ -31,6 +33,10 @@ log = logging.getLogger(__name__)
 Connect = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
 
 RESCORE_CHUNK = 5000  # buildings scored and committed together by `rescore_changed`
+# Ranges of lots `score_all` cuts the city into, per worker: more than one, so that one range's feature query runs
+# while another's lots are scored; few, as a range's query may scan the records' tables whole to find its lots'
+# (and reads status_history whole).
+SCORE_PARTS_PER_WORKER = 2
 
 
 class ModelUnavailableError(Exception):
@@ -123,21 +129,57 @@ class ScoreService:
         self.remember(stored)
         return stored
 
-    def score_all(self, as_of: date | None = None, progress: Callable[[int, int], None] | None = None) -> int:
+    def score_all(
+        self,
+        as_of: date | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        workers: int = 1,
+        parts: int | None = None,
+    ) -> int:
         """Every building with the trained models, as of `as_of` (default today); returns how many were scored.
 
         Today's scores of every building hold the records of every run that had ended before they were read, so
         they move the rescore mark past those runs: the next `rescore_changed` reads the runs after them, not every
-        record of the city grouped by lot (which it does while no mark exists)."""
+        record of the city grouped by lot (which it does while no mark exists).
+
+        With `workers` above one the city is cut into `parts` ranges of lots (`scoring.lot_ranges`; by default
+        SCORE_PARTS_PER_WORKER a worker), scored `workers` at once, each in its own thread and connection
+        (VS_SCORE_WORKERS). PostgreSQL runs a cursor's query in one backend, never in parallel, and one query for
+        the city left the machine's other core mostly idle while it ran, then the scoring ran alone after it
+        (benchmarks/RESULTS.md, "The whole city's week"). With more ranges than workers, one range's feature query
+        runs while another's rows are scored. One worker reads the city through one query, as before. `progress`
+        gets the sums over the ranges: the total grows as each range's query has counted its lots. A range that
+        fails stops the others."""
         model = self.model()
         if not isinstance(model, ActiveModels):
             raise ModelUnavailableError(f"scoring every building needs the trained models, not {type(model).__name__}")
+        if parts is None:
+            parts = workers * SCORE_PARTS_PER_WORKER if workers > 1 else 1
         through = None
-        if as_of is None:
-            with self.connect() as conn:
-                through = scoring.ended_through(conn)  # read before the features are: they see at least these runs
         with self.connect() as conn:
-            done = scoring.score_all(conn, model, as_of or self.today(), progress=progress)
+            if as_of is None:
+                through = scoring.ended_through(conn)  # read before the features are: they see at least these runs
+            ranges = scoring.lot_ranges(conn, parts)
+        day = as_of or self.today()
+        in_flight = _InFlight(progress, len(ranges))
+
+        def score_range(lots: LotRange, report: Callable[[int, int], None]) -> int:
+            with self.connect() as conn, in_flight.running(conn):
+                return scoring.score_all(conn, model, day, progress=report, lots=lots)
+
+        if workers <= 1:  # in this thread: Ctrl-C stops it where it is
+            done = sum(score_range(lots, in_flight.report(i)) for i, lots in enumerate(ranges))
+        else:
+            with ThreadPoolExecutor(max_workers=min(workers, len(ranges)), thread_name_prefix="score-all") as pool:
+                futures = [pool.submit(score_range, lots, in_flight.report(i)) for i, lots in enumerate(ranges)]
+                try:
+                    done = sum(future.result() for future in as_completed(futures))
+                except BaseException:
+                    # A range failed, or Ctrl-C: the others stop too, and no range starts (a failed scoring of
+                    # every building is run again whole).
+                    in_flight.stop()
+                    pool.shutdown(cancel_futures=True)
+                    raise
         if through is not None:
             with self.connect() as conn:
                 scoring.mark_rescored(conn, through)
@@ -160,3 +202,49 @@ class ScoreService:
         with self.connect() as conn:
             scoring.mark_rescored(conn, changed.through_run)
         return done
+
+
+class _StoppedError(Exception):
+    pass
+
+
+class _InFlight:
+    """Ranges of lots scored at once: their progress passed on summed, each range's (done, total) as its own
+    `scoring.score_all` reports it, one report at a time; and a stop that ends them early: the statements they run
+    are cancelled, and a range that was between statements stops at its next chunk."""
+
+    def __init__(self, progress: Callable[[int, int], None] | None, ranges: int) -> None:
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._done, self._total = [0] * ranges, [0] * ranges
+        self._connections: set[psycopg.Connection[Any]] = set()
+        self._stopped = False
+
+    @contextlib.contextmanager
+    def running(self, conn: psycopg.Connection[Any]) -> Iterator[None]:
+        with self._lock:
+            if self._stopped:
+                raise _StoppedError
+            self._connections.add(conn)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._connections.discard(conn)
+
+    def report(self, i: int) -> Callable[[int, int], None]:
+        def report(done: int, total: int) -> None:
+            with self._lock:
+                if self._stopped:
+                    raise _StoppedError
+                self._done[i], self._total[i] = done, total
+                if self._progress is not None:
+                    self._progress(sum(self._done), sum(self._total))
+
+        return report
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            for conn in self._connections:
+                conn.cancel_safe()

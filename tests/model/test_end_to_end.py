@@ -338,6 +338,82 @@ def test_changed_buildings_are_rescored_a_few_chunks_at_once_with_the_scores_of_
     assert len(waited) == 2
 
 
+def test_every_lot_is_scored_a_few_ranges_at_once_with_the_scores_of_one_query(trained):
+    """Several workers score the city cut into ranges of lots (`scoring.lot_ranges`), each range's feature query
+    on its own connection, two ranges at once: every lot gets the score one worker's single query gives it, a lot
+    that only violations name (no PLUTO row) just below a cut included, and the progress counts to the whole."""
+    url, model_dir, _ = trained
+    parts = 5
+    with psycopg.connect(url) as conn:
+        cut = scoring.lot_ranges(conn, parts)[2].lo
+        assert cut is not None
+        unplotted = f"{int(cut) - 1:010d}"  # the range below the cut reads it, the one from the cut must not
+        assert conn.execute("SELECT 1 FROM properties WHERE bbl = %s", (unplotted,)).fetchone() is None
+        conn.execute(
+            "INSERT INTO violations (source, source_id, bbl, severity, status, issued_date, raw, content_hash) "
+            "VALUES ('HPD', 'unplotted', %s, 'immediately_hazardous', 'open', %s, '{}', 'x')",
+            (unplotted, CITY_END - timedelta(days=20)),
+        )
+        conn.commit()
+
+    def scored(connect, workers: int, parts: int | None = None) -> list[tuple]:
+        with psycopg.connect(url) as conn:
+            conn.execute("DELETE FROM risk_scores")
+            conn.commit()
+        # A fixed clock: the model is never reloaded while scoring, so the only connections opened in the scoring
+        # threads are their ranges'.
+        service = ScoreService(connect, model_dir=model_dir, today=lambda: CITY_END, monotonic=lambda: 0.0)
+        calls: list[tuple[int, int]] = []
+        done = service.score_all(CITY_END, progress=lambda *call: calls.append(call), workers=workers, parts=parts)
+        assert done == BUILDINGS + 1
+        assert calls[-1] == (done, done) and all(a[0] <= b[0] for a, b in itertools.pairwise(calls))
+        with psycopg.connect(url) as conn:
+            return _scores(conn)
+
+    # Two ranges in flight at once, or this waits for a second range that never comes and fails.
+    both_in_flight = threading.Barrier(2, timeout=60)
+    waited: set[str] = set()
+
+    def connect_together():
+        thread = threading.current_thread().name
+        if thread.startswith("score-all") and thread not in waited:
+            waited.add(thread)
+            both_in_flight.wait()
+        return psycopg.connect(url)
+
+    try:
+        one_query = scored(connect_to(url), workers=1)
+        in_ranges = scored(connect_together, workers=2, parts=parts)
+        by_default = scored(connect_to(url), workers=2)
+    finally:
+        with psycopg.connect(url) as conn:
+            conn.execute("DELETE FROM violations WHERE source_id = 'unplotted'")
+            conn.execute("DELETE FROM risk_scores WHERE bbl = %s", (unplotted,))
+            conn.commit()
+    assert unplotted in [row[0] for row in one_query]
+    assert in_ranges == one_query
+    assert by_default == one_query
+    assert len(waited) == 2
+
+
+def test_a_range_that_fails_stops_the_others_and_fails_the_scoring(trained):
+    url, model_dir, _ = trained
+    with psycopg.connect(url) as conn:
+        conn.execute("DELETE FROM risk_scores")
+        conn.commit()
+    service = ScoreService(connect_to(url), model_dir=model_dir, today=lambda: CITY_END, monotonic=lambda: 0.0)
+
+    def failing(done: int, total: int) -> None:
+        raise RuntimeError("the first range's report fails")
+
+    with pytest.raises(RuntimeError, match="first range"):
+        service.score_all(CITY_END, progress=failing, workers=2, parts=10)
+    with psycopg.connect(url) as conn:
+        stored = conn.execute("SELECT count(*) FROM risk_scores").fetchone()[0]
+    # The failed range's chunk was stored before its report; the ranges not started then never start.
+    assert 0 < stored < BUILDINGS
+
+
 def test_scoring_every_building_today_moves_the_rescore_mark(trained):
     """The batch scored every building with the records of every run ended before it read them: the next rescore
     starts after those runs (it no longer groups every record of the city by lot) and finds only later changes."""
