@@ -45,14 +45,25 @@ def make_due(url: str) -> int:
     return run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def worker_arguments(description: str, rounds: int) -> argparse.ArgumentParser:
+    """The arguments of a benchmark of worker counts (this one's, benchmarks/score_all_workers.py's)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", required=True, help="PostgreSQL URL of the database")
     parser.add_argument("--models", required=True, type=Path, help="the model directory the run trained into")
-    parser.add_argument("--workers", default="1,2", help="worker counts to compare, comma-separated")
-    parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
-    counts = [int(n) for n in args.workers.split(",")]
+    parser.add_argument(
+        "--workers", default="1,2", type=worker_counts, help="worker counts to compare, comma-separated"
+    )
+    parser.add_argument("--rounds", type=int, default=rounds)
+    return parser
+
+
+def worker_counts(text: str) -> list[int]:
+    return [int(n) for n in text.split(",")]
+
+
+def main() -> None:
+    args = worker_arguments(__doc__ or "", rounds=2).parse_args()
+    counts = args.workers
     service = ScoreService(connect_to(args.database), model_dir=args.models)
     for round_no in range(1, args.rounds + 1):
         for workers in counts:
