@@ -48,6 +48,7 @@ class AlertsPort(Protocol):
 
     def evaluate_run(self, run_id: int) -> dict[str, Any]: ...
     def evaluate_time_based(self) -> dict[str, Any]: ...
+    def evaluate_scores(self) -> dict[str, Any]: ...
     def drain(self) -> dict[str, Any]: ...
 
 
@@ -61,6 +62,9 @@ class LocalAlerts:
 
     def evaluate_time_based(self) -> dict[str, Any]:
         return self._evaluator.evaluate_time_based()
+
+    def evaluate_scores(self) -> dict[str, Any]:
+        return self._evaluator.evaluate_scores()
 
     def drain(self) -> dict[str, Any]:
         return self._drainer.drain_once()
@@ -76,6 +80,9 @@ class RemoteAlerts:
 
     def evaluate_time_based(self) -> dict[str, Any]:
         return ray.get(self._evaluator.evaluate_time_based.remote())
+
+    def evaluate_scores(self) -> dict[str, Any]:
+        return ray.get(self._evaluator.evaluate_scores.remote())
 
     def drain(self) -> dict[str, Any]:
         return ray.get(self._notifier.drain_once.remote())
@@ -126,15 +133,17 @@ def default_runners(
     runners = {"ingest": ingest_job, "time_alerts": time_alerts_job, "notify": notify_job}
     if database_url is not None:
         settings = get_settings()
-        runners.update(model_runners(database_url))
+        runners.update(model_runners(database_url, alerts))
         # The backup reads as the owner when it is known: the dump then needs no grants of the application role.
         backup_url = owner_database_url or database_url
         runners.update(backup_runners(backup_url, settings.resolved_model_dir, settings.data_dir))
     return runners
 
 
-def model_runners(database_url: str) -> dict[str, JobRunner]:
-    """Scoring and retraining jobs over the registry's active models (sentinel.risk, training.pipeline)."""
+def model_runners(database_url: str, alerts: AlertsPort | None = None) -> dict[str, JobRunner]:
+    """Scoring and retraining jobs over the registry's active models (sentinel.risk, training.pipeline). With
+    `alerts`, a scoring job then evaluates the scores it stored against the `risk_score` rules and sends what they
+    produced, as the ingestion job does for a run's records."""
     settings = get_settings()
     store = from_settings(settings)
 
@@ -142,17 +151,25 @@ def model_runners(database_url: str) -> dict[str, JobRunner]:
         service = ScoreService(connect_to(database_url), model_dir=store)
         return service if service.loaded.model is not None else None
 
+    def scores_alerted() -> str:
+        if alerts is None:
+            return ""
+        evaluated = alerts.evaluate_scores()
+        drained = alerts.drain()
+        return f"; {evaluated['alerts_created']} new alerts; {drained['sent']} notifications sent"
+
     def rescore_changed_job(job: JobSpec, due_at: datetime) -> str:
         service = score_service()
         if service is None:
             return "skipped: no active model"
-        return f"{service.rescore_changed(settings.rescore_workers)} changed buildings rescored"
+        rescored = service.rescore_changed(settings.rescore_workers)
+        return f"{rescored} changed buildings rescored" + scores_alerted()
 
     def score_daily_job(job: JobSpec, due_at: datetime) -> str:
         service = score_service()
         if service is None:
             return "skipped: no active model"
-        return f"{service.score_all(workers=settings.score_workers)} buildings scored"
+        return f"{service.score_all(workers=settings.score_workers)} buildings scored" + scores_alerted()
 
     def retrain_weekly_job(job: JobSpec, due_at: datetime) -> str:
         # Deferred: training.pipeline loads xgboost and pandas (seconds, and their memory for the life of the

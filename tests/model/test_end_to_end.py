@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -444,3 +444,72 @@ def test_scoring_every_building_today_moves_the_rescore_mark(trained):
         conn.execute("DELETE FROM rescore_mark")
         conn.execute("DELETE FROM risk_scores WHERE as_of = %s", (CITY_END - timedelta(days=1),))
         conn.commit()
+
+
+def test_the_rescore_job_alerts_the_watched_building_whose_score_crossed_its_rule(trained, monkeypatch):
+    """The scheduler's rescore stores a watched building's new score, then evaluates it: the building's rule
+    fires once (a `risk_score` rule was only ever evaluated by the dry-run), and a building watched by nobody,
+    or whose score did not cross, alerts nobody."""
+    from cluster.scheduler import LocalAlerts, default_runners
+    from sentinel.scheduling import JobSpec
+    from sentinel.settings import get_settings
+
+    url, model_dir, _ = trained
+    monkeypatch.setenv("VS_MODEL_DIR", str(model_dir))
+    get_settings.cache_clear()
+    today = datetime.now(UTC).date()
+    with psycopg.connect(url) as conn:
+        conn.execute("DELETE FROM risk_scores")
+        models = scoring.require_active_models(conn, model_dir)
+        scoring.score_all(conn, models, today)
+        hot, score = conn.execute(
+            "SELECT bbl::text, overall FROM risk_scores s WHERE EXISTS (SELECT FROM violations v WHERE v.bbl = s.bbl)"
+            " ORDER BY overall DESC, bbl LIMIT 1"
+        ).fetchone()
+        calm = conn.execute(
+            "SELECT bbl::text FROM risk_scores WHERE bbl <> %s AND overall < %s ORDER BY bbl LIMIT 1", (hot, score)
+        ).fetchone()[0]
+        assert score >= 2
+        conn.execute("DELETE FROM risk_scores")
+        # Yesterday both were under the threshold; today's rescore puts only `hot` over it.
+        _set_previous(conn, hot, today - timedelta(days=1), 0)
+        _set_previous(conn, calm, today - timedelta(days=1), 0)
+        org = conn.execute("INSERT INTO organizations (name) VALUES ('watchers') RETURNING id").fetchone()[0]
+        portfolio = conn.execute(
+            "INSERT INTO portfolios (org_id, name) VALUES (%s, 'main') RETURNING id", (org,)
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO portfolio_buildings (portfolio_id, bbl, added_at) VALUES (%s, %s, now() - interval '2 days'),"
+            " (%s, %s, now() - interval '2 days')",
+            (portfolio, hot, portfolio, calm),
+        )
+        condition = json.dumps({"type": "risk_score", "crosses_above": score})
+        conn.execute(
+            "INSERT INTO alert_rules (org_id, name, condition, scope, channels, monitoring_since)"
+            ' VALUES (%s, \'risky\', %s, \'{"type": "organization"}\', \'[{"kind": "email", "target": "o@x.org"}]\','
+            " now() - interval '2 days')",
+            (org, condition),
+        )
+        run = ingest_pipeline.start_run(conn, mode="incremental", source_url="test", datasets=["hpd_violations"])
+        conn.execute(
+            "UPDATE violations SET updated_at = clock_timestamp(), last_run_id = %s WHERE bbl = ANY(%s::bpchar[])",
+            (run, [hot, calm]),
+        )
+        ingest_pipeline.finish_run(conn, run, [])
+        conn.commit()
+    try:
+        runners = default_runners(LocalAlerts(url), ingest=lambda job: 0, database_url=url)
+        job = JobSpec(name="rescore_changed", cron="*/10 * * * *", kind="rescore_changed")
+        said = runners["rescore_changed"](job, datetime.now(UTC))
+        again = runners["rescore_changed"](job, datetime.now(UTC))
+    finally:
+        get_settings.cache_clear()
+    with psycopg.connect(url) as conn:
+        alerts = conn.execute("SELECT bbl::text, trigger_key, baseline FROM alerts").fetchall()
+        notes = conn.execute("SELECT count(*) FROM notifications").fetchone()[0]
+        conn.execute("DELETE FROM organizations WHERE id = %s", (org,))
+        conn.execute("DELETE FROM risk_scores")
+        conn.commit()
+    assert alerts == [(hot, f"risk:{hot}:overall:above:{score}:{today}", False)]
+    assert notes == 1
+    assert "1 new alerts" in said and "0 new alerts" in again, (said, again)
