@@ -125,8 +125,9 @@ class PeakMemory:
 
 
 class MachineShare:
-    """Where the machine's CPU went during a block, from /proc/stat: the busy share, and the share the hypervisor
-    gave to other guests (steal), one way a VM's figures move from hour to hour with no change of ours."""
+    """Where the machine's CPU went during a block, from /proc/stat: the busy share, the share spent waiting on the
+    disk (iowait), and the share the hypervisor gave to other guests (steal), one way a VM's figures move from hour
+    to hour with no change of ours."""
 
     def __enter__(self) -> MachineShare:
         self._start = _cpu_ticks()
@@ -138,6 +139,7 @@ class MachineShare:
         )
         total = max(1, user + nice + system + idle + iowait + irq + softirq + steal)
         self.busy = round((total - idle - iowait) / total, 3)
+        self.iowait = round(iowait / total, 3)
         self.steal = round(steal / total, 3)
 
 

@@ -19,13 +19,12 @@ import sys
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
-import psutil
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.ingest import MachineShare
 from benchmarks.rescore_workers import worker_arguments
 from sentinel.risk.service import ScoreService, connect_to
 
@@ -37,14 +36,6 @@ def scored_day(url: str) -> date:
     return row[0] if row and row[0] else datetime.now(UTC).date()
 
 
-def shares(before: Any, after: Any) -> tuple[float, float]:
-    """The machine's busy and iowait shares between two `psutil.cpu_times()`."""
-    spent = {field: getattr(after, field) - getattr(before, field) for field in after._fields}
-    total = max(sum(spent.values()) - spent.get("guest", 0) - spent.get("guest_nice", 0), 1e-9)
-    iowait = spent.get("iowait", 0.0)
-    return (total - spent["idle"] - iowait) / total, iowait / total
-
-
 def main() -> None:
     parser = worker_arguments(__doc__ or "", rounds=1)
     parser.add_argument("--parts", type=int, default=None, help="ranges of lots (default: the service's)")
@@ -54,13 +45,14 @@ def main() -> None:
     service = ScoreService(connect_to(args.database), model_dir=args.models)
     for round_no in range(1, args.rounds + 1):
         for workers in args.workers:
-            before, started = psutil.cpu_times(), time.perf_counter()
-            lots = service.score_all(day, workers=workers, parts=args.parts)
+            started = time.perf_counter()
+            with MachineShare() as machine:
+                lots = service.score_all(day, workers=workers, parts=args.parts)
             seconds = time.perf_counter() - started
-            busy, iowait = shares(before, psutil.cpu_times())
             print(
                 f"round {round_no}: workers {workers}: {lots:,} lots as of {day} in {seconds:.1f} s "
-                f"({1000 * seconds / max(lots, 1):.2f} ms a lot; machine {busy:.0%} busy, {iowait:.0%} iowait)",
+                f"({1000 * seconds / max(lots, 1):.2f} ms a lot; machine {machine.busy:.0%} busy, "
+                f"{machine.iowait:.0%} iowait)",
                 flush=True,
             )
 

@@ -32,19 +32,12 @@ from citysim.replay.dataset_stores import DatasetStores
 from citysim.replay.formats import read_json_document
 from citysim.replay.server import ReplayServer
 from citysim.replay.store import discover_sources
-from sentinel.datasets import DatasetConfig, load_datasets
+from sentinel.datasets import load_datasets
 from sentinel.ingest.pipeline import OVERLAP
 from sentinel.ingest.socrata import Cursor, SocrataSource, cursor_after
 
 DATASET = "service_requests_311"
 PAGE = 10_000
-
-
-def partitions(spec: DatasetConfig) -> list[str]:
-    """Each borough partition's `$where` and the other one's, with the row filter, as the ingester asks."""
-    names = ["MANHATTAN", "BRONX", "BROOKLYN", "QUEENS", "STATEN ISLAND"]
-    wheres = [spec.partition.where.format(name=name) for name in names] + [spec.partition.other_where]
-    return [f"({spec.row_filter}) AND ({where})" for where in wheres]
 
 
 def read_day(url: str, since: str) -> int:
@@ -53,7 +46,7 @@ def read_day(url: str, since: str) -> int:
     source = SocrataSource(url)
     mark = datetime.fromisoformat(since.replace("Z", "+00:00")) - OVERLAP
     rows = 0
-    for where in partitions(spec):
+    for where in spec.partitions().values():
         cursor = Cursor(updated_at=mark.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3])
         while True:
             page = orjson.loads(

@@ -301,6 +301,24 @@ def test_the_scheduler_rescores_only_buildings_whose_records_changed(trained):
     assert service.rescore_changed() == 1
 
 
+class _TwoAtOnce:
+    """A `connect` for a test of work in threads named `prefix`: each such thread's first connection waits for
+    another's, so the work runs only with two of its parts in flight at once; with one at a time the barrier times
+    out and the test fails."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url, self.prefix = url, prefix
+        self.barrier = threading.Barrier(2, timeout=60)
+        self.waited: set[str] = set()
+
+    def __call__(self) -> psycopg.Connection:
+        thread = threading.current_thread().name
+        if thread.startswith(self.prefix) and thread not in self.waited:
+            self.waited.add(thread)
+            self.barrier.wait()
+        return psycopg.connect(self.url)
+
+
 def test_changed_buildings_are_rescored_a_few_chunks_at_once_with_the_scores_of_one_at_a_time(trained, monkeypatch):
     url, model_dir, _ = trained
     monkeypatch.setattr(service_module, "RESCORE_CHUNK", 60)  # several chunks of the city's lots
@@ -318,24 +336,14 @@ def test_changed_buildings_are_rescored_a_few_chunks_at_once_with_the_scores_of_
             return _scores(conn)
 
     one_at_a_time = rescored(connect_to(url), workers=1)
-    # Two chunks in flight at once, or this waits for a second chunk that never comes and fails.
-    both_in_flight = threading.Barrier(2, timeout=60)
-    waited: set[str] = set()
-
-    def connect_together():
-        thread = threading.current_thread().name
-        if thread.startswith("rescore") and thread not in waited:
-            waited.add(thread)
-            both_in_flight.wait()
-        return psycopg.connect(url)
-
+    together = _TwoAtOnce(url, "rescore")  # two chunks in flight at once, or this fails
     try:
-        assert rescored(connect_together, workers=2) == one_at_a_time
+        assert rescored(together, workers=2) == one_at_a_time
     finally:
         with psycopg.connect(url) as conn:
             conn.execute("DELETE FROM rescore_mark")
             conn.commit()
-    assert len(waited) == 2
+    assert len(together.waited) == 2
 
 
 def test_every_lot_is_scored_a_few_ranges_at_once_with_the_scores_of_one_query(trained):
@@ -370,20 +378,10 @@ def test_every_lot_is_scored_a_few_ranges_at_once_with_the_scores_of_one_query(t
         with psycopg.connect(url) as conn:
             return _scores(conn)
 
-    # Two ranges in flight at once, or this waits for a second range that never comes and fails.
-    both_in_flight = threading.Barrier(2, timeout=60)
-    waited: set[str] = set()
-
-    def connect_together():
-        thread = threading.current_thread().name
-        if thread.startswith("score-all") and thread not in waited:
-            waited.add(thread)
-            both_in_flight.wait()
-        return psycopg.connect(url)
-
+    together = _TwoAtOnce(url, "score-all")  # two ranges in flight at once, or this fails
     try:
         one_query = scored(connect_to(url), workers=1)
-        in_ranges = scored(connect_together, workers=2, parts=parts)
+        in_ranges = scored(together, workers=2, parts=parts)
         by_default = scored(connect_to(url), workers=2)
     finally:
         with psycopg.connect(url) as conn:
@@ -393,7 +391,7 @@ def test_every_lot_is_scored_a_few_ranges_at_once_with_the_scores_of_one_query(t
     assert unplotted in [row[0] for row in one_query]
     assert in_ranges == one_query
     assert by_default == one_query
-    assert len(waited) == 2
+    assert len(together.waited) == 2
 
 
 def test_a_range_that_fails_stops_the_others_and_fails_the_scoring(trained):
@@ -448,11 +446,12 @@ def test_scoring_every_building_today_moves_the_rescore_mark(trained):
 
 def test_the_rescore_job_alerts_the_watched_building_whose_score_crossed_its_rule(trained, monkeypatch):
     """The scheduler's rescore stores a watched building's new score, then evaluates it: the building's rule
-    fires once (a `risk_score` rule was only ever evaluated by the dry-run), and a building watched by nobody,
-    or whose score did not cross, alerts nobody."""
+    fires once (a `risk_score` rule was only ever evaluated by the dry-run), the next rescore adds nothing, and a
+    watched building whose score did not cross alerts nobody."""
     from cluster.scheduler import LocalAlerts, default_runners
     from sentinel.scheduling import JobSpec
     from sentinel.settings import get_settings
+    from tests.alerts import seed
 
     url, model_dir, _ = trained
     monkeypatch.setenv("VS_MODEL_DIR", str(model_dir))
@@ -474,22 +473,9 @@ def test_the_rescore_job_alerts_the_watched_building_whose_score_crossed_its_rul
         # Yesterday both were under the threshold; today's rescore puts only `hot` over it.
         _set_previous(conn, hot, today - timedelta(days=1), 0)
         _set_previous(conn, calm, today - timedelta(days=1), 0)
-        org = conn.execute("INSERT INTO organizations (name) VALUES ('watchers') RETURNING id").fetchone()[0]
-        portfolio = conn.execute(
-            "INSERT INTO portfolios (org_id, name) VALUES (%s, 'main') RETURNING id", (org,)
-        ).fetchone()[0]
-        conn.execute(
-            "INSERT INTO portfolio_buildings (portfolio_id, bbl, added_at) VALUES (%s, %s, now() - interval '2 days'),"
-            " (%s, %s, now() - interval '2 days')",
-            (portfolio, hot, portfolio, calm),
-        )
-        condition = json.dumps({"type": "risk_score", "crosses_above": score})
-        conn.execute(
-            "INSERT INTO alert_rules (org_id, name, condition, scope, channels, monitoring_since)"
-            ' VALUES (%s, \'risky\', %s, \'{"type": "organization"}\', \'[{"kind": "email", "target": "o@x.org"}]\','
-            " now() - interval '2 days')",
-            (org, condition),
-        )
+        org = seed.org(conn, "watchers")
+        seed.portfolio(conn, org, [hot, calm])
+        seed.rule(conn, org, {"type": "risk_score", "crosses_above": score}, [{"kind": "email", "target": "o@x.org"}])
         run = ingest_pipeline.start_run(conn, mode="incremental", source_url="test", datasets=["hpd_violations"])
         conn.execute(
             "UPDATE violations SET updated_at = clock_timestamp(), last_run_id = %s WHERE bbl = ANY(%s::bpchar[])",
