@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -34,20 +34,25 @@ from citysim.replay.server import ReplayServer
 from citysim.replay.store import discover_sources
 from sentinel.datasets import load_datasets
 from sentinel.ingest.pipeline import OVERLAP
-from sentinel.ingest.socrata import Cursor, SocrataSource, cursor_after
+from sentinel.ingest.socrata import SocrataSource, cursor_after
+from sentinel.ingest.watermarks import Watermark, plan_read
 
 DATASET = "service_requests_311"
 PAGE = 10_000
 
 
 def read_day(url: str, since: str) -> int:
-    """Every partition's rows changed after `since` minus the ingester's overlap; returns how many."""
+    """Every partition's rows from where the ingester's next read starts after a read that ended at `since` and
+    began now (`watermarks.plan_read`); returns how many."""
     spec = load_datasets()[DATASET]
     source = SocrataSource(url)
-    mark = datetime.fromisoformat(since.replace("Z", "+00:00")) - OVERLAP
+    mark = Watermark(DATASET, "", datetime.fromisoformat(since.replace("Z", "+00:00")), completed=True,
+                     read_started_at=datetime.now(UTC))  # fmt: skip
+    start = plan_read(mark, incremental=True, overlap=OVERLAP).cursor
+    assert start is not None
     rows = 0
     for where in spec.partitions().values():
-        cursor = Cursor(updated_at=mark.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3])
+        cursor = start
         while True:
             page = orjson.loads(
                 source.page_body(spec.socrata_id, where=where, cursor=cursor, incremental=True, limit=PAGE)

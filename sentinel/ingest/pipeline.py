@@ -52,6 +52,8 @@ class PartitionTask:
     # the rows changed since, instead of reading the partition from scratch every run (a whole scan of the
     # source's table for each run's empty "other" partition).
     horizon: datetime | None = None
+    # When this read was planned: the next read of the partition starts at most `OVERLAP` before it (watermarks).
+    planned_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def mode(self) -> str:
@@ -402,7 +404,7 @@ def commit_page(
             completed=False,
             mode=task.mode,
         )
-        _keep_source_version(mark, task, previous)
+        _keep_read_start(mark, task, previous)
         stats = write_batch(conn, batch, run_id, expect_new=task.first_read)
         watermarks.save(conn, mark, run_id)
     return stats
@@ -426,22 +428,22 @@ def _committed_already(
     )
 
 
-def _keep_source_version(
-    mark: watermarks.Watermark, task: PartitionTask, previous: watermarks.Watermark | None
-) -> None:
-    """The source version a partition's rows were read at is the one asked when its read began: a resumed read
-    keeps the value of the run that started it, so rows read before a change and after it never pass as the
-    newer version (the next run then reads again)."""
+def _keep_read_start(mark: watermarks.Watermark, task: PartitionTask, previous: watermarks.Watermark | None) -> None:
+    """What a partition's read began with: the source version asked and the moment it was planned. A resumed read
+    keeps the values of the run that started it, so rows read before a change and after it never pass as the
+    newer version (the next run then reads again), and the next read's overlap covers the whole read."""
     if task.resumed:
         mark.source_rows_updated_at = previous.source_rows_updated_at if previous else None
         mark.source_checked_at = previous.source_checked_at if previous else None
+        mark.read_started_at = previous.read_started_at if previous else None
     else:
         mark.source_rows_updated_at = task.source_rows_updated_at
         mark.source_checked_at = task.source_checked_at
+        mark.read_started_at = task.planned_at
 
 
 def finish_partition(conn: psycopg.Connection, task: PartitionTask, run_id: int) -> None:
-    """Marks a partition's read complete, so the next run starts from its mark (minus the overlap)."""
+    """Marks a partition's read complete, so the next run starts from its mark (or the overlap before its start)."""
     with conn.transaction():
         mark = watermarks.load(conn, task.dataset, task.partition) or watermarks.Watermark(task.dataset, task.partition)
         mark.completed = True
@@ -449,7 +451,7 @@ def finish_partition(conn: psycopg.Connection, task: PartitionTask, run_id: int)
         mark.mode = task.mode  # a partition that read nothing has only its previous read's mark
         if mark.updated_at_mark is None:  # nor any before it: the source's newest row when the read was planned
             mark.updated_at_mark = task.horizon
-        _keep_source_version(mark, task, mark)
+        _keep_read_start(mark, task, mark)
         watermarks.save(conn, mark, run_id)
         # The first finished read ends the partition's first sync: alerts treat what it brought as a baseline.
         conn.execute(

@@ -1,8 +1,11 @@
 """Per-(dataset, partition) progress that moves only inside the transaction that commits the rows it covers.
 
 `updated_at_mark` + `last_id` is the keyset position of the last committed page. A partition that finished
-(`completed`) starts its next incremental read from its mark minus an overlap window, so a record updated while
-the previous run was paging is read again (its unchanged content hash makes the re-read free).
+(`completed`) starts its next incremental read an overlap window before its last read began, or at its mark when
+that is older: a record that became visible late, stamped with a time the read had already passed, is stamped
+within the window (the source's lag and the clocks' difference) before the moment it was read. So a daily batch
+(rows a publisher stamps within minutes of each other, hours before the next read) is not read twice: a re-read
+costs the fetch, the normalizing and the database's index probe and heap visit a row to find it unchanged.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class Watermark:
     # (sentinel/ingest/source_version.py).
     source_rows_updated_at: datetime | None = None
     source_checked_at: datetime | None = None
+    # When this read was planned (a resumed read keeps its first run's): the next read starts `overlap` before it.
+    read_started_at: datetime | None = None
 
     @property
     def incremental(self) -> bool:
@@ -36,8 +41,8 @@ class Watermark:
 
 def load(conn: psycopg.Connection, dataset: str, partition: str, *, for_update: bool = False) -> Watermark | None:
     query = (
-        "SELECT updated_at_mark, last_id, rows_committed, completed, mode, source_rows_updated_at, source_checked_at "
-        "FROM watermarks WHERE dataset = %s AND partition = %s"
+        "SELECT updated_at_mark, last_id, rows_committed, completed, mode, source_rows_updated_at, source_checked_at,"
+        " read_started_at FROM watermarks WHERE dataset = %s AND partition = %s"
     )
     row = conn.execute(query + (" FOR UPDATE" if for_update else ""), (dataset, partition)).fetchone()
     if row is None:
@@ -56,14 +61,15 @@ def run_of(conn: psycopg.Connection, dataset: str, partition: str) -> int | None
 def save(conn: psycopg.Connection, mark: Watermark, run_id: int | None) -> None:
     conn.execute(
         "INSERT INTO watermarks (dataset, partition, updated_at_mark, last_id, rows_committed, completed, mode,"
-        " source_rows_updated_at, source_checked_at, run_id, updated_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now()) "
+        " source_rows_updated_at, source_checked_at, read_started_at, run_id, updated_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now()) "
         "ON CONFLICT (dataset, partition) DO UPDATE SET updated_at_mark = EXCLUDED.updated_at_mark,"
         " last_id = EXCLUDED.last_id, rows_committed = EXCLUDED.rows_committed, completed = EXCLUDED.completed,"
         " mode = EXCLUDED.mode, source_rows_updated_at = EXCLUDED.source_rows_updated_at,"
-        " source_checked_at = EXCLUDED.source_checked_at, run_id = EXCLUDED.run_id, updated_at = now()",
+        " source_checked_at = EXCLUDED.source_checked_at, read_started_at = EXCLUDED.read_started_at,"
+        " run_id = EXCLUDED.run_id, updated_at = now()",
         (mark.dataset, mark.partition, mark.updated_at_mark, mark.last_id, mark.rows_committed, mark.completed,
-         mark.mode, mark.source_rows_updated_at, mark.source_checked_at, run_id),
+         mark.mode, mark.source_rows_updated_at, mark.source_checked_at, mark.read_started_at, run_id),
     )  # fmt: skip
 
 
@@ -83,7 +89,8 @@ class ReadPlan:
 
 def plan_read(mark: Watermark | None, *, incremental: bool, overlap: timedelta) -> ReadPlan:
     """How a partition's read starts: after its last committed page when interrupted (in the mode it was
-    interrupted in), else from scratch (full, or no mark yet), else overlap before the last finished read."""
+    interrupted in), else from scratch (full, or no mark yet), else `overlap` before the last finished read began
+    or at its mark, whichever is earlier (`overlap` before the mark when the read's start is not known)."""
     if mark is not None and not mark.completed and (mark.last_id or mark.updated_at_mark):
         if mark.incremental and mark.updated_at_mark is not None:
             return ReadPlan(True, Cursor(updated_at=to_socrata(mark.updated_at_mark), row_id=mark.last_id), True)
@@ -91,4 +98,7 @@ def plan_read(mark: Watermark | None, *, incremental: bool, overlap: timedelta) 
             return ReadPlan(False, Cursor(row_id=mark.last_id) if mark.last_id else None, True)
     if not incremental or mark is None or mark.updated_at_mark is None:
         return ReadPlan(False, None, False)
-    return ReadPlan(True, Cursor(updated_at=to_socrata(mark.updated_at_mark - overlap)), False)
+    start = mark.updated_at_mark - overlap
+    if mark.read_started_at is not None:
+        start = min(mark.updated_at_mark, mark.read_started_at - overlap)
+    return ReadPlan(True, Cursor(updated_at=to_socrata(start)), False)
