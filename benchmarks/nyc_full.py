@@ -1,7 +1,7 @@
 """NYC at full size on one machine (issue 21), or a fraction of it (not a pytest test).
 
     nice -n 19 .venv/bin/python benchmarks/nyc_full.py --scale 0.02 [--city DIR] [--days 7] [--samples 4]
-        [--rounds 60] [--remove-files] [--keep]
+        [--rounds 60] [--remove-files] [--builds-apart] [--keep]
 
 Stages, each timed (wall, CPU of this process tree, peak RSS of this process tree sampled every 0.25 s, as a sum
 and per process role: the driver, Ray's daemons, the ingestion actors, Train workers, Tune trials, ...; database
@@ -11,7 +11,8 @@ size after it; the disk the run has taken at the stage's peak, against the free 
    written so, compressed or not).
 2. first load, dataset by dataset, the largest file first: the dataset's file goes into the replay store (a
    file per dataset, `citysim.replay.dataset_stores`, served throughout; the next dataset's is built in a process
-   of its own while this one loads where the disk has room for it, else after), then the Ray pipeline's full load
+   of its own while this one loads where the disk has room for it, else after; with --builds-apart always after),
+   then the Ray pipeline's full load
    of that dataset into a fresh PostgreSQL database; with --remove-files the file is deleted once the store holds
    it (the store is the source from then on). After its load an incremental dataset's rows are cut to what the
    ingester's later reads look at (`ReplayStore.strip_rows`, into a new file; a day's change brings a row back
@@ -425,8 +426,12 @@ def first_load(
                 path.unlink()
             following = order[i + 1] if i + 1 < len(order) else None
             building = None
-            if following is not None and builds_beside(
-                shutil.disk_usage(store.folder).free, files[following], store_per_file_byte, st_store.rows
+            if (
+                not args.builds_apart
+                and following is not None
+                and builds_beside(
+                    shutil.disk_usage(store.folder).free, files[following], store_per_file_byte, st_store.rows
+                )
             ):
                 later = datasets[following].socrata_id
                 building = builder.submit(build_in_store, store.folder, later, files[following], snapshot_at)
@@ -490,6 +495,12 @@ def main() -> None:
     parser.add_argument("--orgs", type=int, default=200)
     parser.add_argument("--per-org", type=int, default=25)
     parser.add_argument("--remove-files", action="store_true", help="Delete each file once the store holds it.")
+    parser.add_argument(
+        "--builds-apart",
+        action="store_true",
+        help="Build each dataset's store before its load, never beside another's: the loads' figures are then the "
+        "pipeline's alone (and the stand-in's serving), at the price of the builds' wall in the whole run's.",
+    )
     parser.add_argument(
         "--keep-loaded-rows",
         action="store_true",
