@@ -12,11 +12,11 @@ size after it; the disk the run has taken at the stage's peak, against the free 
 2. first load, dataset by dataset, the largest file first: the dataset's file goes into the replay store (a
    file per dataset, `citysim.replay.dataset_stores`, served throughout; the next dataset's is built in a process
    of its own while this one loads where the disk has room for it, else after; with --builds-apart always after),
-   then the Ray pipeline's full load
-   of that dataset into a fresh PostgreSQL database; with --remove-files the file is deleted once the store holds
-   it (the store is the source from then on). After its load an incremental dataset's rows are cut to what the
-   ingester's later reads look at (`ReplayStore.strip_rows`, into a new file; a day's change brings a row back
-   whole), so the store holds one or two datasets whole at a time; --keep-loaded-rows keeps them.
+   then the Ray pipeline's full load of that dataset into a fresh PostgreSQL database; with --remove-files the file
+   is deleted once the store holds it (the store is the source from then on). After its load an incremental
+   dataset's rows are cut to what the ingester's later reads look at (`ReplayStore.strip_rows`, into a new file; a
+   day's change brings a row back whole), so the store holds one or two datasets whole at a time;
+   --keep-loaded-rows keeps them.
 3. features and a sweep: `training.pipeline.run` with a Tune sweep of --samples trials, promoting the models.
 4. scoring every lot: `ScoreService.score_all`.
 5. a week of daily increments: each day's change file applied to the replay server, then what the scheduler's

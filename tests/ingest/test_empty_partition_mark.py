@@ -53,7 +53,7 @@ def test_an_empty_partition_is_marked_and_read_incrementally_after(fresh_db, ser
     assert other_mark(fresh_db) == (newest, True)  # the samples all have a borough: the partition read nothing
 
     caplog.set_level(logging.DEBUG, logger="citysim.replay.server")
-    again = run(fresh_db, server, incremental=True)  # every row within the overlap before the marks: read again
+    again = run(fresh_db, server, incremental=True)  # the marks are the snapshot's stamp, a month before the run
     assert (again.inserted, again.updated) == (0, 0)
     asked = other_partition_requests(caplog)
     assert asked and all(":updated_at >" in r for r in asked), asked
