@@ -65,7 +65,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.alerts import CONDITIONS
 from citysim.replay.dataset_stores import DatasetStores, build_dataset_file
-from citysim.replay.formats import dataset_file_suffix, read_json_document
+from citysim.replay.formats import dataset_file_suffix
 from citysim.replay.server import ReplayServer
 from citysim.replay.store import discover_sources, utc_timestamp
 from citysim.synth.nyc import NYC_LOTS
@@ -620,7 +620,7 @@ def main() -> None:
             assert server is not None
             with measured(Stage(f"day {day_of(path)}")) as st:
                 t0 = time.perf_counter()
-                applied = server.apply_changes(read_json_document(path))
+                applied = server.apply_changes_file(path)
                 publish = time.perf_counter() - t0
                 t1 = time.perf_counter()
                 # This process hosts the stand-in's server thread: its CPU while the run reads is the stand-in's

@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.nyc_full import ROOT, build_in_store, day_of, reader_fields
 from citysim.replay.dataset_stores import DatasetStores
-from citysim.replay.formats import read_json_document
 from citysim.replay.server import ReplayServer
 from citysim.replay.store import discover_sources
 from sentinel.datasets import load_datasets
@@ -96,7 +95,7 @@ def main() -> None:
     try:
         for path in days:
             t0, c0 = time.perf_counter(), time.process_time()
-            applied = server.apply_changes(read_json_document(path))
+            applied = server.apply_changes_file(path)
             published = time.perf_counter() - t0, time.process_time() - c0
             if args.drop_caches:
                 os.sync()

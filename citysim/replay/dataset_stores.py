@@ -118,9 +118,11 @@ class DatasetStores:
     def next_timestamp(self, dataset_id: str, at: str | None = None) -> str:
         return self._stores[dataset_id].next_timestamp(dataset_id, at)
 
-    def upsert(self, dataset_id: str, rows: Sequence[Row], at: str, *, mode: str = "upsert") -> dict[str, int]:
+    def upsert(
+        self, dataset_id: str, rows: Sequence[Row], at: str, *, mode: str = "upsert", first_index: int = 0
+    ) -> dict[str, int]:
         self.ensure_table(dataset_id)
-        return self._stores[dataset_id].upsert(dataset_id, rows, at, mode=mode)
+        return self._stores[dataset_id].upsert(dataset_id, rows, at, mode=mode, first_index=first_index)
 
     def delete(self, dataset_id: str, keys: Sequence[str]) -> int:
         return self._stores[dataset_id].delete(dataset_id, keys)

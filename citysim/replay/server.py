@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import orjson
 
-from citysim.replay.changes import apply_changes
+from citysim.replay.changes import apply_changes, apply_changes_file
 from citysim.replay.dataset_stores import AnyStore
 from citysim.replay.errors import SodaError, dataset_missing, resource_error
 from citysim.replay.faults import FAULT_BODIES, FaultConfig, FaultInjector
@@ -91,6 +91,9 @@ class ReplayServer:
 
     def apply_changes(self, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
         return apply_changes(self.store, changes)
+
+    def apply_changes_file(self, path: Path) -> dict[str, dict[str, Any]]:
+        return apply_changes_file(self.store, path)
 
     def set_faults(self, config: FaultConfig) -> None:
         self.faults.configure(config)

@@ -451,8 +451,11 @@ class ReplayStore:
         *,
         mode: str = "upsert",
         commit_rows: int = UPSERT_COMMIT_ROWS,
+        first_index: int = 0,
     ) -> dict[str, int]:
         """Insert new rows and merge updates into existing ones by natural key (`None` clears a field).
+        `first_index`: the first row's position in its publish, when a publish comes in several calls (a new row's
+        `:id` is drawn from its position, so the calls give the ids one call would).
 
         Checked whole first (every row's key; with `mode` insert or update, whether it exists), so a bad change
         writes nothing; then written `commit_rows` a transaction, each checkpointed: an update rewrites a page of
@@ -480,7 +483,7 @@ class ReplayStore:
                                 self._write_row(conn, table, merged, rid=rid, at=at)
                             counts["updated"] += len(found)
                         else:
-                            self._write_row(conn, table, dict(row), rid=None, at=at, seed=f"{at}|{k}|{i}")
+                            self._write_row(conn, table, dict(row), rid=None, at=at, seed=f"{at}|{k}|{first_index + i}")
                             counts["inserted"] += 1
                 _give_back_wal(conn)
         return counts
