@@ -57,6 +57,8 @@ def read_change_file(path: Path, batch_rows: int) -> Iterator[str | ChangeBatch]
                 yield from reader.structure(line)
     if reader.stack or not reader.seen_top:
         raise DataFileError(path, reader.lineno, "truncated: the changes document is not closed")
+    if not reader.seen_datasets:
+        raise DataFileError(path, None, 'a changes file is one JSON object with a "datasets" object')
 
 
 def _row_line(line: bytes) -> dict[str, Any] | None:
@@ -77,7 +79,7 @@ class _Reader:
         self.path, self.batch_rows = path, batch_rows
         self.lineno = 0
         self.stack: list[_Frame] = []
-        self.seen_top = False
+        self.seen_top = self.seen_datasets = False
         self.pending: list[Any] = []
         self.batches = 0  # batches the current operation has yielded
 
@@ -153,6 +155,8 @@ class _Reader:
             self.seen_top = True
         elif self.stack[0].key == "datasets" and depth < 3 and not is_object:
             raise self.fail('"datasets" must hold an object of operations')
+        elif self.stack[0].key == "datasets" and depth == 1:
+            self.seen_datasets = True
         elif self.stack[0].key == "datasets" and depth == 3:
             dataset_id, op = self.stack[1].key, self.stack[2].key
             if op not in OPERATIONS:

@@ -103,6 +103,7 @@ def test_a_document_on_one_line_is_read_from_its_structure(tmp_path: Path) -> No
         (f'{{"datasets":{{"{HPD}":{{"upsert":{{}}}}}}}}', ValueError, "upsert: expected a list"),
         (f'{{"datasets":{{"{HPD}":{{"delete":"1"}}}}}}', ValueError, "delete: expected a list"),
         ('{"datasets":[]}', DataFileError, "must hold an object of operations"),
+        ('{"at":"2026-11-30T14:50:00.000Z"}', DataFileError, 'with a "datasets" object'),
         ('[{"datasets":{}}]', DataFileError, "one JSON object"),
         ('{"datasets":{}} {}', DataFileError, "one JSON object"),
         (f'{{"datasets":{{"{HPD}":{{"upsert":[{{"violationid":"1",}}]}}}}}}', DataFileError, "invalid JSON"),
