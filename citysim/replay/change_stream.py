@@ -39,11 +39,17 @@ class ChangeBatch:
     items: list[Any]
 
 
+_EXPECTED = {"key": "a key", "colon": "':'", "value": "a value", "next": "',' or the closing bracket"}
+
+
 @dataclass
 class _Frame:
     is_object: bool
     key: str | None = None  # the member being read, in an object
-    expects_key: bool = True
+    expect: str = ""  # what may come next: "key", "colon", "value", or "next" (a comma or the close)
+
+    def __post_init__(self) -> None:
+        self.expect = self.expect or ("key" if self.is_object else "value")
 
 
 def read_change_file(path: Path, batch_rows: int) -> Iterator[str | ChangeBatch]:
@@ -111,35 +117,42 @@ class _Reader:
         i = 0
         while i < len(tokens):
             tok = tokens[i].group()
-            if self.in_operation() and tok not in (b",", b"]"):
+            if self.in_operation() and tok != b"]":  # an operation's items: values, commas not checked
                 end = self._value_end(tokens, i)
-                yield from self.add(self._parse(line[tokens[i].start() : tokens[end].end()]))
+                if tok != b",":
+                    yield from self.add(self._parse(line[tokens[i].start() : tokens[end].end()]))
                 i = end + 1
                 continue
+            frame = self.stack[-1] if self.stack else None
             if tok in (b"{", b"["):
                 self._open(tok == b"{")
             elif tok in (b"}", b"]"):
                 yield from self._close(tok == b"}")
+            elif frame is None:
+                raise self.fail(f"{tok[:40]!r} outside the changes object")
             elif tok == b":":
-                if not self.stack or not self.stack[-1].is_object or self.stack[-1].key is None:
-                    raise self.fail("a ':' outside an object member")
-                self.stack[-1].expects_key = False
+                self._expect(frame, "colon", ":")
+                frame.expect = "value"
             elif tok == b",":
-                if self.stack and self.stack[-1].is_object:
-                    self.stack[-1].expects_key, self.stack[-1].key = True, None
-            elif self.stack and self.stack[-1].is_object and self.stack[-1].expects_key:
+                self._expect(frame, "next", ",")
+                frame.expect, frame.key = ("key", None) if frame.is_object else ("value", frame.key)
+            elif frame.is_object and frame.expect == "key":
                 key = self._parse(tok)
                 if not isinstance(key, str):
                     raise self.fail(f"an object key must be a string, got {tok[:40]!r}")
-                self.stack[-1].key = key
+                frame.key, frame.expect = key, "colon"
             else:
+                self._expect(frame, "value", tok)
+                frame.expect = "next"
                 yield from self._scalar(tok)
             i += 1
 
+    def _expect(self, frame: _Frame, expected: str, tok: bytes | str) -> None:
+        if frame.expect != expected:
+            raise self.fail(f"{str(tok)[:40]!r} where {_EXPECTED[frame.expect]} belongs")
+
     def _scalar(self, tok: bytes) -> Iterator[str]:
         value, depth = self._parse(tok), len(self.stack)
-        if depth == 0:
-            raise self.fail("text after the changes object")
         if depth == 1 and self.stack[0].key == "at":
             yield str(value)
         elif self.stack[0].key == "datasets" and depth < 3:
@@ -149,6 +162,9 @@ class _Reader:
 
     def _open(self, is_object: bool) -> None:
         depth = len(self.stack)
+        if depth:
+            self._expect(self.stack[-1], "value", "{" if is_object else "[")
+            self.stack[-1].expect = "next"
         if depth == 0:
             if not is_object or self.seen_top:
                 raise self.fail('a changes file is one JSON object with a "datasets" object')
@@ -169,6 +185,8 @@ class _Reader:
     def _close(self, is_object: bool) -> Iterator[ChangeBatch]:
         if not self.stack or self.stack[-1].is_object != is_object:
             raise self.fail("a closing bracket that does not match")
+        if self.stack[-1].expect not in ("next", "key" if is_object else "value") and not self.in_operation():
+            raise self.fail(f"{'}' if is_object else ']'!r} where {_EXPECTED[self.stack[-1].expect]} belongs")
         if self.in_operation() and (self.pending or not self.batches):
             yield self.flush()
         self.stack.pop()

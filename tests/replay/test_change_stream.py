@@ -107,6 +107,10 @@ def test_a_document_on_one_line_is_read_from_its_structure(tmp_path: Path) -> No
         ('[{"datasets":{}}]', DataFileError, "one JSON object"),
         ('{"datasets":{}} {}', DataFileError, "one JSON object"),
         (f'{{"datasets":{{"{HPD}":{{"upsert":[{{"violationid":"1",}}]}}}}}}', DataFileError, "invalid JSON"),
+        (f'{{"datasets":{{"{HPD}" {{"upsert":[]}}}}}}', DataFileError, "where ':' belongs"),
+        (f'{{"datasets":{{"{HPD}":{{"upsert":[]}} "x":1}}}}', DataFileError, "where ',' or the closing"),
+        ('{{"datasets":{}}}', DataFileError, "where a key belongs"),
+        ('{"at":"2026-11-30T14:50:00.000Z","datasets":{}} 1', DataFileError, "outside the changes object"),
     ],
 )
 def test_a_file_that_is_not_a_changes_document_is_refused_with_its_line(
