@@ -7,7 +7,7 @@ driver held, and pushed PostgreSQL's pages out of the page cache while the day w
 
 Rows one per line (the synthetic city's layout, as Socrata writes its own bodies) are parsed line by line; any other
 line is tokenized as structure, and a value it holds whole (an empty op, a short `delete` list, a row on a line with
-brackets) is parsed from its span. A row written across several lines is an error here: such a file is read whole
+brackets) is parsed from its span. A row written across several lines is an error here: such a file is applied whole
 (`apply_changes(store, read_json_document(path))`).
 """
 
