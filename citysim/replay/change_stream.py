@@ -45,11 +45,8 @@ _EXPECTED = {"key": "a key", "colon": "':'", "value": "a value", "next": "',' or
 @dataclass
 class _Frame:
     is_object: bool
+    expect: str  # what may come next: "key", "colon", "value", or "next" (a comma or the close)
     key: str | None = None  # the member being read, in an object
-    expect: str = ""  # what may come next: "key", "colon", "value", or "next" (a comma or the close)
-
-    def __post_init__(self) -> None:
-        self.expect = self.expect or ("key" if self.is_object else "value")
 
 
 def read_change_file(path: Path, batch_rows: int) -> Iterator[str | ChangeBatch]:
@@ -68,6 +65,8 @@ def read_change_file(path: Path, batch_rows: int) -> Iterator[str | ChangeBatch]
 
 
 def _row_line(line: bytes) -> dict[str, Any] | None:
+    # Only commas are stripped: formats._strip_array_punctuation also drops a bracket, which here is structure
+    # (`{...}]` ends the operation as well as holding a row).
     s = line.strip()
     s = s[1:].lstrip() if s.startswith(b",") else s
     s = s[:-1].rstrip() if s.endswith(b",") else s
@@ -87,7 +86,7 @@ class _Reader:
         self.stack: list[_Frame] = []
         self.seen_top = self.seen_datasets = False
         self.pending: list[Any] = []
-        self.batches = 0  # batches the current operation has yielded
+        self.flushed = False  # whether the current operation has yielded a batch
 
     def fail(self, problem: str) -> DataFileError:
         return DataFileError(self.path, self.lineno, problem)
@@ -109,7 +108,7 @@ class _Reader:
     def flush(self) -> ChangeBatch:
         dataset_id, op = self.operation()
         batch, self.pending = ChangeBatch(dataset_id, op, self.pending), []
-        self.batches += 1
+        self.flushed = True
         return batch
 
     def structure(self, line: bytes) -> Iterator[str | ChangeBatch]:
@@ -179,16 +178,17 @@ class _Reader:
                 raise ValueError(f"{dataset_id}: unknown operation {op!r}; use {list(OPERATIONS)}")
             if is_object:
                 raise ValueError(f"{dataset_id}.{op}: expected a list")
-            self.batches = 0
-        self.stack.append(_Frame(is_object))
+            self.flushed = False
+        self.stack.append(_Frame(is_object, expect="key" if is_object else "value"))
 
     def _close(self, is_object: bool) -> Iterator[ChangeBatch]:
         if not self.stack or self.stack[-1].is_object != is_object:
             raise self.fail("a closing bracket that does not match")
-        if self.stack[-1].expect not in ("next", "key" if is_object else "value") and not self.in_operation():
+        if self.in_operation():  # its items' commas are not tracked
+            if self.pending or not self.flushed:
+                yield self.flush()
+        elif self.stack[-1].expect not in ("next", "key" if is_object else "value"):
             raise self.fail(f"{'}' if is_object else ']'!r} where {_EXPECTED[self.stack[-1].expect]} belongs")
-        if self.in_operation() and (self.pending or not self.batches):
-            yield self.flush()
         self.stack.pop()
 
     def _value_end(self, tokens: list[re.Match[bytes]], i: int) -> int:

@@ -63,30 +63,18 @@ def validate_changes(changes: Any) -> None:
 
 
 def apply_changes(store: AnyStore, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Apply a day of changes in place; returns per-dataset counts and the `:updated_at` they carry."""
+    """Apply a day of changes in place; returns per-dataset counts and the `:updated_at` they carry. The whole
+    document is checked before anything is written."""
     validate_changes(changes)
     at_raw = changes.get("at")
     requested_at = normalize_timestamp(at_raw, fixed=True) if at_raw else None
     summary: dict[str, dict[str, Any]] = {}
     for ds, ops in changes["datasets"].items():
-        store.ensure_table(ds)
-        at = store.next_timestamp(ds, requested_at)
-        before = store.rows_updated_epoch(ds)
-        result: dict[str, Any] = {"updated_at": at, "inserted": 0, "updated": 0, "deleted": 0, "replaced": 0}
-        if "replace" in ops:
-            result["replaced"] = store.replace(ds, ops["replace"], at)
-        if ops.get("delete"):
-            result["deleted"] = store.delete(ds, [str(k) for k in ops["delete"]])
-        for mode in ("insert", "update", "upsert"):
-            if ops.get(mode):
-                counts = store.upsert(ds, ops[mode], at, mode=mode)
-                result["inserted"] += counts["inserted"]
-                result["updated"] += counts["updated"]
-        if "replace" in ops or any(ops.get(op) for op in _OPERATIONS):
-            # What the ingester asks before re-reading a full-replace dataset (sentinel/ingest/source_version.py).
-            result["rows_updated_at"] = store.mark_published(ds, at, before)
-        result["key"] = schema_for(ds).key
-        summary[ds] = result
+        publish = _DatasetPublish(store, ds, requested_at)
+        for op in _OPERATIONS:  # in this order, whatever the document's
+            if op in ops:
+                publish.apply(op, [ops[op]])
+        summary[ds] = publish.finish()
     store.set_meta("pristine", "0")  # a cached store with changes is no longer the snapshot on disk
     return summary
 
@@ -125,7 +113,8 @@ def _operation_of(event: str | ChangeBatch) -> tuple[str, str] | None:
 
 
 class _DatasetPublish:
-    """One dataset's part of a changes file, applied operation by operation as apply_changes does."""
+    """One dataset's part of a day, applied operation by operation (`apply` once per operation, in _OPERATIONS'
+    order; its items in one batch or several), then `finish`ed: what apply_changes and apply_changes_file share."""
 
     def __init__(self, store: AnyStore, dataset_id: str, requested_at: str | None) -> None:
         self.store, self.dataset_id = store, dataset_id
@@ -133,11 +122,10 @@ class _DatasetPublish:
         self.at = store.next_timestamp(dataset_id, requested_at)
         self.before = store.rows_updated_epoch(dataset_id)
         self.result: dict[str, Any] = {"updated_at": self.at, "inserted": 0, "updated": 0, "deleted": 0, "replaced": 0}
-        self.published = False
-        self.last = -1  # the position in _OPERATIONS of the last operation that changed something
+        self.last = -1  # the position in _OPERATIONS of the last operation that changed something (-1: none yet)
         self.written = dict.fromkeys(_OPERATIONS, 0)  # rows each operation has written so far
 
-    def apply(self, op: str, batches: Iterator[list[Any]]) -> None:
+    def apply(self, op: str, batches: Iterable[list[Any]]) -> None:
         if op == "replace":  # even an empty replace empties the dataset
             self._in_order(op)
             rows = (row for items in batches for row in self._rows(op, items))
@@ -164,7 +152,7 @@ class _DatasetPublish:
                 f"{self.dataset_id}: {op} after {_OPERATIONS[self.last]}; a file applied as it is read applies its "
                 f"operations in its order, which must be {', '.join(_OPERATIONS)}"
             )
-        self.last, self.published = position, True
+        self.last = position
 
     def _rows(self, op: str, items: Iterable[Any]) -> Iterator[dict[str, Any]]:
         for row in items:
@@ -173,7 +161,8 @@ class _DatasetPublish:
             yield row
 
     def finish(self) -> dict[str, Any]:
-        if self.published:
+        if self.last >= 0:
+            # What the ingester asks before re-reading a full-replace dataset (sentinel/ingest/source_version.py).
             self.result["rows_updated_at"] = self.store.mark_published(self.dataset_id, self.at, self.before)
         self.result["key"] = schema_for(self.dataset_id).key
         return self.result
