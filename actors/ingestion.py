@@ -1,6 +1,6 @@
 """Ingestion on Ray: fetcher actors page partitions in parallel, borough normalizers normalize, writers
-COPY and merge (actors/fetcher.py, normalizer.py, writer.py), and the coordinator here plans the run, keeps
-the pipeline full but bounded, and reports progress.
+COPY and merge (actors/fetcher.py, normalizer.py, writer.py), and the coordinator here runs the run's flow
+(sentinel/ingest/flow.py: plan, keep the pipeline full but bounded, report progress) over them.
 
 Every actor is a thin shell over sentinel.ingest / sentinel.normalize. A page crosses the pipeline as bytes: the
 JSON the source sent (fetcher -> normalizer), then COPY text (normalizer -> writer), never as pickled row objects.
@@ -17,102 +17,69 @@ actor Ray cannot place leaves its partitions waiting forever).
 
 from __future__ import annotations
 
-import logging
-import time
-from collections import deque
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import psycopg
 import ray
 from ray.exceptions import RayTaskError
 
 from actors.fetcher import Fetcher
 from actors.normalizer import BoroughNormalizer
 from actors.writer import Writer
-from sentinel.datasets import OTHER_PARTITION, DatasetConfig, load_datasets
-from sentinel.ingest import pipeline
-from sentinel.ingest.lifecycle import finish_dataset, ingestion_run
+from sentinel.datasets import DatasetConfig, load_datasets
+from sentinel.ingest.flow import BOROUGH_PARTITIONS, PipelineFlow, PipelineShape, StageError
 from sentinel.ingest.pages import PageMeta
-from sentinel.ingest.pipeline import DatasetSummary, Guards, OutOfOrderCommitError, PartitionTask
-from sentinel.ingest.socrata import Cursor, SchemaDriftError, SocrataSource, SourceUnavailableError, cursor_after
-from sentinel.ingest.writer import WriteStats
-
-if TYPE_CHECKING:
-    from sentinel.settings import Settings
-
-log = logging.getLogger(__name__)
-
-BOROUGH_PARTITIONS = ("1", "2", "3", "4", "5")
+from sentinel.ingest.pipeline import DatasetSummary, Guards, PartitionTask
+from sentinel.ingest.socrata import Cursor, SocrataSource
 
 
-@dataclass(frozen=True, slots=True)
-class PipelineShape:
-    """How wide and how deep the pipeline runs; memory is bounded by active partitions x pages in flight.
+class RayStages:
+    """The flow's stages as actor calls; a handle is an ObjectRef."""
 
-    Defaults fit one small machine, where every extra worker process costs CPU to start and shares the
-    cores with PostgreSQL: one fetcher process with two requests in flight (threads; fetching is waiting), one
-    writer (its COPY is PostgreSQL's work either way). Against the remote API on a cluster, more fetchers and
-    threads hide its latency: configs/settings.yaml `ingest_*`.
-    """
+    def __init__(
+        self, database_url: str, source_url: str, app_token: str | None, shape: PipelineShape, catalog: dict
+    ) -> None:
+        # Spread over the nodes, not packed on the first that fits (Ray's default): a lost node then takes only
+        # its share of the stages, and fetching and normalizing use every node's network and cores.
+        fetcher = Fetcher.options(max_concurrency=shape.fetch_threads, scheduling_strategy="SPREAD")
+        self.fetchers = [fetcher.remote(source_url, app_token) for _ in range(shape.fetchers)]
+        normalizer = BoroughNormalizer.options(scheduling_strategy="SPREAD")
+        self.normalizers = [normalizer.remote(catalog) for _ in range(min(shape.normalizers, len(BOROUGH_PARTITIONS)))]
+        writer = Writer.options(max_concurrency=shape.write_connections, scheduling_strategy="SPREAD")
+        self.writers = [writer.remote(database_url) for _ in range(shape.writers)]
+        self._next_fetcher = 0
 
-    fetchers: int = 1
-    fetch_threads: int = 2  # concurrent requests per fetcher process
-    # Normalizing is the pipeline's CPU work: one process per core takes all the cores, and each process more
-    # only adds its memory (a normalizer's heap holds a page's peak) and the CPU of its start. The five boroughs
-    # share them in turn (benchmarks/RESULTS.md, "Load efficiency against nycdb").
-    normalizers: int = 2
-    writers: int = 1
-    # Each writer thread has its own connection: one partition's page merges on one PostgreSQL backend while
-    # another's merges on the other core (an incremental run's merges otherwise ran one after another).
-    write_connections: int = 2
-    # 10,000 rows: a page parsed by orjson peaks at many times its JSON size in a normalizer, so 20,000-row pages
-    # put the pipeline over its memory budget; 5,000 paid more per-page overhead than it saved
-    # (benchmarks/RESULTS.md, "Ingestion").
-    page_size: int = 10_000
-    active_partitions: int = 5  # every borough of a dataset at once: none waits for another to finish
-    pages_in_flight: int = 2  # per partition: fetched but not yet committed
+    def fetch_normalized(self, task: PartitionTask, cursor: Cursor | None, limit: int, lane: int) -> tuple[Any, Any]:
+        fetcher = self.fetchers[self._next_fetcher % len(self.fetchers)]
+        self._next_fetcher += 1
+        body = fetcher.fetch.remote(task, cursor, limit)
+        # A borough's pages always go to the same normalizer, which runs its calls in order.
+        return self.normalizers[lane % len(self.normalizers)].normalize.remote(task.dataset, body)
 
-    @classmethod
-    def from_settings(cls, settings: Settings, *, page_size: int | None = None) -> PipelineShape:
-        return cls(
-            fetchers=settings.ingest_fetchers,
-            fetch_threads=settings.ingest_fetch_threads,
-            normalizers=settings.ingest_normalizers,
-            writers=settings.ingest_writers,
-            write_connections=settings.ingest_write_connections,
-            page_size=page_size or settings.ingest_page_size,
-        )
+    def _writer(self, task: PartitionTask) -> Any:
+        return self.writers[hash((task.dataset, task.partition)) % len(self.writers)]
 
+    def commit(
+        self, batch: Any, task: PartitionTask, read_after: Cursor | None, meta: PageMeta, rows_committed: int,
+        run_id: int,
+    ) -> Any:  # fmt: skip
+        return self._writer(task).commit.remote(batch, task, read_after, meta, rows_committed, run_id)
 
-@dataclass(slots=True)
-class _Partition:
-    task: PartitionTask
-    writer: Any
-    normalizer: Any
-    cursor: Cursor | None
-    committed_rows: int
-    fetch: Any = None  # the PageMeta ref of the page in flight (fetched, then normalized)
-    fetch_batch: Any = None  # its CopyBatch ref
-    fetch_after: Cursor | None = None  # the cursor that fetch reads after
-    commit: Any = None  # the writer's ref of the page being committed: one at a time, so pages commit in order
-    to_commit: deque[tuple[Any, Cursor | None, PageMeta, int]] = field(default_factory=deque)  # fetched, waiting
-    finish: Any = None  # the writer's finish_partition ref, once every page is committed
-    wants_fetch: bool = False
-    exhausted: bool = False
+    def finish_partition(self, task: PartitionTask, run_id: int) -> Any:
+        return self._writer(task).finish_partition.remote(task, run_id)
 
-    @property
-    def uncommitted_pages(self) -> int:
-        return len(self.to_commit) + (self.commit is not None)
+    def wait_any(self, handles: list[Any]) -> Any:
+        return ray.wait(handles, num_returns=1)[0][0]
 
-
-def _cause(error: BaseException) -> BaseException:
-    return error.cause if isinstance(error, RayTaskError) and error.cause is not None else error
+    def value(self, handle: Any) -> Any:
+        try:
+            return ray.get(handle)
+        except RayTaskError as error:
+            raise StageError(error.cause if error.cause is not None else error) from error
 
 
 @ray.remote(num_cpus=0, max_concurrency=4)
 class IngestCoordinator:
-    """Plans partitions, drives fetch -> normalize -> commit with bounded pages in flight, reports progress."""
+    """Runs the flow (plans partitions, drives fetch -> normalize -> commit, reports progress) over the actors."""
 
     def __init__(
         self,
@@ -123,213 +90,18 @@ class IngestCoordinator:
         catalog: dict[str, DatasetConfig] | None = None,
         guards: Guards | None = None,
     ):
-        self._database_url = database_url
-        self._guards = guards or Guards()
-        self._run_id = 0
-        self._source = SocrataSource(source_url, app_token)
-        self._shape = shape or PipelineShape()
-        self._catalog = catalog or load_datasets()
-        # Spread over the nodes, not packed on the first that fits (Ray's default): a lost node then takes only
-        # its share of the stages, and fetching and normalizing use every node's network and cores.
-        fetcher = Fetcher.options(max_concurrency=self._shape.fetch_threads, scheduling_strategy="SPREAD")
-        self.fetchers = [fetcher.remote(source_url, app_token) for _ in range(self._shape.fetchers)]
-        normalizer = BoroughNormalizer.options(scheduling_strategy="SPREAD")
-        pool = [normalizer.remote(self._catalog) for _ in range(min(self._shape.normalizers, len(BOROUGH_PARTITIONS)))]
-        # A borough's pages always go to the same normalizer, which runs its calls in order.
-        self.normalizers = {b: pool[i % len(pool)] for i, b in enumerate(BOROUGH_PARTITIONS)}
-        self._normalizer_pool = pool
-        writer = Writer.options(max_concurrency=self._shape.write_connections, scheduling_strategy="SPREAD")
-        self.writers = [writer.remote(database_url) for _ in range(self._shape.writers)]
-        self._progress: dict[str, dict[str, int]] = {}
-        self._done: dict[str, bool] = {}
-        self._next_fetcher = 0
-
-    # -- observation ---------------------------------------------------------------------------------------
+        shape = shape or PipelineShape()
+        catalog = catalog or load_datasets()
+        self._stages = RayStages(database_url, source_url, app_token, shape, catalog)
+        source = SocrataSource(source_url, app_token)
+        self._flow = PipelineFlow(self._stages, database_url, source, shape, catalog, guards or Guards())
 
     def progress(self) -> dict[str, Any]:
-        return {"rows": {d: dict(p) for d, p in self._progress.items()}, "done": dict(self._done)}
+        return self._flow.progress()
 
     def actors(self) -> dict[str, list[Any]]:
-        return {"fetchers": self.fetchers, "normalizers": list(self._normalizer_pool), "writers": self.writers}
-
-    # -- the run -------------------------------------------------------------------------------------------
+        stages = self._stages
+        return {"fetchers": stages.fetchers, "normalizers": list(stages.normalizers), "writers": stages.writers}
 
     def run(self, datasets: list[str], incremental: bool) -> tuple[int, list[DatasetSummary]]:
-        configs = [self._catalog[name] for name in datasets]
-        with ingestion_run(
-            self._database_url,
-            incremental=incremental,
-            source_url=self._source.base_url,
-            datasets=datasets,
-            catalog=self._catalog,
-        ) as (conn, run_id, summaries):
-            self._run(conn, run_id, configs, incremental, summaries)
-        return run_id, list(summaries.values())
-
-    def _run(
-        self,
-        conn: psycopg.Connection,
-        run_id: int,
-        configs: list[DatasetConfig],
-        incremental: bool,
-        summaries: dict[str, DatasetSummary],
-    ) -> None:
-        self._run_id = run_id
-        started = {c.name: time.perf_counter() for c in configs}
-        queue: deque[PartitionTask] = deque()
-        remaining: dict[str, int] = {}
-        for config in configs:
-            self._progress[config.name] = {}
-            self._done[config.name] = False
-            summary = summaries[config.name]
-            try:
-                tasks = pipeline.plan_or_skip(
-                    conn, self._source, config, summary, incremental=incremental,
-                    whole_read_days=self._guards.whole_read_days,
-                )  # fmt: skip
-            except (SchemaDriftError, SourceUnavailableError) as error:
-                summary.error = str(error)
-                self._done[config.name] = True
-                continue
-            if summary.unchanged_since is not None:  # not read: nothing to fetch, nothing to reconcile
-                summary.seconds = time.perf_counter() - started[config.name]
-                self._done[config.name] = True
-                continue
-            remaining[config.name] = len(tasks)
-            queue.extend(tasks)
-        queue = deque(pipeline.largest_first(conn, queue))
-
-        active: dict[Any, _Partition] = {}  # ObjectRef in flight -> its partition
-        partitions: list[_Partition] = []
-        while queue or partitions or active:
-            while queue and len(partitions) < self._shape.active_partitions:
-                task = queue.popleft()
-                if summaries[task.dataset].error:
-                    remaining[task.dataset] -= 1
-                    continue
-                part = self._start(task, len(partitions) + len(queue))
-                partitions.append(part)
-                self._submit_fetch(part, active)
-            if not active:
-                break
-            ready, _ = ray.wait(list(active), num_returns=1)
-            ref = ready[0]
-            part = active.pop(ref)
-            summary = summaries[part.task.dataset]
-            if ref is part.finish:
-                try:
-                    ray.get(ref)
-                except RayTaskError as error:
-                    summary.error = summary.error or str(_cause(error))
-                self._partition_done(conn, part, summary, remaining, started)
-                continue
-            try:
-                if ref is part.fetch:
-                    self._on_fetched(part, ref, run_id, summary, active)
-                else:
-                    self._on_committed(part, ref, run_id, summary, active)
-            except Exception as error:
-                cause = _cause(error)
-                if not isinstance(
-                    cause, SchemaDriftError | SourceUnavailableError | OutOfOrderCommitError | psycopg.Error
-                ):
-                    raise
-                summary.error = summary.error or str(cause)
-                part.exhausted, part.wants_fetch = True, False
-                part.to_commit.clear()  # pages after a failed one would be refused as out of order anyway
-                log.error("dataset failed", extra={"dataset": part.task.dataset, "error": str(cause)})
-            if part.exhausted and part.fetch is None and not part.uncommitted_pages:
-                partitions.remove(part)  # its slot goes to the next partition now
-                if summary.error:
-                    self._partition_done(conn, part, summary, remaining, started)
-                else:
-                    # Not waited for here: behind a busy writer's queue that stalled every other partition.
-                    part.finish = part.writer.finish_partition.remote(part.task, run_id)
-                    active[part.finish] = part
-
-        for name in remaining:
-            if not self._done[name]:  # a failed dataset's partitions were dropped before the last one finished
-                self._finish_dataset(conn, name, summaries[name], started)
-
-    def _partition_done(
-        self,
-        conn: psycopg.Connection,
-        part: _Partition,
-        summary: DatasetSummary,
-        remaining: dict[str, int],
-        started: dict[str, float],
-    ) -> None:
-        remaining[part.task.dataset] -= 1
-        if remaining[part.task.dataset] == 0:
-            self._finish_dataset(conn, part.task.dataset, summary, started)
-
-    def _start(self, task: PartitionTask, index: int) -> _Partition:
-        borough = task.partition if task.partition in BOROUGH_PARTITIONS else str(1 + index % 5)
-        writer = self.writers[hash((task.dataset, task.partition)) % len(self.writers)]
-        self._progress[task.dataset].setdefault(task.partition, 0)
-        return _Partition(task, writer, self.normalizers[borough], task.cursor, task.rows_committed)
-
-    def _submit_fetch(self, part: _Partition, active: dict[Any, _Partition]) -> None:
-        fetcher = self.fetchers[self._next_fetcher % len(self.fetchers)]
-        self._next_fetcher += 1
-        body = fetcher.fetch.remote(part.task, part.cursor, self._shape.page_size)
-        part.fetch, part.fetch_batch = part.normalizer.normalize.remote(part.task.dataset, body)
-        part.fetch_after = part.cursor
-        part.wants_fetch = False
-        active[part.fetch] = part
-
-    def _on_fetched(
-        self, part: _Partition, ref: Any, run_id: int, summary: DatasetSummary, active: dict[Any, _Partition]
-    ) -> None:
-        batch = part.fetch_batch
-        part.fetch = part.fetch_batch = None
-        meta: PageMeta = ray.get(ref)
-        summary.fetched += meta.rows
-        if meta.rows:
-            part.committed_rows += meta.rows
-            part.to_commit.append((batch, part.fetch_after, meta, part.committed_rows))
-            self._submit_commit(part, run_id, active)
-        if meta.rows < self._shape.page_size or meta.last_row is None:
-            part.exhausted = True
-            return
-        part.cursor = cursor_after(meta.last_row, part.task.incremental)
-        if part.uncommitted_pages < self._shape.pages_in_flight:
-            self._submit_fetch(part, active)
-        else:
-            part.wants_fetch = True  # backpressure: fetch again when a commit lands
-
-    def _submit_commit(self, part: _Partition, run_id: int, active: dict[Any, _Partition]) -> None:
-        """The partition's next fetched page goes to its writer once the one before it has committed: the
-        writer runs pages of different partitions at once, and a page must never overtake its predecessor."""
-        if part.commit is not None or not part.to_commit:
-            return
-        batch, read_after, meta, committed_rows = part.to_commit.popleft()
-        part.commit = part.writer.commit.remote(batch, part.task, read_after, meta, committed_rows, run_id)
-        active[part.commit] = part
-
-    def _on_committed(
-        self, part: _Partition, ref: Any, run_id: int, summary: DatasetSummary, active: dict[Any, _Partition]
-    ) -> None:
-        part.commit = None
-        stats: WriteStats = ray.get(ref)
-        summary.add_stats(stats)
-        self._progress[part.task.dataset][part.task.partition] += stats.inserted + stats.updated + stats.unchanged
-        self._submit_commit(part, run_id, active)
-        if part.wants_fetch and part.fetch is None:
-            self._submit_fetch(part, active)
-
-    def _finish_dataset(
-        self, conn: psycopg.Connection, name: str, summary: DatasetSummary, started: dict[str, float]
-    ) -> None:
-        if not summary.error:
-            try:
-                finish_dataset(conn, self._source, self._catalog[name], summary, self._run_id, self._guards)
-            except (SchemaDriftError, SourceUnavailableError) as error:
-                summary.error = str(error)
-        summary.seconds = time.perf_counter() - started[name]
-        self._done[name] = True
-
-
-def partition_label(partition: str) -> str:
-    names = {"1": "Manhattan", "2": "Bronx", "3": "Brooklyn", "4": "Queens", "5": "Staten Island"}
-    return names.get(partition, "other" if partition == OTHER_PARTITION else partition)
+        return self._flow.run(datasets, incremental)

@@ -1,16 +1,12 @@
-"""The writer actor: commits a page (its rows, rejects and watermark in one transaction) and finishes partitions."""
+"""The writer actor: commits a page (its rows, rejects and watermark in one transaction) and finishes partitions,
+through `sentinel.ingest.page_committer`."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
-import psycopg
 import ray
 
-from sentinel.ingest import pipeline
 from sentinel.ingest.copy_batch import CopyBatch
+from sentinel.ingest.page_committer import PageCommitter
 from sentinel.ingest.pages import PageMeta
 from sentinel.ingest.pipeline import PartitionTask
 from sentinel.ingest.socrata import Cursor
@@ -24,24 +20,7 @@ class Writer:
     the one before it committed."""
 
     def __init__(self, database_url: str):
-        self._database_url = database_url
-        self._local = threading.local()
-
-    def _open(self) -> psycopg.Connection:
-        return psycopg.connect(self._database_url, autocommit=True, application_name="vsentinel-ingest-writer")
-
-    def _run(self, step: Callable[[psycopg.Connection], Any]) -> Any:
-        """Runs one transactional step; a connection the server dropped is replaced and the step retried once
-        (safe: the step's transaction rolled back, and a page whose predecessor moved on is refused)."""
-        conn: psycopg.Connection | None = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.broken:
-            conn = self._local.conn = self._open()
-        try:
-            return step(conn)
-        except psycopg.OperationalError:
-            conn.close()
-            conn = self._local.conn = self._open()
-            return step(conn)
+        self._committer = PageCommitter(database_url)
 
     def commit(
         self,
@@ -52,20 +31,7 @@ class Writer:
         rows_committed: int,
         run_id: int,
     ) -> WriteStats:
-        assert meta.last_row is not None
-        last_row = meta.last_row
-        return self._run(
-            lambda conn: pipeline.commit_page(
-                conn,
-                batch,
-                task=task,
-                read_after=read_after,
-                last_row=last_row,
-                max_updated_at=meta.max_updated_at,
-                rows_committed=rows_committed,
-                run_id=run_id,
-            )
-        )
+        return self._committer.commit(batch, task, read_after, meta, rows_committed, run_id)
 
     def finish_partition(self, task: PartitionTask, run_id: int) -> None:
-        self._run(lambda conn: pipeline.finish_partition(conn, task, run_id))
+        self._committer.finish_partition(task, run_id)

@@ -34,11 +34,11 @@ import psutil
 import psycopg
 import requests
 
-from actors.ingestion import PipelineShape
 from citysim.replay.server import serve_in_background
 from cluster import ray_runtime
 from cluster.ingest import run_ingestion, stop_pipeline
 from sentinel.db import migrate
+from sentinel.ingest.flow import PipelineShape
 from sentinel.settings import load_settings
 from tests.conftest import free_port
 

@@ -146,10 +146,10 @@ def demo_command(
     building scored, then the API on Ray Serve."""
     # Ray, the pipeline's actors, the city, the replay server, the mailbox and the API's bootstrap load only when
     # the demo runs, not for `vsentinel --help`.
-    from actors.ingestion import PipelineShape
     from citysim.replay.server import serve_in_background
     from cluster import demo, ray_runtime
     from cluster.ingest import run_ingestion
+    from sentinel.ingest.flow import PipelineShape
     from sentinel.mailbox import start_mailbox
 
     settings = settings_or_exit()

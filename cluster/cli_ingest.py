@@ -34,20 +34,28 @@ def ingest_command(
     page_size: int | None = typer.Option(
         None, min=100, max=50_000, help="Rows per request (default VS_INGEST_PAGE_SIZE, 10,000)."
     ),
+    engine: str | None = typer.Option(
+        None,
+        "--engine",
+        help="ray: actors on the connected Ray (or a private one); local: this machine's processes, no Ray "
+        "(default VS_INGEST_ENGINE, ray).",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Ingest NYC Open Data into PostgreSQL with Ray actors.
+    """Ingest NYC Open Data into PostgreSQL with Ray actors (or, with --engine local, this machine's processes).
 
     Exit code 0 when every dataset succeeded, 1 when one failed (an error, or rejects over
     VS_INGEST_MAX_REJECT_SHARE), 3 when the run is partial (a source came back empty or shrunken and its
     deletions were held back: see `vsentinel quality`)."""
     # Ray and the pipeline's actors load only when a run starts, not for `vsentinel --help` or `quality`.
-    from actors.ingestion import PipelineShape
-    from cluster import ray_runtime
-    from cluster.ingest import run_ingestion
+    from cluster.ingest import ENGINES, run_ingestion
+    from sentinel.ingest.flow import PipelineShape
 
     machine_output(as_json)
     settings = settings_or_exit()
+    chosen_engine = engine or settings.ingest_engine
+    if chosen_engine not in ENGINES:
+        raise fail(f"unknown engine {chosen_engine!r}; known: {', '.join(ENGINES)}", code=2)
     catalog = load_datasets()
     chosen = list(datasets or catalog)
     unknown = [name for name in chosen if name not in catalog]
@@ -55,7 +63,10 @@ def ingest_command(
         raise fail(f"unknown dataset(s): {', '.join(unknown)}; known: {', '.join(catalog)}", code=2)
     with services_or_exit(settings) as services:
         upgrade_or_exit(services)
-        ray_runtime.connect_shared(settings, long_running=False)
+        if chosen_engine == "ray":
+            from cluster import ray_runtime
+
+            ray_runtime.connect_shared(settings, long_running=False)
         result = run_ingestion(
             database_url=services.database_url,
             source_url=(source or settings.socrata_url).rstrip("/"),
@@ -64,6 +75,7 @@ def ingest_command(
             incremental=incremental and not full,
             shape=PipelineShape.from_settings(settings, page_size=page_size),
             console=console,
+            engine=chosen_engine,
         )
         outcome = evaluate_alerts(services.database_url, result.run_id)
     if as_json:

@@ -1,22 +1,29 @@
-"""Driving an ingestion run on Ray from the CLI, the demo and the scheduler: start the coordinator, show live
-progress (rows and rows/s per dataset and borough), and print the summary table."""
+"""Driving an ingestion run from the CLI, the demo and the scheduler: run the flow on Ray (the coordinator actor)
+or on this machine's processes (`engine="local"`), show live progress (rows and rows/s per dataset and borough),
+and print the summary table."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-import ray
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from actors.ingestion import BOROUGH_PARTITIONS, IngestCoordinator, PipelineShape, partition_label
 from cluster.console import table as console_table
+from sentinel.datasets import load_datasets
+from sentinel.ingest.flow import BOROUGH_PARTITIONS, PipelineShape, partition_label
+from sentinel.ingest.local_engine import run_local
 from sentinel.ingest.pipeline import DatasetSummary, Guards
 from sentinel.settings import get_settings
+
+# "ray": the coordinator and its stage actors on the connected Ray (a cluster; the scheduler's kept pipeline).
+# "local": this machine's processes, no Ray needed (a one-off load on one machine).
+Engine = Literal["ray", "local"]
+ENGINES: tuple[Engine, ...] = ("ray", "local")
 
 
 @dataclass(slots=True)
@@ -141,14 +148,58 @@ def run_ingestion(
     shape: PipelineShape | None = None,
     console: Console | None = None,
     keep_pipeline: bool = False,
+    engine: Engine = "ray",
 ) -> IngestResult:
-    """Runs one ingestion on the connected Ray cluster; shows progress when given a console.
+    """Runs one ingestion, on the connected Ray cluster or (`engine="local"`) on this machine's processes; shows
+    progress when given a console.
 
-    With `keep_pipeline` the coordinator and its actors outlive the run and the next run with the same database,
-    source, token and shape uses them again, so a scheduler's incremental runs do not start eight worker
+    With `keep_pipeline` (Ray only) the coordinator and its actors outlive the run and the next run with the same
+    database, source, token and shape uses them again, so a scheduler's incremental runs do not start eight worker
     processes every time: on 2 cores that was most of a small run's wall time.
     """
     started = time.perf_counter()
+    if engine == "local":
+        if keep_pipeline:
+            raise ValueError("only a Ray pipeline is kept between runs")
+        run_id, summaries = _run_local(database_url, source_url, app_token, datasets, incremental, shape, console)
+    else:
+        run_id, summaries = _run_on_ray(
+            database_url, source_url, app_token, datasets, incremental, shape, console, keep_pipeline
+        )
+    result = IngestResult(run_id, summaries, time.perf_counter() - started)
+    if console is not None:
+        console.print(summary_table(result))
+        quality = quality_table(result)
+        if quality is not None:
+            console.print(quality)
+    return result
+
+
+def _run_local(
+    database_url: str, source_url: str, app_token: str | None, datasets: list[str], incremental: bool,
+    shape: PipelineShape | None, console: Console | None,
+) -> tuple[int, list[DatasetSummary]]:  # fmt: skip
+    def run(watch=None) -> tuple[int, list[DatasetSummary]]:
+        return run_local(
+            database_url=database_url, source_url=source_url, app_token=app_token, datasets=datasets,
+            incremental=incremental, shape=_resolved(shape), guards=Guards.from_settings(get_settings()),
+            catalog=load_datasets(), watch=watch,
+        )  # fmt: skip
+
+    if console is None:
+        return run()
+    with IngestProgress(console) as bars:
+        return run(bars.update)
+
+
+def _run_on_ray(
+    database_url: str, source_url: str, app_token: str | None, datasets: list[str], incremental: bool,
+    shape: PipelineShape | None, console: Console | None, keep_pipeline: bool,
+) -> tuple[int, list[DatasetSummary]]:  # fmt: skip
+    import ray  # only a Ray run pays Ray's import
+
+    from actors.ingestion import IngestCoordinator
+
     key = (database_url, source_url, app_token, _resolved(shape))
     coordinator = _kept.get(key) if keep_pipeline else None
     if coordinator is None:
@@ -169,13 +220,7 @@ def run_ingestion(
         raise
     if not keep_pipeline:
         ray.kill(coordinator)
-    result = IngestResult(run_id, summaries, time.perf_counter() - started)
-    if console is not None:
-        console.print(summary_table(result))
-        quality = quality_table(result)
-        if quality is not None:
-            console.print(quality)
-    return result
+    return run_id, summaries
 
 
 def stop_pipeline(
@@ -185,5 +230,7 @@ def stop_pipeline(
     coordinator = _kept.pop((database_url, source_url, app_token, _resolved(shape)), None)
     if coordinator is None:
         return False
+    import ray
+
     ray.kill(coordinator)
     return True

@@ -102,7 +102,10 @@ class Settings(FileBackedSettings):
     # NYC Open Data.
     socrata_url: str = "https://data.cityofnewyork.us"
     socrata_app_token: str | None = None
-    # The ingestion pipeline's shape (actors/ingestion.py PipelineShape): worker processes and requests in flight.
+    # Where `vsentinel ingest` runs its stages: "ray" (actors on the connected Ray; the scheduler always does) or
+    # "local" (this machine's processes, no Ray: a one-off load on one machine, cluster/ingest.py).
+    ingest_engine: Literal["ray", "local"] = "ray"
+    # The ingestion pipeline's shape (sentinel/ingest/flow.py PipelineShape): worker processes and requests in flight.
     ingest_fetchers: int = Field(default=1, ge=1, le=64)
     ingest_fetch_threads: int = Field(default=2, ge=1, le=32)
     ingest_normalizers: int = Field(default=2, ge=1, le=5)

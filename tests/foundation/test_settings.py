@@ -80,7 +80,7 @@ def test_reports_hide_passwords_and_only_passwords(url, shown):
 
 
 def test_the_ingestion_pipeline_shape_comes_from_settings(monkeypatch):
-    from actors.ingestion import PipelineShape
+    from sentinel.ingest.flow import PipelineShape
 
     monkeypatch.setenv("VS_INGEST_FETCHERS", "3")
     monkeypatch.setenv("VS_INGEST_FETCH_THREADS", "4")
@@ -92,7 +92,7 @@ def test_the_ingestion_pipeline_shape_comes_from_settings(monkeypatch):
 
 
 def test_the_pipeline_shape_defaults_are_the_settings_defaults():
-    from actors.ingestion import PipelineShape
+    from sentinel.ingest.flow import PipelineShape
 
     assert PipelineShape() == PipelineShape.from_settings(load_settings())
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from citysim.replay.faults import FaultConfig
 from citysim.replay.formats import read_dataset_file
 from citysim.replay.server import ReplayServer, serve_in_background
 from citysim.replay.store import ReplayStore
+from sentinel.datasets import load_datasets
+from sentinel.ingest.run import RunOptions, run_serial
+from sentinel.ingest.socrata import SocrataSource
 from tests.conftest import drop_database, migrated_database, real_sources
 
 # Columns that say when or by which run a row was written, not what it says: left out of table checksums.
@@ -109,3 +115,51 @@ def synthetic_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("city")
     write_city(SynthConfig(buildings=150, start=date(2023, 1, 1), end=date(2025, 6, 30), seed=3), out)
     return out
+
+
+# The synthetic city served to the pipeline tests (Ray and local engines), and what a clean serial run writes.
+
+
+@dataclass(frozen=True)
+class Reference:
+    checksums: dict[str, tuple[int, str]]  # every table of a clean serial run
+    counts: dict[str, tuple[int, int, int, int]]  # its (fetched, inserted, rejected, skipped) per dataset
+
+
+@pytest.fixture(scope="module")
+def shared_server(synthetic_city):
+    with serve_in_background(synthetic_city) as server:
+        yield server
+
+
+@pytest.fixture
+def city_server(shared_server):
+    """The module's replay server; a test's injected faults end with the test."""
+    yield shared_server
+    shared_server.set_faults(FaultConfig())
+
+
+@pytest.fixture(scope="module")
+def reference(shared_server, pg_admin_url) -> Reference:
+    """What a clean serial run writes from the same data: computed once, the data never changes here."""
+    name, _, url = migrated_database(pg_admin_url, prefix="vs_reference")
+    try:
+        source = SocrataSource(shared_server.url)
+        _, summaries = run_serial(url, source, RunOptions(list(load_datasets()), incremental=False, page_size=100))
+        counts = {s.dataset: (s.fetched, s.inserted, s.rejected, s.skipped) for s in summaries}
+        return Reference(table_checksums(url), counts)
+    finally:
+        drop_database(pg_admin_url, name)
+
+
+def wait_for(predicate, timeout=60.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    raise AssertionError("condition not reached before the deadline")
+
+
+def committed_rows(url) -> int:
+    return count(url, "SELECT coalesce(sum(rows_committed), 0) FROM watermarks")

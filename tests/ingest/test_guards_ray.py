@@ -6,8 +6,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from actors.ingestion import PipelineShape
 from cluster.ingest import run_ingestion
+from sentinel.ingest.flow import PipelineShape
 from tests.ingest.conftest import count
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

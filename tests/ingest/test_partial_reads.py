@@ -192,8 +192,8 @@ def test_a_failed_partial_read_leaves_the_database_consistent_and_the_next_run_r
 
 
 def test_the_choice_survives_a_restart_and_holds_for_the_ray_runner(ray_cluster, server, fresh_db):
-    from actors.ingestion import PipelineShape
     from cluster.ingest import run_ingestion
+    from sentinel.ingest.flow import PipelineShape
 
     run(fresh_db, server, incremental=False)
     changed, _, _ = next_day(server)

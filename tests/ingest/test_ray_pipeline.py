@@ -7,22 +7,16 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from dataclasses import dataclass
 
 import psycopg
 import pytest
 import ray
 
-from actors.ingestion import PipelineShape
 from citysim.replay.faults import FaultConfig
-from citysim.replay.server import serve_in_background
 from cluster.ingest import kept_pipeline, run_ingestion, stop_pipeline
 from sentinel.datasets import load_datasets
-from sentinel.ingest.run import RunOptions, run_serial
-from sentinel.ingest.socrata import SocrataSource
-from tests.conftest import drop_database, migrated_database
-from tests.ingest.conftest import count, table_checksums
+from sentinel.ingest.flow import PipelineShape
+from tests.ingest.conftest import committed_rows, count, table_checksums, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -30,55 +24,10 @@ ALL = list(load_datasets())
 SHAPE = PipelineShape(page_size=100, active_partitions=4)
 
 
-@dataclass(frozen=True)
-class Reference:
-    checksums: dict[str, tuple[int, str]]  # every table of a clean serial run
-    counts: dict[str, tuple[int, int, int, int]]  # its (fetched, inserted, rejected, skipped) per dataset
-
-
-@pytest.fixture(scope="module")
-def shared_server(synthetic_city):
-    with serve_in_background(synthetic_city) as server:
-        yield server
-
-
-@pytest.fixture
-def city_server(shared_server):
-    """The module's replay server; a test's injected faults end with the test."""
-    yield shared_server
-    shared_server.set_faults(FaultConfig())
-
-
-@pytest.fixture(scope="module")
-def reference(shared_server, pg_admin_url) -> Reference:
-    """What a clean serial run writes from the same data: computed once, the data never changes here."""
-    name, _, url = migrated_database(pg_admin_url, prefix="vs_reference")
-    try:
-        source = SocrataSource(shared_server.url)
-        _, summaries = run_serial(url, source, RunOptions(ALL, incremental=False, page_size=100))
-        counts = {s.dataset: (s.fetched, s.inserted, s.rejected, s.skipped) for s in summaries}
-        return Reference(table_checksums(url), counts)
-    finally:
-        drop_database(pg_admin_url, name)
-
-
 def ray_run(url, server, **kwargs):
     return run_ingestion(database_url=url, source_url=server.url, app_token=None, datasets=ALL,
                          incremental=kwargs.pop("incremental", False), shape=kwargs.pop("shape", SHAPE),
                          **kwargs)  # fmt: skip
-
-
-def wait_for(predicate, timeout=60.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    raise AssertionError("condition not reached before the deadline")
-
-
-def committed_rows(url) -> int:
-    return count(url, "SELECT coalesce(sum(rows_committed), 0) FROM watermarks")
 
 
 def test_the_ray_pipeline_writes_exactly_what_the_serial_reference_writes(ray_cluster, city_server, make_db, reference):

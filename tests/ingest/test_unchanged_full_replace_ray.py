@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from actors.ingestion import PipelineShape
 from cluster.ingest import run_ingestion
+from sentinel.ingest.flow import PipelineShape
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
 from tests.ingest.conftest import stamped_server, table_checksums

@@ -14,12 +14,13 @@ import pytest
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from actors.ingestion import IngestCoordinator, PipelineShape
+from actors.ingestion import IngestCoordinator
 from citysim.replay.faults import FaultConfig
 from citysim.replay.server import ReplayServer, serve_in_background
 from citysim.synth.city import write_city
 from citysim.synth.config import SynthConfig
 from sentinel.datasets import load_datasets
+from sentinel.ingest.flow import PipelineShape
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
 from tests.conftest import drop_database, migrated_database

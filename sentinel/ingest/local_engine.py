@@ -1,0 +1,158 @@
+"""The ingestion flow (sentinel/ingest/flow.py) on this machine's processes, without Ray: a one-off load on one
+machine, where starting a Ray of its own costs the load its daemons' memory and CPU (benchmarks/RESULTS.md,
+"Load efficiency against nycdb").
+
+Fetching is waiting, so it runs in threads of this process; normalizing is the CPU work, in one process per
+configured normalizer (forked from a server that imported only the normalizers, sentinel/ingest/normalizer_process.py);
+writing runs in threads, one PostgreSQL connection each (sentinel/ingest/page_committer.py). A handle is a
+`concurrent.futures.Future`. The pages' order, the bound on pages in flight and resuming after the last committed
+page are the flow's, as on Ray.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from typing import Any
+
+from sentinel.datasets import DatasetConfig
+from sentinel.ingest import normalizer_process
+from sentinel.ingest.flow import BOROUGH_PARTITIONS, PipelineFlow, PipelineShape, StageError
+from sentinel.ingest.page_committer import PageCommitter
+from sentinel.ingest.pages import PageMeta
+from sentinel.ingest.pipeline import DatasetSummary, Guards, PartitionTask
+from sentinel.ingest.socrata import Cursor, SocrataSource
+
+PROGRESS_EVERY_S = 0.25
+
+
+class LocalStages:
+    """Stages on thread and process pools; close it (a context manager) to stop them and their connections."""
+
+    def __init__(
+        self, database_url: str, source_url: str, app_token: str | None, shape: PipelineShape,
+        catalog: dict[str, DatasetConfig],
+    ) -> None:  # fmt: skip
+        self._source_url, self._app_token = source_url, app_token
+        self._sources = threading.local()
+        self._fetching = ThreadPoolExecutor(shape.fetchers * shape.fetch_threads, thread_name_prefix="vs-fetch")
+        context = multiprocessing.get_context("forkserver")
+        # The server the normalizers fork from imports only them, not this process's main module (the CLI).
+        context.set_forkserver_preload([normalizer_process.__name__])
+        self._normalizing = ProcessPoolExecutor(
+            min(shape.normalizers, len(BOROUGH_PARTITIONS)),
+            mp_context=context,
+            initializer=normalizer_process.start,
+            initargs=(catalog,),
+        )
+        self._writing = ThreadPoolExecutor(shape.writers * shape.write_connections, thread_name_prefix="vs-write")
+        self._committer = PageCommitter(database_url)
+
+    def __enter__(self) -> LocalStages:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for pool in (self._fetching, self._normalizing, self._writing):
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._committer.close()
+
+    def _fetch(self, task: PartitionTask, cursor: Cursor | None, limit: int) -> bytes:
+        source = getattr(self._sources, "source", None)
+        if source is None:
+            source = self._sources.source = SocrataSource(self._source_url, self._app_token)
+        return source.page_body(task.socrata_id, where=task.where, cursor=cursor, incremental=task.incremental,
+                                limit=limit)  # fmt: skip
+
+    def fetch_normalized(
+        self, task: PartitionTask, cursor: Cursor | None, limit: int, lane: int
+    ) -> tuple[Future, Future]:
+        meta: Future = Future()
+        batch: Future = Future()
+
+        def failed(error: BaseException) -> None:
+            batch.set_exception(error)
+            meta.set_exception(error)
+
+        def normalized(done: Future) -> None:
+            error = done.exception()
+            if error is not None:
+                return failed(error)
+            page_meta, copy_batch = done.result()
+            batch.set_result(copy_batch)  # before the meta: the flow commits the batch once it has the meta
+            meta.set_result(page_meta)
+
+        def fetched(done: Future) -> None:
+            error = done.exception()
+            if error is not None:
+                return failed(error)
+            try:
+                self._normalizing.submit(normalizer_process.normalize, task.dataset, done.result()).add_done_callback(
+                    normalized
+                )
+            except RuntimeError as error:  # the pool was shut down: the run is stopping
+                failed(error)
+
+        self._fetching.submit(self._fetch, task, cursor, limit).add_done_callback(fetched)
+        return meta, batch
+
+    def commit(
+        self, batch: Future, task: PartitionTask, read_after: Cursor | None, meta: PageMeta, rows_committed: int,
+        run_id: int,
+    ) -> Future:  # fmt: skip
+        return self._writing.submit(
+            lambda: self._committer.commit(batch.result(), task, read_after, meta, rows_committed, run_id)
+        )
+
+    def finish_partition(self, task: PartitionTask, run_id: int) -> Future:
+        return self._writing.submit(self._committer.finish_partition, task, run_id)
+
+    def wait_any(self, handles: list[Future]) -> Future:
+        wait(handles, return_when=FIRST_COMPLETED)
+        return next(h for h in handles if h.done())
+
+    def value(self, handle: Future) -> Any:
+        try:
+            return handle.result()
+        except Exception as error:
+            raise StageError(error) from error
+
+
+def run_local(
+    *,
+    database_url: str,
+    source_url: str,
+    app_token: str | None,
+    datasets: list[str],
+    incremental: bool,
+    shape: PipelineShape,
+    guards: Guards,
+    catalog: dict[str, DatasetConfig],
+    watch: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[int, list[DatasetSummary]]:
+    """One run on this machine's processes; `watch` gets the flow's progress every quarter second meanwhile."""
+    with LocalStages(database_url, source_url, app_token, shape, catalog) as stages:
+        flow = PipelineFlow(stages, database_url, SocrataSource(source_url, app_token), shape, catalog, guards)
+        if watch is None:
+            return flow.run(datasets, incremental)
+        outcome: dict[str, Any] = {}
+
+        def drive() -> None:
+            try:
+                outcome["result"] = flow.run(datasets, incremental)
+            except BaseException as error:
+                outcome["error"] = error
+
+        runner = threading.Thread(target=drive, name="vs-ingest-flow", daemon=True)
+        runner.start()
+        while runner.is_alive():
+            watch(flow.progress())
+            runner.join(PROGRESS_EVERY_S)
+        watch(flow.progress())
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
