@@ -1,7 +1,7 @@
 """Efficiency of a load against nycdb (issue 21): the same portal CSV of HPD violations loaded by nycdb 0.4.1 into
 its own database and by `vsentinel ingest --full` (against the replay server serving that CSV) into another.
 
-    nice -n 19 .venv/bin/python benchmarks/nycdb_compare.py --rows 1000000 --runs 2
+    nice -n 19 .venv/bin/python benchmarks/nycdb_compare.py --rows 1000000 --runs 2 [--engines ray,local]
 
 The CSV is built from the 100 real rows of shared/realdata/hpd_violations/nycdb/hpd_violations.csv (a portal export
 of wvxf-dwi5, see SOURCES.md), cycled, with ViolationID and NOVID made unique so every row is distinct. nycdb is
@@ -267,8 +267,8 @@ class Replay:
         self._proc.wait(30)
 
 
-def load_pipeline(replay: Replay, run: int, rows: int, logs: Path) -> Figures:
-    name = f"load_efficiency_vs_{run}"
+def load_pipeline(replay: Replay, run: int, rows: int, logs: Path, engine: str) -> Figures:
+    name = f"load_efficiency_vs_{engine}_{run}"
     url = create_db(name)
     data_dir = Path(tempfile.mkdtemp(prefix="load-efficiency-vs-"))
     try:
@@ -276,11 +276,11 @@ def load_pipeline(replay: Replay, run: int, rows: int, logs: Path) -> Figures:
                "VS_DATA_DIR": str(data_dir), "RAY_TMPDIR": str(data_dir / "ray")}  # fmt: skip
         load = os.getloadavg()
         cmd = [str(ROOT / ".venv" / "bin" / "vsentinel"), "ingest", "--full", "-d", "hpd_violations",
-               "--source", replay.url, "--json"]  # fmt: skip
-        wall, s = run_measured(cmd, env, name, logs / f"pipeline-{run}.log")
+               "--source", replay.url, "--json", "--engine", engine]  # fmt: skip
+        wall, s = run_measured(cmd, env, name, logs / f"pipeline-{engine}-{run}.log")
         loaded = count(url, "violations")
         assert loaded == rows, f"the pipeline loaded {loaded} of {rows}"
-        return figures("pipeline", run, loaded, wall, s, relation_mb(url, "violations"), load)
+        return figures(f"pipeline-{engine}", run, loaded, wall, s, relation_mb(url, "violations"), load)
     finally:
         drop_db(name)
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -297,7 +297,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--only", choices=("nycdb", "pipeline"), help="measure one tool only")
+    parser.add_argument(
+        "--engines", default="ray,local", help="the pipeline's engines, comma-separated (vsentinel ingest --engine)"
+    )
     args = parser.parse_args()
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     csv_path = build_csv(args.rows)
     logs = csv_path.parent / "logs"
     logs.mkdir(exist_ok=True)
@@ -307,14 +311,14 @@ def main() -> None:
             if args.only != "pipeline":
                 results.append(load_nycdb(csv_path, run, args.rows, logs))
                 print(orjson.dumps(asdict(results[-1])).decode(), flush=True)
-            if args.only != "nycdb":
-                results.append(load_pipeline(replay, run, args.rows, logs))
+            for engine in engines if args.only != "nycdb" else ():
+                results.append(load_pipeline(replay, run, args.rows, logs, engine))
                 print(orjson.dumps(asdict(results[-1])).decode(), flush=True)
     print(f"\n{args.rows:,} rows, {args.runs} run(s) each; load average at the end {os.getloadavg()}")
     header = ("tool", "wall s", "tree CPU s", "tree CPU us/row", "backend CPU s", "tree+backend us/row",
               "peak tree RSS MB", "table MB")  # fmt: skip
     print(" | ".join(header))
-    for tool in ("nycdb", "pipeline"):
+    for tool in ("nycdb", *(f"pipeline-{e}" for e in engines)):
         mine = [r for r in results if r.tool == tool]
         if not mine:
             continue

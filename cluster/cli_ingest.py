@@ -67,6 +67,10 @@ def ingest_command(
             from cluster import ray_runtime
 
             ray_runtime.connect_shared(settings, long_running=False)
+        else:
+            from sentinel.ingest.heap import limit_arenas
+
+            limit_arenas()  # this process's threads pass pages along (benchmarks/RESULTS.md, "Load efficiency")
         result = run_ingestion(
             database_url=services.database_url,
             source_url=(source or settings.socrata_url).rstrip("/"),

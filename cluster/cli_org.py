@@ -13,7 +13,6 @@ import typer
 from cluster.cli_common import fail, services_or_exit, settings_or_exit
 from cluster.console import console
 from sentinel.auth.organizations import create_organization
-from sentinel.auth.strength import WeakPasswordError, check_password
 
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 
@@ -36,6 +35,8 @@ def org_create(
     """Create an organization with its first admin (password hashed with argon2, recorded in the audit log)."""
     if "@" not in admin_email or admin_email.strip() != admin_email:
         raise fail(f"--admin-email {admin_email!r} is not an email address", code=2)
+    from sentinel.auth.strength import WeakPasswordError, check_password  # its word lists: only when asked
+
     try:
         check_password(admin_password, user_inputs=[admin_email, name])
     except WeakPasswordError as weak:

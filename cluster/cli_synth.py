@@ -10,11 +10,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from citysim.synth import DATASET_IDS, SynthConfig, write_changes, write_city
-from citysim.synth.changes import DailyVolumes
-from citysim.synth.dates import day_number
-from citysim.synth.jsonarray import json_file_name
-from citysim.synth.nyc import NYC_DAILY, nyc_config
 from sentinel.datasets import load_datasets
 
 
@@ -27,6 +22,8 @@ def _date(value: str, name: str) -> date:
 
 def _dataset_ids(names: str | None) -> frozenset[str]:
     """Socrata ids of a comma-separated list of dataset names or ids (every synthetic dataset when none)."""
+    from citysim.synth import DATASET_IDS
+
     if not names:
         return frozenset(DATASET_IDS)
     by_name = {name: spec.socrata_id for name, spec in load_datasets().items()}
@@ -83,6 +80,13 @@ def synth_command(
     ] = False,
 ) -> None:
     """Generate a synthetic city: every dataset as `<out>/<dataset_id>.json`, ground truth in `<out>/ground_truth/`."""
+    # The generator (numpy and the city's tables) loads only when a city is made, not with every command.
+    from citysim.synth import SynthConfig, write_changes, write_city
+    from citysim.synth.changes import DailyVolumes
+    from citysim.synth.dates import day_number
+    from citysim.synth.jsonarray import json_file_name
+    from citysim.synth.nyc import NYC_DAILY, nyc_config
+
     volumes = DailyVolumes()
     if nyc_scale is not None:
         if nyc_scale <= 0:

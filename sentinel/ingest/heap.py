@@ -22,6 +22,7 @@ import ctypes
 # mallopt() parameters, from glibc's malloc.h
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 TRIM_THRESHOLD = 1 << 30
 # Above a 10k-row HPD page's body and COPY text (11 and 14 MB), below the parser's scratch for a page of more
 # than ~2,500 rows.
@@ -35,3 +36,12 @@ def keep_freed_memory(mmap_threshold: int = SCRATCH_MMAP_THRESHOLD, trim_thresho
     if mallopt is None:
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, mmap_threshold)) and bool(mallopt(_M_TRIM_THRESHOLD, trim_threshold))
+
+
+def limit_arenas(count: int = 2) -> bool:
+    """At most `count` malloc arenas in this process. glibc gives threads arenas of their own (up to 8 per core),
+    each keeping what its thread freed: a process whose threads pass pages along (the local engine's fetch and
+    write threads, sentinel/ingest/local_engine.py) holds a page's worth of memory per arena. False where the C
+    library is not glibc."""
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    return mallopt is not None and bool(mallopt(_M_ARENA_MAX, count))

@@ -3,7 +3,7 @@ machine, where starting a Ray of its own costs the load its daemons' memory and 
 "Load efficiency against nycdb").
 
 Fetching is waiting, so it runs in threads of this process; normalizing is the CPU work, in one process per
-configured normalizer (forked from a server that imported only the normalizers, sentinel/ingest/normalizer_process.py);
+configured normalizer (sentinel/ingest/normalizer_process.py, which imports only what normalizing needs);
 writing runs in threads, one PostgreSQL connection each (sentinel/ingest/page_committer.py). A handle is a
 `concurrent.futures.Future`. The pages' order, the bound on pages in flight and resuming after the last committed
 page are the flow's, as on Ray.
@@ -11,15 +11,14 @@ page are the flow's, as on Ray.
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from sentinel.datasets import DatasetConfig
-from sentinel.ingest import normalizer_process
 from sentinel.ingest.flow import BOROUGH_PARTITIONS, PipelineFlow, PipelineShape, StageError
+from sentinel.ingest.normalizer_process import NormalizerPool
 from sentinel.ingest.page_committer import PageCommitter
 from sentinel.ingest.pages import PageMeta
 from sentinel.ingest.pipeline import DatasetSummary, Guards, PartitionTask
@@ -38,17 +37,13 @@ class LocalStages:
         self._source_url, self._app_token = source_url, app_token
         self._sources = threading.local()
         self._fetching = ThreadPoolExecutor(shape.fetchers * shape.fetch_threads, thread_name_prefix="vs-fetch")
-        context = multiprocessing.get_context("forkserver")
-        # The server the normalizers fork from imports only them, not this process's main module (the CLI).
-        context.set_forkserver_preload([normalizer_process.__name__])
-        self._normalizing = ProcessPoolExecutor(
-            min(shape.normalizers, len(BOROUGH_PARTITIONS)),
-            mp_context=context,
-            initializer=normalizer_process.start,
-            initargs=(catalog,),
-        )
+        self._normalizing = NormalizerPool(min(shape.normalizers, len(BOROUGH_PARTITIONS)), catalog)
         self._writing = ThreadPoolExecutor(shape.writers * shape.write_connections, thread_name_prefix="vs-write")
         self._committer = PageCommitter(database_url)
+        # Pages fetched and not yet normalized, held here until their normalizer answers: one at work per
+        # normalizer and one waiting keep them busy; the flow's bound (partitions x pages in flight) is for the
+        # pages waiting to commit, and would hold ten bodies here at once.
+        self._bodies = threading.BoundedSemaphore(self._normalizing.size + 1)
 
     def __enter__(self) -> LocalStages:
         return self
@@ -57,16 +52,23 @@ class LocalStages:
         self.close()
 
     def close(self) -> None:
-        for pool in (self._fetching, self._normalizing, self._writing):
-            pool.shutdown(wait=True, cancel_futures=True)
+        self._fetching.shutdown(wait=True, cancel_futures=True)
+        self._normalizing.close()
+        self._writing.shutdown(wait=True, cancel_futures=True)
         self._committer.close()
 
     def _fetch(self, task: PartitionTask, cursor: Cursor | None, limit: int) -> bytes:
+        """The page's body, holding one of `_bodies` (released once it is normalized) when it returns."""
         source = getattr(self._sources, "source", None)
         if source is None:
             source = self._sources.source = SocrataSource(self._source_url, self._app_token)
-        return source.page_body(task.socrata_id, where=task.where, cursor=cursor, incremental=task.incremental,
-                                limit=limit)  # fmt: skip
+        self._bodies.acquire()
+        try:
+            return source.page_body(task.socrata_id, where=task.where, cursor=cursor, incremental=task.incremental,
+                                    limit=limit)  # fmt: skip
+        except BaseException:
+            self._bodies.release()
+            raise
 
     def fetch_normalized(
         self, task: PartitionTask, cursor: Cursor | None, limit: int, lane: int
@@ -79,7 +81,8 @@ class LocalStages:
             meta.set_exception(error)
 
         def normalized(done: Future) -> None:
-            error = done.exception()
+            self._bodies.release()
+            error = done.exception() if not done.cancelled() else CancelledError()
             if error is not None:
                 return failed(error)
             page_meta, copy_batch = done.result()
@@ -87,15 +90,10 @@ class LocalStages:
             meta.set_result(page_meta)
 
         def fetched(done: Future) -> None:
-            error = done.exception()
+            error = done.exception() if not done.cancelled() else CancelledError()
             if error is not None:
                 return failed(error)
-            try:
-                self._normalizing.submit(normalizer_process.normalize, task.dataset, done.result()).add_done_callback(
-                    normalized
-                )
-            except RuntimeError as error:  # the pool was shut down: the run is stopping
-                failed(error)
+            self._normalizing.submit(task.dataset, done.result()).add_done_callback(normalized)
 
         self._fetching.submit(self._fetch, task, cursor, limit).add_done_callback(fetched)
         return meta, batch

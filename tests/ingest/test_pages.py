@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from sentinel.datasets import load_datasets
+from sentinel.ingest import pages
 from sentinel.ingest.pages import normalize_body, page_max_updated_at
 from tests.normalize.test_outcomes import hpd_violation
 
@@ -26,3 +28,55 @@ def test_a_page_body_reports_where_it_ends_and_encodes_its_rows():
     assert (meta.rows, meta.last_row, meta.max_updated_at) == (4, records[-1], "2026-11-03T00:00:00.000Z")
     assert batch.tables["violations"].rows == 3 and len(batch.rejects) == 1
     assert normalize_body(load_datasets()["hpd_violations"], b"[]")[0].last_row is None
+
+
+def socrata_page(records: list[dict]) -> bytes:
+    """The records as Socrata writes a page: one per line, each after the first with a leading comma."""
+    return b"[" + b"\n,".join(orjson.dumps(r) for r in records) + b"]\n"
+
+
+def page_records() -> list[dict]:
+    records = [hpd_violation(violationid=str(900 + n), violationstatus="Open") for n in range(10)]
+    records.append(hpd_violation(violationid="903", violationstatus="Close"))  # a key again, chunks later
+    records.insert(4, {"violationid": "bad"})  # a reject
+    for n, record in enumerate(records):
+        record[":id"], record[":updated_at"] = f"row-{n}", f"2026-11-{n % 9 + 1:02}T00:00:00.000Z"
+    return records
+
+
+def test_a_page_one_row_per_line_is_read_in_chunks_and_gives_what_the_whole_parse_gives(monkeypatch):
+    config = load_datasets()["hpd_violations"]
+    records = page_records()
+    whole = normalize_body(config, orjson.dumps(records))  # one line: parsed whole
+    body = socrata_page(records)
+    assert pages._LinePage.of(body) is not None
+    for chunk in (1, 3, 1000):
+        monkeypatch.setattr(pages, "PARSE_CHUNK_LINES", chunk)
+        assert normalize_body(config, body) == whole
+    meta, batch = whole
+    assert (meta.rows, meta.last_row, meta.max_updated_at) == (12, records[-1], "2026-11-09T00:00:00.000Z")
+    assert batch.duplicates == 1 and len(batch.rejects) == 1 and batch.tables["violations"].rows == 10
+
+
+def test_other_layouts_are_parsed_whole_with_the_same_result(monkeypatch):
+    config = load_datasets()["hpd_violations"]
+    records = page_records()
+    expected = normalize_body(config, orjson.dumps(records))
+    pretty = orjson.dumps(records, option=orjson.OPT_INDENT_2)  # a row over many lines
+    assert pages._LinePage.of(pretty) is None
+    assert normalize_body(config, pretty) == expected
+    # Lines that look like rows but are not (an array inside a record, broken over lines): found while reading.
+    nested = [{**records[0], "notes": [{"n": 1}, {"n": 2}]}, *records[1:]]
+    body = socrata_page(nested).replace(b'[{"n":1},', b'[{"n":1}\n,', 1)
+    assert pages._LinePage.of(body) is not None
+    for chunk in (1, 2, 1000):
+        monkeypatch.setattr(pages, "PARSE_CHUNK_LINES", chunk)
+        assert normalize_body(config, body) == normalize_body(config, orjson.dumps(nested))
+
+
+def test_a_broken_page_fails_with_the_parsers_error_in_either_layout():
+    config = load_datasets()["hpd_violations"]
+    body = socrata_page(page_records())
+    for broken in (body[:-20], body.replace(b'"violationid"', b"violationid", 1)):
+        with pytest.raises(orjson.JSONDecodeError):
+            normalize_body(config, broken)
