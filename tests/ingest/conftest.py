@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -163,3 +164,36 @@ def wait_for(predicate, timeout=60.0, interval=0.05):
 
 def committed_rows(url) -> int:
     return count(url, "SELECT coalesce(sum(rows_committed), 0) FROM watermarks")
+
+
+def runs_through_dropped_writer_connections(url: str, server: ReplayServer, reference: Reference, run) -> None:
+    """`run()` (an ingestion into `url` from `server`) with its writers' connections terminated every 0.3 s once
+    200 rows are committed: it fails cleanly or completes, and a rerun completes with the reference's tables."""
+    server.set_faults(FaultConfig(latency_ms=10))
+    stop = threading.Event()
+
+    def drop_writer_connections():
+        with psycopg.connect(url, autocommit=True) as conn:
+            wait_for(lambda: committed_rows(url) > 200)
+            while not stop.is_set():
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE application_name = 'vsentinel-ingest-writer'")  # fmt: skip
+                if stop.wait(0.3):
+                    break
+
+    killer = threading.Thread(target=drop_writer_connections, daemon=True)
+    killer.start()
+    try:
+        first = run()
+    finally:
+        stop.set()
+        killer.join(10)
+    server.set_faults(FaultConfig())
+    # Whatever the first run did, every committed page carried its watermark: the rerun finishes the job.
+    if first.failed:
+        errors = [s.error for s in first.failed]
+        assert all("terminat" in e or "connection" in e.lower() for e in errors), errors
+        assert count(url, "SELECT count(*) FROM ingestion_runs WHERE status IN ('partial', 'failed')") == 1
+    second = run()
+    assert not second.failed
+    assert table_checksums(url) == reference.checksums

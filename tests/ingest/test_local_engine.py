@@ -17,7 +17,13 @@ from citysim.replay.faults import FaultConfig
 from cluster.ingest import run_ingestion
 from sentinel.datasets import load_datasets
 from sentinel.ingest.flow import PipelineShape
-from tests.ingest.conftest import committed_rows, count, table_checksums, wait_for
+from tests.ingest.conftest import (
+    committed_rows,
+    count,
+    runs_through_dropped_writer_connections,
+    table_checksums,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -74,33 +80,7 @@ def test_a_fifth_of_responses_429_or_503_still_completes_exactly(city_server, ma
 
 def test_dropped_database_connections_fail_cleanly_and_a_rerun_completes(city_server, make_db, reference):
     url = make_db()
-    city_server.set_faults(FaultConfig(latency_ms=10))
-    stop = threading.Event()
-
-    def drop_writer_connections():
-        with psycopg.connect(url, autocommit=True) as conn:
-            wait_for(lambda: committed_rows(url) > 200)
-            while not stop.is_set():
-                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                             "WHERE application_name = 'vsentinel-ingest-writer'")  # fmt: skip
-                if stop.wait(0.3):
-                    break
-
-    killer = threading.Thread(target=drop_writer_connections, daemon=True)
-    killer.start()
-    try:
-        first = local_run(url, city_server)
-    finally:
-        stop.set()
-        killer.join(10)
-    city_server.set_faults(FaultConfig())
-    if first.failed:
-        errors = [s.error for s in first.failed]
-        assert all("terminat" in e or "connection" in e.lower() for e in errors), errors
-        assert count(url, "SELECT count(*) FROM ingestion_runs WHERE status IN ('partial', 'failed')") == 1
-    second = local_run(url, city_server)
-    assert not second.failed
-    assert table_checksums(url) == reference.checksums
+    runs_through_dropped_writer_connections(url, city_server, reference, lambda: local_run(url, city_server))
 
 
 def test_killed_normalizer_processes_are_replaced_and_the_result_is_unchanged(city_server, make_db, reference):

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 
 import psycopg
 import pytest
@@ -16,7 +15,13 @@ from citysim.replay.faults import FaultConfig
 from cluster.ingest import kept_pipeline, run_ingestion, stop_pipeline
 from sentinel.datasets import load_datasets
 from sentinel.ingest.flow import PipelineShape
-from tests.ingest.conftest import committed_rows, count, table_checksums, wait_for
+from tests.ingest.conftest import (
+    committed_rows,
+    count,
+    runs_through_dropped_writer_connections,
+    table_checksums,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -97,34 +102,7 @@ def test_a_fifth_of_responses_429_or_503_still_completes_exactly(ray_cluster, ci
 
 def test_dropped_database_connections_fail_cleanly_and_a_rerun_completes(ray_cluster, city_server, make_db, reference):
     url = make_db()
-    city_server.set_faults(FaultConfig(latency_ms=10))
-    stop = threading.Event()
-
-    def drop_writer_connections():
-        with psycopg.connect(url, autocommit=True) as conn:
-            wait_for(lambda: committed_rows(url) > 200)
-            while not stop.is_set():
-                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                             "WHERE application_name = 'vsentinel-ingest-writer'")  # fmt: skip
-                if stop.wait(0.3):
-                    break
-
-    killer = threading.Thread(target=drop_writer_connections, daemon=True)
-    killer.start()
-    try:
-        first = ray_run(url, city_server)
-    finally:
-        stop.set()
-        killer.join(10)
-    city_server.set_faults(FaultConfig())
-    # Whatever the first run did, every committed page carried its watermark: the rerun finishes the job.
-    if first.failed:
-        errors = [s.error for s in first.failed]
-        assert all("terminat" in e or "connection" in e.lower() for e in errors), errors
-        assert count(url, "SELECT count(*) FROM ingestion_runs WHERE status IN ('partial', 'failed')") == 1
-    second = ray_run(url, city_server)
-    assert not second.failed
-    assert table_checksums(url) == reference.checksums
+    runs_through_dropped_writer_connections(url, city_server, reference, lambda: ray_run(url, city_server))
 
 
 def test_a_driver_killed_mid_run_then_rerun_equals_a_clean_run(city_server, make_db, reference, tmp_path):
