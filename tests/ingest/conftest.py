@@ -16,7 +16,9 @@ from citysim.replay.faults import FaultConfig
 from citysim.replay.formats import read_dataset_file
 from citysim.replay.server import ReplayServer, serve_in_background
 from citysim.replay.store import ReplayStore
+from cluster.ingest import Engine, IngestResult, run_ingestion
 from sentinel.datasets import load_datasets
+from sentinel.ingest.flow import PipelineShape
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
 from tests.conftest import drop_database, migrated_database, real_sources
@@ -197,3 +199,14 @@ def runs_through_dropped_writer_connections(url: str, server: ReplayServer, refe
     second = run()
     assert not second.failed
     assert table_checksums(url) == reference.checksums
+
+
+PIPELINE_SHAPE = PipelineShape(page_size=100, active_partitions=4)  # small pages: many of them, four boroughs at once
+
+
+def pipeline_run(url: str, server: ReplayServer, engine: Engine = "ray", **kwargs) -> IngestResult:
+    """Every dataset from `server` into `url` through `cluster.ingest.run_ingestion` on `engine`: a full read
+    unless `incremental=True`, in `PIPELINE_SHAPE` unless a `shape` is given."""
+    return run_ingestion(database_url=url, source_url=server.url, app_token=None, datasets=list(load_datasets()),
+                         incremental=kwargs.pop("incremental", False), shape=kwargs.pop("shape", PIPELINE_SHAPE),
+                         engine=engine, **kwargs)  # fmt: skip

@@ -14,12 +14,11 @@ import psycopg
 import pytest
 
 from citysim.replay.faults import FaultConfig
-from cluster.ingest import run_ingestion
-from sentinel.datasets import load_datasets
 from sentinel.ingest.flow import PipelineShape
 from tests.ingest.conftest import (
     committed_rows,
     count,
+    pipeline_run,
     runs_through_dropped_writer_connections,
     table_checksums,
     wait_for,
@@ -27,14 +26,9 @@ from tests.ingest.conftest import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-ALL = list(load_datasets())
-SHAPE = PipelineShape(page_size=100, active_partitions=4)
-
 
 def local_run(url, server, **kwargs):
-    return run_ingestion(database_url=url, source_url=server.url, app_token=None, datasets=ALL,
-                         incremental=kwargs.pop("incremental", False), shape=kwargs.pop("shape", SHAPE),
-                         engine="local", **kwargs)  # fmt: skip
+    return pipeline_run(url, server, engine="local", **kwargs)
 
 
 def normalizer_processes(root: int | None = None) -> list[psutil.Process]:

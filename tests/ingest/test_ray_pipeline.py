@@ -12,12 +12,13 @@ import pytest
 import ray
 
 from citysim.replay.faults import FaultConfig
-from cluster.ingest import kept_pipeline, run_ingestion, stop_pipeline
+from cluster.ingest import kept_pipeline, stop_pipeline
 from sentinel.datasets import load_datasets
-from sentinel.ingest.flow import PipelineShape
 from tests.ingest.conftest import (
+    PIPELINE_SHAPE,
     committed_rows,
     count,
+    pipeline_run,
     runs_through_dropped_writer_connections,
     table_checksums,
     wait_for,
@@ -26,13 +27,10 @@ from tests.ingest.conftest import (
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ALL = list(load_datasets())
-SHAPE = PipelineShape(page_size=100, active_partitions=4)
 
 
 def ray_run(url, server, **kwargs):
-    return run_ingestion(database_url=url, source_url=server.url, app_token=None, datasets=ALL,
-                         incremental=kwargs.pop("incremental", False), shape=kwargs.pop("shape", SHAPE),
-                         **kwargs)  # fmt: skip
+    return pipeline_run(url, server, engine="ray", **kwargs)
 
 
 def test_the_ray_pipeline_writes_exactly_what_the_serial_reference_writes(ray_cluster, city_server, make_db, reference):
@@ -47,19 +45,19 @@ def test_the_ray_pipeline_writes_exactly_what_the_serial_reference_writes(ray_cl
 def test_a_kept_pipeline_runs_the_next_ingestion_on_the_same_actors(ray_cluster, city_server, make_db, reference):
     url = make_db()
     assert not ray_run(url, city_server, keep_pipeline=True).failed
-    coordinator = kept_pipeline(url, city_server.url, None, SHAPE)
+    coordinator = kept_pipeline(url, city_server.url, None, PIPELINE_SHAPE)
     writers = [a._actor_id for a in ray.get(coordinator.actors.remote())["writers"]]
 
     again = ray_run(url, city_server, keep_pipeline=True, incremental=True)
     assert not again.failed
     assert sum(s.inserted + s.updated for s in again.summaries) == 0
     assert table_checksums(url) == reference.checksums
-    same = kept_pipeline(url, city_server.url, None, SHAPE)
+    same = kept_pipeline(url, city_server.url, None, PIPELINE_SHAPE)
     assert same._actor_id == coordinator._actor_id
     assert [a._actor_id for a in ray.get(same.actors.remote())["writers"]] == writers
 
-    assert stop_pipeline(url, city_server.url, None, SHAPE)
-    assert kept_pipeline(url, city_server.url, None, SHAPE) is None
+    assert stop_pipeline(url, city_server.url, None, PIPELINE_SHAPE)
+    assert kept_pipeline(url, city_server.url, None, PIPELINE_SHAPE) is None
 
     def dead() -> bool:  # ray.kill is asynchronous: a call may still be answered just after it
         try:
@@ -69,7 +67,7 @@ def test_a_kept_pipeline_runs_the_next_ingestion_on_the_same_actors(ray_cluster,
         return False
 
     wait_for(dead, timeout=60)
-    assert not stop_pipeline(url, city_server.url, None, SHAPE)
+    assert not stop_pipeline(url, city_server.url, None, PIPELINE_SHAPE)
 
 
 def test_killed_fetcher_and_normalizer_actors_do_not_change_the_result(ray_cluster, city_server, make_db, reference):
@@ -77,7 +75,7 @@ def test_killed_fetcher_and_normalizer_actors_do_not_change_the_result(ray_clust
 
     url = make_db()
     city_server.set_faults(FaultConfig(latency_ms=20))
-    coordinator = IngestCoordinator.remote(url, city_server.url, None, SHAPE)
+    coordinator = IngestCoordinator.remote(url, city_server.url, None, PIPELINE_SHAPE)
     run = coordinator.run.remote(ALL, False)
     actors = ray.get(coordinator.actors.remote())
     wait_for(lambda: committed_rows(url) > 300)
