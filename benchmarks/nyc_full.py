@@ -1,7 +1,7 @@
 """NYC at full size on one machine (issue 21), or a fraction of it (not a pytest test).
 
     nice -n 19 .venv/bin/python benchmarks/nyc_full.py --scale 0.02 [--city DIR] [--days 7] [--samples 4]
-        [--rounds 60] [--remove-files] [--builds-apart] [--keep]
+        [--rounds 60] [--remove-files] [--builds-apart] [--keep] [--load-engine ray|local]
 
 Stages, each timed (wall, CPU of this process tree, peak RSS of this process tree sampled every 0.25 s, as a sum
 and per process role: the driver, Ray's daemons, the ingestion actors, Train workers, Tune trials, ...; database
@@ -12,7 +12,8 @@ size after it; the disk the run has taken at the stage's peak, against the free 
 2. first load, dataset by dataset, the largest file first: the dataset's file goes into the replay store (a
    file per dataset, `citysim.replay.dataset_stores`, served throughout; the next dataset's is built in a process
    of its own while this one loads where the disk has room for it, else after; with --builds-apart always after),
-   then the Ray pipeline's full load of that dataset into a fresh PostgreSQL database; with --remove-files the file
+   then the pipeline's full load of that dataset into a fresh PostgreSQL database (on Ray, or with --load-engine
+   local on this machine's processes, `vsentinel ingest --engine local`); with --remove-files the file
    is deleted once the store holds it (the store is the source from then on). After its load an incremental
    dataset's rows are cut to what the ingester's later reads look at (`ReplayStore.strip_rows`, into a new file; a
    day's change brings a row back whole), so the store holds one or two datasets whole at a time;
@@ -174,6 +175,8 @@ def role_of(proc: psutil.Process, driver_pid: int) -> str:
         for program, role in _DAEMONS.items():
             if arg.endswith(program):
                 return role
+    if "sentinel.ingest.normalizer_process" in args[:3]:
+        return "ingest normalizers (local engine)"
     parent = proc.parent()
     if parent is not None and any(a.endswith("bin/vsentinel") for a in parent.cmdline()[:2]):
         return "synth writer processes"
@@ -376,7 +379,8 @@ def first_load(
         st.note = f"{dir_size(city) / 1e6:,.0f} MB written (zstd)"
         stages.append(st)
     facts["city"] = f"{dir_size(city) / 1e6:,.0f} MB of zstd-compressed JSON incl. {args.days} change files"
-    ray_runtime.connect(settings, include_dashboard=False)
+    if args.load_engine == "ray" or not args.load_only:  # a local load alone starts no Ray
+        ray_runtime.connect(settings, include_dashboard=False)
     store = DatasetStores(work / "stores")
     server = ReplayServer(store).start()
     datasets = load_datasets()
@@ -437,8 +441,9 @@ def first_load(
                 building = builder.submit(build_in_store, store.folder, later, files[following], snapshot_at)
             with measured(Stage(f"load: {ds_name}")) as st:
                 result = run_ingestion(
-                    database_url=url, source_url=server.url, app_token=None, datasets=[ds_name], incremental=False
-                )
+                    database_url=url, source_url=server.url, app_token=None, datasets=[ds_name], incremental=False,
+                    engine=args.load_engine,
+                )  # fmt: skip
                 if result.failed:
                     raise SystemExit(f"ingestion failed: {[(s.dataset, s.error) for s in result.failed]}")
                 st.rows = sum(s.fetched for s in result.summaries)
@@ -507,6 +512,12 @@ def main() -> None:
         help="Keep incremental datasets' rows whole in the store after their load (default: cut to stubs).",
     )
     parser.add_argument("--keep", action="store_true", help="Keep the database and the work directory.")
+    parser.add_argument(
+        "--load-engine",
+        choices=("ray", "local"),
+        default="ray",
+        help="The first load's engine (vsentinel ingest --engine); the days always run on Ray, as the scheduler's.",
+    )
     parser.add_argument(
         "--datasets",
         default=None,
