@@ -171,12 +171,14 @@ def role_of(proc: psutil.Process, driver_pid: int) -> str:
     if args[0].startswith("ray::"):
         name = args[0][5:].split()[0].split(".")[0] if len(args[0]) > 5 else "?"
         return next((role for prefix, role in _WORKERS.items() if prefix.startswith(name)), f"ray::{name}")
+    if "sentinel.ingest.normalizer_process" in args[:3]:
+        return "ingest normalizers (local engine)"
+    if "ingest" in args[1:3] and any(a.endswith("bin/vsentinel") for a in args[:2]):
+        return "ingest command (local engine)"
     for arg in args[:3]:
         for program, role in _DAEMONS.items():
             if arg.endswith(program):
                 return role
-    if "sentinel.ingest.normalizer_process" in args[:3]:
-        return "ingest normalizers (local engine)"
     parent = proc.parent()
     if parent is not None and any(a.endswith("bin/vsentinel") for a in parent.cmdline()[:2]):
         return "synth writer processes"
@@ -362,6 +364,27 @@ def seed_rules(url: str, orgs: int, per_org: int, seed: int) -> int:
     return rules
 
 
+def full_load(engine: str, url: str, source_url: str, dataset: str, settings: Settings) -> int:
+    """A dataset's first load; the rows it fetched. On Ray from this process (its actors are processes of their
+    own); on the local engine as `vsentinel ingest --engine local` in a process of its own, as a user runs it: its
+    fetch and write threads in this process would share one interpreter with the stand-in's page serving."""
+    if engine == "ray":
+        result = run_ingestion(
+            database_url=url, source_url=source_url, app_token=None, datasets=[dataset], incremental=False
+        )
+        if result.failed:
+            raise SystemExit(f"ingestion failed: {[(s.dataset, s.error) for s in result.failed]}")
+        return sum(s.fetched for s in result.summaries)
+    env = {**os.environ, "VS_DATABASE_URL": url, "VS_INGEST_ENGINE": "local"}
+    if settings.redis_url is not None:
+        env["VS_REDIS_URL"] = str(settings.redis_url)
+    command = [str(ROOT / ".venv/bin/vsentinel"), "ingest", "--full", "-d", dataset, "--source", source_url, "--json"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"ingestion failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return sum(s["fetched"] for s in orjson.loads(done.stdout)["summaries"])  # `--json`: the one document on stdout
+
+
 def first_load(
     args: argparse.Namespace, settings: Settings, url: str, work: Path, stages: list[Stage], facts: dict[str, str]
 ) -> tuple[DatasetStores, ReplayServer, dict[str, DatasetConfig], list[Path], int]:
@@ -440,13 +463,7 @@ def first_load(
                 later = datasets[following].socrata_id
                 building = builder.submit(build_in_store, store.folder, later, files[following], snapshot_at)
             with measured(Stage(f"load: {ds_name}")) as st:
-                result = run_ingestion(
-                    database_url=url, source_url=server.url, app_token=None, datasets=[ds_name], incremental=False,
-                    engine=args.load_engine,
-                )  # fmt: skip
-                if result.failed:
-                    raise SystemExit(f"ingestion failed: {[(s.dataset, s.error) for s in result.failed]}")
-                st.rows = sum(s.fetched for s in result.summaries)
+                st.rows = full_load(args.load_engine, url, server.url, ds_name, settings)
             built = None
             if building is not None:
                 rows, wall, cpu, peak = building.result()
