@@ -101,8 +101,11 @@ class NormalizerPool:
         self.size = size
         self._catalog = pickle.dumps(catalog)
         self._jobs: queue.SimpleQueue[tuple[Future, str, bytes] | None] = queue.SimpleQueue()
+        # The processes start with the pool, not with the first pages: which thread takes a page is the queue's
+        # choice, and a pool of N is N processes whatever the pages.
         self._threads = [
-            threading.Thread(target=self._serve, name=f"vs-normalizer-{n}", daemon=True) for n in range(size)
+            threading.Thread(target=self._serve, args=(self._start(),), name=f"vs-normalizer-{n}", daemon=True)
+            for n in range(size)
         ]
         for thread in self._threads:
             thread.start()
@@ -118,8 +121,13 @@ class NormalizerPool:
         for thread in self._threads:
             thread.join()
 
-    def _serve(self) -> None:
-        process: _Process | None = None
+    def _start(self) -> _Process | None:
+        try:
+            return _Process(self._catalog)
+        except OSError:
+            return None  # started again with the first page, whose future then carries the error
+
+    def _serve(self, process: _Process | None) -> None:
         try:
             while (job := self._jobs.get()) is not None:
                 future, dataset, body = job

@@ -23,6 +23,7 @@ def test_pages_normalized_by_the_pool_equal_pages_normalized_here_and_a_bad_page
     pages = [socrata_page(records[n:]) for n in range(6)]
     pool = NormalizerPool(2, catalog)
     try:
+        assert len(pool_processes()) == 2  # started with the pool, before any page
         futures = [pool.submit("hpd_violations", body) for body in pages]
         bad = pool.submit("hpd_violations", b'[{"violationid": ')
         unknown = pool.submit("no_such_dataset", pages[0])
