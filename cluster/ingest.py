@@ -4,6 +4,7 @@ and print the summary table."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -179,17 +180,13 @@ def _run_local(
     database_url: str, source_url: str, app_token: str | None, datasets: list[str], incremental: bool,
     shape: PipelineShape | None, console: Console | None,
 ) -> tuple[int, list[DatasetSummary]]:  # fmt: skip
-    def run(watch=None) -> tuple[int, list[DatasetSummary]]:
+    with contextlib.ExitStack() as stack:
+        bars = stack.enter_context(IngestProgress(console)) if console is not None else None
         return run_local(
             database_url=database_url, source_url=source_url, app_token=app_token, datasets=datasets,
             incremental=incremental, shape=_resolved(shape), guards=Guards.from_settings(get_settings()),
-            catalog=load_datasets(), watch=watch,
+            catalog=load_datasets(), watch=bars.update if bars is not None else None,
         )  # fmt: skip
-
-    if console is None:
-        return run()
-    with IngestProgress(console) as bars:
-        return run(bars.update)
 
 
 def _run_on_ray(

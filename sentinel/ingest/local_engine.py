@@ -20,11 +20,17 @@ from sentinel.datasets import DatasetConfig
 from sentinel.ingest.flow import BOROUGH_PARTITIONS, PipelineFlow, PipelineShape, StageError
 from sentinel.ingest.normalizer_process import NormalizerPool
 from sentinel.ingest.page_committer import PageCommitter
+from sentinel.ingest.page_fetcher import PageFetcher
 from sentinel.ingest.pages import PageMeta
 from sentinel.ingest.pipeline import DatasetSummary, Guards, PartitionTask
 from sentinel.ingest.socrata import Cursor, SocrataSource
 
 PROGRESS_EVERY_S = 0.25
+
+
+def _error_of(done: Future) -> BaseException | None:
+    """What a finished future failed with (a cancelled one: its cancellation), None if it succeeded."""
+    return CancelledError() if done.cancelled() else done.exception()
 
 
 class LocalStages:
@@ -34,8 +40,7 @@ class LocalStages:
         self, database_url: str, source_url: str, app_token: str | None, shape: PipelineShape,
         catalog: dict[str, DatasetConfig],
     ) -> None:  # fmt: skip
-        self._source_url, self._app_token = source_url, app_token
-        self._sources = threading.local()
+        self._fetcher = PageFetcher(source_url, app_token)
         self._fetching = ThreadPoolExecutor(shape.fetchers * shape.fetch_threads, thread_name_prefix="vs-fetch")
         self._normalizing = NormalizerPool(min(shape.normalizers, len(BOROUGH_PARTITIONS)), catalog)
         self._writing = ThreadPoolExecutor(shape.writers * shape.write_connections, thread_name_prefix="vs-write")
@@ -59,13 +64,9 @@ class LocalStages:
 
     def _fetch(self, task: PartitionTask, cursor: Cursor | None, limit: int) -> bytes:
         """The page's body, holding one of `_bodies` (released once it is normalized) when it returns."""
-        source = getattr(self._sources, "source", None)
-        if source is None:
-            source = self._sources.source = SocrataSource(self._source_url, self._app_token)
         self._bodies.acquire()
         try:
-            return source.page_body(task.socrata_id, where=task.where, cursor=cursor, incremental=task.incremental,
-                                    limit=limit)  # fmt: skip
+            return self._fetcher.fetch(task, cursor, limit)
         except BaseException:
             self._bodies.release()
             raise
@@ -82,7 +83,7 @@ class LocalStages:
 
         def normalized(done: Future) -> None:
             self._bodies.release()
-            error = done.exception() if not done.cancelled() else CancelledError()
+            error = _error_of(done)
             if error is not None:
                 return failed(error)
             page_meta, copy_batch = done.result()
@@ -90,7 +91,7 @@ class LocalStages:
             meta.set_result(page_meta)
 
         def fetched(done: Future) -> None:
-            error = done.exception() if not done.cancelled() else CancelledError()
+            error = _error_of(done)
             if error is not None:
                 return failed(error)
             self._normalizing.submit(task.dataset, done.result()).add_done_callback(normalized)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 
@@ -210,3 +211,15 @@ def pipeline_run(url: str, server: ReplayServer, engine: Engine = "ray", **kwarg
     return run_ingestion(database_url=url, source_url=server.url, app_token=None, datasets=list(load_datasets()),
                          incremental=kwargs.pop("incremental", False), shape=kwargs.pop("shape", PIPELINE_SHAPE),
                          engine=engine, **kwargs)  # fmt: skip
+
+
+def normalizer_processes(root: int | None = None) -> list[psutil.Process]:
+    """The local engine's normalizer processes under `root` (default: this process)."""
+    found = []
+    for process in psutil.Process(root).children(recursive=True):
+        try:
+            if "sentinel.ingest.normalizer_process" in process.cmdline():
+                found.append(process)
+        except psutil.NoSuchProcess:
+            continue
+    return found

@@ -18,6 +18,7 @@ from sentinel.ingest.flow import PipelineShape
 from tests.ingest.conftest import (
     committed_rows,
     count,
+    normalizer_processes,
     pipeline_run,
     runs_through_dropped_writer_connections,
     table_checksums,
@@ -29,18 +30,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def local_run(url, server, **kwargs):
     return pipeline_run(url, server, engine="local", **kwargs)
-
-
-def normalizer_processes(root: int | None = None) -> list[psutil.Process]:
-    """The local engine's normalizer processes under `root` (default: this process)."""
-    found = []
-    for process in psutil.Process(root).children(recursive=True):
-        try:
-            if "sentinel.ingest.normalizer_process" in process.cmdline():
-                found.append(process)
-        except psutil.NoSuchProcess:
-            continue
-    return found
 
 
 def test_the_local_engine_writes_exactly_what_the_serial_reference_writes(city_server, make_db, reference):

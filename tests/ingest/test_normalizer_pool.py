@@ -4,17 +4,13 @@ page fails alone, and the processes end with the pool (real child processes over
 from __future__ import annotations
 
 import orjson
-import psutil
 import pytest
 
 from sentinel.datasets import load_datasets
 from sentinel.ingest.normalizer_process import NormalizerPool
 from sentinel.ingest.pages import normalize_body
+from tests.ingest.conftest import normalizer_processes
 from tests.ingest.test_pages import page_records, socrata_page
-
-
-def pool_processes() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children() if "sentinel.ingest.normalizer_process" in p.cmdline()]
 
 
 def test_pages_normalized_by_the_pool_equal_pages_normalized_here_and_a_bad_page_fails_alone():
@@ -23,7 +19,7 @@ def test_pages_normalized_by_the_pool_equal_pages_normalized_here_and_a_bad_page
     pages = [socrata_page(records[n:]) for n in range(6)]
     pool = NormalizerPool(2, catalog)
     try:
-        assert len(pool_processes()) == 2  # started with the pool, before any page
+        assert len(normalizer_processes()) == 2  # started with the pool, before any page
         futures = [pool.submit("hpd_violations", body) for body in pages]
         bad = pool.submit("hpd_violations", b'[{"violationid": ')
         unknown = pool.submit("no_such_dataset", pages[0])
@@ -34,7 +30,7 @@ def test_pages_normalized_by_the_pool_equal_pages_normalized_here_and_a_bad_page
         with pytest.raises(KeyError, match="no_such_dataset"):
             unknown.result(timeout=60)
         assert after.result(timeout=60) == normalize_body(catalog["hpd_violations"], pages[0])
-        assert len(pool_processes()) == 2  # the bad pages cost no process
+        assert len(normalizer_processes()) == 2  # the bad pages cost no process
     finally:
         pool.close()
-    assert pool_processes() == []
+    assert normalizer_processes() == []
