@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from sentinel.risk import metrics
 from sentinel.risk.baseline import NAMES as BASELINES
@@ -68,23 +67,23 @@ class SliceResult:
 
 def evaluate_slice(
     kind: str,
-    calibration: tuple[pd.DataFrame, np.ndarray, np.ndarray],
-    test: tuple[pd.DataFrame, np.ndarray, np.ndarray],
+    calibration: tuple[dict[str, np.ndarray], np.ndarray, np.ndarray],
+    test: tuple[dict[str, np.ndarray], np.ndarray, np.ndarray],
     cutoffs: tuple[str, str],
     oracle: np.ndarray | None = None,
     oracle_is_truth: bool = True,
     resamples: int = 400,
 ) -> SliceResult:
-    """`calibration` and `test` are (features, labels, calibrated model probabilities); `oracle` the generator's
-    true probability of a serious event per test row: the ceiling (`oracle_auc`) only when it is this label's truth,
-    else only a reference in the intervals."""
-    cal_frame, y_cal, _ = calibration
-    test_frame, y_test, p_test = test
+    """`calibration` and `test` are (each baseline's score per row, `BASELINE_SCORERS` of the slice's features;
+    labels; calibrated model probabilities); `oracle` the generator's true probability of a serious event per test
+    row: the ceiling (`oracle_auc`) only when it is this label's truth, else only a reference in the intervals."""
+    cal_scores, y_cal, _ = calibration
+    test_scores, y_test, p_test = test
     baselines, curves = {}, {"model": metrics.lift_curve(y_test, p_test)}
     scored = {"model": p_test}
-    for name, scorer in BASELINE_SCORERS.items():
-        calibrator = fit_isotonic(scorer(cal_frame), y_cal)
-        p = calibrator(scorer(test_frame))
+    for name in BASELINE_SCORERS:
+        calibrator = fit_isotonic(cal_scores[name], y_cal)
+        p = calibrator(test_scores[name])
         baselines[name] = metrics.evaluate(y_test, p)
         curves[name] = metrics.lift_curve(y_test, p)
         scored[name] = p

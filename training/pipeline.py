@@ -27,14 +27,12 @@ from typing import Any
 
 import numpy as np
 import orjson
-import pandas as pd
 import psycopg
 import ray
 import xgboost as xgb
 
 from sentinel.artifact_store import ArtifactStore, LocalStore, as_store, fetch
 from sentinel.risk import artifacts, features, metrics, registry
-from sentinel.risk.baseline import weighted_open_count
 from sentinel.risk.bootstrap import auc_intervals
 from sentinel.risk.calibration import Calibrator, Percentiles, fit_isotonic
 from sentinel.risk.oracle import true_probability
@@ -119,8 +117,29 @@ def local_fit(
     return xgb.train(local, dtrain, num_boost_round=rounds)
 
 
-def _predict(booster: xgb.Booster, spec: dataset.FeatureSpec, features: np.ndarray) -> np.ndarray:
-    return booster.predict(_dmatrix(spec, features))
+def predictions(
+    rows: dataset.TrainingRows,
+    cutoffs: list[date],
+    boosters: dict[str, xgb.Booster],
+    spec: dataset.FeatureSpec | None = None,
+) -> dict[str, np.ndarray]:
+    """Each booster's raw predictions on the cutoffs' rows, read from the object store a part at a time (`spec`'s
+    inputs: this run's by default), so that the driver never holds a slice's inputs whole; xgboost predicts a row
+    alone, so these are the predictions on the whole array (tests/model/test_training_rows.py)."""
+    spec = spec or rows.spec
+    out: dict[str, list[np.ndarray]] = {kind: [] for kind in boosters}
+    for x in rows.inputs(cutoffs, spec):
+        matrix = _dmatrix(spec, x)
+        for kind, booster in boosters.items():
+            out[kind].append(booster.predict(matrix))
+    return {kind: np.concatenate(p) if p else np.empty(0, dtype=np.float32) for kind, p in out.items()}
+
+
+def _raw(model: artifacts.LoadedModel, rows: dataset.TrainingRows, cutoff: date) -> np.ndarray:
+    """`model.raw` of the cutoff's rows (the active scorer, with the spec it was fitted on)."""
+    if model.booster is None:
+        return rows.evaluation(cutoff).baselines[evaluate.GATE_BASELINE]
+    return predictions(rows, [cutoff], {"raw": model.booster}, model.spec)["raw"]
 
 
 def run(
@@ -152,14 +171,14 @@ def run(
         conn,
         cutoffs,
         spec_cutoffs=split.train,
-        frames=(split.calibration, split.test),
+        evaluated=(split.calibration, split.test),
+        typical=split.calibration,
         horizon_days=settings.horizon_days,
         financial_threshold=settings.financial_threshold,
     )
     timings["dataset_s"] = time.perf_counter() - started
     spec = rows.spec
-    cal, test = rows.frame(split.calibration), rows.frame(split.test)
-    x_cal, x_test = rows.features([split.calibration]), rows.features([split.test])
+    cal, test = rows.evaluation(split.calibration), rows.evaluation(split.test)
     n_train = rows.rows(split.train)
     log(f"{rows.rows()} rows in {timings['dataset_s']:.1f}s; train {n_train}, calibrate {len(cal)}, test {len(test)}")
 
@@ -192,23 +211,25 @@ def run(
 
     oracle = None
     if ground_truth is not None:
-        oracle = true_probability(ground_truth, test["bbl"].tolist(), split.test)
+        oracle = true_probability(ground_truth, test.bbl.tolist(), split.test)
     results, saved = [], {}
-    count_cal = weighted_open_count(cal)
+    count_cal = cal.baselines[evaluate.GATE_BASELINE]
+    predicted_cal = predictions(rows, [split.calibration], boosters)
+    predicted_test = predictions(rows, [split.test], boosters)
     for kind in SCORE_KINDS:
         booster = boosters[kind]
-        raw_cal, raw_test = _predict(booster, spec, x_cal), _predict(booster, spec, x_test)
-        calibrator = fit_isotonic(raw_cal, cal[kind].to_numpy())
+        raw_cal, raw_test = predicted_cal[kind], predicted_test[kind]
+        calibrator = fit_isotonic(raw_cal, cal.label(kind))
         result = evaluate.evaluate_slice(
             kind,
-            (cal, cal[kind].to_numpy(), calibrator(raw_cal)),
-            (test, test[kind].to_numpy(), calibrator(raw_test)),
+            (cal.baselines, cal.label(kind), calibrator(raw_cal)),
+            (test.baselines, test.label(kind), calibrator(raw_test)),
             (str(split.calibration), str(split.test)),
             oracle=oracle,
             oracle_is_truth=kind == "safety",
         )
         results.append(result)
-        fallback = (fit_isotonic(count_cal, cal[kind].to_numpy()), Percentiles.of(count_cal))
+        fallback = (fit_isotonic(count_cal, cal.label(kind)), Percentiles.of(count_cal))
         saved[kind] = (booster, calibrator, Percentiles.of(raw_cal), result, fallback)
         gap = result.over_baseline["model"]
         log(
@@ -218,7 +239,7 @@ def run(
 
     folds = _rolling_folds(rows, splits[1:], params, settings)
     directory = staging / version
-    typical = artifacts.typical_values(cal, spec)
+    typical = rows.typical_values()
     promoted, baselined, scorers = [], [], {}
     for kind, (booster, calibrator, percentiles, result, fallback) in saved.items():
         extra = {
@@ -251,10 +272,10 @@ def run(
                         "test_cutoff": str(split.test)}  # fmt: skip
         registry.register(conn, kind, base_version, base_uri, {}, metrics._finite(base_summary), scorer="baseline")
         if result.beats_baseline:
-            if promote or _beats_active(conn, kind, result.model.roc_auc, test, store):
+            if promote or _beats_active(conn, kind, result.model.roc_auc, (rows, split.test), store):
                 registry.promote(conn, kind, version)
                 promoted.append(kind)
-        elif not _active_model_passes(conn, kind, test, fallback[0], store):
+        elif not _active_model_passes(conn, kind, (rows, split.test), fallback[0], store):
             registry.promote(conn, kind, base_version)
             baselined.append(kind)
         scorers[kind] = registry.active(conn)[kind].scorer
@@ -314,7 +335,7 @@ def _rolling_folds(
     return out
 
 
-def _beats_active(conn, kind: str, auc: float, test: pd.DataFrame, store: ArtifactStore) -> bool:
+def _beats_active(conn, kind: str, auc: float, test: tuple[dataset.TrainingRows, date], store: ArtifactStore) -> bool:
     """Promote without being asked only when the new model ranks this test slice better than the active one."""
     current = registry.active(conn).get(kind)
     if current is None:
@@ -323,28 +344,31 @@ def _beats_active(conn, kind: str, auc: float, test: pd.DataFrame, store: Artifa
         model = artifacts.load(fetch(current.artifact_uri, store))
     except (OSError, ValueError):
         return True
+    rows, cutoff = test
     try:
-        active_auc = metrics.roc_auc(test[kind].to_numpy(), model.raw(test))
+        active_auc = metrics.roc_auc(rows.evaluation(cutoff).label(kind), _raw(model, rows, cutoff))
     except (KeyError, ValueError, xgb.core.XGBoostError):
         return True
     return auc > active_auc
 
 
 def _active_model_passes(
-    conn, kind: str, test: pd.DataFrame, count_calibrator: Calibrator, store: ArtifactStore
+    conn, kind: str, test: tuple[dataset.TrainingRows, date], count_calibrator: Calibrator, store: ArtifactStore
 ) -> bool:
     """Whether the active scorer of `kind` is a model that passes the gate on this run's test slice (it keeps
     serving when the new model does not)."""
     current = registry.active(conn).get(kind)
     if current is None or current.scorer != "model":
         return False
+    rows, cutoff = test
+    evaluated = rows.evaluation(cutoff)
     try:
         model = artifacts.load(fetch(current.artifact_uri, store))
-        p = model.raw(test)
+        p = _raw(model, rows, cutoff)
     except (OSError, ValueError, KeyError, xgb.core.XGBoostError):
         return False
-    count = count_calibrator(weighted_open_count(test))
-    _, gaps = auc_intervals(test[kind].to_numpy(), {"model": p, "count": count}, reference="count")
+    count = count_calibrator(evaluated.baselines[evaluate.GATE_BASELINE])
+    _, gaps = auc_intervals(evaluated.label(kind), {"model": p, "count": count}, reference="count")
     return gaps["model"].low > 0
 
 

@@ -67,8 +67,15 @@ def typical_values(frame: pd.DataFrame, spec: FeatureSpec) -> dict[str, float]:
     below it is not a reason a building is risky, whatever the model's attribution says."""
     numeric = frame[list(spec.numeric)].astype(np.float64).median()
     names, _, values = baseline.weighted_open_terms(frame)
-    terms = dict(zip(names, np.median(values, axis=0), strict=True))
-    return {k: float(v) for k, v in {**numeric.to_dict(), **terms}.items() if not np.isnan(v)}
+    return typical_of_medians(numeric.to_dict(), dict(zip(names, np.median(values, axis=0), strict=True)))
+
+
+def typical_of_medians(numeric: dict[str, float], terms: dict[str, float]) -> dict[str, float]:
+    """The typical values from the medians of the numeric features (NaNs left out, as pandas does) and of the
+    baseline's terms (NaN if one is, as numpy does): a term's median replaces a feature's of the same name, and
+    NaN is no typical value. `training.dataset.TrainingRows.typical_values` computes the medians from the rows'
+    parts without the frame."""
+    return {k: float(v) for k, v in {**numeric, **terms}.items() if not np.isnan(v)}
 
 
 def save(

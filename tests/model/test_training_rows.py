@@ -1,6 +1,7 @@
 """The training rows read a chunk at a time (into Ray's object store) are the whole-frame read's: the same model
 inputs, labels, evaluation slices and trees, on the model tests' city; a rolling fold fitted in a Ray task grows the
-trees the driver's single-process fit grows."""
+trees the driver's single-process fit grows; the evaluation read from the parts (predictions a part at a time, the
+baselines and typical values without the frame, an active model of another spec) is the whole frame's."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ import pytest
 import ray
 import xgboost as xgb
 
-from training import dataset, distributed, pipeline, trial
+from sentinel.risk import artifacts, baseline
+from sentinel.risk.calibration import Percentiles, fit_isotonic
+from sentinel.risk.registry import SCORE_KINDS
+from training import dataset, distributed, evaluate, pipeline, trial
 from training.config import load_training_settings
 
 pytestmark = pytest.mark.integration
@@ -38,7 +42,12 @@ def both_reads(city_url, ray_cluster):
         whole = dataset.build(conn, cutoffs)
         split = splits[0]
         rows = dataset.build_compact(
-            conn, cutoffs, spec_cutoffs=split.train, frames=(split.calibration, split.test), chunk=CHUNK
+            conn,
+            cutoffs,
+            spec_cutoffs=split.train,
+            evaluated=(split.calibration, split.test),
+            typical=split.calibration,
+            chunk=CHUNK,
         )
     return split, splits[1:], whole, rows
 
@@ -69,12 +78,88 @@ def test_the_chunked_read_gives_the_whole_frames_spec_model_inputs_and_labels(bo
     np.testing.assert_array_equal(y[:, 1], train["safety"].to_numpy()[block])
 
 
-def test_the_evaluation_slices_are_the_whole_frames_rows(both_reads):
+def test_the_evaluation_slices_hold_the_whole_frames_ids_labels_and_baseline_scores(both_reads):
     split, _, whole, rows = both_reads
     for cutoff in (split.calibration, split.test):
-        pd.testing.assert_frame_equal(rows.frame(cutoff), _slice(whole, [cutoff]))
+        frame, kept = _slice(whole, [cutoff]), rows.evaluation(cutoff)
+        assert len(kept) == len(frame) > CHUNK
+        assert kept.bbl.tolist() == frame["bbl"].tolist()
+        for kind in dataset.risk_dataset.LABELS:
+            np.testing.assert_array_equal(kept.label(kind), frame[kind].to_numpy())
+        assert kept.baselines.keys() == baseline.SCORERS.keys()
+        for name, scorer in baseline.SCORERS.items():
+            np.testing.assert_array_equal(kept.baselines[name], scorer(frame))
     with pytest.raises(KeyError):
-        rows.frame(split.train[0])
+        rows.evaluation(split.train[0])
+
+
+def test_the_typical_values_from_the_parts_are_the_whole_frames(both_reads):
+    split, _, whole, rows = both_reads
+    expected = artifacts.typical_values(_slice(whole, [split.calibration]), rows.spec)
+    found = rows.typical_values()
+    assert list(found) == list(expected)
+    assert found == expected  # exact: the medians' bits, not a tolerance
+
+
+def test_the_evaluation_predicted_a_part_at_a_time_is_the_whole_frames(both_reads):
+    """The driver's evaluation as it was (the slices' frames whole, their inputs gathered, the baselines scored on
+    the frames) and as it is (predictions a part at a time, the slices' kept scores) give the same report."""
+    split, _, whole, rows = both_reads
+    spec = rows.spec
+    params = {**load_training_settings().params(), "seed": 11, "nthread": 2}
+    boosters = {
+        kind: pipeline.local_fit(spec, rows.features(split.train), rows.labels(split.train, kind), params, rounds=10)
+        for kind in SCORE_KINDS
+    }
+    cal, test = _slice(whole, [split.calibration]), _slice(whole, [split.test])
+    new_cal = pipeline.predictions(rows, [split.calibration], boosters)
+    new_test = pipeline.predictions(rows, [split.test], boosters)
+    for kind, booster in boosters.items():
+        old_cal = booster.predict(pipeline._dmatrix(spec, distributed.feature_array(spec, cal)))
+        old_test = booster.predict(pipeline._dmatrix(spec, distributed.feature_array(spec, test)))
+        np.testing.assert_array_equal(new_cal[kind], old_cal)
+        np.testing.assert_array_equal(new_test[kind], old_test)
+        calibrator = fit_isotonic(old_cal, cal[kind].to_numpy())
+        assert fit_isotonic(new_cal[kind], rows.evaluation(split.calibration).label(kind)) == calibrator
+        assert Percentiles.of(new_cal[kind]) == Percentiles.of(old_cal)
+        scores_of = {name: (scorer(cal), scorer(test)) for name, scorer in baseline.SCORERS.items()}
+        before = evaluate.evaluate_slice(
+            kind,
+            ({n: s[0] for n, s in scores_of.items()}, cal[kind].to_numpy(), calibrator(old_cal)),
+            ({n: s[1] for n, s in scores_of.items()}, test[kind].to_numpy(), calibrator(old_test)),
+            (str(split.calibration), str(split.test)),
+        )
+        kept_cal, kept_test = rows.evaluation(split.calibration), rows.evaluation(split.test)
+        after = evaluate.evaluate_slice(
+            kind,
+            (kept_cal.baselines, kept_cal.label(kind), calibrator(new_cal[kind])),
+            (kept_test.baselines, kept_test.label(kind), calibrator(new_test[kind])),
+            (str(split.calibration), str(split.test)),
+        )
+        assert after.to_dict() == before.to_dict()
+
+
+def test_an_active_model_of_another_spec_scores_the_parts_as_it_scores_the_frame(both_reads, tmp_path):
+    """The active model's check reads the test slice's parts with the spec that model was fitted on: other columns
+    in another order, fewer category levels (a level it never saw is missing), or the baseline's count."""
+    split, _, whole, rows = both_reads
+    spec = rows.spec
+    categories = {name: levels[1:] for name, levels in reversed(spec.categories.items())}
+    other = dataset.FeatureSpec(numeric=tuple(reversed(spec.numeric[::2])), categories=categories)
+    train, test = _slice(whole, split.train), _slice(whole, [split.test])
+    params = {**load_training_settings().params(), "seed": 3, "nthread": 2}
+    booster = pipeline.local_fit(other, distributed.feature_array(other, train), train["overall"], params, rounds=8)
+    calibrator, percentiles = fit_isotonic(np.array([0.1, 0.9]), np.array([0, 1])), Percentiles.of(np.arange(3.0))
+    for name, fitted in (("model", booster), ("baseline", None)):
+        path = artifacts.save(tmp_path / name, "overall", name, fitted, other, calibrator, percentiles, {})
+        active = artifacts.load(path)
+        np.testing.assert_array_equal(pipeline._raw(active, rows, split.test), active.raw(test))
+    missing = dataset.FeatureSpec(numeric=(*spec.numeric, "not_a_feature"), categories=spec.categories)
+    path = artifacts.save(tmp_path / "missing", "overall", "missing", booster, missing, calibrator, percentiles, {})
+    with pytest.raises(KeyError):
+        artifacts.load(path).raw(test)
+    with pytest.raises(KeyError):
+        pipeline._raw(artifacts.load(path), rows, split.test)
 
 
 def test_a_seeded_fit_on_the_chunked_arrays_grows_the_trees_of_the_categorical_frame(both_reads):
