@@ -248,11 +248,13 @@ def build_compact(
     numeric: tuple[str, ...] = ()
     for cutoff in cutoffs:
         seen[cutoff] = {name: set() for name in features.CATEGORICAL}
-        labels = risk_dataset.labels_at(conn, cutoff, horizon_days, financial_threshold)
         read, slices = [], []
-        with risk_dataset.feature_chunks(conn, cutoff, chunk) as (_, chunks):
+        with (
+            risk_dataset.label_lookup(conn, cutoff, horizon_days, financial_threshold) as labels,
+            risk_dataset.feature_chunks(conn, cutoff, chunk) as (_, chunks),
+        ):
             for part in chunks:
-                part = _with_labels(part, labels)
+                part = _with_labels(part, labels(part["bbl"].tolist()))
                 numeric = numeric or numeric_columns(part)
                 x = np.empty((len(part), len(numeric) + len(features.CATEGORICAL)), dtype=np.float32)
                 for i, name in enumerate(numeric):

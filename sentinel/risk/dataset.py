@@ -6,7 +6,7 @@ uses modin on Ray when configured), so nothing here imports Ray.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from types import ModuleType
@@ -120,9 +120,46 @@ def labels_at(
 ):
     """Per BBL with any new violation in the horizon: safety, legal, financial, overall (0/1)."""
     frame = _query(conn, features.label_query(), {"cutoff": cutoff, "horizon": horizon_days}, pdm)
+    return _labels(frame, financial_threshold)
+
+
+def _labels(frame, financial_threshold: float):
     frame["financial"] = (frame["new_penalty"] >= financial_threshold) | (frame["new_balance"] >= financial_threshold)
     frame["overall"] = frame["safety"] | frame["legal"] | frame["financial"]
     return frame[["bbl", *LABELS]]
+
+
+_LABEL_TABLE = "vs_training_labels"
+
+
+@contextlib.contextmanager
+def label_lookup(
+    conn: psycopg.Connection, cutoff: date, horizon_days: int = 365, financial_threshold: float = 1000.0
+) -> Iterator[Callable[[list[str]], pd.DataFrame]]:
+    """`labels_at`'s rows kept in PostgreSQL (a temporary table of this session, dropped after) and read for the
+    lots asked for: a caller that reads the features a chunk at a time holds one chunk's labels, not the city's."""
+    table = sql.Identifier(_LABEL_TABLE)
+    with conn.transaction():
+        conn.execute(
+            sql.SQL(
+                "CREATE TEMPORARY TABLE {} (bbl text PRIMARY KEY, safety boolean, legal boolean, new_penalty float8, "
+                "new_balance float8)"
+            ).format(table)
+        )
+        conn.execute(f"SELECT {_FEATURE_QUERY_SETTINGS}")
+        conn.execute(sql.SQL("INSERT INTO {} ").format(table) + features.label_query(),
+                     {"cutoff": cutoff, "horizon": horizon_days})  # fmt: skip
+        conn.execute(sql.SQL("ANALYZE {}").format(table))
+    query = sql.SQL("SELECT bbl, safety, legal, new_penalty, new_balance FROM {} WHERE bbl = ANY(%(bbls)s)")
+
+    def lookup(bbls: list[str]) -> pd.DataFrame:
+        return _labels(_query(conn, query.format(table), {"bbls": bbls}, pd), financial_threshold)
+
+    try:
+        yield lookup
+    finally:
+        with conn.transaction():
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
 
 
 def to_pandas(frame) -> pd.DataFrame:
