@@ -1,5 +1,7 @@
-"""The source record a violation or complaint row keeps, packed: only what its normalized columns do not already
-hold, compressed against a dictionary of the dataset's common values.
+"""The source record a violation or complaint row written before migration 0033 keeps, packed: only what its
+normalized columns do not already hold, compressed against a dictionary of the dataset's common values. Rows
+written since keep their record in a page of records apart (sentinel/source_pages.py); `stored_record` reads
+either, and `pack` stays as the format's writer, which its reader is tested against.
 
 A row keeps its source record so it can be re-normalized (a fixed normalizer re-run over what was stored) and
 audited. Kept as JSON beside the row it was three quarters of the violations table: its field names repeat in
@@ -15,7 +17,7 @@ every row, and its longest values (the description, the ids, the status text) ar
 
 A family is a table and a source (violations from HPD, complaints from 311...): each has its own fields held by
 columns and may have its own field order and dictionary (complaints': sentinel/record_dictionaries.py). `pack`
-runs in the normalizer where the row is made; `unpack` takes the stored bytes and the row's column values and
+ran in the normalizer where the row was made; `unpack` takes the stored bytes and the row's column values and
 gives back the record as the source sent it (same keys, same order, same values); `stored_record` is how any
 reader gets a stored row's record. The first two bytes are the
 format and the dictionary, so a later format or dictionary reads older rows: a dictionary, once used, never
@@ -35,6 +37,7 @@ import orjson
 import zstandard
 
 from sentinel import record_dictionaries as dictionaries
+from sentinel.source_pages import PageReader
 
 FORMAT = 2  # what `pack` writes: zstd
 _DEFLATED = 1  # what rows packed before format 2 hold: raw deflate, 4 KB window (read only)
@@ -304,18 +307,21 @@ def _layout(family: tuple[str, str], keys: tuple[str, ...]) -> tuple[int | tuple
 
 
 def record_columns(table: str) -> tuple[str, ...]:
-    """The columns of `table` that stored_record reads: the record's two forms, the source and every column that
+    """The columns of `table` that stored_record reads: the record's three forms, the source and every column that
     one of the table's families names."""
     held = {c for (t, _), pairs in FIELDS_IN_COLUMNS.items() if t == table for _, c, _ in pairs}
-    return ("source", "raw", "raw_packed", *sorted(held - {"source"}))
+    return ("source", "raw", "raw_packed", "source_page", "source_line", *sorted(held - {"source"}))
 
 
 RECORD_COLUMNS = record_columns("violations")
 
 
-def stored_record(row: Mapping[str, Any], table: str = "violations") -> dict[str, Any]:
-    """A stored row's source record from its `record_columns(table)`. A row written before its table's records
-    were packed (migration 0025 for violations, 0027 for complaints) and unchanged since keeps its JSON in `raw`."""
+def stored_record(row: Mapping[str, Any], pages: PageReader, table: str = "violations") -> dict[str, Any]:
+    """A stored row's source record from its `record_columns(table)`: in its page (migration 0033), or, for a row
+    written before and unchanged since, packed in the row (0025 for violations, 0027 for complaints) or as JSON
+    in `raw` (before those)."""
+    if row["source_page"] is not None:
+        return pages.record(row["source_page"], row["source_line"])
     if row["raw_packed"] is None:
         return row["raw"]
     return unpack(row["raw_packed"], table, row["source"], row)

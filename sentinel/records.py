@@ -4,8 +4,8 @@ Each class has a `<TABLE>_COLUMNS` tuple next to it: the columns the ingester wr
 `copy_values()`, ready for `COPY <table> (<columns>) FROM STDIN`. A column holds the row's attribute of the same
 name (`class` is `violation_class`: a Python keyword), except `raw`, the record's dict, which is written as its
 JSON text; `raw` comes last, so a COPY line can end with the JSON bytes as orjson made them. A violation or a
-complaint keeps its record packed instead (`raw_packed`, sentinel/raw_records.py: only what its columns do not
-hold, compressed), also last. Columns with
+complaint keeps its record apart instead, with its page's records (`source_page`, `source_line`:
+sentinel/source_pages.py). Columns with
 database defaults that the ingester does not own (id, is_deleted, deleted_at, first_seen_at, updated_at) are
 not in the tuples. `warnings` are field-level problems (a garbage date turned into None...): the row is still
 written.
@@ -19,19 +19,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from operator import attrgetter
 from typing import Any, ClassVar
 
 import orjson
 
-from sentinel import raw_records
 from sentinel.quality import quality_json
 
 VIOLATION_COLUMNS = (
     "source", "source_id", "bbl", "bin", "borough", "class", "severity", "category", "description",
     "status", "status_raw", "issued_date", "status_date", "certify_by_date", "correct_by_date",
     "certified_date", "hearing_date", "penalty_imposed", "amount_paid", "balance_due",
-    "source_updated_at", "content_hash", "quality", "raw_packed",
+    "source_updated_at", "content_hash", "quality", "source_page", "source_line",
 )  # fmt: skip
 
 
@@ -79,23 +77,21 @@ class ViolationRow(_Quality):
     raw: dict[str, Any]
     content_hash: str
     warnings: list[str]
+    # Where the record is kept: given when the row's page is encoded (sentinel/source_pages.py).
+    source_page: str | None = field(default=None, kw_only=True)
+    source_line: int | None = field(default=None, kw_only=True)
 
     @property
     def key(self) -> str:
         # Unique within one dataset (its source is fixed); the table's unique key is (source, source_id).
         return self.source_id
 
-    @property
-    def raw_packed(self) -> bytes:
-        """The source record packed against this row's columns (sentinel/raw_records.py)."""
-        return raw_records.pack(self.table, self.source, self.raw, _held_by_columns(self))
-
 
 COMPLAINT_COLUMNS = (
     "source", "source_id", "complaint_id", "bbl", "bin", "borough", "category", "subcategory", "priority",
     "status", "status_raw", "received_date", "status_date", "closed_date", "is_duplicate",
     "source_updated_at", "content_hash", "address_key", "latitude", "longitude", "bbl_source", "quality",
-    "raw_packed",
+    "source_page", "source_line",
 )  # fmt: skip
 
 
@@ -129,6 +125,9 @@ class ComplaintRow(_Quality):
     address_key: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    # Where the record is kept: given when the row's page is encoded (sentinel/source_pages.py).
+    source_page: str | None = None
+    source_line: int | None = None
 
     @property
     def bbl_source(self) -> str | None:
@@ -138,11 +137,6 @@ class ComplaintRow(_Quality):
     def key(self) -> str:
         # Unique within one dataset (its source is fixed); the table's unique key is (source, source_id).
         return self.source_id
-
-    @property
-    def raw_packed(self) -> bytes:
-        """The source record packed against this row's columns (sentinel/raw_records.py, migration 0027)."""
-        return raw_records.pack(self.table, self.source, self.raw, _held_by_columns(self))
 
 
 PROPERTY_COLUMNS = (
@@ -283,24 +277,9 @@ def column_attribute(column: str) -> str:
     return ATTRIBUTE_OF_COLUMN.get(column, column)
 
 
-# Per family (table, source), the row's values of the columns raw_records.FIELDS_IN_COLUMNS names, in its order.
-_HELD_GETTERS = {
-    family: attrgetter(*(column_attribute(column) for _, column, _ in pairs))
-    for family, pairs in raw_records.FIELDS_IN_COLUMNS.items()
-}
-
-
-def _held_by_columns(row: ViolationRow | ComplaintRow) -> tuple[Any, ...]:
-    getter = _HELD_GETTERS.get((row.table, row.source))
-    return getter(row) if getter is not None else ()
-
-
 def copy_values(row: Row) -> tuple[Any, ...]:
-    """The row's values in the order of its `columns`, `raw` as JSON text (which COPY accepts for json),
-    `raw_packed` as bytea's hex text."""
+    """The row's values in the order of its `columns`, `raw` as JSON text (which COPY accepts for json)."""
     values = [getattr(row, column_attribute(column)) for column in row.columns]
     if row.columns[-1] == "raw":
         values[-1] = orjson.dumps(values[-1]).decode()
-    elif row.columns[-1] == "raw_packed":
-        values[-1] = "\\x" + values[-1].hex()
     return tuple(values)

@@ -16,9 +16,11 @@ from typing import Any
 
 import orjson
 
+from sentinel import source_pages
 from sentinel.ingest import copy_lines
 from sentinel.normalize import NormalizedBatch, Reject
 from sentinel.records import Row, copy_values
+from sentinel.source_pages import SourcePage
 
 NULL = "\\N"
 # COPY text: backslash, newline, carriage return and tab are escaped; PostgreSQL text cannot hold NUL at all.
@@ -82,11 +84,10 @@ _LINE_FUNCTIONS = copy_lines.line_functions(NULL, _DATE_TEXT)
 def line_encoder(row_type: type[Row]) -> Callable[[Row], bytes | None]:
     """`row -> its COPY text line`, or None for a row with a value to escape.
 
-    The line up to `raw` (or `raw_packed`) comes from the row class's generated function
-    (sentinel/ingest/copy_lines.py, one f-string formatting every value in C). Almost no value needs escaping, so
-    the line is checked once instead of each value: its only backslashes must be the NULL markers, its only tabs
-    the separators. `raw` comes last and orjson's JSON is appended as bytes: JSON text has no raw tab, newline or
-    NUL, only backslashes to double; `raw_packed` is appended as hex, which has none of them.
+    The line up to `raw` comes from the row class's generated function (sentinel/ingest/copy_lines.py, one
+    f-string formatting every value in C). Almost no value needs escaping, so the line is checked once instead of
+    each value: its only backslashes must be the NULL markers, its only tabs the separators. `raw` comes last and
+    orjson's JSON is appended as bytes: JSON text has no raw tab, newline or NUL, only backslashes to double.
     """
     line_and_nulls = _LINE_FUNCTIONS[row_type.table]
     last = row_type.columns[-1]
@@ -96,9 +97,6 @@ def line_encoder(row_type: type[Row]) -> Callable[[Row], bytes | None]:
         line, null_count = line_and_nulls(row)
         if line.count("\\") != null_count or line.count("\t") != tabs or "\n" in line or "\r" in line or "\x00" in line:
             return None
-        if last == "raw_packed":
-            # bytea in hex form; its backslash doubled for COPY text.
-            return line.encode() + b"\\\\x" + row.raw_packed.hex().encode()  # type: ignore[union-attr]
         if last != "raw":
             return line.encode()
         raw = orjson.dumps(row.raw)  # type: ignore[union-attr]
@@ -111,6 +109,13 @@ def line_encoder(row_type: type[Row]) -> Callable[[Row], bytes | None]:
 class CopyData:
     rows: int
     data: bytes  # COPY text of `rows` rows in the order of the table's row type `columns`
+    page: SourcePage | None = None  # the rows' source records, for a table that keeps them apart
+
+
+def encode_table(dataset: str, rows: Sequence[Row]) -> CopyData:
+    """One table's rows of a page: their COPY text and, where the table keeps them apart, their records' page."""
+    page = source_pages.place_records(dataset, rows) if rows[0].table in source_pages.TABLES else None  # type: ignore[arg-type]
+    return CopyData(len(rows), encode_rows(rows), page)
 
 
 @dataclass(slots=True)
@@ -129,7 +134,7 @@ class CopyBatch:
 
 
 def encode_batch(batch: NormalizedBatch) -> CopyBatch:
-    tables = {table: CopyData(len(rows), encode_rows(rows)) for table, rows in batch.rows.items() if rows}
+    tables = {table: encode_table(batch.dataset, rows) for table, rows in batch.rows.items() if rows}
     return CopyBatch(
         batch.dataset,
         tables,

@@ -27,6 +27,7 @@ from sentinel.ingest.copy_batch import CopyBatch, CopyData
 from sentinel.normalize import Reject
 from sentinel.quality import merge_counts
 from sentinel.records import ROW_TYPES
+from sentinel.source_pages import store_page
 
 # Tables whose rows carry a source status worth a history entry when it changes.
 _HISTORY_KIND = {"violations": "violation", "complaints": "complaint"}
@@ -135,9 +136,9 @@ def _merge_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> s
     non_keys = [c for c in columns if c not in keys]
     assignments = [sql.SQL("{} = EXCLUDED.{}").format(ident(c), ident(c)) for c in non_keys]
     assignments.append(sql.SQL("updated_at = now()"))
-    if "raw_packed" in columns:
-        # A row written before records were packed (migration 0025) drops its JSON copy when it changes.
-        assignments.append(sql.SQL("raw = NULL"))
+    if "source_page" in columns:
+        # A row written before its record was kept in a page (migration 0033) drops its own copy when it changes.
+        assignments += [sql.SQL("raw = NULL"), sql.SQL("raw_packed = NULL")]
     if table in TOMBSTONED:
         assignments += [sql.SQL("is_deleted = false"), sql.SQL("deleted_at = NULL")]
     if table in RUN_TRACKED:
@@ -207,6 +208,8 @@ def merge_copy(
     columns, keys = row_type.columns, row_type.key_columns
     if expect_new and _copy_new_rows(conn, table, columns, copy_data, run_id):
         rows = copy_data.rows
+        if copy_data.page is not None:
+            store_page(conn, copy_data.page)
         return WriteStats(inserted=rows, copied_new=rows, by_table={table: (rows, 0, 0)})
     with conn.cursor() as cur:
         # The staging table has no statistics, so the merge's estimated cost always crosses jit_above_cost, and
@@ -221,6 +224,9 @@ def merge_copy(
             cur.execute(_merge_sql(table, columns, keys), {"run_id": run_id})
             inserted, updated, history, revived = cur.fetchone()  # type: ignore[misc]
         cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(f"stage_{table}")))
+    if copy_data.page is not None and inserted + updated:
+        # A page none of whose rows was written (all unchanged) is not kept: no row points into it.
+        store_page(conn, copy_data.page)
     unchanged = copy_data.rows - inserted - updated
     return WriteStats(
         inserted=inserted,

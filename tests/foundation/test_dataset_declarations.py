@@ -47,6 +47,8 @@ COMPATIBLE: dict[type, set[str]] = {
 }
 # Computed columns whose text is JSON (sentinel/quality.py).
 JSON_TEXT_COLUMNS = {"quality"}
+# Columns whose text is a uuid's (sentinel/source_pages.py: a page's id).
+UUID_TEXT_COLUMNS = {"source_page"}
 
 
 def attribute_type(row_type: type[Row], attribute: str) -> tuple[type, bool]:
@@ -149,6 +151,8 @@ def test_the_migrated_table_holds_the_row_type(db: psycopg.Connection, table: st
         allowed: set[str] = COMPATIBLE[python_type]
         if column in JSON_TEXT_COLUMNS:
             allowed = COMPATIBLE[dict]
+        if column in UUID_TEXT_COLUMNS:
+            allowed = {"uuid"}
         assert data_type in allowed, f"{table}.{column}: {python_type.__name__} in the row, {data_type} in the table"
         if optional:
             assert nullable, f"{table}.{column}: the row may hold None, the table is NOT NULL"

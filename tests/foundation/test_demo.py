@@ -20,6 +20,7 @@ from sentinel.db import migrate
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
 from sentinel.raw_records import RECORD_COLUMNS, stored_record
+from sentinel.source_pages import PageReader
 
 DATASETS = ["pluto", "hpd_violations"]
 
@@ -34,7 +35,8 @@ def _last_inspected(conn: psycopg.Connection) -> date:
     """The latest inspection day of the stored HPD violations, read from their source records."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(f"SELECT {', '.join(RECORD_COLUMNS)} FROM violations WHERE source = 'HPD'").fetchall()
-    return max(date.fromisoformat(stored_record(row)["inspectiondate"][:10]) for row in rows)
+    pages = PageReader(conn)
+    return max(date.fromisoformat(stored_record(row, pages)["inspectiondate"][:10]) for row in rows)
 
 
 @pytest.mark.parametrize("day", [date(2024, 2, 29), date(2025, 7, 4), date(2026, 1, 2)])

@@ -14,11 +14,12 @@ from psycopg.rows import dict_row
 
 from sentinel.datasets import dataset_by_socrata_id
 from sentinel.ingest import copy_codegen, copy_lines
-from sentinel.ingest.copy_batch import encode_batch, encode_rows, encode_value, line_encoder
+from sentinel.ingest.copy_batch import encode_batch, encode_rows, encode_table, encode_value, line_encoder
 from sentinel.ingest.writer import write_batch
 from sentinel.normalize import normalize_page
 from sentinel.raw_records import RECORD_COLUMNS, stored_record
 from sentinel.records import ROW_TYPES, VIOLATION_COLUMNS, ViolationRow, copy_values
+from sentinel.source_pages import PageReader, store_page
 from tests.normalize.test_outcomes import hpd_violation
 
 CHECKED = ("issued_date", "penalty_imposed", "balance_due", "source_updated_at")
@@ -60,10 +61,14 @@ def test_awkward_text_and_json_read_back_unchanged_through_copy(db: psycopg.Conn
             violation("4", "plain", raw)]  # fmt: skip
     db.execute("CREATE TEMP TABLE v_copy (LIKE violations INCLUDING DEFAULTS)")
     columns = ", ".join(VIOLATION_COLUMNS)
+    encoded = encode_table("hpd_violations", rows)
+    assert encoded.page is not None
+    store_page(db, encoded.page)
     with db.cursor().copy(f"COPY v_copy ({columns}) FROM STDIN") as copy:
-        copy.write(encode_rows(rows))
+        copy.write(encoded.data)
+    pages = PageReader(db)
     back = [
-        (row["description"], stored_record(row), *(row[c] for c in CHECKED))
+        (row["description"], stored_record(row, pages), *(row[c] for c in CHECKED))
         for row in db.cursor(row_factory=dict_row).execute(
             f"SELECT {', '.join(RECORD_COLUMNS)}, issued_date, penalty_imposed, balance_due, source_updated_at "
             "FROM v_copy ORDER BY source_id"
@@ -136,7 +141,10 @@ def test_an_encoded_batch_merges_like_the_rows_it_came_from(db: psycopg.Connecti
         .execute(f"SELECT {', '.join(RECORD_COLUMNS)} FROM violations WHERE source = 'HPD' AND source_id = '900001'")
         .fetchone()
     )
-    assert stored is not None and (stored["description"], stored_record(stored)) == (AWKWARD, records[0])
+    assert stored is not None and (stored["description"], stored_record(stored, PageReader(db))) == (
+        AWKWARD,
+        records[0],
+    )
     again = write_batch(db, batch)
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
     db.rollback()
@@ -166,8 +174,9 @@ def test_a_first_read_copies_new_rows_straight_into_the_table(db: psycopg.Connec
     batch = encode_batch(normalize_page("hpd_violations", orjson.loads(orjson.dumps(records))))
     stats = write_batch(db, batch, run_id=77, expect_new=True)
     assert (stats.inserted, stats.updated, stats.unchanged, stats.copied_new) == (2, 0, 0, 2)
+    pages = PageReader(db)
     stored = [
-        (row["source_id"], row["description"], stored_record(row), row["last_run_id"], row["is_deleted"])
+        (row["source_id"], row["description"], stored_record(row, pages), row["last_run_id"], row["is_deleted"])
         for row in db.cursor(row_factory=dict_row).execute(
             f"SELECT {', '.join(RECORD_COLUMNS)}, last_run_id, is_deleted FROM violations "
             "WHERE source_id IN ('910001', '910002') ORDER BY source_id"

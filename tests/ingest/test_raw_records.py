@@ -1,5 +1,6 @@
-"""A violation's or complaint's packed source record (sentinel/raw_records.py): stored through the real COPY
-path, read back as the record the source sent, and re-normalized to the very row that was stored."""
+"""A violation's or complaint's source record: packed in its row as rows written before migration 0033 keep it
+(sentinel/raw_records.py), and through the real COPY path in its page (sentinel/source_pages.py), read back as the
+record the source sent and re-normalized to the very row that was stored."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from psycopg.rows import dict_row
 
 from citysim.replay.formats import read_dataset_file, realdata_samples
 from sentinel.datasets import dataset_by_socrata_id
-from sentinel.ingest.copy_batch import encode_batch, encode_rows
+from sentinel.ingest.copy_batch import encode_batch
 from sentinel.ingest.writer import write_batch
 from sentinel.normalize import normalize_page
 from sentinel.raw_records import (
@@ -27,7 +28,8 @@ from sentinel.raw_records import (
     stored_record,
     unpack,
 )
-from sentinel.records import ROW_TYPES
+from sentinel.records import ROW_TYPES, copy_values
+from sentinel.source_pages import PageReader
 from tests.normalize.test_outcomes import hpd_violation
 
 COLUMNS = {"source_id": "10000197", "description": "PAINT", "class": "C", "status_raw": "NOV SENT OUT",
@@ -130,30 +132,6 @@ def test_a_dob_complaints_text_dates_and_a_311_coordinate_come_back_from_their_c
     )
 
 
-def test_real_complaints_pack_to_under_a_quarter_of_their_json(realdata: Path):
-    samples = {"ygpa-z7cr": "hpd_complaints", "eabe-havv": "dob_complaints", "erm2-nwe9": "service_requests_311"}
-    for path, socrata_id in realdata_samples(realdata):
-        if socrata_id in samples:
-            rows = normalize_page(samples[socrata_id], list(read_dataset_file(path, socrata_id))).rows["complaints"]
-            packed = sum(len(row.raw_packed) for row in rows)
-            as_json = sum(len(orjson.dumps(row.raw)) for row in rows)
-            assert packed < as_json / 4, (path, packed, as_json)
-
-
-def _hpd_samples(realdata: Path) -> list[list[dict]]:
-    return [list(read_dataset_file(p, i)) for p, i in realdata_samples(realdata) if i == "wvxf-dwi5"]
-
-
-def test_real_hpd_records_pack_to_under_a_fifth_of_their_json(realdata: Path):
-    records = [r for sample in _hpd_samples(realdata) for r in sample]
-    assert len(records) >= 1100
-    batch = normalize_page("hpd_violations", records)
-    rows = batch.rows["violations"]
-    packed = sum(len(row.raw_packed) for row in rows)
-    as_json = sum(len(orjson.dumps(row.raw)) for row in rows)
-    assert packed < as_json / 5, (packed, as_json)
-
-
 def _stored(db: psycopg.Connection, table: str, source: str, keys: list[str]) -> list[dict]:
     with db.cursor(row_factory=dict_row) as cur:
         return cur.execute(
@@ -183,16 +161,21 @@ def test_re_normalizing_the_stored_record_gives_the_stored_row(db: psycopg.Conne
         source = rows[0].source
         stored = _stored(db, table, source, keys)
         assert len(stored) == len(set(keys)), path
-        assert all(row["raw"] is None for row in stored)  # only the packed form is written
-        again = [stored_record(row, table) for row in stored]
+        # Only the page form is written.
+        assert all(row["raw"] is None and row["raw_packed"] is None and row["source_page"] for row in stored)
+        pages = PageReader(db)
+        again = [stored_record(row, pages, table) for row in stored]
         # orjson keeps key order: the records come back with the same keys in the same order and the same values.
         assert sorted(map(orjson.dumps, again)) == sorted({orjson.dumps(row.raw) for row in rows}), path
-        columns = ROW_TYPES[table].columns
+        # Where a record is kept depends on the page it came in, not on what it says.
+        columns = tuple(c for c in ROW_TYPES[table].columns if c not in ("source_page", "source_line"))
         db.execute(sql.SQL("CREATE TEMP TABLE again (LIKE {} INCLUDING DEFAULTS)").format(sql.Identifier(table)))
         with db.cursor().copy(
             sql.SQL("COPY again ({}) FROM STDIN").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
         ) as copy:
-            copy.write(encode_rows(normalize_page(dataset, again).rows[table]))
+            for row in normalize_page(dataset, again).rows[table]:
+                values = zip(ROW_TYPES[table].columns, copy_values(row), strict=True)
+                copy.write_row([v for c, v in values if c in columns])
         text = sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in columns)
         differ = db.execute(
             sql.SQL("SELECT count(*) FROM ((SELECT {t} FROM again EXCEPT ALL SELECT {t} FROM {table} "
@@ -213,29 +196,33 @@ _DOB_COMPLAINT = {"complaint_number": "1000006", "status": "ACTIVE", "date_enter
                   "inspection_date": "01/03/1989"}  # fmt: skip
 
 
+def _in_row(form: str, table: str, record: dict, columns: dict) -> sql.Composable:
+    """The SET clause that makes a row look as one written before migration 0033 (its record packed in it) or
+    before 0025/0027 (its record as JSON)."""
+    if form == "json":
+        return sql.SQL("raw = {}::json, raw_packed = NULL").format(sql.Literal(orjson.dumps(record).decode()))
+    source = columns["source"]
+    held = tuple(columns.get(column) for _, column, _ in FIELDS_IN_COLUMNS.get((table, source), ()))
+    return sql.SQL("raw = NULL, raw_packed = {}").format(sql.Literal(pack(table, source, record, held)))
+
+
 @pytest.mark.integration
+@pytest.mark.parametrize("form", ["json", "packed"])
 @pytest.mark.parametrize(
     ("dataset", "table", "record", "change"),
     [
-        # As a row written before migration 0025 (violations) or 0027 (complaints) looks.
         ("hpd_violations", "violations", hpd_violation(violationid="930001"),
          {"violationstatus": "Close", "currentstatus": "VIOLATION CLOSED"}),
         ("dob_complaints", "complaints", _DOB_COMPLAINT, {"status": "CLOSED", "disposition_date": "01/04/1989"}),
     ],
     ids=["violation", "complaint"],
 )  # fmt: skip
-def test_a_row_stored_as_json_before_packing_drops_it_when_it_changes(
-    db: psycopg.Connection, dataset: str, table: str, record: dict, change: dict
+def test_a_row_stored_before_pages_moves_its_record_to_a_page_when_it_changes(
+    db: psycopg.Connection, dataset: str, table: str, record: dict, change: dict, form: str
 ):
     write_batch(db, encode_batch(normalize_page(dataset, [record])))
     key = record["violationid" if table == "violations" else "complaint_number"]
     where = sql.SQL("WHERE source_id = {}").format(sql.Literal(key))
-    db.execute(
-        sql.SQL("UPDATE {} SET raw = {}::json, raw_packed = NULL ").format(
-            sql.Identifier(table), sql.Literal(orjson.dumps(record).decode())
-        )
-        + where
-    )
     with db.cursor(row_factory=dict_row) as cur:
         query = (
             sql.SQL("SELECT {} FROM {} ").format(
@@ -243,14 +230,26 @@ def test_a_row_stored_as_json_before_packing_drops_it_when_it_changes(
             )
             + where
         )
-        assert stored_record(cur.execute(query).fetchone(), table) == record  # type: ignore[arg-type]
+        columns = cur.execute(query).fetchone()
+        assert columns is not None
+        cur.execute(
+            sql.SQL("UPDATE {} SET {}, source_page = NULL, source_line = NULL ").format(
+                sql.Identifier(table), _in_row(form, table, record, columns)
+            )
+            + where
+        )
+        pages = PageReader(db)
+        assert stored_record(cur.execute(query).fetchone(), pages, table) == record  # type: ignore[arg-type]
+        # Read again unchanged, it stays as it was.
+        assert write_batch(db, encode_batch(normalize_page(dataset, [record]))).unchanged == 1
+        assert cur.execute(query).fetchone()["source_page"] is None  # type: ignore[index]
         changed = {**record, **change}
         assert write_batch(db, encode_batch(normalize_page(dataset, [changed]))).updated == 1
         row = cur.execute(query).fetchone()
-        assert row is not None and row["raw"] is None and row["raw_packed"] is not None
-        assert stored_record(row, table) == changed
+        assert row is not None and row["raw"] is None and row["raw_packed"] is None and row["source_page"]
+        assert stored_record(row, pages, table) == changed
     with pytest.raises(psycopg.errors.CheckViolation):
-        db.execute(sql.SQL("UPDATE {} SET raw_packed = NULL ").format(sql.Identifier(table)) + where)
+        db.execute(sql.SQL("UPDATE {} SET source_page = NULL ").format(sql.Identifier(table)) + where)
     db.rollback()
 
 
