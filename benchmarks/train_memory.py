@@ -1,7 +1,7 @@
 """The driver's memory during `training.pipeline.run` on a loaded database (issue 21; not a pytest test).
 
     RAY_TMPDIR=/tmp/ray-x nice -n 19 .venv/bin/python benchmarks/train_memory.py URL [--samples 2] [--rounds 10]
-        [--code DIR]
+        [--code DIR] [--chunk LOTS]
 
 URL: a database loaded by `benchmarks/nyc_full.py --load-only --keep`. Samples this process's USS (psutil: the
 pages only it maps) every 0.1 s around the run, and prints the peak over the USS before it (imports done, Ray
@@ -11,12 +11,16 @@ shared memory that the store owns and spills), so it also prints the USS without
 `--code DIR` imports `training` and `sentinel` from DIR in
 this process only: Ray's workers import them from the working directory. To measure another version, run a whole
 checkout of it (`git archive COMMIT | tar -x -C DIR`) from DIR with this venv, as benchmarks/RESULTS.md did.
+`--chunk LOTS` reads the features that many lots at a time instead of `training.dataset.CHUNK_ROWS`: the driver holds
+one chunk at a time, so a slope between two cities of which one has fewer lots than a chunk measures the chunk too;
+with a chunk below both it measures what grows with the lots.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import sys
 import tempfile
 import threading
@@ -30,6 +34,7 @@ parser.add_argument("url")
 parser.add_argument("--samples", type=int, default=2, help="Tune sweep trials (0: no sweep).")
 parser.add_argument("--rounds", type=int, default=10)
 parser.add_argument("--code", type=Path, default=Path(__file__).resolve().parents[1])
+parser.add_argument("--chunk", type=int, default=0, help="Lots a feature chunk (0: the pipeline's default).")
 args = parser.parse_args()
 sys.path.insert(0, str(args.code.resolve()))
 
@@ -65,6 +70,8 @@ def private_kb() -> tuple[int, int]:
 
 
 def main() -> None:
+    if args.chunk:
+        pipeline.dataset.build_compact = functools.partial(pipeline.dataset.build_compact, chunk=args.chunk)
     ray_runtime.connect(load_settings(ray_address=None), include_dashboard=False)
     me = psutil.Process()
     start = me.memory_full_info().uss
@@ -106,7 +113,8 @@ def main() -> None:
     end = me.memory_full_info().uss
     rows = report.rows["all"]
     grown = (peak[0] - start) / 1e6
-    print(f"code {args.code}: {rows:,} feature rows ({report.rows['train']:,} train), {wall:.1f} s")
+    chunk = f", chunks of {args.chunk:,} lots" if args.chunk else ""
+    print(f"code {args.code}{chunk}: {rows:,} feature rows ({report.rows['train']:,} train), {wall:.1f} s")
     before, top, after = start / 1e6, peak[0] / 1e6, end / 1e6
     print(f"driver USS MB: before {before:,.0f}, peak {top:,.0f} (+{grown:,.0f}), after {after:,.0f}")
     print(f"peak over the start per feature row: {grown * 1e6 / rows:,.0f} B")
