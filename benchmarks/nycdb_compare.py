@@ -12,9 +12,9 @@ pipeline: the CLI, the Ray it starts and every Ray worker; not the replay server
 API and runs in a process of its own); the CPU of the PostgreSQL backends serving that database (counted apart:
 neither tree holds the server); CPU per row; the peak of the tree's summed RSS (sampled every 0.2 s; shared pages
 such as Ray's object store count once per process that maps them, so this overstates, never understates); and
-the size of the table (pg_total_relation_size: heap, TOAST and indexes; the pipeline's holds each source record
-packed in the row, sentinel/raw_records.py). Runs alternate nycdb / pipeline so a change of the machine's load
-hits both alike.
+the size of the table (pg_total_relation_size: heap, TOAST and indexes) and, for the pipeline, of its source
+records kept apart a page at a time (`source_pages`, sentinel/source_pages.py). Runs alternate nycdb / pipeline so
+a change of the machine's load hits both alike.
 Not a test: nothing here gates CI. Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379.
 """
 
@@ -104,6 +104,7 @@ class Figures:
     load_avg_start: tuple[float, float, float] = (0.0, 0.0, 0.0)
     tree_cpu_by_name: dict[str, float] = field(default_factory=dict)
     rss_mb_at_peak_by_name: dict[str, int] = field(default_factory=dict)
+    records_mb: float = 0.0  # the pipeline's source records kept apart (source_pages), beside the table
 
     @property
     def tree_cpu_us_per_row(self) -> float:
@@ -280,7 +281,9 @@ def load_pipeline(replay: Replay, run: int, rows: int, logs: Path, engine: str) 
         wall, s = run_measured(cmd, env, name, logs / f"pipeline-{engine}-{run}.log")
         loaded = count(url, "violations")
         assert loaded == rows, f"the pipeline loaded {loaded} of {rows}"
-        return figures(f"pipeline-{engine}", run, loaded, wall, s, relation_mb(url, "violations"), load)
+        result = figures(f"pipeline-{engine}", run, loaded, wall, s, relation_mb(url, "violations"), load)
+        result.records_mb = relation_mb(url, "source_pages")
+        return result
     finally:
         drop_db(name)
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -316,7 +319,7 @@ def main() -> None:
                 print(orjson.dumps(asdict(results[-1])).decode(), flush=True)
     print(f"\n{args.rows:,} rows, {args.runs} run(s) each; load average at the end {os.getloadavg()}")
     header = ("tool", "wall s", "tree CPU s", "tree CPU us/row", "backend CPU s", "tree+backend us/row",
-              "peak tree RSS MB", "table MB")  # fmt: skip
+              "peak tree RSS MB", "table MB", "records apart MB")  # fmt: skip
     print(" | ".join(header))
     for tool in ("nycdb", *(f"pipeline-{e}" for e in engines)):
         mine = [r for r in results if r.tool == tool]
@@ -331,6 +334,7 @@ def main() -> None:
             spread([round(r.total_cpu_us_per_row, 1) for r in mine]),
             spread([r.peak_rss_mb for r in mine]),
             spread([r.table_mb for r in mine]),
+            spread([r.records_mb for r in mine]),
         ]
         print(" | ".join(map(str, cells)))
 

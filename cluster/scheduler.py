@@ -38,6 +38,7 @@ from sentinel.scheduling import (
     load_schedules,
 )
 from sentinel.settings import get_settings
+from sentinel.source_pages import prune_source_pages
 from training.config import load_training_settings
 
 SCHEDULER_NAME = "vsentinel-scheduler"
@@ -137,7 +138,19 @@ def default_runners(
         # The backup reads as the owner when it is known: the dump then needs no grants of the application role.
         backup_url = owner_database_url or database_url
         runners.update(backup_runners(backup_url, settings.resolved_model_dir, settings.data_dir))
+        runners["prune_source_pages"] = prune_source_pages_runner(database_url)
     return runners
+
+
+def prune_source_pages_runner(database_url: str) -> JobRunner:
+    """Removes the source record pages no row points at any more (sentinel/source_pages.py)."""
+
+    def prune_source_pages_job(job: JobSpec, due_at: datetime) -> str:
+        with psycopg.connect(database_url) as conn:
+            pruned = prune_source_pages(conn)
+        return f"{pruned} source record pages no row points at removed"
+
+    return prune_source_pages_job
 
 
 def model_runners(database_url: str, alerts: AlertsPort | None = None) -> dict[str, JobRunner]:

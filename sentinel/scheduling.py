@@ -33,7 +33,16 @@ from sentinel.settings import CONFIG_DIR
 log = logging.getLogger(__name__)
 
 DEFAULT_SCHEDULES = CONFIG_DIR / "schedules.yaml"
-JobKind = Literal["ingest", "time_alerts", "notify", "rescore_changed", "score_daily", "retrain_weekly", "backup"]
+JobKind = Literal[
+    "ingest",
+    "time_alerts",
+    "notify",
+    "rescore_changed",
+    "score_daily",
+    "retrain_weekly",
+    "backup",
+    "prune_source_pages",
+]
 Clock = Callable[[], datetime]
 
 

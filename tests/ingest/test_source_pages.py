@@ -3,6 +3,7 @@ only when it wrote a row and once however often it is written, and pages no row 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -14,7 +15,8 @@ from sentinel.ingest.copy_batch import encode_batch
 from sentinel.ingest.writer import write_batch
 from sentinel.normalize import normalize_page
 from sentinel.raw_records import RECORD_COLUMNS, stored_record
-from sentinel.source_pages import PageReader, page_records, place_records, prune_source_pages
+from sentinel.scheduling import JobSpec
+from sentinel.source_pages import PageReader, page_records, place_records, prune_source_pages, store_page
 from tests.normalize.test_outcomes import hpd_violation
 
 
@@ -92,3 +94,27 @@ def test_a_page_is_stored_once_only_when_it_wrote_a_row_and_pruned_when_no_row_p
 def test_a_row_whose_page_is_missing_is_an_error_that_names_it(db: psycopg.Connection):
     with pytest.raises(LookupError, match="source page 00000000-0000-0000-0000-000000000000 is not stored"):
         PageReader(db).record("00000000-0000-0000-0000-000000000000", 0)
+
+
+@pytest.mark.integration
+def test_the_scheduled_job_prunes_only_pages_no_row_points_at(fresh_db: str):
+    from cluster.scheduler import prune_source_pages_runner
+
+    record = hpd_violation(violationid="950101")
+    with psycopg.connect(fresh_db) as conn:
+        write_batch(conn, encode_batch(normalize_page("hpd_violations", [record])), run_id=1)
+        orphan = normalize_page("hpd_violations", [hpd_violation(violationid="950102")]).rows["violations"]
+        store_page(conn, place_records("hpd_violations", orphan))
+        conn.commit()
+    job = JobSpec(name="prune_source_pages", cron="45 2 * * 0", kind="prune_source_pages")
+    assert (
+        prune_source_pages_runner(fresh_db)(job, datetime.now(UTC)) == "1 source record pages no row points at removed"
+    )
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("SELECT count(*) FROM source_pages").fetchone()[0] == 1
+        row = (
+            conn.cursor(row_factory=psycopg.rows.dict_row)
+            .execute(f"SELECT {', '.join(RECORD_COLUMNS)} FROM violations WHERE source_id = '950101'")
+            .fetchone()
+        )
+        assert row is not None and stored_record(row, PageReader(conn)) == record
