@@ -1,42 +1,43 @@
-"""CPU per row of packing a source record (sentinel/raw_records.py `pack`), on the real samples, in this process.
+"""CPU per row of keeping a source record: packed in its row as before migration 0033 (sentinel/raw_records.py
+`pack`) against placed in its page (sentinel/source_pages.py `place_records`), on the real samples, in this process.
 
-    PYTHONPATH=. nice -n 19 .venv/bin/python benchmarks/pack_cpu.py [--repeat 15] [--variants]
+    PYTHONPATH=. nice -n 19 .venv/bin/python benchmarks/pack_cpu.py [--repeat 15]
 
 Every real sample under ../shared/realdata (run from the checkout; citysim's REALDATA_SAMPLES) of a dataset whose
-rows are packed is normalized once; then, per family (table, source), the process CPU time (not wall time: a busy
-machine disturbs it far less) of `row.raw_packed` over its rows, best of `--repeat` passes, with the packed and
-the JSON bytes a row. `--variants` also times the compression step alone over the same payloads (the JSON `pack`
-compresses, read back from its output): format 1's deflate against zstd at a few levels, each checked to give the
-payload back, so a codec and level are chosen on measured cost and size rather than guessed.
+rows keep their record is normalized once; then, per family (table, source), the process CPU time (not wall time: a
+busy machine disturbs it far less) of packing each row's record and of placing each sample's rows in one page, best
+of `--repeat` passes, with the bytes a row of each and of the record's JSON. A sample file is at most 1,000 rows,
+a tenth of a fetched page: a page compresses better the more records it holds, so the page figures understate it.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 
 from citysim.replay.formats import read_dataset_file, realdata_samples
-from sentinel import raw_records
+from sentinel import raw_records, source_pages
 from sentinel.datasets import dataset_by_socrata_id
 from sentinel.normalize import normalize_page
 from sentinel.records import ComplaintRow, ViolationRow
 
-Packed = ViolationRow | ComplaintRow
+Kept = ViolationRow | ComplaintRow
 
 
-def rows_by_family(realdata: Path) -> dict[tuple[str, str], list[Packed]]:
-    families: dict[tuple[str, str], list[Packed]] = {}
+def samples_by_family(realdata: Path) -> dict[tuple[str, str], list[tuple[str, list[Kept]]]]:
+    """Per family, each sample's rows with its dataset's name."""
+    families: dict[tuple[str, str], list[tuple[str, list[Kept]]]] = {}
     for path, socrata_id in realdata_samples(realdata):
-        batch = normalize_page(dataset_by_socrata_id(socrata_id), list(read_dataset_file(path, socrata_id)))
-        for table in ("violations", "complaints"):
-            for row in batch.rows.get(table, ()):
-                if "raw_packed" in row.columns:
-                    families.setdefault((table, row.source), []).append(row)  # type: ignore[arg-type]
+        dataset = dataset_by_socrata_id(socrata_id)
+        batch = normalize_page(dataset, list(read_dataset_file(path, socrata_id)))
+        for table in source_pages.TABLES:
+            rows = batch.rows.get(table, [])
+            if rows:
+                families.setdefault((table, rows[0].source), []).append((dataset.name, rows))  # type: ignore[arg-type]
     return families
 
 
@@ -49,63 +50,38 @@ def best_us(run: Callable[[], object], count: int, repeat: int) -> float:
     return best / count * 1e6
 
 
-def payloads(rows: list[Packed]) -> tuple[int, list[bytes]]:
-    """The dictionary id and the JSON that `pack` compressed for each row."""
-    packed = [row.raw_packed for row in rows]
-    return packed[0][1], [raw_records.packed_payload(p) for p in packed]
-
-
-def variants(rows: list[Packed], repeat: int) -> list[dict[str, object]]:
-    """The compression step alone over the rows' payloads: format 1's deflate (level 6, memLevel 4) against zstd
-    at a few levels (format 2's settings otherwise), each checked to give the payload back."""
-    dictionary_id, data = payloads(rows)
-    dictionary = raw_records.DICTIONARIES[dictionary_id]
-    extra = (dictionary,) if dictionary else ()
-
-    def deflate(payload: bytes) -> bytes:
-        d = zlib.compressobj(6, zlib.DEFLATED, raw_records.DEFLATE_WBITS, 4, 0, *extra)
-        return d.compress(payload) + d.flush()
-
-    def inflate(packed: bytes) -> bytes:
-        i = zlib.decompressobj(raw_records.DEFLATE_WBITS, *extra)
-        return i.decompress(packed) + i.flush()
-
-    codecs: list[tuple[str, Callable[[bytes], bytes], Callable[[bytes], bytes]]] = [("deflate 6", deflate, inflate)]
-    for level in (1, 3, 6):
-        compressor, decompressor = raw_records.zstd_contexts(dictionary_id, level)
-        codecs.append((f"zstd {level}", compressor.compress, decompressor.decompress))
-    results = []
-    for name, encode, decode in codecs:
-        out = [encode(p) for p in data]
-        results.append({
-            "codec": name,
-            "us_per_row": round(best_us(lambda encode=encode: [encode(p) for p in data], len(data), repeat), 2),
-            "bytes_per_row": round(sum(map(len, out)) / len(data), 1),
-            "gives_back": [decode(o) for o in out] == data,
-        })  # fmt: skip
-    return results
+def packed(row: Kept) -> bytes:
+    return raw_records.pack(row.table, row.source, row.raw, raw_records.held_by_columns(row))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--variants", action="store_true")
     parser.add_argument("--realdata", type=Path, default=Path("../shared/realdata"), help="from the checkout")
     args = parser.parse_args()
-    total_rows, total_us = 0, 0.0
-    for (table, source), rows in sorted(rows_by_family(args.realdata).items()):
-        us = best_us(lambda rows=rows: [row.raw_packed for row in rows], len(rows), args.repeat)
-        total_rows += len(rows)
-        total_us += us * len(rows)
+    totals = {"rows": 0, "pack_us": 0.0, "page_us": 0.0}
+    for (table, source), samples in sorted(samples_by_family(args.realdata).items()):
+        rows = [row for _, sample in samples for row in sample]
+        pack_us = best_us(lambda rows=rows: [packed(row) for row in rows], len(rows), args.repeat)
+        page_us = best_us(
+            lambda samples=samples: [source_pages.place_records(name, sample) for name, sample in samples],
+            len(rows),
+            args.repeat,
+        )
+        page_bytes = sum(len(source_pages.place_records(name, sample).body) for name, sample in samples)
+        totals["rows"] += len(rows)
+        totals["pack_us"] += pack_us * len(rows)
+        totals["page_us"] += page_us * len(rows)
         print(orjson.dumps({
-            "family": f"{table} {source}", "rows": len(rows), "pack_us_per_row": round(us, 2),
-            "packed_bytes_per_row": round(sum(len(r.raw_packed) for r in rows) / len(rows), 1),
+            "family": f"{table} {source}", "rows": len(rows), "samples": len(samples),
+            "pack_us_per_row": round(pack_us, 2), "page_us_per_row": round(page_us, 2),
+            "packed_bytes_per_row": round(sum(len(packed(r)) for r in rows) / len(rows), 1),
+            "page_bytes_per_row": round(page_bytes / len(rows), 1),
             "json_bytes_per_row": round(sum(len(orjson.dumps(r.raw)) for r in rows) / len(rows), 1),
         }).decode())  # fmt: skip
-        if args.variants and len(rows) >= 100:
-            for result in variants(rows, args.repeat):
-                print("   ", orjson.dumps(result).decode())
-    print(orjson.dumps({"rows": total_rows, "pack_us_per_row_all": round(total_us / total_rows, 2)}).decode())
+    rows = totals["rows"]
+    print(orjson.dumps({"rows": rows, "pack_us_per_row_all": round(totals["pack_us"] / rows, 2),
+                        "page_us_per_row_all": round(totals["page_us"] / rows, 2)}).decode())  # fmt: skip
 
 
 if __name__ == "__main__":
