@@ -30,6 +30,7 @@ from psycopg import sql
 
 # zstd's fastest level: a page is written once and read back rarely; a higher level gains a few percent of bytes.
 _LEVEL = 1
+_SLICE = 1_000  # records compressed at a time
 # Tables whose rows keep their source record in a page.
 TABLES = ("violations", "complaints")
 
@@ -60,7 +61,15 @@ def _compressor() -> zstandard.ZstdCompressor:
 
 def place_records(dataset: str, rows: Sequence[RecordRow]) -> SourcePage:
     """The page of `rows`' records; each row is given its place in it (`source_page`, `source_line`)."""
-    body = _compressor().compress(b"\n".join([orjson.dumps(row.raw) for row in rows]))
+    # Compressed a slice of records at a time into one frame: the page's JSON whole would be a page-sized copy
+    # more in the normalizer at its peak.
+    stream = _compressor().compressobj()
+    parts = []
+    for start in range(0, len(rows), _SLICE):
+        text = b"\n".join([orjson.dumps(row.raw) for row in rows[start : start + _SLICE]])
+        parts.append(stream.compress(b"\n" + text if start else text))
+    parts.append(stream.flush())
+    body = b"".join(parts)
     page_id = str(uuid.UUID(bytes=hashlib.sha256(body).digest()[:16]))
     for line, row in enumerate(rows):
         row.source_page = page_id
@@ -70,7 +79,8 @@ def place_records(dataset: str, rows: Sequence[RecordRow]) -> SourcePage:
 
 def page_records(body: bytes) -> list[bytes]:
     """A stored page's records as JSON, by line."""
-    return zstandard.ZstdDecompressor().decompress(bytes(body)).split(b"\n")
+    # A frame written in slices does not say its size up front: read as a stream.
+    return zstandard.ZstdDecompressor().decompressobj().decompress(bytes(body)).split(b"\n")
 
 
 def store_page(conn: psycopg.Connection, page: SourcePage) -> None:
