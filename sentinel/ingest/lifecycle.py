@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psycopg
 
 from sentinel.datasets import DatasetConfig, load_datasets
-from sentinel.ingest import anomalies, live_counts, locate, partial_read, pipeline
+from sentinel.ingest import anomalies, deferred_indexes, live_counts, locate, partial_read, pipeline
 from sentinel.ingest.pipeline import DatasetSummary
 from sentinel.ingest.socrata import SocrataSource
 from sentinel.ingest.writer import TOMBSTONED
@@ -113,14 +113,20 @@ def ingestion_run(
 ) -> Iterator[tuple[psycopg.Connection, int, dict[str, DatasetSummary]]]:
     """One `ingestion_runs` row around a run, under the run lock: the block fills the per-dataset summaries,
     then address-only records are located, and the row is closed as succeeded, partial or failed however the
-    block ends."""
+    block ends. A table the run fills from empty has its secondary indexes built after the block
+    (deferred_indexes.py)."""
+    catalog = catalog if catalog is not None else load_datasets()
     with psycopg.connect(database_url, autocommit=True) as conn, run_lock(conn):
         mode = "incremental" if incremental else "full"
         run_id = pipeline.start_run(conn, mode=mode, source_url=source_url, datasets=datasets)
         summaries = {name: DatasetSummary(name) for name in datasets}
         try:
+            deferred_indexes.restore(conn)  # what a run that stopped mid-load left to build
+            written = {t for name in datasets if name in catalog for t in catalog[name].tables}
+            deferred_indexes.defer(conn, [t for t in deferred_indexes.TABLES if t in written])
             yield conn, run_id, summaries
-            locate_after_run(conn, summaries, catalog if catalog is not None else load_datasets(), run_id)
+            deferred_indexes.restore(conn)
+            locate_after_run(conn, summaries, catalog, run_id)
         except BaseException as error:
             pipeline.finish_run(conn, run_id, summaries.values(), error=f"{type(error).__name__}: {error}")
             raise
