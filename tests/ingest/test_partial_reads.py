@@ -18,6 +18,8 @@ from sentinel.datasets import load_datasets
 from sentinel.ingest.pipeline import Guards
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
+from sentinel.raw_records import stored_record
+from sentinel.source_pages import PageReader
 from tests.ingest.conftest import VOLATILE, stamped_server, table_checksums
 
 pytestmark = pytest.mark.integration
@@ -42,8 +44,11 @@ def run(url, server, *, incremental=True, attempts=8, whole_read_days=7, page_si
     return summary
 
 
+KEPT_AS = ("raw", "raw_packed", "source_page", "source_line")  # the source record's forms
+
+
 def complaints(url, keys=None):
-    """The stored DOB complaints (every column that says what a record is), by key."""
+    """The stored DOB complaints (every column that says what a record is, and its source record), by key."""
     with psycopg.connect(url) as conn:
         columns = [
             r[0]
@@ -57,11 +62,21 @@ def complaints(url, keys=None):
         where = "source = 'DOB'" + (" AND source_id = ANY(%s)" if keys is not None else "")
         rows = conn.execute(f"SELECT {select} FROM complaints WHERE {where} ORDER BY source_id",
                             (list(keys),) if keys is not None else ()).fetchall()  # fmt: skip
-    return {row[columns.index("source_id")]: dict(zip(columns, row, strict=True)) for row in rows}
+        pages = PageReader(conn)
+        stored = {}
+        for row in rows:
+            values = dict(zip(columns, row, strict=True))
+            record = stored_record(values, pages, "complaints")
+            # Where the record is kept depends on the page it came in; a republished record differs in its
+            # :updated_at alone, which source_updated_at holds.
+            values = {k: v for k, v in values.items() if k not in KEPT_AS}
+            values["record"] = {k: v for k, v in record.items() if k != ":updated_at"}
+            stored[values["source_id"]] = values
+    return stored
 
 
 def content(row):
-    return {k: v for k, v in row.items() if k not in ("raw", "raw_packed", "source_updated_at")}
+    return {k: v for k, v in row.items() if k not in ("record", "source_updated_at")}
 
 
 def reads(url):
