@@ -168,15 +168,17 @@ def quantile_matrix(
     *,
     ref: xgb.DMatrix | None = None,
     cache_dir: str | None = None,
+    name: str = "pages",
 ) -> xgb.DMatrix:
     """xgboost's binned matrix of a `Rows` slice, built a part at a time (no labels: `set_label` per score). With
-    `cache_dir` its pages go to files there and are read back a page at a time while boosting (xgboost's external
-    memory: memory per training row of a few gradients, not the row's bins; slower), else they stay in memory.
-    Both give the trees a whole-array QuantileDMatrix gives (tests/model/test_training_rows.py)."""
+    `cache_dir` its pages go to files there (named from `name`: one name a matrix) and are read back a page at a
+    time while boosting (xgboost's external memory: memory per training row of a few gradients, not the row's bins;
+    slower), else they stay in memory. Both give the trees a whole-array QuantileDMatrix gives
+    (tests/model/test_training_rows.py)."""
     names, types = data["feature_names"], data["feature_types"]
     if cache_dir is None:
         return xgb.QuantileDMatrix(_Blocks(rows, span, names, types, None), ref=ref, enable_categorical=True)
-    blocks = _Blocks(rows, span, names, types, str(Path(cache_dir) / "pages"))
+    blocks = _Blocks(rows, span, names, types, str(Path(cache_dir) / name))
     return xgb.ExtMemQuantileDMatrix(blocks, ref=ref, enable_categorical=True)
 
 
@@ -257,7 +259,8 @@ def worker_loop(config: dict[str, Any]) -> None:
     boosters, final = {}, {}
     with matrix_cache(rows.stop - rows.start, config["external_memory_rows"]) as cache_dir:
         dtrain = quantile_matrix(train, rows, config, cache_dir=cache_dir)
-        dvalid = quantile_matrix(valid, valid_rows, config, ref=dtrain)
+        # The validation shard (a share of the calibration cutoff's lots) goes to disk with the training shard.
+        dvalid = quantile_matrix(valid, valid_rows, config, ref=dtrain, cache_dir=cache_dir, name="valid")
         for kind, column in config["kinds"].items():
             dtrain.set_label(y_train[:, column].astype(np.float32))
             dvalid.set_label(y_valid[:, column].astype(np.float32))

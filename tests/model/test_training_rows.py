@@ -231,6 +231,31 @@ def test_a_matrix_with_its_pages_on_disk_grows_the_trees_of_the_one_in_memory(bo
     np.testing.assert_array_equal(disk["overall"][1], memory["overall"][1])
 
 
+def test_a_validation_matrix_with_its_pages_on_disk_reports_the_metrics_of_the_one_in_memory(both_reads):
+    """A Train worker whose shard goes to disk puts its validation shard there too: the same metrics every round."""
+    split, _, _, rows = both_reads
+    spec = rows.spec
+    data = {"feature_names": spec.names, "feature_types": distributed.feature_types(spec)}
+    params = {**load_training_settings().params(), "seed": 11, "nthread": 2}
+    train, valid = rows.of(split.train), rows.of([split.calibration])
+    half = slice(0, len(valid) // 2)
+    reported = {}
+    with trial.matrix_cache(len(train), 1) as folder:
+        for cache_dir in (folder, None):
+            dtrain = trial.quantile_matrix(train, None, data, cache_dir=cache_dir)
+            dvalid = trial.quantile_matrix(valid, half, data, ref=dtrain, cache_dir=cache_dir, name="valid")
+            dtrain.set_label(train.labels_of()[:, 0].astype(np.float32))
+            dvalid.set_label(valid.labels_of(half)[:, 0].astype(np.float32))
+            log: dict = {}
+            booster = xgb.train(params, dtrain, num_boost_round=8, evals=[(dvalid, "valid")], evals_result=log)
+            reported[cache_dir is None] = (log, booster.get_dump())
+            if cache_dir is not None:
+                assert any(p.name.startswith("valid") for p in Path(folder).iterdir())  # its pages, beside dtrain's
+            del dtrain, dvalid
+    assert reported[True] == reported[False]
+    assert len(reported[True][0]["valid"]["auc"]) == 8
+
+
 def test_train_workers_with_their_shards_on_disk_fit_the_models_of_shards_in_memory(both_reads, tmp_path):
     split, _, _, rows = both_reads
     data = distributed.FitData.of(
