@@ -155,20 +155,30 @@ def _typical_columns(frame: pd.DataFrame, numeric: tuple[str, ...]) -> np.ndarra
     return np.concatenate([frame[list(numeric)].astype(np.float64).to_numpy().T, terms.T])
 
 
+def _typical_values(parts: list[ray.ObjectRef], numeric: tuple[str, ...]) -> dict[str, float]:
+    """`sentinel.risk.artifacts.typical_values` of a cutoff's rows from their `_typical_columns` parts in the object
+    store (exact medians in eight passes over them, `training.medians`): the same values without the rows whole."""
+    terms = list(baseline.WEIGHTS)
+    skip_nan = [True] * len(numeric) + [False] * len(terms)  # pandas' median for the features, numpy's for the terms
+    values = medians(lambda: (ray.get(ref) for ref in parts), skip_nan)
+    at = len(numeric)
+    return typical_of_medians(dict(zip(numeric, values[:at], strict=True)), dict(zip(terms, values[at:], strict=True)))
+
+
 @dataclass
 class TrainingRows:
     """Every cutoff's rows as the model reads them, in the object store: parts of float32 inputs in `spec.names`
     order (`training.trial.Rows`, which gives them in `training.distributed.feature_array`'s layout) and int8
-    labels in LABELS order; the driver keeps the references, and for the cutoffs evaluated, their
-    `EvaluationSlice`. The categorical columns hold the read's own codes (`_levels`: each column's levels in the
-    order first seen), mapped to a model's levels as they are read."""
+    labels in LABELS order; the driver keeps the references, for the cutoffs evaluated their `EvaluationSlice`, and
+    the typical values of the cutoff asked for (`sentinel.risk.artifacts.typical_values`). The categorical columns
+    hold the read's own codes (`_levels`: each column's levels in the order first seen), mapped to a model's levels
+    as they are read."""
 
     spec: FeatureSpec
     _parts: dict[date, tuple[tuple[ray.ObjectRef, int], ...]]
     _levels: dict[str, tuple[str, ...]]
     _slices: dict[date, EvaluationSlice]
-    # The typical values' columns of one cutoff (`_typical_columns`), a reference a part
-    _typical: tuple[ray.ObjectRef, ...] = ()
+    typical: dict[str, float]
 
     def _recode(self, spec: FeatureSpec) -> tuple[tuple[int, np.ndarray], ...]:
         """Per categorical column of the parts, the float32 table from the read's codes to `spec`'s."""
@@ -207,18 +217,6 @@ class TrainingRows:
             raise KeyError(f"no evaluation slice was kept for cutoff {cutoff}")
         return self._slices[cutoff]
 
-    def typical_values(self) -> dict[str, float]:
-        """`sentinel.risk.artifacts.typical_values` of the typical cutoff's rows, from their parts (exact medians in
-        eight passes, `training.medians`): the same values without the rows whole."""
-        if not self._typical:
-            raise KeyError("no cutoff's typical values were asked for")
-        terms = list(baseline.WEIGHTS)
-        skip_nan = [True] * len(self.spec.numeric) + [False] * len(terms)  # pandas' median, numpy's
-        values = medians(lambda: (ray.get(ref) for ref in self._typical), skip_nan)
-        at = len(self.spec.numeric)
-        return typical_of_medians(dict(zip(self.spec.numeric, values[:at], strict=True)),
-                                  dict(zip(terms, values[at:], strict=True)))  # fmt: skip
-
     def rows(self, cutoffs: Iterable[date] | None = None) -> int:
         chosen = self._parts if cutoffs is None else cutoffs
         return sum(n for c in chosen for _, n in self._parts[c])
@@ -237,14 +235,16 @@ def build_compact(
     """Every cutoff's rows, read `chunk` buildings at a time, each chunk put in Ray's object store as soon as it is
     read (Ray spills it to disk beyond the store's size); the spec is `FeatureSpec.from_frame` of the
     `spec_cutoffs` rows (the training slice: a level seen only later is unknown to the model). The `evaluated`
-    cutoffs keep their `EvaluationSlice`, and the `typical` cutoff its typical values' float64 columns as parts in
-    the store. Gives the same arrays as `feature_array(spec, build(...))` per cutoff."""
+    cutoffs keep their `EvaluationSlice`, and the `typical` cutoff gives the typical values (from its float64
+    columns, put in the store as parts while the cutoff is read and dropped once the medians are found). Gives the
+    same arrays as `feature_array(spec, build(...))` per cutoff."""
     keep = set(evaluated)
     levels = {name: _Levels() for name in features.CATEGORICAL}
     seen: dict[date, dict[str, set[int]]] = {}
     parts: dict[date, tuple[tuple[ray.ObjectRef, int], ...]] = {}
     kept: dict[date, EvaluationSlice] = {}
     typical_parts: list[ray.ObjectRef] = []
+    typical_values: dict[str, float] = {}
     numeric: tuple[str, ...] = ()
     for cutoff in cutoffs:
         seen[cutoff] = {name: set() for name in features.CATEGORICAL}
@@ -269,6 +269,9 @@ def build_compact(
                 if cutoff == typical:
                     typical_parts.append(ray.put(_typical_columns(part, numeric)))
         parts[cutoff] = tuple(read)
+        if cutoff == typical:
+            typical_values = _typical_values(typical_parts, numeric)
+            typical_parts.clear()  # the store frees them
         if cutoff in keep:
             kept[cutoff] = EvaluationSlice.concat(slices)
     known: dict[str, set[str]] = {name: set() for name in features.CATEGORICAL}
@@ -278,4 +281,4 @@ def build_compact(
             known[name].update(by_code[code] for code in seen[c][name])
     spec = FeatureSpec(numeric=numeric, categories={k: tuple(sorted(v)) for k, v in known.items()})
     read_levels = {name: tuple(column.codes) for name, column in levels.items()}
-    return TrainingRows(spec, parts, read_levels, kept, tuple(typical_parts))
+    return TrainingRows(spec, parts, read_levels, kept, typical_values)

@@ -239,7 +239,7 @@ def run(
 
     folds = _rolling_folds(rows, splits[1:], params, settings)
     directory = staging / version
-    typical = rows.typical_values()
+    typical = rows.typical
     promoted, baselined, scorers = [], [], {}
     for kind, (booster, calibrator, percentiles, result, fallback) in saved.items():
         extra = {

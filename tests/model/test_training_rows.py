@@ -96,7 +96,7 @@ def test_the_evaluation_slices_hold_the_whole_frames_ids_labels_and_baseline_sco
 def test_the_typical_values_from_the_parts_are_the_whole_frames(both_reads):
     split, _, whole, rows = both_reads
     expected = artifacts.typical_values(_slice(whole, [split.calibration]), rows.spec)
-    found = rows.typical_values()
+    found = rows.typical
     assert list(found) == list(expected)
     assert found == expected  # exact: the medians' bits, not a tolerance
 
