@@ -10,7 +10,7 @@ from rich.text import Text
 from cluster.cli_common import JSON_HELP, fail, services_or_exit, settings_or_exit
 from cluster.console import console, emit_json, machine_output
 from cluster.console import table as console_table
-from sentinel.doctor import Check, check_audit_log, check_postgres, check_redis
+from sentinel.doctor import Check, check_audit_log, check_deferred_indexes, check_postgres, check_redis
 from sentinel.embedded import Services
 from sentinel.settings import Settings
 
@@ -29,6 +29,7 @@ def run_doctor(settings: Settings, services: Services, *, with_ray: bool = True,
     checks = [
         check_postgres(services.database_url),
         check_audit_log(services.database_url),
+        check_deferred_indexes(services.database_url),
         check_redis(services.redis_url),
     ]
     if with_ray:

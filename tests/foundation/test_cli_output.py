@@ -40,7 +40,12 @@ def test_logs_go_to_the_data_directory_and_machine_output_is_one_document(data_d
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     document = json.loads(doctor.stdout)
     assert document["healthy"] is True
-    assert {c["name"]: c["ok"] for c in document["checks"]} == {"postgresql": True, "audit log": True, "redis": True}
+    assert {c["name"]: c["ok"] for c in document["checks"]} == {
+        "postgresql": True,
+        "audit log": True,
+        "indexes": True,
+        "redis": True,
+    }
     assert all(c["embedded"] for c in document["checks"] if c["name"] in ("postgresql", "redis"))
 
     models = run_cli("model", "list", "--json", data_dir=data_dir)

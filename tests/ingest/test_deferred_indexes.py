@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from citysim.replay.server import ReplayServer
+from sentinel.doctor import check_deferred_indexes
 from sentinel.ingest import deferred_indexes
 from sentinel.ingest.run import RunOptions, run_serial
 from sentinel.ingest.socrata import SocrataSource
@@ -45,10 +46,13 @@ def test_an_empty_tables_secondary_indexes_are_dropped_recorded_and_built_again_
         assert set(dropped) >= SECONDARY and "violations_source_source_id_key" not in dropped
         assert set(_indexes(owner_url)) == set(before) - set(dropped)
         assert {name for name, _ in deferred_indexes.pending(conn)} == set(dropped)
+        doctor = check_deferred_indexes(owner_url)  # `vsentinel doctor` says which are missing
+        assert not doctor.ok and "violations_bbl_idx" in doctor.detail
         assert deferred_indexes.defer(conn, deferred_indexes.TABLES) == []  # nothing left to defer
         assert sorted(deferred_indexes.restore(conn)) == sorted(dropped)
         assert deferred_indexes.pending(conn) == [] and deferred_indexes.restore(conn) == []
     assert _indexes(owner_url) == before
+    assert check_deferred_indexes(owner_url).ok
 
 
 def test_a_table_with_rows_or_not_ours_keeps_its_indexes(owner_and_app):
