@@ -4,9 +4,9 @@ A violation or complaint row keeps the record it was normalized from, so a fixed
 what was stored and a row audited against what the city sent. The records of the rows a page wrote are stored
 together: their JSON one per line, in the order of the rows' COPY lines, compressed as one zstd frame in
 `source_pages`; each row holds the page's id (`source_page`) and its record's line (`source_line`). Neighbouring
-records share most of their text, so a page compresses several times better than records packed one by one
-(sentinel/raw_records.py, what rows written before keep), and at a small part of the CPU
-(benchmarks/RESULTS.md, "Source records a page at a time").
+records share most of their text, so a page compresses better than records packed one by one
+(sentinel/raw_records.py, what rows written before keep), at a fraction of the CPU (benchmarks/RESULTS.md, "Source
+records a page at a time").
 
 A page's id comes from its compressed body: the same records in the same order are one page, stored once
 (a page fetched and written again, as a rerun or a retried page does, adds nothing). A page is stored only when
