@@ -37,6 +37,7 @@ import orjson
 import zstandard
 
 from sentinel import record_dictionaries as dictionaries
+from sentinel.records import column_attribute
 from sentinel.source_pages import PageReader
 
 FORMAT = 2  # what `pack` writes: zstd
@@ -310,8 +311,7 @@ def held_by_columns(row: Any) -> tuple[Any, ...]:
     """What `pack` takes of a normalized violation or complaint row: its values of the columns its family's
     FIELDS_IN_COLUMNS names, in that order (benchmarks/pack_cpu.py packs rows as they were packed before 0033)."""
     return tuple(
-        getattr(row, "violation_class" if column == "class" else column)
-        for _, column, _ in FIELDS_IN_COLUMNS.get((row.table, row.source), ())
+        getattr(row, column_attribute(column)) for _, column, _ in FIELDS_IN_COLUMNS.get((row.table, row.source), ())
     )
 
 
