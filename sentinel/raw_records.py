@@ -37,7 +37,6 @@ import orjson
 import zstandard
 
 from sentinel import record_dictionaries as dictionaries
-from sentinel.records import column_attribute
 from sentinel.source_pages import PageReader
 
 FORMAT = 2  # what `pack` writes: zstd
@@ -305,14 +304,6 @@ def _layout(family: tuple[str, str], keys: tuple[str, ...]) -> tuple[int | tuple
         mask |= 1 << i
         last = i
     return mask, checks
-
-
-def held_by_columns(row: Any) -> tuple[Any, ...]:
-    """What `pack` takes of a normalized violation or complaint row: its values of the columns its family's
-    FIELDS_IN_COLUMNS names, in that order (benchmarks/pack_cpu.py packs rows as they were packed before 0033)."""
-    return tuple(
-        getattr(row, column_attribute(column)) for _, column, _ in FIELDS_IN_COLUMNS.get((row.table, row.source), ())
-    )
 
 
 def record_columns(table: str) -> tuple[str, ...]:

@@ -272,10 +272,10 @@ def run(
                         "test_cutoff": str(split.test)}  # fmt: skip
         registry.register(conn, kind, base_version, base_uri, {}, metrics._finite(base_summary), scorer="baseline")
         if result.beats_baseline:
-            if promote or _beats_active(conn, kind, result.model.roc_auc, (rows, split.test), store):
+            if promote or _beats_active(conn, kind, result.model.roc_auc, rows, split.test, store):
                 registry.promote(conn, kind, version)
                 promoted.append(kind)
-        elif not _active_model_passes(conn, kind, (rows, split.test), fallback[0], store):
+        elif not _active_model_passes(conn, kind, rows, split.test, fallback[0], store):
             registry.promote(conn, kind, base_version)
             baselined.append(kind)
         scorers[kind] = registry.active(conn)[kind].scorer
@@ -335,7 +335,7 @@ def _rolling_folds(
     return out
 
 
-def _beats_active(conn, kind: str, auc: float, test: tuple[dataset.TrainingRows, date], store: ArtifactStore) -> bool:
+def _beats_active(conn, kind: str, auc: float, rows: dataset.TrainingRows, cutoff: date, store: ArtifactStore) -> bool:
     """Promote without being asked only when the new model ranks this test slice better than the active one."""
     current = registry.active(conn).get(kind)
     if current is None:
@@ -344,7 +344,6 @@ def _beats_active(conn, kind: str, auc: float, test: tuple[dataset.TrainingRows,
         model = artifacts.load(fetch(current.artifact_uri, store))
     except (OSError, ValueError):
         return True
-    rows, cutoff = test
     try:
         active_auc = metrics.roc_auc(rows.evaluation(cutoff).label(kind), _raw(model, rows, cutoff))
     except (KeyError, ValueError, xgb.core.XGBoostError):
@@ -353,14 +352,13 @@ def _beats_active(conn, kind: str, auc: float, test: tuple[dataset.TrainingRows,
 
 
 def _active_model_passes(
-    conn, kind: str, test: tuple[dataset.TrainingRows, date], count_calibrator: Calibrator, store: ArtifactStore
+    conn, kind: str, rows: dataset.TrainingRows, cutoff: date, count_calibrator: Calibrator, store: ArtifactStore
 ) -> bool:
     """Whether the active scorer of `kind` is a model that passes the gate on this run's test slice (it keeps
     serving when the new model does not)."""
     current = registry.active(conn).get(kind)
     if current is None or current.scorer != "model":
         return False
-    rows, cutoff = test
     evaluated = rows.evaluation(cutoff)
     try:
         model = artifacts.load(fetch(current.artifact_uri, store))

@@ -201,15 +201,24 @@ def merge_copy(
 ) -> WriteStats:
     """COPY the rows into the table's staging table and merge them; the caller owns the transaction.
 
-    With `expect_new`, first try a COPY straight into the table (see the module docstring)."""
+    With `expect_new`, first try a COPY straight into the table (see the module docstring). The rows' page of
+    source records is kept when at least one of them was written: a page of unchanged rows has no row pointing
+    into it."""
     if not copy_data.rows:
         return WriteStats()
+    stats = _write_rows(conn, table, copy_data, run_id, expect_new)
+    if copy_data.page is not None and stats.inserted + stats.updated:
+        store_page(conn, copy_data.page)
+    return stats
+
+
+def _write_rows(
+    conn: psycopg.Connection, table: str, copy_data: CopyData, run_id: int | None, expect_new: bool
+) -> WriteStats:
     row_type = ROW_TYPES[table]
     columns, keys = row_type.columns, row_type.key_columns
     if expect_new and _copy_new_rows(conn, table, columns, copy_data, run_id):
         rows = copy_data.rows
-        if copy_data.page is not None:
-            store_page(conn, copy_data.page)
         return WriteStats(inserted=rows, copied_new=rows, by_table={table: (rows, 0, 0)})
     with conn.cursor() as cur:
         # The staging table has no statistics, so the merge's estimated cost always crosses jit_above_cost, and
@@ -224,9 +233,6 @@ def merge_copy(
             cur.execute(_merge_sql(table, columns, keys), {"run_id": run_id})
             inserted, updated, history, revived = cur.fetchone()  # type: ignore[misc]
         cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(f"stage_{table}")))
-    if copy_data.page is not None and inserted + updated:
-        # A page none of whose rows was written (all unchanged) is not kept: no row points into it.
-        store_page(conn, copy_data.page)
     unchanged = copy_data.rows - inserted - updated
     return WriteStats(
         inserted=inserted,

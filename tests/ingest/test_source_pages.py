@@ -62,34 +62,34 @@ def _records(db: psycopg.Connection) -> dict[str, tuple[str, dict]]:
 
 @pytest.mark.integration
 def test_a_page_is_stored_once_only_when_it_wrote_a_row_and_pruned_when_no_row_points_at_it(fresh_db: str):
-    db = psycopg.connect(fresh_db)  # a database of its own: pruning sees every page there is
+    # A database of its own: pruning sees every page there is.
+    with psycopg.connect(fresh_db) as db:
 
-    def write(*records: dict) -> None:
-        write_batch(db, encode_batch(normalize_page("hpd_violations", list(records))), run_id=1)
+        def write(*records: dict) -> None:
+            write_batch(db, encode_batch(normalize_page("hpd_violations", list(records))), run_id=1)
 
-    def pages() -> int:
-        return db.execute("SELECT count(*) FROM source_pages").fetchone()[0]
+        def pages() -> int:
+            return db.execute("SELECT count(*) FROM source_pages").fetchone()[0]
 
-    a, b = hpd_violation(violationid="950001"), hpd_violation(violationid="950002")
-    write(a, b)
-    first = _records(db)
-    assert {k: r for k, (_, r) in first.items()} == {"950001": a, "950002": b} and pages() == 1
-    write(a, b)  # the same page again: every row unchanged, nothing stored
-    write(b, a)  # another page, every row unchanged: not stored either
-    assert _records(db) == first and pages() == 1
-    b2 = {**b, "violationstatus": "Close", "currentstatus": "VIOLATION CLOSED"}
-    write(a, b2)  # one row changed: its page is stored, the unchanged row keeps its place in the first
-    second = _records(db)
-    assert second["950001"] == first["950001"] and second["950002"][1] == b2
-    assert second["950002"][0] != first["950002"][0] and pages() == 2
-    assert prune_source_pages(db) == 0  # each page still holds a row's record
-    a2 = {**a, "novdescription": "CHANGED"}
-    write(a2, b2)
-    third = _records(db)
-    assert {k: r for k, (_, r) in third.items()} == {"950001": a2, "950002": b2} and pages() == 3
-    assert prune_source_pages(db) == 1  # the first page: both its rows have moved on
-    assert _records(db) == third and pages() == 2
-    db.close()
+        a, b = hpd_violation(violationid="950001"), hpd_violation(violationid="950002")
+        write(a, b)
+        first = _records(db)
+        assert {k: r for k, (_, r) in first.items()} == {"950001": a, "950002": b} and pages() == 1
+        write(a, b)  # the same page again: every row unchanged, nothing stored
+        write(b, a)  # another page, every row unchanged: not stored either
+        assert _records(db) == first and pages() == 1
+        b2 = {**b, "violationstatus": "Close", "currentstatus": "VIOLATION CLOSED"}
+        write(a, b2)  # one row changed: its page is stored, the unchanged row keeps its place in the first
+        second = _records(db)
+        assert second["950001"] == first["950001"] and second["950002"][1] == b2
+        assert second["950002"][0] != first["950002"][0] and pages() == 2
+        assert prune_source_pages(db) == 0  # each page still holds a row's record
+        a2 = {**a, "novdescription": "CHANGED"}
+        write(a2, b2)
+        third = _records(db)
+        assert {k: r for k, (_, r) in third.items()} == {"950001": a2, "950002": b2} and pages() == 3
+        assert prune_source_pages(db) == 1  # the first page: both its rows have moved on
+        assert _records(db) == third and pages() == 2
 
 
 @pytest.mark.integration
