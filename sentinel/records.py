@@ -80,6 +80,8 @@ class ViolationRow(_Quality):
     # Where the record is kept: given when the row's page is encoded (sentinel/source_pages.py).
     source_page: str | None = field(default=None, kw_only=True)
     source_line: int | None = field(default=None, kw_only=True)
+    # The record's JSON as the source sent it, when its page gave it a line of its own: what the page keeps.
+    source_text: bytes | None = field(default=None, kw_only=True, repr=False, compare=False)
 
     @property
     def key(self) -> str:
@@ -128,6 +130,8 @@ class ComplaintRow(_Quality):
     # Where the record is kept: given when the row's page is encoded (sentinel/source_pages.py).
     source_page: str | None = None
     source_line: int | None = None
+    # The record's JSON as the source sent it, when its page gave it a line of its own: what the page keeps.
+    source_text: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def bbl_source(self) -> str | None:

@@ -2,7 +2,8 @@
 
 A violation or complaint row keeps the record it was normalized from, so a fixed normalizer can be re-run over
 what was stored and a row audited against what the city sent. The records of the rows a page wrote are stored
-together: their JSON one per line, in the order of the rows' COPY lines, compressed as one zstd frame in
+together: their JSON one per line (as the source sent it when its page had a record a line, as Socrata writes
+them; else as orjson writes the record), in the order of the rows' COPY lines, compressed as one zstd frame in
 `source_pages`; each row holds the page's id (`source_page`) and its record's line (`source_line`). Neighbouring
 records share most of their text, so a page compresses better than records packed one by one
 (sentinel/raw_records.py, what rows written before keep), at a fraction of the CPU (benchmarks/RESULTS.md, "Source
@@ -37,6 +38,7 @@ TABLES = ("violations", "complaints")
 
 class RecordRow(Protocol):
     raw: dict[str, Any]
+    source_text: bytes | None
     source_page: str | None
     source_line: int | None
 
@@ -66,7 +68,12 @@ def place_records(dataset: str, rows: Sequence[RecordRow]) -> SourcePage:
     stream = _compressor().compressobj()
     parts = []
     for start in range(0, len(rows), _SLICE):
-        text = b"\n".join([orjson.dumps(row.raw) for row in rows[start : start + _SLICE]])
+        text = b"\n".join(
+            [
+                orjson.dumps(row.raw) if row.source_text is None else row.source_text
+                for row in rows[start : start + _SLICE]
+            ]
+        )
         parts.append(stream.compress(b"\n" + text if start else text))
     parts.append(stream.flush())
     body = b"".join(parts)

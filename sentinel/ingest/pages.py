@@ -3,9 +3,9 @@ encoded. Every runner calls it: the Ray borough normalizers (actors/normalizer.p
 processes (normalizer_process.py) and the serial runner (run.py).
 
 Socrata writes a page one row per line (`[{...}\\n,{...}\\n,{...}]`, shared/NYC_DATA.md), so a page in that layout
-is parsed `PARSE_CHUNK_LINES` rows at a time and each chunk's records are normalized (and freed) before the next
-is parsed: the page's parsed records, the largest thing a normalizer held, and the parser's scratch for the whole
-page are never in memory at once. Any other layout is parsed whole; both give the same rows.
+is parsed a line at a time, each record normalized as it comes: the page's parsed records, the largest thing a
+normalizer held, are never in memory at once, and each row of a table that keeps its source record keeps its
+line's text, which its page of records stores as sent. Any other layout is parsed whole; both give the same rows.
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ import orjson
 
 from sentinel.datasets import DatasetConfig
 from sentinel.ingest.copy_batch import CopyBatch, encode_batch
-from sentinel.normalize import cyclic_gc_paused, normalize_page
-
-PARSE_CHUNK_LINES = 1_000
+from sentinel.normalize import cyclic_gc_paused, normalize_page, normalize_sent_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +45,8 @@ class _LayoutError(Exception):
 
 
 class _LinePage:
-    """A page in Socrata's one-row-per-line layout, its records given a chunk of lines at a time, with what
+    """A page in Socrata's one-row-per-line layout: each record with its line's JSON text (what the source
+    sent, which its page of records keeps: sentinel/source_pages.py), parsed a line at a time, with what
     `PageMeta` needs gathered as they go."""
 
     def __init__(self, lines: list[bytes]) -> None:
@@ -65,44 +64,44 @@ class _LinePage:
         lines = body.split(b"\n")
         while lines and not lines[-1].strip():
             lines.pop()
-        if len(lines) < 2:
-            return None
-        middle = lines[1:-1] if lines[-1].strip() == b"]" else lines[1:]
-        if not all(line.startswith(b",{") for line in middle):
+        if lines and lines[-1].strip() == b"]":
+            lines.pop()
+        elif lines:
+            last = lines[-1].rstrip()
+            if not last.endswith(b"]"):
+                return None
+            lines[-1] = last[:-1]  # the array's closing bracket, after the last record
+        if len(lines) < 2 or not all(line.startswith(b",{") for line in lines[1:]):
             return None
         return cls(lines)
 
     def meta(self) -> PageMeta:
         return PageMeta(self.rows, self.last_row, self.max_updated_at)
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def __iter__(self) -> Iterator[tuple[dict[str, Any], bytes]]:
+        # A line at a time: a parse of a thousand lines joined cost more (the join, and a chunk's records alive
+        # at once), and a line that is not one whole record fails its own parse.
+        loads = orjson.loads
         lines = self._lines
-        for start in range(0, len(lines), PARSE_CHUNK_LINES):
-            chunk = lines[start : start + PARSE_CHUNK_LINES]
-            text = b"".join(chunk).strip()
-            if start == 0:
-                text = text[1:]  # the array's opening bracket
-            if start + PARSE_CHUNK_LINES >= len(lines):
-                if not text.endswith(b"]"):
+        newest = self.max_updated_at
+        try:
+            for n, line in enumerate(lines):
+                lines[n] = b""  # each line is held once: by its record's row, or by no one
+                text = line[1:].rstrip()  # the array's opening bracket or the comma before the record
+                try:
+                    record = loads(text)
+                except orjson.JSONDecodeError:
+                    raise _LayoutError from None
+                if type(record) is not dict:
                     raise _LayoutError
-                text = text[:-1]  # the array's closing bracket
-            text = text.strip().removeprefix(b",")
-            if not text:
-                continue
-            try:
-                records = orjson.loads(b"[" + text + b"]")
-            except orjson.JSONDecodeError:
-                raise _LayoutError from None
-            expected = sum(1 for line in chunk if line.strip() not in (b"]", b""))
-            if len(records) != expected or not all(type(r) is dict for r in records):
-                raise _LayoutError
-            self.rows += len(records)
-            self.last_row = records[-1]
-            newest = page_max_updated_at(records)
-            if newest is not None and (self.max_updated_at is None or newest > self.max_updated_at):
-                self.max_updated_at = newest
-            yield from records
-            del records
+                self.rows += 1
+                self.last_row = record
+                updated = record.get(":updated_at")
+                if updated is not None and (newest is None or updated > newest):
+                    newest = updated
+                yield record, text
+        finally:
+            self.max_updated_at = newest
 
 
 def normalize_body(config: DatasetConfig, body: bytes) -> tuple[PageMeta, CopyBatch]:
@@ -111,7 +110,7 @@ def normalize_body(config: DatasetConfig, body: bytes) -> tuple[PageMeta, CopyBa
         page = _LinePage.of(body)
         if page is not None:
             try:
-                batch = normalize_page(config, page)
+                batch = normalize_sent_page(config, page)
             except _LayoutError:
                 pass
             else:

@@ -2,7 +2,7 @@
 `normalize(raw: dict) -> row | tuple of rows`, found through configs/datasets.yaml. Never imports ray."""
 
 from sentinel.normalize.outcome import RejectRecord, SkipRecord
-from sentinel.normalize.page import NormalizedBatch, Reject, cyclic_gc_paused, normalize_page
+from sentinel.normalize.page import NormalizedBatch, Reject, cyclic_gc_paused, normalize_page, normalize_sent_page
 from sentinel.normalize.registry import Normalizer, normalizer_for, normalizers_for, resolve_dataset
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "SkipRecord",
     "cyclic_gc_paused",
     "normalize_page",
+    "normalize_sent_page",
     "normalizer_for",
     "normalizers_for",
     "resolve_dataset",

@@ -6,13 +6,17 @@ import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from sentinel.datasets import DatasetConfig
 from sentinel.normalize.outcome import RejectRecord, SkipRecord
 from sentinel.normalize.registry import Normalizer, normalizer_for, resolve_dataset
 from sentinel.quality import count_warnings, reason_kind
-from sentinel.records import Row
+from sentinel.records import ComplaintRow, Row, ViolationRow
+
+# Rows that keep their source record in a page (sentinel/source_pages.py `TABLES`).
+_TEXT_KEEPING = (ViolationRow, ComplaintRow)
 
 
 @dataclass(slots=True)
@@ -59,7 +63,22 @@ def normalize_page(
     config = dataset if isinstance(dataset, DatasetConfig) else resolve_dataset(dataset, datasets)
     fn = normalizer or normalizer_for(config)
     with cyclic_gc_paused():
-        return _normalize_all(config, records, fn)
+        return _normalize_all(config, zip(records, repeat(None)), fn)
+
+
+def normalize_sent_page(
+    dataset: str | DatasetConfig,
+    sent: Iterable[tuple[dict[str, Any], bytes]],
+    normalizer: Normalizer | None = None,
+    datasets: dict[str, DatasetConfig] | None = None,
+) -> NormalizedBatch:
+    """`normalize_page` over records each with its JSON as the source sent it: a violation or complaint row
+    keeps that text (`source_text`) for its page of records (sentinel/source_pages.py), which then need not
+    serialize the record again."""
+    config = dataset if isinstance(dataset, DatasetConfig) else resolve_dataset(dataset, datasets)
+    fn = normalizer or normalizer_for(config)
+    with cyclic_gc_paused():
+        return _normalize_all(config, sent, fn)
 
 
 @contextmanager
@@ -78,14 +97,16 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _normalize_all(config: DatasetConfig, records: Iterable[dict[str, Any]], fn: Normalizer) -> NormalizedBatch:
+def _normalize_all(
+    config: DatasetConfig, records: Iterable[tuple[dict[str, Any], bytes | None]], fn: Normalizer
+) -> NormalizedBatch:
     key_field = config.natural_key
     target = config.target_table
     batch = NormalizedBatch(dataset=config.name)
     by_table: dict[str, dict[Any, Row]] = {}
     warnings = 0
     seen = 0
-    for raw in records:
+    for raw, text in records:
         try:
             out = fn(raw)
         except SkipRecord:
@@ -100,6 +121,8 @@ def _normalize_all(config: DatasetConfig, records: Iterable[dict[str, Any]], fn:
             batch.rejects.append(Reject(config.name, _key_of(raw, key_field), reason, raw))
             continue
         for row in out if type(out) is tuple else (out,):
+            if text is not None and type(row) in _TEXT_KEEPING and row.raw is raw:  # type: ignore[union-attr]
+                row.source_text = text  # type: ignore[union-attr]
             table = by_table.get(row.table)
             if table is None:
                 table = by_table[row.table] = {}

@@ -8,6 +8,8 @@ import pytest
 from sentinel.datasets import load_datasets
 from sentinel.ingest import pages
 from sentinel.ingest.pages import normalize_body, page_max_updated_at
+from sentinel.records import ROW_TYPES
+from sentinel.source_pages import page_records as stored_lines
 from tests.normalize.test_outcomes import hpd_violation
 
 
@@ -44,21 +46,22 @@ def page_records() -> list[dict]:
     return records
 
 
-def test_a_page_one_row_per_line_is_read_in_chunks_and_gives_what_the_whole_parse_gives(monkeypatch):
+def test_a_page_one_row_per_line_is_read_a_line_at_a_time_and_gives_what_the_whole_parse_gives():
     config = load_datasets()["hpd_violations"]
     records = page_records()
     whole = normalize_body(config, orjson.dumps(records))  # one line: parsed whole
     body = socrata_page(records)
     assert pages._LinePage.of(body) is not None
-    for chunk in (1, 3, 1000):
-        monkeypatch.setattr(pages, "PARSE_CHUNK_LINES", chunk)
-        assert normalize_body(config, body) == whole
+    assert normalize_body(config, body) == whole
+    closed_apart = body.removesuffix(b"]\n") + b"\n]\n"  # the closing bracket on a line of its own
+    assert pages._LinePage.of(closed_apart) is not None
+    assert normalize_body(config, closed_apart) == whole
     meta, batch = whole
     assert (meta.rows, meta.last_row, meta.max_updated_at) == (12, records[-1], "2026-11-09T00:00:00.000Z")
     assert batch.duplicates == 1 and len(batch.rejects) == 1 and batch.tables["violations"].rows == 10
 
 
-def test_other_layouts_are_parsed_whole_with_the_same_result(monkeypatch):
+def test_other_layouts_are_parsed_whole_with_the_same_result():
     config = load_datasets()["hpd_violations"]
     records = page_records()
     expected = normalize_body(config, orjson.dumps(records))
@@ -69,9 +72,7 @@ def test_other_layouts_are_parsed_whole_with_the_same_result(monkeypatch):
     nested = [{**records[0], "notes": [{"n": 1}, {"n": 2}]}, *records[1:]]
     body = socrata_page(nested).replace(b'[{"n":1},', b'[{"n":1}\n,', 1)
     assert pages._LinePage.of(body) is not None
-    for chunk in (1, 2, 1000):
-        monkeypatch.setattr(pages, "PARSE_CHUNK_LINES", chunk)
-        assert normalize_body(config, body) == normalize_body(config, orjson.dumps(nested))
+    assert normalize_body(config, body) == normalize_body(config, orjson.dumps(nested))
 
 
 def test_a_broken_page_fails_with_the_parsers_error_in_either_layout():
@@ -80,3 +81,30 @@ def test_a_broken_page_fails_with_the_parsers_error_in_either_layout():
     for broken in (body[:-20], body.replace(b'"violationid"', b"violationid", 1)):
         with pytest.raises(orjson.JSONDecodeError):
             normalize_body(config, broken)
+
+
+def test_the_page_of_records_keeps_each_line_as_the_source_sent_it():
+    config = load_datasets()["hpd_violations"]
+    records = page_records()
+    # Valid JSON that orjson would write otherwise: spaces after the separators, an escaped slash, keys reversed.
+    sent = [orjson.dumps(dict(reversed(r.items()))).replace(b'":"', b'": "').replace(b"/", b"\\/") for r in records]
+    body = b"[" + b"\n,".join(sent) + b"]\n"
+    meta, batch = normalize_body(config, body)
+    _, whole = normalize_body(config, orjson.dumps(records))
+    page = batch.tables["violations"].page
+    assert page is not None
+    kept = stored_lines(page.body)
+    rows = [r for r in sent if b'"bad"' not in r]  # the reject has no row
+    del rows[3]  # violation 903 again, later in the page: its later line is the one kept
+    assert sorted(kept) == sorted(rows) and all(b"\\/" in line for line in kept if b"/" in line)
+    whole_page = whole.tables["violations"].page
+    assert whole_page is not None and [orjson.loads(r) for r in kept] == [
+        orjson.loads(r) for r in stored_lines(whole_page.body)
+    ]
+    # The rows are the whole parse's but for the page they point into: the content hash is of the record, not its text.
+    assert content_hashes(batch) == content_hashes(whole) and meta.rows == 12
+
+
+def content_hashes(batch) -> list[bytes]:
+    column = ROW_TYPES["violations"].columns.index("content_hash")
+    return [line.split(b"\t")[column] for line in batch.tables["violations"].data.splitlines()]
