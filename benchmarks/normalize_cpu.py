@@ -1,12 +1,14 @@
 """CPU per row of a page's normalize + encode (sentinel/ingest/pages.py `normalize_body`), in this process only.
 
     PYTHONPATH=. .venv/bin/python benchmarks/normalize_cpu.py [--rows 200000] [--repeat 5] [--dataset hpd_violations]
-        [--stage page|encode]
+        [--stage page|encode] [--layout lines|whole]
 
 Process CPU time (not wall time) of the Python half of the pipeline over 10,000-row pages of the benchmark's HPD
 file (benchmarks/ingest.py builds it), best and median of `--repeat` passes: a figure that a busy machine
-disturbs far less than end-to-end rows/s, for A/B of changes to normalization and encoding. `--stage encode`
-times only the COPY text encoding (sentinel/ingest/copy_batch.py `encode_rows`) of the pages' normalized rows.
+disturbs far less than end-to-end rows/s, for A/B of changes to normalization and encoding. The pages are written
+as Socrata writes them, a record a line (`--layout whole`: one line each, which the pipeline parses whole).
+`--stage encode` times only the COPY text encoding (sentinel/ingest/copy_batch.py `encode_rows`) of the pages'
+normalized rows.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from sentinel.normalize import normalize_page
 PAGE = 10_000
 
 
-def pages(rows: int) -> list[bytes]:
+def pages(rows: int, layout: str = "lines") -> list[bytes]:
     path = bench.hpd_file(rows)
     records = [orjson.loads(line.rstrip(b",\n")) for line in path.open("rb") if line[:1] == b"{"]
-    return [orjson.dumps(records[i : i + PAGE]) for i in range(0, len(records), PAGE)]
+    if layout == "whole":
+        return [orjson.dumps(records[i : i + PAGE]) for i in range(0, len(records), PAGE)]
+    return [b"[" + b"\n,".join(map(orjson.dumps, records[i : i + PAGE])) + b"]\n" for i in range(0, len(records), PAGE)]
 
 
 def main() -> None:
@@ -43,9 +47,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--dataset", default="hpd_violations")
     parser.add_argument("--stage", choices=("page", "encode"), default="page")
+    parser.add_argument("--layout", choices=("lines", "whole"), default="lines")
     args = parser.parse_args()
     config = load_datasets()[args.dataset]
-    bodies = pages(args.rows)
+    bodies = pages(args.rows, args.layout)
     rows = sum(len(orjson.loads(b)) for b in bodies)
     if args.stage == "encode":
         tables = [t for body in bodies for t in normalize_page(config, orjson.loads(body)).rows.values() if t]
