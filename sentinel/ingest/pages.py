@@ -106,15 +106,19 @@ class _LinePage:
 
 def normalize_body(config: DatasetConfig, body: bytes) -> tuple[PageMeta, CopyBatch]:
     """A page's JSON -> where it ends and its rows as COPY text (rejects and skips included)."""
-    with cyclic_gc_paused():  # the parse too: a page is ~300,000 new tracked objects
+    # The parse too: a page is ~300,000 new tracked objects. Its records and rows are freed before the collector
+    # comes back: alive then, the first collection would scan them all (benchmarks/RESULTS.md, "Ingestion").
+    with cyclic_gc_paused():
         page = _LinePage.of(body)
         if page is not None:
             try:
-                batch = normalize_sent_page(config, page)
+                encoded = encode_batch(normalize_sent_page(config, page))
             except _LayoutError:
                 pass
             else:
-                return page.meta(), encode_batch(batch)
+                return page.meta(), encoded
         rows = orjson.loads(body)
         meta = PageMeta(len(rows), rows[-1] if rows else None, page_max_updated_at(rows))
-        return meta, encode_batch(normalize_page(config, rows))
+        encoded = encode_batch(normalize_page(config, rows))
+        del rows
+        return meta, encoded
