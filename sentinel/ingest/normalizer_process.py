@@ -14,6 +14,7 @@ then per page the dataset's name and the body; the process answers each page wit
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import os
 import pickle
@@ -33,6 +34,19 @@ _LENGTH = 8
 
 class NormalizerLostError(RuntimeError):
     """A normalizer process ended while it held a page."""
+
+
+def _widen(pipe: IO[bytes] | None) -> None:
+    """A pipe as wide as an unprivileged process may make it (Linux): a page crosses in a few dozen writes, each
+    waking the other side once, instead of two hundred through the default 64 KB."""
+    if pipe is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
+        return
+    try:
+        with open("/proc/sys/fs/pipe-max-size", "rb") as limit:
+            size = int(limit.read())
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, size)
+    except (OSError, ValueError):
+        pass  # the default width still works
 
 
 def _write_frame(out: IO[bytes], payload: bytes) -> None:
@@ -56,6 +70,8 @@ class _Process:
     def __init__(self, catalog: bytes) -> None:
         command = [sys.executable, "-m", __name__]  # this interpreter and this module: nothing from input
         self.popen = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # noqa: S603
+        for pipe in (self.popen.stdin, self.popen.stdout):
+            _widen(pipe)
         self._send(catalog)
 
     def _send(self, *payloads: bytes) -> None:
