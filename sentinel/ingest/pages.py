@@ -107,7 +107,8 @@ class _LinePage:
 def normalize_body(config: DatasetConfig, body: bytes) -> tuple[PageMeta, CopyBatch]:
     """A page's JSON -> where it ends and its rows as COPY text (rejects and skips included)."""
     # The parse too: a page is ~300,000 new tracked objects. Its records and rows are freed before the collector
-    # comes back: alive then, the first collection would scan them all (benchmarks/RESULTS.md, "Ingestion").
+    # comes back: alive then, the first collection would scan them all (benchmarks/RESULTS.md, "A page a line at a
+    # time, the collector after the page, wider pipes").
     with cyclic_gc_paused():
         page = _LinePage.of(body)
         if page is not None:
