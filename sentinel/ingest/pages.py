@@ -86,7 +86,7 @@ class _LinePage:
         newest = self.max_updated_at
         try:
             for n, line in enumerate(lines):
-                lines[n] = b""  # each line is held once: by its record's row, or by no one
+                lines[n] = b""  # dropped as it is read: its record's row keeps its text, or no one does
                 text = line[1:].rstrip()  # the array's opening bracket or the comma before the record
                 try:
                     record = loads(text)

@@ -60,8 +60,7 @@ def normalize_page(
     the same key twice; incremental pages overlap at their boundaries, registrations repeat BINs and DOB
     complaints repeat complaint numbers. The later record wins unless it has an older status_date.
     """
-    config = dataset if isinstance(dataset, DatasetConfig) else resolve_dataset(dataset, datasets)
-    fn = normalizer or normalizer_for(config)
+    config, fn = _resolved(dataset, normalizer, datasets)
     with cyclic_gc_paused():
         return _normalize_all(config, zip(records, repeat(None)), fn)
 
@@ -75,10 +74,16 @@ def normalize_sent_page(
     """`normalize_page` over records each with its JSON as the source sent it: a violation or complaint row
     keeps that text (`source_text`) for its page of records (sentinel/source_pages.py), which then need not
     serialize the record again."""
-    config = dataset if isinstance(dataset, DatasetConfig) else resolve_dataset(dataset, datasets)
-    fn = normalizer or normalizer_for(config)
+    config, fn = _resolved(dataset, normalizer, datasets)
     with cyclic_gc_paused():
         return _normalize_all(config, sent, fn)
+
+
+def _resolved(
+    dataset: str | DatasetConfig, normalizer: Normalizer | None, datasets: dict[str, DatasetConfig] | None
+) -> tuple[DatasetConfig, Normalizer]:
+    config = dataset if isinstance(dataset, DatasetConfig) else resolve_dataset(dataset, datasets)
+    return config, normalizer or normalizer_for(config)
 
 
 @contextmanager
