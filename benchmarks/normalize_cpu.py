@@ -29,6 +29,7 @@ from sentinel.datasets import load_datasets
 from sentinel.ingest.copy_batch import encode_rows
 from sentinel.ingest.pages import normalize_body
 from sentinel.normalize import normalize_page
+from tests.ingest.test_pages import socrata_page
 
 PAGE = 10_000
 
@@ -38,7 +39,7 @@ def pages(rows: int, layout: str = "lines") -> list[bytes]:
     records = [orjson.loads(line.rstrip(b",\n")) for line in path.open("rb") if line[:1] == b"{"]
     if layout == "whole":
         return [orjson.dumps(records[i : i + PAGE]) for i in range(0, len(records), PAGE)]
-    return [b"[" + b"\n,".join(map(orjson.dumps, records[i : i + PAGE])) + b"]\n" for i in range(0, len(records), PAGE)]
+    return [socrata_page(records[i : i + PAGE]) for i in range(0, len(records), PAGE)]
 
 
 def main() -> None:

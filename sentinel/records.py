@@ -272,6 +272,8 @@ NormalizedRecord = Row | tuple[Row, ...]
 ROW_TYPES: dict[str, type[Row]] = {
     cls.table: cls for cls in (ViolationRow, ComplaintRow, PropertyRow, BuildingRow, RegistrationRow, ContactRow)
 }
+# Rows that keep their source record apart, in a page of records (sentinel/source_pages.py).
+RECORD_KEEPING_ROWS: tuple[type[ViolationRow] | type[ComplaintRow], ...] = (ViolationRow, ComplaintRow)
 
 # The attribute behind a column, where the two names differ.
 ATTRIBUTE_OF_COLUMN = {"class": "violation_class"}

@@ -29,11 +29,13 @@ import psycopg
 import zstandard
 from psycopg import sql
 
+from sentinel.records import RECORD_KEEPING_ROWS
+
 # zstd's fastest level: a page is written once and read back rarely; a higher level gains a few percent of bytes.
 _LEVEL = 1
 _SLICE = 1_000  # records compressed at a time
 # Tables whose rows keep their source record in a page.
-TABLES = ("violations", "complaints")
+TABLES = tuple(row_type.table for row_type in RECORD_KEEPING_ROWS)
 
 
 class RecordRow(Protocol):

@@ -14,6 +14,7 @@ then per page the dataset's name and the body; the process answers each page wit
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import gc
 import os
@@ -23,6 +24,8 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import Future
+from functools import cache
+from pathlib import Path
 from typing import IO, Any
 
 from sentinel.datasets import DatasetConfig
@@ -36,17 +39,25 @@ class NormalizerLostError(RuntimeError):
     """A normalizer process ended while it held a page."""
 
 
-def _widen(pipe: IO[bytes] | None) -> None:
-    """A pipe as wide as an unprivileged process may make it (Linux): a page crosses in a few dozen writes, each
-    waking the other side once, instead of two hundred through the default 64 KB."""
-    if pipe is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
-        return
+@cache
+def _pipe_max_size() -> int | None:
+    """The widest pipe an unprivileged process may make (Linux), None where that cannot be set."""
+    if not hasattr(fcntl, "F_SETPIPE_SZ"):
+        return None
     try:
-        with open("/proc/sys/fs/pipe-max-size", "rb") as limit:
-            size = int(limit.read())
-        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, size)
+        return int(Path("/proc/sys/fs/pipe-max-size").read_bytes())
     except (OSError, ValueError):
-        pass  # the default width still works
+        return None
+
+
+def _widen(pipe: IO[bytes] | None) -> None:
+    """A pipe as wide as it may be: a page crosses in a few dozen writes, each waking the other side once, instead
+    of two hundred through the default 64 KB."""
+    size = _pipe_max_size()
+    if pipe is None or size is None:
+        return
+    with contextlib.suppress(OSError):  # the default width still works
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, size)
 
 
 def _write_frame(out: IO[bytes], payload: bytes) -> None:

@@ -13,10 +13,7 @@ from sentinel.datasets import DatasetConfig
 from sentinel.normalize.outcome import RejectRecord, SkipRecord
 from sentinel.normalize.registry import Normalizer, normalizer_for, resolve_dataset
 from sentinel.quality import count_warnings, reason_kind
-from sentinel.records import ComplaintRow, Row, ViolationRow
-
-# Rows that keep their source record in a page (sentinel/source_pages.py `TABLES`).
-_TEXT_KEEPING = (ViolationRow, ComplaintRow)
+from sentinel.records import RECORD_KEEPING_ROWS, Row
 
 
 @dataclass(slots=True)
@@ -126,7 +123,7 @@ def _normalize_all(
             batch.rejects.append(Reject(config.name, _key_of(raw, key_field), reason, raw))
             continue
         for row in out if type(out) is tuple else (out,):
-            if text is not None and type(row) in _TEXT_KEEPING and row.raw is raw:  # type: ignore[union-attr]
+            if text is not None and type(row) in RECORD_KEEPING_ROWS and row.raw is raw:  # type: ignore[union-attr]
                 row.source_text = text  # type: ignore[union-attr]
             table = by_table.get(row.table)
             if table is None:
