@@ -36,6 +36,10 @@ class TrainingSettings(FileBackedSettings):
     external_memory_rows: int = Field(default=2_000_000, ge=0)
     history_days: int = Field(default=365, ge=0)
     max_train_cutoffs: int = Field(default=12, ge=1)
+    # Training rows a fit reads at most (a Train run's, a rolling fold's): above it, the same share of every part,
+    # drawn alike in every process (`training.trial.Rows.sampled`). What xgboost holds a training row then stops
+    # growing with the city's lots (benchmarks/RESULTS.md, "What training's memory grows with"). 0: every row.
+    max_train_rows: int = Field(default=5_000_000, ge=0)
     eval_folds: int = Field(default=3, ge=1)
     metric: str = "valid-logloss"
     mode: Literal["min", "max"] = "min"

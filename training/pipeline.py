@@ -179,13 +179,14 @@ def run(
     timings["dataset_s"] = time.perf_counter() - started
     spec = rows.spec
     cal, test = rows.evaluation(split.calibration), rows.evaluation(split.test)
-    n_train = rows.rows(split.train)
+    train = rows.of(split.train).sampled(settings.max_train_rows)
+    n_train = len(train)
     log(f"{rows.rows()} rows in {timings['dataset_s']:.1f}s; train {n_train}, calibrate {len(cal)}, test {len(test)}")
 
     version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     # The rows are in the object store already: the workers read them from the cutoffs' parts.
     label_columns = {k: features.LABELS.index(k) for k in SCORE_KINDS}
-    shared = distributed.FitData.of(spec, rows.of(split.train), rows.of([split.calibration]), label_columns)
+    shared = distributed.FitData.of(spec, train, rows.of([split.calibration]), label_columns)
     params = settings.params()
     boosters: dict[str, xgb.Booster] = {}
     sweep_info: dict[str, Any] = {}
@@ -318,7 +319,8 @@ def _rolling_folds(
     out = []
     for split in splits:
         fold = task.remote(
-            rows.of(split.train), rows.of([split.test]), data, {**params, "nthread": threads},
+            rows.of(split.train).sampled(settings.max_train_rows), rows.of([split.test]), data,
+            {**params, "nthread": threads},
             settings.num_boost_round, kinds, settings.external_memory_rows,
         )  # fmt: skip
         for kind, (y, p) in ray.get(fold).items():

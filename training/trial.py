@@ -16,7 +16,7 @@ import secrets
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Client, Listener
 from pathlib import Path
 from typing import Any
@@ -94,18 +94,42 @@ class Rows:
     recode: tuple[tuple[int, np.ndarray], ...]
     features: int
     labels: int
+    # A sample (`sampled`): per part, how many rows its object holds, of which the part's count in `parts` are read,
+    # drawn with the seed (`seed`, the part's position). Empty: every row.
+    drawn_from: tuple[int, ...] = ()
+    seed: int = 0
 
     def __len__(self) -> int:
         return sum(n for _, n in self.parts)
 
-    def _overlaps(self, rows: slice | None) -> Iterator[tuple[ray.ObjectRef, slice]]:
-        """Each part that rows `rows` (all by default) reach, with the slice of its rows they take."""
+    def sampled(self, at_most: int, seed: int = 0) -> Rows:
+        """At most `at_most` of the rows (0: all of them): the same share of each part, drawn without replacement
+        by a generator seeded with the part's position, so that every process reading them reads the same rows."""
+        total = len(self)
+        if not at_most or total <= at_most or self.drawn_from:
+            return self
+        share = at_most / total
+        parts = tuple((ref, int(n * share)) for ref, n in self.parts)
+        return replace(self, parts=parts, drawn_from=tuple(n for _, n in self.parts), seed=seed)
+
+    def _drawn(self, index: int) -> np.ndarray | None:
+        """The rows of part `index`'s object that are read, in their order (None: all of them)."""
+        if not self.drawn_from:
+            return None
+        draw = np.random.default_rng((self.seed, index)).choice(self.drawn_from[index], self.parts[index][1], False)
+        return np.sort(draw)
+
+    def _overlaps(self, rows: slice | None) -> Iterator[tuple[ray.ObjectRef, slice | np.ndarray]]:
+        """Each part that rows `rows` (all by default) reach, with the rows of its object they take (a slice, or
+        the drawn rows' positions in a sample)."""
         start, stop, _ = (rows or slice(0, len(self))).indices(len(self))
         offset = 0
-        for ref, n in self.parts:
+        for index, (ref, n) in enumerate(self.parts):
             lo, hi = max(start, offset), min(stop, offset + n)
             if lo < hi:
-                yield ref, slice(lo - offset, hi - offset)
+                share = slice(lo - offset, hi - offset)
+                drawn = self._drawn(index)
+                yield ref, share if drawn is None else drawn[share]
             offset += n
 
     def blocks(self, rows: slice | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -113,7 +137,9 @@ class Rows:
         layout, the model's codes) and one of int8 labels, copies made in this process."""
         for ref, share in self._overlaps(rows):
             features, labels = ray.get(ref)  # zero-copy views of the store's (or a restored spilled) object
-            x, y = features[share].copy(), labels[share].copy()
+            x, y = features[share], labels[share]
+            if type(share) is slice:  # views of the store's object (drawn rows are copies already): made ours
+                x, y = x.copy(), y.copy()
             del features, labels
             for column, table in self.recode:
                 codes = x[:, column]

@@ -32,13 +32,16 @@ from training import pipeline
 from training.config import load_training_settings
 
 pytestmark = pytest.mark.integration
+TRAIN_ROWS = 1_500  # fewer than the city's four training cutoffs hold: the fits read a sample of them
 
 
 @pytest.fixture(scope="module")
 def trained(city_url, ray_cluster, tmp_path_factory):
     url, city = city_url
     model_dir = tmp_path_factory.mktemp("models")
-    settings = load_training_settings(workers=1, num_boost_round=2, report_every=1, max_train_cutoffs=4, eval_folds=1)
+    settings = load_training_settings(
+        workers=1, num_boost_round=2, report_every=1, max_train_cutoffs=4, eval_folds=1, max_train_rows=TRAIN_ROWS
+    )
     settings.default_params = {**settings.default_params, "max_depth": 1}
     with psycopg.connect(url) as conn:
         report = pipeline.run(
@@ -73,6 +76,12 @@ def test_a_model_that_does_not_beat_the_weighted_count_is_not_promoted_even_when
     with psycopg.connect(url) as conn:
         loser = registry.get(conn, losers[0], report.version)
     assert loser.is_active is False and loser.metrics["beats_baseline"] is False
+
+
+def test_the_fits_read_a_sample_of_the_training_rows_when_there_are_more_than_the_cap(trained):
+    _, _, report = trained
+    every = report.rows["all"] - report.rows["calibration"] - report.rows["test"]  # four cutoffs and these two
+    assert 0.9 * TRAIN_ROWS < report.rows["train"] <= TRAIN_ROWS < every
 
 
 @pytest.fixture(scope="module")

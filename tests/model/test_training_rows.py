@@ -204,6 +204,31 @@ def test_a_rolling_fold_fitted_in_a_ray_task_is_the_single_process_fit(both_read
             )
 
 
+def test_a_sample_of_the_training_rows_is_the_same_rows_in_every_process_and_shard(both_reads):
+    """`max_train_rows`: at most that many rows, the same share of each part, each one of the rows with its own
+    labels, drawn alike in the driver and in a Ray task, and two shards of the sample are the sample."""
+    split, _, _, rows = both_reads
+    every = rows.of(split.train)
+    assert every.sampled(0) is every and every.sampled(len(every)) is every
+    cap = len(every) // 3
+    sample = every.sampled(cap)
+    assert cap - len(every.parts) <= len(sample) <= cap
+    assert [n for _, n in sample.parts] == [int(n * cap / len(every)) for _, n in every.parts]
+    x, y = sample.gather()
+    all_x, all_y = every.gather()
+    pairs = {row.tobytes() + label.tobytes() for row, label in zip(all_x, all_y, strict=True)}
+    assert all(row.tobytes() + label.tobytes() in pairs for row, label in zip(x, y, strict=True))
+    assert len({row.tobytes() for row in x}) > 0.9 * len(x)  # drawn without replacement (a few lots look alike)
+    np.testing.assert_array_equal(sample.labels_of(), y)
+    elsewhere_x, elsewhere_y = ray.get(ray.remote(num_cpus=1)(lambda r: r.gather()).remote(sample))
+    np.testing.assert_array_equal(elsewhere_x, x)
+    np.testing.assert_array_equal(elsewhere_y, y)
+    half = len(sample) // 2
+    first, second = sample.gather(slice(0, half)), sample.gather(slice(half, len(sample)))
+    np.testing.assert_array_equal(np.concatenate([first[0], second[0]]), x)
+    assert not np.array_equal(x, every.sampled(cap, seed=1).gather()[0])
+
+
 def test_a_matrix_with_its_pages_on_disk_grows_the_trees_of_the_one_in_memory(both_reads):
     split, _, _, rows = both_reads
     spec = rows.spec
