@@ -189,10 +189,11 @@ class TrainingRows:
             out.append((at + i, np.array([model.get(level, np.nan) for level in self._levels[name]], np.float32)))
         return tuple(out)
 
-    def of(self, cutoffs: Iterable[date]) -> Rows:
-        """The cutoffs' rows in order, as references (what a Ray task or Train worker reads)."""
+    def of(self, cutoffs: Iterable[date], at_most: int = 0) -> Rows:
+        """The cutoffs' rows in order, as references (what a Ray task or Train worker reads); with `at_most`, a
+        sample of at most that many (`Rows.sampled`: what a fit reads, `max_train_rows`)."""
         parts = tuple(p for c in cutoffs for p in self._parts[c])
-        return Rows(parts, self._recode(self.spec), len(self.spec.names), len(risk_dataset.LABELS))
+        return Rows(parts, self._recode(self.spec), len(self.spec.names), len(risk_dataset.LABELS)).sampled(at_most)
 
     def inputs(self, cutoffs: Iterable[date], spec: FeatureSpec | None = None) -> Iterator[np.ndarray]:
         """The cutoffs' rows a part at a time as `spec`'s float32 inputs (this run's spec by default; another model's

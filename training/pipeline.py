@@ -179,7 +179,7 @@ def run(
     timings["dataset_s"] = time.perf_counter() - started
     spec = rows.spec
     cal, test = rows.evaluation(split.calibration), rows.evaluation(split.test)
-    train = rows.of(split.train).sampled(settings.max_train_rows)
+    train = rows.of(split.train, at_most=settings.max_train_rows)
     n_train = len(train)
     log(f"{rows.rows()} rows in {timings['dataset_s']:.1f}s; train {n_train}, calibrate {len(cal)}, test {len(test)}")
 
@@ -319,8 +319,7 @@ def _rolling_folds(
     out = []
     for split in splits:
         fold = task.remote(
-            rows.of(split.train).sampled(settings.max_train_rows), rows.of([split.test]), data,
-            {**params, "nthread": threads},
+            rows.of(split.train, settings.max_train_rows), rows.of([split.test]), data, {**params, "nthread": threads},
             settings.num_boost_round, kinds, settings.external_memory_rows,
         )  # fmt: skip
         for kind, (y, p) in ray.get(fold).items():

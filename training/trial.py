@@ -104,7 +104,8 @@ class Rows:
 
     def sampled(self, at_most: int, seed: int = 0) -> Rows:
         """At most `at_most` of the rows (0: all of them): the same share of each part, drawn without replacement
-        by a generator seeded with the part's position, so that every process reading them reads the same rows."""
+        by a generator seeded with the part's position, so that every process reading them reads the same rows. A
+        sample is given back as it is (its counts are no longer its objects')."""
         total = len(self)
         if not at_most or total <= at_most or self.drawn_from:
             return self
