@@ -319,8 +319,8 @@ def _rolling_folds(
     out = []
     for split in splits:
         fold = task.remote(
-            rows.of(split.train, settings.max_train_rows), rows.of([split.test]), data, {**params, "nthread": threads},
-            settings.num_boost_round, kinds, settings.external_memory_rows,
+            rows.of(split.train, at_most=settings.max_train_rows), rows.of([split.test]), data,
+            {**params, "nthread": threads}, settings.num_boost_round, kinds, settings.external_memory_rows,
         )  # fmt: skip
         for kind, (y, p) in ray.get(fold).items():
             out.append(

@@ -138,9 +138,7 @@ class Rows:
         layout, the model's codes) and one of int8 labels, copies made in this process."""
         for ref, share in self._overlaps(rows):
             features, labels = ray.get(ref)  # zero-copy views of the store's (or a restored spilled) object
-            x, y = features[share], labels[share]
-            if type(share) is slice:  # views of the store's object (drawn rows are copies already): made ours
-                x, y = x.copy(), y.copy()
+            x, y = _own(features, share), _own(labels, share)
             del features, labels
             for column, table in self.recode:
                 codes = x[:, column]
@@ -162,8 +160,15 @@ class Rows:
 
     def labels_of(self, rows: slice | None = None) -> np.ndarray:
         """Rows `rows`' int8 labels alone (a byte a label: what a matrix built from `blocks` needs kept whole)."""
-        out = [ray.get(ref)[1][share].copy() for ref, share in self._overlaps(rows)]
+        out = [_own(ray.get(ref)[1], share) for ref, share in self._overlaps(rows)]
         return np.concatenate(out) if out else np.empty((0, self.labels), dtype=np.int8)
+
+
+def _own(array: np.ndarray, share: slice | np.ndarray) -> np.ndarray:
+    """`array`'s rows `share` as this process's own copy: a slice of the store's object is a view to copy, drawn
+    rows (`Rows.sampled`) are a copy already."""
+    taken = array[share]
+    return taken.copy() if type(share) is slice else taken
 
 
 class _Blocks(xgb.DataIter):
